@@ -1,0 +1,93 @@
+"""Engine and short-lived sessions.
+
+Every unit of DB work opens a session with ``session_scope()`` and closes it at once, so no connection
+or transaction is held while a playbook runs (MySQL closes idle connections after ``wait_timeout``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from playdeck.settings import get_settings
+
+_lock = threading.Lock()
+_engine: Engine | None = None
+_sessionmaker: sessionmaker[Session] | None = None
+
+
+def make_engine(url: str, *, pool_recycle: int | None = None, **kwargs) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - trivial
+            # WAL lets the web process read while a worker writes events; busy_timeout makes writers
+            # from several processes wait for each other instead of failing.
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    options = {
+        # pre-ping replaces a connection the server closed while it sat in the pool; recycle keeps
+        # connections younger than wait_timeout in the first place.
+        "pool_pre_ping": True,
+        "pool_recycle": get_settings().pool_recycle if pool_recycle is None else pool_recycle,
+        # Each short session must see rows other processes committed (claims, cancel requests).
+        "isolation_level": "READ COMMITTED",
+    }
+    options.update(kwargs)
+    return create_engine(url, **options)
+
+
+def get_engine() -> Engine:
+    global _engine, _sessionmaker
+    with _lock:
+        if _engine is None:
+            _engine = make_engine(get_settings().database_url)
+            _sessionmaker = sessionmaker(_engine, expire_on_commit=False)
+        return _engine
+
+
+def get_sessionmaker() -> sessionmaker[Session]:
+    get_engine()
+    assert _sessionmaker is not None
+    return _sessionmaker
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """One short unit of work: commit on success, roll back on error, always close."""
+    session = get_sessionmaker()()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def dispose_after_fork() -> None:
+    """Forget connections inherited from the parent process without closing the parent's sockets."""
+    if _engine is not None:
+        _engine.dispose(close=False)
+
+
+def reset_engine() -> None:
+    """Drop the cached engine (tests switch databases; settings change)."""
+    global _engine, _sessionmaker
+    with _lock:
+        if _engine is not None:
+            _engine.dispose()
+        _engine = None
+        _sessionmaker = None

@@ -1,0 +1,165 @@
+"""The data model shared by the web UI and the runners."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Microsecond timestamps on MySQL too: dispatch latency is measured in milliseconds.
+Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+# SQLite only auto-increments a column declared exactly INTEGER.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+# Event payloads and logs can be large; MySQL TEXT stops at 64 KiB.
+LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC, the form every timestamp column stores."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # Relative to the playbook directory.
+    playbook: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+
+    environments: Mapped[list[Environment]] = relationship(
+        back_populates="project", order_by="Environment.name", cascade="all, delete-orphan"
+    )
+
+
+class Environment(Base):
+    __tablename__ = "environments"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_environment_project_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    # Relative to the inventory directory.
+    inventory: Mapped[str] = mapped_column(String(255))
+    protected: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    project: Mapped[Project] = relationship(back_populates="environments")
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    __table_args__ = (
+        Index("ix_runs_state", "state"),
+        Index("ix_runs_project_state", "project_id", "state"),
+        Index("ix_runs_environment", "environment_id"),
+        Index("ix_runs_queued_at", "queued_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20), default="deploy")
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id"))
+    version: Mapped[str] = mapped_column(String(128), default="")
+    # JSON objects/lists kept as text so SQLite and MySQL store them alike.
+    extra_vars_json: Mapped[str] = mapped_column(Text, default="{}")
+    # "limit" is an SQL keyword; the column gets a plainer name.
+    limit: Mapped[str] = mapped_column("host_limit", String(512), default="")
+    tags_json: Mapped[str] = mapped_column(Text, default="[]")
+    check_mode: Mapped[bool] = mapped_column(Boolean, default=False)
+    requested_by: Mapped[str] = mapped_column(String(100), default="")
+    queue: Mapped[str] = mapped_column(String(64), default="deploy")
+
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    # Why the run ended as it did, in words a person can act on ("worker heartbeat stale", ...).
+    reason: Mapped[str] = mapped_column(Text, default="")
+    queued_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    cancel_requested_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    canceled_by: Mapped[str | None] = mapped_column(String(100))
+
+    worker_host: Mapped[str | None] = mapped_column(String(255))
+    worker_pid: Mapped[int | None] = mapped_column(Integer)
+    playbook_pid: Mapped[int | None] = mapped_column(Integer)
+    rc: Mapped[int | None] = mapped_column(Integer)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    project: Mapped[Project] = relationship()
+    environment: Mapped[Environment] = relationship()
+    host_summaries: Mapped[list[RunHostSummary]] = relationship(
+        order_by="RunHostSummary.host", cascade="all, delete-orphan"
+    )
+
+    @property
+    def extra_vars(self) -> dict[str, Any]:
+        return json.loads(self.extra_vars_json or "{}")
+
+    @property
+    def tags(self) -> list[str]:
+        return json.loads(self.tags_json or "[]")
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at or utcnow()
+        return (end - self.started_at).total_seconds()
+
+
+class RunEvent(Base):
+    __tablename__ = "run_events"
+    __table_args__ = (UniqueConstraint("run_id", "counter", name="uq_run_events_run_counter"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(BigId, ForeignKey("runs.id", ondelete="CASCADE"))
+    counter: Mapped[int] = mapped_column(Integer)
+    uuid: Mapped[str] = mapped_column(String(64), default="")
+    event: Mapped[str] = mapped_column(String(64), default="")
+    host: Mapped[str] = mapped_column(String(255), default="")
+    task: Mapped[str] = mapped_column(Text, default="")
+    play: Mapped[str] = mapped_column(Text, default="")
+    stdout: Mapped[str] = mapped_column(LongText, default="")
+    start_line: Mapped[int] = mapped_column(Integer, default=0)
+    end_line: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    event_data_json: Mapped[str] = mapped_column(LongText, default="{}")
+
+    @property
+    def event_data(self) -> dict[str, Any]:
+        return json.loads(self.event_data_json or "{}")
+
+
+class RunHostSummary(Base):
+    __tablename__ = "run_host_summaries"
+
+    run_id: Mapped[int] = mapped_column(BigId, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    ok: Mapped[int] = mapped_column(Integer, default=0)
+    changed: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    unreachable: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    rescued: Mapped[int] = mapped_column(Integer, default=0)
+    ignored: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,85 @@
+"""Projects and their environments: lookup, registration and the sample project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from playdeck.errors import NotFound, ValidationError
+from playdeck.models import Environment, Project
+from playdeck.settings import get_settings
+
+SAMPLE_PROJECT = "sampleapp"
+
+
+def list_projects(session: Session) -> list[Project]:
+    return list(
+        session.scalars(select(Project).options(selectinload(Project.environments)).order_by(Project.name))
+    )
+
+
+def get_project(session: Session, name: str) -> Project:
+    project = session.scalar(
+        select(Project).options(selectinload(Project.environments)).where(Project.name == name)
+    )
+    if project is None:
+        raise NotFound(f"project '{name}' does not exist")
+    return project
+
+
+def get_environment(project: Project, name: str) -> Environment:
+    for environment in project.environments:
+        if environment.name == name:
+            return environment
+    known = ", ".join(env.name for env in project.environments) or "none"
+    raise NotFound(f"project '{project.name}' has no environment '{name}' (known: {known})")
+
+
+def resolve_inside(base: Path, relative: str, field: str) -> Path:
+    """An absolute path for ``relative`` that is guaranteed to stay inside ``base``."""
+    path = (base / relative).resolve()
+    if not path.is_relative_to(base.resolve()):
+        raise ValidationError(field, f"'{relative}' points outside {base}")
+    return path
+
+
+def add_project(
+    session: Session,
+    name: str,
+    playbook: str,
+    environments: dict[str, str],
+    description: str = "",
+    protected: frozenset[str] = frozenset(),
+) -> Project:
+    """Register a project whose playbook and inventories exist on disk; ``environments`` maps name → inventory."""
+    settings = get_settings()
+    if session.scalar(select(Project.id).where(Project.name == name)) is not None:
+        raise ValidationError("name", f"project '{name}' already exists")
+    if not resolve_inside(settings.playbook_dir, playbook, "playbook").is_file():
+        raise ValidationError("playbook", f"'{playbook}' not found in {settings.playbook_dir}")
+    project = Project(name=name, playbook=playbook, description=description)
+    for env_name, inventory in environments.items():
+        if not resolve_inside(settings.inventory_dir, inventory, "inventory").exists():
+            raise ValidationError("inventory", f"'{inventory}' not found in {settings.inventory_dir}")
+        project.environments.append(
+            Environment(name=env_name, inventory=inventory, protected=env_name in protected)
+        )
+    session.add(project)
+    session.flush()
+    return project
+
+
+def ensure_sample_project(session: Session) -> Project | None:
+    """Register the shipped sample project on an empty install so the UI has something to deploy."""
+    if session.scalar(select(Project.id).limit(1)) is not None:
+        return None
+    return add_project(
+        session,
+        SAMPLE_PROJECT,
+        playbook="sampleapp/deploy.yml",
+        environments={"staging": "sampleapp/staging.ini", "production": "sampleapp/production.ini"},
+        description="A small web app deployed to localhost: release per version, current symlink, health check.",
+        protected=frozenset({"production"}),
+    )

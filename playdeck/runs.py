@@ -1,0 +1,283 @@
+"""Run lifecycle: request, list, and the atomic state changes a worker makes.
+
+State changes are conditional UPDATEs (``WHERE state IN <allowed sources>``) so two processes racing
+for the same run never both win: a run is claimed by at most one worker and ends in exactly one state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from playdeck import projects
+from playdeck.errors import NotFound, ValidationError
+from playdeck.models import Environment, Project, Run, RunHostSummary, utcnow
+from playdeck.states import TERMINAL_STATES, RunState, sources_of
+
+VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
+VAR_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+# Ansible host patterns (names, groups, globs, ranges, unions, exclusions); no shell metacharacters,
+# although nothing is ever passed through a shell anyway.
+LIMIT_RE = re.compile(r"^[A-Za-z0-9_.:,!&*\[\]@-]{1,512}$")
+TAG_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+USER_RE = re.compile(r"^[\w.@-]{1,100}$")
+MAX_EXTRA_VARS_BYTES = 64 * 1024
+MAX_TAGS = 50
+RESERVED_VAR_PREFIX = "playdeck_"
+QUEUE_FOR_KIND = {"deploy": "deploy", "dns": "dns"}
+
+
+@dataclass
+class RunRequest:
+    project: str
+    environment: str
+    version: str = ""
+    extra_vars: dict[str, Any] = field(default_factory=dict)
+    limit: str = ""
+    tags: list[str] = field(default_factory=list)
+    check: bool = False
+    requested_by: str = "anonymous"
+    kind: str = "deploy"
+
+
+def _validate(request: RunRequest) -> None:
+    if not isinstance(request.project, str) or not request.project:
+        raise ValidationError("project", "is required")
+    if not isinstance(request.environment, str) or not request.environment:
+        raise ValidationError("environment", "is required")
+    if not isinstance(request.version, str) or (request.version and not VERSION_RE.match(request.version)):
+        raise ValidationError(
+            "version", "must be 1-128 characters of letters, digits and . _ + - (starting with a letter or digit)"
+        )
+    if not isinstance(request.extra_vars, dict):
+        raise ValidationError("extra_vars", "must be a JSON object of variable names to values")
+    for name in request.extra_vars:
+        if not isinstance(name, str) or not VAR_NAME_RE.match(name):
+            raise ValidationError("extra_vars", f"'{name}' is not a valid Ansible variable name")
+        if name.startswith(RESERVED_VAR_PREFIX):
+            raise ValidationError("extra_vars", f"'{name}': names starting with '{RESERVED_VAR_PREFIX}' are reserved")
+    if len(json.dumps(request.extra_vars)) > MAX_EXTRA_VARS_BYTES:
+        raise ValidationError("extra_vars", f"larger than {MAX_EXTRA_VARS_BYTES} bytes")
+    if not isinstance(request.limit, str) or (request.limit and not LIMIT_RE.match(request.limit)):
+        raise ValidationError(
+            "limit", "must be an Ansible host pattern of letters, digits and _ . : , ! & * [ ] @ - (no spaces)"
+        )
+    if not isinstance(request.tags, list) or len(request.tags) > MAX_TAGS:
+        raise ValidationError("tags", f"must be a list of at most {MAX_TAGS} tag names")
+    for tag in request.tags:
+        if not isinstance(tag, str) or not TAG_RE.match(tag):
+            raise ValidationError("tags", f"'{tag}' is not a valid tag (letters, digits, _ . -)")
+    if not isinstance(request.check, bool):
+        raise ValidationError("check", "must be true or false")
+    if not isinstance(request.requested_by, str) or not USER_RE.match(request.requested_by):
+        raise ValidationError("requested_by", "must be 1-100 characters of letters, digits and . @ _ -")
+    if request.kind not in QUEUE_FOR_KIND:
+        raise ValidationError("kind", f"must be one of {', '.join(QUEUE_FOR_KIND)}")
+
+
+def request_run(session: Session, request: RunRequest) -> Run:
+    """Validate and record a queued run. The caller commits, then dispatches (never before)."""
+    _validate(request)
+    project = projects.get_project(session, request.project)
+    environment = projects.get_environment(project, request.environment)
+    run = Run(
+        kind=request.kind,
+        project=project,
+        environment=environment,
+        version=request.version,
+        extra_vars_json=json.dumps(request.extra_vars, sort_keys=True),
+        limit=request.limit,
+        tags_json=json.dumps(request.tags),
+        check_mode=request.check,
+        requested_by=request.requested_by,
+        queue=QUEUE_FOR_KIND[request.kind],
+        state=RunState.QUEUED,
+        queued_at=utcnow(),
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def get_run(session: Session, run_id: int) -> Run:
+    run = session.scalar(
+        select(Run)
+        .options(joinedload(Run.project), joinedload(Run.environment), selectinload(Run.host_summaries))
+        .where(Run.id == run_id)
+    )
+    if run is None:
+        raise NotFound(f"run {run_id} does not exist")
+    return run
+
+
+@dataclass
+class RunFilters:
+    project: str | None = None
+    environment: str | None = None
+    states: list[str] = field(default_factory=list)
+    requested_by: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+@dataclass
+class RunPage:
+    runs: list[Run]
+    page: int
+    per_page: int
+    has_next: bool
+
+
+def parse_filters(args: dict[str, str]) -> RunFilters:
+    """Filters from query-string style arguments, with a clear error for each bad one."""
+    states = [s for s in (args.get("state") or "").split(",") if s]
+    for state in states:
+        if state not in RunState.__members__.values():
+            raise ValidationError("state", f"'{state}' is not a run state ({', '.join(RunState)})")
+    return RunFilters(
+        project=args.get("project") or None,
+        environment=args.get("environment") or None,
+        states=states,
+        requested_by=args.get("requested_by") or None,
+        since=_parse_time("since", args.get("since")),
+        until=_parse_time("until", args.get("until")),
+    )
+
+
+def _parse_time(name: str, value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(name, f"'{value}' is not an ISO 8601 date or time") from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+    return parsed
+
+
+def parse_page(value: str | None, name: str = "page") -> int:
+    if value in (None, ""):
+        return 1
+    if not value.isdigit() or int(value) < 1 or int(value) > 1_000_000:
+        raise ValidationError(name, f"must be a whole number from 1, got '{value}'")
+    return int(value)
+
+
+def list_runs(session: Session, filters: RunFilters, page: int = 1, per_page: int = 50) -> RunPage:
+    query = select(Run).options(joinedload(Run.project), joinedload(Run.environment))
+    if filters.project:
+        query = query.join(Project, Run.project_id == Project.id).where(Project.name == filters.project)
+    if filters.environment:
+        query = query.join(Environment, Run.environment_id == Environment.id).where(
+            Environment.name == filters.environment
+        )
+    if filters.states:
+        query = query.where(Run.state.in_(filters.states))
+    if filters.requested_by:
+        query = query.where(Run.requested_by == filters.requested_by)
+    if filters.since:
+        query = query.where(Run.queued_at >= filters.since)
+    if filters.until:
+        query = query.where(Run.queued_at < filters.until)
+    # One row more than a page tells whether a next page exists without counting the whole table.
+    rows = list(session.scalars(query.order_by(Run.id.desc()).offset((page - 1) * per_page).limit(per_page + 1)))
+    return RunPage(runs=rows[:per_page], page=page, per_page=per_page, has_next=len(rows) > per_page)
+
+
+# --- state changes made by workers ---------------------------------------------------------------
+
+
+def _transition(session: Session, run_id: int, target: RunState, **values: Any) -> bool:
+    """Move the run to ``target`` if its current state allows it; False if another process got there first."""
+    result = session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.state.in_([s.value for s in sources_of(target)]))
+        .values(state=target.value, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def claim_run(session: Session, run_id: int, worker_host: str, worker_pid: int) -> bool:
+    """queued → running for exactly one worker, however many times the message is delivered."""
+    now = utcnow()
+    return _transition(
+        session,
+        run_id,
+        RunState.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        worker_host=worker_host,
+        worker_pid=worker_pid,
+        attempt=Run.attempt + 1,
+    )
+
+
+def finish_run(
+    session: Session, run_id: int, state: RunState, rc: int | None = None, reason: str = ""
+) -> bool:
+    if state not in TERMINAL_STATES:
+        raise ValueError(f"{state} is not a terminal state")
+    return _transition(session, run_id, state, finished_at=utcnow(), rc=rc, reason=reason)
+
+
+@dataclass
+class Heartbeat:
+    state: str
+    cancel_requested: bool
+
+
+def heartbeat(session: Session, run_id: int) -> Heartbeat:
+    """Prove the worker is alive and learn whether someone asked to cancel the run."""
+    session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.state == RunState.RUNNING.value)
+        .values(heartbeat_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    row = session.execute(select(Run.state, Run.cancel_requested_at).where(Run.id == run_id)).one()
+    return Heartbeat(state=row.state, cancel_requested=row.cancel_requested_at is not None)
+
+
+def set_playbook_pid(session: Session, run_id: int, pid: int) -> None:
+    session.execute(update(Run).where(Run.id == run_id).values(playbook_pid=pid))
+
+
+def record_host_summaries(session: Session, run_id: int, stats: dict[str, dict[str, int]]) -> None:
+    """Per-host totals from the ``playbook_on_stats`` event (``{"ok": {"host": n}, "failures": {...}}``)."""
+    columns = {
+        "ok": "ok",
+        "changed": "changed",
+        "failures": "failed",
+        "dark": "unreachable",
+        "skipped": "skipped",
+        "rescued": "rescued",
+        "ignored": "ignored",
+    }
+    per_host: dict[str, dict[str, int]] = {}
+    for stat_name, column in columns.items():
+        for host, count in (stats.get(stat_name) or {}).items():
+            per_host.setdefault(host, {})[column] = int(count)
+    for host, counts in per_host.items():
+        session.merge(RunHostSummary(run_id=run_id, host=host, **counts))
+
+
+def submit_run(request: RunRequest) -> Run:
+    """Record the run in its own committed transaction, then hand it to the workers."""
+    # Imported here so that importing the run service never pulls in the broker client.
+    from playdeck.db import session_scope
+    from playdeck.dispatch import dispatch_run
+
+    with session_scope() as session:
+        run = request_run(session, request)
+        run_id, queue = run.id, run.queue
+    dispatch_run(run_id, queue)
+    with session_scope() as session:
+        return get_run(session, run_id)

@@ -1,0 +1,88 @@
+"""JSON shapes of projects, runs and events, shared by the API, the stream and the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from playdeck.models import Project, Run, RunEvent
+from playdeck.states import is_terminal
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.replace(tzinfo=dt.UTC).isoformat()
+
+
+def project_json(project: Project) -> dict[str, Any]:
+    return {
+        "name": project.name,
+        "description": project.description,
+        "playbook": project.playbook,
+        "environments": [
+            {"name": env.name, "inventory": env.inventory, "protected": env.protected}
+            for env in project.environments
+        ],
+    }
+
+
+def run_json(run: Run, with_summaries: bool = True) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": run.id,
+        "kind": run.kind,
+        "project": run.project.name,
+        "environment": run.environment.name,
+        "version": run.version,
+        "extra_vars": run.extra_vars,
+        "limit": run.limit,
+        "tags": run.tags,
+        "check": run.check_mode,
+        "requested_by": run.requested_by,
+        "queue": run.queue,
+        "state": run.state,
+        "terminal": is_terminal(run.state),
+        "reason": run.reason,
+        "queued_at": iso(run.queued_at),
+        "started_at": iso(run.started_at),
+        "finished_at": iso(run.finished_at),
+        "heartbeat_at": iso(run.heartbeat_at),
+        "duration_seconds": run.duration_seconds,
+        "worker_host": run.worker_host,
+        "worker_pid": run.worker_pid,
+        "playbook_pid": run.playbook_pid,
+        "rc": run.rc,
+        "attempt": run.attempt,
+        "event_count": run.event_count,
+    }
+    if with_summaries:
+        data["host_summaries"] = [
+            {
+                "host": s.host,
+                "ok": s.ok,
+                "changed": s.changed,
+                "failed": s.failed,
+                "unreachable": s.unreachable,
+                "skipped": s.skipped,
+                "rescued": s.rescued,
+                "ignored": s.ignored,
+            }
+            for s in run.host_summaries
+        ]
+    return data
+
+
+def event_json(event: RunEvent, with_data: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "counter": event.counter,
+        "uuid": event.uuid,
+        "event": event.event,
+        "host": event.host,
+        "task": event.task,
+        "play": event.play,
+        "stdout": event.stdout,
+        "start_line": event.start_line,
+        "end_line": event.end_line,
+        "created": iso(event.created),
+    }
+    if with_data:
+        data["event_data"] = event.event_data
+    return data

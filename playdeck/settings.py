@@ -1,0 +1,106 @@
+"""Every Playdeck setting, read from PLAYDECK_* environment variables in one place.
+
+With nothing set, Playdeck runs on the embedded default: SQLite and a filesystem broker inside the
+data directory, so a newcomer needs no server. Production switches by setting the URLs.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# The source tree that ships the sample playbooks and inventories next to the packages.
+SOURCE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(f"PLAYDECK_{name}")
+    return default if value is None or value == "" else value
+
+
+def _int(name: str, default: int) -> int:
+    return int(_env(name, str(default)))
+
+
+def _float(name: str, default: float) -> float:
+    return float(_env(name, str(default)))
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    broker_url: str
+    playbook_dir: Path
+    inventory_dir: Path
+    web_host: str
+    web_port: int
+    api_url: str
+    # Longest run we allow; the broker's visibility timeout must stay above it, or Redis redelivers
+    # a message whose run is still executing (celery#5935).
+    max_run_seconds: int
+    visibility_timeout: int
+    worker_concurrency: int
+    heartbeat_seconds: float
+    event_flush_seconds: float
+    event_batch_size: int
+    cancel_poll_seconds: float
+    # Below MySQL's wait_timeout (28800 s by default) so the pool never hands out a connection the
+    # server already closed.
+    pool_recycle: int
+    artifact_retention_days: int
+    max_request_bytes: int
+    runs_per_page: int
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.data_dir / "runs"
+
+    @property
+    def apps_dir(self) -> Path:
+        """Where the sample project deploys its releases on localhost."""
+        return self.data_dir / "apps"
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.data_dir / "broker"
+
+    @property
+    def is_embedded_broker(self) -> bool:
+        return self.broker_url.startswith("filesystem://")
+
+
+def load_settings() -> Settings:
+    data_dir = Path(_env("DATA_DIR", str(Path.home() / ".playdeck"))).expanduser().resolve()
+    web_host = _env("WEB_HOST", "127.0.0.1")
+    web_port = _int("WEB_PORT", 8000)
+    max_run_seconds = _int("MAX_RUN_SECONDS", 4 * 3600)
+    return Settings(
+        data_dir=data_dir,
+        database_url=_env("DATABASE_URL", f"sqlite:///{data_dir / 'playdeck.db'}"),
+        broker_url=_env("BROKER_URL", "filesystem://"),
+        playbook_dir=Path(_env("PLAYBOOK_DIR", str(SOURCE_ROOT / "playbooks"))).resolve(),
+        inventory_dir=Path(_env("INVENTORY_DIR", str(SOURCE_ROOT / "inventory"))).resolve(),
+        web_host=web_host,
+        web_port=web_port,
+        api_url=_env("URL", f"http://{web_host}:{web_port}").rstrip("/"),
+        max_run_seconds=max_run_seconds,
+        visibility_timeout=_int("VISIBILITY_TIMEOUT", max_run_seconds * 3),
+        worker_concurrency=_int("WORKER_CONCURRENCY", 2),
+        heartbeat_seconds=_float("HEARTBEAT_SECONDS", 5.0),
+        event_flush_seconds=_float("EVENT_FLUSH_SECONDS", 0.1),
+        event_batch_size=_int("EVENT_BATCH_SIZE", 1000),
+        cancel_poll_seconds=_float("CANCEL_POLL_SECONDS", 0.25),
+        pool_recycle=_int("POOL_RECYCLE", 3600),
+        artifact_retention_days=_int("ARTIFACT_RETENTION_DAYS", 30),
+        max_request_bytes=_int("MAX_REQUEST_BYTES", 1024 * 1024),
+        runs_per_page=_int("RUNS_PER_PAGE", 50),
+    )
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests call ``get_settings.cache_clear()`` after changing the env."""
+    return load_settings()
