@@ -1,0 +1,121 @@
+"""Moves a running playbook's events into the DB in batches, and keeps the run's heartbeat.
+
+ansible-runner calls ``put`` on its own thread for every event; a background thread writes what has
+accumulated every ``event_flush_seconds`` (or sooner once a batch is full) in its own short session,
+so the log grows live and no connection is held between flushes. The same thread beats the
+heartbeat and learns from it whether the run should stop (cancel requested, or the run is no longer
+ours because the reaper or a release manager ended it).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from playdeck import events, runs
+from playdeck.db import session_scope
+from playdeck.settings import Settings
+from playdeck.states import RunState
+
+log = logging.getLogger(__name__)
+
+
+class EventPump:
+    def __init__(self, run_id: int, settings: Settings) -> None:
+        self.run_id = run_id
+        self.settings = settings
+        self.stop_requested = threading.Event()
+        self.stop_reason = ""
+        self.stats: dict[str, Any] | None = None
+        self.persisted = 0
+        self.playbook_pid: int | None = None
+        self._pid_recorded = False
+        self._pending: deque[dict[str, Any]] = deque()
+        self._wake = threading.Event()
+        self._closing = threading.Event()
+        self._last_heartbeat = 0.0
+        self._thread = threading.Thread(target=self._loop, name=f"event-pump-{run_id}", daemon=True)
+
+    # --- called by ansible-runner -----------------------------------------------------------------
+
+    def put(self, event: dict[str, Any]) -> bool:
+        """ansible-runner's ``event_handler``; returning True keeps its artifact copy of the event."""
+        if "counter" not in event or event.get("event") == "keepalive":
+            return False
+        data = event.get("event_data") or {}
+        if self.playbook_pid is None and event.get("pid"):
+            self.playbook_pid = int(event["pid"])
+        if event.get("event") == "playbook_on_stats":
+            self.stats = data
+        self._pending.append(events.event_row(self.run_id, event))
+        if len(self._pending) >= self.settings.event_batch_size:
+            self._wake.set()
+        return True
+
+    def cancel_requested(self) -> bool:
+        """ansible-runner's ``cancel_callback``: answers from memory, never from the DB."""
+        return self.stop_requested.is_set()
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop the thread after a last flush of everything still pending."""
+        self._closing.set()
+        self._wake.set()
+        self._thread.join()
+        self._flush_all()
+
+    # --- the background thread ----------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._closing.is_set():
+            self._wake.wait(self.settings.event_flush_seconds)
+            self._wake.clear()
+            try:
+                self._flush_all()
+                self._beat_if_due()
+            except SQLAlchemyError:
+                # The batch stays pending and is retried on the next pass: a DB blip delays events,
+                # it does not lose them.
+                log.exception("run %s: DB write failed; will retry", self.run_id)
+                time.sleep(min(1.0, self.settings.event_flush_seconds * 5))
+
+    def _flush_all(self) -> None:
+        if self.playbook_pid is not None and not self._pid_recorded:
+            # Lets a reaper find (and stop) the playbook's process group if this worker dies.
+            with session_scope() as session:
+                runs.set_playbook_pid(session, self.run_id, self.playbook_pid)
+            self._pid_recorded = True
+        while self._pending:
+            batch = [self._pending[i] for i in range(min(len(self._pending), self.settings.event_batch_size))]
+            with session_scope() as session:
+                self.persisted += events.store_events(session, self.run_id, batch)
+            # Only drop what is now safely stored (put() may have appended meanwhile).
+            for _ in batch:
+                self._pending.popleft()
+
+    def _beat_if_due(self) -> None:
+        now = time.monotonic()
+        if now - self._last_heartbeat < self.settings.heartbeat_seconds:
+            return
+        self._last_heartbeat = now
+        with session_scope() as session:
+            beat = runs.heartbeat(session, self.run_id)
+        if beat.cancel_requested:
+            self.request_stop("cancel requested")
+        elif beat.state != RunState.RUNNING:
+            self.request_stop(f"run became '{beat.state}' while executing")
+
+    def request_stop(self, reason: str) -> None:
+        if not self.stop_requested.is_set():
+            log.info("run %s: stopping the playbook: %s", self.run_id, reason)
+            self.stop_reason = reason
+            self.stop_requested.set()

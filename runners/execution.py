@@ -1,0 +1,195 @@
+"""Executes one run with ansible-runner: claim, prepare, run, stop leftovers, record the terminal state.
+
+Nothing here holds a DB session while the playbook runs: each step opens its own short session.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+
+from playdeck import runs
+from playdeck.db import session_scope
+from playdeck.projects import resolve_inside
+from playdeck.settings import Settings, get_settings
+from playdeck.states import RunState
+from runners import processes
+from runners.event_pump import EventPump
+
+log = logging.getLogger(__name__)
+
+# Put the ansible installed beside this interpreter first on PATH, even when its bin directory is not
+# on PATH (a supervisord program, a venv used without activation).
+ANSIBLE_BIN_DIR = str(Path(sys.executable).parent)
+
+RUNNER_STATUS_TO_STATE = {
+    "successful": RunState.SUCCESSFUL,
+    "failed": RunState.FAILED,
+    "canceled": RunState.CANCELED,
+    "timeout": RunState.TIMEOUT,
+    "error": RunState.ERROR,
+}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Plain values loaded once, so the ORM objects and their session can be closed before running."""
+
+    run_id: int
+    attempt: int
+    project: str
+    environment: str
+    playbook: str
+    inventory: str
+    version: str
+    extra_vars: dict[str, Any]
+    limit: str
+    tags: list[str]
+    check: bool
+
+
+@dataclass(frozen=True)
+class Outcome:
+    run_id: int
+    executed: bool
+    state: str
+
+
+def execute(run_id: int) -> Outcome:
+    """Run ``run_id`` if this call wins the claim; any other delivery of the same run does nothing."""
+    settings = get_settings()
+    with session_scope() as session:
+        claimed = runs.claim_run(session, run_id, socket.gethostname(), os.getpid())
+        if not claimed:
+            state = _current_state(session, run_id)
+    if not claimed:
+        # A duplicate or late redelivery: the run is running elsewhere or already ended. Acknowledge
+        # it without executing anything.
+        log.warning("run %s not claimed (state %s): not executing it again", run_id, state)
+        return Outcome(run_id, executed=False, state=state)
+    try:
+        spec = _load_spec(run_id)
+        state = _run_playbook(spec, settings)
+    except Exception as exc:  # anything unforeseen still ends the run truthfully
+        log.exception("run %s failed inside the worker", run_id)
+        with session_scope() as session:
+            runs.finish_run(session, run_id, RunState.ERROR, reason=_describe(exc))
+        state = RunState.ERROR
+    return Outcome(run_id, executed=True, state=str(state))
+
+
+def _current_state(session, run_id: int) -> str:
+    try:
+        return runs.get_run(session, run_id).state
+    except Exception:
+        return "missing"
+
+
+def _load_spec(run_id: int) -> RunSpec:
+    with session_scope() as session:
+        run = runs.get_run(session, run_id)
+        return RunSpec(
+            run_id=run.id,
+            attempt=run.attempt,
+            project=run.project.name,
+            environment=run.environment.name,
+            playbook=run.project.playbook,
+            inventory=run.environment.inventory,
+            version=run.version,
+            extra_vars=run.extra_vars,
+            limit=run.limit,
+            tags=run.tags,
+            check=run.check_mode,
+        )
+
+
+def private_data_dir(settings: Settings, spec: RunSpec) -> Path:
+    return settings.runs_dir / str(spec.run_id) / f"attempt-{spec.attempt}"
+
+
+def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
+    playbook = resolve_inside(settings.playbook_dir, spec.playbook, "playbook")
+    inventory = resolve_inside(settings.inventory_dir, spec.inventory, "inventory")
+    for path, what, name in ((playbook, "playbook", spec.playbook), (inventory, "inventory", spec.inventory)):
+        if not path.exists():
+            raise FileNotFoundError(f"{what} '{name}' not found in {path.parent}")
+    data_dir = private_data_dir(settings, spec)
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True, mode=0o700)
+    extravars = {
+        **spec.extra_vars,
+        "playdeck_run_id": spec.run_id,
+        "playdeck_project": spec.project,
+        "playdeck_environment": spec.environment,
+        "playdeck_version": spec.version,
+        "playdeck_apps_dir": str(settings.apps_dir),
+    }
+
+    preexisting = processes.descendant_pids()
+    pump = EventPump(spec.run_id, settings)
+    pump.start()
+    try:
+        result = ansible_runner.run(
+            private_data_dir=str(data_dir),
+            project_dir=str(playbook.parent),
+            playbook=playbook.name,
+            inventory=str(inventory),
+            extravars=extravars,
+            limit=spec.limit or None,
+            tags=",".join(spec.tags) or None,
+            cmdline="--check" if spec.check else None,
+            ident="artifacts",
+            envvars={"PATH": f"{ANSIBLE_BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}"},
+            quiet=True,
+            timeout=settings.max_run_seconds,
+            # Our own cancel_callback: without one, ansible-runner installs SIGTERM/SIGINT handlers
+            # in the pool child and a warm shutdown's TERM would cancel the deploy.
+            cancel_callback=pump.cancel_requested,
+            event_handler=pump.put,
+            # How often the cancel callback is polled when the playbook is quiet.
+            settings={"pexpect_timeout": settings.cancel_poll_seconds, "suppress_ansible_output": True},
+        )
+        runner_status, rc = result.status, result.rc
+    finally:
+        # Whatever ansible-runner reports, no process of this run may outlive it.
+        leftovers = processes.stop_descendants(spare=preexisting)
+        pump.close()
+
+    state = RUNNER_STATUS_TO_STATE.get(runner_status, RunState.ERROR)
+    reason = _reason(state, rc, pump, leftovers)
+    with session_scope() as session:
+        if pump.stats is not None:
+            runs.record_host_summaries(session, spec.run_id, pump.stats)
+        if not runs.finish_run(session, spec.run_id, state, rc=rc, reason=reason):
+            # Someone else ended the run while it executed (force-cancel, reaper); their state stands.
+            state = RunState(_current_state(session, spec.run_id))
+    log.info("run %s ended %s (rc %s, %d events)", spec.run_id, state, rc, pump.persisted)
+    return state
+
+
+def _reason(state: RunState, rc: int | None, pump: EventPump, leftovers: list[int]) -> str:
+    parts = []
+    if state is RunState.CANCELED and pump.stop_reason:
+        parts.append(pump.stop_reason)
+    elif state is RunState.FAILED:
+        parts.append(f"ansible-playbook exited with rc {rc}")
+    elif state is RunState.TIMEOUT:
+        parts.append("the run exceeded its time limit")
+    if leftovers:
+        parts.append(f"stopped {len(leftovers)} leftover processes")
+    return "; ".join(parts)
+
+
+def _describe(exc: BaseException) -> str:
+    last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    return f"worker error: {last}"[:2000]

@@ -1,0 +1,78 @@
+"""Process-tree control for a run: every process the playbook started, in any session, is ours to stop.
+
+ansible-playbook runs in its own session and each per-host task worker starts another one, so the
+playbook's process group is not the whole tree; a worker orphaned by a cancel is re-parented to init
+and keeps running. Making the executing process a child subreaper keeps those orphans as our
+children, where ``psutil`` can find and stop them (measured: FIELD-NOTES, ansible-runner section).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import os
+import signal
+
+import psutil
+
+log = logging.getLogger(__name__)
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    """Adopt orphaned descendants (Linux only); the flag is per process and not inherited across fork."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except OSError:
+        log.warning("prctl(PR_SET_CHILD_SUBREAPER) unavailable; orphaned task workers may escape")
+        return False
+
+
+def descendant_pids() -> frozenset[int]:
+    return frozenset(p.pid for p in descendants())
+
+
+def descendants() -> list[psutil.Process]:
+    try:
+        return psutil.Process(os.getpid()).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def stop_descendants(spare: frozenset[int] = frozenset(), grace_seconds: float = 2.0) -> list[int]:
+    """TERM every descendant not in ``spare``, KILL what is left after the grace period, reap them all.
+
+    Called after every run: on success it finds nothing, after a cancel or timeout it removes what
+    ansible-runner's own process-group kill missed. ``spare`` holds processes that existed before the
+    run started (none in a pool process; a test runner's own helpers when called in-process).
+    """
+    procs = [p for p in descendants() if p.pid not in spare]
+    if not procs:
+        return []
+    for proc in procs:
+        try:
+            proc.send_signal(signal.SIGTERM)
+        except psutil.Error:
+            pass
+    _gone, alive = psutil.wait_procs(procs, timeout=grace_seconds)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(alive, timeout=5)
+    # Processes forked while we were signalling (a task worker spawning its module) are caught by a
+    # second pass; bounded so a fork bomb cannot keep us here.
+    late = [p for p in descendants() if p.pid not in spare and p.pid not in {q.pid for q in procs}]
+    for proc in late:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(late, timeout=5)
+    pids = [p.pid for p in procs + late]
+    log.info("stopped %d leftover processes of the run: %s", len(pids), pids)
+    return pids

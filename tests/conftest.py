@@ -1,0 +1,192 @@
+"""Real-service fixtures: the embedded default (SQLite + filesystem broker), MariaDB and Redis.
+
+MariaDB and Redis are the ones this machine kind starts (``.ci/run`` checks and starts them); a test
+that needs them fails loudly when they are unreachable, it is never skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pymysql
+import pytest
+import redis
+
+from playdeck import db, migrate, taskqueue
+from playdeck.projects import ensure_sample_project
+from playdeck.settings import Settings, get_settings
+
+MARIADB_HOST = os.environ.get("PLAYDECK_TEST_MARIADB_HOST", "127.0.0.1")
+MARIADB_PORT = int(os.environ.get("PLAYDECK_TEST_MARIADB_PORT", "3306"))
+REDIS_URL = os.environ.get("PLAYDECK_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEST_PLAYBOOK_DIR = REPO_ROOT / "tests" / "playbooks"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def reset_process_state() -> None:
+    """Forget cached settings, engine and broker producer after the environment changed."""
+    get_settings.cache_clear()
+    db.reset_engine()
+    taskqueue.producer.cache_clear()
+
+
+def configure(monkeypatch: pytest.MonkeyPatch, seed_sample: bool = True, **values: str) -> Settings:
+    """Set PLAYDECK_* variables for this test (and the subprocesses it starts), migrate, seed."""
+    for name, value in values.items():
+        monkeypatch.setenv(f"PLAYDECK_{name.upper()}", str(value))
+    reset_process_state()
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade()
+    if seed_sample:
+        with db.session_scope() as session:
+            ensure_sample_project(session)
+    return settings
+
+
+@pytest.fixture(autouse=True)
+def _isolated_process_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    # No test may touch the developer's ~/.playdeck by accident.
+    monkeypatch.setenv("PLAYDECK_DATA_DIR", str(tmp_path / "data"))
+    for name in ("DATABASE_URL", "BROKER_URL"):
+        monkeypatch.delenv(f"PLAYDECK_{name}", raising=False)
+    reset_process_state()
+    yield
+    reset_process_state()
+
+
+@pytest.fixture
+def embedded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
+    """The zero-configuration default: SQLite and the filesystem broker in a fresh data dir."""
+    return configure(monkeypatch, data_dir=str(tmp_path / "data"))
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> str:
+    try:
+        pymysql.connect(host=MARIADB_HOST, port=MARIADB_PORT, user="root", password="").close()
+    except pymysql.MySQLError as exc:
+        pytest.fail(f"MariaDB at {MARIADB_HOST}:{MARIADB_PORT} is not reachable ({exc}); run .ci/run to start it")
+    return f"{MARIADB_HOST}:{MARIADB_PORT}"
+
+
+@pytest.fixture
+def mariadb_url(mariadb_server: str) -> Iterator[str]:
+    """A fresh, empty database on the shared MariaDB, dropped afterwards."""
+    name = f"playdeck_test_{uuid.uuid4().hex[:12]}"
+    conn = pymysql.connect(host=MARIADB_HOST, port=MARIADB_PORT, user="root", password="", autocommit=True)
+    with conn.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+    yield f"mysql+pymysql://root@{mariadb_server}/{name}?charset=utf8mb4"
+    db.reset_engine()
+    with conn.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {name}")
+    conn.close()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A Redis database of its own for this test (keys are flushed before use)."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis at {REDIS_URL} is not reachable ({exc}); run .ci/run to start it")
+    # DB numbers 1..15 are free on this machine; pick one per test worker to keep tests apart.
+    number = 1 + (os.getpid() % 15)
+    client = redis.Redis.from_url(f"{REDIS_URL}/{number}")
+    client.flushdb()
+    return f"{REDIS_URL}/{number}"
+
+
+@pytest.fixture
+def production(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mariadb_url: str, redis_url: str) -> Settings:
+    """The production shape: MariaDB through PyMySQL and a Redis broker."""
+    return configure(
+        monkeypatch, data_dir=str(tmp_path / "data"), database_url=mariadb_url, broker_url=redis_url
+    )
+
+
+class Worker:
+    """A real Celery worker (prefork) in a subprocess, started the way production starts it."""
+
+    def __init__(self, log_path: Path, queues: str = "deploy,dns", concurrency: int = 2) -> None:
+        self.log_path = log_path
+        self.name = f"test-{uuid.uuid4().hex[:8]}"
+        command = [
+            sys.executable, "-m", "celery", "-A", "runners.celery_app", "worker",
+            "-Q", queues, "-c", str(concurrency), "--prefetch-multiplier", "1", "-O", "fair",
+            "--without-gossip", "--without-mingle", "-n", f"{self.name}@%h", "--loglevel", "INFO",
+        ]  # fmt: skip
+        self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            command, cwd=REPO_ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.wait_ready()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if " ready." in self.output():
+                return
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{self.output()}")
+            time.sleep(0.2)
+        raise TimeoutError(f"worker not ready after {timeout}s:\n{self.output()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # warm shutdown
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path) -> Iterator:
+    """Start workers with the current PLAYDECK_* environment; all are stopped at teardown."""
+    started: list[Worker] = []
+
+    def start(**kwargs) -> Worker:
+        worker = Worker(tmp_path / f"worker-{len(started)}.log", **kwargs)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def wait_for_state(run_id: int, states: set[str], timeout: float = 120) -> str:
+    """Poll the run (short sessions) until it reaches one of ``states``."""
+    from playdeck.runs import get_run
+
+    deadline = time.monotonic() + timeout
+    state = None
+    while time.monotonic() < deadline:
+        with db.session_scope() as session:
+            state = get_run(session, run_id).state
+        if state in states:
+            return state
+        time.sleep(0.1)
+    raise TimeoutError(f"run {run_id} still '{state}' after {timeout}s")

@@ -1,0 +1,122 @@
+"""A real Celery worker executing real playbooks with ansible-runner against MariaDB + Redis."""
+
+from __future__ import annotations
+
+import json
+import pytest
+
+from playdeck import db, projects, runs
+from playdeck.events import events_after
+from playdeck.taskqueue import EXECUTE_RUN_TASK, producer
+from tests.conftest import REPO_ROOT, configure, wait_for_state
+
+
+@pytest.fixture
+def test_projects(monkeypatch, tmp_path, mariadb_url, redis_url):
+    """Production shape with the test playbooks: project "marker" (2 local hosts) and "partial"."""
+    settings = configure(
+        monkeypatch,
+        seed_sample=False,
+        data_dir=str(tmp_path / "data"),
+        database_url=mariadb_url,
+        broker_url=redis_url,
+        playbook_dir=str(REPO_ROOT / "tests" / "playbooks"),
+        inventory_dir=str(REPO_ROOT / "tests" / "inventory"),
+    )
+    with db.session_scope() as session:
+        projects.add_project(session, "marker", "marker.yml", {"dev": "local2.ini"})
+        projects.add_project(session, "partial", "fail_one_host.yml", {"dev": "local2.ini"})
+    return settings
+
+
+def submit(project: str, **extra) -> int:
+    return runs.submit_run(runs.RunRequest(project=project, environment="dev", **extra)).id
+
+
+def artifact_events(settings, run_id: int) -> list[dict]:
+    job_events = settings.runs_dir / str(run_id) / "attempt-1" / "artifacts" / "artifacts" / "job_events"
+    return [json.loads(path.read_text()) for path in job_events.glob("*.json")]
+
+
+def test_deploy_runs_to_success_and_every_event_is_persisted(test_projects, start_worker, tmp_path):
+    start_worker()
+    marker = tmp_path / "marker.txt"
+    run_id = submit("marker", version="1.4.2", extra_vars={"marker_file": str(marker)})
+
+    assert wait_for_state(run_id, {"successful", "failed", "error"}) == "successful"
+
+    with db.session_scope() as session:
+        run = runs.get_run(session, run_id)
+        stored = events_after(session, run_id, 0, limit=1000)
+        summaries = {s.host: (s.ok, s.changed, s.failed, s.skipped) for s in run.host_summaries}
+        assert run.rc == 0 and run.attempt == 1 and run.started_at and run.finished_at
+        assert run.playbook_pid and run.worker_pid and run.event_count == len(stored)
+    produced = artifact_events(test_projects, run_id)
+    # The DB holds exactly the events ansible-runner produced: same counters, same uuids.
+    assert sorted((e["counter"], e["uuid"]) for e in produced) == [(e.counter, e.uuid) for e in stored]
+    assert any("hello from host1 at version 1.4.2" in e.stdout for e in stored)
+    # pause is implicitly run_once: only host1 reports it (skipped).
+    assert summaries == {"host1": (2, 1, 0, 1), "host2": (2, 1, 0, 0)}
+    assert sorted(marker.read_text().split("\n")[:-1]) == [f"{run_id} host1", f"{run_id} host2"]
+
+
+def test_failed_host_makes_the_run_failed_with_per_host_totals(test_projects, start_worker):
+    start_worker()
+    run_id = submit("partial")
+
+    assert wait_for_state(run_id, {"successful", "failed", "error"}) == "failed"
+    with db.session_scope() as session:
+        run = runs.get_run(session, run_id)
+        assert run.rc == 2 and "rc 2" in run.reason
+        assert {s.host: s.failed for s in run.host_summaries} == {"host1": 0, "host2": 1}
+
+
+def test_duplicate_delivery_executes_the_run_once(test_projects, start_worker, tmp_path):
+    worker = start_worker(concurrency=2)
+    marker = tmp_path / "marker.txt"
+    run_id = submit("marker", extra_vars={"marker_file": str(marker), "pause_seconds": 2})
+    # Two more copies of the same message while the first executes, one per free pool process.
+    for _ in range(2):
+        producer().send_task(EXECUTE_RUN_TASK, args=[run_id], queue="deploy", routing_key="deploy")
+
+    assert wait_for_state(run_id, {"successful", "failed", "error"}) == "successful"
+    _wait_until(lambda: worker.output().count("not executing it again") == 2)
+    with db.session_scope() as session:
+        assert runs.get_run(session, run_id).attempt == 1
+    # One line per host: the playbook ran once.
+    assert sorted(marker.read_text().split("\n")[:-1]) == [f"{run_id} host1", f"{run_id} host2"]
+
+
+def test_check_mode_limit_and_tags_reach_ansible(test_projects, start_worker, tmp_path):
+    start_worker()
+    marker = tmp_path / "marker.txt"
+    run_id = submit("marker", limit="host2", check=True, extra_vars={"marker_file": str(marker)})
+
+    assert wait_for_state(run_id, {"successful", "failed", "error"}) == "successful"
+    with db.session_scope() as session:
+        run = runs.get_run(session, run_id)
+        assert [s.host for s in run.host_summaries] == ["host2"]
+    # --check: the shell task is skipped, so nothing was appended.
+    assert not marker.exists()
+
+
+def _wait_until(predicate, timeout: float = 30) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not reached in time")
+
+
+def test_missing_playbook_ends_in_error_not_running(test_projects, start_worker):
+    start_worker()
+    with db.session_scope() as session:
+        project = projects.get_project(session, "marker")
+        project.playbook = "deleted.yml"  # removed from disk after registration
+    run_id = submit("marker")
+    assert wait_for_state(run_id, {"successful", "failed", "error"}) == "error"
+    with db.session_scope() as session:
+        assert "playbook 'deleted.yml' not found" in runs.get_run(session, run_id).reason
