@@ -24,13 +24,15 @@ def celery_config(settings: Settings) -> dict:
     }
     if settings.is_embedded_broker:
         folder = settings.broker_dir
-        for sub in ("out", "processed"):
+        for sub in ("out", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         transport_options.update(
             {
                 "data_folder_in": str(folder / "out"),
                 "data_folder_out": str(folder / "out"),
                 "processed_folder": str(folder / "processed"),
+                # Exchange bindings; kombu's default is a "control" folder in the current directory.
+                "control_folder": str(folder / "control"),
                 "store_processed": False,
                 # The filesystem transport polls; 50 ms keeps dispatch well under the 250 ms target.
                 "polling_interval": 0.05,
