@@ -1,0 +1,81 @@
+"""The "MySQL server has gone away" regression: a worker that idles past wait_timeout still runs deploys.
+
+A throwaway MariaDB with ``wait_timeout=3`` closes every connection idle for 3 s. A worker that kept a
+session (or a pooled connection without pre-ping) across the idle gap would fail its next run.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from playdeck import db, projects, runs
+from tests.conftest import REPO_ROOT, configure, free_port, wait_for_state
+from tests.servers import ThrowawayMariaDB
+
+WAIT_TIMEOUT = 3
+
+
+@pytest.fixture
+def short_lived_mariadb(tmp_path):
+    server = ThrowawayMariaDB(tmp_path / "mariadb", free_port(), f"--wait-timeout={WAIT_TIMEOUT}")
+    server.base.mkdir()
+    server.start()
+    yield server
+    db.reset_engine()
+    server.stop()
+
+
+def test_worker_idle_past_wait_timeout_runs_the_next_deploy(
+    monkeypatch, tmp_path, short_lived_mariadb, redis_url, start_worker
+):
+    configure(
+        monkeypatch,
+        seed_sample=False,
+        data_dir=str(tmp_path / "data"),
+        database_url=short_lived_mariadb.url,
+        broker_url=redis_url,
+        playbook_dir=str(REPO_ROOT / "tests" / "playbooks"),
+        inventory_dir=str(REPO_ROOT / "tests" / "inventory"),
+    )
+    with db.session_scope() as session:
+        projects.add_project(session, "marker", "marker.yml", {"dev": "local2.ini"})
+    worker = start_worker(concurrency=1)
+    request = runs.RunRequest(project="marker", environment="dev")
+
+    first = runs.submit_run(request).id
+    assert wait_for_state(first, {"successful", "failed", "error"}) == "successful"
+
+    time.sleep(WAIT_TIMEOUT + 2)  # every connection the worker and this process pooled is now dead
+
+    second = runs.submit_run(request).id
+    assert wait_for_state(second, {"successful", "failed", "error"}) == "successful"
+    assert "gone away" not in worker.output()
+
+
+def test_only_closed_sessions_with_pre_ping_survive_the_idle_gap(short_lived_mariadb):
+    """The three behaviours the design rests on, shown side by side on a real server."""
+    held_engine = db.make_engine(short_lived_mariadb.url, pool_pre_ping=False)
+    no_ping_engine = db.make_engine(short_lived_mariadb.url, pool_pre_ping=False)
+    playdeck_engine = db.make_engine(short_lived_mariadb.url)  # pre-ping on, as in production
+
+    held = held_engine.connect()
+    held.execute(text("SELECT 1"))
+    for engine in (no_ping_engine, playdeck_engine):
+        with engine.connect() as conn:  # used, then returned to the pool
+            conn.execute(text("SELECT 1"))
+
+    time.sleep(WAIT_TIMEOUT + 2)
+
+    with pytest.raises(OperationalError, match="gone away|Lost connection"):
+        held.execute(text("SELECT 1"))  # a session held across the gap
+    with pytest.raises(OperationalError, match="gone away|Lost connection"):
+        with no_ping_engine.connect() as conn:  # closed, but the pool hands back the dead connection
+            conn.execute(text("SELECT 1"))
+    with playdeck_engine.connect() as conn:  # closed + pre-ping: replaced transparently
+        assert conn.execute(text("SELECT 1")).scalar() == 1
+    for engine in (held_engine, no_ping_engine, playdeck_engine):
+        engine.dispose()
