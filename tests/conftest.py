@@ -7,10 +7,7 @@ that needs them fails loudly when they are unreachable, it is never skipped.
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,12 +20,11 @@ import redis
 from playdeck import db, migrate, taskqueue
 from playdeck.projects import ensure_sample_project
 from playdeck.settings import Settings, get_settings
+from tests.servers import Worker
 
 MARIADB_HOST = os.environ.get("PLAYDECK_TEST_MARIADB_HOST", "127.0.0.1")
 MARIADB_PORT = int(os.environ.get("PLAYDECK_TEST_MARIADB_PORT", "3306"))
 REDIS_URL = os.environ.get("PLAYDECK_TEST_REDIS_URL", "redis://127.0.0.1:6379")
-REPO_ROOT = Path(__file__).resolve().parent.parent
-TEST_PLAYBOOK_DIR = REPO_ROOT / "tests" / "playbooks"
 
 
 def free_port() -> int:
@@ -80,7 +76,8 @@ def mariadb_server() -> str:
     try:
         pymysql.connect(host=MARIADB_HOST, port=MARIADB_PORT, user="root", password="").close()
     except pymysql.MySQLError as exc:
-        pytest.fail(f"MariaDB at {MARIADB_HOST}:{MARIADB_PORT} is not reachable ({exc}); run .ci/run to start it")
+        where = f"{MARIADB_HOST}:{MARIADB_PORT}"
+        pytest.fail(f"MariaDB at {where} is not reachable ({exc}); run .ci/run to start it")
     return f"{MARIADB_HOST}:{MARIADB_PORT}"
 
 
@@ -119,47 +116,6 @@ def production(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mariadb_url: str
     return configure(
         monkeypatch, data_dir=str(tmp_path / "data"), database_url=mariadb_url, broker_url=redis_url
     )
-
-
-class Worker:
-    """A real Celery worker (prefork) in a subprocess, started the way production starts it."""
-
-    def __init__(self, log_path: Path, queues: str = "deploy,dns", concurrency: int = 2) -> None:
-        self.log_path = log_path
-        self.name = f"test-{uuid.uuid4().hex[:8]}"
-        command = [
-            sys.executable, "-m", "celery", "-A", "runners.celery_app", "worker",
-            "-Q", queues, "-c", str(concurrency), "--prefetch-multiplier", "1", "-O", "fair",
-            "--without-gossip", "--without-mingle", "-n", f"{self.name}@%h", "--loglevel", "INFO",
-        ]  # fmt: skip
-        self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            command, cwd=REPO_ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        self.wait_ready()
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if " ready." in self.output():
-                return
-            if self.process.poll() is not None:
-                raise RuntimeError(f"worker exited early:\n{self.output()}")
-            time.sleep(0.2)
-        raise TimeoutError(f"worker not ready after {timeout}s:\n{self.output()}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # warm shutdown
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.log.close()
 
 
 @pytest.fixture

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
+import sys
 import time
+import uuid
 from pathlib import Path
 
 import pymysql
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class ThrowawayMariaDB:
@@ -32,17 +38,32 @@ class ThrowawayMariaDB:
             raise RuntimeError("mariadb-install-db not found: install the mariadb-server package")
         if not self.datadir.exists():
             subprocess.run(
-                [install, "--no-defaults", f"--datadir={self.datadir}", "--user=root", "--auth-root-authentication-method=normal",
-                 "--skip-test-db"],
-                check=True, capture_output=True,
-            )  # fmt: skip
-        self.process = subprocess.Popen(
-            ["/usr/sbin/mariadbd", "--no-defaults", f"--datadir={self.datadir}", f"--port={self.port}",
-             f"--socket={self.socket}", "--bind-address=127.0.0.1", "--user=root", "--skip-name-resolve",
-             f"--pid-file={self.base / 'mysqld.pid'}", f"--log-error={self.log}", "--innodb-buffer-pool-size=32M",
-             *self.options],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+                [
+                    install,
+                    "--no-defaults",
+                    f"--datadir={self.datadir}",
+                    "--user=root",
+                    "--auth-root-authentication-method=normal",
+                    "--skip-test-db",
+                ],
+                check=True,
+                capture_output=True,
+            )
+        command = [
+            "/usr/sbin/mariadbd",
+            "--no-defaults",
+            f"--datadir={self.datadir}",
+            f"--port={self.port}",
+            f"--socket={self.socket}",
+            "--bind-address=127.0.0.1",
+            "--user=root",
+            "--skip-name-resolve",
+            f"--pid-file={self.base / 'mysqld.pid'}",
+            f"--log-error={self.log}",
+            "--innodb-buffer-pool-size=32M",
+            *self.options,
+        ]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self._wait_ready()
         conn = pymysql.connect(host="127.0.0.1", port=self.port, user="root", autocommit=True)
         with conn.cursor() as cursor:
@@ -70,3 +91,44 @@ class ThrowawayMariaDB:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+class Worker:
+    """A real Celery worker (prefork) in a subprocess, started the way production starts it."""
+
+    def __init__(self, log_path: Path, queues: str = "deploy,dns", concurrency: int = 2) -> None:
+        self.log_path = log_path
+        self.name = f"test-{uuid.uuid4().hex[:8]}"
+        command = [
+            sys.executable, "-m", "celery", "-A", "runners.celery_app", "worker",
+            "-Q", queues, "-c", str(concurrency), "--prefetch-multiplier", "1", "-O", "fair",
+            "--without-gossip", "--without-mingle", "-n", f"{self.name}@%h", "--loglevel", "INFO",
+        ]  # fmt: skip
+        self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            command, cwd=REPO_ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.wait_ready()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if " ready." in self.output():
+                return
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{self.output()}")
+            time.sleep(0.2)
+        raise TimeoutError(f"worker not ready after {timeout}s:\n{self.output()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # warm shutdown
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()

@@ -13,8 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from playdeck import db, projects, runs
-from tests.conftest import REPO_ROOT, configure, free_port, wait_for_state
-from tests.servers import ThrowawayMariaDB
+from tests.conftest import configure, free_port, wait_for_state
+from tests.servers import REPO_ROOT, ThrowawayMariaDB
 
 WAIT_TIMEOUT = 3
 

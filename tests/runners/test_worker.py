@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+
 import pytest
 
 from playdeck import db, projects, runs
 from playdeck.events import events_after
 from playdeck.taskqueue import EXECUTE_RUN_TASK, producer
-from tests.conftest import REPO_ROOT, configure, wait_for_state
+from tests.conftest import configure, wait_for_state
+from tests.servers import REPO_ROOT
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ Revises:
 Create Date: 2026-11-27 01:03:38.068976
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import mysql
 
 revision = '0001'
