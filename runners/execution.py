@@ -22,7 +22,7 @@ from playdeck.db import session_scope
 from playdeck.projects import resolve_inside
 from playdeck.settings import Settings, get_settings
 from playdeck.states import RunState
-from runners import processes
+from runners import processes, retention
 from runners.event_pump import EventPump
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,8 @@ def execute(run_id: int) -> Outcome:
         with session_scope() as session:
             runs.finish_run(session, run_id, RunState.ERROR, reason=_describe(exc))
         state = RunState.ERROR
+    # After the terminal state is recorded, so pruning never delays a run's result.
+    retention.prune_if_due(settings)
     return Outcome(run_id, executed=True, state=str(state))
 
 

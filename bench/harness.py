@@ -1,0 +1,198 @@
+"""A whole Playdeck stack for benchmarks: fresh DB, broker, the real web server and a real worker.
+
+Processes are started through the same ``playdeck web`` / ``playdeck worker`` commands production uses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pymysql
+import redis
+import requests
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+PLAYDECK = shutil.which("playdeck", path=str(Path(sys.executable).parent)) or "playdeck"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+@dataclass
+class Row:
+    name: str
+    measured: float
+    unit: str
+    target: float
+    lower_is_better: bool = True
+    note: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.measured <= self.target if self.lower_is_better else self.measured >= self.target
+
+
+def print_table(rows: list[Row]) -> None:
+    header = f"{'benchmark':<52} {'measured':>12} {'target':>12}  result  note"
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        sign = "≤" if row.lower_is_better else "≥"
+        print(
+            f"{row.name:<52} {row.measured:>9.3f} {row.unit:<2} {sign}{row.target:>8.3f} {row.unit:<2} "
+            f"{'PASS' if row.passed else 'FAIL':<6}  {row.note}"
+        )
+
+
+class Stack:
+    """``with Stack("production") as stack:`` — MariaDB + Redis; ``Stack("embedded")`` — SQLite + filesystem."""
+
+    def __init__(self, mode: str, worker_concurrency: int = 1) -> None:
+        self.mode = mode
+        self.worker_concurrency = worker_concurrency
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"playdeck-bench-{mode}-"))
+        self.port = free_port()
+        self.db_name = f"playdeck_bench_{uuid.uuid4().hex[:8]}"
+        self.processes: list[subprocess.Popen] = []
+        self.env = dict(os.environ)
+        self.env.update(
+            {
+                "PLAYDECK_DATA_DIR": str(self.tmp / "data"),
+                "PLAYDECK_PLAYBOOK_DIR": str(BENCH_DIR / "playbooks"),
+                "PLAYDECK_INVENTORY_DIR": str(BENCH_DIR / "inventory"),
+                "PLAYDECK_WEB_PORT": str(self.port),
+                "PLAYDECK_URL": f"http://127.0.0.1:{self.port}",
+            }
+        )
+        if mode == "production":
+            self.env["PLAYDECK_DATABASE_URL"] = f"mysql+pymysql://root@127.0.0.1:3306/{self.db_name}?charset=utf8mb4"
+            self.env["PLAYDECK_BROKER_URL"] = "redis://127.0.0.1:6379/13"
+        self.api = f"http://127.0.0.1:{self.port}/api/v1"
+        self.http = requests.Session()
+
+    def __enter__(self) -> Stack:
+        if self.mode == "production":
+            conn = pymysql.connect(host="127.0.0.1", user="root", autocommit=True)
+            with conn.cursor() as cursor:
+                cursor.execute(f"CREATE DATABASE {self.db_name} CHARACTER SET utf8mb4")
+            conn.close()
+            redis.Redis.from_url(self.env["PLAYDECK_BROKER_URL"]).flushdb()
+        # Configure this process too, so it can read run timestamps with the same services.
+        os.environ.update(self.env)
+        from playdeck import db, taskqueue
+        from playdeck.settings import get_settings
+
+        get_settings.cache_clear()
+        db.reset_engine()
+        taskqueue.producer.cache_clear()
+        self._run([PLAYDECK, "db", "upgrade", "--no-sample"])
+        self._register_projects()
+        self._spawn([PLAYDECK, "web"], "web.log")
+        self._spawn(
+            [PLAYDECK, "worker", "--queues", "deploy", "--concurrency", str(self.worker_concurrency)], "worker.log"
+        )
+        self._wait_ready()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for proc in self.processes:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.processes:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        from playdeck import db
+
+        db.reset_engine()
+        if self.mode == "production":
+            conn = pymysql.connect(host="127.0.0.1", user="root", autocommit=True)
+            with conn.cursor() as cursor:
+                cursor.execute(f"DROP DATABASE IF EXISTS {self.db_name}")
+            conn.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _run(self, command: list[str]) -> None:
+        subprocess.run(command, env=self.env, check=True, cwd=REPO_ROOT, capture_output=True)
+
+    def _spawn(self, command: list[str], log_name: str) -> None:
+        log = open(self.tmp / log_name, "wb")  # noqa: SIM115 - lives as long as the process
+        self.processes.append(
+            subprocess.Popen(
+                command, env=self.env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        )
+
+    def _register_projects(self) -> None:
+        from playdeck import db, projects
+
+        with db.session_scope() as session:
+            projects.add_project(session, "trivial", "trivial.yml", {"local": "local1.ini"})
+            projects.add_project(session, "tentasks", "ten_tasks.yml", {"local": "local5.ini"})
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            worker_log = (self.tmp / "worker.log").read_text(errors="replace")
+            try:
+                web_ok = self.http.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).ok
+            except requests.RequestException:
+                web_ok = False
+            if web_ok and " ready." in worker_log:
+                return
+            for proc in self.processes:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{proc.args} exited:\n{worker_log[-3000:]}")
+            time.sleep(0.2)
+        raise TimeoutError("stack not ready")
+
+    def deploy(self, project: str) -> int:
+        response = self.http.post(f"{self.api}/runs", json={"project": project, "environment": "local"}, timeout=10)
+        response.raise_for_status()
+        return response.json()["id"]
+
+    def wait_finished(self, run_id: int, poll: float = 0.005, timeout: float = 300):
+        """Poll the DB (short sessions) until the run's terminal state is recorded; returns the run."""
+        from playdeck import db, runs
+        from playdeck.states import is_terminal
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with db.session_scope() as session:
+                run = runs.get_run(session, run_id)
+            if is_terminal(run.state):
+                return run
+            time.sleep(poll)
+        raise TimeoutError(f"run {run_id} did not finish")

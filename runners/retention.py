@@ -1,0 +1,66 @@
+"""Removes per-run private data dirs (artifacts) older than the retention setting.
+
+Events and results live in the DB; the artifact dirs are kept for inspection only, so they are pruned
+by age. A dir of a run that is still queued or running is never touched, however old.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+
+from sqlalchemy import select
+
+from playdeck.db import session_scope
+from playdeck.models import Run
+from playdeck.settings import Settings
+from playdeck.states import ACTIVE_STATES
+
+log = logging.getLogger(__name__)
+
+PRUNE_EVERY_SECONDS = 3600
+_last_prune = 0.0
+_lock = threading.Lock()
+
+
+def prune_artifacts(settings: Settings, now: float | None = None) -> list[int]:
+    """Delete artifact dirs last modified before the retention window; returns the run ids removed."""
+    now = time.time() if now is None else now
+    cutoff = now - settings.artifact_retention_days * 86400
+    if not settings.runs_dir.is_dir():
+        return []
+    old = {
+        int(path.name): path
+        for path in settings.runs_dir.iterdir()
+        if path.is_dir() and path.name.isdigit() and path.stat().st_mtime < cutoff
+    }
+    if not old:
+        return []
+    with session_scope() as session:
+        active = set(
+            session.scalars(select(Run.id).where(Run.id.in_(old), Run.state.in_([s.value for s in ACTIVE_STATES])))
+        )
+    removed = []
+    for run_id, path in sorted(old.items()):
+        if run_id in active:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(run_id)
+    if removed:
+        log.info("pruned artifacts of %d runs older than %d days", len(removed), settings.artifact_retention_days)
+    return removed
+
+
+def prune_if_due(settings: Settings) -> None:
+    """Prune at most once an hour per process; cheap enough to call after every run."""
+    global _last_prune
+    with _lock:
+        if time.monotonic() - _last_prune < PRUNE_EVERY_SECONDS and _last_prune:
+            return
+        _last_prune = time.monotonic()
+    try:
+        prune_artifacts(settings)
+    except Exception:  # pruning must never fail a run
+        log.exception("artifact pruning failed")
