@@ -1,0 +1,137 @@
+"""GET /api/v1/runs/<id>/stream: Server-Sent Events that resume without a gap or a duplicate."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.webui.webui_testing import RunDriver, event_counters, read_stream, sse_messages
+from webui import stream
+
+# More than one page of events, so the stream must read several pages back to back.
+MANY = 1500
+
+
+def test_a_finished_run_streams_every_event_in_order_then_end(any_client: FlaskClient, runs: RunDriver) -> None:
+    run_id = runs.complete(any_client, events=MANY)
+    messages = read_stream(any_client, f"/api/v1/runs/{run_id}/stream")
+
+    assert event_counters(messages) == list(range(1, MANY + 1))
+    assert messages[0].event == "state"
+    assert messages[1].data["stdout"] == "line 1"
+    assert messages[-1].event == "end"
+    assert len(messages) == MANY + 2
+    end = messages[-1].data
+    assert end["state"] == "successful"
+    assert [s["host"] for s in end["host_summaries"]] == ["web1", "web2"]
+
+
+@pytest.mark.parametrize("resume", ["header", "query"])
+def test_resuming_after_k_sends_exactly_the_rest(client: FlaskClient, runs: RunDriver, resume: str) -> None:
+    run_id = runs.complete(client, events=MANY)
+    url = f"/api/v1/runs/{run_id}/stream"
+    if resume == "header":
+        messages = read_stream(client, url, headers={"Last-Event-ID": "700"})
+    else:
+        messages = read_stream(client, f"{url}?after=700")
+    assert event_counters(messages) == list(range(701, MANY + 1))
+
+
+def test_the_header_wins_over_the_query(client: FlaskClient, runs: RunDriver) -> None:
+    run_id = runs.complete(client, events=10)
+    messages = read_stream(client, f"/api/v1/runs/{run_id}/stream?after=2", headers={"Last-Event-ID": "8"})
+    assert event_counters(messages) == [9, 10]
+
+
+def test_events_stored_while_a_client_watches_appear_live(any_client: FlaskClient, runs: RunDriver) -> None:
+    run_id = runs.create(any_client)
+
+    def worker() -> None:
+        time.sleep(0.4)
+        runs.start(run_id)
+        runs.emit(run_id, range(1, 4))
+        time.sleep(0.4)
+        runs.emit(run_id, range(4, 11))
+        time.sleep(0.3)
+        runs.finish(run_id)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        messages = read_stream(any_client, f"/api/v1/runs/{run_id}/stream")
+    finally:
+        thread.join()
+
+    assert event_counters(messages) == list(range(1, 11))
+    states = [m.data["state"] for m in messages if m.event == "state"]
+    assert states[0] == "queued"
+    assert states[-1] == "successful"
+    assert "running" in states
+    assert messages[-1].event == "end"
+
+
+def test_a_reconnecting_client_misses_nothing(client: FlaskClient, runs: RunDriver) -> None:
+    run_id = runs.create(client)
+    runs.start(run_id)
+    runs.emit(run_id, range(1, 6))
+    url = f"/api/v1/runs/{run_id}/stream"
+
+    # First connection: read the five events, then drop it as a flaky network would.
+    response = client.get(url, buffered=False)
+    first = []
+    for message in sse_messages(response.response):
+        if message.event == "run_event":
+            first.append(message.id)
+        if len(first) == 5:
+            break
+    response.close()
+
+    runs.emit(run_id, range(6, 9))
+    runs.finish(run_id)
+    second = read_stream(client, url, headers={"Last-Event-ID": str(first[-1])})
+
+    assert first + event_counters(second) == list(range(1, 9))
+
+
+def test_headers_say_not_to_cache_or_buffer(client: FlaskClient, runs: RunDriver) -> None:
+    run_id = runs.complete(client, events=1)
+    response = client.get(f"/api/v1/runs/{run_id}/stream")
+    assert response.headers["Cache-Control"] == "no-cache"
+    assert response.headers["X-Accel-Buffering"] == "no"
+    assert response.mimetype == "text/event-stream"
+    assert b"id: 1\nevent: run_event\ndata: {" in response.data
+
+
+def test_a_quiet_stream_sends_keepalives_and_stops_when_the_client_leaves(
+    client: FlaskClient, runs: RunDriver, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(stream, "KEEPALIVE_SECONDS", 0.2)
+    run_id = runs.create(client)
+    response = client.get(f"/api/v1/runs/{run_id}/stream", buffered=False)
+    received = []
+    for message in sse_messages(response.response):
+        received.append(message)
+        if message.comment == "keepalive":
+            break
+    assert received[0].event == "state" and received[0].data["state"] == "queued"
+
+    with caplog.at_level(logging.DEBUG, logger="webui.stream"):
+        response.close()
+    assert f"client left the stream of run {run_id}" in caplog.text
+
+
+def test_stream_of_an_unknown_run_is_a_json_404(client: FlaskClient) -> None:
+    response = client.get("/api/v1/runs/31337/stream")
+    assert response.status_code == 404
+    assert response.json["error"] == "run 31337 does not exist"
+
+
+def test_a_bad_last_event_id_is_a_400(client: FlaskClient, runs: RunDriver) -> None:
+    run_id = runs.create(client)
+    response = client.get(f"/api/v1/runs/{run_id}/stream", headers={"Last-Event-ID": "abc"})
+    assert response.status_code == 400
+    assert response.json["field"] == "Last-Event-ID"

@@ -1,0 +1,30 @@
+"""The Playdeck web UI and JSON API: a Flask app of thin views over the ``playdeck`` services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from playdeck.settings import get_settings
+from webui import api, errors, health, pages
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.from_mapping(
+        # Flask answers 413 before a view reads an oversized body, for the API and the forms alike.
+        MAX_CONTENT_LENGTH=get_settings().max_request_bytes,
+    )
+    if test_config is None:
+        # Flask's own options (SECRET_KEY, ...) as PLAYDECK_FLASK_*; Playdeck's settings stay in
+        # playdeck.settings so the web, the workers and the CLI read them alike.
+        app.config.from_prefixed_env("PLAYDECK_FLASK")
+    else:
+        app.config.from_mapping(test_config)
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(pages.bp)
+    errors.register(app)
+    return app

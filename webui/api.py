@@ -1,0 +1,84 @@
+"""The JSON API, ``/api/v1``: projects, runs, run events and the live event stream."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request, url_for
+from werkzeug.exceptions import UnsupportedMediaType
+
+from playdeck.db import session_scope
+from playdeck.events import MAX_EVENTS_PER_PAGE, events_after
+from playdeck.runs import get_run, submit_run
+from playdeck.serializers import event_json, run_json
+from playdeck.settings import get_settings
+from playdeck.states import is_terminal
+from webui import queries
+from webui.params import int_param
+from webui.payloads import parse_json_object, run_request_from_json
+from webui.stream import run_event_stream
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+MAX_RUNS_PER_PAGE = 200
+# Counters are 32-bit INTEGER columns.
+MAX_COUNTER = 2**31 - 1
+USER_HEADER = "X-Playdeck-User"
+
+
+@bp.get("/projects")
+def list_projects() -> Response:
+    return jsonify(projects=queries.projects_json())
+
+
+@bp.post("/runs")
+def create_run() -> tuple[Response, int]:
+    # Requiring the JSON media type keeps a cross-site HTML form (text/plain) from starting a deploy.
+    if not request.is_json:
+        raise UnsupportedMediaType("send the run as a JSON object with Content-Type: application/json")
+    body = parse_json_object(request.get_data(cache=False))
+    run = submit_run(run_request_from_json(body, request.headers.get(USER_HEADER)))
+    response = jsonify(run_json(run))
+    response.headers["Location"] = url_for("api.get_run_json", run_id=run.id)
+    return response, 201
+
+
+@bp.get("/runs")
+def list_runs() -> Response:
+    per_page = int_param("per_page", request.args.get("per_page"), get_settings().runs_per_page, 1, MAX_RUNS_PER_PAGE)
+    return jsonify(queries.run_page(request.args, per_page))
+
+
+@bp.get("/runs/<int:run_id>")
+def get_run_json(run_id: int) -> Response:
+    return jsonify(queries.run_detail(run_id))
+
+
+@bp.get("/runs/<int:run_id>/events")
+def list_events(run_id: int) -> Response:
+    """A page of events after a counter; a client is done once ``terminal`` and the page is not full."""
+    after = int_param("after", request.args.get("after"), 0, 0, MAX_COUNTER)
+    limit = int_param("limit", request.args.get("limit"), MAX_EVENTS_PER_PAGE, 1, MAX_EVENTS_PER_PAGE)
+    with session_scope() as session:
+        # State first: if it is terminal, the events read next are complete (see webui.stream).
+        state = get_run(session, run_id).state
+        events = [event_json(event) for event in events_after(session, run_id, after, limit)]
+    return jsonify(
+        events=events,
+        next_after=events[-1]["counter"] if events else after,
+        run_state=state,
+        terminal=is_terminal(state),
+    )
+
+
+@bp.get("/runs/<int:run_id>/stream")
+def stream_events(run_id: int) -> Response:
+    # A reconnecting browser sends Last-Event-ID, which wins over the ``after`` it first asked for.
+    header = request.headers.get("Last-Event-ID")
+    name, value = ("Last-Event-ID", header) if header else ("after", request.args.get("after"))
+    after = int_param(name, value, 0, 0, MAX_COUNTER)
+    # Answer 404 now: once a stream has started, its status can no longer change.
+    queries.run_detail(run_id)
+    return Response(
+        run_event_stream(run_id, after),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

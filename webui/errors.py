@@ -1,0 +1,49 @@
+"""Errors become answers a person can act on: JSON under /api/, an HTML page elsewhere, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from playdeck.errors import PlaydeckError
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/"
+DATABASE_DOWN = "the database is not available; try again shortly"
+INTERNAL_ERROR = "internal server error; the details are in the server log"
+
+
+def _answer(status: int, message: str, field: str | None = None) -> tuple[Response | str, int]:
+    if request.path.startswith(API_PREFIX):
+        return jsonify(error=message, field=field), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def _playdeck_error(error: PlaydeckError) -> tuple[Response | str, int]:
+    return _answer(error.status_code, error.message, getattr(error, "field", None))
+
+
+def _http_error(error: HTTPException) -> tuple[Response | str, int]:
+    return _answer(error.code or 500, error.description or error.name)
+
+
+def _database_down(error: OperationalError) -> tuple[Response | str, int]:
+    log.error("database error on %s %s: %s", request.method, request.path, error)
+    return _answer(503, DATABASE_DOWN)
+
+
+def _unexpected(error: Exception) -> tuple[Response | str, int]:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return _answer(500, INTERNAL_ERROR)
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(PlaydeckError, _playdeck_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(OperationalError, _database_down)
+    # Registered, this handler also runs under TESTING, so tests see what users see.
+    app.register_error_handler(Exception, _unexpected)

@@ -1,0 +1,90 @@
+"""The HTML pages: projects dashboard, deploy form, run list and the live run page."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from werkzeug.exceptions import Forbidden
+
+from playdeck.errors import NotFound, ValidationError
+from playdeck.runs import submit_run
+from playdeck.settings import get_settings
+from playdeck.states import RunState
+from webui import queries
+from webui.formatting import FILTERS
+from webui.forms import DeployForm
+from webui.runlog import log_text
+
+bp = Blueprint("pages", __name__)
+for _name, _filter in FILTERS.items():
+    bp.add_app_template_filter(_filter, _name)
+
+HOST_SUMMARY_COLUMNS = ("ok", "changed", "failed", "unreachable", "skipped", "rescued", "ignored")
+
+
+@bp.app_context_processor
+def _template_constants() -> dict[str, object]:
+    return {"host_summary_columns": HOST_SUMMARY_COLUMNS}
+
+
+def _require_same_origin() -> None:
+    """Refuse a form posted from another site: without it any web page could start a deploy."""
+    origin = request.headers.get("Origin")
+    if origin is not None and urlsplit(origin).netloc != request.host:
+        raise Forbidden("deploys can only be started from Playdeck's own pages")
+
+
+@bp.get("/")
+def dashboard() -> str:
+    return render_template("dashboard.html", rows=queries.dashboard())
+
+
+@bp.route("/projects/<name>/deploy", methods=["GET", "POST"])
+def deploy(name: str) -> Response | str | tuple[str, int]:
+    project = queries.project_detail(name)
+    if request.method == "GET":
+        form = DeployForm(environment=request.args.get("environment", ""))
+        return render_template("deploy.html", project=project, form=form)
+    _require_same_origin()
+    form = DeployForm.from_form(request.form)
+    try:
+        run = submit_run(form.to_request(name))
+    # The project exists (it was loaded above), so NotFound here means the environment.
+    except (ValidationError, NotFound) as exc:
+        field = exc.field if isinstance(exc, ValidationError) else "environment"
+        return render_template("deploy.html", project=project, form=form, error=exc.message, error_field=field), 400
+    return redirect(url_for("pages.run", run_id=run.id), 303)
+
+
+@bp.get("/runs")
+def runs() -> tuple[str, int]:
+    page, error = None, None
+    try:
+        page = queries.run_page(request.args, get_settings().runs_per_page)
+    except ValidationError as exc:
+        error = exc.message
+
+    def page_url(number: int) -> str:
+        return url_for("pages.runs", **{**request.args.to_dict(), "page": number})
+
+    return render_template(
+        "runs.html",
+        page=page,
+        error=error,
+        filters=request.args,
+        states=list(RunState),
+        projects=queries.projects_json(),
+        page_url=page_url,
+    ), 400 if error else 200
+
+
+@bp.get("/runs/<int:run_id>")
+def run(run_id: int) -> str:
+    return render_template("run.html", run=queries.run_detail(run_id))
+
+
+@bp.get("/runs/<int:run_id>/log.txt")
+def run_log(run_id: int) -> Response:
+    queries.run_detail(run_id)  # 404 before the body starts
+    return Response(log_text(run_id), mimetype="text/plain")

@@ -1,0 +1,56 @@
+"""Read models shared by the API and the pages.
+
+Each opens one short session and returns the plain JSON shapes of ``playdeck.serializers``, so a
+template never touches an ORM object whose session has closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from playdeck.db import session_scope
+from playdeck.projects import get_project, list_projects
+from playdeck.runs import RunFilters, get_run, list_runs, parse_filters, parse_page
+from playdeck.serializers import project_json, run_json
+
+JsonDict = dict[str, Any]
+
+
+def projects_json() -> list[JsonDict]:
+    with session_scope() as session:
+        return [project_json(project) for project in list_projects(session)]
+
+
+def project_detail(name: str) -> JsonDict:
+    with session_scope() as session:
+        return project_json(get_project(session, name))
+
+
+def run_detail(run_id: int) -> JsonDict:
+    with session_scope() as session:
+        return run_json(get_run(session, run_id))
+
+
+def run_page(args: Mapping[str, str], per_page: int) -> JsonDict:
+    """One page of runs for query-string filters: ``{"runs", "page", "per_page", "has_next"}``."""
+    filters = parse_filters(dict(args))
+    page = parse_page(args.get("page"))
+    with session_scope() as session:
+        result = list_runs(session, filters, page=page, per_page=per_page)
+        runs = [run_json(run, with_summaries=False) for run in result.runs]
+    return {"runs": runs, "page": result.page, "per_page": result.per_page, "has_next": result.has_next}
+
+
+def dashboard() -> list[JsonDict]:
+    """Every project with the latest run of each of its environments (``None`` if never deployed)."""
+    with session_scope() as session:
+        rows = []
+        for project in list_projects(session):
+            latest: dict[str, JsonDict | None] = {}
+            for environment in project.environments:
+                filters = RunFilters(project=project.name, environment=environment.name)
+                runs = list_runs(session, filters, page=1, per_page=1).runs
+                latest[environment.name] = run_json(runs[0], with_summaries=False) if runs else None
+            rows.append({"project": project_json(project), "latest": latest})
+        return rows
