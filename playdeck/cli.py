@@ -1,0 +1,390 @@
+"""The ``playdeck`` command.
+
+``deploy`` and ``runs`` talk to the JSON API (PLAYDECK_URL), so a run started from a terminal is
+validated, recorded and dispatched exactly like one started in the UI. ``db``, ``worker``, ``web`` and
+``up`` run the local services. Exit codes: 0 done (for ``deploy --wait``: the run succeeded), 1 the run
+did not succeed or a local failure, 2 bad input or refused by the API, 3 API unreachable, 4 API error.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import re
+import socket
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from playdeck.apiclient import ApiError, ApiUnreachable, PlaydeckApi
+from playdeck.errors import PlaydeckError
+from playdeck.settings import get_settings
+
+EXIT_RUN_FAILED = 1
+EXIT_REFUSED = 2
+EXIT_UNREACHABLE = 3
+EXIT_SERVER_ERROR = 4
+EXIT_INTERRUPTED = 130
+
+WORKER_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+GUNICORN_THREADS = 32  # threads, not processes: every open SSE stream holds one for as long as it lasts
+GUNICORN_WORKERS = 2
+GUNICORN_GRACEFUL_SECONDS = 10  # SSE streams never end by themselves; clients reconnect after a restart
+HOST_SUMMARY_COLUMNS = ("ok", "changed", "failed", "unreachable", "skipped", "rescued", "ignored")
+
+
+class CommandFailed(click.ClickException):
+    """A message for stderr and an exit code, instead of a traceback."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class PlaydeckGroup(click.Group):
+    """Turns the errors a user can cause into a message and an exit code, for every subcommand."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ApiUnreachable as exc:
+            raise CommandFailed(exc.message, EXIT_UNREACHABLE) from None
+        except ApiError as exc:
+            code = EXIT_REFUSED if exc.status_code < 500 else EXIT_SERVER_ERROR
+            raise CommandFailed(f"the API answered {exc.status_code}: {exc.message}", code) from None
+        except PlaydeckError as exc:
+            raise CommandFailed(exc.message, EXIT_REFUSED) from None
+        except OSError as exc:
+            raise CommandFailed(str(exc), EXIT_RUN_FAILED) from None
+
+
+@click.group(cls=PlaydeckGroup)
+def cli() -> None:
+    """Playdeck: deploy with Ansible from a web UI, an API or this command."""
+
+
+def main() -> None:
+    cli(prog_name="playdeck")
+
+
+# --- input parsing --------------------------------------------------------------------------------
+
+
+def parse_extra_vars(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dict[str, Any]:
+    """A JSON object, or ``@FILE`` holding one in JSON or YAML (as ansible-playbook's -e accepts)."""
+    if value is None:
+        return {}
+    if value.startswith("@"):
+        import yaml
+
+        path = Path(value[1:]).expanduser()
+        try:
+            parsed = yaml.safe_load(path.read_text())
+        except OSError as exc:
+            raise click.BadParameter(f"cannot read {path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise click.BadParameter(f"{path} is neither JSON nor YAML: {exc}") from None
+    else:
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise click.BadParameter(f'not valid JSON ({exc}); use \'{{"name": "value"}}\' or @FILE') from None
+    if not isinstance(parsed, dict):
+        raise click.BadParameter("must be a JSON object of variable names to values")
+    return parsed
+
+
+def split_list(_ctx: click.Context, _param: click.Parameter, value: str | None) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+def parse_queues(ctx: click.Context, param: click.Parameter, value: str) -> list[str]:
+    from playdeck.taskqueue import QUEUES
+
+    queues = split_list(ctx, param, value)
+    unknown = [queue for queue in queues if queue not in QUEUES]
+    if not queues or unknown:
+        raise click.BadParameter(f"choose from {', '.join(QUEUES)} (comma-separated)")
+    return queues
+
+
+def parse_bind(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter(f"'{value}' is not HOST:PORT")
+    return value
+
+
+def default_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (containers)
+        return "cli"
+
+
+# --- output ---------------------------------------------------------------------------------------
+
+
+def format_table(headers: list[str], rows: list[list[Any]]) -> str:
+    cells = [[str(value) for value in row] for row in [headers, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells)
+
+
+def describe_run(run: dict[str, Any]) -> str:
+    parts = [f"rc {run['rc']}" if run.get("rc") is not None else "", duration(run.get("duration_seconds"))]
+    details = ", ".join(part for part in parts if part)
+    line = f"Run {run['id']} {run['state']}" + (f" ({details})" if details else "")
+    return line + (f": {run['reason']}" if run.get("reason") else "")
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def host_summary_table(run: dict[str, Any]) -> str:
+    summaries = run.get("host_summaries") or []
+    if not summaries:
+        return "(no host summary: the playbook did not get to its recap)"
+    headers = ["HOST", *(column.upper() for column in HOST_SUMMARY_COLUMNS)]
+    return format_table(headers, [[s["host"], *(s.get(c, 0) for c in HOST_SUMMARY_COLUMNS)] for s in summaries])
+
+
+# --- API commands ---------------------------------------------------------------------------------
+
+
+def api_client() -> PlaydeckApi:
+    return PlaydeckApi(get_settings().api_url)
+
+
+@cli.command()
+@click.argument("project")
+@click.option("--env", "environment", required=True, help="Environment of the project, e.g. staging.")
+@click.option("--version", default="", help="Version to deploy (the playbook's default if empty).")
+@click.option("--extra-vars", callback=parse_extra_vars, metavar="JSON|@FILE", help="Extra variables for the playbook.")
+@click.option("--limit", default="", metavar="PATTERN", help="Only these hosts (Ansible host pattern).")
+@click.option("--tags", callback=split_list, metavar="A,B", help="Only tasks with these tags.")
+@click.option("--check", is_flag=True, help="Dry run: Ansible check mode, nothing is changed.")
+@click.option("--user", default=default_user, show_default="your login name", help="Recorded as requester.")
+@click.option("--wait", is_flag=True, help="Follow the log; exit 0 only if the run succeeds.")
+def deploy(
+    project: str,
+    environment: str,
+    version: str,
+    extra_vars: dict[str, Any],
+    limit: str,
+    tags: list[str],
+    check: bool,
+    user: str,
+    wait: bool,
+) -> None:
+    """Queue a deploy of PROJECT to an environment (through the API)."""
+    api = api_client()
+    run = api.create_run(
+        {
+            "project": project,
+            "environment": environment,
+            "version": version,
+            "extra_vars": extra_vars,
+            "limit": limit,
+            "tags": tags,
+            "check": check,
+            "requested_by": user,
+        }
+    )
+    click.echo(f"Run {run['id']} {run['state']}: {api.run_page_url(run['id'])}")
+    if not wait:
+        return
+    try:
+        final = follow_run(api, run["id"])
+    except KeyboardInterrupt:
+        click.echo(f"\nStopped following; run {run['id']} goes on: {api.run_page_url(run['id'])}", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    click.echo(describe_run(final))
+    click.echo(host_summary_table(final))
+    sys.exit(0 if final["state"] == "successful" else EXIT_RUN_FAILED)
+
+
+def follow_run(api: PlaydeckApi, run_id: int) -> dict[str, Any]:
+    """Print the run's output as it arrives; return the finished run."""
+    for sse in api.follow_run(run_id):
+        if sse.event == "run_event":
+            stdout = sse.json().get("stdout")
+            if stdout:
+                click.echo(stdout)
+        elif sse.event == "state":
+            click.echo(f"-- run {run_id}: {sse.json().get('state')}", err=True)
+        elif sse.event == "end":
+            final = sse.json()
+            # The end frame normally carries the host summaries; if not, ask for the full run.
+            return final if "host_summaries" in final else api.get_run(run_id)
+    raise ApiUnreachable(f"the stream of run {run_id} ended without its final event")
+
+
+@cli.command()
+@click.option("--project", default=None, help="Only runs of this project.")
+@click.option("--env", "environment", default=None, help="Only runs in this environment.")
+@click.option("--state", default=None, metavar="STATE[,STATE]", help="Only runs in these states.")
+@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
+def runs(project: str | None, environment: str | None, state: str | None, page: int) -> None:
+    """List runs, newest first (through the API)."""
+    listing = api_client().list_runs({"project": project, "environment": environment, "state": state, "page": page})
+    rows = [
+        [
+            run["id"],
+            run["state"],
+            run["project"],
+            run["environment"],
+            run["version"] or "-",
+            run["requested_by"],
+            (run["queued_at"] or "")[:19].replace("T", " "),
+            duration(run.get("duration_seconds")) or "-",
+        ]
+        for run in listing["runs"]
+    ]
+    if not rows:
+        click.echo("No runs." if page == 1 else f"No runs on page {page}.")
+        return
+    headers = ["ID", "STATE", "PROJECT", "ENV", "VERSION", "BY", "QUEUED (UTC)", "DURATION"]
+    click.echo(format_table(headers, rows))
+    if listing.get("has_next"):
+        click.echo(f"More: --page {page + 1}")
+
+
+# --- local services -------------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """The database schema (works on PLAYDECK_DATABASE_URL directly, not through the API)."""
+
+
+@db.command()
+@click.option("--no-sample", is_flag=True, help="Do not register the sample project on an empty install.")
+def upgrade(no_sample: bool) -> None:
+    """Create or upgrade the schema, and register the sample project on an empty install."""
+    upgrade_database(with_sample=not no_sample)
+
+
+def upgrade_database(with_sample: bool) -> None:
+    # Imported here: `playdeck deploy` should not pay for SQLAlchemy and Alembic.
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from playdeck import migrate
+    from playdeck.db import session_scope
+    from playdeck.projects import ensure_sample_project
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    shown_url = make_url(settings.database_url).render_as_string(hide_password=True)
+    try:
+        migrate.upgrade()
+        sample = None
+        if with_sample:
+            with session_scope() as session:
+                sample = ensure_sample_project(session)
+                sample_envs = ", ".join(sorted(env.name for env in sample.environments)) if sample else ""
+    except SQLAlchemyError as exc:
+        reason = str(exc.orig if getattr(exc, "orig", None) is not None else exc).splitlines()[0]
+        raise CommandFailed(f"cannot upgrade the database {shown_url}: {reason}", EXIT_RUN_FAILED) from None
+    click.echo(f"Database {shown_url}: schema is up to date.")
+    if sample is not None:
+        click.echo(f"Registered the sample project '{sample.name}' ({sample_envs}).")
+
+
+@cli.command()
+@click.option("--queues", default="deploy,dns", show_default=True, callback=parse_queues, help="Queues to consume.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Runs at the same time [default: PLAYDECK_WORKER_CONCURRENCY].",
+)
+@click.option("--name", default=None, help="Worker name, before @host [default: the queues].")
+def worker(queues: list[str], concurrency: int | None, name: str | None) -> NoReturn:
+    """Run a Celery worker (replaces this process, so signals reach Celery directly)."""
+    name = name or "-".join(queues)
+    if not WORKER_NAME_RE.match(name):
+        raise click.BadParameter("letters, digits and _ . - only", param_hint="--name")
+    concurrency = concurrency or get_settings().worker_concurrency
+    exec_python_module(
+        "celery",
+        ["-A", "runners.celery_app", "worker", "-Q", ",".join(queues), "-c", str(concurrency)],
+        # One message per process at a time, handed to whichever process is free: a long deploy never
+        # holds a second one back.
+        ["--prefetch-multiplier", "1", "-O", "fair"],
+        # The filesystem broker of the embedded default has no broadcast channel for these.
+        ["--without-gossip", "--without-mingle"],
+        ["-n", f"{name}@%h", "--loglevel", "INFO"],
+    )
+
+
+@cli.command()
+@click.option("--bind", callback=parse_bind, metavar="HOST:PORT", help="[default: PLAYDECK_WEB_HOST:PLAYDECK_WEB_PORT]")
+def web(bind: str | None) -> NoReturn:
+    """Run the web UI and API under gunicorn (replaces this process)."""
+    settings = get_settings()
+    exec_python_module(
+        "gunicorn",
+        ["webui.wsgi:app", "--bind", bind or f"{settings.web_host}:{settings.web_port}"],
+        # Threads, not processes, per request: every open SSE stream holds one for as long as it lasts.
+        ["-k", "gthread", "--threads", str(GUNICORN_THREADS), "-w", str(GUNICORN_WORKERS)],
+        ["--graceful-timeout", str(GUNICORN_GRACEFUL_SECONDS), "--access-logfile", "-"],
+    )
+
+
+@cli.command()
+def up() -> NoReturn:
+    """Run everything in the foreground under supervisord: web UI, a deploy worker and a DNS worker."""
+    from playdeck import supervisor
+
+    settings = get_settings()
+    upgrade_database(with_sample=True)
+    ensure_port_free(settings.web_host, settings.web_port)
+    config = supervisor.write_config(settings)
+    os.environ.update(supervisor.program_environment(settings))
+    click.echo(f"Playdeck UI: {settings.api_url}/")
+    click.echo(f"Logs: {supervisor.SupervisorLayout.for_settings(settings).log_dir}")
+    click.echo(f"Status: supervisorctl -c {config} status    Stop: Ctrl-C")
+    exec_argv(supervisor.supervisord_argv(config))
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Fail now with a clear message rather than leave gunicorn failing in a supervisord log."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise CommandFailed(
+                f"cannot listen on {host}:{port} ({exc.strerror}); is Playdeck already up? "
+                "Set PLAYDECK_WEB_PORT for another port.",
+                EXIT_RUN_FAILED,
+            ) from None
+
+
+def exec_python_module(module: str, *argument_groups: list[str]) -> NoReturn:
+    argv = [sys.executable, "-m", module]
+    for group in argument_groups:
+        argv.extend(group)
+    exec_argv(argv)
+
+
+def exec_argv(argv: list[str]) -> NoReturn:
+    # exec, not a subprocess: supervisord's signals then reach gunicorn or Celery itself.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(argv[0], argv)
+
+
+if __name__ == "__main__":
+    main()
