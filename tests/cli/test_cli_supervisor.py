@@ -1,0 +1,78 @@
+"""The supervisord configuration of `playdeck up`, read the way supervisord reads it, and run for real."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import psutil
+import pytest
+from supervisor.datatypes import RestartUnconditionally
+from supervisor.options import ServerOptions
+
+from playdeck import supervisor
+from playdeck.errors import PlaydeckError
+from playdeck.settings import get_settings
+from tests.cli.cli_support import SupervisedPlaydeck
+
+WORKERS = ("playdeck-worker-deploy", "playdeck-worker-dns")
+
+
+def supervisord_view(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """The program configs supervisord builds from the rendered file (its own parser, its own checks)."""
+    settings = get_settings()
+    for name, value in supervisor.program_environment(settings).items():
+        monkeypatch.setenv(name, value)
+    config = supervisor.write_config(settings)
+    options = ServerOptions()
+    options.realize(args=["-c", str(config)])
+    return {group.name: group.process_configs[0] for group in options.process_group_configs}
+
+
+def test_workers_wait_for_running_deploys_when_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    programs = supervisord_view(monkeypatch)
+
+    assert set(programs) == set(supervisor.PROGRAMS)
+    for name in WORKERS:
+        worker = programs[name]
+        assert worker.stopsignal == signal.SIGTERM
+        assert worker.stopwaitsecs == 600
+        assert worker.stopasgroup is False
+        assert worker.killasgroup is True
+        assert worker.autorestart is RestartUnconditionally
+        assert worker.startsecs >= 1
+
+
+def test_programs_run_this_installation_with_logs_in_the_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLAYDECK_WORKER_CONCURRENCY", "5")
+    programs = supervisord_view(monkeypatch)
+    settings = get_settings()
+    command = supervisor.playdeck_command()
+
+    assert programs["playdeck-web"].command == f"{command} web"
+    assert programs["playdeck-worker-deploy"].command == (
+        f"{command} worker --queues deploy --concurrency 5 --name deploy"
+    )
+    assert programs["playdeck-worker-dns"].command.startswith(f"{command} worker --queues dns ")
+    for name, program in programs.items():
+        assert program.stdout_logfile == str(settings.data_dir / "log" / f"{name}.log")
+        assert program.redirect_stderr is True
+
+
+def test_a_data_dir_too_long_for_a_unix_socket_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PLAYDECK_DATA_DIR", str(tmp_path / ("x" * 100)))
+    get_settings.cache_clear()
+
+    with pytest.raises(PlaydeckError, match="longer than a unix socket allows"):
+        supervisor.render_config(get_settings())
+
+
+def test_supervisord_runs_every_program_and_stops_them_all(playdeck_up: SupervisedPlaydeck) -> None:
+    infos = playdeck_up.rpc.supervisor.getAllProcessInfo()
+
+    assert {info["name"]: info["statename"] for info in infos} == dict.fromkeys(supervisor.PROGRAMS, "RUNNING")
+    # The workers must be Celery itself (exec'd), so that supervisord's TERM reaches the Celery master.
+    for info in infos:
+        if info["name"] in WORKERS:
+            assert "celery" in " ".join(psutil.Process(info["pid"]).cmdline())
+    # The fixture's teardown stops supervisord and fails the test if any of these processes is left.
