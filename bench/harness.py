@@ -183,16 +183,23 @@ class Stack:
         response.raise_for_status()
         return response.json()["id"]
 
-    def wait_finished(self, run_id: int, poll: float = 0.005, timeout: float = 300):
-        """Poll the DB (short sessions) until the run's terminal state is recorded; returns the run."""
-        from playdeck import db, runs
+    def wait_finished(self, run_id: int, poll: float = 0.1, timeout: float = 300):
+        """Poll the DB until the run's terminal state is recorded; returns its timestamps and state.
+
+        Results use the timestamps the platform recorded, not when this loop noticed them, so a slow
+        poll costs no accuracy, and a fast one would only steal CPU from the run being measured.
+        """
+        from sqlalchemy import select
+
+        from playdeck import db
+        from playdeck.models import Run
         from playdeck.states import is_terminal
 
+        columns = (Run.id, Run.state, Run.reason, Run.queued_at, Run.started_at, Run.finished_at)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with db.session_scope() as session:
-                run = runs.get_run(session, run_id)
+                run = session.execute(select(*columns).where(Run.id == run_id)).one()
             if is_terminal(run.state):
                 return run
-            time.sleep(poll)
         raise TimeoutError(f"run {run_id} did not finish")

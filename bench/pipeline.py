@@ -37,9 +37,11 @@ def dispatch_latency(stack: Stack, runs: int, warmup: int = 3) -> tuple[list[flo
 
 
 def bare_run(workdir: Path, index: int) -> float:
+    private_dir = workdir / f"bare-{index}"
+    private_dir.mkdir()
     started = time.perf_counter()
     result = ansible_runner.run(
-        private_data_dir=str(workdir / f"bare-{index}"),
+        private_data_dir=str(private_dir),
         project_dir=str(BENCH_DIR / "playbooks"),
         playbook="ten_tasks.yml",
         inventory=str(BENCH_DIR / "inventory" / "local5.ini"),
@@ -56,7 +58,7 @@ def bare_run(workdir: Path, index: int) -> float:
 
 def playdeck_run(stack: Stack) -> float:
     sent = utcnow()
-    run = stack.wait_finished(stack.deploy("tentasks"), poll=0.01)
+    run = stack.wait_finished(stack.deploy("tentasks"))
     if run.state != "successful":
         raise RuntimeError(f"run {run.id} ended {run.state}: {run.reason}")
     return (run.finished_at - sent).total_seconds()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pymysql
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+PLAYDECK = shutil.which("playdeck", path=str(Path(sys.executable).parent)) or "playdeck"
 
 
 class ThrowawayMariaDB:
@@ -99,11 +100,8 @@ class Worker:
     def __init__(self, log_path: Path, queues: str = "deploy,dns", concurrency: int = 2) -> None:
         self.log_path = log_path
         self.name = f"test-{uuid.uuid4().hex[:8]}"
-        command = [
-            sys.executable, "-m", "celery", "-A", "runners.celery_app", "worker",
-            "-Q", queues, "-c", str(concurrency), "--prefetch-multiplier", "1", "-O", "fair",
-            "--without-gossip", "--without-mingle", "-n", f"{self.name}@%h", "--loglevel", "INFO",
-        ]  # fmt: skip
+        # The production entry point, so the exact Celery flags are tested too.
+        command = [PLAYDECK, "worker", "--queues", queues, "--concurrency", str(concurrency), "--name", self.name]
         self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             command, cwd=REPO_ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
