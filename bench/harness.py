@@ -85,7 +85,9 @@ class Stack:
         self.port = free_port()
         self.db_name = f"playdeck_bench_{uuid.uuid4().hex[:8]}"
         self.processes: list[subprocess.Popen] = []
-        self.env = dict(os.environ)
+        # Only what this stack sets: nothing inherited from the caller's (or a previous stack's) PLAYDECK_*.
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PLAYDECK_")}
+        self._saved_environ = dict(os.environ)
         self.env.update(
             {
                 "PLAYDECK_DATA_DIR": str(self.tmp / "data"),
@@ -109,6 +111,7 @@ class Stack:
             conn.close()
             redis.Redis.from_url(self.env["PLAYDECK_BROKER_URL"]).flushdb()
         # Configure this process too, so it can read run timestamps with the same services.
+        os.environ.clear()
         os.environ.update(self.env)
         from playdeck import db, taskqueue
         from playdeck.settings import get_settings
@@ -143,6 +146,8 @@ class Stack:
                 cursor.execute(f"DROP DATABASE IF EXISTS {self.db_name}")
             conn.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
+        os.environ.clear()
+        os.environ.update(self._saved_environ)
 
     def _run(self, command: list[str]) -> None:
         subprocess.run(command, env=self.env, check=True, cwd=REPO_ROOT, capture_output=True)
@@ -202,4 +207,5 @@ class Stack:
                 run = session.execute(select(*columns).where(Run.id == run_id)).one()
             if is_terminal(run.state):
                 return run
+            time.sleep(poll)
         raise TimeoutError(f"run {run_id} did not finish")

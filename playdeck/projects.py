@@ -15,15 +15,11 @@ SAMPLE_PROJECT = "sampleapp"
 
 
 def list_projects(session: Session) -> list[Project]:
-    return list(
-        session.scalars(select(Project).options(selectinload(Project.environments)).order_by(Project.name))
-    )
+    return list(session.scalars(select(Project).options(selectinload(Project.environments)).order_by(Project.name)))
 
 
 def get_project(session: Session, name: str) -> Project:
-    project = session.scalar(
-        select(Project).options(selectinload(Project.environments)).where(Project.name == name)
-    )
+    project = session.scalar(select(Project).options(selectinload(Project.environments)).where(Project.name == name))
     if project is None:
         raise NotFound(f"project '{name}' does not exist")
     return project
@@ -63,9 +59,7 @@ def add_project(
     for env_name, inventory in environments.items():
         if not resolve_inside(settings.inventory_dir, inventory, "inventory").exists():
             raise ValidationError("inventory", f"'{inventory}' not found in {settings.inventory_dir}")
-        project.environments.append(
-            Environment(name=env_name, inventory=inventory, protected=env_name in protected)
-        )
+        project.environments.append(Environment(name=env_name, inventory=inventory, protected=env_name in protected))
     session.add(project)
     session.flush()
     return project

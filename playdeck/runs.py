@@ -220,9 +220,7 @@ def claim_run(session: Session, run_id: int, worker_host: str, worker_pid: int) 
     )
 
 
-def finish_run(
-    session: Session, run_id: int, state: RunState, rc: int | None = None, reason: str = ""
-) -> bool:
+def finish_run(session: Session, run_id: int, state: RunState, rc: int | None = None, reason: str = "") -> bool:
     if state not in TERMINAL_STATES:
         raise ValueError(f"{state} is not a terminal state")
     return _transition(session, run_id, state, finished_at=utcnow(), rc=rc, reason=reason)

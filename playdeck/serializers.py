@@ -19,8 +19,7 @@ def project_json(project: Project) -> dict[str, Any]:
         "description": project.description,
         "playbook": project.playbook,
         "environments": [
-            {"name": env.name, "inventory": env.inventory, "protected": env.protected}
-            for env in project.environments
+            {"name": env.name, "inventory": env.inventory, "protected": env.protected} for env in project.environments
         ],
     }
 

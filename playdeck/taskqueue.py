@@ -10,6 +10,7 @@ import functools
 from celery import Celery
 from kombu import Queue
 
+from playdeck import embedded_broker
 from playdeck.settings import Settings, get_settings
 
 EXECUTE_RUN_TASK = "playdeck.execute_run"
@@ -23,6 +24,7 @@ def celery_config(settings: Settings) -> dict:
         "visibility_timeout": settings.visibility_timeout,
     }
     if settings.is_embedded_broker:
+        embedded_broker.install()
         folder = settings.broker_dir
         for sub in ("out", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)

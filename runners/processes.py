@@ -52,27 +52,24 @@ def stop_descendants(spare: frozenset[int] = frozenset(), grace_seconds: float =
     procs = [p for p in descendants() if p.pid not in spare]
     if not procs:
         return []
-    for proc in procs:
-        try:
-            proc.send_signal(signal.SIGTERM)
-        except psutil.Error:
-            pass
+    _signal_all(procs, signal.SIGTERM)
     _gone, alive = psutil.wait_procs(procs, timeout=grace_seconds)
-    for proc in alive:
-        try:
-            proc.kill()
-        except psutil.Error:
-            pass
+    _signal_all(alive, signal.SIGKILL)
     psutil.wait_procs(alive, timeout=5)
     # Processes forked while we were signalling (a task worker spawning its module) are caught by a
     # second pass; bounded so a fork bomb cannot keep us here.
-    late = [p for p in descendants() if p.pid not in spare and p.pid not in {q.pid for q in procs}]
-    for proc in late:
-        try:
-            proc.kill()
-        except psutil.Error:
-            pass
+    seen = spare | {p.pid for p in procs}
+    late = [p for p in descendants() if p.pid not in seen]
+    _signal_all(late, signal.SIGKILL)
     psutil.wait_procs(late, timeout=5)
     pids = [p.pid for p in procs + late]
     log.info("stopped %d leftover processes of the run: %s", len(pids), pids)
     return pids
+
+
+def _signal_all(procs: list[psutil.Process], signum: int) -> None:
+    for proc in procs:
+        try:
+            proc.send_signal(signum)
+        except psutil.Error:
+            pass  # already gone

@@ -24,9 +24,9 @@ from tests.cli.cli_support import (
 from tests.conftest import free_port, reset_process_state
 
 
-@pytest.fixture
-def web_api(embedded: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
-    """The real web app under gunicorn (`playdeck web`) on a free port; PLAYDECK_URL points at it."""
+def serve_web(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+    """The real web app under gunicorn (`playdeck web`) on a free port, with the services the test's
+    settings name; PLAYDECK_URL points at it."""
     port = free_port()
     monkeypatch.setenv("PLAYDECK_WEB_PORT", str(port))
     reset_process_state()
@@ -43,6 +43,18 @@ def web_api(embedded: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     finally:
         leftovers = still_alive(stop_process_tree(server, timeout=30))
         assert not leftovers, f"gunicorn processes left behind: {leftovers}"
+
+
+@pytest.fixture
+def web_api(embedded: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+    """`playdeck web` on the embedded default (SQLite + filesystem broker)."""
+    yield from serve_web(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def production_web_api(production: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+    """`playdeck web` on MariaDB + Redis."""
+    yield from serve_web(monkeypatch, tmp_path)
 
 
 @pytest.fixture

@@ -1,0 +1,61 @@
+"""A run's orphaned processes in other sessions are still found and stopped (the subreaper remedy)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import psutil
+
+# Runs in a fresh interpreter: becoming a subreaper is per process and must not leak into pytest.
+SCRIPT = textwrap.dedent(
+    """
+    import json, subprocess, sys, time
+    from runners import processes
+
+    subreaper = processes.become_subreaper() if sys.argv[1] == "subreaper" else False
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}  # never hold the test's pipes
+    spared = subprocess.Popen(["sleep", "300"], **quiet)  # existed before the "run": must survive
+    spare = processes.descendant_pids()
+    # Like an ansible task worker: a new session, then its parent exits, orphaning it.
+    seconds = sys.argv[2]
+    subprocess.run(["sh", "-c", f"setsid sh -c 'sleep {seconds} & sleep {seconds}' & sleep 0.3"], check=True, **quiet)
+    time.sleep(0.5)
+    orphans = sorted(p.pid for p in processes.descendants() if p.pid not in spare)
+    stopped = processes.stop_descendants(spare=spare, grace_seconds=1)
+    alive = [pid for pid in orphans if processes.psutil.pid_exists(pid)
+             and processes.psutil.Process(pid).status() != processes.psutil.STATUS_ZOMBIE]
+    print(json.dumps({"subreaper": subreaper, "orphans": orphans, "stopped": sorted(stopped), "alive": alive,
+                      "spared_alive": spared.poll() is None}))
+    spared.kill()
+    """
+)
+
+
+def run_script(mode: str, seconds: int) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, mode, str(seconds)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_orphans_in_their_own_session_are_adopted_and_stopped():
+    outcome = run_script("subreaper", 300)
+    assert outcome["subreaper"] is True
+    assert len(outcome["orphans"]) >= 2  # the setsid shell and both sleeps, re-parented to us
+    assert outcome["stopped"] == outcome["orphans"]
+    assert outcome["alive"] == []
+    assert outcome["spared_alive"]  # what existed before the run is left alone
+
+
+def test_without_the_subreaper_the_orphans_escape():
+    """Why the subreaper exists: otherwise the orphans belong to init and nobody stops them."""
+    outcome = run_script("plain", 313)  # a duration no other test uses, to find the leak
+    assert outcome["orphans"] == []
+    leaked = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "313"]]
+    assert len(leaked) == 2  # both sleeps outlived the process that started them
+    for proc in leaked:  # clean up what this demonstration leaked
+        proc.kill()
