@@ -115,6 +115,9 @@ class PlaydeckApi:
         params = {name: value for name, value in filters.items() if value not in (None, "")}
         return self._json("GET", "/api/v1/runs", params=params)
 
+    def cancel_run(self, run_id: int, by: str) -> dict[str, Any]:
+        return self._json("POST", f"/api/v1/runs/{run_id}/cancel", headers={"X-Playdeck-User": by})
+
     def get_run(self, run_id: int) -> dict[str, Any]:
         return self._json("GET", f"/api/v1/runs/{run_id}")
 

@@ -14,6 +14,7 @@ import os
 import re
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -32,6 +33,8 @@ EXIT_INTERRUPTED = 130
 WORKER_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 GUNICORN_THREADS = 32  # threads, not processes: every open SSE stream holds one for as long as it lasts
 GUNICORN_WORKERS = 2
+# The run page says canceled within 10 s; --wait allows for a slow grace period on top.
+CANCEL_WAIT_SECONDS = 60
 GUNICORN_GRACEFUL_SECONDS = 10  # SSE streams never end by themselves; clients reconnect after a restart
 HOST_SUMMARY_COLUMNS = ("ok", "changed", "failed", "unreachable", "skipped", "rescued", "ignored")
 
@@ -256,6 +259,33 @@ def runs(project: str | None, environment: str | None, state: str | None, page: 
     click.echo(format_table(headers, rows))
     if listing.get("has_next"):
         click.echo(f"More: --page {page + 1}")
+
+
+@cli.command()
+@click.argument("run_id", type=click.IntRange(min=1))
+@click.option("--user", default=default_user, show_default="your login name", help="Recorded as who canceled.")
+@click.option("--wait", is_flag=True, help="Wait until every process of the run has stopped.")
+def cancel(run_id: int, user: str, wait: bool) -> None:
+    """Cancel a run: a queued one never starts, a running one has its whole process tree stopped.
+
+    Exits 0 once canceled (or, without --wait, once the cancel is accepted); 2 if the run had already
+    ended.
+    """
+    api = api_client()
+    run = api.cancel_run(run_id, user)
+    if wait:
+        deadline = time.monotonic() + CANCEL_WAIT_SECONDS
+        while not run["terminal"] and time.monotonic() < deadline:
+            time.sleep(0.5)
+            run = api.get_run(run_id)
+    if run["terminal"]:
+        click.echo(describe_run(run))
+        if run["state"] != "canceled":
+            raise CommandFailed(f"run {run_id} ended {run['state']} before the cancel took effect", EXIT_RUN_FAILED)
+    else:
+        click.echo(f"Run {run_id}: cancel requested; its worker is stopping every process of the run.")
+        if wait:
+            raise CommandFailed(f"run {run_id} is still {run['state']} after {CANCEL_WAIT_SECONDS} s", EXIT_RUN_FAILED)
 
 
 # --- local services -------------------------------------------------------------------------------

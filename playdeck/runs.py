@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from playdeck import projects
-from playdeck.errors import NotFound, ValidationError
+from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.models import Environment, Project, Run, RunHostSummary, utcnow
 from playdeck.states import TERMINAL_STATES, RunState, sources_of
 
@@ -31,6 +31,7 @@ MAX_EXTRA_VARS_BYTES = 64 * 1024
 MAX_TAGS = 50
 RESERVED_VAR_PREFIX = "playdeck_"
 QUEUE_FOR_KIND = {"deploy": "deploy", "dns": "dns"}
+QUEUED_ONLY = frozenset({RunState.QUEUED})
 
 
 @dataclass
@@ -194,11 +195,15 @@ def list_runs(session: Session, filters: RunFilters, page: int = 1, per_page: in
 # --- state changes made by workers ---------------------------------------------------------------
 
 
-def _transition(session: Session, run_id: int, target: RunState, **values: Any) -> bool:
-    """Move the run to ``target`` if its current state allows it; False if another process got there first."""
+def _transition(
+    session: Session, run_id: int, target: RunState, only_from: frozenset[RunState] | None = None, **values: Any
+) -> bool:
+    """Move the run to ``target`` if its current state allows it (and is in ``only_from``, if given);
+    False if another process got there first."""
+    sources = sources_of(target) if only_from is None else sources_of(target) & only_from
     result = session.execute(
         update(Run)
-        .where(Run.id == run_id, Run.state.in_([s.value for s in sources_of(target)]))
+        .where(Run.id == run_id, Run.state.in_([s.value for s in sources]))
         .values(state=target.value, **values)
         .execution_options(synchronize_session=False)
     )
@@ -227,21 +232,50 @@ def finish_run(session: Session, run_id: int, state: RunState, rc: int | None = 
 
 
 @dataclass
-class Heartbeat:
+class RunControl:
+    """What an executing worker must know: is the run still its to run, and was a cancel requested."""
+
     state: str
     cancel_requested: bool
 
 
-def heartbeat(session: Session, run_id: int) -> Heartbeat:
-    """Prove the worker is alive and learn whether someone asked to cancel the run."""
+def control(session: Session, run_id: int, beat: bool = False) -> RunControl:
+    """Read the run's control state; with ``beat``, also prove the worker is alive (heartbeat)."""
+    if beat:
+        session.execute(
+            update(Run)
+            .where(Run.id == run_id, Run.state == RunState.RUNNING.value)
+            .values(heartbeat_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    row = session.execute(select(Run.state, Run.cancel_requested_at).where(Run.id == run_id)).one()
+    return RunControl(state=row.state, cancel_requested=row.cancel_requested_at is not None)
+
+
+def request_cancel(session: Session, run_id: int, by: str) -> Run:
+    """Cancel a run: a queued one ends ``canceled`` at once and never starts; a running one is flagged
+    and its worker stops the whole process tree, then records ``canceled``.
+
+    An ended run is a Conflict. Racing a run's own completion, exactly one terminal state wins: the
+    worker's conditional update decides.
+    """
+    if not isinstance(by, str) or not USER_RE.match(by):
+        raise ValidationError("canceled_by", "must be 1-100 characters of letters, digits and . @ _ -")
+    now = utcnow()
+    stamp = {"cancel_requested_at": now, "canceled_by": by}
+    before_start = f"canceled by {by} before it started"
+    if _transition(session, run_id, RunState.CANCELED, QUEUED_ONLY, finished_at=now, reason=before_start, **stamp):
+        return get_run(session, run_id)
     session.execute(
         update(Run)
-        .where(Run.id == run_id, Run.state == RunState.RUNNING.value)
-        .values(heartbeat_at=utcnow())
+        .where(Run.id == run_id, Run.state == RunState.RUNNING.value, Run.cancel_requested_at.is_(None))
+        .values(**stamp)
         .execution_options(synchronize_session=False)
     )
-    row = session.execute(select(Run.state, Run.cancel_requested_at).where(Run.id == run_id)).one()
-    return Heartbeat(state=row.state, cancel_requested=row.cancel_requested_at is not None)
+    run = get_run(session, run_id)
+    if run.state in TERMINAL_STATES:
+        raise Conflict(f"run {run_id} already ended: it is {run.state}")
+    return run
 
 
 def set_playbook_pid(session: Session, run_id: int, pid: int) -> None:

@@ -44,6 +44,8 @@ def run_json(run: Run, with_summaries: bool = True) -> dict[str, Any]:
         "started_at": iso(run.started_at),
         "finished_at": iso(run.finished_at),
         "heartbeat_at": iso(run.heartbeat_at),
+        "cancel_requested_at": iso(run.cancel_requested_at),
+        "canceled_by": run.canceled_by,
         "duration_seconds": run.duration_seconds,
         "worker_host": run.worker_host,
         "worker_pid": run.worker_pid,

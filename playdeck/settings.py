@@ -47,6 +47,10 @@ class Settings:
     event_flush_seconds: float
     event_batch_size: int
     cancel_poll_seconds: float
+    # How often a running run's worker reads whether it was canceled; bounds the cancel latency.
+    control_poll_seconds: float
+    # After a cancel, how long the run's processes get to exit on TERM before they are killed.
+    stop_grace_seconds: float
     # Below MySQL's wait_timeout (28800 s by default) so the pool never hands out a connection the
     # server already closed.
     pool_recycle: int
@@ -93,6 +97,8 @@ def load_settings() -> Settings:
         event_flush_seconds=_float("EVENT_FLUSH_SECONDS", 0.1),
         event_batch_size=_int("EVENT_BATCH_SIZE", 1000),
         cancel_poll_seconds=_float("CANCEL_POLL_SECONDS", 0.25),
+        control_poll_seconds=_float("CONTROL_POLL_SECONDS", 1.0),
+        stop_grace_seconds=_float("STOP_GRACE_SECONDS", 3.0),
         pool_recycle=_int("POOL_RECYCLE", 3600),
         artifact_retention_days=_int("ARTIFACT_RETENTION_DAYS", 30),
         max_request_bytes=_int("MAX_REQUEST_BYTES", 1024 * 1024),

@@ -3,8 +3,8 @@
 ansible-runner calls ``put`` on its own thread for every event; a background thread writes what has
 accumulated every ``event_flush_seconds`` (or sooner once a batch is full) in its own short session,
 so the log grows live and no connection is held between flushes. The same thread beats the
-heartbeat and learns from it whether the run should stop (cancel requested, or the run is no longer
-ours because the reaper or a release manager ended it).
+heartbeat and reads, every ``control_poll_seconds``, whether the run should stop (cancel requested, or
+the run is no longer ours because the reaper or a release manager ended it).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -26,9 +27,11 @@ log = logging.getLogger(__name__)
 
 
 class EventPump:
-    def __init__(self, run_id: int, settings: Settings) -> None:
+    def __init__(self, run_id: int, settings: Settings, on_stop: Callable[[], None] = lambda: None) -> None:
         self.run_id = run_id
         self.settings = settings
+        # Called once, on this pump's thread, when the run must stop (e.g. to signal its processes).
+        self.on_stop = on_stop
         self.stop_requested = threading.Event()
         self.stop_reason = ""
         self.stats: dict[str, Any] | None = None
@@ -39,6 +42,7 @@ class EventPump:
         self._wake = threading.Event()
         self._closing = threading.Event()
         self._last_heartbeat = 0.0
+        self._last_control = 0.0
         self._thread = threading.Thread(target=self._loop, name=f"event-pump-{run_id}", daemon=True)
 
     # --- called by ansible-runner -----------------------------------------------------------------
@@ -56,10 +60,6 @@ class EventPump:
         if len(self._pending) >= self.settings.event_batch_size:
             self._wake.set()
         return True
-
-    def cancel_requested(self) -> bool:
-        """ansible-runner's ``cancel_callback``: answers from memory, never from the DB."""
-        return self.stop_requested.is_set()
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
@@ -81,7 +81,7 @@ class EventPump:
             self._wake.clear()
             try:
                 self._flush_all()
-                self._beat_if_due()
+                self._check_control_if_due()
             except SQLAlchemyError:
                 # The batch stays pending and is retried on the next pass: a DB blip delays events,
                 # it does not lose them.
@@ -102,20 +102,25 @@ class EventPump:
             for _ in batch:
                 self._pending.popleft()
 
-    def _beat_if_due(self) -> None:
+    def _check_control_if_due(self) -> None:
+        """Read cancel requests often (a cheap SELECT), write the heartbeat less often."""
         now = time.monotonic()
-        if now - self._last_heartbeat < self.settings.heartbeat_seconds:
+        if now - self._last_control < self.settings.control_poll_seconds:
             return
-        self._last_heartbeat = now
+        self._last_control = now
+        beat = now - self._last_heartbeat >= self.settings.heartbeat_seconds
+        if beat:
+            self._last_heartbeat = now
         with session_scope() as session:
-            beat = runs.heartbeat(session, self.run_id)
-        if beat.cancel_requested:
-            self.request_stop("cancel requested")
-        elif beat.state != RunState.RUNNING:
-            self.request_stop(f"run became '{beat.state}' while executing")
+            control = runs.control(session, self.run_id, beat=beat)
+        if control.cancel_requested:
+            self.request_stop("canceled on request")
+        elif control.state != RunState.RUNNING:
+            self.request_stop(f"run became '{control.state}' while executing")
 
     def request_stop(self, reason: str) -> None:
         if not self.stop_requested.is_set():
             log.info("run %s: stopping the playbook: %s", self.run_id, reason)
             self.stop_reason = reason
+            self.on_stop()
             self.stop_requested.set()

@@ -138,7 +138,8 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
     }
 
     preexisting = processes.descendant_pids()
-    pump = EventPump(spec.run_id, settings)
+    stopper = processes.GracefulStop(spare=preexisting, grace_seconds=settings.stop_grace_seconds)
+    pump = EventPump(spec.run_id, settings, on_stop=stopper.begin)
     pump.start()
     try:
         result = ansible_runner.run(
@@ -156,7 +157,9 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
             timeout=settings.max_run_seconds,
             # Our own cancel_callback: without one, ansible-runner installs SIGTERM/SIGINT handlers
             # in the pool child and a warm shutdown's TERM would cancel the deploy.
-            cancel_callback=pump.cancel_requested,
+            # ansible-runner SIGKILLs the playbook's process group once this says so: after the TERM
+            # sent by the stopper has had its grace period.
+            cancel_callback=lambda: pump.stop_requested.is_set() and stopper.due(),
             event_handler=pump.put,
             # How often the cancel callback is polled when the playbook is quiet.
             settings={"pexpect_timeout": settings.cancel_poll_seconds, "suppress_ansible_output": True},
@@ -168,6 +171,10 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
         pump.close()
 
     state = RUNNER_STATUS_TO_STATE.get(runner_status, RunState.ERROR)
+    if pump.stop_requested.is_set() and state is not RunState.SUCCESSFUL:
+        # Our TERM may end the playbook (rc != 0) before ansible-runner's own cancel does: either way
+        # the run was stopped on request. A run that completed first stays successful.
+        state = RunState.CANCELED
     reason = _reason(state, rc, pump, leftovers)
     with session_scope() as session:
         if pump.stats is not None:

@@ -13,6 +13,7 @@ import ctypes.util
 import logging
 import os
 import signal
+import time
 
 import psutil
 
@@ -73,3 +74,25 @@ def _signal_all(procs: list[psutil.Process], signum: int) -> None:
             proc.send_signal(signum)
         except psutil.Error:
             pass  # already gone
+
+
+class GracefulStop:
+    """Stop a run's processes politely first: TERM to every process of the run (so tasks and handlers
+    can clean up), then ``due`` turns true after the grace period or once all have exited, and the
+    caller kills whatever is left."""
+
+    def __init__(self, spare: frozenset[int], grace_seconds: float) -> None:
+        self.spare = spare
+        self.grace_seconds = grace_seconds
+        self._deadline: float | None = None
+
+    def begin(self) -> None:
+        if self._deadline is None:
+            self._deadline = time.monotonic() + self.grace_seconds
+            _signal_all([p for p in descendants() if p.pid not in self.spare], signal.SIGTERM)
+
+    def due(self) -> bool:
+        if self._deadline is None:
+            return False
+        alive = [p for p in descendants() if p.pid not in self.spare and p.status() != psutil.STATUS_ZOMBIE]
+        return not alive or time.monotonic() >= self._deadline

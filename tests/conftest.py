@@ -113,9 +113,7 @@ def redis_url() -> str:
 @pytest.fixture
 def production(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mariadb_url: str, redis_url: str) -> Settings:
     """The production shape: MariaDB through PyMySQL and a Redis broker."""
-    return configure(
-        monkeypatch, data_dir=str(tmp_path / "data"), database_url=mariadb_url, broker_url=redis_url
-    )
+    return configure(monkeypatch, data_dir=str(tmp_path / "data"), database_url=mariadb_url, broker_url=redis_url)
 
 
 @pytest.fixture

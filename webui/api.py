@@ -13,7 +13,7 @@ from playdeck.settings import get_settings
 from playdeck.states import is_terminal
 from webui import queries
 from webui.params import int_param
-from webui.payloads import parse_json_object, run_request_from_json
+from webui.payloads import DEFAULT_API_USER, parse_json_object, run_request_from_json
 from webui.stream import run_event_stream
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -50,6 +50,12 @@ def list_runs() -> Response:
 @bp.get("/runs/<int:run_id>")
 def get_run_json(run_id: int) -> Response:
     return jsonify(queries.run_detail(run_id))
+
+
+@bp.post("/runs/<int:run_id>/cancel")
+def cancel_run(run_id: int) -> tuple[Response, int]:
+    """202: a queued run is canceled at once, a running one is being stopped; 409 once it has ended."""
+    return jsonify(queries.cancel_run(run_id, request.headers.get(USER_HEADER) or DEFAULT_API_USER)), 202
 
 
 @bp.get("/runs/<int:run_id>/events")

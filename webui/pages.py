@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from werkzeug.exceptions import Forbidden
 
-from playdeck.errors import NotFound, ValidationError
+from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.runs import submit_run
 from playdeck.settings import get_settings
 from playdeck.states import RunState
@@ -32,7 +32,7 @@ def _require_same_origin() -> None:
     """Refuse a form posted from another site: without it any web page could start a deploy."""
     origin = request.headers.get("Origin")
     if origin is not None and urlsplit(origin).netloc != request.host:
-        raise Forbidden("deploys can only be started from Playdeck's own pages")
+        raise Forbidden("deploys can only be started or canceled from Playdeck's own pages")
 
 
 @bp.get("/")
@@ -82,6 +82,16 @@ def runs() -> tuple[str, int]:
 @bp.get("/runs/<int:run_id>")
 def run(run_id: int) -> str:
     return render_template("run.html", run=queries.run_detail(run_id))
+
+
+@bp.post("/runs/<int:run_id>/cancel")
+def cancel(run_id: int) -> Response | tuple[str, int]:
+    _require_same_origin()
+    try:
+        queries.cancel_run(run_id, request.form.get("canceled_by") or "web")
+    except Conflict as exc:
+        return render_template("run.html", run=queries.run_detail(run_id), error=exc.message), 409
+    return redirect(url_for("pages.run", run_id=run_id), 303)
 
 
 @bp.get("/runs/<int:run_id>/log.txt")

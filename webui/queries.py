@@ -11,7 +11,7 @@ from typing import Any
 
 from playdeck.db import session_scope
 from playdeck.projects import get_project, list_projects
-from playdeck.runs import RunFilters, get_run, list_runs, parse_filters, parse_page
+from playdeck.runs import RunFilters, get_run, list_runs, parse_filters, parse_page, request_cancel
 from playdeck.serializers import project_json, run_json
 
 JsonDict = dict[str, Any]
@@ -30,6 +30,12 @@ def project_detail(name: str) -> JsonDict:
 def run_detail(run_id: int) -> JsonDict:
     with session_scope() as session:
         return run_json(get_run(session, run_id))
+
+
+def cancel_run(run_id: int, by: str) -> JsonDict:
+    """Cancel (queued: at once; running: the worker stops it); 409 once the run has ended."""
+    with session_scope() as session:
+        return run_json(request_cancel(session, run_id, by))
 
 
 def run_page(args: Mapping[str, str], per_page: int) -> JsonDict:

@@ -71,6 +71,10 @@
   source.addEventListener("end", function (message) {
     // Closed here, or the browser would reconnect to a finished stream forever.
     source.close();
+    const cancelForm = document.getElementById("cancel-form");
+    if (cancelForm) {
+      cancelForm.remove(); // nothing left to cancel
+    }
     showState(JSON.parse(message.data));
     fetch(root.dataset.runUrl, { headers: { Accept: "application/json" } })
       .then(function (response) {
