@@ -16,6 +16,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    true,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -46,6 +48,14 @@ class Project(Base):
     # Relative to the playbook directory.
     playbook: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+    # A run is stopped ("timeout") after this long, and after this long without output; a run may ask
+    # for less, never more. 0 turns the idle timeout off.
+    run_timeout_seconds: Mapped[int] = mapped_column(Integer, default=3600, server_default="3600")
+    idle_timeout_seconds: Mapped[int] = mapped_column(Integer, default=600, server_default="600")
+    # At most one running deploy per environment; later ones wait in "queued".
+    lock_deploys: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # A newer run queued for an environment cancels the older ones still waiting there.
+    supersede_queued: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     environments: Mapped[list[Environment]] = relationship(
         back_populates="project", order_by="Environment.name", cascade="all, delete-orphan"
@@ -105,6 +115,13 @@ class Run(Base):
     rc: Mapped[int | None] = mapped_column(Integer)
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     event_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Per-run limits, at most the project's (None: the project's).
+    timeout_seconds: Mapped[int | None] = mapped_column(Integer)
+    idle_timeout_seconds: Mapped[int | None] = mapped_column(Integer)
+    # The run this one relaunches (same parameters, or only its failed hosts).
+    relaunch_of_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("runs.id", ondelete="SET NULL", name="fk_runs_relaunch_of_id_runs")
+    )
 
     project: Mapped[Project] = relationship()
     environment: Mapped[Environment] = relationship()
@@ -126,6 +143,17 @@ class Run(Base):
             return None
         end = self.finished_at or utcnow()
         return (end - self.started_at).total_seconds()
+
+
+class DeployLock(Base):
+    """Held by the one running deploy of a project's environment; deleted with its terminal state."""
+
+    __tablename__ = "deploy_locks"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(BigId, ForeignKey("runs.id", ondelete="CASCADE"), unique=True)
+    acquired_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
 
 
 class RunEvent(Base):

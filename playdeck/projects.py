@@ -12,6 +12,8 @@ from playdeck.models import Environment, Project
 from playdeck.settings import get_settings
 
 SAMPLE_PROJECT = "sampleapp"
+# Per-project behaviour a registration may set (see the Project model).
+PROJECT_OPTIONS = frozenset({"run_timeout_seconds", "idle_timeout_seconds", "lock_deploys", "supersede_queued"})
 
 
 def list_projects(session: Session) -> list[Project]:
@@ -48,6 +50,7 @@ def add_project(
     environments: dict[str, str],
     description: str = "",
     protected: frozenset[str] = frozenset(),
+    **options: int | bool,
 ) -> Project:
     """Register a project whose playbook and inventories exist on disk; ``environments`` maps name → inventory."""
     settings = get_settings()
@@ -55,7 +58,10 @@ def add_project(
         raise ValidationError("name", f"project '{name}' already exists")
     if not resolve_inside(settings.playbook_dir, playbook, "playbook").is_file():
         raise ValidationError("playbook", f"'{playbook}' not found in {settings.playbook_dir}")
-    project = Project(name=name, playbook=playbook, description=description)
+    unknown = set(options) - PROJECT_OPTIONS
+    if unknown:
+        raise ValidationError("options", f"unknown project options: {', '.join(sorted(unknown))}")
+    project = Project(name=name, playbook=playbook, description=description, **options)
     for env_name, inventory in environments.items():
         if not resolve_inside(settings.inventory_dir, inventory, "inventory").exists():
             raise ValidationError("inventory", f"'{inventory}' not found in {settings.inventory_dir}")

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from playdeck import projects
+from playdeck import locks, projects
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.models import Environment, Project, Run, RunHostSummary, utcnow
 from playdeck.states import TERMINAL_STATES, RunState, sources_of
@@ -45,6 +45,10 @@ class RunRequest:
     check: bool = False
     requested_by: str = "anonymous"
     kind: str = "deploy"
+    # Seconds; None means the project's limit. Never more than the project allows.
+    timeout: int | None = None
+    idle_timeout: int | None = None
+    relaunch_of: int | None = None
 
 
 def _validate(request: RunRequest) -> None:
@@ -82,11 +86,46 @@ def _validate(request: RunRequest) -> None:
         raise ValidationError("kind", f"must be one of {', '.join(QUEUE_FOR_KIND)}")
 
 
+def _validate_limits(request: RunRequest, project: Project) -> None:
+    bounds = (("timeout", request.timeout, project.run_timeout_seconds),
+              ("idle_timeout", request.idle_timeout, project.idle_timeout_seconds))  # fmt: skip
+    for field_name, value, project_limit in bounds:
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValidationError(field_name, "must be a whole number of seconds from 1")
+        if project_limit and value > project_limit:
+            raise ValidationError(field_name, f"at most {project_limit} s for project '{project.name}'")
+
+
+def _supersede_waiting(session: Session, run: Run) -> None:
+    """Cancel the older runs still queued for the same environment: the newer version replaces them."""
+    now = utcnow()
+    session.execute(
+        update(Run)
+        .where(
+            Run.project_id == run.project_id,
+            Run.environment_id == run.environment_id,
+            Run.state == RunState.QUEUED.value,
+            Run.id < run.id,
+        )
+        .values(
+            state=RunState.CANCELED.value,
+            finished_at=now,
+            cancel_requested_at=now,
+            canceled_by=run.requested_by,
+            reason=f"superseded by run {run.id}",
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
 def request_run(session: Session, request: RunRequest) -> Run:
     """Validate and record a queued run. The caller commits, then dispatches (never before)."""
     _validate(request)
     project = projects.get_project(session, request.project)
     environment = projects.get_environment(project, request.environment)
+    _validate_limits(request, project)
     run = Run(
         kind=request.kind,
         project=project,
@@ -100,9 +139,14 @@ def request_run(session: Session, request: RunRequest) -> Run:
         queue=QUEUE_FOR_KIND[request.kind],
         state=RunState.QUEUED,
         queued_at=utcnow(),
+        timeout_seconds=request.timeout,
+        idle_timeout_seconds=request.idle_timeout,
+        relaunch_of_id=request.relaunch_of,
     )
     session.add(run)
     session.flush()
+    if project.supersede_queued and run.kind == "deploy":
+        _supersede_waiting(session, run)
     return run
 
 
@@ -207,13 +251,22 @@ def _transition(
         .values(state=target.value, **values)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    if target in TERMINAL_STATES:
+        # In the same transaction as the terminal state: no path to an end can leave the lock behind.
+        locks.release(session, run_id)
+    return True
 
 
 def claim_run(session: Session, run_id: int, worker_host: str, worker_pid: int) -> bool:
-    """queued → running for exactly one worker, however many times the message is delivered."""
+    """queued → running for exactly one worker, however many times the message is delivered.
+
+    False also when the run's environment is locked by another running deploy: the run then stays
+    queued (this transaction is rolled back) until the holder ends and dispatches it again.
+    """
     now = utcnow()
-    return _transition(
+    claimed = _transition(
         session,
         run_id,
         RunState.RUNNING,
@@ -223,6 +276,10 @@ def claim_run(session: Session, run_id: int, worker_host: str, worker_pid: int) 
         worker_pid=worker_pid,
         attempt=Run.attempt + 1,
     )
+    if claimed and locks.acquire(session, run_id) is not None:
+        session.rollback()
+        return False
+    return claimed
 
 
 def finish_run(session: Session, run_id: int, state: RunState, rc: int | None = None, reason: str = "") -> bool:

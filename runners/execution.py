@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import sys
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 import ansible_runner
 
-from playdeck import runs
+from playdeck import locks, runs
 from playdeck.db import session_scope
 from playdeck.projects import resolve_inside
 from playdeck.settings import Settings, get_settings
@@ -46,6 +47,8 @@ class RunSpec:
 
     run_id: int
     attempt: int
+    project_id: int
+    environment_id: int
     project: str
     environment: str
     playbook: str
@@ -55,6 +58,8 @@ class RunSpec:
     limit: str
     tags: list[str]
     check: bool
+    timeout: int
+    idle_timeout: int | None
 
 
 @dataclass(frozen=True)
@@ -72,10 +77,15 @@ def execute(run_id: int) -> Outcome:
         if not claimed:
             state = _current_state(session, run_id)
     if not claimed:
-        # A duplicate or late redelivery: the run is running elsewhere or already ended. Acknowledge
-        # it without executing anything.
-        log.warning("run %s not claimed (state %s): not executing it again", run_id, state)
+        if state == RunState.QUEUED:
+            # Its environment is locked by another running deploy, which dispatches it again when done.
+            log.info("run %s waits for its environment's deploy lock", run_id)
+        else:
+            # A duplicate or late redelivery: the run is running elsewhere or already ended.
+            # Acknowledge it without executing anything.
+            log.warning("run %s not claimed (state %s): not executing it again", run_id, state)
         return Outcome(run_id, executed=False, state=state)
+    spec = None
     try:
         spec = _load_spec(run_id)
         state = _run_playbook(spec, settings)
@@ -84,6 +94,9 @@ def execute(run_id: int) -> Outcome:
         with session_scope() as session:
             runs.finish_run(session, run_id, RunState.ERROR, reason=_describe(exc))
         state = RunState.ERROR
+    if spec is not None:
+        # The environment's lock went with the terminal state; a run waiting for it may start now.
+        locks.dispatch_next_waiting(spec.project_id, spec.environment_id)
     # After the terminal state is recorded, so pruning never delays a run's result.
     retention.prune_if_due(settings)
     return Outcome(run_id, executed=True, state=str(state))
@@ -102,6 +115,8 @@ def _load_spec(run_id: int) -> RunSpec:
         return RunSpec(
             run_id=run.id,
             attempt=run.attempt,
+            project_id=run.project_id,
+            environment_id=run.environment_id,
             project=run.project.name,
             environment=run.environment.name,
             playbook=run.project.playbook,
@@ -111,6 +126,8 @@ def _load_spec(run_id: int) -> RunSpec:
             limit=run.limit,
             tags=run.tags,
             check=run.check_mode,
+            timeout=min(run.timeout_seconds or run.project.run_timeout_seconds, get_settings().max_run_seconds),
+            idle_timeout=run.idle_timeout_seconds or run.project.idle_timeout_seconds or None,
         )
 
 
@@ -137,6 +154,7 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
         "playdeck_apps_dir": str(settings.apps_dir),
     }
 
+    started = time.monotonic()
     preexisting = processes.descendant_pids()
     stopper = processes.GracefulStop(spare=preexisting, grace_seconds=settings.stop_grace_seconds)
     pump = EventPump(spec.run_id, settings, on_stop=stopper.begin)
@@ -154,7 +172,7 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
             ident="artifacts",
             envvars={"PATH": f"{ANSIBLE_BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}"},
             quiet=True,
-            timeout=settings.max_run_seconds,
+            timeout=spec.timeout,
             # Our own cancel_callback: without one, ansible-runner installs SIGTERM/SIGINT handlers
             # in the pool child and a warm shutdown's TERM would cancel the deploy.
             # ansible-runner SIGKILLs the playbook's process group once this says so: after the TERM
@@ -162,7 +180,11 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
             cancel_callback=lambda: pump.stop_requested.is_set() and stopper.due(),
             event_handler=pump.put,
             # How often the cancel callback is polled when the playbook is quiet.
-            settings={"pexpect_timeout": settings.cancel_poll_seconds, "suppress_ansible_output": True},
+            settings={
+                "pexpect_timeout": settings.cancel_poll_seconds,
+                "suppress_ansible_output": True,
+                "idle_timeout": spec.idle_timeout,
+            },
         )
         runner_status, rc = result.status, result.rc
     finally:
@@ -170,12 +192,13 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
         leftovers = processes.stop_descendants(spare=preexisting)
         pump.close()
 
+    elapsed = time.monotonic() - started
     state = RUNNER_STATUS_TO_STATE.get(runner_status, RunState.ERROR)
     if pump.stop_requested.is_set() and state is not RunState.SUCCESSFUL:
         # Our TERM may end the playbook (rc != 0) before ansible-runner's own cancel does: either way
         # the run was stopped on request. A run that completed first stays successful.
         state = RunState.CANCELED
-    reason = _reason(state, rc, pump, leftovers)
+    reason = _reason(state, rc, pump, leftovers, spec, elapsed)
     with session_scope() as session:
         if pump.stats is not None:
             runs.record_host_summaries(session, spec.run_id, pump.stats)
@@ -186,14 +209,19 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
     return state
 
 
-def _reason(state: RunState, rc: int | None, pump: EventPump, leftovers: list[int]) -> str:
+def _reason(
+    state: RunState, rc: int | None, pump: EventPump, leftovers: list[int], spec: RunSpec, elapsed: float
+) -> str:
     parts = []
     if state is RunState.CANCELED and pump.stop_reason:
         parts.append(pump.stop_reason)
     elif state is RunState.FAILED:
         parts.append(f"ansible-playbook exited with rc {rc}")
     elif state is RunState.TIMEOUT:
-        parts.append("the run exceeded its time limit")
+        if elapsed >= spec.timeout:
+            parts.append(f"stopped after the run timeout of {spec.timeout} s")
+        else:
+            parts.append(f"stopped after {spec.idle_timeout} s without output (idle timeout)")
     if leftovers:
         parts.append(f"stopped {len(leftovers)} leftover processes")
     return "; ".join(parts)
