@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from playdeck import locks, projects
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.models import Environment, Project, Run, RunHostSummary, utcnow
-from playdeck.states import TERMINAL_STATES, RunState, sources_of
+from playdeck.states import TERMINAL_STATES, RunState, is_terminal, sources_of
 
 VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
 VAR_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -32,6 +32,7 @@ MAX_TAGS = 50
 RESERVED_VAR_PREFIX = "playdeck_"
 QUEUE_FOR_KIND = {"deploy": "deploy", "dns": "dns"}
 QUEUED_ONLY = frozenset({RunState.QUEUED})
+RUNNING_ONLY = frozenset({RunState.RUNNING})
 
 
 @dataclass
@@ -309,12 +310,16 @@ def control(session: Session, run_id: int, beat: bool = False) -> RunControl:
     return RunControl(state=row.state, cancel_requested=row.cancel_requested_at is not None)
 
 
-def request_cancel(session: Session, run_id: int, by: str) -> Run:
+def request_cancel(session: Session, run_id: int, by: str, force: bool = False) -> Run:
     """Cancel a run: a queued one ends ``canceled`` at once and never starts; a running one is flagged
     and its worker stops the whole process tree, then records ``canceled``.
 
+    ``force`` is for a run whose worker has vanished: the run is recorded ``canceled`` (and its deploy
+    lock released) at once; a worker that is in fact alive sees the state change on its next control
+    poll and stops every process of the run.
+
     An ended run is a Conflict. Racing a run's own completion, exactly one terminal state wins: the
-    worker's conditional update decides.
+    conditional updates decide.
     """
     if not isinstance(by, str) or not USER_RE.match(by):
         raise ValidationError("canceled_by", "must be 1-100 characters of letters, digits and . @ _ -")
@@ -322,6 +327,9 @@ def request_cancel(session: Session, run_id: int, by: str) -> Run:
     stamp = {"cancel_requested_at": now, "canceled_by": by}
     before_start = f"canceled by {by} before it started"
     if _transition(session, run_id, RunState.CANCELED, QUEUED_ONLY, finished_at=now, reason=before_start, **stamp):
+        return get_run(session, run_id)
+    forced = f"force-canceled by {by}: recorded without waiting for the worker"
+    if force and _transition(session, run_id, RunState.CANCELED, RUNNING_ONLY, finished_at=now, reason=forced, **stamp):
         return get_run(session, run_id)
     session.execute(
         update(Run)
@@ -332,6 +340,19 @@ def request_cancel(session: Session, run_id: int, by: str) -> Run:
     run = get_run(session, run_id)
     if run.state in TERMINAL_STATES:
         raise Conflict(f"run {run_id} already ended: it is {run.state}")
+    return run
+
+
+def cancel_run(run_id: int, by: str, force: bool = False) -> Run:
+    """``request_cancel`` in its own transaction; when that ended a run holding its environment's lock,
+    the next waiting run is dispatched after the commit."""
+    from playdeck.db import session_scope
+
+    with session_scope() as session:
+        run = request_cancel(session, run_id, by, force)
+        ended, target = is_terminal(run.state), (run.project_id, run.environment_id)
+    if ended:
+        locks.dispatch_next_waiting(*target)
     return run
 
 
