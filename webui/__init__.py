@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 
 from playdeck.settings import get_settings
-from webui import api, errors, health, pages
+from webui import api, attention, errors, health, pages
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -26,5 +26,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(attention.bp)
     errors.register(app)
     return app

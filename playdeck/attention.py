@@ -1,0 +1,266 @@
+"""Why an active run is where it is, and which active runs need a person ("needs attention").
+
+``state_explanation`` says, for any queued or running run, why it is in that state right now, so no run
+sits in ``queued`` or ``running`` without the UI saying why. ``needs_attention`` lists the runs stuck
+longer than expected, each with the one reason a person should act on first.
+
+Queries stay bounded: only active runs are read (``ix_runs_state``), the deploy locks (at most one per
+environment) in one query, the running count per queue in one grouped query, and for running runs one
+query per project environment of at most ``HISTORY_RUNS`` past runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from playdeck import locks
+from playdeck.models import DeployLock, Run, utcnow
+from playdeck.serializers import run_json
+from playdeck.settings import get_settings
+from playdeck.states import ACTIVE_STATES, RunState
+
+# A worker claims a dispatched run within a second or two; after half a minute nothing is taking it,
+# while a run just submitted is not reported before a worker had its chance.
+QUEUED_GRACE_SECONDS = 30
+# One late heartbeat is a busy database or a paused process; three missed in a row are not a blip.
+STALE_HEARTBEAT_BEATS = 3
+# ... and never less than this, so a short heartbeat interval (tests, development) does not turn a
+# garbage-collection pause into an alarm.
+STALE_HEARTBEAT_MIN_SECONDS = 30
+# Durations of one playbook vary run to run; twice the usual is clearly unusual without flagging every
+# slow run.
+OVERRUN_FACTOR = 2
+# A deploy that usually takes seconds varies by more than 2x from noise alone; under a minute nobody
+# needs to look.
+OVERRUN_MIN_SECONDS = 60
+# Fewer past runs than this say nothing about a "usual" duration.
+HISTORY_MIN_RUNS = 3
+# Recent runs describe the playbook as it is now; older ones may describe a different playbook.
+HISTORY_RUNS = 20
+# A worker reads a cancel within control_poll_seconds and kills the run's processes after
+# stop_grace_seconds (1 s + 3 s by default); 15 s is well past both.
+CANCEL_GRACE_SECONDS = 15
+# More stuck runs than this is one problem (no workers, say), not a list to read; the oldest are shown.
+MAX_ACTIVE_SCANNED = 1000
+
+
+class Kind(StrEnum):
+    """What is wrong, most urgent first: the list is sorted in this order."""
+
+    HEARTBEAT_STALE = "heartbeat_stale"
+    CANCEL_PENDING = "cancel_pending"
+    NO_WORKER = "no_worker"
+    OVERDUE = "overdue"
+    WORKERS_BUSY = "workers_busy"
+    WAITING_FOR_LOCK = "waiting_for_lock"
+
+
+_PRIORITY = {kind: rank for rank, kind in enumerate(Kind)}
+
+
+@dataclass(frozen=True)
+class Attention:
+    run: dict[str, Any]
+    kind: Kind
+    why: str
+    # How long the run has been in its current state (queued: since queued; running: since started).
+    age_seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run": self.run, "kind": self.kind.value, "why": self.why, "age_seconds": self.age_seconds}
+
+
+def words(seconds: float) -> str:
+    """A span as a person reads it: "45 s", "3 min 05 s", "2 h 10 min", "3 d 4 h"."""
+    whole = max(0, int(seconds))
+    if whole < 60:
+        return f"{whole} s"
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+
+
+def _seconds(now: dt.datetime, then: dt.datetime) -> float:
+    return (now - then).total_seconds()
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+class _Facts:
+    """What the rules need beyond the run itself. ``needs_attention`` fills locks and running counts
+    with one query each for all runs; for a single run (``state_explanation``) they are read lazily."""
+
+    def __init__(
+        self,
+        session: Session,
+        now: dt.datetime,
+        held: dict[tuple[int, int], int] | None = None,
+        running: dict[str, int] | None = None,
+    ) -> None:
+        self.session = session
+        self.now = now
+        self._held = held
+        self._running = running if running is not None else {}
+        self._lazy_running = running is None
+        self._usual: dict[tuple[int, int, str], float | None] = {}
+        self.stale_after = max(STALE_HEARTBEAT_BEATS * get_settings().heartbeat_seconds, STALE_HEARTBEAT_MIN_SECONDS)
+
+    def lock_holder(self, run: Run) -> int | None:
+        """The other run holding the deploy lock this run needs, if any."""
+        # The same condition as locks.acquire: other runs never wait for the lock.
+        if run.kind != "deploy" or not run.project.lock_deploys:
+            return None
+        if self._held is None:
+            holder = locks.holder(self.session, run.project_id, run.environment_id)
+        else:
+            holder = self._held.get((run.project_id, run.environment_id))
+        return None if holder == run.id else holder
+
+    def running_on(self, queue: str) -> int:
+        if self._lazy_running and queue not in self._running:
+            self._running[queue] = (
+                self.session.scalar(
+                    select(func.count()).select_from(Run).where(Run.state == RunState.RUNNING.value, Run.queue == queue)
+                )
+                or 0
+            )
+        return self._running.get(queue, 0)
+
+    def usual_seconds(self, run: Run) -> float | None:
+        """Median duration of the last successful runs of the same project environment and kind."""
+        key = (run.project_id, run.environment_id, run.kind)
+        if key not in self._usual:
+            rows = self.session.execute(
+                select(Run.started_at, Run.finished_at)
+                .where(
+                    Run.project_id == run.project_id,
+                    Run.state == RunState.SUCCESSFUL.value,
+                    Run.environment_id == run.environment_id,
+                    Run.kind == run.kind,
+                    Run.started_at.is_not(None),
+                    Run.finished_at.is_not(None),
+                )
+                # By id, newest first: ix_runs_project_state holds the id, so the scan stops early.
+                .order_by(Run.id.desc())
+                .limit(HISTORY_RUNS)
+            ).all()
+            durations = [_seconds(row.finished_at, row.started_at) for row in rows]
+            self._usual[key] = statistics.median(durations) if len(durations) >= HISTORY_MIN_RUNS else None
+        return self._usual[key]
+
+
+def _lock_text(holder: int, run: Run) -> str:
+    return f"waiting for run #{holder}, which holds the {run.environment.name} deploy lock"
+
+
+def _queued_problem(run: Run, facts: _Facts, waited: float) -> tuple[Kind, str]:
+    holder = facts.lock_holder(run)
+    if holder is not None:
+        return Kind.WAITING_FOR_LOCK, _lock_text(holder, run)
+    busy = facts.running_on(run.queue)
+    if busy:
+        return Kind.WORKERS_BUSY, f"all workers of queue '{run.queue}' are busy ({_plural(busy, 'run')} running)"
+    return Kind.NO_WORKER, f"no worker has taken it for {words(waited)}: is a worker consuming queue '{run.queue}'?"
+
+
+def _last_sign_of_life(run: Run) -> dt.datetime:
+    return run.heartbeat_at or run.started_at or run.queued_at
+
+
+def _assess(run: Run, facts: _Facts) -> Attention | None:
+    """The most urgent reason this active run needs a person, or None if it is fine."""
+    now = facts.now
+    if run.state == RunState.QUEUED:
+        waited = _seconds(now, run.queued_at)
+        if waited < QUEUED_GRACE_SECONDS:
+            return None
+        kind, why = _queued_problem(run, facts, waited)
+        return Attention(run_json(run, with_summaries=False), kind, why, waited)
+    if run.state != RunState.RUNNING:
+        return None
+    running_for = _seconds(now, run.started_at or run.queued_at)
+    found: tuple[Kind, str] | None = None
+    silent = _seconds(now, _last_sign_of_life(run))
+    if silent >= facts.stale_after:
+        found = (
+            Kind.HEARTBEAT_STALE,
+            f"no heartbeat from worker {run.worker_host or '(unknown)'} for {words(silent)}: the worker may be "
+            "gone (a release manager can force-cancel it)",
+        )
+    elif run.cancel_requested_at is not None and _seconds(now, run.cancel_requested_at) >= CANCEL_GRACE_SECONDS:
+        found = (
+            Kind.CANCEL_PENDING,
+            f"cancel requested {words(_seconds(now, run.cancel_requested_at))} ago and not done yet "
+            "(force-cancel records it at once if its worker is gone)",
+        )
+    else:
+        usual = facts.usual_seconds(run)
+        if usual is not None and running_for > max(usual * OVERRUN_FACTOR, OVERRUN_MIN_SECONDS):
+            found = (Kind.OVERDUE, f"running for {words(running_for)}, usually {words(usual)}")
+    if found is None:
+        return None
+    return Attention(run_json(run, with_summaries=False), found[0], found[1], running_for)
+
+
+def needs_attention(session: Session, now: dt.datetime | None = None) -> list[Attention]:
+    """Active runs stuck longer than expected, most urgent kind first, then oldest first."""
+    now = now or utcnow()
+    active = list(
+        session.scalars(
+            select(Run)
+            .options(joinedload(Run.project), joinedload(Run.environment))
+            .where(Run.state.in_([state.value for state in ACTIVE_STATES]))
+            .order_by(Run.id)
+            .limit(MAX_ACTIVE_SCANNED)
+        )
+    )
+    if not active:
+        return []
+    held = {(lock.project_id, lock.environment_id): lock.run_id for lock in session.scalars(select(DeployLock))}
+    running = dict(
+        session.execute(
+            select(Run.queue, func.count()).where(Run.state == RunState.RUNNING.value).group_by(Run.queue)
+        ).all()
+    )
+    facts = _Facts(session, now, held=held, running=running)
+    found = [attention for run in active if (attention := _assess(run, facts)) is not None]
+    found.sort(key=lambda attention: (_PRIORITY[attention.kind], attention.run["id"]))
+    return found
+
+
+def state_explanation(session: Session, run: Run, now: dt.datetime | None = None) -> str | None:
+    """Why this run is in its state right now; None once it has ended."""
+    now = now or utcnow()
+    facts = _Facts(session, now)
+    if run.state == RunState.QUEUED:
+        # A lock wait is the answer at any age; otherwise a young run is simply waiting its turn.
+        holder = facts.lock_holder(run)
+        if holder is not None:
+            return _lock_text(holder, run)
+        waited = _seconds(now, run.queued_at)
+        if waited < QUEUED_GRACE_SECONDS:
+            return f"queued for {words(waited)}, waiting for a worker on queue '{run.queue}'"
+        return _queued_problem(run, facts, waited)[1]
+    if run.state != RunState.RUNNING:
+        return None
+    problem = _assess(run, facts)
+    if problem is not None and problem.kind == Kind.HEARTBEAT_STALE:
+        return problem.why
+    if run.heartbeat_at is None:
+        usual = f"running on worker {run.worker_host or '(unknown)'}, no heartbeat yet"
+    else:
+        beat = words(_seconds(now, run.heartbeat_at))
+        usual = f"running on worker {run.worker_host or '(unknown)'}, last heartbeat {beat} ago"
+    return usual if problem is None else f"{usual}; {problem.why}"

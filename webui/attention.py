@@ -1,0 +1,51 @@
+"""Runs that need attention: the page, its JSON API, and why any one active run is in its state.
+
+A blueprint of its own so the page, ``/api/v1/attention`` and ``/api/v1/runs/<id>/explanation`` live
+beside each other; errors (unknown run, database down) are answered by ``webui.errors`` like every view.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, render_template
+
+from playdeck.attention import needs_attention, state_explanation
+from playdeck.db import session_scope
+from playdeck.runs import get_run
+
+bp = Blueprint("attention", __name__)
+
+
+def attention_json() -> list[dict[str, Any]]:
+    with session_scope() as session:
+        return [attention.to_json() for attention in needs_attention(session)]
+
+
+def explanation(run_id: int) -> dict[str, Any]:
+    with session_scope() as session:
+        run = get_run(session, run_id)
+        return {"run_id": run.id, "state": run.state, "explanation": state_explanation(session, run)}
+
+
+@bp.app_template_global("run_explanation")
+def run_explanation(run: dict[str, Any]) -> str | None:
+    """For a page that shows a run (its JSON shape): why it is queued or running, None once ended."""
+    if run.get("terminal"):
+        return None
+    return explanation(run["id"])["explanation"]
+
+
+@bp.get("/attention")
+def page() -> str:
+    return render_template("attention.html", items=attention_json())
+
+
+@bp.get("/api/v1/attention")
+def list_json() -> Response:
+    return jsonify(runs=attention_json())
+
+
+@bp.get("/api/v1/runs/<int:run_id>/explanation")
+def explanation_json(run_id: int) -> Response:
+    return jsonify(explanation(run_id))
