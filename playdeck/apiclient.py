@@ -115,8 +115,15 @@ class PlaydeckApi:
         params = {name: value for name, value in filters.items() if value not in (None, "")}
         return self._json("GET", "/api/v1/runs", params=params)
 
-    def cancel_run(self, run_id: int, by: str) -> dict[str, Any]:
-        return self._json("POST", f"/api/v1/runs/{run_id}/cancel", headers={"X-Playdeck-User": by})
+    def cancel_run(self, run_id: int, by: str, force: bool = False) -> dict[str, Any]:
+        params = {"force": "true"} if force else None
+        return self._json("POST", f"/api/v1/runs/{run_id}/cancel", headers={"X-Playdeck-User": by}, params=params)
+
+    def relaunch_run(self, run_id: int, hosts: str, by: str) -> dict[str, Any]:
+        """A new run with the parameters of ``run_id``; ``hosts`` "all", or "failed" for only those."""
+        return self._json(
+            "POST", f"/api/v1/runs/{run_id}/relaunch", json={"hosts": hosts}, headers={"X-Playdeck-User": by}
+        )
 
     def get_run(self, run_id: int) -> dict[str, Any]:
         return self._json("GET", f"/api/v1/runs/{run_id}")

@@ -1,9 +1,10 @@
 """The ``playdeck`` command.
 
-``deploy`` and ``runs`` talk to the JSON API (PLAYDECK_URL), so a run started from a terminal is
-validated, recorded and dispatched exactly like one started in the UI. ``db``, ``worker``, ``web`` and
-``up`` run the local services. Exit codes: 0 done (for ``deploy --wait``: the run succeeded), 1 the run
-did not succeed or a local failure, 2 bad input or refused by the API, 3 API unreachable, 4 API error.
+``deploy``, ``relaunch``, ``cancel`` and ``runs`` talk to the JSON API (PLAYDECK_URL), so a run started
+from a terminal is validated, recorded and dispatched exactly like one started in the UI. ``db``,
+``worker``, ``web`` and ``up`` run the local services. Exit codes: 0 done (for ``deploy --wait`` and
+``relaunch --wait``: the run succeeded), 1 the run did not succeed or a local failure, 2 bad input or
+refused by the API, 3 API unreachable, 4 API error.
 """
 
 from __future__ import annotations
@@ -202,6 +203,11 @@ def deploy(
             "requested_by": user,
         }
     )
+    announce_queued(api, run, wait)
+
+
+def announce_queued(api: PlaydeckApi, run: dict[str, Any], wait: bool) -> None:
+    """Say where the queued run can be watched; with ``wait``, follow it and exit 0 only if it succeeds."""
     click.echo(f"Run {run['id']} {run['state']}: {api.run_page_url(run['id'])}")
     if not wait:
         return
@@ -265,14 +271,15 @@ def runs(project: str | None, environment: str | None, state: str | None, page: 
 @click.argument("run_id", type=click.IntRange(min=1))
 @click.option("--user", default=default_user, show_default="your login name", help="Recorded as who canceled.")
 @click.option("--wait", is_flag=True, help="Wait until every process of the run has stopped.")
-def cancel(run_id: int, user: str, wait: bool) -> None:
+@click.option("--force", is_flag=True, help="Record it canceled now, for a run whose worker has vanished.")
+def cancel(run_id: int, user: str, wait: bool, force: bool) -> None:
     """Cancel a run: a queued one never starts, a running one has its whole process tree stopped.
 
     Exits 0 once canceled (or, without --wait, once the cancel is accepted); 2 if the run had already
     ended.
     """
     api = api_client()
-    run = api.cancel_run(run_id, user)
+    run = api.cancel_run(run_id, user, force)
     if wait:
         deadline = time.monotonic() + CANCEL_WAIT_SECONDS
         while not run["terminal"] and time.monotonic() < deadline:
@@ -286,6 +293,23 @@ def cancel(run_id: int, user: str, wait: bool) -> None:
         click.echo(f"Run {run_id}: cancel requested; its worker is stopping every process of the run.")
         if wait:
             raise CommandFailed(f"run {run_id} is still {run['state']} after {CANCEL_WAIT_SECONDS} s", EXIT_RUN_FAILED)
+
+
+@cli.command()
+@click.argument("run_id", type=click.IntRange(min=1))
+@click.option("--failed", is_flag=True, help="Only on the hosts that failed or were unreachable.")
+@click.option("--user", default=default_user, show_default="your login name", help="Recorded as requester.")
+@click.option("--wait", is_flag=True, help="Follow the log; exit 0 only if the new run succeeds.")
+def relaunch(run_id: int, failed: bool, user: str, wait: bool) -> None:
+    """Queue a new run with the parameters of a finished run RUN_ID (through the API).
+
+    Exits 2 if the run is still queued or running, or with --failed if no host failed.
+    """
+    api = api_client()
+    run = api.relaunch_run(run_id, "failed" if failed else "all", user)
+    if failed:
+        click.echo(f"Relaunch of run {run_id} on {run['limit']}")
+    announce_queued(api, run, wait)
 
 
 # --- local services -------------------------------------------------------------------------------

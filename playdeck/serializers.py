@@ -53,6 +53,7 @@ def run_json(run: Run, with_summaries: bool = True) -> dict[str, Any]:
         "rc": run.rc,
         "attempt": run.attempt,
         "event_count": run.event_count,
+        "relaunch_of": run.relaunch_of_id,
     }
     if with_summaries:
         data["host_summaries"] = [

@@ -6,12 +6,14 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from werkzeug.exceptions import UnsupportedMediaType
 
 from playdeck.db import session_scope
+from playdeck.errors import ValidationError
 from playdeck.events import MAX_EVENTS_PER_PAGE, events_after
 from playdeck.runs import get_run, submit_run
 from playdeck.serializers import event_json, run_json
 from playdeck.settings import get_settings
 from playdeck.states import is_terminal
 from webui import queries
+from webui.origin import require_same_origin
 from webui.params import int_param
 from webui.payloads import DEFAULT_API_USER, parse_json_object, run_request_from_json
 from webui.stream import run_event_stream
@@ -54,8 +56,36 @@ def get_run_json(run_id: int) -> Response:
 
 @bp.post("/runs/<int:run_id>/cancel")
 def cancel_run(run_id: int) -> tuple[Response, int]:
-    """202: a queued run is canceled at once, a running one is being stopped; 409 once it has ended."""
-    return jsonify(queries.cancel_run(run_id, request.headers.get(USER_HEADER) or DEFAULT_API_USER)), 202
+    """202: a queued run is canceled at once, a running one is being stopped (``?force=true``: recorded
+    canceled at once, for a run whose worker has vanished); 409 once it has ended."""
+    force = request.args.get("force", "false")
+    if force not in ("true", "false"):
+        raise ValidationError("force", "must be true or false")
+    by = request.headers.get(USER_HEADER) or DEFAULT_API_USER
+    return jsonify(queries.cancel_run(run_id, by, force=force == "true")), 202
+
+
+@bp.post("/runs/<int:run_id>/relaunch")
+def relaunch_run(run_id: int) -> tuple[Response, int]:
+    """201 with a new run of a finished one's parameters; body (optional) ``{"hosts": "all"|"failed"}``.
+
+    409 while the run is queued or running, or for "failed" when no host failed or was unreachable.
+    """
+    # A relaunch starts a deploy: like create_run, refuse what a cross-site page can send. A form always
+    # has a non-JSON Content-Type; a bodiless fetch() from another site still carries its Origin.
+    require_same_origin("runs can only be relaunched from Playdeck's own pages or through the API")
+    raw = request.get_data(cache=False)
+    if (raw or request.mimetype) and not request.is_json:
+        raise UnsupportedMediaType('send {"hosts": "all"|"failed"} with Content-Type: application/json, or no body')
+    body = parse_json_object(raw) if raw else {}
+    unknown = sorted(set(body) - {"hosts"})
+    if unknown:
+        raise ValidationError("body", f"unknown field(s) {', '.join(unknown)}; allowed: hosts")
+    by = request.headers.get(USER_HEADER) or DEFAULT_API_USER
+    run = queries.relaunch_run(run_id, body.get("hosts", "all"), by)
+    response = jsonify(run)
+    response.headers["Location"] = url_for("api.get_run_json", run_id=run["id"])
+    return response, 201
 
 
 @bp.get("/runs/<int:run_id>/events")

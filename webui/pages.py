@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, Response, redirect, render_template, request, url_for
-from werkzeug.exceptions import Forbidden
 
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.runs import submit_run
@@ -14,6 +11,7 @@ from playdeck.states import RunState
 from webui import queries
 from webui.formatting import FILTERS
 from webui.forms import DeployForm
+from webui.origin import require_same_origin
 from webui.runlog import log_text
 
 bp = Blueprint("pages", __name__)
@@ -29,10 +27,7 @@ def _template_constants() -> dict[str, object]:
 
 
 def _require_same_origin() -> None:
-    """Refuse a form posted from another site: without it any web page could start a deploy."""
-    origin = request.headers.get("Origin")
-    if origin is not None and urlsplit(origin).netloc != request.host:
-        raise Forbidden("deploys can only be started or canceled from Playdeck's own pages")
+    require_same_origin("deploys can only be started, canceled or relaunched from Playdeck's own pages")
 
 
 @bp.get("/")
@@ -92,6 +87,19 @@ def cancel(run_id: int) -> Response | tuple[str, int]:
     except Conflict as exc:
         return render_template("run.html", run=queries.run_detail(run_id), error=exc.message), 409
     return redirect(url_for("pages.run", run_id=run_id), 303)
+
+
+@bp.post("/runs/<int:run_id>/relaunch")
+def relaunch(run_id: int) -> Response | tuple[str, int]:
+    _require_same_origin()
+    try:
+        new_run = queries.relaunch_run(
+            run_id, request.form.get("hosts", "all"), request.form.get("requested_by") or "web"
+        )
+    # Still running, nothing failed, or refused by the project as it is now: say so on the run page.
+    except (Conflict, ValidationError) as exc:
+        return render_template("run.html", run=queries.run_detail(run_id), error=exc.message), exc.status_code
+    return redirect(url_for("pages.run", run_id=new_run["id"]), 303)
 
 
 @bp.get("/runs/<int:run_id>/log.txt")

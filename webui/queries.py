@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from playdeck import runs
 from playdeck.db import session_scope
 from playdeck.projects import get_project, list_projects
-from playdeck.runs import RunFilters, get_run, list_runs, parse_filters, parse_page, request_cancel
+from playdeck.relaunch import relaunch_request
+from playdeck.runs import RunFilters, get_run, list_runs, parse_filters, parse_page
 from playdeck.serializers import project_json, run_json
 
 JsonDict = dict[str, Any]
@@ -32,10 +34,17 @@ def run_detail(run_id: int) -> JsonDict:
         return run_json(get_run(session, run_id))
 
 
-def cancel_run(run_id: int, by: str) -> JsonDict:
-    """Cancel (queued: at once; running: the worker stops it); 409 once the run has ended."""
+def cancel_run(run_id: int, by: str, force: bool = False) -> JsonDict:
+    """Cancel (queued: at once; running: the worker stops it; force: at once); 409 once ended."""
+    return run_json(runs.cancel_run(run_id, by, force))
+
+
+def relaunch_run(run_id: int, hosts: str, by: str) -> JsonDict:
+    """Queue a new run with a finished run's parameters (``hosts="failed"``: only where it failed)."""
     with session_scope() as session:
-        return run_json(request_cancel(session, run_id, by))
+        request = relaunch_request(session, run_id, hosts, requested_by=by)
+    # Its own transaction, committed before the run is dispatched.
+    return run_json(runs.submit_run(request))
 
 
 def run_page(args: Mapping[str, str], per_page: int) -> JsonDict:

@@ -56,6 +56,14 @@
     }
   }
 
+  // The run has ended: it can be relaunched, and on its failed hosts if it has any.
+  function showRelaunch(run) {
+    document.getElementById("relaunch").hidden = false;
+    document.getElementById("relaunch-failed-form").hidden = !run.host_summaries.some(function (summary) {
+      return summary.failed > 0 || summary.unreachable > 0;
+    });
+  }
+
   // EventSource reconnects by itself and sends Last-Event-ID, so a dropped connection resumes
   // after the last event shown: no gap and no line twice.
   const source = new EventSource(root.dataset.streamUrl);
@@ -80,6 +88,9 @@
       .then(function (response) {
         return response.json();
       })
-      .then(fillHostSummary);
+      .then(function (run) {
+        fillHostSummary(run);
+        showRelaunch(run);
+      });
   });
 })();
