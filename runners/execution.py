@@ -23,7 +23,7 @@ from playdeck.db import session_scope
 from playdeck.projects import resolve_inside
 from playdeck.settings import Settings, get_settings
 from playdeck.states import RunState
-from runners import processes, retention
+from runners import orphans, processes, retention
 from runners.event_pump import EventPump
 
 log = logging.getLogger(__name__)
@@ -170,7 +170,11 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
             tags=",".join(spec.tags) or None,
             cmdline="--check" if spec.check else None,
             ident="artifacts",
-            envvars={"PATH": f"{ANSIBLE_BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}"},
+            envvars={
+                "PATH": f"{ANSIBLE_BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}",
+                # Inherited by every process of the run, in any session: lets a sweep find them later.
+                orphans.RUN_ENV: orphans.run_tag(spec.run_id),
+            },
             quiet=True,
             timeout=spec.timeout,
             # Our own cancel_callback: without one, ansible-runner installs SIGTERM/SIGINT handlers

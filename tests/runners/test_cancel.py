@@ -11,23 +11,13 @@ from playdeck import db, projects, runs
 from playdeck.errors import Conflict
 from playdeck.events import events_after
 from playdeck.taskqueue import EXECUTE_RUN_TASK, producer
-from tests.conftest import configure, wait_for_state
-from tests.servers import REPO_ROOT
+from tests.conftest import wait_for_state
 
 TERMINAL = {"successful", "failed", "canceled", "timeout", "lost", "error"}
 
 
 @pytest.fixture
-def sleepy(monkeypatch, tmp_path, mariadb_url, redis_url):
-    configure(
-        monkeypatch,
-        seed_sample=False,
-        data_dir=str(tmp_path / "data"),
-        database_url=mariadb_url,
-        broker_url=redis_url,
-        playbook_dir=str(REPO_ROOT / "tests" / "playbooks"),
-        inventory_dir=str(REPO_ROOT / "tests" / "inventory"),
-    )
+def sleepy(test_playbooks):
     with db.session_scope() as session:
         projects.add_project(session, "sleepy", "sleep_long.yml", {"dev": "local3.ini"})
 

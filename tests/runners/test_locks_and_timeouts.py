@@ -13,22 +13,12 @@ from playdeck import db, projects, runs
 from playdeck.errors import Conflict, ValidationError
 from playdeck.models import Run
 from playdeck.states import RunState
-from tests.conftest import configure, wait_for_state
+from tests.conftest import wait_for_state
 from tests.runners.test_cancel import TERMINAL, processes_of, wait_until
-from tests.servers import REPO_ROOT
 
 
 @pytest.fixture
-def targets(monkeypatch, tmp_path, mariadb_url, redis_url):
-    configure(
-        monkeypatch,
-        seed_sample=False,
-        data_dir=str(tmp_path / "data"),
-        database_url=mariadb_url,
-        broker_url=redis_url,
-        playbook_dir=str(REPO_ROOT / "tests" / "playbooks"),
-        inventory_dir=str(REPO_ROOT / "tests" / "inventory"),
-    )
+def targets(test_playbooks):
     with db.session_scope() as session:
         projects.add_project(session, "locked", "sleep_long.yml", {"dev": "local2.ini", "qa": "local2.ini"})
         projects.add_project(session, "newest", "sleep_long.yml", {"dev": "local2.ini"}, supersede_queued=True)
@@ -102,15 +92,15 @@ def test_force_cancel_after_the_worker_was_killed_releases_the_lock(targets, sta
     waiting = submit("locked", seconds=0)
     wait_until(lambda: processes_of("sleep 633"), 60, "the holder's playbook")
 
-    os.killpg(dead.process.pid, signal.SIGKILL)  # the worker and its pool vanish
+    os.killpg(dead.process.pid, signal.SIGKILL)  # the worker master and its pool vanish
     dead.process.wait()
-    for orphan in processes_of("sleep 633"):  # no reaper yet (issue 3): clear what the kill orphaned
-        orphan.kill()
 
     canceled = runs.cancel_run(holder, "release-manager", force=True)
     assert canceled.state == "canceled" and "force-canceled by release-manager" in canceled.reason
     start_worker(concurrency=1)  # a new worker takes the waiting run, re-dispatched by the cancel
     assert wait_for_state(waiting, TERMINAL) == "successful"
+    # The new worker's sweep finds the dead worker's orphans by their run tag and stops them.
+    wait_until(lambda: processes_of("sleep 633") == [], 40, "the orphaned sleeps to be stopped")
 
 
 def race_finish_against_force_cancel(run_id: int) -> dict[str, bool]:

@@ -7,10 +7,7 @@ import pytest
 
 from playdeck import db, runs
 from tests.conftest import wait_for_state
-from tests.runners.test_worker import (
-    submit,
-    test_projects,  # noqa: F401 - the fixture, used by name
-)
+from tests.runners.test_worker import submit
 from webui import create_app
 
 ENDED = {"successful", "failed", "error", "canceled", "timeout", "lost"}

@@ -4,31 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from playdeck import db, projects, runs
 from playdeck.events import events_after
 from playdeck.taskqueue import EXECUTE_RUN_TASK, producer
-from tests.conftest import configure, wait_for_state
-from tests.servers import REPO_ROOT
-
-
-@pytest.fixture
-def test_projects(monkeypatch, tmp_path, mariadb_url, redis_url):
-    """Production shape with the test playbooks: project "marker" (2 local hosts) and "partial"."""
-    settings = configure(
-        monkeypatch,
-        seed_sample=False,
-        data_dir=str(tmp_path / "data"),
-        database_url=mariadb_url,
-        broker_url=redis_url,
-        playbook_dir=str(REPO_ROOT / "tests" / "playbooks"),
-        inventory_dir=str(REPO_ROOT / "tests" / "inventory"),
-    )
-    with db.session_scope() as session:
-        projects.add_project(session, "marker", "marker.yml", {"dev": "local2.ini"})
-        projects.add_project(session, "partial", "fail_one_host.yml", {"dev": "local2.ini"})
-    return settings
+from tests.conftest import wait_for_state
 
 
 def submit(project: str, **extra) -> int:

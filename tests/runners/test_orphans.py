@@ -1,0 +1,85 @@
+"""Processes of runs that no live worker owns are found by their tag and stopped; such runs end lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+
+import pytest
+
+from playdeck import db, runs
+from playdeck.states import RunState
+from runners import orphans
+from tests.conftest import wait_for_state
+from tests.runners.test_cancel import TERMINAL, processes_of, wait_until
+
+
+def tagged_sleep(tag: str, seconds: int) -> subprocess.Popen:
+    env = {**os.environ, orphans.RUN_ENV: tag}
+    return subprocess.Popen(["sleep", str(seconds)], env=env, start_new_session=True)
+
+
+def queued_run(environment: str) -> int:
+    with db.session_scope() as session:
+        return runs.request_run(session, runs.RunRequest(project="sampleapp", environment=environment)).id
+
+
+def test_sweep_stops_processes_of_ended_runs_and_of_dead_workers_only(embedded):
+    host = socket.gethostname()
+    # Two environments: the live and the dead worker's runs both hold their environment's deploy lock.
+    ended, live, dead_worker = queued_run("staging"), queued_run("staging"), queued_run("production")
+    dead_pid = subprocess.Popen(["true"])
+    dead_pid.wait()
+    with db.session_scope() as session:
+        assert runs.claim_run(session, ended, host, os.getpid())
+        assert runs.finish_run(session, ended, RunState.SUCCESSFUL, rc=0)
+    with db.session_scope() as session:
+        assert runs.claim_run(session, live, host, os.getpid())  # this test process plays the live worker
+    with db.session_scope() as session:
+        assert runs.claim_run(session, dead_worker, host, dead_pid.pid)
+    sleeps = {run_id: tagged_sleep(orphans.run_tag(run_id), 651) for run_id in (ended, live, dead_worker)}
+    other_install = tagged_sleep(f"0123456789ab/{ended}", 651)  # same run id, another Playdeck's
+    try:
+        killed = orphans.sweep()
+
+        assert set(killed) == {ended, dead_worker}
+        # Gone (the sweep reaped these children of ours itself, so no exit status is left to read).
+        assert sleeps[ended].poll() is not None and sleeps[dead_worker].poll() is not None
+        assert sleeps[live].poll() is None and other_install.poll() is None
+        with db.session_scope() as session:
+            lost = runs.get_run(session, dead_worker)
+            assert lost.state == "lost" and f"worker process {dead_pid.pid} on {host} is gone" in lost.reason
+            assert runs.get_run(session, live).state == "running"
+    finally:
+        for proc in [*sleeps.values(), other_install]:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def sleepy_project(test_playbooks):
+    from playdeck import projects
+
+    with db.session_scope() as session:
+        projects.add_project(session, "sleepy", "sleep_long.yml", {"dev": "local3.ini"})
+
+
+def test_killed_pool_process_run_ends_lost_no_orphan_no_rerun(sleepy_project, start_worker):
+    worker = start_worker(concurrency=1)
+    request = runs.RunRequest(project="sleepy", environment="dev", extra_vars={"sleep_seconds": 652})
+    run_id = runs.submit_run(request).id
+    wait_until(lambda: len(processes_of("sleep 652")) >= 3, 60, "the playbook's sleeps")
+    with db.session_scope() as session:
+        pool_pid = runs.get_run(session, run_id).worker_pid
+
+    os.kill(pool_pid, signal.SIGKILL)
+
+    # The master's sweep notices within its interval; 60 s is the reaper bound the product promises.
+    assert wait_for_state(run_id, TERMINAL, timeout=60) == "lost"
+    wait_until(lambda: processes_of("sleep 652") == [], 30, "the orphaned sleeps to be stopped")
+    # reject_on_worker_lost put the message back: it is delivered again and refused, not re-run.
+    wait_until(lambda: "not executing it again" in worker.output(), 60, "the redelivery to be refused")
+    with db.session_scope() as session:
+        assert runs.get_run(session, run_id).attempt == 1
