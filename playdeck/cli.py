@@ -354,6 +354,40 @@ def upgrade_database(with_sample: bool) -> None:
         click.echo(f"Registered the sample project '{sample.name}' ({sample_envs}).")
 
 
+@cli.group()
+def project() -> None:
+    """Projects' run limits and deploy policies (works on PLAYDECK_DATABASE_URL directly)."""
+
+
+@project.command("set")
+@click.argument("name")
+@click.option("--run-timeout", type=click.IntRange(min=1), help="Seconds before a run is stopped (timeout).")
+@click.option(
+    "--idle-timeout",
+    type=click.IntRange(min=0),
+    help="Seconds without output before a run is stopped (0: off).",
+)
+@click.option("--lock-deploys/--no-lock-deploys", default=None, help="At most one running deploy per environment.")
+@click.option("--supersede/--no-supersede", default=None, help="A newer queued run cancels older waiting ones.")
+def project_set(
+    name: str, run_timeout: int | None, idle_timeout: int | None, lock_deploys: bool | None, supersede: bool | None
+) -> None:
+    """Change NAME's limits and policies; prints the project's settings."""
+    from playdeck.db import session_scope
+    from playdeck.projects import set_options
+    from playdeck.serializers import project_json
+
+    chosen = {
+        "run_timeout_seconds": run_timeout,
+        "idle_timeout_seconds": idle_timeout,
+        "lock_deploys": lock_deploys,
+        "supersede_queued": supersede,
+    }
+    with session_scope() as session:
+        shown = project_json(set_options(session, name, **{k: v for k, v in chosen.items() if v is not None}))
+    click.echo(json.dumps({key: shown[key] for key in chosen}, indent=2))
+
+
 @cli.command()
 @click.option("--queues", default="deploy,dns", show_default=True, callback=parse_queues, help="Queues to consume.")
 @click.option(

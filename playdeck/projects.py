@@ -71,6 +71,23 @@ def add_project(
     return project
 
 
+def set_options(session: Session, name: str, **options: int | bool) -> Project:
+    """Change a project's run limits and deploy policies (see ``PROJECT_OPTIONS``)."""
+    unknown = set(options) - PROJECT_OPTIONS
+    if unknown:
+        raise ValidationError("options", f"unknown project options: {', '.join(sorted(unknown))}")
+    for limit in ("run_timeout_seconds", "idle_timeout_seconds"):
+        value = options.get(limit)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ValidationError(limit, "must be a whole number of seconds (0 turns the idle timeout off)")
+    if options.get("run_timeout_seconds") == 0:
+        raise ValidationError("run_timeout_seconds", "must be at least 1 second")
+    project = get_project(session, name)
+    for option, value in options.items():
+        setattr(project, option, value)
+    return project
+
+
 def ensure_sample_project(session: Session) -> Project | None:
     """Register the shipped sample project on an empty install so the UI has something to deploy."""
     if session.scalar(select(Project.id).limit(1)) is not None:

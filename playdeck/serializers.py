@@ -18,6 +18,10 @@ def project_json(project: Project) -> dict[str, Any]:
         "name": project.name,
         "description": project.description,
         "playbook": project.playbook,
+        "run_timeout_seconds": project.run_timeout_seconds,
+        "idle_timeout_seconds": project.idle_timeout_seconds,
+        "lock_deploys": project.lock_deploys,
+        "supersede_queued": project.supersede_queued,
         "environments": [
             {"name": env.name, "inventory": env.inventory, "protected": env.protected} for env in project.environments
         ],

@@ -1,0 +1,31 @@
+"""`playdeck project set` changes a project's limits and policies, and they take effect on new runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from playdeck import db, runs
+from playdeck.errors import ValidationError
+from tests.cli.cli_support import playdeck
+
+
+def test_project_set_changes_policies_that_requests_then_obey(embedded):
+    result = playdeck("project", "set", "sampleapp", "--run-timeout", "90", "--no-lock-deploys", "--supersede")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "run_timeout_seconds": 90,
+        "idle_timeout_seconds": 600,
+        "lock_deploys": False,
+        "supersede_queued": True,
+    }
+    with pytest.raises(ValidationError, match="at most 90 s"), db.session_scope() as session:
+        runs.request_run(session, runs.RunRequest(project="sampleapp", environment="staging", timeout=91))
+
+
+def test_project_set_unknown_project_or_bad_value_exits_2(embedded):
+    unknown = playdeck("project", "set", "nope", "--supersede")
+    assert unknown.returncode == 2 and "project 'nope' does not exist" in unknown.stderr
+    bad = playdeck("project", "set", "sampleapp", "--run-timeout", "0")
+    assert bad.returncode == 2 and "--run-timeout" in bad.stderr
