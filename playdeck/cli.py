@@ -354,6 +354,18 @@ def upgrade_database(with_sample: bool) -> None:
         click.echo(f"Registered the sample project '{sample.name}' ({sample_envs}).")
 
 
+@cli.command()
+def reaper() -> NoReturn:
+    """Run the reaper in the foreground: lost runs recorded, forgotten queued runs sent again."""
+    import logging
+
+    from playdeck.reaper import run_forever
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_forever()
+    raise SystemExit(0)  # run_forever does not return
+
+
 @cli.group()
 def project() -> None:
     """Projects' run limits and deploy policies (works on PLAYDECK_DATABASE_URL directly)."""

@@ -69,12 +69,12 @@ def dispatch_next_waiting(project_id: int, environment_id: int) -> int | None:
     """After a run of this environment ended: send the next waiting run to the workers again (its first
     message was consumed while the lock was held). A duplicate message is harmless: only one claim wins."""
     from playdeck.db import session_scope
-    from playdeck.dispatch import dispatch_run
+    from playdeck.dispatch import redispatch_run
 
     with session_scope() as session:
         waiting = next_waiting(session, project_id, environment_id)
     if waiting is None:
         return None
-    dispatch_run(*waiting)
+    redispatch_run(*waiting)
     log.info("dispatched run %s, which was waiting for the environment's lock", waiting[0])
     return waiting[0]

@@ -103,6 +103,8 @@ class Run(Base):
     # Why the run ended as it did, in words a person can act on ("worker heartbeat stale", ...).
     reason: Mapped[str] = mapped_column(Text, default="")
     queued_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+    # Last time a message for this run was sent to the broker (the reaper re-sends lost ones).
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     started_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     finished_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)

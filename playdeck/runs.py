@@ -127,6 +127,7 @@ def request_run(session: Session, request: RunRequest) -> Run:
     project = projects.get_project(session, request.project)
     environment = projects.get_environment(project, request.environment)
     _validate_limits(request, project)
+    now = utcnow()
     run = Run(
         kind=request.kind,
         project=project,
@@ -139,7 +140,9 @@ def request_run(session: Session, request: RunRequest) -> Run:
         requested_by=request.requested_by,
         queue=QUEUE_FOR_KIND[request.kind],
         state=RunState.QUEUED,
-        queued_at=utcnow(),
+        queued_at=now,
+        # Its message is sent right after this commits (submit_run).
+        dispatched_at=now,
         timeout_seconds=request.timeout,
         idle_timeout_seconds=request.idle_timeout,
         relaunch_of_id=request.relaunch_of,

@@ -51,6 +51,12 @@ class Settings:
     control_poll_seconds: float
     # After a cancel, how long the run's processes get to exit on TERM before they are killed.
     stop_grace_seconds: float
+    # The reaper: a running run without a heartbeat for this long is lost (a few missed beats, so a
+    # short DB blip does not end a healthy deploy); a queued run not started this long after its
+    # message was sent gets another message (the broker may have lost the first).
+    reaper_interval_seconds: float
+    lost_after_seconds: float
+    redispatch_after_seconds: float
     # Below MySQL's wait_timeout (28800 s by default) so the pool never hands out a connection the
     # server already closed.
     pool_recycle: int
@@ -99,6 +105,9 @@ def load_settings() -> Settings:
         cancel_poll_seconds=_float("CANCEL_POLL_SECONDS", 0.25),
         control_poll_seconds=_float("CONTROL_POLL_SECONDS", 1.0),
         stop_grace_seconds=_float("STOP_GRACE_SECONDS", 3.0),
+        reaper_interval_seconds=_float("REAPER_INTERVAL_SECONDS", 10.0),
+        lost_after_seconds=_float("LOST_AFTER_SECONDS", 40.0),
+        redispatch_after_seconds=_float("REDISPATCH_AFTER_SECONDS", 60.0),
         pool_recycle=_int("POOL_RECYCLE", 3600),
         artifact_retention_days=_int("ARTIFACT_RETENTION_DAYS", 30),
         max_request_bytes=_int("MAX_REQUEST_BYTES", 1024 * 1024),

@@ -20,7 +20,12 @@ from playdeck.settings import SOURCE_ROOT, Settings
 
 CONFIG_DIR = SOURCE_ROOT / "deploy" / "supervisor"
 MAIN_TEMPLATE = CONFIG_DIR / "supervisord.conf.template"
-PROGRAM_FILES = ("playdeck-web.conf", "playdeck-worker-deploy.conf", "playdeck-worker-dns.conf")
+PROGRAM_FILES = (
+    "playdeck-web.conf",
+    "playdeck-worker-deploy.conf",
+    "playdeck-worker-dns.conf",
+    "playdeck-reaper.conf",
+)
 PROGRAMS = tuple(name.removesuffix(".conf") for name in PROGRAM_FILES)
 # sun_path holds 108 bytes on Linux, the terminating NUL included.
 MAX_SOCKET_PATH = 107

@@ -1,0 +1,110 @@
+"""The reaper: the DB, not the broker or a worker's memory, decides that runs move on.
+
+Every ``reaper_interval_seconds`` (``playdeck reaper``, one per install, under supervisord):
+- a running run whose heartbeat is older than ``lost_after_seconds`` is recorded ``lost`` — its
+  worker died, froze or lost the network; the deploy lock goes with it and the next waiting run is
+  dispatched. If that worker is in fact alive, its next control poll sees ``lost`` and stops every
+  process of the run, so a run declared lost never goes on anywhere.
+- a queued run whose message was sent more than ``redispatch_after_seconds`` ago and that is not
+  waiting for a deploy lock gets a new message: a broker restarted without persistence loses
+  messages, and a run must not stay queued forever. A duplicate is harmless: one claim wins.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from playdeck import locks, runs
+from playdeck.db import session_scope
+from playdeck.dispatch import redispatch_run
+from playdeck.errors import DispatchError
+from playdeck.models import Project, Run, utcnow
+from playdeck.settings import Settings, get_settings
+from playdeck.states import RunState
+
+log = logging.getLogger(__name__)
+
+# Bounds one pass's work; what is left is taken on the next pass.
+BATCH = 500
+
+
+@dataclass
+class ReapReport:
+    lost: list[int] = field(default_factory=list)
+    redispatched: list[int] = field(default_factory=list)
+
+
+def _age_text(seconds: float) -> str:
+    return f"{seconds:.0f} s"
+
+
+def reap(settings: Settings | None = None, now: dt.datetime | None = None) -> ReapReport:
+    settings = settings or get_settings()
+    now = now or utcnow()
+    report = ReapReport()
+    stale_before = now - dt.timedelta(seconds=settings.lost_after_seconds)
+    with session_scope() as session:
+        stale = session.execute(
+            select(Run.id, Run.heartbeat_at, Run.worker_host, Run.project_id, Run.environment_id)
+            .where(Run.state == RunState.RUNNING.value, Run.heartbeat_at < stale_before)
+            .order_by(Run.id)
+            .limit(BATCH)
+        ).all()
+    for row in stale:
+        silent = (now - row.heartbeat_at).total_seconds()
+        reason = f"no heartbeat from worker {row.worker_host} for {_age_text(silent)}: the worker is gone"
+        with session_scope() as session:
+            if not runs.finish_run(session, row.id, RunState.LOST, reason=reason):
+                continue  # it ended meanwhile: its own state stands
+        log.warning("run %s lost: %s", row.id, reason)
+        report.lost.append(row.id)
+        locks.dispatch_next_waiting(row.project_id, row.environment_id)
+
+    resend_before = now - dt.timedelta(seconds=settings.redispatch_after_seconds)
+    with session_scope() as session:
+        forgotten = session.execute(
+            select(Run.id, Run.queue, Run.kind, Run.project_id, Run.environment_id, Project.lock_deploys)
+            .join(Project, Run.project_id == Project.id)
+            .where(Run.state == RunState.QUEUED.value, Run.dispatched_at < resend_before)
+            .order_by(Run.id)
+            .limit(BATCH)
+        ).all()
+        waiting_for_lock = {
+            row.id
+            for row in forgotten
+            if row.kind == "deploy"
+            and row.lock_deploys
+            and locks.holder(session, row.project_id, row.environment_id) not in (None, row.id)
+        }
+    for row in forgotten:
+        if row.id in waiting_for_lock:
+            continue  # the lock holder dispatches it when it ends
+        try:
+            redispatch_run(row.id, row.queue)
+        except DispatchError:
+            log.exception("could not re-dispatch run %s; next pass tries again", row.id)
+            continue
+        log.warning("run %s still queued well after its message was sent: sent again", row.id)
+        report.redispatched.append(row.id)
+    return report
+
+
+def run_forever(settings: Settings | None = None) -> None:
+    settings = settings or get_settings()
+    log.info(
+        "reaper: every %.0f s; lost after %.0f s without heartbeat; re-dispatch after %.0f s",
+        settings.reaper_interval_seconds,
+        settings.lost_after_seconds,
+        settings.redispatch_after_seconds,
+    )
+    while True:
+        try:
+            reap(settings)
+        except Exception:  # a DB outage must not end the reaper: it tries again next pass
+            log.exception("reaper pass failed")
+        time.sleep(settings.reaper_interval_seconds)
