@@ -20,7 +20,7 @@ import redis
 from playdeck import db, migrate, taskqueue
 from playdeck.projects import ensure_sample_project
 from playdeck.settings import Settings, get_settings
-from tests.servers import Worker
+from tests.servers import REPO_ROOT, Worker
 
 MARIADB_HOST = os.environ.get("PLAYDECK_TEST_MARIADB_HOST", "127.0.0.1")
 MARIADB_PORT = int(os.environ.get("PLAYDECK_TEST_MARIADB_PORT", "3306"))
@@ -144,3 +144,17 @@ def wait_for_state(run_id: int, states: set[str], timeout: float = 120) -> str:
             return state
         time.sleep(0.1)
     raise TimeoutError(f"run {run_id} still '{state}' after {timeout}s")
+
+
+@pytest.fixture
+def test_playbooks(monkeypatch, tmp_path, mariadb_url, redis_url) -> Settings:
+    """Fresh MariaDB database and Redis db, projects' playbooks and inventories from tests/."""
+    return configure(
+        monkeypatch,
+        seed_sample=False,
+        data_dir=str(tmp_path / "data"),
+        database_url=mariadb_url,
+        broker_url=redis_url,
+        playbook_dir=str(REPO_ROOT / "tests" / "playbooks"),
+        inventory_dir=str(REPO_ROOT / "tests" / "inventory"),
+    )

@@ -1,4 +1,4 @@
-"""Runner test fixtures: the production shape (MariaDB + Redis) with the playbooks under tests/."""
+"""Runner test fixtures: projects over the playbooks under tests/ (see ``test_playbooks``)."""
 
 from __future__ import annotations
 
@@ -6,22 +6,6 @@ import pytest
 
 from playdeck import db, projects
 from playdeck.settings import Settings
-from tests.conftest import configure
-from tests.servers import REPO_ROOT
-
-
-@pytest.fixture
-def test_playbooks(monkeypatch, tmp_path, mariadb_url, redis_url) -> Settings:
-    """Fresh MariaDB database and Redis db, projects' playbooks and inventories from tests/."""
-    return configure(
-        monkeypatch,
-        seed_sample=False,
-        data_dir=str(tmp_path / "data"),
-        database_url=mariadb_url,
-        broker_url=redis_url,
-        playbook_dir=str(REPO_ROOT / "tests" / "playbooks"),
-        inventory_dir=str(REPO_ROOT / "tests" / "inventory"),
-    )
 
 
 @pytest.fixture

@@ -87,9 +87,7 @@ def test_killed_worker_master_run_is_lost_within_the_bound(test_playbooks, start
     with db.session_scope() as session:
         projects.add_project(session, "sleepy", "sleep_long.yml", {"dev": "local2.ini"})
     worker = start_worker(concurrency=1)
-    run_id = runs.submit_run(
-        runs.RunRequest(project="sleepy", environment="dev", extra_vars={"sleep_seconds": 661})
-    ).id
+    run_id = runs.submit_run(runs.RunRequest(project="sleepy", environment="dev", extra_vars={"sleep_seconds": 661})).id
     wait_until(lambda: processes_of("sleep 661"), 60, "the playbook's sleeps")
     os.killpg(worker.process.pid, signal.SIGKILL)  # master and pool, no warm shutdown
     worker.process.wait()
