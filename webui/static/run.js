@@ -33,6 +33,23 @@
       const value = run[cell.dataset.field];
       cell.textContent = value === null || value === undefined || value === "" ? "—" : String(value);
     });
+    refreshExplanation();
+  }
+
+  // Why the run is in its state ("waiting for run #7, which holds the lock", ...); hidden once it ended.
+  function refreshExplanation() {
+    const line = document.getElementById("run-explanation");
+    if (!line) {
+      return;
+    }
+    fetch(root.dataset.explanationUrl, { headers: { Accept: "application/json" } })
+      .then(function (response) {
+        return response.json();
+      })
+      .then(function (answer) {
+        line.textContent = answer.explanation || "";
+        line.hidden = !answer.explanation;
+      });
   }
 
   function fillHostSummary(run) {
