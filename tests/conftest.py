@@ -146,15 +146,20 @@ def wait_for_state(run_id: int, states: set[str], timeout: float = 120) -> str:
     raise TimeoutError(f"run {run_id} still '{state}' after {timeout}s")
 
 
-@pytest.fixture
-def test_playbooks(monkeypatch, tmp_path, mariadb_url, redis_url) -> Settings:
-    """Fresh MariaDB database and Redis db, projects' playbooks and inventories from tests/."""
+def configure_test_playbooks(monkeypatch, tmp_path, database_url: str, broker_url: str) -> Settings:
+    """Production shape on the given servers, projects' playbooks and inventories from tests/."""
     return configure(
         monkeypatch,
         seed_sample=False,
         data_dir=str(tmp_path / "data"),
-        database_url=mariadb_url,
-        broker_url=redis_url,
+        database_url=database_url,
+        broker_url=broker_url,
         playbook_dir=str(REPO_ROOT / "tests" / "playbooks"),
         inventory_dir=str(REPO_ROOT / "tests" / "inventory"),
     )
+
+
+@pytest.fixture
+def test_playbooks(monkeypatch, tmp_path, mariadb_url, redis_url) -> Settings:
+    """Fresh MariaDB database and Redis db, projects' playbooks and inventories from tests/."""
+    return configure_test_playbooks(monkeypatch, tmp_path, mariadb_url, redis_url)

@@ -10,9 +10,9 @@ import pytest
 
 from playdeck import db, projects, runs
 from playdeck.events import events_after
-from tests.conftest import configure, free_port, wait_for_state
+from tests.conftest import configure_test_playbooks, free_port, wait_for_state
 from tests.runners.test_cancel import TERMINAL, wait_until
-from tests.servers import REPO_ROOT, ThrowawayMariaDB
+from tests.servers import ThrowawayMariaDB
 
 
 @pytest.fixture
@@ -28,15 +28,7 @@ def restartable_mariadb(tmp_path):
 def test_run_survives_a_database_restart_without_losing_events(
     monkeypatch, tmp_path, restartable_mariadb, redis_url, start_worker
 ):
-    settings = configure(
-        monkeypatch,
-        seed_sample=False,
-        data_dir=str(tmp_path / "data"),
-        database_url=restartable_mariadb.url,
-        broker_url=redis_url,
-        playbook_dir=str(REPO_ROOT / "tests" / "playbooks"),
-        inventory_dir=str(REPO_ROOT / "tests" / "inventory"),
-    )
+    settings = configure_test_playbooks(monkeypatch, tmp_path, restartable_mariadb.url, redis_url)
     with db.session_scope() as session:
         projects.add_project(session, "chatty", "chatty.yml", {"dev": "local2.ini"})
     worker = start_worker(concurrency=1)

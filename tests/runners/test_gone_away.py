@@ -13,8 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from playdeck import db, projects, runs
-from tests.conftest import configure, free_port, wait_for_state
-from tests.servers import REPO_ROOT, ThrowawayMariaDB
+from tests.conftest import configure_test_playbooks, free_port, wait_for_state
+from tests.servers import ThrowawayMariaDB
 
 WAIT_TIMEOUT = 3
 
@@ -32,15 +32,7 @@ def short_lived_mariadb(tmp_path):
 def test_worker_idle_past_wait_timeout_runs_the_next_deploy(
     monkeypatch, tmp_path, short_lived_mariadb, redis_url, start_worker
 ):
-    configure(
-        monkeypatch,
-        seed_sample=False,
-        data_dir=str(tmp_path / "data"),
-        database_url=short_lived_mariadb.url,
-        broker_url=redis_url,
-        playbook_dir=str(REPO_ROOT / "tests" / "playbooks"),
-        inventory_dir=str(REPO_ROOT / "tests" / "inventory"),
-    )
+    configure_test_playbooks(monkeypatch, tmp_path, short_lived_mariadb.url, redis_url)
     with db.session_scope() as session:
         projects.add_project(session, "marker", "marker.yml", {"dev": "local2.ini"})
     worker = start_worker(concurrency=1)
