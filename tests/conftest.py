@@ -20,7 +20,7 @@ import redis
 from playdeck import db, migrate, taskqueue
 from playdeck.projects import ensure_sample_project
 from playdeck.settings import Settings, get_settings
-from tests.servers import REPO_ROOT, Worker
+from tests.servers import REPO_ROOT, ThrowawayMariaDB, Worker
 
 MARIADB_HOST = os.environ.get("PLAYDECK_TEST_MARIADB_HOST", "127.0.0.1")
 MARIADB_PORT = int(os.environ.get("PLAYDECK_TEST_MARIADB_PORT", "3306"))
@@ -163,3 +163,20 @@ def configure_test_playbooks(monkeypatch, tmp_path, database_url: str, broker_ur
 def test_playbooks(monkeypatch, tmp_path, mariadb_url, redis_url) -> Settings:
     """Fresh MariaDB database and Redis db, projects' playbooks and inventories from tests/."""
     return configure_test_playbooks(monkeypatch, tmp_path, mariadb_url, redis_url)
+
+
+@pytest.fixture
+def throwaway_mariadb(tmp_path) -> Iterator:
+    """Start private MariaDB servers (``throwaway_mariadb("--wait-timeout=3")``), stopped at teardown."""
+    started: list[ThrowawayMariaDB] = []
+
+    def start(*options: str) -> ThrowawayMariaDB:
+        server = ThrowawayMariaDB(tmp_path / f"mariadb-{len(started)}", free_port(), *options)
+        server.base.mkdir()
+        started.append(server)
+        return server.start()
+
+    yield start
+    db.reset_engine()
+    for server in started:
+        server.stop()

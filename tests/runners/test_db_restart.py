@@ -10,19 +10,13 @@ import pytest
 
 from playdeck import db, projects, runs
 from playdeck.events import events_after
-from tests.conftest import configure_test_playbooks, free_port, wait_for_state
+from tests.conftest import configure_test_playbooks, wait_for_state
 from tests.runners.test_cancel import TERMINAL, wait_until
-from tests.servers import ThrowawayMariaDB
 
 
 @pytest.fixture
-def restartable_mariadb(tmp_path):
-    server = ThrowawayMariaDB(tmp_path / "mariadb", free_port())
-    server.base.mkdir()
-    server.start()
-    yield server
-    db.reset_engine()
-    server.stop()
+def restartable_mariadb(throwaway_mariadb):
+    return throwaway_mariadb()
 
 
 def test_run_survives_a_database_restart_without_losing_events(

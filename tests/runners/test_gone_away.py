@@ -13,20 +13,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from playdeck import db, projects, runs
-from tests.conftest import configure_test_playbooks, free_port, wait_for_state
-from tests.servers import ThrowawayMariaDB
+from tests.conftest import configure_test_playbooks, wait_for_state
 
 WAIT_TIMEOUT = 3
 
 
 @pytest.fixture
-def short_lived_mariadb(tmp_path):
-    server = ThrowawayMariaDB(tmp_path / "mariadb", free_port(), f"--wait-timeout={WAIT_TIMEOUT}")
-    server.base.mkdir()
-    server.start()
-    yield server
-    db.reset_engine()
-    server.stop()
+def short_lived_mariadb(throwaway_mariadb):
+    return throwaway_mariadb(f"--wait-timeout={WAIT_TIMEOUT}")
 
 
 def test_worker_idle_past_wait_timeout_runs_the_next_deploy(
