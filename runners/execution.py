@@ -20,6 +20,7 @@ import ansible_runner
 
 from playdeck import locks, runs
 from playdeck.db import session_scope
+from playdeck.errors import NotFound
 from playdeck.projects import resolve_inside
 from playdeck.settings import Settings, get_settings
 from playdeck.states import RunState
@@ -105,7 +106,7 @@ def execute(run_id: int) -> Outcome:
 def _current_state(session, run_id: int) -> str:
     try:
         return runs.get_run(session, run_id).state
-    except Exception:
+    except NotFound:  # a DB error must surface, not pass for a missing run
         return "missing"
 
 
