@@ -56,6 +56,10 @@ class Project(Base):
     lock_deploys: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # A newer run queued for an environment cancels the older ones still waiting there.
     supersede_queued: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # How many times a run that ended "lost" (its worker died) is started again automatically, each
+    # time as a new run linked to the lost one. 0 (the default) for deploys: re-running a deploy that
+    # stopped halfway is a person's decision. Idempotent work (DNS regeneration) turns it on.
+    retry_lost_runs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     environments: Mapped[list[Environment]] = relationship(
         back_populates="project", order_by="Environment.name", cascade="all, delete-orphan"
@@ -124,6 +128,12 @@ class Run(Base):
     relaunch_of_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("runs.id", ondelete="SET NULL", name="fk_runs_relaunch_of_id_runs")
     )
+    # 0 for a run someone asked for; n for the n-th automatic retry of a lost run (relaunch_of).
+    retry_number: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The worker (master process) whose pool executes the run; see Worker.
+    worker_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workers.id", ondelete="SET NULL", name="fk_runs_worker_id_workers")
+    )
 
     project: Mapped[Project] = relationship()
     environment: Mapped[Environment] = relationship()
@@ -145,6 +155,33 @@ class Run(Base):
             return None
         end = self.finished_at or utcnow()
         return (end - self.started_at).total_seconds()
+
+
+class Worker(Base):
+    """One Celery worker master, from its start to its exit: what ``playdeck workers`` lists.
+
+    The master registers itself before forking its pool, beats ``heartbeat_at`` while it lives and
+    records ``stopped`` when it exits; a release manager asks it to drain through ``drain_requested_at``.
+    """
+
+    __tablename__ = "workers"
+    __table_args__ = (Index("ix_workers_state", "state"), Index("ix_workers_host_pid", "hostname", "pid"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Celery's node name, e.g. deploy@web1.
+    name: Mapped[str] = mapped_column(String(255))
+    hostname: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    # Comma-separated queue names the worker consumes.
+    queues: Mapped[str] = mapped_column(String(255), default="")
+    concurrency: Mapped[int] = mapped_column(Integer, default=1)
+    # active | draining | stopped
+    state: Mapped[str] = mapped_column(String(16), default="active")
+    started_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    stopped_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    drain_requested_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    drain_requested_by: Mapped[str | None] = mapped_column(String(100))
 
 
 class DeployLock(Base):
