@@ -381,8 +381,18 @@ def project() -> None:
 )
 @click.option("--lock-deploys/--no-lock-deploys", default=None, help="At most one running deploy per environment.")
 @click.option("--supersede/--no-supersede", default=None, help="A newer queued run cancels older waiting ones.")
+@click.option(
+    "--retry-lost",
+    type=click.IntRange(min=0),
+    help="Times a run lost with its worker is started again automatically, as a new run (0: off).",
+)
 def project_set(
-    name: str, run_timeout: int | None, idle_timeout: int | None, lock_deploys: bool | None, supersede: bool | None
+    name: str,
+    run_timeout: int | None,
+    idle_timeout: int | None,
+    lock_deploys: bool | None,
+    supersede: bool | None,
+    retry_lost: int | None,
 ) -> None:
     """Change NAME's limits and policies; prints the project's settings."""
     from playdeck.db import session_scope
@@ -394,6 +404,7 @@ def project_set(
         "idle_timeout_seconds": idle_timeout,
         "lock_deploys": lock_deploys,
         "supersede_queued": supersede,
+        "retry_lost_runs": retry_lost,
     }
     with session_scope() as session:
         shown = project_json(set_options(session, name, **{k: v for k, v in chosen.items() if v is not None}))

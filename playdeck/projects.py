@@ -13,7 +13,11 @@ from playdeck.settings import get_settings
 
 SAMPLE_PROJECT = "sampleapp"
 # Per-project behaviour a registration may set (see the Project model).
-PROJECT_OPTIONS = frozenset({"run_timeout_seconds", "idle_timeout_seconds", "lock_deploys", "supersede_queued"})
+PROJECT_OPTIONS = frozenset(
+    {"run_timeout_seconds", "idle_timeout_seconds", "lock_deploys", "supersede_queued", "retry_lost_runs"}
+)
+# Automatic retries of a lost run; a few cover a worker restart or crash, more would hide a real fault.
+MAX_RETRY_LOST_RUNS = 5
 
 
 def list_projects(session: Session) -> list[Project]:
@@ -80,6 +84,11 @@ def set_options(session: Session, name: str, **options: int | bool) -> Project:
         value = options.get(limit)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
             raise ValidationError(limit, "must be a whole number of seconds (0 turns the idle timeout off)")
+    retries = options.get("retry_lost_runs")
+    if retries is not None and (
+        isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRY_LOST_RUNS
+    ):
+        raise ValidationError("retry_lost_runs", f"must be a whole number from 0 (off) to {MAX_RETRY_LOST_RUNS}")
     if options.get("run_timeout_seconds") == 0:
         raise ValidationError("run_timeout_seconds", "must be at least 1 second")
     project = get_project(session, name)

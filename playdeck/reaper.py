@@ -3,8 +3,9 @@
 Every ``reaper_interval_seconds`` (``playdeck reaper``, one per install, under supervisord):
 - a running run whose heartbeat is older than ``lost_after_seconds`` is recorded ``lost`` — its
   worker died, froze or lost the network; the deploy lock goes with it and the next waiting run is
-  dispatched. If that worker is in fact alive, its next control poll sees ``lost`` and stops every
-  process of the run, so a run declared lost never goes on anywhere.
+  dispatched (and, if the project retries lost runs, a retry is queued). If that worker is in fact
+  alive, its next control poll sees ``lost`` and stops every process of the run, so a run declared
+  lost never goes on anywhere.
 - a queued run whose message was sent more than ``redispatch_after_seconds`` ago and that is not
   waiting for a deploy lock gets a new message: a broker restarted without persistence loses
   messages, and a run must not stay queued forever. A duplicate is harmless: one claim wins.
@@ -19,10 +20,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from playdeck import locks, runs
+from playdeck import locks
 from playdeck.db import session_scope
 from playdeck.dispatch import redispatch_run
 from playdeck.errors import DispatchError
+from playdeck.lost import mark_lost
 from playdeck.models import Project, Run, utcnow
 from playdeck.settings import Settings, get_settings
 from playdeck.states import RunState
@@ -50,7 +52,7 @@ def reap(settings: Settings | None = None, now: dt.datetime | None = None) -> Re
     stale_before = now - dt.timedelta(seconds=settings.lost_after_seconds)
     with session_scope() as session:
         stale = session.execute(
-            select(Run.id, Run.heartbeat_at, Run.worker_host, Run.project_id, Run.environment_id)
+            select(Run.id, Run.heartbeat_at, Run.worker_host)
             .where(Run.state == RunState.RUNNING.value, Run.heartbeat_at < stale_before)
             .order_by(Run.id)
             .limit(BATCH)
@@ -58,12 +60,9 @@ def reap(settings: Settings | None = None, now: dt.datetime | None = None) -> Re
     for row in stale:
         silent = (now - row.heartbeat_at).total_seconds()
         reason = f"no heartbeat from worker {row.worker_host} for {_age_text(silent)}: the worker is gone"
-        with session_scope() as session:
-            if not runs.finish_run(session, row.id, RunState.LOST, reason=reason):
-                continue  # it ended meanwhile: its own state stands
-        log.warning("run %s lost: %s", row.id, reason)
-        report.lost.append(row.id)
-        locks.dispatch_next_waiting(row.project_id, row.environment_id)
+        # None when it ended meanwhile: its own state stands.
+        if mark_lost(row.id, reason) is not None:
+            report.lost.append(row.id)
 
     resend_before = now - dt.timedelta(seconds=settings.redispatch_after_seconds)
     with session_scope() as session:

@@ -22,6 +22,7 @@ def project_json(project: Project) -> dict[str, Any]:
         "idle_timeout_seconds": project.idle_timeout_seconds,
         "lock_deploys": project.lock_deploys,
         "supersede_queued": project.supersede_queued,
+        "retry_lost_runs": project.retry_lost_runs,
         "environments": [
             {"name": env.name, "inventory": env.inventory, "protected": env.protected} for env in project.environments
         ],
@@ -58,6 +59,7 @@ def run_json(run: Run, with_summaries: bool = True) -> dict[str, Any]:
         "attempt": run.attempt,
         "event_count": run.event_count,
         "relaunch_of": run.relaunch_of_id,
+        "retry_number": run.retry_number,
     }
     if with_summaries:
         data["host_summaries"] = [

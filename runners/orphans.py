@@ -18,8 +18,8 @@ import threading
 import psutil
 from sqlalchemy import select
 
-from playdeck import locks, runs
 from playdeck.db import session_scope
+from playdeck.lost import mark_lost
 from playdeck.models import Run
 from playdeck.settings import get_settings
 from playdeck.states import RunState, is_terminal
@@ -66,21 +66,15 @@ def mark_lost_runs(host: str) -> list[int]:
     """Record ``lost`` for runs said to be running on this host whose worker process is gone."""
     with session_scope() as session:
         running_here = session.execute(
-            select(Run.id, Run.worker_pid, Run.project_id, Run.environment_id).where(
-                Run.state == RunState.RUNNING.value, Run.worker_host == host
-            )
+            select(Run.id, Run.worker_pid).where(Run.state == RunState.RUNNING.value, Run.worker_host == host)
         ).all()
-        lost = []
-        for row in running_here:
-            if row.worker_pid is not None and psutil.pid_exists(row.worker_pid):
-                continue
-            reason = f"its worker process {row.worker_pid} on {host} is gone"
-            if runs.finish_run(session, row.id, RunState.LOST, reason=reason):
-                lost.append((row.id, row.project_id, row.environment_id))
-    for run_id, project_id, environment_id in lost:
-        log.warning("run %s lost: its worker process on %s is gone", run_id, host)
-        locks.dispatch_next_waiting(project_id, environment_id)
-    return [run_id for run_id, _, _ in lost]
+    lost = []
+    for row in running_here:
+        if row.worker_pid is not None and psutil.pid_exists(row.worker_pid):
+            continue
+        if mark_lost(row.id, f"its worker process {row.worker_pid} on {host} is gone") is not None:
+            lost.append(row.id)
+    return lost
 
 
 def sweep(host: str | None = None) -> dict[int, list[int]]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from playdeck import projects
 from playdeck.db import session_scope
+from playdeck.lost import mark_lost
 from playdeck.runs import finish_run, record_host_summaries
 from playdeck.states import RunState
 from playdeck.taskqueue import EXECUTE_RUN_TASK
@@ -164,3 +166,18 @@ def test_run_page_relaunch_from_another_site_is_refused(client, runs):
     )
     assert response.status_code == 403
     assert run_count() == 1
+
+
+def test_run_page_of_an_automatic_retry_links_the_lost_run(client, runs):
+    run_id = runs.create(client)
+    runs.start(run_id)
+    with session_scope() as session:
+        projects.set_options(session, client.get(f"/api/v1/runs/{run_id}").json["project"], retry_lost_runs=2)
+    retry_id = mark_lost(run_id, "its worker process 1 on h is gone").retry[0]
+
+    page = client.get(f"/runs/{retry_id}").get_data(as_text=True)
+    assert f"Automatic retry 1 of lost\n        <a href=\"/runs/{run_id}\">run #{run_id}</a>" in page
+    assert client.get(f"/api/v1/runs/{retry_id}").json["retry_number"] == 1
+    assert f"retried automatically as run {retry_id} (retry 1 of 2)" in client.get(f"/runs/{run_id}").get_data(
+        as_text=True
+    )

@@ -1,0 +1,83 @@
+"""Recording a run as ``lost`` — its worker died under it — and the project's automatic-retry policy.
+
+Every path that declares a run lost (the reaper on a stale heartbeat, a worker's sweep on a dead pool
+process) goes through here, so each does the same three things: the terminal state (which releases
+the deploy lock) and, if the project retries lost runs, a new linked run, in one transaction; then,
+after the commit, the messages for the retry and for the next run waiting for the environment.
+
+The lost run stays ``lost``: a retry is a new run (``relaunch_of`` the lost one, ``retry_number`` n),
+so the history says truthfully that the first attempt died and a second one was started.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from playdeck import locks, runs
+from playdeck.dispatch import dispatch_run
+from playdeck.errors import DispatchError
+from playdeck.models import Project, Run
+from playdeck.relaunch import relaunch_request
+from playdeck.states import RunState
+
+log = logging.getLogger(__name__)
+
+# A requester name like any other (validated the same way); the run page says it is an automatic retry.
+RETRY_REQUESTER = "playdeck-retry"
+
+
+@dataclass(frozen=True)
+class LostRun:
+    run_id: int
+    project_id: int
+    environment_id: int
+    retry: tuple[int, str] | None  # the retry run's (id, queue), if the policy started one
+
+
+def record_lost(session: Session, run_id: int, reason: str) -> LostRun | None:
+    """In the caller's transaction: ``lost`` with ``reason``, plus a retry run if the project allows one.
+
+    None if the run was no longer running (it ended meanwhile; its own state stands).
+    """
+    if not runs.finish_run(session, run_id, RunState.LOST, reason=reason):
+        return None
+    # A fresh load: the UPDATE above bypassed any copy already in this session.
+    session.expire_all()
+    run = runs.get_run(session, run_id)
+    retry = None
+    allowed = session.get(Project, run.project_id).retry_lost_runs
+    if run.retry_number < allowed:
+        request = relaunch_request(session, run_id, "all", requested_by=RETRY_REQUESTER)
+        new = runs.request_run(session, request)
+        new.retry_number = run.retry_number + 1
+        session.flush()
+        note = f"; retried automatically as run {new.id} (retry {new.retry_number} of {allowed})"
+        session.execute(update(Run).where(Run.id == run_id).values(reason=Run.reason + note))
+        retry = (new.id, new.queue)
+    return LostRun(run_id, run.project_id, run.environment_id, retry)
+
+
+def after_commit(lost: LostRun) -> None:
+    """Send what a lost run set free. A failed send is not fatal: the reaper re-sends queued runs."""
+    log.warning("run %s lost%s", lost.run_id, f"; retry is run {lost.retry[0]}" if lost.retry else "")
+    try:
+        if lost.retry is not None:
+            dispatch_run(*lost.retry)
+        locks.dispatch_next_waiting(lost.project_id, lost.environment_id)
+    except DispatchError:
+        log.exception("after run %s was lost: dispatch failed; the reaper will send it again", lost.run_id)
+
+
+def mark_lost(run_id: int, reason: str) -> LostRun | None:
+    """``record_lost`` in its own transaction, then ``after_commit``."""
+    from playdeck.db import session_scope
+
+    with session_scope() as session:
+        lost = record_lost(session, run_id, reason)
+    if lost is not None:
+        after_commit(lost)
+    return lost
