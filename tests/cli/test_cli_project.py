@@ -12,13 +12,16 @@ from tests.cli.cli_support import playdeck
 
 
 def test_project_set_changes_policies_that_requests_then_obey(embedded):
-    result = playdeck("project", "set", "sampleapp", "--run-timeout", "90", "--no-lock-deploys", "--supersede")
+    result = playdeck(
+        "project", "set", "sampleapp", "--run-timeout", "90", "--no-lock-deploys", "--supersede", "--retry-lost", "2"
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
         "run_timeout_seconds": 90,
         "idle_timeout_seconds": 600,
         "lock_deploys": False,
         "supersede_queued": True,
+        "retry_lost_runs": 2,
     }
     with pytest.raises(ValidationError, match="at most 90 s"), db.session_scope() as session:
         runs.request_run(session, runs.RunRequest(project="sampleapp", environment="staging", timeout=91))
@@ -29,3 +32,5 @@ def test_project_set_unknown_project_or_bad_value_exits_2(embedded):
     assert unknown.returncode == 2 and "project 'nope' does not exist" in unknown.stderr
     bad = playdeck("project", "set", "sampleapp", "--run-timeout", "0")
     assert bad.returncode == 2 and "--run-timeout" in bad.stderr
+    too_many = playdeck("project", "set", "sampleapp", "--retry-lost", "6")
+    assert too_many.returncode == 2 and "retry_lost_runs: must be a whole number from 0 (off) to 5" in too_many.stderr

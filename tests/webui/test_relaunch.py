@@ -176,7 +176,7 @@ def test_run_page_of_an_automatic_retry_links_the_lost_run(client, runs):
     retry_id = mark_lost(run_id, "its worker process 1 on h is gone").retry[0]
 
     page = client.get(f"/runs/{retry_id}").get_data(as_text=True)
-    assert f"Automatic retry 1 of lost\n        <a href=\"/runs/{run_id}\">run #{run_id}</a>" in page
+    assert f'Automatic retry 1 of lost\n        <a href="/runs/{run_id}">run #{run_id}</a>' in page
     assert client.get(f"/api/v1/runs/{retry_id}").json["retry_number"] == 1
     assert f"retried automatically as run {retry_id} (retry 1 of 2)" in client.get(f"/runs/{run_id}").get_data(
         as_text=True
