@@ -6,15 +6,22 @@ or transaction is held while a playbook runs (MySQL closes idle connections afte
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from playdeck.settings import get_settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _lock = threading.Lock()
 _engine: Engine | None = None
@@ -79,6 +86,29 @@ def session_scope() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def unavailable(exc: BaseException) -> bool:
+    """True for errors that say the DB could not be reached (down, restarting, connection dropped),
+    as opposed to a query the DB refused."""
+    return isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+def retry_while_unavailable(work: Callable[[], T], patience: float, what: str) -> T:
+    """Call ``work`` (which opens its own ``session_scope``) until it succeeds, retrying while the DB is
+    unreachable, for up to ``patience`` seconds; then the last error is raised. ``work`` must be safe
+    to repeat: a commit whose reply was lost may have been applied."""
+    deadline = time.monotonic() + patience
+    delay = 0.2
+    while True:
+        try:
+            return work()
+        except DBAPIError as exc:
+            if not unavailable(exc) or time.monotonic() + delay > deadline:
+                raise
+            log.warning("%s: DB unavailable (%s); retrying in %.1f s", what, exc.orig, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def dispose_after_fork() -> None:

@@ -47,7 +47,8 @@ class Settings:
     event_flush_seconds: float
     event_batch_size: int
     cancel_poll_seconds: float
-    # How often a running run's worker reads whether it was canceled; bounds the cancel latency.
+    # How often a running run's worker reads whether it was canceled, and a worker master whether it
+    # was asked to drain; bounds both latencies.
     control_poll_seconds: float
     # After a cancel, how long the run's processes get to exit on TERM before they are killed.
     stop_grace_seconds: float
@@ -57,6 +58,9 @@ class Settings:
     reaper_interval_seconds: float
     lost_after_seconds: float
     redispatch_after_seconds: float
+    # How long a worker keeps retrying the writes that end a run (last events, terminal state) while
+    # the DB is unreachable, before giving up and leaving the run to the reaper.
+    db_outage_patience_seconds: float
     # Below MySQL's wait_timeout (28800 s by default) so the pool never hands out a connection the
     # server already closed.
     pool_recycle: int
@@ -108,6 +112,7 @@ def load_settings() -> Settings:
         reaper_interval_seconds=_float("REAPER_INTERVAL_SECONDS", 10.0),
         lost_after_seconds=_float("LOST_AFTER_SECONDS", 40.0),
         redispatch_after_seconds=_float("REDISPATCH_AFTER_SECONDS", 60.0),
+        db_outage_patience_seconds=_float("DB_OUTAGE_PATIENCE_SECONDS", 300.0),
         pool_recycle=_int("POOL_RECYCLE", 3600),
         artifact_retention_days=_int("ARTIFACT_RETENTION_DAYS", 30),
         max_request_bytes=_int("MAX_REQUEST_BYTES", 1024 * 1024),

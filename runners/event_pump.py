@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from playdeck import events, runs
-from playdeck.db import session_scope
+from playdeck.db import retry_while_unavailable, session_scope
 from playdeck.settings import Settings
 from playdeck.states import RunState
 
@@ -67,11 +67,13 @@ class EventPump:
         self._thread.start()
 
     def close(self) -> None:
-        """Stop the thread after a last flush of everything still pending."""
+        """Stop the thread after a last flush of everything still pending. If the DB is down just as
+        the playbook ends, the flush is retried (the events exist only in memory now) for up to
+        ``db_outage_patience_seconds``."""
         self._closing.set()
         self._wake.set()
         self._thread.join()
-        self._flush_all()
+        retry_while_unavailable(self._flush_all, self.settings.db_outage_patience_seconds, f"run {self.run_id} events")
 
     # --- the background thread ----------------------------------------------------------------------
 

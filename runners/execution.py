@@ -19,7 +19,7 @@ from typing import Any
 import ansible_runner
 
 from playdeck import locks, runs
-from playdeck.db import session_scope
+from playdeck.db import retry_while_unavailable, session_scope
 from playdeck.errors import NotFound
 from playdeck.projects import resolve_inside
 from playdeck.settings import Settings, get_settings
@@ -95,9 +95,9 @@ def execute(run_id: int) -> Outcome:
         with session_scope() as session:
             runs.finish_run(session, run_id, RunState.ERROR, reason=_describe(exc))
         state = RunState.ERROR
-    if spec is not None:
-        # The environment's lock went with the terminal state; a run waiting for it may start now.
-        locks.dispatch_next_waiting(spec.project_id, spec.environment_id)
+    # The environment's lock went with the terminal state; a run waiting for it may start now.
+    project_id, environment_id = _environment_of(run_id) if spec is None else (spec.project_id, spec.environment_id)
+    locks.dispatch_next_waiting(project_id, environment_id)
     # After the terminal state is recorded, so pruning never delays a run's result.
     retention.prune_if_due(settings)
     return Outcome(run_id, executed=True, state=str(state))
@@ -108,6 +108,12 @@ def _current_state(session, run_id: int) -> str:
         return runs.get_run(session, run_id).state
     except NotFound:  # a DB error must surface, not pass for a missing run
         return "missing"
+
+
+def _environment_of(run_id: int) -> tuple[int, int]:
+    with session_scope() as session:
+        run = runs.get_run(session, run_id)
+        return run.project_id, run.environment_id
 
 
 def _load_spec(run_id: int) -> RunSpec:
@@ -204,12 +210,18 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
         # the run was stopped on request. A run that completed first stays successful.
         state = RunState.CANCELED
     reason = _reason(state, rc, pump, leftovers, spec, elapsed)
-    with session_scope() as session:
-        if pump.stats is not None:
-            runs.record_host_summaries(session, spec.run_id, pump.stats)
-        if not runs.finish_run(session, spec.run_id, state, rc=rc, reason=reason):
-            # Someone else ended the run while it executed (force-cancel, reaper); their state stands.
-            state = RunState(_current_state(session, spec.run_id))
+
+    def record_end() -> RunState:
+        with session_scope() as session:
+            if pump.stats is not None:
+                runs.record_host_summaries(session, spec.run_id, pump.stats)
+            if runs.finish_run(session, spec.run_id, state, rc=rc, reason=reason):
+                return state
+            # Someone else ended the run while it executed (force-cancel, reaper), or a retry finds
+            # its own earlier commit applied: the recorded state stands.
+            return RunState(_current_state(session, spec.run_id))
+
+    state = retry_while_unavailable(record_end, settings.db_outage_patience_seconds, f"run {spec.run_id} end")
     log.info("run %s ended %s (rc %s, %d events)", spec.run_id, state, rc, pump.persisted)
     return state
 
