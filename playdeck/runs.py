@@ -263,12 +263,15 @@ def _transition(
     return True
 
 
-def claim_run(session: Session, run_id: int, worker_host: str, worker_pid: int) -> bool:
+def claim_run(session: Session, run_id: int, worker_host: str, worker_pid: int, worker_id: int | None = None) -> bool:
     """queued → running for exactly one worker, however many times the message is delivered.
 
+    ``worker_id`` defaults to the registered worker master of this (pool) process, if any.
     False also when the run's environment is locked by another running deploy: the run then stays
     queued (this transaction is rolled back) until the holder ends and dispatches it again.
     """
+    from playdeck.workers import current_worker_id  # here: playdeck.workers imports this module
+
     now = utcnow()
     claimed = _transition(
         session,
@@ -278,6 +281,7 @@ def claim_run(session: Session, run_id: int, worker_host: str, worker_pid: int) 
         heartbeat_at=now,
         worker_host=worker_host,
         worker_pid=worker_pid,
+        worker_id=current_worker_id() if worker_id is None else worker_id,
         attempt=Run.attempt + 1,
     )
     if claimed and locks.acquire(session, run_id) is not None:

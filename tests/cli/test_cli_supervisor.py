@@ -7,7 +7,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from supervisor.datatypes import RestartUnconditionally
+from supervisor.datatypes import RestartWhenExitUnexpected
 from supervisor.options import ServerOptions
 
 from playdeck import supervisor
@@ -39,7 +39,8 @@ def test_workers_wait_for_running_deploys_when_stopped(monkeypatch: pytest.Monke
         assert worker.stopwaitsecs == 600
         assert worker.stopasgroup is False
         assert worker.killasgroup is True
-        assert worker.autorestart is RestartUnconditionally
+        # A drained worker exits 0 and stays stopped; a crash is still restarted.
+        assert worker.autorestart is RestartWhenExitUnexpected and worker.exitcodes == [0]
         assert worker.startsecs >= 1
 
 
