@@ -20,7 +20,7 @@ import redis
 from playdeck import db, migrate, taskqueue
 from playdeck.projects import ensure_sample_project
 from playdeck.settings import Settings, get_settings
-from tests.servers import REPO_ROOT, ThrowawayMariaDB, Worker
+from tests.servers import REPO_ROOT, ThrowawayMariaDB, ThrowawayRedis, Worker
 
 MARIADB_HOST = os.environ.get("PLAYDECK_TEST_MARIADB_HOST", "127.0.0.1")
 MARIADB_PORT = int(os.environ.get("PLAYDECK_TEST_MARIADB_PORT", "3306"))
@@ -180,3 +180,12 @@ def throwaway_mariadb(tmp_path) -> Iterator:
     db.reset_engine()
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def throwaway_redis(tmp_path) -> Iterator[ThrowawayRedis]:
+    """A private Redis without persistence (``.restart()`` loses every message), stopped at teardown."""
+    server = ThrowawayRedis(tmp_path / "redis", free_port())
+    server.base.mkdir()
+    yield server.start()
+    server.stop()

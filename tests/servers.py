@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import pymysql
+import redis
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PLAYDECK = shutil.which("playdeck", path=str(Path(sys.executable).parent)) or "playdeck"
@@ -130,3 +131,65 @@ class Worker:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self.log.close()
+
+
+class ThrowawayRedis:
+    """A private redis-server on a free port that keeps nothing on disk: ``restart()`` loses every message,
+    queued and unacknowledged alike, as a production Redis without RDB/AOF does when it restarts."""
+
+    def __init__(self, base: Path, port: int) -> None:
+        self.base = base
+        self.port = port
+        self.log = base / "redis.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=1)
+
+    def start(self) -> ThrowawayRedis:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server not found: install the redis-server package")
+        command = [
+            binary,
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "no",
+            "--daemonize", "no",
+            "--dir", str(self.base),
+            "--logfile", str(self.log),
+        ]  # fmt: skip
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process and self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited: {self.log.read_text(errors='replace')[-2000:]}")
+            try:
+                self.client().ping()
+                return
+            except redis.RedisError:
+                time.sleep(0.1)
+        raise TimeoutError(f"redis-server on port {self.port} not ready after {timeout}s")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def restart(self) -> None:
+        """Stop, then start again on the same port (clients see their connections drop)."""
+        self.stop()
+        self.start()

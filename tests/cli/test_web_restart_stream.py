@@ -13,6 +13,7 @@ import requests
 from playdeck import db, projects, runs
 from playdeck.apiclient import parse_sse
 from playdeck.events import events_after
+from tests import fault_report
 from tests.cli.cli_support import SupervisedPlaydeck
 from tests.conftest import wait_for_state
 
@@ -74,3 +75,4 @@ def test_stream_resumes_after_a_web_restart_without_gap_or_duplicate(chatty, pla
     with db.session_scope() as session:
         stored = [event.counter for event in events_after(session, run_id, 0, limit=1000)]
     assert reader.counters == stored  # every event, once, in order
+    fault_report.record(8, [run_id])

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from playdeck import db, projects, runs
+from tests import fault_report
 from tests.conftest import configure_test_playbooks, wait_for_state
 
 WAIT_TIMEOUT = 3
@@ -40,6 +41,7 @@ def test_worker_idle_past_wait_timeout_runs_the_next_deploy(
     second = runs.submit_run(request).id
     assert wait_for_state(second, {"successful", "failed", "error"}) == "successful"
     assert "gone away" not in worker.output()
+    fault_report.record(5, [first, second])
 
 
 def test_only_closed_sessions_with_pre_ping_survive_the_idle_gap(short_lived_mariadb):

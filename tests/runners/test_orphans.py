@@ -12,6 +12,7 @@ import pytest
 from playdeck import db, runs
 from playdeck.states import RunState
 from runners import orphans
+from tests import fault_report
 from tests.conftest import wait_for_state
 from tests.runners.test_cancel import TERMINAL, processes_of, wait_until
 
@@ -83,3 +84,4 @@ def test_killed_pool_process_run_ends_lost_no_orphan_no_rerun(sleepy_project, st
     wait_until(lambda: "not executing it again" in worker.output(), 60, "the redelivery to be refused")
     with db.session_scope() as session:
         assert runs.get_run(session, run_id).attempt == 1
+    fault_report.record(3, [run_id])

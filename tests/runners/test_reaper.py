@@ -11,6 +11,7 @@ from sqlalchemy import update
 
 from playdeck import db, projects, reaper, runs
 from playdeck.models import Run, utcnow
+from tests import fault_report
 from tests.conftest import wait_for_state
 from tests.runners.test_cancel import TERMINAL, processes_of, wait_until
 from tests.webui.webui_testing import broker_messages
@@ -100,3 +101,4 @@ def test_killed_worker_master_run_is_lost_within_the_bound(test_playbooks, start
     start_worker(concurrency=1)  # the new master's sweep stops the dead worker's orphans
     wait_until(lambda: processes_of("sleep 661") == [], 40, "the orphaned sleeps to be stopped")
     assert wait_for_state(run_id, TERMINAL) == "lost"  # and nothing ran it again
+    fault_report.record(4, [run_id])

@@ -7,6 +7,7 @@ import json
 from playdeck import db, projects, runs
 from playdeck.events import events_after
 from playdeck.taskqueue import EXECUTE_RUN_TASK, producer
+from tests import fault_report
 from tests.conftest import wait_for_state
 
 
@@ -66,6 +67,7 @@ def test_duplicate_delivery_executes_the_run_once(test_projects, start_worker, t
         assert runs.get_run(session, run_id).attempt == 1
     # One line per host: the playbook ran once.
     assert sorted(marker.read_text().split("\n")[:-1]) == [f"{run_id} host1", f"{run_id} host2"]
+    fault_report.record(9, [run_id], marker=marker)
 
 
 def test_check_mode_limit_and_tags_reach_ansible(test_projects, start_worker, tmp_path):
