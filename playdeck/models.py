@@ -230,3 +230,7 @@ class RunHostSummary(Base):
     skipped: Mapped[int] = mapped_column(Integer, default=0)
     rescued: Mapped[int] = mapped_column(Integer, default=0)
     ignored: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# The DNS tables live in their own package; importing them here puts them in Base.metadata (Alembic).
+from playdeck.dns import models as _dns_models  # noqa: E402, F401
