@@ -120,7 +120,7 @@ class _Facts:
     def lock_holder(self, run: Run) -> int | None:
         """The other run holding the deploy lock this run needs, if any."""
         # The same condition as locks.acquire: other runs never wait for the lock.
-        if run.kind != "deploy" or not run.project.lock_deploys:
+        if not run.project.lock_deploys:
             return None
         if self._held is None:
             holder = locks.holder(self.session, run.project_id, run.environment_id)

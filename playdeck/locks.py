@@ -23,11 +23,13 @@ log = logging.getLogger(__name__)
 def acquire(session: Session, run_id: int) -> int | None:
     """Take the run's environment lock if its project wants one; the holder's run id if it is taken."""
     target = session.execute(
-        select(Run.project_id, Run.environment_id, Run.kind, Project.lock_deploys)
+        select(Run.project_id, Run.environment_id, Project.lock_deploys)
         .join(Project, Run.project_id == Project.id)
         .where(Run.id == run_id)
     ).one()
-    if target.kind != "deploy" or not target.lock_deploys:
+    # Every run of the project, whatever its kind: the DNS project's lock keeps one regeneration of a
+    # zone (its environment) running at a time.
+    if not target.lock_deploys:
         return None
     try:
         # A savepoint: a duplicate key must not undo the caller's transaction by itself.

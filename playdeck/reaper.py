@@ -9,6 +9,8 @@ Every ``reaper_interval_seconds`` (``playdeck reaper``, one per install, under s
 - a queued run whose message was sent more than ``redispatch_after_seconds`` ago and that is not
   waiting for a deploy lock gets a new message: a broker restarted without persistence loses
   messages, and a run must not stay queued forever. A duplicate is harmless: one claim wins.
+- a DNS zone with changes that no queued or running regeneration covers gets one (its dirty marker in
+  the DB, not a broker message, says it needs one).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy import select
 from playdeck import locks
 from playdeck.db import session_scope
 from playdeck.dispatch import redispatch_run
+from playdeck.dns.scheduling import schedule_dirty
 from playdeck.errors import DispatchError
 from playdeck.lost import mark_lost
 from playdeck.models import Project, Run, utcnow
@@ -39,6 +42,7 @@ BATCH = 500
 class ReapReport:
     lost: list[int] = field(default_factory=list)
     redispatched: list[int] = field(default_factory=list)
+    regenerations: list[int] = field(default_factory=list)
 
 
 def _age_text(seconds: float) -> str:
@@ -67,7 +71,7 @@ def reap(settings: Settings | None = None, now: dt.datetime | None = None) -> Re
     resend_before = now - dt.timedelta(seconds=settings.redispatch_after_seconds)
     with session_scope() as session:
         forgotten = session.execute(
-            select(Run.id, Run.queue, Run.kind, Run.project_id, Run.environment_id, Project.lock_deploys)
+            select(Run.id, Run.queue, Run.project_id, Run.environment_id, Project.lock_deploys)
             .join(Project, Run.project_id == Project.id)
             .where(Run.state == RunState.QUEUED.value, Run.dispatched_at < resend_before)
             .order_by(Run.id)
@@ -76,9 +80,7 @@ def reap(settings: Settings | None = None, now: dt.datetime | None = None) -> Re
         waiting_for_lock = {
             row.id
             for row in forgotten
-            if row.kind == "deploy"
-            and row.lock_deploys
-            and locks.holder(session, row.project_id, row.environment_id) not in (None, row.id)
+            if row.lock_deploys and locks.holder(session, row.project_id, row.environment_id) not in (None, row.id)
         }
     for row in forgotten:
         if row.id in waiting_for_lock:
@@ -90,6 +92,8 @@ def reap(settings: Settings | None = None, now: dt.datetime | None = None) -> Re
             continue
         log.warning("run %s still queued well after its message was sent: sent again", row.id)
         report.redispatched.append(row.id)
+    # Zones with changes BIND does not serve and no run to carry them (a lost message or worker).
+    report.regenerations = schedule_dirty()
     return report
 
 

@@ -65,6 +65,15 @@ class Settings:
     # server already closed.
     pool_recycle: int
     artifact_retention_days: int
+    # DNS regeneration: the inventory (relative to the inventory directory) of the host running BIND,
+    # the directory BIND reads Playdeck's zone files from, where it answers queries (to verify the
+    # serial served) and the rndc configuration (key, control channel) the playbook reloads it with
+    # (empty: rndc's own default, /etc/bind/rndc.conf or rndc.key).
+    dns_inventory: str
+    dns_zone_dir: Path
+    dns_server: str
+    dns_port: int
+    dns_rndc_conf: str
     max_request_bytes: int
     runs_per_page: int
 
@@ -115,6 +124,11 @@ def load_settings() -> Settings:
         db_outage_patience_seconds=_float("DB_OUTAGE_PATIENCE_SECONDS", 300.0),
         pool_recycle=_int("POOL_RECYCLE", 3600),
         artifact_retention_days=_int("ARTIFACT_RETENTION_DAYS", 30),
+        dns_inventory=_env("DNS_INVENTORY", "dns/local.ini"),
+        dns_zone_dir=Path(_env("DNS_ZONE_DIR", str(data_dir / "dns" / "zones"))).resolve(),
+        dns_server=_env("DNS_SERVER", "127.0.0.1"),
+        dns_port=_int("DNS_PORT", 53),
+        dns_rndc_conf=_env("DNS_RNDC_CONF", ""),
         max_request_bytes=_int("MAX_REQUEST_BYTES", 1024 * 1024),
         runs_per_page=_int("RUNS_PER_PAGE", 50),
     )

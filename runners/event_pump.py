@@ -26,6 +26,17 @@ from playdeck.states import RunState
 log = logging.getLogger(__name__)
 
 
+FAILURE_EVENTS = ("runner_on_failed", "runner_on_unreachable")
+FAILURE_CHARS = 2000
+
+
+def describe_failure(data: dict[str, Any]) -> str:
+    """Where a task failed and the module's own message (a checker's output, an error text)."""
+    result = data.get("res") or {}
+    message = result.get("msg") or result.get("stderr") or result.get("reason") or "failed"
+    return f"{data.get('host', '?')}: {data.get('task', '?')}: {str(message).strip()}"[:FAILURE_CHARS]
+
+
 class EventPump:
     def __init__(self, run_id: int, settings: Settings, on_stop: Callable[[], None] = lambda: None) -> None:
         self.run_id = run_id
@@ -35,6 +46,8 @@ class EventPump:
         self.stop_requested = threading.Event()
         self.stop_reason = ""
         self.stats: dict[str, Any] | None = None
+        # The first task failure, in words ("host1: Validate zone: named-checkzone: ..."), for the reason.
+        self.first_failure = ""
         self.persisted = 0
         self.playbook_pid: int | None = None
         self._pid_recorded = False
@@ -56,6 +69,8 @@ class EventPump:
             self.playbook_pid = int(event["pid"])
         if event.get("event") == "playbook_on_stats":
             self.stats = data
+        elif event.get("event") in FAILURE_EVENTS and not data.get("ignore_errors") and not self.first_failure:
+            self.first_failure = describe_failure(data)
         self._pending.append(events.event_row(self.run_id, event))
         if len(self._pending) >= self.settings.event_batch_size:
             self._wake.set()

@@ -24,7 +24,7 @@ from playdeck.errors import NotFound
 from playdeck.projects import resolve_inside
 from playdeck.settings import Settings, get_settings
 from playdeck.states import RunState
-from runners import orphans, processes, retention
+from runners import orphans, processes, retention, zone_regeneration
 from runners.event_pump import EventPump
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ class RunSpec:
     """Plain values loaded once, so the ORM objects and their session can be closed before running."""
 
     run_id: int
+    kind: str
     attempt: int
     project_id: int
     environment_id: int
@@ -121,6 +122,7 @@ def _load_spec(run_id: int) -> RunSpec:
         run = runs.get_run(session, run_id)
         return RunSpec(
             run_id=run.id,
+            kind=run.kind,
             attempt=run.attempt,
             project_id=run.project_id,
             environment_id=run.environment_id,
@@ -152,8 +154,11 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
     if data_dir.exists():
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True, mode=0o700)
+    # A DNS regeneration exports its zone first; the playbook gets the export and BIND's whereabouts.
+    zone_run = zone_regeneration.begin(spec.run_id, spec.extra_vars, data_dir, settings) if spec.kind == "dns" else None
     extravars = {
         **spec.extra_vars,
+        **(zone_run.extravars if zone_run else {}),
         "playdeck_run_id": spec.run_id,
         "playdeck_project": spec.project,
         "playdeck_environment": spec.environment,
@@ -210,6 +215,13 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
         # the run was stopped on request. A run that completed first stays successful.
         state = RunState.CANCELED
     reason = _reason(state, rc, pump, leftovers, spec, elapsed)
+    if zone_run is not None:
+        # Before the run's own end, so a run seen successful always has its zone marked served.
+        retry_while_unavailable(
+            lambda: zone_regeneration.end(zone_run, spec.run_id, state, pump.first_failure or reason),
+            settings.db_outage_patience_seconds,
+            f"run {spec.run_id} zone",
+        )
 
     def record_end() -> RunState:
         with session_scope() as session:
@@ -234,6 +246,8 @@ def _reason(
         parts.append(pump.stop_reason)
     elif state is RunState.FAILED:
         parts.append(f"ansible-playbook exited with rc {rc}")
+        if pump.first_failure:
+            parts.append(f"first failure: {pump.first_failure}")
     elif state is RunState.TIMEOUT:
         if elapsed >= spec.timeout:
             parts.append(f"stopped after the run timeout of {spec.timeout} s")

@@ -1,0 +1,173 @@
+"""Regeneration runs: when a zone gets one, coalesced, serialised per zone, never lost.
+
+A regeneration is a run of the built-in ``dns`` project (the zone playbook), on the ``dns`` queue, in an
+environment named after the zone. So it shows in the run list with its log, is cancelled, timed out,
+reaped and retried like any run, and the project's environment lock (``playdeck.locks``) keeps two
+regenerations of one zone from running at once — serials stay monotonic.
+
+Coalescing: a change asks for a run with ``schedule``; if the zone already has one *queued*, that run
+will export the change (it exports whatever is committed when it starts), so no run is added. A change
+arriving while a regeneration runs finds none queued and adds exactly one, which waits for the lock.
+
+The zone's dirty marker (``change_seq > regenerated_seq``) is the truth, not the broker: the reaper
+calls ``schedule_dirty`` every pass, so a zone whose run vanished (lost message, dead worker) gets one.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from playdeck import runs
+from playdeck.dns.changes import lock_zone
+from playdeck.dns.models import Zone
+from playdeck.dns.regeneration import dirty_zones
+from playdeck.models import Environment, Project, Run
+from playdeck.projects import add_project
+from playdeck.settings import get_settings
+from playdeck.states import RunState
+
+log = logging.getLogger(__name__)
+
+DNS_PROJECT = "dns"
+DNS_PLAYBOOK = "dns-zone.yml"
+ZONE_VAR = "dns_zone"
+SCHEDULER = "playdeck-dns"
+# Regeneration is idempotent: a run lost with its worker is simply run again.
+RETRY_LOST_RUNS = 3
+# A regeneration that takes longer than this is stuck (a 100,000-record zone takes seconds).
+RUN_TIMEOUT_SECONDS = 600
+ENVIRONMENT_NAME_LENGTH = 100
+# States after which the reaper may start another run for a zone still dirty: a failed, timed-out or
+# canceled regeneration waits for the next change (or a person), rather than failing every pass.
+RESCHEDULE_AFTER = frozenset({RunState.SUCCESSFUL.value, RunState.LOST.value})
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    run_id: int
+    queue: str
+
+
+def dns_project(session: Session) -> Project:
+    """The built-in project whose runs regenerate zones; created on first use."""
+    project = session.scalar(select(Project).where(Project.name == DNS_PROJECT))
+    if project is None:
+        project = add_project(
+            session,
+            DNS_PROJECT,
+            DNS_PLAYBOOK,
+            {},
+            description="Regenerates BIND zones from the records in Playdeck (one environment per zone).",
+            retry_lost_runs=RETRY_LOST_RUNS,
+            run_timeout_seconds=RUN_TIMEOUT_SECONDS,
+            lock_deploys=True,
+        )
+    return project
+
+
+def environment_name(zone: Zone) -> str:
+    """The zone's name without the root dot; a zone name too long for the column uses its id."""
+    name = zone.name.rstrip(".") or "root"
+    return name if len(name) <= ENVIRONMENT_NAME_LENGTH else f"zone-{zone.id}"
+
+
+def zone_environment(session: Session, project: Project, zone: Zone) -> Environment:
+    name = environment_name(zone)
+    for environment in project.environments:
+        if environment.name == name:
+            return environment
+    environment = Environment(name=name, inventory=get_settings().dns_inventory)
+    project.environments.append(environment)
+    session.flush()
+    return environment
+
+
+def _pending(session: Session, project: Project, environment: Environment, states: set[str]) -> int | None:
+    return session.scalar(
+        select(Run.id)
+        .where(Run.project_id == project.id, Run.environment_id == environment.id, Run.state.in_(states))
+        .limit(1)
+    )
+
+
+def schedule(session: Session, zone_name: object, requested_by: str = SCHEDULER) -> Scheduled | None:
+    """In the caller's transaction, after the change committed: queue a regeneration of the zone unless
+    one is already queued. The caller commits, then sends the run (``dispatch_scheduled``)."""
+    # The zone's row lock makes two schedulers of one zone take turns: one adds the run, the other sees it.
+    zone = lock_zone(session, zone_name)
+    project = dns_project(session)
+    environment = zone_environment(session, project, zone)
+    if _pending(session, project, environment, {RunState.QUEUED.value}) is not None:
+        return None
+    request = runs.RunRequest(
+        project=DNS_PROJECT,
+        environment=environment.name,
+        kind="dns",
+        extra_vars={ZONE_VAR: zone.name},
+        requested_by=requested_by,
+    )
+    run = runs.request_run(session, request)
+    return Scheduled(run.id, run.queue)
+
+
+def dispatch_scheduled(scheduled: Scheduled | None) -> None:
+    """Send a scheduled run. If the broker refuses, the run stays queued and the reaper re-sends it."""
+    from playdeck.dispatch import dispatch_run
+    from playdeck.errors import DispatchError
+
+    if scheduled is None:
+        return
+    try:
+        dispatch_run(scheduled.run_id, scheduled.queue)
+    except DispatchError:
+        log.exception("regeneration run %s is queued; the reaper will send it", scheduled.run_id)
+
+
+def request_regeneration(zone_name: object, requested_by: str = SCHEDULER) -> int | None:
+    """``schedule`` in its own transaction, then dispatch: call after a change has committed.
+    The run id, or None when a queued run already covers the change."""
+    from playdeck.db import session_scope
+
+    with session_scope() as session:
+        scheduled = schedule(session, zone_name, requested_by)
+    dispatch_scheduled(scheduled)
+    return None if scheduled is None else scheduled.run_id
+
+
+def schedule_dirty() -> list[int]:
+    """For the reaper: a run for every dirty zone that has none queued or running, unless its last
+    regeneration failed (it then waits for the next change). Returns the runs queued."""
+    from playdeck.db import session_scope
+
+    with session_scope() as session:
+        candidates = [(zone.name, environment_name(zone), zone.last_run_id) for zone in dirty_zones(session)]
+        if not candidates:
+            return []
+        project = dns_project(session)
+        busy = set(
+            session.scalars(
+                select(Environment.name)
+                .join(Run, Run.environment_id == Environment.id)
+                .where(Run.project_id == project.id, Run.state.in_([RunState.QUEUED.value, RunState.RUNNING.value]))
+            )
+        )
+        last_states = dict(
+            session.execute(
+                select(Run.id, Run.state).where(Run.id.in_([run_id for *_, run_id in candidates if run_id]))
+            ).all()
+        )
+    queued = []
+    for zone_name, environment, last_run_id in candidates:
+        if environment in busy:
+            continue
+        if last_run_id is not None and last_states.get(last_run_id) not in RESCHEDULE_AFTER:
+            continue
+        run_id = request_regeneration(zone_name)
+        if run_id is not None:
+            log.warning("zone %s has changes no run covers: queued regeneration run %s", zone_name, run_id)
+            queued.append(run_id)
+    return queued
