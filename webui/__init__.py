@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 
 from playdeck.settings import get_settings
-from webui import api, attention, errors, health, pages
+from webui import api, attention, dns_api, dns_pages, errors, health, pages
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -27,5 +27,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(attention.bp)
+    app.register_blueprint(dns_api.bp)
+    app.register_blueprint(dns_pages.bp)
     errors.register(app)
     return app
