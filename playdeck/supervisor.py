@@ -27,8 +27,9 @@ PROGRAM_FILES = (
     "playdeck-reaper.conf",
 )
 PROGRAMS = tuple(name.removesuffix(".conf") for name in PROGRAM_FILES)
-# sun_path holds 108 bytes on Linux, the terminating NUL included.
-MAX_SOCKET_PATH = 107
+# sun_path holds 108 bytes on Linux, the terminating NUL included; supervisord first binds
+# "<socket>.<pid>" and then renames it, so leave room for a dot and a 7-digit pid (pid_max 4194304).
+MAX_SOCKET_PATH = 107 - len(".4194304")
 
 
 @dataclass(frozen=True)

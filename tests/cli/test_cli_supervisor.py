@@ -68,6 +68,31 @@ def test_a_data_dir_too_long_for_a_unix_socket_is_refused(monkeypatch: pytest.Mo
         supervisor.render_config(get_settings())
 
 
+def socket_path_length() -> int:
+    return len(str(supervisor.SupervisorLayout.for_settings(get_settings()).socket).encode())
+
+
+@pytest.mark.parametrize("over", [0, 1])
+def test_the_socket_limit_leaves_room_for_supervisords_temporary_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, over: int
+) -> None:
+    # supervisord binds "<socket>.<pid>" first: a 103-byte socket path passed an earlier check and then
+    # failed inside supervisord with "AF_UNIX path too long".
+    monkeypatch.setenv("PLAYDECK_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    padding = supervisor.MAX_SOCKET_PATH + over - socket_path_length() - len("/")
+    monkeypatch.setenv("PLAYDECK_DATA_DIR", str(tmp_path / ("d" * padding)))
+    get_settings.cache_clear()
+    assert socket_path_length() == supervisor.MAX_SOCKET_PATH + over
+    assert supervisor.MAX_SOCKET_PATH + len(".4194304") <= 107
+
+    if over:
+        with pytest.raises(PlaydeckError, match="longer than a unix socket allows"):
+            supervisor.render_config(get_settings())
+    else:
+        assert "supervisor.sock" in supervisor.render_config(get_settings())
+
+
 def test_supervisord_runs_every_program_and_stops_them_all(playdeck_up: SupervisedPlaydeck) -> None:
     infos = playdeck_up.rpc.supervisor.getAllProcessInfo()
 
