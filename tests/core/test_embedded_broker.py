@@ -21,9 +21,10 @@ def race(transport, tmp_path) -> tuple[int, int]:
     options = {"data_folder_in": str(folder), "data_folder_out": str(folder), "control_folder": str(folder)}
     received, unreadable = 0, 0
     done = threading.Event()
+    drained = False
 
     def consume() -> None:
-        nonlocal received, unreadable
+        nonlocal received, unreadable, drained
         with Connection(transport=transport, transport_options=options) as conn:
             channel = conn.default_channel
             deadline = time.monotonic() + 60
@@ -32,8 +33,11 @@ def race(transport, tmp_path) -> tuple[int, int]:
                     channel._get("q")
                     received += 1
                 except Empty:
-                    if done.is_set():
+                    # Only an empty folder seen after the producer finished means the end: an empty
+                    # listing taken just before its last rename does not.
+                    if drained:
                         break
+                    drained = done.is_set()
                 except Exception:
                     unreadable += 1  # a half-written file was taken and could not be decoded
 
