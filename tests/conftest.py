@@ -103,8 +103,10 @@ def redis_url() -> str:
         client.ping()
     except redis.RedisError as exc:
         pytest.fail(f"Redis at {REDIS_URL} is not reachable ({exc}); run .ci/run to start it")
-    # DB numbers 1..15 are free on this machine; pick one per test worker to keep tests apart.
-    number = 1 + (os.getpid() % 15)
+    # DB numbers 1..15 are free on this machine; one per pytest-xdist worker (gw0, gw1, ...) keeps
+    # parallel tests apart; a plain pytest process picks by pid.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    number = 1 + (int(worker[2:]) if worker.startswith("gw") else os.getpid()) % 15
     client = redis.Redis.from_url(f"{REDIS_URL}/{number}")
     client.flushdb()
     return f"{REDIS_URL}/{number}"
