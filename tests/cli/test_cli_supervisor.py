@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import tempfile
 from pathlib import Path
 
 import psutil
@@ -74,14 +75,15 @@ def socket_path_length() -> int:
 
 @pytest.mark.parametrize("over", [0, 1])
 def test_the_socket_limit_leaves_room_for_supervisords_temporary_name(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, over: int
+    monkeypatch: pytest.MonkeyPatch, over: int
 ) -> None:
     # supervisord binds "<socket>.<pid>" first: a 103-byte socket path passed an earlier check and then
     # failed inside supervisord with "AF_UNIX path too long".
-    monkeypatch.setenv("PLAYDECK_DATA_DIR", str(tmp_path))
+    base = Path(tempfile.mkdtemp(dir="/tmp"))  # short, whatever pytest's tmp paths are
+    monkeypatch.setenv("PLAYDECK_DATA_DIR", str(base))
     get_settings.cache_clear()
     padding = supervisor.MAX_SOCKET_PATH + over - socket_path_length() - len("/")
-    monkeypatch.setenv("PLAYDECK_DATA_DIR", str(tmp_path / ("d" * padding)))
+    monkeypatch.setenv("PLAYDECK_DATA_DIR", str(base / ("d" * padding)))
     get_settings.cache_clear()
     assert socket_path_length() == supervisor.MAX_SOCKET_PATH + over
     assert supervisor.MAX_SOCKET_PATH + len(".4194304") <= 107

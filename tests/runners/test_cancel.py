@@ -11,6 +11,7 @@ from playdeck import db, projects, runs
 from playdeck.errors import Conflict
 from playdeck.events import events_after
 from playdeck.taskqueue import EXECUTE_RUN_TASK, producer
+from runners import orphans
 from tests.conftest import wait_for_state
 
 TERMINAL = {"successful", "failed", "canceled", "timeout", "lost", "error"}
@@ -23,11 +24,16 @@ def sleepy(test_playbooks):
 
 
 def processes_of(marker: str) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        if any(marker in part for part in proc.info["cmdline"] or []):
-            found.append(proc)
-    return found
+    """This test's run processes (tagged with its install: other tests run in parallel) whose command
+    line contains ``marker``."""
+    return [proc for procs in orphans.run_processes().values() for proc in procs if _cmdline_has(proc, marker)]
+
+
+def _cmdline_has(proc: psutil.Process, marker: str) -> bool:
+    try:
+        return any(marker in part for part in proc.cmdline())
+    except psutil.Error:
+        return False  # gone meanwhile
 
 
 def wait_until(predicate, timeout: float, what: str):
