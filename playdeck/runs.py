@@ -214,7 +214,8 @@ def _parse_time(name: str, value: str | None) -> dt.datetime | None:
 def parse_page(value: str | None, name: str = "page") -> int:
     if value in (None, ""):
         return 1
-    if not value.isdigit() or int(value) < 1 or int(value) > 1_000_000:
+    # ASCII digits, and not too many: int() refuses "²" (str.isdigit() is true for it) and over 4,300 digits.
+    if not (value.isascii() and value.isdigit() and len(value) <= 20) or not 1 <= int(value) <= 1_000_000:
         raise ValidationError(name, f"must be a whole number from 1, got '{value}'")
     return int(value)
 

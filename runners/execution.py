@@ -156,6 +156,8 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
     data_dir.mkdir(parents=True, mode=0o700)
     # A DNS regeneration exports its zone first; the playbook gets the export and BIND's whereabouts.
     zone_run = zone_regeneration.begin(spec.run_id, spec.extra_vars, data_dir, settings) if spec.kind == "dns" else None
+    if zone_run is not None and zone_run.playbook is not None:
+        playbook = zone_run.playbook  # a deleted zone's run removes it from BIND with its own playbook
     extravars = {
         **spec.extra_vars,
         **(zone_run.extravars if zone_run else {}),

@@ -4,16 +4,21 @@ The DB is the truth: a zone needs a regeneration while ``change_seq > regenerate
 or while it is deleted but not yet purged (``deleted_zones``); losing a broker message loses nothing.
 A regeneration run does, each step in its own short transaction:
 
-1. ``begin_regeneration(session, zone, run_id)`` — locks the zone; when it is dirty moves ``serial`` on
-   (``serials.next_serial``: RFC 1982, ``max(old + 1, YYYYMMDD00)``) and returns the export with that
-   serial and the ``change_seq`` it contains. Changes committed later make the zone dirty again.
+1. ``begin_regeneration(session, zone, run_id)`` (a run calls ``begin_run``) — locks the zone; when it
+   is dirty moves ``serial`` on (``serials.next_serial``: RFC 1982, ``max(old + 1, YYYYMMDD00)``) and
+   returns the export with that serial and the ``change_seq`` it contains. Changes committed later make
+   the zone dirty again.
 2. render, validate, install, reload, verify (the playbook).
 3. ``finish_regeneration(session, zone, change_seq=..., served_serial=..., run_id=...)`` on success, or
    with ``error="named-checkzone: ..."`` on failure (the zone shows it; it stays dirty). A late finish of
    an older regeneration never moves ``regenerated_seq`` or ``served_serial`` backwards.
 
-For a deleted zone: remove it from BIND, then ``purge_zone(session, zone)`` drops its rows (its history
-stays, found by name).
+A zone's run decides what it does when it starts (``begin_run``), not when it was queued: a run queued
+for a zone that users delete before it starts must remove the zone instead. For a deleted zone (or one
+no longer in the DB at all) ``begin_run`` returns a ``Removal``: the run removes the zone from BIND
+(playbooks/dns-zone-delete.yml), then ``finish_removal`` purges its rows (``purge_zone``; its history
+stays, found by name). Until then the name is taken: ``zones.create_zone`` refuses it ("still being
+removed"), so a zone created again never shares a name with rows awaiting their purge.
 """
 
 from __future__ import annotations
@@ -25,10 +30,11 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from playdeck.dns.changes import lock_zone
+from playdeck.dns.changes import lock_zone, zone_key
 from playdeck.dns.export import zone_data
 from playdeck.dns.models import Zone
 from playdeck.dns.serials import next_serial, serial_gt
+from playdeck.errors import NotFound
 from playdeck.models import utcnow
 
 MAX_ERROR_CHARS = 60000
@@ -41,6 +47,13 @@ class Regeneration:
     # The zone's change_seq the export contains; hand it back to finish_regeneration.
     change_seq: int
     export: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Removal:
+    """A run for a zone users deleted, or one already purged: BIND must stop serving it."""
+
+    zone: str
 
 
 def dirty_zones(session: Session) -> list[Zone]:
@@ -57,11 +70,31 @@ def deleted_zones(session: Session) -> list[Zone]:
     return list(session.scalars(select(Zone).where(Zone.deleted_at.isnot(None)).order_by(Zone.name)))
 
 
+def begin_run(
+    session: Session, zone_name: object, *, run_id: int | None = None, today: dt.date | None = None
+) -> Regeneration | Removal:
+    """What the zone's run does, decided as it starts: a live zone is regenerated (``begin_regeneration``);
+    a deleted one, or one no longer in the DB (purged by an earlier removal), removed. Commit right after."""
+    key = zone_key(zone_name)
+    try:
+        zone = lock_zone(session, key, deleted=None)
+    except NotFound:
+        return Removal(key)
+    if zone.deleted_at is None:
+        return _regeneration(session, zone, run_id, today)
+    if run_id is not None:
+        zone.last_run_id = run_id
+    return Removal(key)
+
+
 def begin_regeneration(
     session: Session, zone_name: object, *, run_id: int | None = None, today: dt.date | None = None
 ) -> Regeneration:
     """Lock the zone, move its serial on if it is dirty, and export it. Commit right after."""
-    zone = lock_zone(session, zone_name)
+    return _regeneration(session, lock_zone(session, zone_name), run_id, today)
+
+
+def _regeneration(session: Session, zone: Zone, run_id: int | None, today: dt.date | None) -> Regeneration:
     if zone.dirty:
         zone.serial = next_serial(zone.serial, today or utcnow().date())
     if run_id is not None:
@@ -94,8 +127,30 @@ def finish_regeneration(
     return zone
 
 
+def finish_removal(session: Session, zone_name: object, *, run_id: int | None = None, error: str | None = None) -> None:
+    """Record a removal's outcome: purge the deleted zone now that BIND no longer serves it, or keep it
+    with the error (the reaper tries the removal again, see ``scheduling.schedule_dirty``)."""
+    try:
+        zone = lock_zone(session, zone_name, deleted=True)
+    except NotFound:
+        # Purged by an earlier removal; or created again since, and its own run (queued behind this one
+        # on the environment's lock) will serve it.
+        return
+    if error:
+        zone.last_error = error[:MAX_ERROR_CHARS]
+        if run_id is not None:
+            zone.last_run_id = run_id
+        return
+    _purge(session, zone)
+
+
 def purge_zone(session: Session, zone_name: object) -> None:
     """Drop a deleted zone's rows once BIND no longer serves it (records and RRsets go with it)."""
-    zone = lock_zone(session, zone_name, deleted=True)
+    _purge(session, lock_zone(session, zone_name, deleted=True))
+
+
+def _purge(session: Session, zone: Zone) -> None:
+    # The history rows keep the zone's name (their zone_id becomes NULL); the runs stay in the dns
+    # project's environment named after the zone.
     session.execute(delete(Zone).where(Zone.id == zone.id))
     session.expunge(zone)

@@ -11,10 +11,16 @@ arriving while a regeneration runs finds none queued and adds exactly one, which
 
 The zone's dirty marker (``change_seq > regenerated_seq``) is the truth, not the broker: the reaper
 calls ``schedule_dirty`` every pass, so a zone whose run vanished (lost message, dead worker) gets one.
+
+A deleted zone gets a run the same way (``schedule`` finds it too), in the same environment, so the lock
+keeps its removal and the zone's regenerations apart. What a run does is decided when it starts
+(``regeneration.begin_run``): a run queued for a live zone that is deleted before it starts removes it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import logging
 from dataclasses import dataclass
 
@@ -24,8 +30,8 @@ from sqlalchemy.orm import Session
 from playdeck import runs
 from playdeck.dns.changes import lock_zone
 from playdeck.dns.models import Zone
-from playdeck.dns.regeneration import dirty_zones
-from playdeck.models import Environment, Project, Run
+from playdeck.dns.regeneration import deleted_zones, dirty_zones
+from playdeck.models import Environment, Project, Run, utcnow
 from playdeck.projects import add_project
 from playdeck.settings import get_settings
 from playdeck.states import RunState
@@ -44,6 +50,10 @@ ENVIRONMENT_NAME_LENGTH = 100
 # States after which the reaper may start another run for a zone still dirty: a failed, timed-out or
 # canceled regeneration waits for the next change (or a person), rather than failing every pass.
 RESCHEDULE_AFTER = frozenset({RunState.SUCCESSFUL.value, RunState.LOST.value})
+# A deleted zone gets no next change and no person can see it: after a failed removal (BIND down, a
+# wrong rndc key) the reaper tries again this long after the last attempt ended. Its name stays taken
+# until the removal succeeds.
+REMOVAL_RETRY_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -70,9 +80,14 @@ def dns_project(session: Session) -> Project:
 
 
 def environment_name(zone: Zone) -> str:
-    """The zone's name without the root dot; a zone name too long for the column uses its id."""
+    """The zone's name without the root dot; a name too long for the column is cut and made unique
+    with a hash of the whole. Never the zone's id: a zone deleted and created again must have its
+    removal and its new regenerations in one environment, under one lock."""
     name = zone.name.rstrip(".") or "root"
-    return name if len(name) <= ENVIRONMENT_NAME_LENGTH else f"zone-{zone.id}"
+    if len(name) <= ENVIRONMENT_NAME_LENGTH:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+    return f"{name[: ENVIRONMENT_NAME_LENGTH - len(digest) - 1]}-{digest}"
 
 
 def zone_environment(session: Session, project: Project, zone: Zone) -> Environment:
@@ -95,10 +110,11 @@ def _pending(session: Session, project: Project, environment: Environment, state
 
 
 def schedule(session: Session, zone_name: object, requested_by: str = SCHEDULER) -> Scheduled | None:
-    """In the caller's transaction, after the change committed: queue a regeneration of the zone unless
-    one is already queued. The caller commits, then sends the run (``dispatch_scheduled``)."""
+    """In the caller's transaction, after the change committed: queue a run of the zone unless one is
+    already queued — a regeneration, or for a deleted zone its removal. The caller commits, then sends
+    the run (``dispatch_scheduled``)."""
     # The zone's row lock makes two schedulers of one zone take turns: one adds the run, the other sees it.
-    zone = lock_zone(session, zone_name)
+    zone = lock_zone(session, zone_name, deleted=None)
     project = dns_project(session)
     environment = zone_environment(session, project, zone)
     if _pending(session, project, environment, {RunState.QUEUED.value}) is not None:
@@ -139,12 +155,16 @@ def request_regeneration(zone_name: object, requested_by: str = SCHEDULER) -> in
 
 
 def schedule_dirty() -> list[int]:
-    """For the reaper: a run for every dirty zone that has none queued or running, unless its last
-    regeneration failed (it then waits for the next change). Returns the runs queued."""
+    """For the reaper: a run for every dirty or deleted zone that has none queued or running. After a
+    failed regeneration a dirty zone waits for the next change (or a person); a deleted zone's removal
+    is tried again ``REMOVAL_RETRY_SECONDS`` after the last run ended. Returns the runs queued."""
     from playdeck.db import session_scope
 
     with session_scope() as session:
-        candidates = [(zone.name, environment_name(zone), zone.last_run_id) for zone in dirty_zones(session)]
+        candidates = [
+            (zone.name, environment_name(zone), zone.last_run_id, zone.deleted_at is not None)
+            for zone in dirty_zones(session) + deleted_zones(session)
+        ]
         if not candidates:
             return []
         project = dns_project(session)
@@ -155,19 +175,33 @@ def schedule_dirty() -> list[int]:
                 .where(Run.project_id == project.id, Run.state.in_([RunState.QUEUED.value, RunState.RUNNING.value]))
             )
         )
-        last_states = dict(
-            session.execute(
-                select(Run.id, Run.state).where(Run.id.in_([run_id for *_, run_id in candidates if run_id]))
-            ).all()
-        )
+        last_runs = {
+            run_id: (state, finished_at)
+            for run_id, state, finished_at in session.execute(
+                select(Run.id, Run.state, Run.finished_at).where(
+                    Run.id.in_([last_run_id for _, _, last_run_id, _ in candidates if last_run_id])
+                )
+            )
+        }
     queued = []
-    for zone_name, environment, last_run_id in candidates:
+    for zone_name, environment, last_run_id, deleted in candidates:
         if environment in busy:
             continue
-        if last_run_id is not None and last_states.get(last_run_id) not in RESCHEDULE_AFTER:
+        if last_run_id is not None and not _due(last_runs.get(last_run_id), deleted):
             continue
         run_id = request_regeneration(zone_name)
         if run_id is not None:
-            log.warning("zone %s has changes no run covers: queued regeneration run %s", zone_name, run_id)
+            what = "is deleted but not yet removed from the DNS server" if deleted else "has changes no run covers"
+            log.warning("zone %s %s: queued run %s", zone_name, what, run_id)
             queued.append(run_id)
     return queued
+
+
+def _due(last_run: tuple[str, dt.datetime | None] | None, deleted: bool) -> bool:
+    """Whether a zone whose last run ended so (state, finished_at) gets another one now."""
+    if last_run is None:
+        return False
+    state, finished_at = last_run
+    if state in RESCHEDULE_AFTER:
+        return True
+    return deleted and finished_at is not None and (utcnow() - finished_at).total_seconds() >= REMOVAL_RETRY_SECONDS

@@ -289,9 +289,11 @@ def _check_reverse_owner(name: dns.name.Name) -> None:
 
 
 def parse_ttl(value: Any, field: str = "ttl") -> int:
-    """Seconds, 0..2147483647 (RFC 2181); digits in a string are accepted (form fields)."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    """Seconds, 0..2147483647 (RFC 2181); a string of ASCII digits is accepted (form fields), nothing else:
+    ``str.isdigit`` is also true for "²" (which ``int()`` refuses) and "١٢" (which it reads as 12)."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        # int() refuses more than 4,300 digits (a 500); a number of over 20 is out of range anyway.
+        value = int(value) if len(value) <= 20 else MAX_TTL + 1
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(field, "must be a whole number of seconds")
     if not 0 <= value <= MAX_TTL:

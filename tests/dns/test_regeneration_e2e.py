@@ -1,19 +1,25 @@
 """Record changes reach a real BIND through regeneration runs: a real worker runs playbooks/dns-zone.yml
-on MariaDB and Redis, the runs are coalesced, and BIND serves exactly the DB's records with its serial."""
+on MariaDB and Redis, the runs are coalesced, and BIND serves exactly the DB's records with its serial.
+A deleted zone's run removes it from BIND (playbooks/dns-zone-delete.yml) and purges it."""
 
 from __future__ import annotations
 
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
 import pytest
 from sqlalchemy import func, select
 
 from playdeck import db
 from playdeck.dns import export, records, scheduling, zones
-from playdeck.dns.models import Zone
-from playdeck.models import Project, Run
+from playdeck.dns.models import Record, RRset, Zone, ZoneChange
+from playdeck.models import Environment, Project, Run
 from tests.conftest import configure, wait_for_state
 from tests.dns.conftest import ZONE, make_zone
 from tests.dns_server import ThrowawayBind
 from tests.runners.test_cancel import TERMINAL, wait_until
+from webui import create_app
 
 
 @pytest.fixture
@@ -127,3 +133,48 @@ def test_a_zone_whose_run_vanished_is_regenerated_by_the_reaper(dns_stack, bind_
     assert wait_for_state(report.regenerations[0], TERMINAL, timeout=120) == "successful"
     assert bind_server.soa_serial(ZONE) == in_db(ZONE)[0]
     assert reaper.reap().regenerations == []  # served: nothing more to do
+
+
+def test_a_deleted_zone_leaves_bind_is_purged_and_can_be_created_again(dns_stack, bind_server):
+    client = create_app({"TESTING": True}).test_client()
+    new_zone = {"name": ZONE, "mname": "ns1", "rname": "hostmaster", "glue": {"ns1": ["192.0.2.1"]}}
+    created = client.post("/api/v1/zones", json=new_zone)
+    assert created.status_code == 201
+    assert wait_for_state(created.json["regeneration_run_id"], TERMINAL, timeout=120) == "successful"
+    add_record("www", "A", "192.0.2.80")
+    wait_until(settled, 120, "the record to be served")
+    old_serial = bind_server.soa_serial(ZONE)
+    assert old_serial == zone_row().served_serial
+
+    version = client.get(f"/api/v1/zones/{ZONE}").json["version"]
+    deleted = client.delete(f"/api/v1/zones/{ZONE}", headers={"If-Match": f'"{version}"'})
+    assert deleted.status_code == 202 and deleted.json["regeneration_run_id"] is not None
+    assert wait_for_state(deleted.json["regeneration_run_id"], TERMINAL, timeout=120) == "successful"
+
+    # BIND no longer answers for it; its rows are gone; its history and runs stay.
+    query = dns.message.make_query(ZONE, dns.rdatatype.SOA)
+    answer = dns.query.udp(query, "127.0.0.1", port=bind_server.port, timeout=2)
+    assert answer.rcode() == dns.rcode.REFUSED and not answer.answer
+    assert not (bind_server.zone_dir / "example.test.zone").exists()
+    assert (bind_server.zone_dir / "example.test.zone.deleted").exists()
+    with db.session_scope() as session:
+        for table in (Zone, RRset, Record):
+            assert session.scalar(select(func.count()).select_from(table)) == 0
+        history = session.execute(select(ZoneChange.action, ZoneChange.zone_id).order_by(ZoneChange.id)).all()
+        environments = set(session.scalars(select(Environment.name).join(Run, Run.environment_id == Environment.id)))
+    assert [action for action, _ in history] == ["zone-create", "create", "create", "create", "zone-delete"]
+    assert {zone_id for _, zone_id in history} == {None}
+    assert environments == {"example.test"}
+    assert {run.state for run in regeneration_runs()} == {"successful"}
+    assert client.get(f"/api/v1/zones/{ZONE}").status_code == 404
+
+    # The same name again: a new zone, served afresh.
+    again = client.post("/api/v1/zones", json=new_zone)
+    assert again.status_code == 201
+    assert wait_for_state(again.json["regeneration_run_id"], TERMINAL, timeout=120) == "successful"
+    serial, expected = in_db(ZONE)
+    assert bind_server.soa_serial(ZONE) == serial == zone_row().served_serial
+    assert served(bind_server, ZONE) == expected and ("www", "A", 300, "192.0.2.80") not in expected
+    from playdeck import reaper
+
+    assert reaper.reap().regenerations == []  # nothing left to do
