@@ -288,7 +288,7 @@ def delete_zone(zone: str) -> tuple[Response, int]:
 
 @bp.get("/<zone>/records")
 def list_records(zone: str) -> Response:
-    """A page of records: ``q`` (in names and values), ``type``, ``sort`` (name|type) and ``order``
+    """A page of records: ``q`` (in names and values), ``type``, ``sort`` (name|type|ttl) and ``order``
     (asc|desc), ``per_page`` (≤ 500); follow ``next`` (a keyset cursor, ``after``) for the next page,
     or jump with ``page`` (slower the deeper it goes)."""
     args = request.args

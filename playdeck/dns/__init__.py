@@ -8,7 +8,9 @@ request or task, like ``playdeck.runs``):
 - ``listing``: list_records — search, sort, keyset pages (``RecordPage``);
 - ``importing``: preview_import, apply_import (``ImportPreview``);
 - ``export``: export_zone — the JSON contract the zone-file renderer reads;
-- ``regeneration``: dirty_zones, deleted_zones, begin_regeneration, finish_regeneration, purge_zone;
+- ``regeneration``: dirty_zones, deleted_zones, begin_run (a ``Regeneration`` of a live zone or the
+  ``Removal`` of a deleted one), begin_regeneration, finish_regeneration, finish_removal, purge_zone;
+- ``scheduling``: schedule / request_regeneration (a coalesced run per zone), schedule_dirty (the reaper's);
 - ``history``: list_changes — who changed what, before and after.
 
 Underneath: ``models`` (tables), ``validation`` (one field at a time), ``rules`` (between records),
