@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import dns.message
 import dns.query
 import dns.rdatatype
 import dns.zone
+
+from tests.servers import ThrowawayServer
 
 RNDC_KEY_NAME = "rndc-key"
 
@@ -23,13 +24,15 @@ def bind_program(name: str) -> str:
     return found
 
 
-class ThrowawayBind:
+class ThrowawayBind(ThrowawayServer):
     """``named -g`` on 127.0.0.1:``port`` with its control channel on ``control_port``.
 
     Authoritative only (recursion no), AXFR allowed from 127.0.0.1 so tests can compare whole zones,
     and ``allow-new-zones yes`` so the zone playbook can ``rndc addzone``. Everything it writes (pid,
     new-zone database, keys, log) stays in ``base``; ``zone_dir`` is where zone files go.
     """
+
+    name = "named"
 
     def __init__(self, base: Path, port: int, control_port: int) -> None:
         self.base = base
@@ -92,27 +95,8 @@ controls {{
             [bind_program("rndc"), "-c", str(self.rndc_conf), *args], capture_output=True, text=True, timeout=30
         )
 
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def _wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process and self.process.poll() is not None:
-                raise RuntimeError(f"named exited with {self.process.returncode}:\n{self.output()[-3000:]}")
-            if self.rndc("status").returncode == 0:
-                return
-            time.sleep(0.2)
-        raise TimeoutError(f"named on port {self.port} not ready after {timeout}s:\n{self.output()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+    def answers(self) -> bool:
+        return self.rndc("status").returncode == 0
 
     # --- what it serves ---
 

@@ -18,8 +18,47 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PLAYDECK = shutil.which("playdeck", path=str(Path(sys.executable).parent)) or "playdeck"
 
 
-class ThrowawayMariaDB:
+class ThrowawayServer:
+    """A server process of a test's own: started by a subclass, ready once ``answers()`` says so,
+    stopped with TERM (then KILL). Its log file is ``log``."""
+
+    name = "server"
+    stop_seconds = 30
+    process: subprocess.Popen | None = None
+    log: Path
+    port: int
+
+    def answers(self) -> bool:
+        raise NotImplementedError
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process and self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.output()[-3000:]}")
+            if self.answers():
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.name} on port {self.port} not ready after {timeout}s:\n{self.output()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=self.stop_seconds)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+class ThrowawayMariaDB(ThrowawayServer):
     """A private mariadbd on a free port with its own data dir, e.g. with a tiny ``wait_timeout``."""
+
+    name = "mariadbd"
+    stop_seconds = 60
 
     def __init__(self, base: Path, port: int, *options: str) -> None:
         self.base = base
@@ -73,26 +112,12 @@ class ThrowawayMariaDB:
         conn.close()
         return self
 
-    def _wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process and self.process.poll() is not None:
-                raise RuntimeError(f"mariadbd exited: {self.log.read_text(errors='replace')[-2000:]}")
-            try:
-                pymysql.connect(host="127.0.0.1", port=self.port, user="root", connect_timeout=1).close()
-                return
-            except pymysql.MySQLError:
-                time.sleep(0.2)
-        raise TimeoutError(f"mariadbd on port {self.port} not ready after {timeout}s")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+    def answers(self) -> bool:
+        try:
+            pymysql.connect(host="127.0.0.1", port=self.port, user="root", connect_timeout=1).close()
+            return True
+        except pymysql.MySQLError:
+            return False
 
 
 class Worker:
@@ -133,9 +158,11 @@ class Worker:
         self.log.close()
 
 
-class ThrowawayRedis:
+class ThrowawayRedis(ThrowawayServer):
     """A private redis-server on a free port that keeps nothing on disk: ``restart()`` loses every message,
     queued and unacknowledged alike, as a production Redis without RDB/AOF does when it restarts."""
+
+    name = "redis-server"
 
     def __init__(self, base: Path, port: int) -> None:
         self.base = base
@@ -168,26 +195,11 @@ class ThrowawayRedis:
         self._wait_ready()
         return self
 
-    def _wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process and self.process.poll() is not None:
-                raise RuntimeError(f"redis-server exited: {self.log.read_text(errors='replace')[-2000:]}")
-            try:
-                self.client().ping()
-                return
-            except redis.RedisError:
-                time.sleep(0.1)
-        raise TimeoutError(f"redis-server on port {self.port} not ready after {timeout}s")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+    def answers(self) -> bool:
+        try:
+            return bool(self.client().ping())
+        except redis.RedisError:
+            return False
 
     def restart(self) -> None:
         """Stop, then start again on the same port (clients see their connections drop)."""
