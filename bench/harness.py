@@ -54,12 +54,14 @@ class Row:
     name: str
     measured: float
     unit: str
-    target: float
+    target: float | None  # None: shown for information, no target
     lower_is_better: bool = True
     note: str = ""
 
     @property
     def passed(self) -> bool:
+        if self.target is None:
+            return True
         return self.measured <= self.target if self.lower_is_better else self.measured >= self.target
 
 
@@ -68,19 +70,27 @@ def print_table(rows: list[Row]) -> None:
     print(header)
     print("-" * len(header))
     for row in rows:
-        sign = "≤" if row.lower_is_better else "≥"
-        print(
-            f"{row.name:<52} {row.measured:>9.3f} {row.unit:<2} {sign}{row.target:>8.3f} {row.unit:<2} "
-            f"{'PASS' if row.passed else 'FAIL':<6}  {row.note}"
-        )
+        if row.target is None:
+            target, result = f"{'—':>12}", "info"
+        else:
+            sign = "≤" if row.lower_is_better else "≥"
+            target, result = f"{sign}{row.target:>8.3f} {row.unit:<2}", "PASS" if row.passed else "FAIL"
+        print(f"{row.name:<52} {row.measured:>9.3f} {row.unit:<2} {target} {result:<6}  {row.note}")
 
 
 class Stack:
-    """``with Stack("production") as stack:`` — MariaDB + Redis; ``Stack("embedded")`` — SQLite + filesystem."""
+    """``with Stack("production") as stack:`` — MariaDB + Redis; ``Stack("embedded")`` — SQLite + filesystem.
 
-    def __init__(self, mode: str, worker_concurrency: int = 1) -> None:
+    ``queues``: what the worker consumes; ``env``: settings of this stack's own (the defaults point at
+    bench/playbooks and bench/inventory, whose projects are registered only then).
+    """
+
+    def __init__(
+        self, mode: str, worker_concurrency: int = 1, queues: str = "deploy", env: dict[str, str] | None = None
+    ) -> None:
         self.mode = mode
         self.worker_concurrency = worker_concurrency
+        self.queues = queues
         self.tmp = Path(tempfile.mkdtemp(prefix=f"playdeck-bench-{mode}-"))
         self.port = free_port()
         self.db_name = f"playdeck_bench_{uuid.uuid4().hex[:8]}"
@@ -97,6 +107,7 @@ class Stack:
                 "PLAYDECK_URL": f"http://127.0.0.1:{self.port}",
             }
         )
+        self.env.update(env or {})
         if mode == "production":
             self.env["PLAYDECK_DATABASE_URL"] = f"mysql+pymysql://root@127.0.0.1:3306/{self.db_name}?charset=utf8mb4"
             self.env["PLAYDECK_BROKER_URL"] = "redis://127.0.0.1:6379/13"
@@ -120,10 +131,11 @@ class Stack:
         db.reset_engine()
         taskqueue.producer.cache_clear()
         self._run([PLAYDECK, "db", "upgrade", "--no-sample"])
-        self._register_projects()
+        if self.env["PLAYDECK_PLAYBOOK_DIR"] == str(BENCH_DIR / "playbooks"):
+            self._register_projects()
         self._spawn([PLAYDECK, "web"], "web.log")
         self._spawn(
-            [PLAYDECK, "worker", "--queues", "deploy", "--concurrency", str(self.worker_concurrency)], "worker.log"
+            [PLAYDECK, "worker", "--queues", self.queues, "--concurrency", str(self.worker_concurrency)], "worker.log"
         )
         self._wait_ready()
         return self

@@ -9,43 +9,17 @@ Options:
 
 Asks for the zone's SOA over UDP until an authoritative answer carries ``serial``; fails with what the
 server last answered otherwise. Changes nothing. Returns ``served_serial`` and ``seconds`` waited.
+
+playbooks/dns-zone.yml verifies within its zone module (``playdeck.dns.bind.publish``); this one is for
+a playbook that only waits for a serial. Imports ``playdeck``: the interpreter must be Playdeck's.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 
-import dns.exception
-import dns.flags
-import dns.message
-import dns.name
-import dns.query
-import dns.rcode
-import dns.rdataclass
-import dns.rdatatype
 from ansible.module_utils.basic import AnsibleModule
-
-QUERY_TIMEOUT = 1.0
-POLL_SECONDS = 0.2
-
-
-def served_serial(zone: dns.name.Name, server: str, port: int) -> tuple[int | None, str]:
-    """The serial the server answers for ``zone`` with authority, else None and what it said instead."""
-    try:
-        response = dns.query.udp(
-            dns.message.make_query(zone, dns.rdatatype.SOA), server, port=port, timeout=QUERY_TIMEOUT
-        )
-    except (dns.exception.DNSException, OSError) as exc:
-        return None, f"does not answer ({exc.__class__.__name__}: {exc})"
-    if response.rcode() != dns.rcode.NOERROR:
-        return None, f"answers {dns.rcode.to_text(response.rcode())} (the zone is not loaded)"
-    if not response.flags & dns.flags.AA:
-        return None, "answers without authority (the zone is not loaded)"
-    try:
-        rrset = response.find_rrset(response.answer, zone, dns.rdataclass.IN, dns.rdatatype.SOA)
-    except KeyError:
-        return None, "answers without an SOA record"
-    return rrset[0].serial, f"serves serial {rrset[0].serial}"
 
 
 def main() -> None:
@@ -59,17 +33,19 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
+    try:
+        import dns.name
+
+        from playdeck.dns import bind
+    except ImportError as exc:
+        module.fail_json(msg=f"{sys.executable} cannot import playdeck ({exc}): run this with Playdeck's Python")
     params = module.params
     zone = dns.name.from_text(params["zone"])
     started = time.monotonic()
-    while True:
-        serial, answer = served_serial(zone, params["server"], params["port"])
-        waited = round(time.monotonic() - started, 3)
-        if serial == params["serial"]:
-            module.exit_json(changed=False, served_serial=serial, seconds=waited)
-        if waited >= params["timeout"]:
-            break
-        time.sleep(POLL_SECONDS)
+    serial, answer = bind.wait_served(zone, params["serial"], params["server"], params["port"], params["timeout"])
+    waited = round(time.monotonic() - started, 3)
+    if serial == params["serial"]:
+        module.exit_json(changed=False, served_serial=serial, seconds=waited)
     module.fail_json(
         msg=(
             f"the DNS server at {params['server']}:{params['port']} does not serve {zone} with serial "

@@ -1,82 +1,54 @@
 #!/usr/bin/python
-"""Ansible module ``playdeck_dns_zone``: a Playdeck zone export becomes BIND's zone file, validated first.
+"""Ansible module ``playdeck_dns_zone``: a Playdeck zone export becomes the zone BIND serves, validated first.
 
 Options:
   export_file      the export JSON (``playdeck.dns.export``)
   zone_dir         the directory BIND reads zone files from; the file is ``<zone>.zone`` (no final dot)
   named_checkzone  the named-checkzone program (its strict flags are fixed in playdeck.dns.zonefile)
+  rndc, rndc_conf, rndc_key, rndc_server, rndc_port
+                   how to run rndc: ``rndc -c rndc_conf``, or else ``rndc -k rndc_key -s rndc_server -p
+                   rndc_port``; with neither, rndc's defaults (/etc/bind/rndc.conf or rndc.key)
+  server, port     where BIND answers queries: the new serial is verified there
+  verify_seconds   how long BIND may take to serve the new serial
 
-Renders the export, validates it in a temporary file beside the target with named-checkzone and
-dnspython, and renames it over the target (the version replaced stays as ``<zone>.zone.prev``). An
-export identical to the installed file changes nothing. Check mode validates and installs nothing.
+In one call (``playdeck.dns.bind.publish``): renders the export, validates it in a temporary file beside
+the target with named-checkzone and dnspython, renames it over the target (the version replaced stays as
+``<zone>.zone.prev``), asks BIND whether it has the zone and reads it from that file (``rndc
+zonestatus``), loads it (``rndc addzone``, or ``rndc reload``) and waits until BIND serves the new
+serial. An export identical to the installed file installs nothing, and BIND answers that it is
+up-to-date: nothing changed. Check mode validates and asks BIND, and installs and loads nothing.
 
-Returns ``zone`` (no final dot), ``path``, ``serial``, ``rndc_addzone`` (the configuration ``rndc addzone``
-needs to load this file) and ``seconds`` (render, install). A refused export or a failed validation
-fails with the checker's message and leaves the installed file as it was.
+Returns ``zone`` (no final dot), ``path``, ``serial``, ``loaded`` (added, reloaded or up-to-date),
+``served_serial``, ``rndc_addzone`` (the configuration ``rndc addzone`` is given) and ``seconds`` per
+step. A refused export or a failed validation fails with the checker's message and leaves the installed
+file as it was; a failure after that (rndc, the verification) fails with what rndc or BIND said.
 
 Imports ``playdeck``: the interpreter must be Playdeck's (inventory: ansible_python_interpreter).
+On a local connection without become, its action plugin (playbooks/action_plugins/playdeck_dns_zone.py)
+does the same in Ansible's own process instead of starting this module.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import time
-from pathlib import Path
 
 from ansible.module_utils.basic import AnsibleModule
 
-# Characters that would end or escape the quoted file name in the `rndc addzone` configuration.
-UNQUOTABLE = frozenset('"\\;{}') | frozenset(map(chr, range(32)))
-
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "export_file": {"type": "path", "required": True},
-            "zone_dir": {"type": "path", "required": True},
-            "named_checkzone": {"type": "str", "default": "named-checkzone"},
-        },
-        supports_check_mode=True,
-    )
     try:
-        from playdeck.dns import zonefile
+        from playdeck.dns import bind
     except ImportError as exc:
-        module.fail_json(msg=f"{sys.executable} cannot import playdeck ({exc}): run this with Playdeck's Python")
-
-    zone_dir = Path(module.params["zone_dir"])
-    if not zone_dir.is_dir():
-        module.fail_json(msg=f"the zone directory {zone_dir} does not exist")
-    export_file = module.params["export_file"]
-    try:
-        export = json.loads(Path(export_file).read_text())
-    except (OSError, ValueError) as exc:
-        module.fail_json(msg=f"cannot read the zone export {export_file}: {exc}")
-
-    started = time.monotonic()
-    try:
-        text = zonefile.render(export)
-    except zonefile.ZoneFileError as exc:
-        module.fail_json(msg=f"the zone export was refused: {exc}")
-    rendered = time.monotonic()
-    zone = export["zone"].rstrip(".").lower()  # render accepted it: a plain absolute name
-    target = zone_dir / f"{zone}.zone"
-    if UNQUOTABLE & set(str(target)):
-        module.fail_json(msg=f"the zone file path {target!r} cannot be quoted for rndc addzone")
-    try:
-        changed = zonefile.install(
-            target, text, export["zone"], module.params["named_checkzone"], dry_run=module.check_mode
-        )
-    except zonefile.ZoneFileError as exc:
-        module.fail_json(msg=str(exc), zone=zone, path=str(target))
-    module.exit_json(
-        changed=changed,
-        zone=zone,
-        path=str(target),
-        serial=export["serial"],
-        rndc_addzone=f'{{ type primary; file "{target}"; }};',
-        seconds={"render": round(rendered - started, 3), "install": round(time.monotonic() - rendered, 3)},
-    )
+        # Without playdeck there is no argument spec to parse the arguments with: say what is wrong.
+        message = f"{sys.executable} cannot import playdeck ({exc}): run this with Playdeck's Python"
+        print(json.dumps({"failed": True, "msg": message}))
+        sys.exit(1)
+    module = AnsibleModule(argument_spec=bind.TASK_ARGUMENTS, supports_check_mode=True)
+    result = bind.task_result(module.params, check_mode=module.check_mode)
+    if result.pop("failed", False):
+        module.fail_json(**result)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

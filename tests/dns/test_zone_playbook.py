@@ -21,7 +21,7 @@ from tests.dns_server import ThrowawayBind
 PLAYBOOK = SOURCE_ROOT / "playbooks" / "dns-zone.yml"
 INVENTORY = SOURCE_ROOT / "inventory" / "dns" / "local.ini"
 ZONE_NAME = ZONE.rstrip(".")
-INSTALL_TASK = "Render, validate (named-checkzone, dnspython) and install the zone file"
+ZONE_TASK = "Render, validate, install and load the zone, and verify BIND serves it"
 
 Record = tuple[str, str, int, str]
 
@@ -107,6 +107,16 @@ def changed_tasks(result) -> list[str]:
     ]
 
 
+def zone_result(result) -> dict[str, Any]:
+    """What the zone task returned (ok or failed)."""
+    (res,) = [
+        event["event_data"]["res"]
+        for event in result.events
+        if event["event"] in ("runner_on_ok", "runner_on_failed") and event["event_data"]["task"] == ZONE_TASK
+    ]
+    return res
+
+
 def failure(result) -> str:
     """'<task>: <message>' of the task that failed the run."""
     failed = [event["event_data"] for event in result.events if event["event"] == "runner_on_failed"]
@@ -126,7 +136,10 @@ def test_a_new_zone_is_added_and_served_exactly(playbook: ZonePlaybook, bind_ser
     assert result.status == "successful", output(result)
     assert bind_server.soa_serial(ZONE) == SERIAL
     assert served(bind_server) == exported(export)
-    assert changed_tasks(result) == [INSTALL_TASK, "Add the new zone to BIND"]
+    assert changed_tasks(result) == [ZONE_TASK]
+    assert zone_result(result)["loaded"] == "added"
+    assert zone_result(result)["served_serial"] == SERIAL
+    assert "invocation" not in zone_result(result)  # done by the action plugin, no module started
     assert playbook.zone_file.read_text() == zonefile.render(export)
     assert zone_dir_files(bind_server) == [f"{ZONE_NAME}.zone"]
 
@@ -142,7 +155,8 @@ def test_a_changed_export_is_served_exactly(playbook: ZonePlaybook, bind_server:
     assert result.status == "successful", output(result)
     assert bind_server.soa_serial(ZONE) == SERIAL + 1
     assert served(bind_server) == exported(second)
-    assert changed_tasks(result) == [INSTALL_TASK, "Reload the zone"]
+    assert changed_tasks(result) == [ZONE_TASK]
+    assert zone_result(result)["loaded"] == "reloaded"
     assert (bind_server.zone_dir / f"{ZONE_NAME}.zone.prev").read_text() == zonefile.render(first)
 
 
@@ -176,7 +190,7 @@ def test_a_refused_export_fails_with_the_checkers_message_and_changes_nothing(
 
         assert result.status == "failed", f"{case}: {output(result)}"
         message = failure(result)
-        assert message.startswith(f"{INSTALL_TASK}: "), f"{case}: {message}"
+        assert message.startswith(f"{ZONE_TASK}: "), f"{case}: {message}"
         for expected in messages:
             assert expected in message, f"{case}: {message}"
         assert playbook.zone_file.read_text() == installed, case
@@ -194,6 +208,7 @@ def test_the_same_export_twice_changes_nothing(playbook: ZonePlaybook, bind_serv
 
     assert result.status == "successful", output(result)
     assert changed_tasks(result) == []
+    assert zone_result(result)["loaded"] == "up-to-date"
     assert playbook.zone_file.stat().st_mtime_ns == modified
     assert zone_dir_files(bind_server) == [f"{ZONE_NAME}.zone"]
     assert bind_server.soa_serial(ZONE) == SERIAL
@@ -204,8 +219,15 @@ def test_check_mode_validates_and_installs_nothing(playbook: ZonePlaybook, bind_
     result = playbook(make_export(), check=True)
 
     assert result.status == "successful", output(result)
+    assert changed_tasks(result) == [ZONE_TASK]  # it would install and add the zone
     assert zone_dir_files(bind_server) == []
     assert "not found" in bind_server.rndc("zonestatus", ZONE_NAME).stderr
+
+    refused = playbook(make_export([*RECORDS, ("www", "CNAME", 300, f"mail.{ZONE}")]), check=True)
+
+    assert refused.status == "failed"
+    assert "dnspython rejected the zone" in failure(refused)
+    assert zone_dir_files(bind_server) == []
 
 
 def test_a_zone_bind_loads_from_another_file_is_reported(
@@ -229,9 +251,45 @@ def test_a_zone_not_served_after_loading_fails_the_run(playbook: ZonePlaybook, b
 
     assert result.status == "failed"
     message = failure(result)
-    assert message.startswith("Verify that BIND serves the new serial: the DNS server at 127.0.0.1:"), message
+    assert message.startswith(f"{ZONE_TASK}: the DNS server at 127.0.0.1:"), message
     assert f"does not serve {ZONE} with serial {SERIAL}" in message
     assert "does not answer" in message
+
+
+def test_the_module_alone_does_the_same(tmp_path: Path, bind_server: ThrowawayBind) -> None:
+    """On a local connection the action plugin does the work in Ansible's process; elsewhere (become,
+    another connection) the module runs: here by itself, ad hoc, where no action plugin is looked for."""
+    export_file = tmp_path / "zone-export.json"
+    export_file.write_text(json.dumps(make_export()))
+    (tmp_path / "private").mkdir()
+
+    result = ansible_runner.run(
+        private_data_dir=str(tmp_path / "private"),
+        host_pattern="dns",
+        module="playdeck_dns_zone",
+        module_args=" ".join(
+            f"{key}={value}"
+            for key, value in {
+                "export_file": export_file,
+                "zone_dir": bind_server.zone_dir,
+                "rndc_conf": bind_server.rndc_conf,
+                "port": bind_server.port,
+            }.items()
+        ),
+        inventory=str(INVENTORY),
+        envvars={
+            "PATH": f"{ANSIBLE_BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}",
+            "ANSIBLE_LIBRARY": str(PLAYBOOK.parent / "library"),
+        },
+        quiet=True,
+        cancel_callback=lambda: False,
+    )
+
+    assert result.status == "successful", output(result)
+    (ok,) = [event["event_data"]["res"] for event in result.events if event["event"] == "runner_on_ok"]
+    assert ok["changed"] and ok["loaded"] == "added" and ok["served_serial"] == SERIAL
+    assert ok["invocation"]["module_args"]["zone_dir"] == str(bind_server.zone_dir)  # AnsibleModule's
+    assert served(bind_server) == exported(make_export())
 
 
 def test_rndc_failures_fail_the_run(playbook: ZonePlaybook, bind_server: ThrowawayBind) -> None:
@@ -241,5 +299,5 @@ def test_rndc_failures_fail_the_run(playbook: ZonePlaybook, bind_server: Throwaw
 
     assert result.status == "failed"
     message = failure(result)
-    assert message.startswith("Ask BIND whether it has the zone"), message
-    assert "connection refused" in output(result)
+    assert message.startswith(f"{ZONE_TASK}: rndc zonestatus {ZONE_NAME} failed (exit 1): "), message
+    assert "connection refused" in message

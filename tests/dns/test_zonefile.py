@@ -8,7 +8,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import dns.exception
+import dns.name
+import dns.rdata
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench.dns_render import build_export
 from playdeck.dns import zonefile
@@ -250,6 +255,135 @@ def test_check_parses_only_lines_the_installed_version_did_not_have() -> None:
     conflict = "mail 300 IN CNAME www.example.test.\n"
     with pytest.raises(ZoneFileError, match="CNAME and other data"):
         zonefile.check(VALID + conflict, ZONE, previous=VALID + conflict)
+
+
+def dnspython_accepts(rtype: str, value: str, origin: str = ZONE) -> bool:
+    try:
+        dns.rdata.from_text("IN", rtype, value, origin=dns.name.from_text(origin))
+    except (dns.exception.DNSException, ValueError):
+        return False
+    return True
+
+
+LABEL63 = "a" * 63
+# (type, value): edge cases of the shapes data_accepted decides without dnspython's tokenizer.
+FAST_CASES = [
+    ("A", "192.0.2.1"),
+    ("A", "0.0.0.0"),
+    ("A", "255.255.255.255"),
+    ("A", "192.0.2.256"),
+    ("A", "192.0.2.01"),
+    ("A", "192.0.2"),
+    ("A", "192.0.2.1.5"),
+    ("A", "192..2.1"),
+    ("A", "1.2.3.4."),
+    ("A", "..........."),
+    ("AAAA", "2001:db8::1"),
+    ("AAAA", "::"),
+    ("AAAA", "::ffff:192.0.2.1"),
+    ("AAAA", "2001:DB8::A"),
+    ("AAAA", "2001:db8::1::2"),
+    ("AAAA", "1:2:3:4:5:6:7:8:9"),
+    ("AAAA", "12345::"),
+    ("AAAA", ":1"),
+    ("AAAA", "::ffff:192.0.2.256"),
+    ("AAAA", "2001:db8::1%eth0"),
+    ("CNAME", "www.example.test."),
+    ("CNAME", "www"),
+    ("CNAME", "@"),
+    ("CNAME", "*.apps.example.test."),
+    ("CNAME", f"{LABEL63}.example.test."),
+    ("CNAME", f"{LABEL63}a.example.test."),
+    ("CNAME", "a..example.test."),
+    ("NS", "ns1.example.org."),
+    ("PTR", "host.example.test."),
+    ("DNAME", "other.test."),
+    ("MX", "10 mail.example.test."),
+    ("MX", "0 ."),
+    ("MX", "65535 mail.example.test."),
+    ("MX", "65536 mail.example.test."),
+    ("MX", "00010 mail.example.test."),
+    ("MX", "99999 mail.example.test."),
+    ("MX", "mail.example.test."),
+    ("MX", "10 192.0.2.1"),
+    ("SRV", "0 5 5060 sip.example.test."),
+    ("SRV", "65535 65535 65535 sip.example.test."),
+    ("SRV", "1 2 65536 sip.example.test."),
+    ("SRV", "1 2 sip.example.test."),
+    ("TXT", '"v=spf1 -all"'),
+    ("TXT", '""'),
+    ("TXT", '"a; b (c)" "d"'),
+    ("TXT", f'"{"x" * 255}"'),
+    ("TXT", f'"{"x" * 256}"'),
+    ("TXT", f'"{"x" * 255}" "{"y" * 255}"'),
+    ("TXT", '"a\\"b"'),
+]
+# Names at the length limit: 4 labels of 63 make 4 * 64 + 1 = 257 octets; trimmed to 255 and 256.
+LONG_NAMES = [".".join([LABEL63] * 3 + ["a" * n]) for n in (58, 59, 60, 61, 62)]
+
+
+@pytest.mark.parametrize(("rtype", "value"), FAST_CASES, ids=[f"{t} {v[:40]}" for t, v in FAST_CASES])
+def test_fast_data_verdicts_are_dnspythons(rtype: str, value: str) -> None:
+    origin_wire = len(dns.name.from_text(ZONE).to_wire())
+    # Accepted without dnspython only if dnspython accepts; otherwise check asks dnspython.
+    if zonefile.data_accepted(rtype, value, origin_wire):
+        assert dnspython_accepts(rtype, value)
+    if dnspython_accepts(rtype, value):
+        zonefile.check(VALID + f"fast 300 IN {rtype} {value}\n", ZONE)
+    else:
+        with pytest.raises(ZoneFileError, match=f"{rtype} data"):
+            zonefile.check(VALID + f"fast 300 IN {rtype} {value}\n", ZONE)
+
+
+def test_fast_data_verdicts_cover_what_render_writes() -> None:
+    origin_wire = len(dns.name.from_text(ZONE).to_wire())
+    for name, rtype, _, value in BASE_RECORDS + RECORDS[:-1]:
+        assert zonefile.data_accepted(rtype, value, origin_wire) is (rtype != "CAA"), (name, rtype, value)
+
+
+@pytest.mark.parametrize("name", [*LONG_NAMES, *(f"{n}." for n in LONG_NAMES), "@", "a", "a.", "*", "_x.y"])
+@pytest.mark.parametrize("origin", ["test.", ZONE, f"{LABEL63}.test."])
+def test_plain_name_length_is_dnspythons(name: str, origin: str) -> None:
+    origin_name = dns.name.from_text(origin)
+    try:
+        dns.name.from_text(name, origin_name)
+        fits = True
+    except dns.name.NameTooLong:
+        fits = False
+    assert zonefile.plain_name_fits(name, len(origin_name.to_wire())) is fits
+
+
+PLAIN_NAMES = st.lists(st.text("ab-_*", min_size=1, max_size=64), min_size=1, max_size=5).map(".".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rtype=st.sampled_from(["A", "AAAA", "CNAME", "MX", "SRV", "TXT"]),
+    value=st.one_of(
+        st.text("0123456789.", max_size=20),
+        st.text("0123456789abcdefABCDEF:.%", max_size=45),
+        st.tuples(st.integers(0, 99999), PLAIN_NAMES, st.booleans()).map(
+            lambda t: f"{t[0]} {t[1]}{'.' if t[2] else ''}"
+        ),
+        st.tuples(st.integers(0, 70000), st.integers(0, 70000), PLAIN_NAMES).map(lambda t: f"{t[0]} {t[1]} 1 {t[2]}."),
+        PLAIN_NAMES,
+        st.lists(st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=260), min_size=1, max_size=3).map(
+            lambda strings: " ".join(f'"{string}"' for string in strings)
+        ),
+    ),
+)
+def test_fast_data_verdicts_never_accept_what_dnspython_refuses(rtype: str, value: str) -> None:
+    if zonefile.data_accepted(rtype, value, len(dns.name.from_text(ZONE).to_wire())):
+        assert dnspython_accepts(rtype, value), (rtype, value)
+
+
+def test_check_refuses_an_owner_name_too_long() -> None:
+    owner = LONG_NAMES[-1]  # with the zone's 14 octets, far above 255
+
+    with pytest.raises(ZoneFileError, match="longer than 255 octets"):
+        zonefile.check(VALID + f"{owner} 300 IN A 192.0.2.9\n", ZONE)
+    with pytest.raises(dns.name.NameTooLong):
+        dns.name.from_text(owner, dns.name.from_text(ZONE))
 
 
 def test_named_checkzone_message_names_the_problem(tmp_path: Path) -> None:
