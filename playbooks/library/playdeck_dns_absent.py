@@ -16,37 +16,14 @@ from __future__ import annotations
 
 import time
 
-import dns.exception
-import dns.flags
-import dns.message
 import dns.name
-import dns.query
-import dns.rcode
-import dns.rdataclass
-import dns.rdatatype
 from ansible.module_utils.basic import AnsibleModule
 
-QUERY_TIMEOUT = 1.0
+# Runs with the playbook's Python, Playdeck's venv (inventory/dns/local.ini): the same SOA question as the
+# regeneration's check that a zone is served.
+from playdeck.dns.bind import soa_answer
+
 POLL_SECONDS = 0.2
-
-
-def served(zone: dns.name.Name, server: str, port: int) -> tuple[bool | None, str]:
-    """Whether the server answers for ``zone`` with authority (None: it does not answer), and what it said."""
-    try:
-        response = dns.query.udp(
-            dns.message.make_query(zone, dns.rdatatype.SOA), server, port=port, timeout=QUERY_TIMEOUT
-        )
-    except (dns.exception.DNSException, OSError) as exc:
-        return None, f"does not answer ({exc.__class__.__name__}: {exc})"
-    if response.rcode() != dns.rcode.NOERROR:
-        return False, f"answers {dns.rcode.to_text(response.rcode())}"
-    if not response.flags & dns.flags.AA:
-        return False, "answers without authority"
-    try:
-        rrset = response.find_rrset(response.answer, zone, dns.rdataclass.IN, dns.rdatatype.SOA)
-    except KeyError:
-        return False, "answers without an SOA record of the zone"
-    return True, f"serves it (serial {rrset[0].serial})"
 
 
 def main() -> None:
@@ -63,7 +40,7 @@ def main() -> None:
     zone = dns.name.from_text(params["zone"])
     started = time.monotonic()
     while True:
-        serving, answer = served(zone, params["server"], params["port"])
+        serving, _, answer = soa_answer(zone, params["server"], params["port"])
         waited = round(time.monotonic() - started, 3)
         if serving is False:
             module.exit_json(changed=False, answer=answer, seconds=waited)

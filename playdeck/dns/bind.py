@@ -260,23 +260,30 @@ def task_result(params: dict[str, Any], *, check_mode: bool) -> dict[str, Any]:
     return {"changed": published.changed, **published.facts()}
 
 
-def served_serial(zone: dns.name.Name, server: str, port: int) -> tuple[int | None, str]:
-    """The serial the server answers for ``zone`` with authority, else None and what it said instead."""
+def soa_answer(zone: dns.name.Name, server: str, port: int) -> tuple[bool | None, int | None, str]:
+    """Ask the server for ``zone``'s SOA: (whether it serves the zone with authority — None when it does
+    not answer at all —, the serial it serves, what it said)."""
     try:
         response = dns.query.udp(
             dns.message.make_query(zone, dns.rdatatype.SOA), server, port=port, timeout=QUERY_TIMEOUT
         )
     except (dns.exception.DNSException, OSError) as exc:
-        return None, f"does not answer ({exc.__class__.__name__}: {exc})"
+        return None, None, f"does not answer ({exc.__class__.__name__}: {exc})"
     if response.rcode() != dns.rcode.NOERROR:
-        return None, f"answers {dns.rcode.to_text(response.rcode())} (the zone is not loaded)"
+        return False, None, f"answers {dns.rcode.to_text(response.rcode())}"
     if not response.flags & dns.flags.AA:
-        return None, "answers without authority (the zone is not loaded)"
+        return False, None, "answers without authority"
     try:
         rrset = response.find_rrset(response.answer, zone, dns.rdataclass.IN, dns.rdatatype.SOA)
     except KeyError:
-        return None, "answers without an SOA record"
-    return rrset[0].serial, f"serves serial {rrset[0].serial}"
+        return False, None, "answers without an SOA record of the zone"
+    return True, rrset[0].serial, f"serves serial {rrset[0].serial}"
+
+
+def served_serial(zone: dns.name.Name, server: str, port: int) -> tuple[int | None, str]:
+    """The serial the server answers for ``zone`` with authority, else None and what it said instead."""
+    serving, serial, answer = soa_answer(zone, server, port)
+    return serial, f"{answer} (the zone is not loaded)" if serving is False else answer
 
 
 def wait_served(zone: dns.name.Name, serial: int, server: str, port: int, timeout: float) -> tuple[int | None, str]:
