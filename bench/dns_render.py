@@ -22,18 +22,19 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import Row, print_table
-from playdeck.dns import zonefile
+from playdeck.dns import zonefile, zones
 
 ZONE = "bench.test."
 TARGET_SECONDS = 5.0
-SOA = {
-    "mname": f"ns1.{ZONE}",
-    "rname": f"hostmaster.{ZONE}",
-    "refresh": 3600,
-    "retry": 600,
-    "expire": 1209600,
-    "minimum": 300,
-}
+
+
+def soa_for(zone: str) -> dict[str, Any]:
+    """The export's SOA for ``zone``: ns1 and hostmaster in it, a new zone's default timers."""
+    timers = {key: zones.DEFAULT_SETTINGS[key] for key in ("refresh", "retry", "expire", "minimum")}
+    return {"mname": f"ns1.{zone}", "rname": f"hostmaster.{zone}", **timers}
+
+
+SOA = soa_for(ZONE)
 
 
 def build_export(records: int = 100_000, serial: int = 2026112701) -> dict[str, Any]:

@@ -64,15 +64,12 @@ def end(zone_run: ZoneRun, run_id: int, state: RunState, failure: str) -> None:
     with session_scope() as session:
         if isinstance(regeneration, Removal):
             finish_removal(session, regeneration.zone, run_id=run_id, error=error)
-        elif error is None:
+        else:
             finish_regeneration(
                 session,
                 regeneration.zone,
                 change_seq=regeneration.change_seq,
-                served_serial=regeneration.serial,
+                served_serial=None if error else regeneration.serial,
                 run_id=run_id,
-            )
-        else:
-            finish_regeneration(
-                session, regeneration.zone, change_seq=regeneration.change_seq, run_id=run_id, error=error
+                error=error,
             )

@@ -15,20 +15,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.dns_render import build_export
+from bench.dns_render import build_export, soa_for
 from playdeck.dns import zonefile
 from playdeck.dns.zonefile import ZoneFileError
 
 ZONE = "example.test."
 SERIAL = 2026112701
-SOA = {
-    "mname": f"ns1.{ZONE}",
-    "rname": f"hostmaster.{ZONE}",
-    "refresh": 3600,
-    "retry": 600,
-    "expire": 1209600,
-    "minimum": 300,
-}
+SOA = soa_for(ZONE)
 # The least a zone needs: NS at the apex, with its address (named-checkzone -i full wants it).
 BASE_RECORDS = [("@", "NS", 3600, f"ns1.{ZONE}"), ("ns1", "A", 3600, "192.0.2.1")]
 RECORDS = [
