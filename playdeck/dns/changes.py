@@ -16,6 +16,7 @@ there and every check below sees the zone as no one else is changing it. ``apply
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -93,23 +94,50 @@ def lock_zone(session: Session, name: object, *, deleted: bool | None = False) -
     return zone
 
 
+@dataclass
+class _StoredRRset:
+    ttl: int
+    values: set[str] = field(default_factory=set)
+
+
 class StoredZone:
-    """A zone's records as stored (``rules.ZoneContents``), read a name at a time."""
+    """A zone's records as stored (``rules.ZoneContents``), read a name at a time.
+
+    The records at a name are read once, all types in one query, and kept: a change reads the zone before
+    writing anything and holds the zone's lock meanwhile, so they cannot change under it. They stand for
+    the RRsets too: an RRset exists exactly while it has records (``apply`` adds and drops RRsets so), and
+    a record's TTL is its RRset's (the foreign key between them sees to it).
+    """
 
     def __init__(self, session: Session, zone: Zone) -> None:
         self.origin = dns.name.from_text(zone.name)
         self._session = session
         self._zone_id = zone.id
+        self._at: dict[str, dict[str, _StoredRRset]] = {}
+
+    def _rrsets_at(self, name: str) -> dict[str, _StoredRRset]:
+        """The RRsets at ``name`` by type."""
+        if name not in self._at:
+            rrsets: dict[str, _StoredRRset] = {}
+            query = select(Record.rtype, Record.ttl, Record.value).where(
+                Record.zone_id == self._zone_id, Record.name == name
+            )
+            for rtype, ttl, value in self._session.execute(query):
+                rrsets.setdefault(rtype, _StoredRRset(ttl)).values.add(value)
+            self._at[name] = rrsets
+        return self._at[name]
+
+    def ttls(self, keys: set[RRsetKey]) -> dict[RRsetKey, int]:
+        """``stored_ttls``, from the records read for the change's check anyway."""
+        found = {(name, rtype): self._rrsets_at(name).get(rtype) for name, rtype in sorted(keys)}
+        return {key: rrset.ttl for key, rrset in found.items() if rrset is not None}
 
     def values(self, name: str, rtype: str) -> set[str]:
-        return set(
-            self._session.scalars(
-                select(Record.value).where(Record.zone_id == self._zone_id, Record.name == name, Record.rtype == rtype)
-            )
-        )
+        rrset = self._rrsets_at(name).get(rtype)
+        return set(rrset.values) if rrset else set()
 
     def types_at(self, name: str) -> set[str]:
-        return set(self._session.scalars(select(RRset.rtype).where(RRset.zone_id == self._zone_id, RRset.name == name)))
+        return set(self._rrsets_at(name))
 
     def referrers(self, target: str) -> list[rules.RecordKey]:
         rows = self._session.execute(
@@ -165,14 +193,29 @@ def verify(session: Session, zone: Zone, changes: ChangeSet, contents: rules.Zon
 
 
 def _verify(session, zone, changes, contents):
-    base = contents if contents is not None else StoredZone(session, zone)
     touched = changes.touched_rrsets()
-    stored = stored_ttls(session, zone, touched)
+    if contents is None:
+        # The check reads every touched name of the stored zone: their TTLs come with it.
+        base = StoredZone(session, zone)
+        stored = base.ttls(touched)
+    else:
+        base = contents
+        stored = stored_ttls(session, zone, touched)
     final_ttls = _final_ttls(changes, stored, zone.default_ttl)
     _refuse_duplicates(base, changes)
     after = rules.Overlay(base, changes.removed_keys, changes.new_records)
     rules.check(after, {name for name, _ in touched}, changes.new_records)
     return touched, stored, final_ttls, after
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What ``apply_changes`` wrote: the ids of the added records in order, the TTL each touched RRset ends
+    with, and the time stamped on the rows written (``updated_at``, and ``created_at`` of the added)."""
+
+    added_ids: list[int]
+    ttls: dict[RRsetKey, int]
+    at: dt.datetime
 
 
 def apply(
@@ -190,18 +233,34 @@ def apply(
     ``action`` names every history row (``import``); by default adds are ``create``, edits ``update`` and
     deletes ``delete``. ``contents`` is the zone as stored, when the caller has it in memory already.
     """
+    return apply_changes(session, zone, changes, who=who, action=action, note=note, contents=contents).added_ids
+
+
+def apply_changes(
+    session: Session,
+    zone: Zone,
+    changes: ChangeSet,
+    *,
+    who: str,
+    action: str | None = None,
+    note: str = "",
+    contents: rules.ZoneContents | None = None,
+) -> Applied:
+    """``apply``, telling what it wrote, so a caller can show the written rows without reading them back."""
     if not changes:
-        return []
+        return Applied([], {}, utcnow())
     touched, stored, final_ttls, after = _verify(session, zone, changes, contents)
     # Worked out before the rows change under the ORM's feet.
     ptr_work = _ptr_work(zone, changes) if zone.auto_ptr and zone.kind == FORWARD else None
     emptied = [key for key in touched if key in stored and not after.values(*key)]
 
+    writer = _Writer(session, zone, stored, final_ttls, who=who, action=action, note=note)
     # A comment is not in the zone file: editing only comments leaves the zone clean.
     if _changes_zone_file(changes, stored, final_ttls):
         zone.change_seq += 1
     zone.record_count += len(changes.adds) - len(changes.deletes)
-    writer = _Writer(session, zone, stored, final_ttls, who=who, action=action, note=note)
+    # Set with the counters, so that the statements below flush them all in one UPDATE of the zone.
+    zone.updated_at = writer.now
     writer.add_rrsets({(data.name, data.rtype) for data in changes.new_records})
     writer.retime_rrsets(exclude={row.id for row in changes.deletes} | {row.id for row, _ in changes.edits})
     writer.delete(changes.deletes)
@@ -209,7 +268,6 @@ def apply(
     added_ids = writer.add(changes.adds)
     writer.drop_rrsets(emptied)
     history.write(session, writer.entries)
-    zone.updated_at = writer.now
     # The ORM's copies of the rows changed by the statements above are stale now.
     for row in changes.deletes:
         session.expunge(row)
@@ -217,7 +275,7 @@ def apply(
         session.expire(row)
     if ptr_work:
         _follow_with_ptrs(session, zone.name, ptr_work, who)
-    return added_ids
+    return Applied(added_ids, final_ttls, writer.now)
 
 
 def _changes_zone_file(changes: ChangeSet, stored: dict[RRsetKey, int], final_ttls: dict[RRsetKey, int]) -> bool:
@@ -333,21 +391,27 @@ class _Writer:
     def add(self, adds: list[RecordData]) -> list[int]:
         if not adds:
             return []
+        rows = [self._row(data) | {"version": 1, "created_at": self.now} for data in adds]
+        ids = self._insert_one(rows[0]) if len(rows) == 1 else self._insert_many(adds, rows)
+        for record_id, data in zip(ids, adds, strict=True):
+            after = self._snapshot(record_id, data, self.final_ttls[(data.name, data.rtype)])
+            self._log("create", record_id, after=after)
+        return ids
+
+    def _insert_one(self, row: dict) -> list[int]:
+        # One row's id comes with its INSERT: no statement to read it back.
+        return [self.session.execute(insert(Record.__table__), row).inserted_primary_key[0]]
+
+    def _insert_many(self, adds: list[RecordData], rows: list[dict]) -> list[int]:
         # A plain executemany, then the ids read back by key: INSERT .. RETURNING in parameter order makes
         # SQLite insert one row per statement (an import of 20,000 records spent 4 s there).
-        self.session.execute(
-            insert(Record.__table__), [self._row(data) | {"version": 1, "created_at": self.now} for data in adds]
-        )
+        self.session.execute(insert(Record.__table__), rows)
         keys = {(data.name, data.rtype, data.value_hash) for data in adds}
         query = select(Record.id, Record.name, Record.rtype, Record.value_hash).where(Record.zone_id == self.zone.id)
         if len(keys) <= MAX_KEYS_IN_QUERY:
             query = query.where(tuple_(Record.name, Record.rtype, Record.value_hash).in_(sorted(keys)))
         id_of = {(row.name, row.rtype, row.value_hash): row.id for row in self.session.execute(query)}
-        ids = [id_of[(data.name, data.rtype, data.value_hash)] for data in adds]
-        for record_id, data in zip(ids, adds, strict=True):
-            after = self._snapshot(record_id, data, self.final_ttls[(data.name, data.rtype)])
-            self._log("create", record_id, after=after)
-        return ids
+        return [id_of[(data.name, data.rtype, data.value_hash)] for data in adds]
 
     def drop_rrsets(self, emptied: list[RRsetKey]) -> None:
         if emptied:

@@ -17,10 +17,10 @@ import dns.name
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from playdeck.dns.changes import ChangeSet, apply, lock_zone, stored_ttls
+from playdeck.dns.changes import Applied, ChangeSet, apply, apply_changes, lock_zone, stored_ttls
 from playdeck.dns.errors import StaleVersion
 from playdeck.dns.models import Record, Zone
-from playdeck.dns.validation import parse_actor, record
+from playdeck.dns.validation import RecordData, parse_actor, record
 from playdeck.dns.zones import get_zone
 from playdeck.errors import NotFound
 
@@ -106,6 +106,25 @@ def _stored(session: Session, zone: Zone, record_id: int, expected_version: int)
     return stored
 
 
+def _written(
+    zone: Zone, record_id: int, data: RecordData, applied: Applied, *, version: int, created_at: dt.datetime
+) -> RecordRow:
+    """The row ``apply_changes`` just wrote from ``data``, as ``_read`` would find it (the timestamp columns
+    keep microseconds on every database), without reading it back."""
+    return RecordRow(
+        id=record_id,
+        zone=zone.name,
+        name=data.name,
+        rtype=data.rtype,
+        ttl=applied.ttls[(data.name, data.rtype)],
+        value=data.value,
+        comment=data.comment,
+        version=version,
+        created_at=created_at,
+        updated_at=applied.at,
+    )
+
+
 def get_record(session: Session, zone_name: object, record_id: int) -> RecordRow:
     return _read(session, get_zone(session, zone_name), record_id)
 
@@ -126,8 +145,9 @@ def create_record(
     zone = lock_zone(session, zone_name)
     origin = dns.name.from_text(zone.name)
     data = record(origin, zone.kind, name=name, rtype=rtype, value=value, ttl=ttl, comment=comment)
-    (record_id,) = apply(session, zone, ChangeSet(adds=[data]), who=who)
-    return _read(session, zone, record_id)
+    applied = apply_changes(session, zone, ChangeSet(adds=[data]), who=who)
+    (record_id,) = applied.added_ids
+    return _written(zone, record_id, data, applied, version=1, created_at=applied.at)
 
 
 def update_record(
@@ -151,7 +171,8 @@ def update_record(
     who = parse_actor(who)
     zone = lock_zone(session, zone_name)
     stored = _stored(session, zone, record_id, expected_version)
-    stored_ttl = stored_ttls(session, zone, {(stored.name, stored.rtype)})[(stored.name, stored.rtype)]
+    # The record's TTL is its RRset's: the foreign key between them sees to it.
+    stored_ttl = stored.ttl
     new = record(
         dns.name.from_text(zone.name),
         zone.kind,
@@ -166,9 +187,10 @@ def update_record(
         new = replace(new, ttl=stored_ttl)
     unchanged = (new.key, new.comment) == ((stored.name, stored.rtype, stored.value), stored.comment)
     if unchanged and new.ttl in (None, stored_ttl):
-        return _read(session, zone, record_id)
-    apply(session, zone, ChangeSet(edits=[(stored, new)]), who=who)
-    return _read(session, zone, record_id)
+        return row_of(zone.name, stored)
+    version, created_at = stored.version + 1, stored.created_at  # (``apply`` expires ``stored``.)
+    applied = apply_changes(session, zone, ChangeSet(edits=[(stored, new)]), who=who)
+    return _written(zone, record_id, new, applied, version=version, created_at=created_at)
 
 
 def delete_record(session: Session, zone_name: object, record_id: int, *, expected_version: int, who: str) -> None:
