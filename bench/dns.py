@@ -4,8 +4,8 @@ Starts Playdeck on MariaDB and Redis (``bench.harness.Stack``: ``playdeck web`` 
 on queue dns, as production runs them) and a throwaway BIND (tests/dns_server.py) on free loopback ports,
 then measures:
 
-burst    ``--changes`` record changes spread evenly over ``--seconds``, each committed and followed by
-         ``scheduling.request_regeneration`` (what the API does after a change). Counted: the regeneration
+burst    ``--changes`` record changes spread evenly over ``--seconds``, each committed with its zone's
+         regeneration run as the API commits it (``scheduling.writing``). Counted: the regeneration
          runs they cause. For each change, commit → BIND serving a serial that includes it: BIND's SOA
          serial is polled every 20 ms, and so is the zone row's (served_serial, regenerated_seq) pair,
          which a successful regeneration writes together: serial S includes a change when its
@@ -23,6 +23,7 @@ The machine's load average is printed with the results: other work on it slows e
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import ipaddress
 import json
 import logging
@@ -147,7 +148,7 @@ def regeneration_runs(zone: str | None = None, after: int = 0) -> list[Any]:
     from playdeck.models import Environment, Project, Run
 
     query = (
-        select(Run.id, Run.state, Run.queued_at, Run.started_at, Run.finished_at, Run.reason)
+        select(Run.id, Run.state, Run.queued_at, Run.not_before, Run.started_at, Run.finished_at, Run.reason)
         .join(Project, Project.id == Run.project_id)
         .where(Project.name == scheduling.DNS_PROJECT, Run.id > after)
         .order_by(Run.id)
@@ -261,6 +262,11 @@ def burst(bind: ThrowawayBind, changes: int, seconds: float, clients: int) -> li
     made = [change for share, _ in results for change in share]
     behind = max(late for _, late in results)
     runs = regeneration_runs(BURST_ZONE, after=before)
+    epoch = dt.datetime.fromtimestamp(start, dt.UTC).replace(tzinfo=None)
+    for run in runs:  # the runs' timeline, seconds from the burst's start
+        at = {k: getattr(run, k) for k in ("queued_at", "not_before", "started_at", "finished_at")}
+        offsets = ", ".join(f"{k} {(v - epoch).total_seconds():+.2f}" for k, v in at.items() if v)
+        print(f"  run {run.id}: {offsets}", file=sys.stderr)
     latencies = []
     for change in made:
         served = watch.served_at(change.seq)

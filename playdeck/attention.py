@@ -12,6 +12,7 @@ query per project environment of at most ``HISTORY_RUNS`` past runs.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import statistics
 from dataclasses import dataclass
 from enum import StrEnum
@@ -245,7 +246,14 @@ def state_explanation(session: Session, run: Run, now: dt.datetime | None = None
     now = now or utcnow()
     facts = _Facts(session, now)
     if run.state == RunState.QUEUED:
-        # A lock wait is the answer at any age; otherwise a young run is simply waiting its turn.
+        # The earliest it can start; then a lock wait is the answer at any age; otherwise a young run is
+        # simply waiting its turn.
+        if run.not_before is not None and run.not_before > now:
+            held = math.ceil(_seconds(run.not_before, now))
+            return (
+                f"held for {words(held)} more: runs of {run.environment.name} start spaced out, so the "
+                "changes arriving meanwhile share this one"
+            )
         holder = facts.lock_holder(run)
         if holder is not None:
             return _lock_text(holder, run)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from playdeck.errors import DispatchError
@@ -10,14 +11,22 @@ from playdeck.taskqueue import EXECUTE_RUN_TASK, producer
 log = logging.getLogger(__name__)
 
 
-def dispatch_run(run_id: int, queue: str) -> None:
+def dispatch_run(run_id: int, queue: str, not_before: dt.datetime | None = None) -> None:
     """Send the run's message. Call only after the transaction that created the run has committed.
 
+    ``not_before`` (naive UTC, the run's column): the message is delivered then, not before.
     If the broker refuses, the run stays ``queued`` in the DB (the source of truth) and the error
     says so; nothing is lost.
     """
+    from playdeck.models import utcnow
+
+    options = {}
+    if not_before is not None:
+        countdown = (not_before - utcnow()).total_seconds()
+        if countdown > 0:
+            options["countdown"] = countdown
     try:
-        producer().send_task(EXECUTE_RUN_TASK, args=[run_id], queue=queue, routing_key=queue)
+        producer().send_task(EXECUTE_RUN_TASK, args=[run_id], queue=queue, routing_key=queue, **options)
     except Exception as exc:  # the broker client raises many types; the caller needs one
         log.exception("dispatch of run %s failed", run_id)
         raise DispatchError(f"run {run_id} is recorded but the broker did not take it: {exc}") from exc
@@ -26,11 +35,13 @@ def dispatch_run(run_id: int, queue: str) -> None:
 def redispatch_run(run_id: int, queue: str) -> None:
     """Send a run's message again (its first was consumed while it waited, or lost by the broker) and
     record when, so the reaper does not send it again before its time."""
-    from sqlalchemy import update
+    from sqlalchemy import select, update
 
     from playdeck.db import session_scope
     from playdeck.models import Run, utcnow
 
-    dispatch_run(run_id, queue)
+    with session_scope() as session:
+        not_before = session.scalar(select(Run.not_before).where(Run.id == run_id))
+    dispatch_run(run_id, queue, not_before)
     with session_scope() as session:
         session.execute(update(Run).where(Run.id == run_id).values(dispatched_at=utcnow()))

@@ -85,7 +85,8 @@ class Run(Base):
     __table_args__ = (
         Index("ix_runs_state", "state"),
         Index("ix_runs_project_state", "project_id", "state"),
-        Index("ix_runs_environment", "environment_id"),
+        # A DNS change asks whether its zone (environment) has a run queued: many runs, few queued.
+        Index("ix_runs_environment_state", "environment_id", "state"),
         Index("ix_runs_queued_at", "queued_at"),
     )
 
@@ -109,6 +110,9 @@ class Run(Base):
     queued_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
     # Last time a message for this run was sent to the broker (the reaper re-sends lost ones).
     dispatched_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    # Its message is held by the broker until then (a zone's regenerations are spaced so a burst of
+    # changes shares a few runs); None: as soon as a worker is free.
+    not_before: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     started_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     finished_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)

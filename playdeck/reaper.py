@@ -20,7 +20,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from playdeck import locks
 from playdeck.db import session_scope
@@ -73,7 +73,12 @@ def reap(settings: Settings | None = None, now: dt.datetime | None = None) -> Re
         forgotten = session.execute(
             select(Run.id, Run.queue, Run.project_id, Run.environment_id, Project.lock_deploys)
             .join(Project, Run.project_id == Project.id)
-            .where(Run.state == RunState.QUEUED.value, Run.dispatched_at < resend_before)
+            .where(
+                Run.state == RunState.QUEUED.value,
+                Run.dispatched_at < resend_before,
+                # A message held until not_before is not lost before then.
+                or_(Run.not_before.is_(None), Run.not_before < resend_before),
+            )
             .order_by(Run.id)
             .limit(BATCH)
         ).all()

@@ -50,6 +50,8 @@ class RunRequest:
     timeout: int | None = None
     idle_timeout: int | None = None
     relaunch_of: int | None = None
+    # Naive UTC; the broker holds the run's message until then. Set by the system (DNS scheduling).
+    not_before: dt.datetime | None = None
 
 
 def _validate(request: RunRequest) -> None:
@@ -146,6 +148,7 @@ def request_run(session: Session, request: RunRequest) -> Run:
         timeout_seconds=request.timeout,
         idle_timeout_seconds=request.idle_timeout,
         relaunch_of_id=request.relaunch_of,
+        not_before=request.not_before,
     )
     session.add(run)
     session.flush()

@@ -46,6 +46,7 @@ def run_json(run: Run, with_summaries: bool = True) -> dict[str, Any]:
         "terminal": is_terminal(run.state),
         "reason": run.reason,
         "queued_at": iso(run.queued_at),
+        "not_before": iso(run.not_before),
         "started_at": iso(run.started_at),
         "finished_at": iso(run.finished_at),
         "heartbeat_at": iso(run.heartbeat_at),

@@ -1,9 +1,9 @@
 """What the DNS API and pages read and write, each in one short session (like ``webui.queries``).
 
 Reads return plain dicts, so a template never touches an ORM object whose session has closed. Writes
-commit in their own ``session_scope`` and only then ask for a regeneration run
-(``playdeck.dns.scheduling.request_regeneration``): a run is never queued for a change that could still
-roll back. A change BIND never sees (a record's comment) leaves a clean zone clean and queues nothing.
+go through ``playdeck.dns.scheduling.writing``: the change commits together with the regeneration run of
+every zone it changed (a reverse zone given an automatic PTR too), and the runs are sent after the
+commit. A change BIND never sees (a record's comment) leaves a clean zone clean and queues nothing.
 """
 
 from __future__ import annotations
@@ -14,16 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from playdeck.db import session_scope
 from playdeck.dns import export, history, importing, listing, records, zones
 from playdeck.dns.changes import zone_key
 from playdeck.dns.models import Zone, ZoneChange
-from playdeck.dns.scheduling import DNS_PROJECT, environment_name, request_regeneration
+from playdeck.dns.scheduling import DNS_PROJECT, environment_name, writing
 from playdeck.dns.validation import FORWARD, FORWARD_TYPES, REVERSE_TYPES
-from playdeck.errors import NotFound, PlaydeckError, ValidationError
+from playdeck.errors import NotFound, ValidationError
 from playdeck.models import Environment, Project, Run
 from playdeck.serializers import iso
 from playdeck.states import RunState
@@ -136,42 +135,16 @@ class Written:
     run_id: int | None
 
 
-def _dirty(session: Session, zone_name: str) -> bool:
-    """After a write, in its session: the zone object the write changed is in the identity map with its
-    new change_seq. (Never read the zone *before* a write in the same session: on SQLite a transaction
-    that read first cannot take the write lock once another writer committed; ``lock_zone`` goes first.)"""
-    return zones.get_zone(session, zone_name).dirty
-
-
-def regenerate(zone_name: str, who: str, needed: bool = True) -> int | None:
-    """Ask for a regeneration of a committed change; the run id, or None (coalesced, or not needed).
-
-    A failure here must not turn a committed change into an error: the zone stays dirty in the DB and the
-    reaper's ``schedule_dirty`` queues the run it did not get.
-    """
-    if not needed:
-        return None
-    try:
-        return request_regeneration(zone_name, requested_by=who)
-    except (PlaydeckError, SQLAlchemyError) as exc:
-        log.warning("zone %s changed but no regeneration run was queued (the reaper will): %s", zone_name, exc)
-        return None
-
-
 def create_zone(fields: Mapping[str, Any], who: str) -> Written:
-    with session_scope() as session:
-        zone = zones.create_zone(session, who=who, **fields)
-        name = zone.name
-    run_id = regenerate(name, who)
-    return Written(zone_detail(name), run_id)
+    with writing(who) as write:
+        name = zones.create_zone(write.session, who=who, **fields).name
+    return Written(zone_detail(name), write.run_for(name))
 
 
 def update_zone(name: str, expected_version: int, changes: Mapping[str, Any], who: str) -> Written:
-    with session_scope() as session:
-        zone = zones.update_zone(session, name, expected_version=expected_version, who=who, **changes)
-        name, dirty = zone.name, zone.dirty
-    run_id = regenerate(name, who, dirty)
-    return Written(zone_detail(name), run_id)
+    with writing(who) as write:
+        name = zones.update_zone(write.session, name, expected_version=expected_version, who=who, **changes).name
+    return Written(zone_detail(name), write.run_for(name))
 
 
 def current_zone_version(name: str) -> int:
@@ -181,10 +154,10 @@ def current_zone_version(name: str) -> int:
 
 def delete_zone(name: str, expected_version: int, who: str) -> Written:
     name = zone_key(name)
-    with session_scope() as session:
-        zones.delete_zone(session, name, who=who, expected_version=expected_version)
-    # The regeneration removes the zone from BIND, then purges it.
-    return Written({"zone": name, "deleted": True}, regenerate(name, who))
+    with writing(who) as write:
+        zones.delete_zone(write.session, name, who=who, expected_version=expected_version)
+    # The run removes the zone from BIND, then purges it.
+    return Written({"zone": name, "deleted": True}, write.run_for(name))
 
 
 # --- records -------------------------------------------------------------------------------------
@@ -249,26 +222,26 @@ def record_detail(zone_name: str, record_id: int) -> JsonDict:
 
 
 def create_record(zone_name: str, fields: Mapping[str, Any], who: str) -> Written:
-    with session_scope() as session:
-        row = records.create_record(session, zone_name, who=who, **fields)
-        dirty = _dirty(session, row.zone)
-    return Written(row.as_dict(), regenerate(row.zone, who, dirty))
+    with writing(who) as write:
+        row = records.create_record(write.session, zone_name, who=who, **fields)
+    return Written(row.as_dict(), write.run_for(row.zone))
 
 
 def update_record(
     zone_name: str, record_id: int, expected_version: int, fields: Mapping[str, Any], who: str
 ) -> Written:
-    with session_scope() as session:
-        row = records.update_record(session, zone_name, record_id, expected_version=expected_version, who=who, **fields)
-        dirty = _dirty(session, row.zone)
-    return Written(row.as_dict(), regenerate(row.zone, who, dirty))
+    with writing(who) as write:
+        row = records.update_record(
+            write.session, zone_name, record_id, expected_version=expected_version, who=who, **fields
+        )
+    return Written(row.as_dict(), write.run_for(row.zone))
 
 
 def delete_record(zone_name: str, record_id: int, expected_version: int, who: str) -> Written:
     zone = zone_key(zone_name)
-    with session_scope() as session:
-        records.delete_record(session, zone, record_id, expected_version=expected_version, who=who)
-    return Written(None, regenerate(zone, who))
+    with writing(who) as write:
+        records.delete_record(write.session, zone, record_id, expected_version=expected_version, who=who)
+    return Written(None, write.run_for(zone))
 
 
 # --- import, export, history ---------------------------------------------------------------------
@@ -281,12 +254,11 @@ def import_preview(zone_name: str, text: Any, delete_missing: bool) -> JsonDict:
 
 def import_apply(zone_name: str, text: Any, delete_missing: bool, expected_change_seq: int, who: str) -> Written:
     zone = zone_key(zone_name)
-    with session_scope() as session:
+    with writing(who) as write:
         applied = importing.apply_import(
-            session, zone, text, expected_change_seq=expected_change_seq, who=who, delete_missing=delete_missing
+            write.session, zone, text, expected_change_seq=expected_change_seq, who=who, delete_missing=delete_missing
         )
-        dirty = _dirty(session, zone)
-    return Written(applied.as_dict(), regenerate(zone, who, dirty))
+    return Written(applied.as_dict(), write.run_for(zone))
 
 
 def export_data(zone_name: str) -> JsonDict:

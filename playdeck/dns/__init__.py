@@ -10,7 +10,8 @@ request or task, like ``playdeck.runs``):
 - ``export``: export_zone — the JSON contract the zone-file renderer reads;
 - ``regeneration``: dirty_zones, deleted_zones, begin_run (a ``Regeneration`` of a live zone or the
   ``Removal`` of a deleted one), begin_regeneration, finish_regeneration, finish_removal, purge_zone;
-- ``scheduling``: schedule / request_regeneration (a coalesced run per zone), schedule_dirty (the reaper's);
+- ``scheduling``: writing (a change's transaction, committed with its zones' runs), schedule /
+  request_regeneration (a coalesced, spaced run per zone), schedule_dirty (the reaper's);
 - ``history``: list_changes — who changed what, before and after.
 
 Underneath: ``models`` (tables), ``validation`` (one field at a time), ``rules`` (between records),

@@ -22,14 +22,17 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     false,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, object_session
 
 from playdeck.models import Base, BigId, LongText, Timestamp, utcnow
 
 # The longest presentation form of a name we accept (253 octets plus the trailing dot and some slack).
 NAME_LENGTH = 255
+# Session.info key: the zones whose change_seq moved in the session's transaction (name -> Zone).
+CHANGED_ZONES = "playdeck.dns.changed_zones"
 
 
 class Zone(Base):
@@ -79,6 +82,16 @@ class Zone(Base):
     @property
     def dirty(self) -> bool:
         return self.change_seq > self.regenerated_seq
+
+
+@event.listens_for(Zone.change_seq, "set")
+def _note_changed(zone: Zone, value: int, old: Any, initiator: Any) -> None:
+    """Every write that moves a zone's change_seq (a record, its automatic PTR in a reverse zone, the
+    zone's settings or deletion) leaves the zone here, so the transaction queues its regeneration
+    (``scheduling.schedule_changed``) without each writer naming the zones it touched."""
+    session = object_session(zone)
+    if session is not None:
+        session.info.setdefault(CHANGED_ZONES, {})[zone.name] = zone
 
 
 class RRset(Base):

@@ -8,6 +8,9 @@ regenerations of one zone from running at once — serials stay monotonic.
 Coalescing: a change asks for a run with ``schedule``; if the zone already has one *queued*, that run
 will export the change (it exports whatever is committed when it starts), so no run is added. A change
 arriving while a regeneration runs finds none queued and adds exactly one, which waits for the lock.
+Spacing: a run is held (``Run.not_before``, the broker's countdown) until the zone's previous run
+started at least ``dns_regeneration_spacing_seconds`` ago, so during a burst each run carries seconds
+of changes rather than the few that arrived while the last one ran; a lone change starts at once.
 
 The zone's dirty marker (``change_seq > regenerated_seq``) is the truth, not the broker: the reaper
 calls ``schedule_dirty`` every pass, so a zone whose run vanished (lost message, dead worker) gets one.
@@ -22,15 +25,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from playdeck import runs
+from playdeck import locks, runs
 from playdeck.dns.changes import lock_zone
-from playdeck.dns.models import Zone
+from playdeck.dns.models import CHANGED_ZONES, Zone
 from playdeck.dns.regeneration import deleted_zones, dirty_zones
+from playdeck.errors import PlaydeckError
 from playdeck.models import Environment, Project, Run, utcnow
 from playdeck.projects import add_project
 from playdeck.settings import get_settings
@@ -58,8 +64,10 @@ REMOVAL_RETRY_SECONDS = 300
 
 @dataclass(frozen=True)
 class Scheduled:
+    zone: str
     run_id: int
     queue: str
+    not_before: dt.datetime | None = None
 
 
 def dns_project(session: Session) -> Project:
@@ -92,42 +100,79 @@ def environment_name(zone: Zone) -> str:
 
 def zone_environment(session: Session, project: Project, zone: Zone) -> Environment:
     name = environment_name(zone)
-    for environment in project.environments:
-        if environment.name == name:
-            return environment
-    environment = Environment(name=name, inventory=get_settings().dns_inventory)
-    project.environments.append(environment)
-    session.flush()
+    environment = session.scalar(
+        select(Environment).where(Environment.project_id == project.id, Environment.name == name)
+    )
+    if environment is None:
+        environment = Environment(project_id=project.id, name=name, inventory=get_settings().dns_inventory)
+        session.add(environment)
+        session.flush()
     return environment
 
 
-def _pending(session: Session, project: Project, environment: Environment, states: set[str]) -> int | None:
+def _queued_run(session: Session, environment: str) -> int | None:
+    """The zone's queued run, if any: the common case during a burst, answered with one statement."""
     return session.scalar(
         select(Run.id)
-        .where(Run.project_id == project.id, Run.environment_id == environment.id, Run.state.in_(states))
+        .join(Environment, Run.environment_id == Environment.id)
+        .join(Project, Environment.project_id == Project.id)
+        .where(Project.name == DNS_PROJECT, Environment.name == environment, Run.state == RunState.QUEUED.value)
         .limit(1)
     )
 
 
 def schedule(session: Session, zone_name: object, requested_by: str = SCHEDULER) -> Scheduled | None:
-    """In the caller's transaction, after the change committed: queue a run of the zone unless one is
-    already queued — a regeneration, or for a deleted zone its removal. The caller commits, then sends
-    the run (``dispatch_scheduled``)."""
+    """In the caller's transaction: queue a run of the zone unless one is already queued — a
+    regeneration, or for a deleted zone its removal. The caller commits, then sends the run
+    (``dispatch_scheduled``)."""
     # The zone's row lock makes two schedulers of one zone take turns: one adds the run, the other sees it.
-    zone = lock_zone(session, zone_name, deleted=None)
+    return _schedule(session, lock_zone(session, zone_name, deleted=None), requested_by)
+
+
+def schedule_changed(session: Session, requested_by: str = SCHEDULER) -> list[Scheduled]:
+    """Last in a writer's transaction: ``schedule`` for every zone whose change_seq the transaction moved
+    (``models.CHANGED_ZONES``: the zone written, reverse zones given automatic PTRs). Their rows are
+    locked already: every write locks its zone first."""
+    scheduled = []
+    for name, zone in sorted(session.info.pop(CHANGED_ZONES, {}).items()):
+        try:
+            run = _schedule(session, zone, requested_by)
+        except PlaydeckError as exc:
+            # Refused before writing anything (the zone playbook missing, say): the change stands, the
+            # zone stays dirty in the DB, and the reaper's schedule_dirty queues the run once it can.
+            log.warning("zone %s changed but no regeneration run was queued (the reaper will): %s", name, exc)
+            continue
+        if run is not None:
+            scheduled.append(run)
+    return scheduled
+
+
+def _schedule(session: Session, zone: Zone, requested_by: str) -> Scheduled | None:
+    if _queued_run(session, environment_name(zone)) is not None:
+        return None
     project = dns_project(session)
     environment = zone_environment(session, project, zone)
-    if _pending(session, project, environment, {RunState.QUEUED.value}) is not None:
-        return None
     request = runs.RunRequest(
         project=DNS_PROJECT,
         environment=environment.name,
         kind="dns",
         extra_vars={ZONE_VAR: zone.name},
         requested_by=requested_by,
+        not_before=_spaced_start(session, zone, project, environment),
     )
     run = runs.request_run(session, request)
-    return Scheduled(run.id, run.queue)
+    return Scheduled(zone.name, run.id, run.queue, run.not_before)
+
+
+def _spaced_start(session: Session, zone: Zone, project: Project, environment: Environment) -> dt.datetime | None:
+    """When the zone's next run may start: the spacing after the start of its running run (the lock's
+    holder: claimed, maybe not yet begun) or else of its last run; None if that is past."""
+    latest = {locks.holder(session, project.id, environment.id), zone.last_run_id} - {None}
+    started = session.scalar(select(func.max(Run.started_at)).where(Run.id.in_(latest))) if latest else None
+    if started is None:
+        return None
+    not_before = started + dt.timedelta(seconds=get_settings().dns_regeneration_spacing_seconds)
+    return not_before if not_before > utcnow() else None
 
 
 def dispatch_scheduled(scheduled: Scheduled | None) -> None:
@@ -138,20 +183,47 @@ def dispatch_scheduled(scheduled: Scheduled | None) -> None:
     if scheduled is None:
         return
     try:
-        dispatch_run(scheduled.run_id, scheduled.queue)
+        dispatch_run(scheduled.run_id, scheduled.queue, scheduled.not_before)
     except DispatchError:
         log.exception("regeneration run %s is queued; the reaper will send it", scheduled.run_id)
 
 
 def request_regeneration(zone_name: object, requested_by: str = SCHEDULER) -> int | None:
-    """``schedule`` in its own transaction, then dispatch: call after a change has committed.
-    The run id, or None when a queued run already covers the change."""
+    """``schedule`` in its own transaction, then dispatch. The run id, or None when a queued run already
+    covers the zone."""
     from playdeck.db import session_scope
 
     with session_scope() as session:
         scheduled = schedule(session, zone_name, requested_by)
     dispatch_scheduled(scheduled)
     return None if scheduled is None else scheduled.run_id
+
+
+@dataclass
+class Write:
+    """A transaction changing DNS data (``writing``): its session, then the runs it queued."""
+
+    session: Session
+    scheduled: list[Scheduled] = field(default_factory=list)
+
+    def run_for(self, zone_name: str) -> int | None:
+        """The run queued for the zone, or None (a queued run already covered it, or it did not change)."""
+        return next((run.run_id for run in self.scheduled if run.zone == zone_name), None)
+
+
+@contextmanager
+def writing(requested_by: str) -> Iterator[Write]:
+    """One short transaction for a change to DNS data: it commits together with a regeneration run (or a
+    removal) queued for every zone it changed; the runs are sent after the commit. So a change and its
+    run are never apart, and a change that rolls back queues nothing."""
+    from playdeck.db import session_scope
+
+    with session_scope() as session:
+        write = Write(session)
+        yield write
+        write.scheduled = schedule_changed(session, requested_by)
+    for scheduled in write.scheduled:
+        dispatch_scheduled(scheduled)
 
 
 def schedule_dirty() -> list[int]:

@@ -15,6 +15,7 @@ from playdeck import db
 from playdeck.dns import export, records, scheduling, zones
 from playdeck.dns.models import Record, RRset, Zone, ZoneChange
 from playdeck.models import Environment, Project, Run
+from playdeck.settings import get_settings
 from tests.conftest import configure, wait_for_state
 from tests.dns.conftest import ZONE, make_zone
 from tests.dns_server import ThrowawayBind
@@ -73,9 +74,9 @@ def settled() -> bool:
 
 
 def add_record(name: str, rtype: str, value: str, ttl: int = 300) -> None:
-    with db.session_scope() as session:
-        records.create_record(session, ZONE, name=name, rtype=rtype, value=value, ttl=ttl, who="alice")
-    scheduling.request_regeneration(ZONE, "alice")
+    """As the API adds one: the change commits with its zone's run, sent after the commit."""
+    with scheduling.writing("alice") as write:
+        records.create_record(write.session, ZONE, name=name, rtype=rtype, value=value, ttl=ttl, who="alice")
 
 
 def test_a_new_zone_and_its_changes_are_served_exactly(dns_stack, bind_server):
@@ -111,9 +112,12 @@ def test_a_burst_of_changes_is_coalesced_into_a_few_runs(dns_stack, bind_server)
     wait_until(settled, 180, "the burst to be served")
     runs = regeneration_runs()
     # One run for the zone's creation, then a handful for 40 changes: a queued run takes every change
-    # committed before it starts.
+    # committed before it starts, and starts no sooner than the spacing after the one before.
     assert 2 <= len(runs) <= 5, [(run.id, run.state) for run in runs]
     assert {run.state for run in runs} == {"successful"}
+    spacing = get_settings().dns_regeneration_spacing_seconds
+    gaps = [(b.started_at - a.started_at).total_seconds() for a, b in zip(runs, runs[1:], strict=False)]
+    assert min(gaps) >= spacing, gaps
     serial, expected = in_db(ZONE)
     assert bind_server.soa_serial(ZONE) == serial
     assert served(bind_server, ZONE) == expected

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from playdeck import db
-from playdeck.dns import changes, regeneration
+from playdeck.dns import changes, regeneration, scheduling
 from playdeck.dns.changes import ChangeSet
 from playdeck.dns.models import Record, Zone, ZoneChange
 from playdeck.dns.scheduling import DNS_PLAYBOOK, DNS_PROJECT
@@ -21,7 +21,6 @@ from playdeck.dns.validation import record
 from playdeck.errors import ValidationError
 from playdeck.models import Environment, Project, Run
 from playdeck.settings import Settings
-from webui import dns_queries
 
 ZONE = "example.test."
 ZONES = "/api/v1/zones"
@@ -661,16 +660,34 @@ def test_a_change_after_a_regeneration_queues_one_and_a_comment_none(client: Fla
     assert client.get(f"{ZONES}/{ZONE}").json["status"] == "pending"
 
 
+def test_an_automatic_ptr_queues_its_reverse_zone_with_the_change(client: FlaskClient, zone: str) -> None:
+    reverse = {**NEW_ZONE, "name": "2.0.192.in-addr.arpa", "mname": "ns1.example.test.", "glue": {}}
+    assert client.post(ZONES, json=reverse).status_code == 201
+    version = client.get(f"{ZONES}/{ZONE}").json["version"]
+    assert client.patch(f"{ZONES}/{ZONE}", json={"auto_ptr": True, "version": version}).status_code == 200
+    mark_served(ZONE)
+    mark_served("2.0.192.in-addr.arpa.")
+    for run_id in queued_regenerations() + queued_regenerations("2.0.192.in-addr.arpa."):
+        with db.session_scope() as session:  # as if they ran
+            session.get(Run, run_id).state = "successful"
+
+    made = add(client, "www", "A", "192.0.2.10")
+    assert queued_regenerations() == [made["regeneration_run_id"]]
+    # The PTR's zone gets its run in the same transaction, not a reaper's pass later.
+    assert len(queued_regenerations("2.0.192.in-addr.arpa.")) == 1
+    assert client.get(f"{ZONES}/2.0.192.in-addr.arpa/records?q=10").json["records"][0]["value"] == "www.example.test."
+
+
 def test_a_change_is_kept_when_no_run_can_be_queued(
     client: FlaskClient, zone: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The DB's dirty marker is the truth: a scheduling failure after the commit is not the user's error
-    (the reaper queues the run the change did not get)."""
+    """The DB's dirty marker is the truth: a run that cannot be queued is not the user's error and does
+    not undo the change (the reaper queues the run the change did not get)."""
 
-    def refuse(zone_name: object, requested_by: str) -> int:
+    def refuse(session: object, request: object) -> None:
         raise ValidationError("playbook", "'dns-zone.yml' not found")
 
-    monkeypatch.setattr(dns_queries, "request_regeneration", refuse)
+    monkeypatch.setattr(scheduling.runs, "request_run", refuse)
     made = client.post(RECORDS, json={"name": "www", "type": "A", "value": "192.0.2.10"})
     assert made.status_code == 201 and made.json["regeneration_run_id"] is None
     assert client.get(made.json["url"]).status_code == 200
