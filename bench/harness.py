@@ -25,6 +25,7 @@ import requests
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 PLAYDECK = shutil.which("playdeck", path=str(Path(sys.executable).parent)) or "playdeck"
+BENCH_USER = "bench"
 
 
 def free_port() -> int:
@@ -131,6 +132,7 @@ class Stack:
         db.reset_engine()
         taskqueue.producer.cache_clear()
         self._run([PLAYDECK, "db", "upgrade", "--no-sample"])
+        self._sign_in()
         if self.env["PLAYDECK_PLAYBOOK_DIR"] == str(BENCH_DIR / "playbooks"):
             self._register_projects()
         self._spawn([PLAYDECK, "web"], "web.log")
@@ -171,6 +173,20 @@ class Stack:
                 command, env=self.env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
         )
+
+    def _sign_in(self) -> None:
+        """An admin of the stack's own: its token goes with every API request of ``self.http`` and, as
+        PLAYDECK_TOKEN, to this process and the ones it starts (the CLI)."""
+        from playdeck import db
+        from playdeck.auth import credentials, users
+        from playdeck.settings import get_settings
+
+        with db.session_scope() as session:
+            users.create_user(session, BENCH_USER, "admin", None)
+            token = credentials.create_token(session, BENCH_USER, name="bench").token
+        self.http.headers["Authorization"] = f"Bearer {token}"
+        self.env["PLAYDECK_TOKEN"] = os.environ["PLAYDECK_TOKEN"] = token
+        get_settings.cache_clear()  # settings read before the token existed; the engine stays
 
     def _register_projects(self) -> None:
         from playdeck import db, projects

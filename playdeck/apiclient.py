@@ -1,7 +1,8 @@
 """A small client of Playdeck's JSON API, used by the CLI.
 
 The CLI goes through the API (not the DB) so that a run requested from a terminal is validated,
-recorded and dispatched exactly like one from the UI.
+recorded and dispatched exactly like one from the UI. Requests carry the caller's API token
+(``Authorization: Bearer``): the API records its user as who asked.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ import json
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
+import requests.auth
 
 from playdeck.errors import PlaydeckError
+from playdeck.settings import Settings
 
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 30.0
@@ -24,6 +28,8 @@ STREAM_READ_TIMEOUT = 60.0
 # How long a followed run may stay unreachable (web restart, network blip) before the CLI gives up.
 RECONNECT_FOR_SECONDS = 120.0
 RECONNECT_DELAY = 1.0
+# Where `playdeck up` leaves a token of the admin it creates on a fresh install, for this machine's CLI.
+CLI_TOKEN_FILE = "cli-token"
 
 
 class ApiError(PlaydeckError):
@@ -77,10 +83,37 @@ def parse_sse(chunks: Iterable[bytes]) -> Iterator[ServerSentEvent]:
                 event_id = value
 
 
+def cli_token_path(settings: Settings) -> Path:
+    return settings.data_dir / CLI_TOKEN_FILE
+
+
+def configured_token(settings: Settings) -> str:
+    """PLAYDECK_TOKEN, else the token `playdeck up` wrote for its admin; "" when neither is there."""
+    if settings.api_token:
+        return settings.api_token
+    try:
+        return cli_token_path(settings).read_text().strip()
+    except OSError:  # absent or unreadable: the API's 401 then says what to do
+        return ""
+
+
+class BearerToken(requests.auth.AuthBase):
+    """The token as the session's auth, not a default header, which a ~/.netrc entry would replace."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        return request
+
+
 class PlaydeckApi:
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, token: str = "") -> None:
         self.base_url = base_url.rstrip("/")
         self.http = requests.Session()
+        if token:
+            self.http.auth = BearerToken(token)
 
     def run_page_url(self, run_id: int) -> str:
         return f"{self.base_url}/runs/{run_id}"
@@ -115,15 +148,13 @@ class PlaydeckApi:
         params = {name: value for name, value in filters.items() if value not in (None, "")}
         return self._json("GET", "/api/v1/runs", params=params)
 
-    def cancel_run(self, run_id: int, by: str, force: bool = False) -> dict[str, Any]:
+    def cancel_run(self, run_id: int, force: bool = False) -> dict[str, Any]:
         params = {"force": "true"} if force else None
-        return self._json("POST", f"/api/v1/runs/{run_id}/cancel", headers={"X-Playdeck-User": by}, params=params)
+        return self._json("POST", f"/api/v1/runs/{run_id}/cancel", params=params)
 
-    def relaunch_run(self, run_id: int, hosts: str, by: str) -> dict[str, Any]:
+    def relaunch_run(self, run_id: int, hosts: str) -> dict[str, Any]:
         """A new run with the parameters of ``run_id``; ``hosts`` "all", or "failed" for only those."""
-        return self._json(
-            "POST", f"/api/v1/runs/{run_id}/relaunch", json={"hosts": hosts}, headers={"X-Playdeck-User": by}
-        )
+        return self._json("POST", f"/api/v1/runs/{run_id}/relaunch", json={"hosts": hosts})
 
     def get_run(self, run_id: int) -> dict[str, Any]:
         return self._json("GET", f"/api/v1/runs/{run_id}")

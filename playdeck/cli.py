@@ -1,11 +1,12 @@
 """The ``playdeck`` command.
 
-``deploy``, ``relaunch``, ``cancel`` and ``runs`` talk to the JSON API (PLAYDECK_URL), so a run started
-from a terminal is validated, recorded and dispatched exactly like one started in the UI. ``db``,
-``worker``, ``web`` and ``up`` run the local services; ``project``, ``workers`` and ``drain`` work on the
-database directly. Exit codes: 0 done (for ``deploy --wait`` and ``relaunch --wait``: the run
-succeeded), 1 the run did not succeed or a local failure, 2 bad input or refused by the API, 3 API
-unreachable, 4 API error.
+``deploy``, ``relaunch``, ``cancel`` and ``runs`` talk to the JSON API (PLAYDECK_URL) with an API token
+(PLAYDECK_TOKEN), so a run started from a terminal is validated, recorded and dispatched exactly like one
+started in the UI, as the token's user. ``db``, ``worker``, ``web`` and ``up`` run the local services;
+``project``, ``workers``, ``drain``, ``user`` and ``token`` work on the database directly: they are for
+whoever administers the server (has its configuration). Exit codes: 0 done (for ``deploy --wait`` and
+``relaunch --wait``: the run succeeded), 1 the run did not succeed or a local failure, 2 bad input or
+refused by the API, 3 API unreachable, 4 API error.
 """
 
 from __future__ import annotations
@@ -18,19 +19,25 @@ import re
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from playdeck.apiclient import ApiError, ApiUnreachable, PlaydeckApi
+from playdeck.apiclient import ApiError, ApiUnreachable, PlaydeckApi, cli_token_path, configured_token
+from playdeck.auth.permissions import Role
 from playdeck.errors import PlaydeckError
-from playdeck.settings import get_settings
+from playdeck.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from playdeck.auth.models import User
     from playdeck.workers import DrainOutcome, WorkerView
+
+Command = TypeVar("Command", bound=Callable[..., Any])
 
 EXIT_RUN_FAILED = 1
 EXIT_REFUSED = 2
@@ -48,6 +55,12 @@ HOST_SUMMARY_COLUMNS = ("ok", "changed", "failed", "unreachable", "skipped", "re
 DRAIN_POLL_SECONDS = 1.0
 # A drained worker records "stopped" just before its process exits; this bounds the wait for the exit.
 LOCAL_EXIT_WAIT_SECONDS = 30
+UNAUTHENTICATED_HINT = (
+    "set PLAYDECK_TOKEN to an API token of yours (an administrator creates one: playdeck token create USER)"
+)
+# The user `playdeck up` creates on a fresh install, and the file its random password is left in.
+FIRST_ADMIN = "admin"
+ADMIN_PASSWORD_FILE = "admin-password"
 
 
 class CommandFailed(click.ClickException):
@@ -68,7 +81,10 @@ class PlaydeckGroup(click.Group):
             raise CommandFailed(exc.message, EXIT_UNREACHABLE) from None
         except ApiError as exc:
             code = EXIT_REFUSED if exc.status_code < 500 else EXIT_SERVER_ERROR
-            raise CommandFailed(f"the API answered {exc.status_code}: {exc.message}", code) from None
+            message = f"the API answered {exc.status_code}: {exc.message}"
+            if exc.status_code == 401:
+                message += f"; {UNAUTHENTICATED_HINT}"
+            raise CommandFailed(message, code) from None
         except PlaydeckError as exc:
             raise CommandFailed(exc.message, EXIT_REFUSED) from None
         except OSError as exc:
@@ -141,6 +157,17 @@ def default_user() -> str:
         return "cli"
 
 
+def retired_user_option(command: Command) -> Command:
+    """``--user`` once named the requester; the API now records the token's user, so a script still
+    passing it is told so instead of the name being silently dropped."""
+
+    def refuse(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            raise click.UsageError("--user is gone: the API records the user whose token (PLAYDECK_TOKEN) asks")
+
+    return click.option("--user", hidden=True, expose_value=False, callback=refuse)(command)
+
+
 # --- output ---------------------------------------------------------------------------------------
 
 
@@ -175,7 +202,8 @@ def host_summary_table(run: dict[str, Any]) -> str:
 
 
 def api_client() -> PlaydeckApi:
-    return PlaydeckApi(get_settings().api_url)
+    settings = get_settings()
+    return PlaydeckApi(settings.api_url, configured_token(settings))
 
 
 @cli.command()
@@ -186,7 +214,7 @@ def api_client() -> PlaydeckApi:
 @click.option("--limit", default="", metavar="PATTERN", help="Only these hosts (Ansible host pattern).")
 @click.option("--tags", callback=split_list, metavar="A,B", help="Only tasks with these tags.")
 @click.option("--check", is_flag=True, help="Dry run: Ansible check mode, nothing is changed.")
-@click.option("--user", default=default_user, show_default="your login name", help="Recorded as requester.")
+@retired_user_option
 @click.option("--wait", is_flag=True, help="Follow the log; exit 0 only if the run succeeds.")
 def deploy(
     project: str,
@@ -196,10 +224,9 @@ def deploy(
     limit: str,
     tags: list[str],
     check: bool,
-    user: str,
     wait: bool,
 ) -> None:
-    """Queue a deploy of PROJECT to an environment (through the API)."""
+    """Queue a deploy of PROJECT to an environment (through the API, as the user of PLAYDECK_TOKEN)."""
     api = api_client()
     run = api.create_run(
         {
@@ -210,7 +237,6 @@ def deploy(
             "limit": limit,
             "tags": tags,
             "check": check,
-            "requested_by": user,
         }
     )
     announce_queued(api, run, wait)
@@ -279,17 +305,17 @@ def runs(project: str | None, environment: str | None, state: str | None, page: 
 
 @cli.command()
 @click.argument("run_id", type=click.IntRange(min=1))
-@click.option("--user", default=default_user, show_default="your login name", help="Recorded as who canceled.")
+@retired_user_option
 @click.option("--wait", is_flag=True, help="Wait until every process of the run has stopped.")
 @click.option("--force", is_flag=True, help="Record it canceled now, for a run whose worker has vanished.")
-def cancel(run_id: int, user: str, wait: bool, force: bool) -> None:
+def cancel(run_id: int, wait: bool, force: bool) -> None:
     """Cancel a run: a queued one never starts, a running one has its whole process tree stopped.
 
     Exits 0 once canceled (or, without --wait, once the cancel is accepted); 2 if the run had already
     ended.
     """
     api = api_client()
-    run = api.cancel_run(run_id, user, force)
+    run = api.cancel_run(run_id, force)
     if wait:
         deadline = time.monotonic() + CANCEL_WAIT_SECONDS
         while not run["terminal"] and time.monotonic() < deadline:
@@ -308,15 +334,15 @@ def cancel(run_id: int, user: str, wait: bool, force: bool) -> None:
 @cli.command()
 @click.argument("run_id", type=click.IntRange(min=1))
 @click.option("--failed", is_flag=True, help="Only on the hosts that failed or were unreachable.")
-@click.option("--user", default=default_user, show_default="your login name", help="Recorded as requester.")
+@retired_user_option
 @click.option("--wait", is_flag=True, help="Follow the log; exit 0 only if the new run succeeds.")
-def relaunch(run_id: int, failed: bool, user: str, wait: bool) -> None:
+def relaunch(run_id: int, failed: bool, wait: bool) -> None:
     """Queue a new run with the parameters of a finished run RUN_ID (through the API).
 
     Exits 2 if the run is still queued or running, or with --failed if no host failed.
     """
     api = api_client()
-    run = api.relaunch_run(run_id, "failed" if failed else "all", user)
+    run = api.relaunch_run(run_id, "failed" if failed else "all")
     if failed:
         click.echo(f"Relaunch of run {run_id} on {run['limit']}")
     announce_queued(api, run, wait)
@@ -405,7 +431,6 @@ def project_set(
     retry_lost: int | None,
 ) -> None:
     """Change NAME's limits and policies; prints the project's settings."""
-    from playdeck.db import session_scope
     from playdeck.projects import set_options
     from playdeck.serializers import project_json
 
@@ -416,7 +441,7 @@ def project_set(
         "supersede_queued": supersede,
         "retry_lost_runs": retry_lost,
     }
-    with session_scope() as session:
+    with shell_session() as session:
         shown = project_json(set_options(session, name, **{k: v for k, v in chosen.items() if v is not None}))
     click.echo(json.dumps({key: shown[key] for key in chosen}, indent=2))
 
@@ -436,6 +461,17 @@ def database_errors() -> Iterator[None]:
         shown_url = make_url(get_settings().database_url).render_as_string(hide_password=True)
         reason = str(exc.orig if getattr(exc, "orig", None) is not None else exc).splitlines()[0]
         raise CommandFailed(f"cannot use the database {shown_url}: {reason}", EXIT_RUN_FAILED) from None
+
+
+@contextmanager
+def shell_session() -> Iterator[Session]:
+    """A session for a DB-direct command: a database that cannot be used is a message, and the changes
+    are audited as the login name of whoever runs the command, from "cli"."""
+    from playdeck import audit
+    from playdeck.db import session_scope
+
+    with database_errors(), audit.acting_as(default_user(), "cli"), session_scope() as session:
+        yield session
 
 
 def utc_text(value: dt.datetime | None) -> str:
@@ -473,9 +509,8 @@ def list_workers(include_stopped: bool, as_json: bool) -> None:
     heartbeat for 3 beats: it died without stopping, and the reaper records its runs lost).
     """
     from playdeck import workers
-    from playdeck.db import session_scope
 
-    with database_errors(), session_scope() as session:
+    with shell_session() as session:
         listed = workers.list_workers(session, include_stopped)
     if as_json:
         click.echo(json.dumps([worker.as_json() for worker in listed], indent=2))
@@ -512,9 +547,8 @@ def drain(reference: str | None, host: str | None, every: bool, user: str, wait:
     if timeout is not None and not wait:
         raise click.UsageError("--timeout goes with --wait")
     from playdeck import workers
-    from playdeck.db import session_scope
 
-    with database_errors(), session_scope() as session:
+    with shell_session() as session:
         outcomes = workers.request_drain(session, workers.select_workers(session, reference, host, every), user)
     for outcome in outcomes:
         click.echo(describe_drain(outcome))
@@ -538,13 +572,12 @@ def describe_drain(outcome: DrainOutcome) -> str:
 def wait_until_drained(worker_ids: list[int], timeout: float | None) -> None:
     """Print each worker's progress as it changes until all have stopped; fail if one is gone or time is up."""
     from playdeck import workers
-    from playdeck.db import session_scope
 
     deadline = None if timeout is None else time.monotonic() + timeout
     shown: dict[int, tuple[str, tuple[int, ...]]] = {}
     try:
         while True:
-            with database_errors(), session_scope() as session:
+            with shell_session() as session:
                 views = workers.get_workers(session, worker_ids)
             for view in views:
                 progress = (view.state, tuple(run.id for run in view.runs))
@@ -592,6 +625,189 @@ def wait_for_local_exit(stopped: list[WorkerView]) -> None:
             except psutil.NoSuchProcess:
                 break
             time.sleep(0.1)
+
+
+# --- users and API tokens (DB-direct, like `project`) ---------------------------------------------
+
+ROLE_CHOICE = click.Choice([role.value for role in Role])
+
+
+def read_password(name: str) -> str:
+    """One line of stdin when it is not a terminal (`printf '%s\\n' "$PW" | playdeck user add …`), else
+    asked for twice without echo."""
+    if not sys.stdin.isatty():
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+        if not password:
+            raise CommandFailed("no password on stdin: give it as one line", EXIT_REFUSED)
+        return password
+    password = getpass.getpass(f"Password for {name}: ")
+    if getpass.getpass("Once more: ") != password:
+        raise CommandFailed("the two passwords differ; nothing was changed", EXIT_REFUSED)
+    return password
+
+
+def project_names(session: Session) -> dict[int, str]:
+    from sqlalchemy import select
+
+    from playdeck.models import Project
+
+    return dict(session.execute(select(Project.id, Project.name)).tuples().all())
+
+
+def user_row(user: User, projects: dict[int, str]) -> list[str]:
+    return [
+        user.name,
+        user.role,
+        "yes" if user.active else "no",
+        ",".join(sorted(projects[member.project_id] for member in user.projects)) or "-",
+        ",".join(sorted(grant.zone for grant in user.zones)) or "-",
+    ]
+
+
+USER_HEADERS = ["NAME", "ROLE", "ACTIVE", "PROJECTS", "ZONES"]
+
+
+def show_user(session: Session, user: User) -> None:
+    click.echo(format_table(USER_HEADERS, [user_row(user, project_names(session))]))
+
+
+@cli.group()
+def user() -> None:
+    """Users, roles and grants (works on PLAYDECK_DATABASE_URL directly)."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=ROLE_CHOICE, required=True, help="What the user may do.")
+@click.option("--no-password", is_flag=True, help="No password: the user cannot log in, only use API tokens.")
+def user_add(name: str, role: str, no_password: bool) -> None:
+    """Create the user NAME. The password is read from stdin (one line) when it is not a terminal,
+    else asked for twice."""
+    from playdeck.auth import users
+
+    password = None if no_password else read_password(name)
+    with shell_session() as session:
+        show_user(session, users.create_user(session, name, role, password))
+    if no_password:
+        click.echo(f"No password: {name} uses API tokens only (playdeck token create {name}).")
+
+
+@user.command("list")
+def user_list() -> None:
+    """List the users with their role, whether they are active, their projects and DNS zones."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from playdeck.auth.models import User
+
+    query = select(User).options(selectinload(User.projects), selectinload(User.zones)).order_by(User.name)
+    with shell_session() as session:
+        projects = project_names(session)
+        rows = [user_row(listed, projects) for listed in session.scalars(query)]
+    click.echo(format_table(USER_HEADERS, rows) if rows else "No users.")
+
+
+@user.command("set")
+@click.argument("name")
+@click.option("--role", type=ROLE_CHOICE, help="A new role.")
+@click.option(
+    "--password", "new_password", is_flag=True, help="A new password (read like `user add`); ends NAME's logins."
+)
+@click.option("--active/--inactive", default=None, help="An inactive user is logged out and their tokens stop working.")
+def user_set(name: str, role: str | None, new_password: bool, active: bool | None) -> None:
+    """Change NAME's role, password or whether they may sign in at all."""
+    if role is None and not new_password and active is None:
+        raise click.UsageError("nothing to change: give --role, --password, --active or --inactive")
+    from playdeck.auth import users
+
+    password = read_password(name) if new_password else None
+    with shell_session() as session:
+        changed = users.get_user(session, name)
+        if role is not None:
+            users.set_role(session, changed, role)
+        if password is not None:
+            users.set_password(session, changed, password)
+        if active is not None:
+            users.set_active(session, changed, active)
+        show_user(session, changed)
+
+
+@user.command("grant")
+@click.argument("name")
+@click.option("--project", "projects", multiple=True, help="A project NAME deploys as a developer (repeatable).")
+@click.option("--zone", "zones", multiple=True, help="A DNS zone whose records NAME edits (repeatable).")
+def user_grant(name: str, projects: tuple[str, ...], zones: tuple[str, ...]) -> None:
+    """Make NAME a member of projects and an editor of DNS zones."""
+    if not projects and not zones:
+        raise click.UsageError("give --project or --zone (each repeatable)")
+    from playdeck.auth import users
+
+    with shell_session() as session:
+        granted = users.get_user(session, name)
+        for project_name in projects:
+            users.grant_project(session, granted, project_name)
+        for zone in zones:
+            users.grant_zone(session, granted, zone)
+        show_user(session, granted)
+
+
+@cli.group()
+def token() -> None:
+    """Users' API tokens (works on PLAYDECK_DATABASE_URL directly)."""
+
+
+@token.command("create")
+@click.argument("user_name", metavar="USER")
+@click.option("--name", default="", help="What the token is for, e.g. ci.")
+@click.option("--expires", type=click.IntRange(min=1), metavar="DAYS", help="It stops working after DAYS days.")
+def token_create(user_name: str, name: str, expires: int | None) -> None:
+    """Create an API token of USER and print it, alone on stdout: TOKEN=$(playdeck token create bob).
+
+    It is shown this once (only its hash is stored); revoke it with `playdeck token revoke ID`.
+    """
+    from playdeck.auth import credentials
+    from playdeck.models import utcnow
+
+    expires_at = utcnow() + dt.timedelta(days=expires) if expires else None
+    with shell_session() as session:
+        issued = credentials.create_token(session, user_name, name=name, expires_at=expires_at)
+    click.echo(issued.token)
+    until = f", valid until {utc_text(issued.expires_at)} UTC" if issued.expires_at else ""
+    click.echo(f"Token {issued.id} of {issued.user}{until}: shown only now.", err=True)
+
+
+@token.command("list")
+@click.argument("user_name", metavar="[USER]", required=False)
+def token_list(user_name: str | None) -> None:
+    """List API tokens (of USER), never the tokens themselves. Times are UTC."""
+    from playdeck.auth import credentials
+
+    with shell_session() as session:
+        rows = [
+            [
+                listed.id,
+                listed.user.name,
+                listed.name or "-",
+                utc_text(listed.created_at),
+                utc_text(listed.expires_at),
+                utc_text(listed.revoked_at),
+                utc_text(listed.last_used_at),
+            ]
+            for listed in credentials.list_tokens(session, user_name)
+        ]
+    headers = ["ID", "USER", "NAME", "CREATED", "EXPIRES", "REVOKED", "LAST USED"]
+    click.echo(format_table(headers, rows) if rows else "No tokens.")
+
+
+@token.command("revoke")
+@click.argument("token_id", metavar="ID", type=click.IntRange(min=1))
+def token_revoke(token_id: int) -> None:
+    """Revoke the token ID (`playdeck token list`): it stops working at once."""
+    from playdeck.auth import credentials
+
+    with shell_session() as session:
+        credentials.revoke_token(session, token_id)
+    click.echo(f"Token {token_id} revoked.")
 
 
 @cli.command()
@@ -643,12 +859,45 @@ def up() -> NoReturn:
     settings = get_settings()
     upgrade_database(with_sample=True)
     ensure_port_free(settings.web_host, settings.web_port)
+    create_first_admin(settings)
     config = supervisor.write_config(settings)
     os.environ.update(supervisor.program_environment(settings))
     click.echo(f"Playdeck UI: {settings.api_url}/")
     click.echo(f"Logs: {supervisor.SupervisorLayout.for_settings(settings).log_dir}")
     click.echo(f"Status: supervisorctl -c {config} status    Stop: Ctrl-C")
     exec_argv(supervisor.supervisord_argv(config))
+
+
+def create_first_admin(settings: Settings) -> None:
+    """On a fresh install (no users): the user admin with a random password, shown once and left in
+    <data_dir>/admin-password, and a token of theirs in <data_dir>/cli-token, which this machine's
+    `playdeck` uses while PLAYDECK_TOKEN is unset — so the UI and the CLI work right after `scripts/up`."""
+    from playdeck.auth import credentials, users
+
+    password_file = settings.data_dir / ADMIN_PASSWORD_FILE
+    with shell_session() as session:
+        password = users.ensure_admin(session, FIRST_ADMIN)
+        if password is None:
+            return
+        issued = credentials.create_token(session, FIRST_ADMIN, name="playdeck up: this machine's CLI")
+        # Written before the commit: if a file cannot be written, no admin exists whose password is lost.
+        write_secret(password_file, password)
+        write_secret(cli_token_path(settings), issued.token)
+    click.echo(f"First start: created the administrator {FIRST_ADMIN}.")
+    click.echo(f"  Log in at {settings.api_url}/login as {FIRST_ADMIN} with password {password}")
+    click.echo(f"  (also in {password_file}, readable by you only;")
+    click.echo(f"  change it with: playdeck user set {FIRST_ADMIN} --password)")
+    click.echo(f"  This machine's playdeck command uses {FIRST_ADMIN}'s API token in {cli_token_path(settings)}")
+    click.echo("  while PLAYDECK_TOKEN is unset.")
+
+
+def write_secret(path: Path, value: str) -> None:
+    """A file only its owner may read, from the moment it exists (never briefly world-readable)."""
+    staging = path.with_name(f"{path.name}.tmp")
+    staging.unlink(missing_ok=True)
+    with os.fdopen(os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+        file.write(f"{value}\n")
+    staging.replace(path)
 
 
 def ensure_port_free(host: str, port: int) -> None:

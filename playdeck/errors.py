@@ -40,3 +40,25 @@ class DispatchError(PlaydeckError):
     """The broker did not take the message; the run stays queued in the DB, which is the truth."""
 
     status_code = 503
+
+
+class Unauthenticated(PlaydeckError):
+    """No valid credential came with the request (or a login failed)."""
+
+    status_code = 401
+
+
+class Forbidden(PlaydeckError):
+    """The caller is known but their role or grants do not allow this."""
+
+    status_code = 403
+
+
+class TooManyAttempts(PlaydeckError):
+    """Failed logins for this name or address: the next attempt must wait ``retry_after`` seconds."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

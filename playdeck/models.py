@@ -236,5 +236,36 @@ class RunHostSummary(Base):
     ignored: Mapped[int] = mapped_column(Integer, default=0)
 
 
-# The DNS tables live in their own package; importing them here puts them in Base.metadata (Alembic).
+class AuditEvent(Base):
+    """One mutation a person (or the system) made: who, from where, when, what. Append-only: written in
+    the transaction of the change it records (``playdeck.audit.record``), never updated or deleted."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_actor", "actor", "id"),
+        Index("ix_audit_events_action", "action", "id"),
+        Index("ix_audit_events_target", "target_type", "target", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+    # A user's name, or "system" for the platform's own acts (a retry after a lost run).
+    actor: Mapped[str] = mapped_column(String(100))
+    # The client's address for web and API requests; "cli" for shell commands; "" for the system.
+    address: Mapped[str] = mapped_column(String(64), default="")
+    # run.request, run.cancel, dns.records, user.create, login.failure, ...
+    action: Mapped[str] = mapped_column(String(50))
+    target_type: Mapped[str] = mapped_column(String(30))
+    target: Mapped[str] = mapped_column(String(255))
+    # What changed, as JSON (before/after, counts, parameters); never a secret.
+    details_json: Mapped[str] = mapped_column(LongText, default="{}")
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return json.loads(self.details_json or "{}")
+
+
+# The DNS and account tables live in their own packages; importing them here puts them in Base.metadata
+# (Alembic).
+from playdeck.auth import models as _auth_models  # noqa: E402, F401
 from playdeck.dns import models as _dns_models  # noqa: E402, F401

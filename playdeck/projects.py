@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from playdeck import audit
 from playdeck.errors import NotFound, ValidationError
 from playdeck.models import Environment, Project
 from playdeck.settings import get_settings
@@ -92,8 +93,10 @@ def set_options(session: Session, name: str, **options: int | bool) -> Project:
     if options.get("run_timeout_seconds") == 0:
         raise ValidationError("run_timeout_seconds", "must be at least 1 second")
     project = get_project(session, name)
+    before = {option: getattr(project, option) for option in options}
     for option, value in options.items():
         setattr(project, option, value)
+    audit.record(session, "project.update", "project", name, {"before": before, "after": options})
     return project
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from playdeck import locks, projects
+from playdeck import audit, locks, projects
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.models import Environment, Project, Run, RunHostSummary, utcnow
 from playdeck.states import TERMINAL_STATES, RunState, is_terminal, sources_of
@@ -29,7 +29,14 @@ TAG_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 USER_RE = re.compile(r"^[\w.@-]{1,100}$")
 MAX_EXTRA_VARS_BYTES = 64 * 1024
 MAX_TAGS = 50
-RESERVED_VAR_PREFIX = "playdeck_"
+# Extra vars outrank every other variable in Ansible: a caller could otherwise replace the platform's
+# own (playdeck_*), the connection and privilege settings (ansible_ssh_common_args runs a command on the
+# controller, ansible_become_password, ansible_python_interpreter) or Ansible's magic variables.
+RESERVED_VAR_PREFIXES = ("playdeck_", "ansible_")
+RESERVED_VAR_NAMES = frozenset(
+    {"hostvars", "groups", "group_names", "inventory_hostname", "inventory_hostname_short", "inventory_dir",
+     "inventory_file", "playbook_dir", "play_hosts", "role_path", "omit", "environment", "vars"}
+)  # fmt: skip
 QUEUE_FOR_KIND = {"deploy": "deploy", "dns": "dns"}
 QUEUED_ONLY = frozenset({RunState.QUEUED})
 RUNNING_ONLY = frozenset({RunState.RUNNING})
@@ -68,8 +75,11 @@ def _validate(request: RunRequest) -> None:
     for name in request.extra_vars:
         if not isinstance(name, str) or not VAR_NAME_RE.match(name):
             raise ValidationError("extra_vars", f"'{name}' is not a valid Ansible variable name")
-        if name.startswith(RESERVED_VAR_PREFIX):
-            raise ValidationError("extra_vars", f"'{name}': names starting with '{RESERVED_VAR_PREFIX}' are reserved")
+        if name.startswith(RESERVED_VAR_PREFIXES) or name in RESERVED_VAR_NAMES:
+            raise ValidationError(
+                "extra_vars",
+                f"'{name}': names starting with playdeck_ or ansible_, and Ansible's magic variables, are reserved",
+            )
     if len(json.dumps(request.extra_vars)) > MAX_EXTRA_VARS_BYTES:
         raise ValidationError("extra_vars", f"larger than {MAX_EXTRA_VARS_BYTES} bytes")
     if not isinstance(request.limit, str) or (request.limit and not LIMIT_RE.match(request.limit)):
@@ -152,6 +162,25 @@ def request_run(session: Session, request: RunRequest) -> Run:
     )
     session.add(run)
     session.flush()
+    if run.kind == "deploy":
+        # A DNS change's regeneration run is audited as the DNS change itself.
+        audit.record(
+            session,
+            "run.relaunch" if request.relaunch_of else "run.request",
+            "run",
+            run.id,
+            {
+                "project": project.name,
+                "environment": environment.name,
+                "version": request.version,
+                "limit": request.limit,
+                "tags": request.tags,
+                "check": request.check,
+                # Names only: a value may be a secret.
+                "extra_vars": sorted(request.extra_vars),
+                "relaunch_of": request.relaunch_of,
+            },
+        )
     if project.supersede_queued and run.kind == "deploy":
         _supersede_waiting(session, run)
     return run
@@ -337,12 +366,15 @@ def request_cancel(session: Session, run_id: int, by: str, force: bool = False) 
     now = utcnow()
     stamp = {"cancel_requested_at": now, "canceled_by": by}
     before_start = f"canceled by {by} before it started"
+    action = "run.force_cancel" if force else "run.cancel"
     if _transition(session, run_id, RunState.CANCELED, QUEUED_ONLY, finished_at=now, reason=before_start, **stamp):
+        audit.record(session, action, "run", run_id, {"was": RunState.QUEUED.value}, actor=by)
         return get_run(session, run_id)
     forced = f"force-canceled by {by}: recorded without waiting for the worker"
     if force and _transition(session, run_id, RunState.CANCELED, RUNNING_ONLY, finished_at=now, reason=forced, **stamp):
+        audit.record(session, action, "run", run_id, {"was": RunState.RUNNING.value}, actor=by)
         return get_run(session, run_id)
-    session.execute(
+    flagged = session.execute(
         update(Run)
         .where(Run.id == run_id, Run.state == RunState.RUNNING.value, Run.cancel_requested_at.is_(None))
         .values(**stamp)
@@ -351,6 +383,8 @@ def request_cancel(session: Session, run_id: int, by: str, force: bool = False) 
     run = get_run(session, run_id)
     if run.state in TERMINAL_STATES:
         raise Conflict(f"run {run_id} already ended: it is {run.state}")
+    if flagged.rowcount:
+        audit.record(session, action, "run", run_id, {"was": RunState.RUNNING.value}, actor=by)
     return run
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # The source tree that ships the sample playbooks and inventories next to the packages.
@@ -78,6 +78,11 @@ class Settings:
     # share a run instead of each change running the playbook (bench.dns: 1,000 changes in 10 s).
     dns_regeneration_spacing_seconds: float
     max_request_bytes: int
+    # The login cookie is sent over HTTPS only: set when the web is served over HTTPS (a request that
+    # arrives over HTTPS gets a Secure cookie anyway).
+    secure_cookies: bool
+    # The CLI's credential for the API (``playdeck token create``), sent as a Bearer token. Kept out of repr().
+    api_token: str = field(repr=False)
     runs_per_page: int
 
     @property
@@ -134,6 +139,8 @@ def load_settings() -> Settings:
         dns_rndc_conf=_env("DNS_RNDC_CONF", ""),
         dns_regeneration_spacing_seconds=_float("DNS_REGENERATION_SPACING_SECONDS", 3.0),
         max_request_bytes=_int("MAX_REQUEST_BYTES", 1024 * 1024),
+        secure_cookies=_env("SECURE_COOKIES", "0").lower() in ("1", "true", "yes"),
+        api_token=_env("TOKEN", ""),
         runs_per_page=_int("RUNS_PER_PAGE", 50),
     )
 

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from playdeck import audit
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.models import Environment, Project, Run, Worker, utcnow
 from playdeck.runs import USER_RE
@@ -303,5 +304,6 @@ def request_drain(session: Session, targets: Sequence[WorkerView], by: str) -> l
         )
         if result.rowcount == 1:
             requested.add(target.id)
+            audit.record(session, "worker.drain", "worker", target.label, actor=by)
     now_views = get_workers(session, [target.id for target in targets])
     return [DrainOutcome(view, view.id in requested) for view in now_views]

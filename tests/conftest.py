@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pymysql
 import pytest
@@ -21,6 +22,9 @@ from playdeck import db, migrate, taskqueue
 from playdeck.projects import ensure_sample_project
 from playdeck.settings import Settings, get_settings
 from tests.servers import REPO_ROOT, ThrowawayMariaDB, ThrowawayRedis, Worker
+
+if TYPE_CHECKING:
+    from flask.testing import FlaskClient
 
 MARIADB_HOST = os.environ.get("PLAYDECK_TEST_MARIADB_HOST", "127.0.0.1")
 MARIADB_PORT = int(os.environ.get("PLAYDECK_TEST_MARIADB_PORT", "3306"))
@@ -33,6 +37,65 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def make_user(
+    name: str = "admin",
+    role: str = "admin",
+    *,
+    password: str | None = None,
+    projects: tuple[str, ...] = (),
+    zones: tuple[str, ...] = (),
+) -> str:
+    """The user ``name`` (created with ``role`` if missing, given the grants) and a new API token of theirs."""
+    from playdeck.auth import credentials, users
+    from playdeck.errors import NotFound
+
+    with db.session_scope() as session:
+        try:
+            user = users.get_user(session, name)
+        except NotFound:
+            user = users.create_user(session, name, role, password)
+        for project in projects:
+            users.grant_project(session, user, project)
+        for zone in zones:
+            users.grant_zone(session, user, zone)
+        return credentials.create_token(session, name, name="tests").token
+
+
+def authorize(client, name: str = "admin", role: str = "admin", **grants) -> str:
+    """Send every request of a Flask test client as ``name`` (an API token in its Authorization header)."""
+    token = make_user(name, role, **grants)
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return token
+
+
+def web_client(name: str = "admin", role: str = "admin", **grants: tuple[str, ...]) -> FlaskClient:
+    """A Flask test client of a new app on the services configured now, signed in as ``name``."""
+    from webui import create_app
+
+    client = create_app({"TESTING": True}).test_client()
+    authorize(client, name, role, **grants)
+    return client
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def as_user(name: str, role: str = "admin", **grants: tuple[str, ...]) -> dict[str, str]:
+    """Headers that make one request as ``name`` (created if missing, with a new token of theirs)."""
+    return bearer(make_user(name, role, **grants))
+
+
+def api_headers() -> dict[str, str]:
+    """For plain HTTP requests to a running web: the token the CLI would send (``configure``'s admin, or
+    the one `playdeck up` wrote on a fresh install)."""
+    from playdeck.apiclient import configured_token
+    from playdeck.settings import load_settings
+
+    # Not the cached settings: a test may have changed PLAYDECK_TOKEN since.
+    return bearer(configured_token(load_settings()))
+
+
 def reset_process_state() -> None:
     """Forget cached settings, engine and broker producer after the environment changed."""
     get_settings.cache_clear()
@@ -41,24 +104,26 @@ def reset_process_state() -> None:
 
 
 def configure(monkeypatch: pytest.MonkeyPatch, seed_sample: bool = True, **values: str) -> Settings:
-    """Set PLAYDECK_* variables for this test (and the subprocesses it starts), migrate, seed."""
+    """Set PLAYDECK_* variables for this test (and the subprocesses it starts), migrate, seed; the user
+    admin's token in PLAYDECK_TOKEN lets the CLI and in-process API clients in."""
     for name, value in values.items():
         monkeypatch.setenv(f"PLAYDECK_{name.upper()}", str(value))
     reset_process_state()
-    settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    get_settings().data_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade()
     if seed_sample:
         with db.session_scope() as session:
             ensure_sample_project(session)
-    return settings
+    monkeypatch.setenv("PLAYDECK_TOKEN", make_user("admin", "admin"))
+    get_settings.cache_clear()  # the engine stays: the database is the same
+    return get_settings()
 
 
 @pytest.fixture(autouse=True)
 def _isolated_process_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     # No test may touch the developer's ~/.playdeck by accident.
     monkeypatch.setenv("PLAYDECK_DATA_DIR", str(tmp_path / "data"))
-    for name in ("DATABASE_URL", "BROKER_URL"):
+    for name in ("DATABASE_URL", "BROKER_URL", "TOKEN"):
         monkeypatch.delenv(f"PLAYDECK_{name}", raising=False)
     reset_process_state()
     yield

@@ -7,7 +7,18 @@ from typing import Any
 from flask import Flask
 
 from playdeck.settings import get_settings
-from webui import api, attention, dns_api, dns_pages, errors, health, pages
+from webui import (
+    access,
+    api,
+    attention,
+    audit_log,
+    auth_pages,
+    dns_api,
+    dns_pages,
+    errors,
+    health,
+    pages,
+)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -29,5 +40,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(attention.bp)
     app.register_blueprint(dns_api.bp)
     app.register_blueprint(dns_pages.bp)
+    app.register_blueprint(auth_pages.bp)
+    app.register_blueprint(audit_log.bp)
     errors.register(app)
+    # Last: it checks that every route registered above declares who may call it.
+    access.register(app)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request, url_for
 from werkzeug.exceptions import UnsupportedMediaType
 
+from playdeck.auth.permissions import Action
 from playdeck.db import session_scope
 from playdeck.errors import ValidationError
 from playdeck.events import MAX_EVENTS_PER_PAGE, events_after
@@ -12,10 +13,10 @@ from playdeck.runs import get_run, submit_run
 from playdeck.serializers import event_json, run_json
 from playdeck.settings import get_settings
 from playdeck.states import is_terminal
-from webui import queries
+from webui import access, authorize, queries
 from webui.origin import require_same_origin
 from webui.params import int_param
-from webui.payloads import DEFAULT_API_USER, parse_json_object, run_request_from_json
+from webui.payloads import parse_json_object, run_request_from_json
 from webui.stream import run_event_stream
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -23,49 +24,55 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_RUNS_PER_PAGE = 200
 # Counters are 32-bit INTEGER columns.
 MAX_COUNTER = 2**31 - 1
-USER_HEADER = "X-Playdeck-User"
 
 
 @bp.get("/projects")
+@access.rule(Action.READ)
 def list_projects() -> Response:
     return jsonify(projects=queries.projects_json())
 
 
 @bp.post("/runs")
+@access.rule(Action.DEPLOY)
 def create_run() -> tuple[Response, int]:
     # Requiring the JSON media type keeps a cross-site HTML form (text/plain) from starting a deploy.
     if not request.is_json:
         raise UnsupportedMediaType("send the run as a JSON object with Content-Type: application/json")
-    body = parse_json_object(request.get_data(cache=False))
-    run = submit_run(run_request_from_json(body, request.headers.get(USER_HEADER)))
+    run_request = run_request_from_json(parse_json_object(request.get_data(cache=False)), authorize.actor())
+    authorize.require_deploy(run_request.project, run_request.environment)
+    run = submit_run(run_request)
     response = jsonify(run_json(run))
     response.headers["Location"] = url_for("api.get_run_json", run_id=run.id)
     return response, 201
 
 
 @bp.get("/runs")
+@access.rule(Action.READ)
 def list_runs() -> Response:
     per_page = int_param("per_page", request.args.get("per_page"), get_settings().runs_per_page, 1, MAX_RUNS_PER_PAGE)
     return jsonify(queries.run_page(request.args, per_page))
 
 
 @bp.get("/runs/<int:run_id>")
+@access.rule(Action.READ)
 def get_run_json(run_id: int) -> Response:
     return jsonify(queries.run_detail(run_id))
 
 
 @bp.post("/runs/<int:run_id>/cancel")
+@access.rule(Action.CANCEL)
 def cancel_run(run_id: int) -> tuple[Response, int]:
     """202: a queued run is canceled at once, a running one is being stopped (``?force=true``: recorded
     canceled at once, for a run whose worker has vanished); 409 once it has ended."""
     force = request.args.get("force", "false")
     if force not in ("true", "false"):
         raise ValidationError("force", "must be true or false")
-    by = request.headers.get(USER_HEADER) or DEFAULT_API_USER
-    return jsonify(queries.cancel_run(run_id, by, force=force == "true")), 202
+    authorize.require_cancel(run_id, force == "true")
+    return jsonify(queries.cancel_run(run_id, authorize.actor(), force=force == "true")), 202
 
 
 @bp.post("/runs/<int:run_id>/relaunch")
+@access.rule(Action.RELAUNCH)
 def relaunch_run(run_id: int) -> tuple[Response, int]:
     """201 with a new run of a finished one's parameters; body (optional) ``{"hosts": "all"|"failed"}``.
 
@@ -78,17 +85,18 @@ def relaunch_run(run_id: int) -> tuple[Response, int]:
     if (raw or request.mimetype) and not request.is_json:
         raise UnsupportedMediaType('send {"hosts": "all"|"failed"} with Content-Type: application/json, or no body')
     body = parse_json_object(raw) if raw else {}
+    authorize.refuse_actor_fields(body, "requested_by")
     unknown = sorted(set(body) - {"hosts"})
     if unknown:
         raise ValidationError("body", f"unknown field(s) {', '.join(unknown)}; allowed: hosts")
-    by = request.headers.get(USER_HEADER) or DEFAULT_API_USER
-    run = queries.relaunch_run(run_id, body.get("hosts", "all"), by)
+    run = queries.relaunch_run(run_id, body.get("hosts", "all"), authorize.actor())
     response = jsonify(run)
     response.headers["Location"] = url_for("api.get_run_json", run_id=run["id"])
     return response, 201
 
 
 @bp.get("/runs/<int:run_id>/events")
+@access.rule(Action.READ)
 def list_events(run_id: int) -> Response:
     """A page of events after a counter; a client is done once ``terminal`` and the page is not full."""
     after = int_param("after", request.args.get("after"), 0, 0, MAX_COUNTER)
@@ -106,6 +114,7 @@ def list_events(run_id: int) -> Response:
 
 
 @bp.get("/runs/<int:run_id>/stream")
+@access.rule(Action.READ)
 def stream_events(run_id: int) -> Response:
     # A reconnecting browser sends Last-Event-ID, which wins over the ``after`` it first asked for.
     header = request.headers.get("Last-Event-ID")

@@ -11,8 +11,10 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, render_template
 
 from playdeck.attention import needs_attention, state_explanation
+from playdeck.auth.permissions import Action
 from playdeck.db import session_scope
 from playdeck.runs import get_run
+from webui import access
 
 bp = Blueprint("attention", __name__)
 
@@ -37,15 +39,18 @@ def run_explanation(run: dict[str, Any]) -> str | None:
 
 
 @bp.get("/attention")
+@access.rule(Action.READ)
 def page() -> str:
     return render_template("attention.html", items=attention_json())
 
 
 @bp.get("/api/v1/attention")
+@access.rule(Action.READ)
 def list_json() -> Response:
     return jsonify(runs=attention_json())
 
 
 @bp.get("/api/v1/runs/<int:run_id>/explanation")
+@access.rule(Action.READ)
 def explanation_json(run_id: int) -> Response:
     return jsonify(explanation(run_id))

@@ -26,16 +26,15 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request, url_for
 from werkzeug.exceptions import UnsupportedMediaType
 
+from playdeck.auth.permissions import Action
 from playdeck.dns import listing, zonefile, zones
 from playdeck.dns.errors import StaleVersion
 from playdeck.dns.history import MAX_PAGE as MAX_HISTORY_PAGE
-from playdeck.dns.validation import parse_actor
 from playdeck.errors import NotFound, PlaydeckError, ValidationError
-from webui import dns_queries
-from webui.api import USER_HEADER
+from webui import access, authorize, dns_queries
 from webui.dns_forms import is_number, query_int, refuse_odd_digits
 from webui.origin import require_same_origin
-from webui.payloads import DEFAULT_API_USER, parse_json_object
+from webui.payloads import parse_json_object
 
 bp = Blueprint("dns_api", __name__, url_prefix="/api/v1/zones")
 
@@ -79,13 +78,6 @@ def _stale(error: StaleVersion) -> tuple[Response, int]:
 
 def _etag(version: int) -> str:
     return f'"{version}"'
-
-
-def _user() -> str:
-    try:
-        return parse_actor(request.headers.get(USER_HEADER) or DEFAULT_API_USER)
-    except ValidationError as exc:
-        raise ValidationError(USER_HEADER, exc.message.removeprefix("who: ")) from None
 
 
 def _json_body() -> dict[str, Any]:
@@ -226,11 +218,13 @@ def _written(data: dict[str, Any], run_id: int | None) -> dict[str, Any]:
 
 
 @bp.get("")
+@access.rule(Action.READ)
 def list_zones() -> Response:
     return jsonify(zones=[_zone_out(zone) for zone in dns_queries.zone_list()])
 
 
 @bp.post("")
+@access.rule(Action.MANAGE_ZONES)
 def create_zone() -> tuple[Response, int]:
     """201 with the zone (dirty: its first regeneration is queued); 409 if it exists."""
     require_same_origin(CROSS_SITE)
@@ -243,7 +237,7 @@ def create_zone() -> tuple[Response, int]:
         fields["nameservers"] = _strings("nameservers", fields["nameservers"])
     if "glue" in fields:
         fields["glue"] = _glue(fields["glue"])
-    written = dns_queries.create_zone(fields, _user())
+    written = dns_queries.create_zone(fields, authorize.actor())
     zone = _zone_out(written.data)
     response = _with_etag(jsonify(_written(zone, written.run_id)), zone["version"])
     response.headers["Location"] = zone["url"]
@@ -251,12 +245,14 @@ def create_zone() -> tuple[Response, int]:
 
 
 @bp.get("/<zone>")
+@access.rule(Action.READ)
 def get_zone(zone: str) -> Response:
     found = _zone_out(dns_queries.zone_detail(zone))
     return _with_etag(jsonify(found), found["version"])
 
 
 @bp.patch("/<zone>")
+@access.rule(Action.MANAGE_ZONES)
 def update_zone(zone: str) -> Response:
     """Change SOA settings, default TTL or auto_ptr of the zone read at ``version``."""
     require_same_origin(CROSS_SITE)
@@ -266,12 +262,13 @@ def update_zone(zone: str) -> Response:
     refuse_odd_digits(body)
     if version == "*":
         version = dns_queries.current_zone_version(zone)
-    written = dns_queries.update_zone(zone, version, body, _user())
+    written = dns_queries.update_zone(zone, version, body, authorize.actor())
     updated = _zone_out(written.data)
     return _with_etag(jsonify(_written(updated, written.run_id)), updated["version"])
 
 
 @bp.delete("/<zone>")
+@access.rule(Action.MANAGE_ZONES)
 def delete_zone(zone: str) -> tuple[Response, int]:
     """202: gone for users now; the next regeneration removes it from the DNS server."""
     require_same_origin(CROSS_SITE)
@@ -279,7 +276,7 @@ def delete_zone(zone: str) -> tuple[Response, int]:
     version = _expected_version(request.args.get("version"), "zone")
     if version == "*":
         version = dns_queries.current_zone_version(zone)
-    written = dns_queries.delete_zone(zone, version, _user())
+    written = dns_queries.delete_zone(zone, version, authorize.actor())
     return jsonify(_written(written.data, written.run_id)), 202
 
 
@@ -287,6 +284,7 @@ def delete_zone(zone: str) -> tuple[Response, int]:
 
 
 @bp.get("/<zone>/records")
+@access.rule(Action.READ)
 def list_records(zone: str) -> Response:
     """A page of records: ``q`` (in names and values), ``type``, ``sort`` (name|type|ttl) and ``order``
     (asc|desc), ``per_page`` (≤ 500); follow ``next`` (a keyset cursor, ``after``) for the next page,
@@ -334,12 +332,14 @@ def _record_fields(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.post("/<zone>/records")
+@access.rule(Action.EDIT_RECORDS)
 def create_record(zone: str) -> tuple[Response, int]:
     require_same_origin(CROSS_SITE)
+    authorize.require_zone_editor(zone)
     body = _json_body()
     _only(body, RECORD_FIELDS)
     _required(body, "name", "type", "value")
-    written = dns_queries.create_record(zone, _record_fields(body), _user())
+    written = dns_queries.create_record(zone, _record_fields(body), authorize.actor())
     record = _record_out(written.data)
     response = _with_etag(jsonify(_written(record, written.run_id)), record["version"])
     response.headers["Location"] = record["url"]
@@ -347,16 +347,19 @@ def create_record(zone: str) -> tuple[Response, int]:
 
 
 @bp.get("/<zone>/records/<int:record_id>")
+@access.rule(Action.READ)
 def get_record(zone: str, record_id: int) -> Response:
     record = _record_out(dns_queries.record_detail(zone, _record_id(record_id)))
     return _with_etag(jsonify(record), record["version"])
 
 
 @bp.route("/<zone>/records/<int:record_id>", methods=["PUT", "PATCH"])
+@access.rule(Action.EDIT_RECORDS)
 def update_record(zone: str, record_id: int) -> Response:
     """PATCH changes the fields given; PUT replaces the record (name, type and value required; a
     missing comment becomes empty, a missing ttl keeps the RRset's)."""
     require_same_origin(CROSS_SITE)
+    authorize.require_zone_editor(zone)
     record_id = _record_id(record_id)
     body = _json_body()
     _only(body, (*RECORD_FIELDS, "version"))
@@ -366,20 +369,22 @@ def update_record(zone: str, record_id: int) -> Response:
         body.setdefault("comment", "")
     if version == "*":
         version = dns_queries.record_detail(zone, record_id)["version"]
-    written = dns_queries.update_record(zone, record_id, version, _record_fields(body), _user())
+    written = dns_queries.update_record(zone, record_id, version, _record_fields(body), authorize.actor())
     record = _record_out(written.data)
     return _with_etag(jsonify(_written(record, written.run_id)), record["version"])
 
 
 @bp.delete("/<zone>/records/<int:record_id>")
+@access.rule(Action.EDIT_RECORDS)
 def delete_record(zone: str, record_id: int) -> tuple[str, int]:
     require_same_origin(CROSS_SITE)
+    authorize.require_zone_editor(zone)
     record_id = _record_id(record_id)
     _only(request.args, ("version",), "parameter")
     version = _expected_version(request.args.get("version"), "record")
     if version == "*":
         version = dns_queries.record_detail(zone, record_id)["version"]
-    dns_queries.delete_record(zone, record_id, version, _user())
+    dns_queries.delete_record(zone, record_id, version, authorize.actor())
     return "", 204
 
 
@@ -407,11 +412,13 @@ def _import_request() -> tuple[Any, dict[str, Any]]:
 
 
 @bp.post("/<zone>/import")
+@access.rule(Action.EDIT_RECORDS)
 def import_zone(zone: str) -> Response:
     """``?preview=true``: what importing the zone file would change (nothing is written). Otherwise the
     import, applied only if the zone is still at the preview's ``base_change_seq`` (409 if not)."""
     # A text/plain body is what a cross-site form can send: refuse other sites explicitly.
     require_same_origin(CROSS_SITE)
+    authorize.require_zone_editor(zone)
     preview = _bool("preview", request.args.get("preview"), False)
     text, options = _import_request()
     delete_missing = _bool("delete_missing", options.get("delete_missing"), True)
@@ -427,11 +434,12 @@ def import_zone(zone: str) -> Response:
         base = int(base)
     if isinstance(base, bool) or not isinstance(base, int) or not 0 <= base <= MAX_ID:
         raise ValidationError("base_change_seq", "must be the base_change_seq of a preview (a whole number)")
-    written = dns_queries.import_apply(zone, text, delete_missing, base, _user())
+    written = dns_queries.import_apply(zone, text, delete_missing, base, authorize.actor())
     return jsonify(_written({**written.data, "applied": True}, written.run_id))
 
 
 @bp.get("/<zone>/export")
+@access.rule(Action.READ)
 def export_zone(zone: str) -> Response:
     """The zone file as the DB has it now, with the serial it was last exported with."""
     data = dns_queries.export_data(zone)
@@ -453,11 +461,13 @@ def _history(zone_name: str, record_id: int | None, endpoint: str, route: dict[s
 
 
 @bp.get("/<zone>/history")
+@access.rule(Action.READ)
 def zone_history(zone: str) -> Response:
     return _history(zone, None, ".zone_history", {"zone": zone})
 
 
 @bp.get("/<zone>/records/<int:record_id>/history")
+@access.rule(Action.READ)
 def record_history(zone: str, record_id: int) -> Response:
     record_id = _record_id(record_id)
     return _history(zone, record_id, ".record_history", {"zone": zone, "record_id": record_id})

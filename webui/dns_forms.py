@@ -14,23 +14,12 @@ from typing import Any, ClassVar
 from flask import request
 from werkzeug.datastructures import MultiDict
 
-from playdeck.dns.validation import FORWARD, parse_actor
+from playdeck.dns.validation import FORWARD
 from playdeck.errors import ValidationError
-from webui.api import USER_HEADER
 from webui.params import int_param
 
-DEFAULT_WEB_USER = "web"
 SOA_TIMERS = ("refresh", "retry", "expire", "minimum")
 LIST_SEPARATORS = re.compile(r"[\s,]+")
-
-
-def page_user() -> str:
-    """Who makes a change from a page: the X-Playdeck-User header (set by an authenticating proxy), else
-    "web", as the API does with "api"."""
-    try:
-        return parse_actor(request.headers.get(USER_HEADER) or DEFAULT_WEB_USER)
-    except ValidationError as exc:
-        raise ValidationError(USER_HEADER, exc.message.removeprefix("who: ")) from None
 
 
 # Fields the service reads with ``parse_ttl``, which accepts digit strings (form fields).

@@ -4,7 +4,8 @@ history.
 Server-rendered like the run pages. The record table reads one page (keyset cursor) however big the
 zone. Every edit and delete form carries the version it was drawn with: if someone changed the record
 or zone since, the form comes back with a 409 and the current values instead of overwriting them.
-Every POST is refused from other sites (``webui.origin``).
+Every POST is refused from other sites (``webui.origin``) and needs the session's CSRF token
+(``webui.access``); record edits need a grant of the zone (``webui.authorize``).
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
+from playdeck.auth.permissions import Action
 from playdeck.dns import listing
 from playdeck.dns.errors import StaleVersion
 from playdeck.errors import Conflict, NotFound, ValidationError
-from webui import dns_queries
+from webui import access, authorize, dns_queries
 from webui.dns_api import LISTING_PARAMS, MAX_ID
-from webui.dns_forms import RecordForm, SettingsForm, ZoneForm, is_number, page_user, query_int, require_version
+from webui.dns_forms import RecordForm, SettingsForm, ZoneForm, is_number, query_int, require_version
 from webui.origin import require_same_origin
 
 bp = Blueprint("dns_pages", __name__, url_prefix="/dns")
@@ -58,18 +60,20 @@ def _status(exc: Exception) -> int:
 
 
 @bp.get("")
+@access.rule(Action.READ)
 def zones() -> str:
     return render_template("dns_zones.html", zones=dns_queries.zone_list())
 
 
 @bp.route("/new", methods=["GET", "POST"])
+@access.rule(Action.MANAGE_ZONES)
 def new_zone() -> PageResult:
     if request.method == "GET":
         return render_template("dns_zone_new.html", form=ZoneForm())
     _require_same_origin()
     form = ZoneForm.from_form(request.form)
     try:
-        written = dns_queries.create_zone(form.fields(), page_user())
+        written = dns_queries.create_zone(form.fields(), authorize.actor())
     except (ValidationError, Conflict) as exc:
         page = render_template("dns_zone_new.html", form=form, error=exc.message, error_field=_field(exc))
         return page, _status(exc)
@@ -140,16 +144,19 @@ def _zone_page(
 
 
 @bp.get("/<zone>")
+@access.rule(Action.READ)
 def zone(zone: str) -> tuple[str, int]:
     return _zone_page(zone)
 
 
 @bp.post("/<zone>/records")
+@access.rule(Action.EDIT_RECORDS)
 def create_record(zone: str) -> PageResult:
     _require_same_origin()
+    authorize.require_zone_editor(zone)
     form = RecordForm.from_form(request.form)
     try:
-        written = dns_queries.create_record(zone, form.fields(), page_user())
+        written = dns_queries.create_record(zone, form.fields(), authorize.actor())
     except (ValidationError, Conflict) as exc:
         page, _ = _zone_page(zone, form=form, error=exc.message, error_field=_field(exc))
         return page, _status(exc)
@@ -191,16 +198,25 @@ def _lost_race(zone_name: str, record_id: int, form: RecordForm, exc: StaleVersi
     return _record_page(zone_name, current, form, error=message, conflict=current), 409
 
 
-@bp.route("/<zone>/records/<int:record_id>", methods=["GET", "POST"])
+# Showing a record and saving it are separate views so that each declares its own access rule.
+@bp.get("/<zone>/records/<int:record_id>")
+@access.rule(Action.READ)
 def record(zone: str, record_id: int) -> PageResult:
+    current = dns_queries.record_detail(zone, _record_id(record_id))
+    return _record_page(zone, current, RecordForm.from_record(current))
+
+
+@bp.post("/<zone>/records/<int:record_id>")
+@access.rule(Action.EDIT_RECORDS)
+def update_record(zone: str, record_id: int) -> PageResult:
     record_id = _record_id(record_id)
-    if request.method == "GET":
-        current = dns_queries.record_detail(zone, record_id)
-        return _record_page(zone, current, RecordForm.from_record(current))
     _require_same_origin()
+    authorize.require_zone_editor(zone)
     form = RecordForm.from_form(request.form)
     try:
-        written = dns_queries.update_record(zone, record_id, require_version(form.version), form.fields(), page_user())
+        written = dns_queries.update_record(
+            zone, record_id, require_version(form.version), form.fields(), authorize.actor()
+        )
     except StaleVersion as exc:
         return _lost_race(zone, record_id, form, exc)
     except (ValidationError, Conflict) as exc:
@@ -211,12 +227,14 @@ def record(zone: str, record_id: int) -> PageResult:
 
 
 @bp.post("/<zone>/records/<int:record_id>/delete")
+@access.rule(Action.EDIT_RECORDS)
 def delete_record(zone: str, record_id: int) -> PageResult:
     record_id = _record_id(record_id)
     _require_same_origin()
+    authorize.require_zone_editor(zone)
     form = RecordForm.from_form(request.form)
     try:
-        dns_queries.delete_record(zone, record_id, require_version(form.version), page_user())
+        dns_queries.delete_record(zone, record_id, require_version(form.version), authorize.actor())
     except StaleVersion as exc:
         current = dns_queries.record_detail(zone, record_id)
         message = f"{exc.message}. It was not deleted; the current record is shown below."
@@ -235,6 +253,7 @@ def _settings_page(zone: dict[str, Any], form: SettingsForm, **context: Any) -> 
 
 
 @bp.route("/<zone>/settings", methods=["GET", "POST"])
+@access.rule(Action.MANAGE_ZONES)
 def settings(zone: str) -> PageResult:
     current = dns_queries.zone_detail(zone)
     if request.method == "GET":
@@ -243,7 +262,7 @@ def settings(zone: str) -> PageResult:
     form = SettingsForm.from_form(request.form)
     try:
         written = dns_queries.update_zone(
-            current["name"], require_version(form.version), form.fields(current["kind"]), page_user()
+            current["name"], require_version(form.version), form.fields(current["kind"]), authorize.actor()
         )
     except StaleVersion as exc:
         fresh = dns_queries.zone_detail(zone)
@@ -255,6 +274,7 @@ def settings(zone: str) -> PageResult:
 
 
 @bp.post("/<zone>/delete")
+@access.rule(Action.MANAGE_ZONES)
 def delete_zone(zone: str) -> PageResult:
     _require_same_origin()
     current = dns_queries.zone_detail(zone)
@@ -263,7 +283,7 @@ def delete_zone(zone: str) -> PageResult:
         error = f"type the zone's name ({current['name']}) to confirm that it is to be deleted"
         return _settings_page(current, SettingsForm.from_zone(current), delete_error=error), 400
     try:
-        dns_queries.delete_zone(current["name"], require_version(form.version), page_user())
+        dns_queries.delete_zone(current["name"], require_version(form.version), authorize.actor())
     except StaleVersion as exc:
         fresh = dns_queries.zone_detail(zone)
         message = f"{exc.message}. It was not deleted; review the current settings."
@@ -288,9 +308,12 @@ def _import_page(zone: dict[str, Any], **context: Any) -> str:
 
 
 @bp.route("/<zone>/import", methods=["GET", "POST"])
+@access.rule(Action.EDIT_RECORDS)
 def import_zone(zone: str) -> PageResult:
     """Paste a zone file → its preview (nothing written) → "Apply" imports exactly the previewed text,
     if the zone has not changed since the preview (else a fresh preview is shown)."""
+    # The form is of use only to an editor of the zone: its page is theirs too.
+    authorize.require_zone_editor(zone)
     current = dns_queries.zone_detail(zone)
     if request.method == "GET":
         return _import_page(current)
@@ -304,7 +327,7 @@ def import_zone(zone: str) -> PageResult:
         base = request.form.get("base_change_seq", "")
         if not is_number(base) or len(base) > 18:
             raise ValidationError("base_change_seq", "is missing; preview the import first")
-        written = dns_queries.import_apply(zone, text, delete_missing, int(base), page_user())
+        written = dns_queries.import_apply(zone, text, delete_missing, int(base), authorize.actor())
     except StaleVersion:
         fresh = dns_queries.zone_detail(zone)
         error = (
@@ -361,11 +384,13 @@ def _history_page(zone_name: str, record_id: int | None, endpoint: str, route: d
 
 
 @bp.get("/<zone>/history")
+@access.rule(Action.READ)
 def zone_history(zone: str) -> tuple[str, int]:
     return _history_page(zone, None, ".zone_history", {"zone": zone})
 
 
 @bp.get("/<zone>/records/<int:record_id>/history")
+@access.rule(Action.READ)
 def record_history(zone: str, record_id: int) -> tuple[str, int]:
     record_id = _record_id(record_id)
     return _history_page(zone, record_id, ".record_history", {"zone": zone, "record_id": record_id})

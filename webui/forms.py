@@ -12,8 +12,6 @@ from werkzeug.datastructures import MultiDict
 from playdeck.errors import ValidationError
 from playdeck.runs import RunRequest
 
-DEFAULT_WEB_USER = "web"
-
 
 @dataclass
 class DeployForm:
@@ -23,7 +21,6 @@ class DeployForm:
     limit: str = ""
     tags: str = ""
     check: bool = False
-    requested_by: str = DEFAULT_WEB_USER
 
     @classmethod
     def from_form(cls, form: MultiDict[str, str]) -> DeployForm:
@@ -34,10 +31,10 @@ class DeployForm:
             limit=form.get("limit", "").strip(),
             tags=form.get("tags", ""),
             check=form.get("check") is not None,
-            requested_by=form.get("requested_by", "").strip() or DEFAULT_WEB_USER,
         )
 
-    def to_request(self, project: str) -> RunRequest:
+    def to_request(self, project: str, requested_by: str) -> RunRequest:
+        """``requested_by``: the logged-in user (the form has no such field)."""
         return RunRequest(
             project=project,
             environment=self.environment,
@@ -46,7 +43,7 @@ class DeployForm:
             limit=self.limit,
             tags=[tag.strip() for tag in self.tags.split(",") if tag.strip()],
             check=self.check,
-            requested_by=self.requested_by,
+            requested_by=requested_by,
         )
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from playdeck.db import session_scope
+from webui import access
 
 log = logging.getLogger(__name__)
 
@@ -16,6 +17,7 @@ bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
+@access.public
 def healthz() -> tuple[Response, int]:
     try:
         with session_scope() as session:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
+from playdeck.auth.permissions import Action
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.runs import submit_run
 from playdeck.settings import get_settings
 from playdeck.states import RunState
-from webui import queries
+from webui import access, authorize, queries
 from webui.formatting import FILTERS
 from webui.forms import DeployForm
 from webui.origin import require_same_origin
@@ -17,6 +18,8 @@ from webui.runlog import log_text
 bp = Blueprint("pages", __name__)
 for _name, _filter in FILTERS.items():
     bp.add_app_template_filter(_filter, _name)
+for _name, _global in authorize.TEMPLATE_GLOBALS.items():
+    bp.add_app_template_global(_global, _name)
 
 HOST_SUMMARY_COLUMNS = ("ok", "changed", "failed", "unreachable", "skipped", "rescued", "ignored")
 
@@ -31,28 +34,44 @@ def _require_same_origin() -> None:
 
 
 @bp.get("/")
+@access.rule(Action.READ)
 def dashboard() -> str:
     return render_template("dashboard.html", rows=queries.dashboard())
 
 
-@bp.route("/projects/<name>/deploy", methods=["GET", "POST"])
-def deploy(name: str) -> Response | str | tuple[str, int]:
+def _deploy_page(project: queries.JsonDict, form: DeployForm, **context: object) -> str:
+    # Only the environments the caller may deploy to are offered (the submission is checked anyway).
+    environments = [env for env in project["environments"] if authorize.may_deploy(project["id"], env)]
+    return render_template("deploy.html", project=project, environments=environments, form=form, **context)
+
+
+# The form and its submission are separate views so that each declares its own access rule.
+@bp.get("/projects/<name>/deploy")
+@access.rule(Action.READ)
+def deploy(name: str) -> str:
+    form = DeployForm(environment=request.args.get("environment", ""))
+    return _deploy_page(queries.project_detail(name), form)
+
+
+@bp.post("/projects/<name>/deploy")
+@access.rule(Action.DEPLOY)
+def submit_deploy(name: str) -> Response | tuple[str, int]:
     project = queries.project_detail(name)
-    if request.method == "GET":
-        form = DeployForm(environment=request.args.get("environment", ""))
-        return render_template("deploy.html", project=project, form=form)
     _require_same_origin()
     form = DeployForm.from_form(request.form)
     try:
-        run = submit_run(form.to_request(name))
+        authorize.refuse_actor_fields(request.form, "requested_by")
+        authorize.require_deploy(name, form.environment)
+        run = submit_run(form.to_request(name, authorize.actor()))
     # The project exists (it was loaded above), so NotFound here means the environment.
     except (ValidationError, NotFound) as exc:
         field = exc.field if isinstance(exc, ValidationError) else "environment"
-        return render_template("deploy.html", project=project, form=form, error=exc.message, error_field=field), 400
+        return _deploy_page(project, form, error=exc.message, error_field=field), 400
     return redirect(url_for("pages.run", run_id=run.id), 303)
 
 
 @bp.get("/runs")
+@access.rule(Action.READ)
 def runs() -> tuple[str, int]:
     page, error = None, None
     try:
@@ -75,27 +94,31 @@ def runs() -> tuple[str, int]:
 
 
 @bp.get("/runs/<int:run_id>")
+@access.rule(Action.READ)
 def run(run_id: int) -> str:
     return render_template("run.html", run=queries.run_detail(run_id))
 
 
 @bp.post("/runs/<int:run_id>/cancel")
+@access.rule(Action.CANCEL)
 def cancel(run_id: int) -> Response | tuple[str, int]:
     _require_same_origin()
+    authorize.refuse_actor_fields(request.form, "canceled_by")
+    authorize.require_cancel(run_id, force=False)
     try:
-        queries.cancel_run(run_id, request.form.get("canceled_by") or "web")
+        queries.cancel_run(run_id, authorize.actor())
     except Conflict as exc:
         return render_template("run.html", run=queries.run_detail(run_id), error=exc.message), 409
     return redirect(url_for("pages.run", run_id=run_id), 303)
 
 
 @bp.post("/runs/<int:run_id>/relaunch")
+@access.rule(Action.RELAUNCH)
 def relaunch(run_id: int) -> Response | tuple[str, int]:
     _require_same_origin()
+    authorize.refuse_actor_fields(request.form, "requested_by")
     try:
-        new_run = queries.relaunch_run(
-            run_id, request.form.get("hosts", "all"), request.form.get("requested_by") or "web"
-        )
+        new_run = queries.relaunch_run(run_id, request.form.get("hosts", "all"), authorize.actor())
     # Still running, nothing failed, or refused by the project as it is now: say so on the run page.
     except (Conflict, ValidationError) as exc:
         return render_template("run.html", run=queries.run_detail(run_id), error=exc.message), exc.status_code
@@ -103,6 +126,7 @@ def relaunch(run_id: int) -> Response | tuple[str, int]:
 
 
 @bp.get("/runs/<int:run_id>/log.txt")
+@access.rule(Action.READ)
 def run_log(run_id: int) -> Response:
     queries.run_detail(run_id)  # 404 before the body starts
     return Response(log_text(run_id), mimetype="text/plain")

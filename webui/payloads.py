@@ -11,9 +11,9 @@ from typing import Any
 
 from playdeck.errors import ValidationError
 from playdeck.runs import RunRequest
+from webui.authorize import refuse_actor_fields
 
-RUN_FIELDS = ("project", "environment", "version", "extra_vars", "limit", "tags", "check", "requested_by")
-DEFAULT_API_USER = "api"
+RUN_FIELDS = ("project", "environment", "version", "extra_vars", "limit", "tags", "check")
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
@@ -27,7 +27,9 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def run_request_from_json(body: dict[str, Any], header_user: str | None) -> RunRequest:
+def run_request_from_json(body: dict[str, Any], requested_by: str) -> RunRequest:
+    """``requested_by``: the caller's login; a body that names a requester is refused."""
+    refuse_actor_fields(body, "requested_by")
     unknown = sorted(set(body) - set(RUN_FIELDS))
     if unknown:
         raise ValidationError("body", f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(RUN_FIELDS)}")
@@ -39,5 +41,5 @@ def run_request_from_json(body: dict[str, Any], header_user: str | None) -> RunR
         limit=body.get("limit", ""),
         tags=body.get("tags", []),
         check=body.get("check", False),
-        requested_by=body.get("requested_by", header_user or DEFAULT_API_USER),
+        requested_by=requested_by,
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 from playdeck import runs
 from playdeck.db import session_scope
+from playdeck.models import Project
 from playdeck.projects import get_project, list_projects
 from playdeck.relaunch import relaunch_request
 from playdeck.runs import RunFilters, get_run, list_runs, parse_filters, parse_page
@@ -24,9 +25,14 @@ def projects_json() -> list[JsonDict]:
         return [project_json(project) for project in list_projects(session)]
 
 
+def _with_id(project: Project) -> JsonDict:
+    """The project's JSON and its id, which membership (``Principal.project_ids``) is checked by."""
+    return {**project_json(project), "id": project.id}
+
+
 def project_detail(name: str) -> JsonDict:
     with session_scope() as session:
-        return project_json(get_project(session, name))
+        return _with_id(get_project(session, name))
 
 
 def run_detail(run_id: int) -> JsonDict:
@@ -67,5 +73,5 @@ def dashboard() -> list[JsonDict]:
                 filters = RunFilters(project=project.name, environment=environment.name)
                 runs = list_runs(session, filters, page=1, per_page=1).runs
                 latest[environment.name] = run_json(runs[0], with_summaries=False) if runs else None
-            rows.append({"project": project_json(project), "latest": latest})
+            rows.append({"project": _with_id(project), "latest": latest})
         return rows

@@ -25,6 +25,7 @@ import dns.name
 from sqlalchemy import Row, and_, bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from playdeck import audit
 from playdeck.dns import history, reverse, rules
 from playdeck.dns.models import Record, RRset, Zone
 from playdeck.dns.validation import FORWARD, REVERSE, RecordData, record, zone_origin
@@ -268,6 +269,8 @@ def apply_changes(
     added_ids = writer.add(changes.adds)
     writer.drop_rrsets(emptied)
     history.write(session, writer.entries)
+    counts = {"added": len(changes.adds), "updated": len(changes.edits), "deleted": len(changes.deletes)}
+    audit.record(session, "dns.records", "zone", zone.name, counts | {"note": note, "action": action}, actor=who)
     # The ORM's copies of the rows changed by the statements above are stale now.
     for row in changes.deletes:
         session.expunge(row)

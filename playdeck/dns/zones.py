@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from playdeck import audit
 from playdeck.dns import history
 from playdeck.dns.changes import ChangeSet, apply, lock_zone, zone_key
 from playdeck.dns.errors import StaleVersion
@@ -157,6 +158,7 @@ def create_zone(
         # Someone created the same zone between our check and our insert.
         raise Conflict(f"zone {origin} already exists") from None
     history.write(session, [history.entry(zone, "zone-create", who, after=settings_of(zone))])
+    audit.record(session, "dns.zone.create", "zone", zone.name, {"after": settings_of(zone)}, actor=who)
     apply(session, zone, records, who=who)
     return zone
 
@@ -181,6 +183,9 @@ def update_zone(session: Session, name: object, *, expected_version: int, who: s
     if any(field in EXPORTED_SETTINGS for field in changed):
         zone.change_seq += 1
     history.write(session, [history.entry(zone, "zone-update", who, before=before, after=settings_of(zone))])
+    audit.record(
+        session, "dns.zone.update", "zone", zone.name, {"before": before, "after": settings_of(zone)}, actor=who
+    )
     return zone
 
 
@@ -197,3 +202,4 @@ def delete_zone(session: Session, name: object, *, who: str, expected_version: i
     zone.version += 1
     zone.change_seq += 1
     history.write(session, [history.entry(zone, "zone-delete", who, before=settings_of(zone))])
+    audit.record(session, "dns.zone.delete", "zone", zone.name, {"before": settings_of(zone)}, actor=who)

@@ -29,13 +29,13 @@ WEB_START_SECONDS = 30
 SUPERVISED_START_SECONDS = 90
 
 
-def playdeck(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run ``playdeck ARGS`` to completion; fails the test on a Python traceback."""
+def playdeck(*args: str, timeout: float = 120, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``playdeck ARGS`` to completion, ``input`` on its stdin (else none); fails the test on a Python
+    traceback."""
     if not PLAYDECK.is_file():
         pytest.fail(f"{PLAYDECK} is missing: run `pip install -e .` (scripts/test does)")
-    result = subprocess.run(
-        [str(PLAYDECK), *args], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
-    )
+    stdin = {"input": input} if input is not None else {"stdin": subprocess.DEVNULL}
+    result = subprocess.run([str(PLAYDECK), *args], capture_output=True, text=True, timeout=timeout, **stdin)
     assert "Traceback" not in result.stderr, result.stderr
     return result
 

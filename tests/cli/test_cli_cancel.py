@@ -16,7 +16,7 @@ def queue_a_run() -> int:
 def test_cancel_a_queued_run_then_again(web_api: str) -> None:
     run_id = queue_a_run()  # no worker here: it stays queued
 
-    first = playdeck("cancel", str(run_id), "--user", "dora", "--wait")
+    first = playdeck("cancel", str(run_id), "--wait")
     assert first.returncode == 0, first.stderr
     assert "canceled" in first.stdout
 

@@ -9,23 +9,23 @@ import pytest
 import requests
 
 from tests.cli.cli_support import playdeck
-from tests.conftest import free_port
+from tests.conftest import api_headers, free_port, make_user
 
 
 def run_list(url: str) -> list[dict]:
-    response = requests.get(f"{url}/api/v1/runs", timeout=10)
+    response = requests.get(f"{url}/api/v1/runs", headers=api_headers(), timeout=10)
     response.raise_for_status()
     return response.json()["runs"]
 
 
-def test_deploy_queues_a_run_and_runs_lists_it(web_api: str, tmp_path: Path) -> None:
+def test_deploy_queues_a_run_and_runs_lists_it(web_api: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     extra_vars = tmp_path / "vars.yml"
     extra_vars.write_text("keep_releases: 2\ngreeting: hello\n")
+    monkeypatch.setenv("PLAYDECK_TOKEN", make_user("alice"))
 
     result = playdeck(
         "deploy", "sampleapp", "--env", "staging", "--version", "2.0.0",
         "--extra-vars", f"@{extra_vars}", "--limit", "web1", "--tags", "release, switch", "--check",
-        "--user", "alice",
     )  # fmt: skip
 
     assert result.returncode == 0, result.stderr
@@ -36,7 +36,7 @@ def test_deploy_queues_a_run_and_runs_lists_it(web_api: str, tmp_path: Path) -> 
     assert run["limit"] == "web1"
     assert run["tags"] == ["release", "switch"]
     assert run["check"] is True
-    assert run["requested_by"] == "alice"
+    assert run["requested_by"] == "alice"  # the user of PLAYDECK_TOKEN
 
     listing = playdeck("runs", "--project", "sampleapp", "--env", "staging", "--state", "queued")
     assert listing.returncode == 0, listing.stderr
@@ -119,6 +119,7 @@ def test_unreachable_api_exits_3_with_a_message(monkeypatch: pytest.MonkeyPatch,
         (["web", "--bind", "localhost"], "--bind"),
         (["runs", "--page", "0"], "--page"),
         (["deploy", "sampleapp"], "--env"),
+        (["deploy", "sampleapp", "--env", "staging", "--user", "alice"], "--user is gone"),
     ],
 )
 def test_bad_options_exit_2_without_starting_anything(command: list[str], option: str) -> None:

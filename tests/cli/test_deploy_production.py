@@ -15,13 +15,14 @@ import requests
 from playdeck import db, runs
 from playdeck.events import events_after
 from tests.cli.cli_support import playdeck
+from tests.conftest import api_headers, as_user
 
 
 def read_stream(url: str) -> list[tuple[str, dict, dt.datetime]]:
     """Every SSE message of a run's stream until ``end``: (event type, data, when it arrived)."""
     messages = []
     fields: dict[str, str] = {}
-    with requests.get(url, stream=True, timeout=(5, 120)) as response:
+    with requests.get(url, headers=api_headers(), stream=True, timeout=(5, 120)) as response:
         assert response.status_code == 200
         for line in response.iter_lines(decode_unicode=True):
             if line:
@@ -43,7 +44,7 @@ def test_deploy_through_the_api_streams_live_and_persists_every_event(production
     response = requests.post(
         f"{production_web_api}/api/v1/runs",
         json={"project": "sampleapp", "environment": "staging", "version": "3.0.0", "extra_vars": {"keep_releases": 2}},
-        headers={"X-Playdeck-User": "alice"},
+        headers=as_user("alice"),
         timeout=10,
     )
     assert response.status_code == 201, response.text
@@ -77,7 +78,10 @@ def test_deploy_through_the_api_streams_live_and_persists_every_event(production
     paged, after = [], 0
     while True:
         page = requests.get(
-            f"{production_web_api}/api/v1/runs/{run_id}/events", params={"after": after, "limit": 7}, timeout=10
+            f"{production_web_api}/api/v1/runs/{run_id}/events",
+            params={"after": after, "limit": 7},
+            headers=api_headers(),
+            timeout=10,
         ).json()
         paged += [event["counter"] for event in page["events"]]
         if not page["events"]:
@@ -86,7 +90,10 @@ def test_deploy_through_the_api_streams_live_and_persists_every_event(production
     assert paged == stored
 
     listed = requests.get(
-        f"{production_web_api}/api/v1/runs", params={"project": "sampleapp", "state": "successful"}, timeout=10
+        f"{production_web_api}/api/v1/runs",
+        params={"project": "sampleapp", "state": "successful"},
+        headers=api_headers(),
+        timeout=10,
     ).json()
     assert [r["id"] for r in listed["runs"]] == [run_id]
 

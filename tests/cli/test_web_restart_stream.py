@@ -15,7 +15,7 @@ from playdeck.apiclient import parse_sse
 from playdeck.events import events_after
 from tests import fault_report
 from tests.cli.cli_support import SupervisedPlaydeck
-from tests.conftest import wait_for_state
+from tests.conftest import api_headers, wait_for_state
 
 
 @pytest.fixture
@@ -34,11 +34,13 @@ class ReconnectingReader(threading.Thread):
         self.counters: list[int] = []
         self.connections = 0
         self.end: dict | None = None
+        self.credentials = api_headers()
 
     def run(self) -> None:
         deadline = time.monotonic() + 180
         while self.end is None and time.monotonic() < deadline:
-            headers = {"Last-Event-ID": str(self.counters[-1])} if self.counters else {}
+            resume = {"Last-Event-ID": str(self.counters[-1])} if self.counters else {}
+            headers = {**self.credentials, **resume}
             try:
                 with requests.get(self.url, headers=headers, stream=True, timeout=(2, 30)) as response:
                     if response.status_code != 200:

@@ -13,8 +13,8 @@ from playdeck import db, runs
 from playdeck.dns import listing, records
 from playdeck.dns.validation import parse_ttl
 from playdeck.errors import ValidationError
+from tests.conftest import web_client
 from tests.dns.conftest import ZONE, zone_state
-from webui import create_app
 from webui.params import int_param
 
 NOT_NUMBERS = ["²", "١٢", "+5", " 5", "5 ", "-1", "5.0", "", "9" * 5000]
@@ -22,7 +22,7 @@ NOT_NUMBERS = ["²", "١٢", "+5", " 5", "5 ", "-1", "5.0", "", "9" * 5000]
 
 @pytest.fixture
 def client(zone) -> FlaskClient:
-    return create_app({"TESTING": True}).test_client()
+    return web_client()
 
 
 @pytest.mark.parametrize("text", NOT_NUMBERS)

@@ -16,11 +16,10 @@ from playdeck.dns import export, records, scheduling, zones
 from playdeck.dns.models import Record, RRset, Zone, ZoneChange
 from playdeck.models import Environment, Project, Run
 from playdeck.settings import get_settings
-from tests.conftest import configure, wait_for_state
+from tests.conftest import configure, wait_for_state, web_client
 from tests.dns.conftest import ZONE, make_zone
 from tests.dns_server import ThrowawayBind
 from tests.runners.test_cancel import TERMINAL, wait_until
-from webui import create_app
 
 
 @pytest.fixture
@@ -140,7 +139,7 @@ def test_a_zone_whose_run_vanished_is_regenerated_by_the_reaper(dns_stack, bind_
 
 
 def test_a_deleted_zone_leaves_bind_is_purged_and_can_be_created_again(dns_stack, bind_server):
-    client = create_app({"TESTING": True}).test_client()
+    client = web_client()
     new_zone = {"name": ZONE, "mname": "ns1", "rname": "hostmaster", "glue": {"ns1": ["192.0.2.1"]}}
     created = client.post("/api/v1/zones", json=new_zone)
     assert created.status_code == 201

@@ -15,9 +15,9 @@ from playdeck.dns.models import Record, RRset, Zone, ZoneChange
 from playdeck.errors import Conflict
 from playdeck.models import Environment, Run
 from playdeck.states import RunState
+from tests.conftest import web_client
 from tests.dns.conftest import ZONE, make_zone
 from tests.dns.test_records import create
-from webui import create_app
 
 
 def delete_zone(zone: str = ZONE) -> None:
@@ -160,7 +160,7 @@ def test_long_zone_names_keep_their_environment_when_created_again(embedded):
 
 
 def test_the_api_delete_queues_the_removal(zone):
-    client = create_app({"TESTING": True}).test_client()
+    client = web_client()
     end_run(schedule())  # the zone's creation is served
     version = client.get(f"/api/v1/zones/{ZONE}").json["version"]
     deleted = client.delete(f"/api/v1/zones/{ZONE}", headers={"If-Match": f'"{version}"'})

@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 
 from playdeck import db, runs
-from tests.conftest import wait_for_state
+from tests.conftest import as_user, wait_for_state, web_client
 from tests.runners.test_worker import submit
-from webui import create_app
 
 ENDED = {"successful", "failed", "error", "canceled", "timeout", "lost"}
 
@@ -19,10 +18,8 @@ def test_relaunch_on_failed_hosts_runs_only_them(start_worker):
     original = submit("partial", version="3.1.0")
     assert wait_for_state(original, ENDED) == "failed"
 
-    client = create_app({"TESTING": True}).test_client()
-    response = client.post(
-        f"/api/v1/runs/{original}/relaunch", json={"hosts": "failed"}, headers={"X-Playdeck-User": "oncall"}
-    )
+    client = web_client()
+    response = client.post(f"/api/v1/runs/{original}/relaunch", json={"hosts": "failed"}, headers=as_user("oncall"))
     assert response.status_code == 201, response.json
     relaunched = response.json["id"]
 

@@ -1,4 +1,5 @@
-"""Web test fixtures: a Flask test client over the real embedded or production services."""
+"""Web test fixtures: a Flask test client over the real embedded or production services, signed in as
+the admin (tests of who may do what sign in as others: ``tests.conftest.authorize``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from playdeck.settings import Settings
+from tests.conftest import authorize, web_client
 from tests.webui.webui_testing import RunDriver
 from webui import create_app
 
@@ -18,7 +20,9 @@ def app(embedded: Settings) -> Flask:
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+    client = app.test_client()
+    authorize(client)
+    return client
 
 
 @pytest.fixture(params=["embedded", "production"])
@@ -29,7 +33,7 @@ def services(request: pytest.FixtureRequest) -> Settings:
 
 @pytest.fixture
 def any_client(services: Settings) -> FlaskClient:
-    return create_app({"TESTING": True}).test_client()
+    return web_client()
 
 
 @pytest.fixture

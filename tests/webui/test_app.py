@@ -7,9 +7,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from playdeck import db
+from playdeck.auth.permissions import Action
 from playdeck.settings import Settings, get_settings
 from tests.conftest import free_port
-from webui import create_app
+from webui import access, create_app
 
 
 def test_max_content_length_follows_the_setting(monkeypatch: pytest.MonkeyPatch, embedded: Settings) -> None:
@@ -40,12 +41,13 @@ def test_unknown_page_is_an_html_404(client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize("path, is_json", [("/api/v1/boom", True), ("/boom", False)])
-def test_unexpected_error_is_a_500_without_details(app: Flask, path: str, is_json: bool) -> None:
+def test_unexpected_error_is_a_500_without_details(app: Flask, client: FlaskClient, path: str, is_json: bool) -> None:
+    @access.rule(Action.READ)
     def boom() -> str:
         raise RuntimeError("secret-internal-detail")
 
     app.add_url_rule(path, "boom", boom)
-    response = app.test_client().get(path)
+    response = client.get(path)
     assert response.status_code == 500
     assert response.is_json is is_json
     assert b"internal server error" in response.data
@@ -59,13 +61,13 @@ def test_healthz_is_ok_when_the_database_answers(any_client: FlaskClient) -> Non
     assert response.json == {"ok": True}
 
 
-def test_database_down_is_503(monkeypatch: pytest.MonkeyPatch, client: FlaskClient) -> None:
+def test_database_down_is_503(monkeypatch: pytest.MonkeyPatch, app: Flask, client: FlaskClient) -> None:
     # Nothing listens on a free port: the database is down.
     monkeypatch.setenv("PLAYDECK_DATABASE_URL", f"mysql+pymysql://root@127.0.0.1:{free_port()}/playdeck")
     get_settings.cache_clear()
     db.reset_engine()
 
-    health = client.get("/healthz")
+    health = app.test_client().get("/healthz")  # as a monitor asks: without a login
     assert health.status_code == 503
     assert health.json["ok"] is False
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from playdeck.db import session_scope
 from playdeck.runs import get_run
+from tests.conftest import as_user
 
 
 def test_api_cancel_of_a_queued_run_ends_it_at_once(client, runs):
     run_id = runs.create(client)
-    response = client.post(f"/api/v1/runs/{run_id}/cancel", headers={"X-Playdeck-User": "alice"})
+    response = client.post(f"/api/v1/runs/{run_id}/cancel", headers=as_user("alice"))
     assert response.status_code == 202
     assert (response.json["state"], response.json["canceled_by"]) == ("canceled", "alice")
     assert response.json["terminal"] and response.json["cancel_requested_at"]
@@ -21,7 +22,7 @@ def test_api_cancel_of_a_running_run_is_handed_to_its_worker(client, runs):
     response = client.post(f"/api/v1/runs/{run_id}/cancel")
     assert response.status_code == 202
     # Still running: the worker stops the processes and records "canceled" itself.
-    assert (response.json["state"], response.json["canceled_by"]) == ("running", "api")
+    assert (response.json["state"], response.json["canceled_by"]) == ("running", "admin")
     with session_scope() as session:
         assert get_run(session, run_id).cancel_requested_at is not None
 
@@ -46,7 +47,7 @@ def test_run_page_cancel_button(client, runs):
     run_id = runs.create(client)
     page = client.get(f"/runs/{run_id}")
     assert b"Cancel run" in page.data
-    response = client.post(f"/runs/{run_id}/cancel", data={"canceled_by": "bob"})
+    response = client.post(f"/runs/{run_id}/cancel", headers=as_user("bob"))
     assert response.status_code == 303 and response.headers["Location"].endswith(f"/runs/{run_id}")
     page = client.get(f"/runs/{run_id}")
     assert b"Cancel run" not in page.data and b"canceled by bob before it started" in page.data

@@ -21,6 +21,7 @@ from playdeck.dns.validation import record
 from playdeck.errors import ValidationError
 from playdeck.models import Environment, Project, Run
 from playdeck.settings import Settings
+from tests.conftest import as_user
 
 ZONE = "example.test."
 ZONES = "/api/v1/zones"
@@ -36,7 +37,7 @@ def dns_ready(embedded: Settings) -> Settings:
 
 
 def create_zone(client: FlaskClient) -> str:
-    response = client.post(ZONES, json=NEW_ZONE, headers={"X-Playdeck-User": "alice"})
+    response = client.post(ZONES, json=NEW_ZONE, headers=as_user("alice"))
     assert response.status_code == 201, response.json
     return ZONE
 
@@ -169,7 +170,7 @@ def test_a_deleted_zone_is_gone_for_users(client: FlaskClient, zone: str) -> Non
     assert client.get(RECORDS).status_code == 404
     # Its history stays, with who deleted it.
     history = client.get(f"{ZONES}/{ZONE}/history").json["changes"]
-    assert history[0]["action"] == "zone-delete" and history[0]["who"] == "api"
+    assert history[0]["action"] == "zone-delete" and history[0]["who"] == "admin"
 
 
 @pytest.mark.parametrize(
@@ -204,7 +205,7 @@ def test_record_round_trip(client: FlaskClient, zone: str) -> None:
     created = client.post(
         RECORDS,
         json={"name": "WWW", "type": "mx", "value": "10 Mail", "ttl": 300, "comment": "mail"},
-        headers={"X-Playdeck-User": "bob"},
+        headers=as_user("bob"),
     )
     assert created.status_code == 400 and "address" in created.json["error"]  # mail has no A record yet
     add(client, "mail", "A", "192.0.2.25")
@@ -351,10 +352,9 @@ def test_hostile_records_are_refused_and_nothing_is_stored(
         ({"data": {"name": "www", "type": "A", "value": "192.0.2.1"}}, 415),  # a form, e.g. cross-site
         ({"data": "name=www", "content_type": "text/plain"}, 415),
         ({"json": {"name": "www", "type": "A", "value": "192.0.2.1"}, "headers": {"Origin": "http://evil.test"}}, 403),
-        ({"json": {"name": "www", "type": "A", "value": "192.0.2.1"}, "headers": {"X-Playdeck-User": "eve\tx"}}, 400),
         ({"json": {"name": "www", "type": "A", "value": "192.0.2.1", "pad": "x" * (2 << 20)}}, 413),
     ],
-    ids=["form", "text", "cross-site", "control char in user", "oversize body"],
+    ids=["form", "text", "cross-site", "oversize body"],
 )
 def test_requests_of_the_wrong_shape_are_refused(
     client: FlaskClient, zone: str, request_options: dict, status: int
@@ -501,7 +501,7 @@ def test_import_is_previewed_then_applied(client: FlaskClient, zone: str) -> Non
     applied = client.post(
         url,
         json={"zonefile": ZONE_FILE, "base_change_seq": found["base_change_seq"]},
-        headers={"X-Playdeck-User": "imp"},
+        headers=as_user("imp"),
     )
     assert applied.status_code == 200, applied.json
     assert applied.json["applied"] and len(applied.json["adds"]) == 4
@@ -603,11 +603,11 @@ def test_export_is_a_zone_file_dnspython_reads(client: FlaskClient, zone: str) -
 
 def test_history_shows_who_changed_what_before_and_after(client: FlaskClient, zone: str) -> None:
     made = add(client, "www", "A", "192.0.2.10", comment="first")
-    client.patch(made["url"], json={"value": "192.0.2.11", "version": 1}, headers={"X-Playdeck-User": "carol"})
-    client.delete(made["url"], headers={"If-Match": '"2"', "X-Playdeck-User": "dave"})
+    client.patch(made["url"], json={"value": "192.0.2.11", "version": 1}, headers=as_user("carol"))
+    client.delete(made["url"], headers={"If-Match": '"2"', **as_user("dave")})
 
     changes = client.get(made["history_url"]).json["changes"]
-    assert [(c["action"], c["who"]) for c in changes] == [("delete", "dave"), ("update", "carol"), ("create", "api")]
+    assert [(c["action"], c["who"]) for c in changes] == [("delete", "dave"), ("update", "carol"), ("create", "admin")]
     deleted, updated, created = changes
     assert created["before"] == {} and created["after"]["value"] == "192.0.2.10"
     assert updated["before"]["value"] == "192.0.2.10" and updated["after"]["value"] == "192.0.2.11"

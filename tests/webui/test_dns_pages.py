@@ -13,6 +13,7 @@ from werkzeug.test import TestResponse
 from playdeck import db
 from playdeck.models import Run
 from playdeck.settings import Settings
+from tests.conftest import as_user
 from tests.webui.test_dns_api import (
     RECORDS,
     ZONE,
@@ -105,7 +106,7 @@ def test_zone_list_shows_serials_status_and_runs(client: FlaskClient, zone: str)
 
 def test_a_zone_is_created_from_the_form(client: FlaskClient, dns_ready: Settings) -> None:
     form = {"name": "example.test", "mname": "ns1", "rname": "hostmaster@example.test", "glue": "ns1 192.0.2.1"}
-    response = client.post("/dns/new", data={**form, "default_ttl": "600"}, headers={"X-Playdeck-User": "erin"})
+    response = client.post("/dns/new", data={**form, "default_ttl": "600"}, headers=as_user("erin"))
     assert response.status_code == 303 and response.headers["Location"] == PAGE
     created = client.get(ZONES).json["zones"][0]
     assert created["settings"]["default_ttl"] == 600 and created["record_count"] == 2
@@ -399,7 +400,7 @@ def test_a_bad_zone_file_comes_back_with_the_message(client: FlaskClient, zone: 
 
 def test_history_pages_show_before_and_after(client: FlaskClient, zone: str) -> None:
     made = add(client, "www", "A", "192.0.2.10")
-    client.patch(made["url"], json={"value": "192.0.2.11", "version": 1}, headers={"X-Playdeck-User": "carol"})
+    client.patch(made["url"], json={"value": "192.0.2.11", "version": 1}, headers=as_user("carol"))
 
     record_history = client.get(f"{PAGE}/records/{made['id']}/history")
     assert record_history.status_code == 200

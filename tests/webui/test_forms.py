@@ -39,8 +39,8 @@ def test_form_fields_become_a_run_request() -> None:
     form = DeployForm.from_form(
         MultiDict({"environment": "staging", "version": " 2.0 ", "tags": "app, config,,", "check": "1"})
     )
-    request = form.to_request("sampleapp")
+    request = form.to_request("sampleapp", "alice")
     assert (request.project, request.environment, request.version) == ("sampleapp", "staging", "2.0")
     assert request.tags == ["app", "config"]
     assert request.check is True
-    assert request.requested_by == "web"
+    assert request.requested_by == "alice"

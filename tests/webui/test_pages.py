@@ -19,7 +19,6 @@ GOOD_FORM = {
     "limit": "web1",
     "tags": "app, config",
     "check": "1",
-    "requested_by": "",
 }
 
 
@@ -50,7 +49,8 @@ def test_deploy_form_lists_environments_and_preselects_one(client: FlaskClient) 
     assert page.status_code == 200
     assert re.search(r'<option value="production" selected>\s*production \(protected\)', _text(page))
     assert '<option value="staging">' in _text(page)
-    assert 'name="requested_by" value="web"' in _text(page)
+    # The requester is the login: shown, not a field to fill in.
+    assert 'name="requested_by"' not in _text(page) and "Requested by admin" in _text(page)
 
 
 def test_deploying_from_the_form_queues_a_run_and_shows_it(client: FlaskClient, embedded: Settings) -> None:
@@ -61,7 +61,7 @@ def test_deploying_from_the_form_queues_a_run_and_shows_it(client: FlaskClient, 
     assert response.headers["Location"] == f"/runs/{run_id}"
     run = client.get(f"/api/v1/runs/{run_id}").json
     assert run["extra_vars"] == {"greeting": "hello", "workers": 3}
-    assert (run["tags"], run["limit"], run["check"], run["requested_by"]) == (["app", "config"], "web1", True, "web")
+    assert (run["tags"], run["limit"], run["check"], run["requested_by"]) == (["app", "config"], "web1", True, "admin")
     assert broker_messages(embedded) == [("playdeck.execute_run", [run_id])]
     assert client.get(response.headers["Location"]).status_code == 200
 

@@ -11,6 +11,7 @@ from playdeck.lost import mark_lost
 from playdeck.runs import finish_run, record_host_summaries
 from playdeck.states import RunState
 from playdeck.taskqueue import EXECUTE_RUN_TASK
+from tests.conftest import as_user
 from tests.webui.webui_testing import RUN, RunDriver, broker_messages, run_count
 
 
@@ -34,7 +35,7 @@ def succeeded_everywhere(client, runs: RunDriver) -> int:
 def test_api_relaunch_queues_a_linked_copy_and_dispatches_it(client, runs, embedded):
     original = finished(client, runs, limit="web*", tags=["app"], extra_vars={"n": 1})
 
-    response = client.post(f"/api/v1/runs/{original}/relaunch", headers={"X-Playdeck-User": "alice"})
+    response = client.post(f"/api/v1/runs/{original}/relaunch", headers=as_user("alice"))
 
     assert response.status_code == 201
     new = response.json
@@ -56,7 +57,7 @@ def test_api_relaunch_on_failed_hosts_limits_to_them(client, runs):
     assert (response.json["limit"], response.json["relaunch_of"], response.json["requested_by"]) == (
         "web2",
         original,
-        "api",
+        "admin",
     )
 
 
@@ -138,7 +139,7 @@ def test_run_page_relaunch_on_failed_hosts_opens_the_new_run(client, runs):
     new_id = int(response.headers["Location"].rsplit("/", 1)[1])
     assert response.headers["Location"].endswith(f"/runs/{new_id}") and new_id != original
     new = client.get(f"/api/v1/runs/{new_id}").json
-    assert (new["relaunch_of"], new["limit"], new["requested_by"]) == (original, "web2", "web")
+    assert (new["relaunch_of"], new["limit"], new["requested_by"]) == (original, "web2", "admin")
     page = client.get(f"/runs/{new_id}").get_data(as_text=True)
     assert f'Relaunch of <a href="/runs/{original}">run #{original}</a>' in page
 

@@ -23,6 +23,7 @@ from playdeck.models import Run
 from playdeck.runs import claim_run, finish_run, record_host_summaries
 from playdeck.settings import Settings
 from playdeck.states import RunState
+from tests.conftest import as_user
 
 RUN = {"project": "sampleapp", "environment": "staging", "version": "1.2.3"}
 # ansible's playbook_on_stats shape, as a worker records it when a run ends.
@@ -50,8 +51,10 @@ def broker_messages(settings: Settings) -> list[tuple[str, list[Any]]]:
 class RunDriver:
     """Moves a run through its life with the services a worker calls, each in its own session."""
 
-    def create(self, client: FlaskClient, **fields: Any) -> int:
-        response = client.post("/api/v1/runs", json={**RUN, **fields})
+    def create(self, client: FlaskClient, by: str | None = None, **fields: Any) -> int:
+        """``by``: requested by this user (an admin, created if missing) instead of the client's."""
+        headers = as_user(by) if by else None
+        response = client.post("/api/v1/runs", json={**RUN, **fields}, headers=headers)
         assert response.status_code == 201, response.json
         return response.json["id"]
 

@@ -75,7 +75,11 @@
 
   // The run has ended: it can be relaunched, and on its failed hosts if it has any.
   function showRelaunch(run) {
-    document.getElementById("relaunch").hidden = false;
+    const relaunch = document.getElementById("relaunch");
+    if (!relaunch) {
+      return; // the page leaves the buttons out for a user who may not relaunch
+    }
+    relaunch.hidden = false;
     document.getElementById("relaunch-failed-form").hidden = !run.host_summaries.some(function (summary) {
       return summary.failed > 0 || summary.unreachable > 0;
     });

@@ -1,0 +1,178 @@
+"""Credentials: a password login opens a session (the browser's cookie); an API token is a user's key
+for the API and CLI. Both are random values shown once; the DB keeps their SHA-256 only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, selectinload
+from werkzeug.security import check_password_hash
+
+from playdeck import audit
+from playdeck.auth import throttle
+from playdeck.auth.models import ApiToken, LoginSession, User
+from playdeck.auth.permissions import Principal
+from playdeck.auth.users import get_user, principal
+from playdeck.errors import NotFound, Unauthenticated, ValidationError
+from playdeck.models import utcnow
+
+log = logging.getLogger(__name__)
+
+SESSION_LIFETIME = dt.timedelta(hours=12)
+TOKEN_PREFIX = "pdt_"
+# last_seen_at / last_used_at are written at most this often: not a write on every request.
+TOUCH_EVERY = dt.timedelta(seconds=60)
+LOGIN_REFUSED = "wrong user name or password"
+# Checked against when the user does not exist, so a login takes as long either way.
+_DUMMY_HASH = "scrypt:32768:8:1$invalidsalt0000$" + "0" * 128
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _with_grants():
+    return selectinload(User.projects), selectinload(User.zones)
+
+
+# --- password login and sessions ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Login:
+    principal: Principal
+    session_token: str
+
+
+def log_in(session: Session, name: str, password: str, address: str) -> Login:
+    """Check the password (after the throttle let the attempt through) and open a session. A failure is
+    recorded in the caller's transaction — commit it even though this raises."""
+    throttle.check(session, name, address)
+    user = session.scalar(select(User).options(*_with_grants()).where(User.name == name))
+    valid = check_password_hash(user.password_hash if user and user.password_hash else _DUMMY_HASH, password)
+    if user is None or not user.active or not valid:
+        throttle.record_failure(session, name, address)
+        _audit_login(session, "login.failure", name, address)
+        log.warning("failed login for %r from %s", name, address)
+        raise Unauthenticated(LOGIN_REFUSED)
+    throttle.forget(session, name)
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(
+        LoginSession(
+            user_id=user.id,
+            token_hash=_hash(token),
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + SESSION_LIFETIME,
+            address=address[:64],
+        )
+    )
+    _audit_login(session, "login.success", name, address)
+    log.info("%s logged in from %s", name, address)
+    return Login(principal(user), token)
+
+
+def _audit_login(session: Session, action: str, name: str, address: str) -> None:
+    # Who tried, from where, whatever the request's bound caller (nobody yet).
+    with audit.acting_as(name[:100], address):
+        audit.record(session, action, "user", name)
+
+
+def log_out(session: Session, session_token: str) -> None:
+    session.execute(delete(LoginSession).where(LoginSession.token_hash == _hash(session_token)))
+
+
+def session_principal(session: Session, session_token: str) -> Principal | None:
+    """The user of a live session, or None (unknown, expired, or the user deactivated)."""
+    now = utcnow()
+    row = session.scalar(
+        select(LoginSession)
+        .options(selectinload(LoginSession.user).options(*_with_grants()))
+        .where(LoginSession.token_hash == _hash(session_token))
+    )
+    if row is None or row.expires_at <= now or not row.user.active:
+        return None
+    if now - row.last_seen_at >= TOUCH_EVERY:
+        row.last_seen_at = now
+    return principal(row.user)
+
+
+def csrf_token(session_token: str) -> str:
+    """The form token of a session: derived from its secret, so a page of another site cannot know it."""
+    return hmac.new(session_token.encode(), b"playdeck-csrf", hashlib.sha256).hexdigest()
+
+
+def csrf_matches(session_token: str, given: str | None) -> bool:
+    return given is not None and hmac.compare_digest(csrf_token(session_token), given)
+
+
+# --- API tokens -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    id: int
+    user: str
+    name: str
+    expires_at: dt.datetime | None
+    # Shown once; only its hash is stored.
+    token: str
+
+
+def create_token(
+    session: Session, user_name: str, *, name: str = "", expires_at: dt.datetime | None = None
+) -> IssuedToken:
+    user = get_user(session, user_name)
+    if expires_at is not None and expires_at <= utcnow():
+        raise ValidationError("expires", "must be in the future")
+    if len(name) > 100:
+        raise ValidationError("name", "at most 100 characters")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user.id, name=name, token_hash=_hash(token), expires_at=expires_at)
+    session.add(row)
+    session.flush()
+    audit.record(
+        session, "token.create", "user", user.name, {"token_id": row.id, "name": name, "expires_at": expires_at}
+    )
+    return IssuedToken(row.id, user.name, name, expires_at, token)
+
+
+def token_principal(session: Session, token: str) -> Principal | None:
+    """The user of a valid token (not expired, not revoked, user active), or None."""
+    now = utcnow()
+    row = session.scalar(
+        select(ApiToken)
+        .options(selectinload(ApiToken.user).options(*_with_grants()))
+        .where(ApiToken.token_hash == _hash(token))
+    )
+    if row is None or row.revoked_at is not None or not row.user.active:
+        return None
+    if row.expires_at is not None and row.expires_at <= now:
+        return None
+    if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
+        row.last_used_at = now
+    return principal(row.user)
+
+
+def revoke_token(session: Session, token_id: int) -> None:
+    revoked = session.execute(
+        update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )
+    if revoked.rowcount == 0 and session.get(ApiToken, token_id) is None:
+        raise NotFound(f"token {token_id} does not exist")
+    if revoked.rowcount:
+        audit.record(session, "token.revoke", "token", token_id)
+
+
+def list_tokens(session: Session, user_name: str | None = None) -> list[ApiToken]:
+    query = select(ApiToken).options(selectinload(ApiToken.user)).order_by(ApiToken.id)
+    if user_name is not None:
+        query = query.where(ApiToken.user_id == get_user(session, user_name).id)
+    return list(session.scalars(query))

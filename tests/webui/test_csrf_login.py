@@ -1,0 +1,181 @@
+"""Logging in and out of the web UI, the session cookie, CSRF on cookie-authenticated changes, the login
+throttle, safe redirects, security headers, and credentials that stop working (logout, a new password,
+an expired or revoked API token)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from html import unescape
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import update
+
+from playdeck.auth import credentials, throttle, users
+from playdeck.auth.models import ApiToken
+from playdeck.db import session_scope
+from playdeck.models import utcnow
+from playdeck.runs import RunRequest, submit_run
+from tests.conftest import bearer, make_user
+from tests.webui.webui_testing import RUN
+from webui import access
+
+PASSWORD = "correct horse battery"
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]*)"')
+
+
+@pytest.fixture
+def erin(app: Flask) -> str:
+    """A developer of sampleapp with a password; the API token is not used by the browser tests."""
+    return make_user("erin", "developer", password=PASSWORD, projects=("sampleapp",))
+
+
+def log_in(client: FlaskClient, name: str = "erin", password: str = PASSWORD, **form: str):
+    return client.post("/login", data={"name": name, "password": password, **form})
+
+
+def session_cookie(client: FlaskClient) -> str:
+    cookie = client.get_cookie(access.SESSION_COOKIE)
+    assert cookie is not None
+    return cookie.value
+
+
+def csrf_of(page: str) -> str:
+    found = CSRF_INPUT.search(page)
+    assert found and found.group(1), "no CSRF token in the page's forms"
+    return unescape(found.group(1))
+
+
+def own_run() -> int:
+    return submit_run(RunRequest(project="sampleapp", environment="staging", version="1.0", requested_by="erin")).id
+
+
+@pytest.fixture
+def browser(app: Flask, erin: str) -> FlaskClient:
+    client = app.test_client()
+    assert log_in(client).status_code == 302
+    return client
+
+
+def test_a_login_sets_an_httponly_samesite_cookie_and_opens_the_dashboard(app: Flask, erin: str) -> None:
+    client = app.test_client()
+    response = log_in(client, next="/runs")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/runs"
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith(f"{access.SESSION_COOKIE}=")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "erin (developer)" in page.get_data(as_text=True)
+
+
+def test_a_page_post_needs_the_csrf_token_of_the_session(browser: FlaskClient) -> None:
+    run_id = own_run()
+    page = browser.get(f"/runs/{run_id}").get_data(as_text=True)
+    assert 'id="cancel-form"' in page
+    token = csrf_of(page)
+
+    assert browser.post(f"/runs/{run_id}/cancel").status_code == 403
+    assert browser.post(f"/runs/{run_id}/cancel", data={"csrf_token": "0" * 64}).status_code == 403
+    canceled = browser.post(f"/runs/{run_id}/cancel", data={"csrf_token": token})
+    assert canceled.status_code == 303
+    assert browser.get(f"/api/v1/runs/{run_id}").json["canceled_by"] == "erin"
+
+
+def test_a_cookie_authenticated_api_call_needs_the_csrf_header(browser: FlaskClient) -> None:
+    token = csrf_of(browser.get("/").get_data(as_text=True))
+    assert browser.post("/api/v1/runs", json=RUN).status_code == 403
+    created = browser.post("/api/v1/runs", json=RUN, headers={"X-CSRF-Token": token})
+    assert created.status_code == 201
+    assert created.json["requested_by"] == "erin"
+
+
+def test_the_deploy_form_carries_the_token_and_deploys_as_the_user(browser: FlaskClient) -> None:
+    page = browser.get("/projects/sampleapp/deploy").get_data(as_text=True)
+    form = {"environment": "staging", "version": "2.0", "csrf_token": csrf_of(page)}
+    assert browser.post("/projects/sampleapp/deploy", data={**form, "csrf_token": ""}).status_code == 403
+    deployed = browser.post("/projects/sampleapp/deploy", data=form)
+    assert deployed.status_code == 303
+    run_id = int(deployed.headers["Location"].rsplit("/", 1)[1])
+    assert browser.get(f"/api/v1/runs/{run_id}").json["requested_by"] == "erin"
+
+
+def test_logout_ends_the_session_on_the_server(app: Flask, browser: FlaskClient) -> None:
+    stolen = session_cookie(browser)
+    token = csrf_of(browser.get("/").get_data(as_text=True))
+    out = browser.post("/logout", data={"csrf_token": token})
+    assert out.status_code == 302 and out.headers["Location"] == "/login"
+
+    replay = app.test_client()
+    replay.set_cookie(access.SESSION_COOKIE, stolen)
+    assert replay.get("/").status_code == 302
+    assert replay.get("/api/v1/runs").status_code == 401
+
+
+def test_a_wrong_password_is_refused_and_repeated_failures_are_throttled(app: Flask, erin: str) -> None:
+    client = app.test_client()
+    for _ in range(throttle.FREE_FAILURES):
+        refused = log_in(client, password="wrong password!")
+        assert refused.status_code == 401
+        assert credentials.LOGIN_REFUSED in refused.get_data(as_text=True)
+        assert client.get_cookie(access.SESSION_COOKIE) is None
+    throttled = log_in(client)  # even the right password waits
+    assert throttled.status_code == 429
+    assert int(throttled.headers["Retry-After"]) >= 1
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "javascript:alert(1)", ""])
+def test_login_never_redirects_off_site(app: Flask, erin: str, target: str) -> None:
+    response = log_in(app.test_client(), next=target)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_a_backslash_next_stays_on_this_site(app: Flask, erin: str) -> None:
+    # Browsers read "/\host" as "//host"; the redirect sends the backslash percent-encoded, a local path.
+    location = log_in(app.test_client(), next="/\\evil.example").headers["Location"]
+    assert location.startswith("/") and not location.startswith("//") and "\\" not in location
+    assert urlsplit(location).netloc == ""
+
+
+def test_a_page_without_a_login_redirects_to_it_and_back(app: Flask) -> None:
+    response = app.test_client().get("/runs?state=queued")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/runs?state%3Dqueued"
+
+
+def test_responses_carry_security_headers(app: Flask) -> None:
+    for response in (app.test_client().get("/login"), app.test_client().get("/api/v1/runs")):
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+        assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_a_new_password_ends_every_session(app: Flask, browser: FlaskClient) -> None:
+    assert browser.get("/").status_code == 200
+    with session_scope() as session:
+        users.set_password(session, users.get_user(session, "erin"), "another long password")
+    assert browser.get("/").status_code == 302
+    assert log_in(app.test_client(), password="another long password").status_code == 302
+
+
+def test_an_expired_or_revoked_token_is_refused(app: Flask) -> None:
+    client = app.test_client()
+    with session_scope() as session:
+        users.create_user(session, "ci", "developer", None)
+        expiring = credentials.create_token(session, "ci", expires_at=utcnow() + dt.timedelta(hours=1))
+        revoked = credentials.create_token(session, "ci")
+    assert client.get("/api/v1/runs", headers=bearer(expiring.token)).status_code == 200
+    assert client.get("/api/v1/runs", headers=bearer(revoked.token)).status_code == 200
+
+    with session_scope() as session:
+        past = utcnow() - dt.timedelta(seconds=1)
+        session.execute(update(ApiToken).where(ApiToken.id == expiring.id).values(expires_at=past))
+        credentials.revoke_token(session, revoked.id)
+    for token in (expiring.token, revoked.token, "pdt_never-issued"):
+        refused = client.get("/api/v1/runs", headers=bearer(token))
+        assert refused.status_code == 401
+        assert "unknown, expired or revoked" in refused.json["error"]
