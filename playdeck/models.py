@@ -269,3 +269,28 @@ class AuditEvent(Base):
 # (Alembic).
 from playdeck.auth import models as _auth_models  # noqa: E402, F401
 from playdeck.dns import models as _dns_models  # noqa: E402, F401
+
+
+class Secret(Base):
+    """A credential a project's runs are given: an SSH private key, a become or a vault password. Only its
+    Fernet ciphertext is stored (``playdeck.secrets``, key from PLAYDECK_SECRET_KEY, never from the DB)."""
+
+    __tablename__ = "secrets"
+    # One secret of a kind per project-wide scope and per environment. MariaDB and SQLite let a unique
+    # constraint hold any number of NULLs, so (project_id, environment_id, kind) would not stop two
+    # project-wide rows; ``scope`` is the constrained, never-NULL copy of the environment: "" for every
+    # environment of the project, else the environment's id (ids stay put when an environment is renamed).
+    # Only playdeck.secrets writes rows and keeps the two columns in step.
+    __table_args__ = (UniqueConstraint("project_id", "scope", "kind", name="uq_secrets_project_scope_kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    # None: every environment of the project; an environment's own secret of a kind wins over it.
+    environment_id: Mapped[int | None] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"))
+    scope: Mapped[str] = mapped_column(String(20))
+    # ssh_key | become_password | vault_password
+    kind: Mapped[str] = mapped_column(String(20))
+    ciphertext: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(100), default="")

@@ -84,6 +84,12 @@ class Settings:
     # The CLI's credential for the API (``playdeck token create``), sent as a Bearer token. Kept out of repr().
     api_token: str = field(repr=False)
     runs_per_page: int
+    # The Fernet key(s) the project secrets (SSH keys, become and vault passwords) are encrypted with; from
+    # the environment only, never stored in the DB. 32 url-safe base64 bytes, made with
+    #   python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"
+    # To rotate: "new,old" (the first encrypts, all decrypt), `playdeck.secrets.reencrypt_all`, then "new".
+    # Empty: no secret can be set or used (runs of projects without secrets need none). Kept out of repr().
+    secret_key: str = field(repr=False)
 
     @property
     def runs_dir(self) -> Path:
@@ -142,6 +148,7 @@ def load_settings() -> Settings:
         secure_cookies=_env("SECURE_COOKIES", "0").lower() in ("1", "true", "yes"),
         api_token=_env("TOKEN", ""),
         runs_per_page=_int("RUNS_PER_PAGE", 50),
+        secret_key=_env("SECRET_KEY", ""),
     )
 
 

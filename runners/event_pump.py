@@ -38,11 +38,19 @@ def describe_failure(data: dict[str, Any]) -> str:
 
 
 class EventPump:
-    def __init__(self, run_id: int, settings: Settings, on_stop: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        run_id: int,
+        settings: Settings,
+        on_stop: Callable[[], None] = lambda: None,
+        redact: Callable[[dict[str, Any]], Any] | None = None,
+    ) -> None:
         self.run_id = run_id
         self.settings = settings
         # Called once, on this pump's thread, when the run must stop (e.g. to signal its processes).
         self.on_stop = on_stop
+        # Masks the run's known secrets in an event, in place (RunSecrets.redact_event).
+        self.redact = redact
         self.stop_requested = threading.Event()
         self.stop_reason = ""
         self.stats: dict[str, Any] | None = None
@@ -64,6 +72,9 @@ class EventPump:
         """ansible-runner's ``event_handler``; returning True keeps its artifact copy of the event."""
         if "counter" not in event or event.get("event") == "keepalive":
             return False
+        if self.redact is not None:
+            # In place: ansible-runner writes this same dict as the event's artifact once we return.
+            self.redact(event)
         data = event.get("event_data") or {}
         if self.playbook_pid is None and event.get("pid"):
             self.playbook_pid = int(event["pid"])

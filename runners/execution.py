@@ -5,6 +5,7 @@ Nothing here holds a DB session while the playbook runs: each step opens its own
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -17,17 +18,25 @@ from pathlib import Path
 from typing import Any
 
 import ansible_runner
+from ansible_runner.utils import dump_artifact
 
-from playdeck import locks, runs
+from playdeck import locks, runs, secrets
 from playdeck.db import retry_while_unavailable, session_scope
 from playdeck.errors import NotFound
 from playdeck.projects import resolve_inside
 from playdeck.settings import Settings, get_settings
 from playdeck.states import RunState
-from runners import orphans, processes, retention, zone_regeneration
+from runners import orphans, processes, retention, secret_files, zone_regeneration
 from runners.event_pump import EventPump
 
 log = logging.getLogger(__name__)
+
+# ansible-runner's artifacts go to <private data dir>/artifacts/<ident>.
+ARTIFACT_IDENT = "artifacts"
+# Set to "" in the playbook's environment: ansible-runner copies the worker's whole environment into the
+# processes of the run and into artifacts/<ident>/command, and a playbook has no business with Playdeck's
+# own credentials (the secrets key, a password in the DB or broker URL, the CLI's API token).
+HIDDEN_ENV = ("PLAYDECK_SECRET_KEY", "PLAYDECK_DATABASE_URL", "PLAYDECK_BROKER_URL", "PLAYDECK_TOKEN")
 
 # Put the ansible installed beside this interpreter first on PATH, even when its bin directory is not
 # on PATH (a supervisord program, a venv used without activation).
@@ -91,6 +100,12 @@ def execute(run_id: int) -> Outcome:
     try:
         spec = _load_spec(run_id)
         state = _run_playbook(spec, settings)
+    except secrets.SecretKeyError as exc:
+        # A configuration fault with a message a person can act on; the traceback adds nothing.
+        log.error("run %s: %s", run_id, exc.message)
+        with session_scope() as session:
+            runs.finish_run(session, run_id, RunState.ERROR, reason=exc.message[:2000])
+        state = RunState.ERROR
     except Exception as exc:  # anything unforeseen still ends the run truthfully
         log.exception("run %s failed inside the worker", run_id)
         with session_scope() as session:
@@ -140,6 +155,18 @@ def _load_spec(run_id: int) -> RunSpec:
         )
 
 
+def _load_secrets(spec: RunSpec) -> secrets.RunSecrets:
+    """Decrypted in a short session just before the run; kept in memory only (see runners.secret_files)."""
+    with session_scope() as session:
+        return secrets.secrets_for_run(session, spec.project_id, spec.environment_id)
+
+
+def _write_env_file(data_dir: Path, name: str, value: dict[str, Any]) -> None:
+    """What ansible-runner writes itself without suppress_env_files (0600, in a 0700 env/); the run is started
+    with it so that it does not write the passwords and SSH key there too."""
+    dump_artifact(json.dumps(value), str(secret_files.env_dir(data_dir)), name)
+
+
 def private_data_dir(settings: Settings, spec: RunSpec) -> Path:
     return settings.runs_dir / str(spec.run_id) / f"attempt-{spec.attempt}"
 
@@ -150,6 +177,8 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
     for path, what, name in ((playbook, "playbook", spec.playbook), (inventory, "inventory", spec.inventory)):
         if not path.exists():
             raise FileNotFoundError(f"{what} '{name}' not found in {path.parent}")
+    # Before anything starts: a project with secrets and no usable key ends here, in error.
+    run_secrets = _load_secrets(spec)
     data_dir = private_data_dir(settings, spec)
     if data_dir.exists():
         shutil.rmtree(data_dir)
@@ -167,28 +196,47 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
         "playdeck_version": spec.version,
         "playdeck_apps_dir": str(settings.apps_dir),
     }
+    _write_env_file(data_dir, "extravars", extravars)
+    _write_env_file(
+        data_dir,
+        "settings",
+        {
+            # How often the cancel callback is polled when the playbook is quiet.
+            "pexpect_timeout": settings.cancel_poll_seconds,
+            "suppress_ansible_output": True,
+            "idle_timeout": spec.idle_timeout,
+        },
+    )
 
     started = time.monotonic()
     preexisting = processes.descendant_pids()
     stopper = processes.GracefulStop(spare=preexisting, grace_seconds=settings.stop_grace_seconds)
-    pump = EventPump(spec.run_id, settings, on_stop=stopper.begin)
+    # Known secrets are masked in each event before it is stored or written as an artifact.
+    pump = EventPump(
+        spec.run_id, settings, on_stop=stopper.begin, redact=run_secrets.redact_event if run_secrets else None
+    )
     pump.start()
     try:
+        staged = secret_files.stage(data_dir, run_secrets)
         result = ansible_runner.run(
             private_data_dir=str(data_dir),
             project_dir=str(playbook.parent),
             playbook=playbook.name,
             inventory=str(inventory),
-            extravars=extravars,
             limit=spec.limit or None,
             tags=",".join(spec.tags) or None,
-            cmdline="--check" if spec.check else None,
-            ident="artifacts",
+            cmdline=secret_files.join_cmdline([*(["--check"] if spec.check else []), *staged.cmdline]),
+            ident=ARTIFACT_IDENT,
             envvars={
                 "PATH": f"{ANSIBLE_BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}",
                 # Inherited by every process of the run, in any session: lets a sweep find them later.
                 orphans.RUN_ENV: orphans.run_tag(spec.run_id),
+                **dict.fromkeys(HIDDEN_ENV, ""),
             },
+            # Extra vars and settings are in env/ already (above); passwords and the SSH key stay in memory.
+            suppress_env_files=True,
+            passwords=staged.passwords or None,
+            ssh_key=staged.ssh_key,
             quiet=True,
             timeout=spec.timeout,
             # Our own cancel_callback: without one, ansible-runner installs SIGTERM/SIGINT handlers
@@ -197,17 +245,17 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
             # sent by the stopper has had its grace period.
             cancel_callback=lambda: pump.stop_requested.is_set() and stopper.due(),
             event_handler=pump.put,
-            # How often the cancel callback is polled when the playbook is quiet.
-            settings={
-                "pexpect_timeout": settings.cancel_poll_seconds,
-                "suppress_ansible_output": True,
-                "idle_timeout": spec.idle_timeout,
-            },
         )
         runner_status, rc = result.status, result.rc
     finally:
-        # Whatever ansible-runner reports, no process of this run may outlive it.
-        leftovers = processes.stop_descendants(spare=preexisting)
+        try:
+            if run_secrets.ssh_key:
+                processes.stop_ssh_agents(spare=preexisting)
+            # Whatever ansible-runner reports, no process of this run may outlive it...
+            leftovers = processes.stop_descendants(spare=preexisting)
+        finally:
+            # ... nor any file holding one of its secrets.
+            secret_files.remove(data_dir, run_secrets)
         pump.close()
 
     elapsed = time.monotonic() - started

@@ -23,6 +23,7 @@ from playdeck.lost import mark_lost
 from playdeck.models import Run
 from playdeck.settings import get_settings
 from playdeck.states import RunState, is_terminal
+from runners import secret_files
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +79,11 @@ def mark_lost_runs(host: str) -> list[int]:
 
 
 def sweep(host: str | None = None) -> dict[int, list[int]]:
-    """Record runs whose worker died as lost, then kill the processes of runs no live worker owns;
-    returns {run id: pids killed}."""
+    """Record runs whose worker died as lost (and delete the secret files it left), then kill the processes
+    of runs no live worker owns; returns {run id: pids killed}."""
     host = host or socket.gethostname()
-    mark_lost_runs(host)
+    for run_id in mark_lost_runs(host):
+        secret_files.remove_leftovers(get_settings().runs_dir / str(run_id))
     found = run_processes()
     if not found:
         return {}

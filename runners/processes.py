@@ -68,6 +68,24 @@ def stop_descendants(spare: frozenset[int] = frozenset(), grace_seconds: float =
     return pids
 
 
+def stop_ssh_agents(spare: frozenset[int] = frozenset(), grace_seconds: float = 2.0) -> list[int]:
+    """End the ssh-agent ansible-runner started for the run's SSH key. It outlives the playbook (it polls
+    for its command's exit every few seconds), holding the key and answering on its socket; it is part of
+    every run with a key, so not a leftover worth reporting. TERM lets it remove its socket."""
+    agents = []
+    for proc in descendants():
+        try:
+            if proc.pid not in spare and proc.name() == "ssh-agent":
+                agents.append(proc)
+        except psutil.Error:
+            continue
+    _signal_all(agents, signal.SIGTERM)
+    _gone, alive = psutil.wait_procs(agents, timeout=grace_seconds)
+    _signal_all(alive, signal.SIGKILL)
+    psutil.wait_procs(alive, timeout=5)
+    return [p.pid for p in agents]
+
+
 def _signal_all(procs: list[psutil.Process], signum: int) -> None:
     for proc in procs:
         try:

@@ -10,6 +10,7 @@ import logging
 import shutil
 import threading
 import time
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -17,6 +18,7 @@ from playdeck.db import session_scope
 from playdeck.models import Run
 from playdeck.settings import Settings
 from playdeck.states import ACTIVE_STATES
+from runners import secret_files
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,29 @@ def prune_artifacts(settings: Settings, now: float | None = None) -> list[int]:
     return removed
 
 
+def remove_secret_leftovers(settings: Settings) -> list[int]:
+    """Delete the secret files of ended runs whose worker died before removing them (the run's own
+    ``finally`` does it otherwise); returns the run ids cleaned."""
+    if not settings.runs_dir.is_dir():
+        return []
+    found: dict[int, Path] = {}
+    for pattern in secret_files.LEFTOVER_PATTERNS:
+        for path in settings.runs_dir.glob(f"*/attempt-*/{pattern}"):
+            run_dir = path.relative_to(settings.runs_dir).parts[0]
+            if run_dir.isdigit():
+                found[int(run_dir)] = settings.runs_dir / run_dir
+    if not found:
+        return []
+    with session_scope() as session:
+        active = set(
+            session.scalars(select(Run.id).where(Run.id.in_(found), Run.state.in_([s.value for s in ACTIVE_STATES])))
+        )
+    cleaned = [
+        run_id for run_id, path in sorted(found.items()) if run_id not in active and secret_files.remove_leftovers(path)
+    ]
+    return cleaned
+
+
 def prune_if_due(settings: Settings) -> None:
     """Prune at most once an hour per process; cheap enough to call after every run."""
     global _last_prune
@@ -62,5 +87,6 @@ def prune_if_due(settings: Settings) -> None:
         _last_prune = time.monotonic()
     try:
         prune_artifacts(settings)
+        remove_secret_leftovers(settings)
     except Exception:  # pruning must never fail a run
         log.exception("artifact pruning failed")

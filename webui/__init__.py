@@ -18,6 +18,7 @@ from webui import (
     errors,
     health,
     pages,
+    secrets_api,
 )
 
 
@@ -42,6 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(dns_pages.bp)
     app.register_blueprint(auth_pages.bp)
     app.register_blueprint(audit_log.bp)
+    app.register_blueprint(secrets_api.bp)
     errors.register(app)
     # Last: it checks that every route registered above declares who may call it.
     access.register(app)
