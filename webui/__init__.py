@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter, Map
 
 from playdeck.settings import get_settings
 from webui import (
@@ -17,13 +18,25 @@ from webui import (
     dns_pages,
     errors,
     health,
+    openapi,
     pages,
     secrets_api,
 )
 
+MAX_ID = 2**63 - 1
+
+
+class _Id(IntegerConverter):
+    """``<int:...>`` in every route: ids are 64-bit, so a larger number matches no route (404) instead
+    of reaching the database (SQLite cannot bind it: a 500)."""
+
+    def __init__(self, url_map: Map, fixed_digits: int = 0, min: int | None = None, max: int | None = None) -> None:
+        super().__init__(url_map, fixed_digits, min, MAX_ID if max is None else max)
+
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
+    app.url_map.converters["int"] = _Id
     app.config.from_mapping(
         # Flask answers 413 before a view reads an oversized body, for the API and the forms alike.
         MAX_CONTENT_LENGTH=get_settings().max_request_bytes,
@@ -43,6 +56,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(dns_pages.bp)
     app.register_blueprint(auth_pages.bp)
     app.register_blueprint(audit_log.bp)
+    app.register_blueprint(openapi.bp)
     app.register_blueprint(secrets_api.bp)
     errors.register(app)
     # Last: it checks that every route registered above declares who may call it.
