@@ -96,6 +96,15 @@ def api_headers() -> dict[str, str]:
     return bearer(configured_token(load_settings()))
 
 
+def use_key(monkeypatch: pytest.MonkeyPatch, key: str | None) -> None:
+    """Configure (or, with None, remove) PLAYDECK_SECRET_KEY for this test and what it starts."""
+    if key is None:
+        monkeypatch.delenv("PLAYDECK_SECRET_KEY", raising=False)
+    else:
+        monkeypatch.setenv("PLAYDECK_SECRET_KEY", key)
+    get_settings.cache_clear()
+
+
 def reset_process_state() -> None:
     """Forget cached settings, engine and broker producer after the environment changed."""
     get_settings.cache_clear()

@@ -211,7 +211,7 @@ def _verify(session, zone, changes, contents):
 
 @dataclass(frozen=True)
 class Applied:
-    """What ``apply_changes`` wrote: the ids of the added records in order, the TTL each touched RRset ends
+    """What ``apply`` wrote: the ids of the added records in order, the TTL each touched RRset ends
     with, and the time stamped on the rows written (``updated_at``, and ``created_at`` of the added)."""
 
     added_ids: list[int]
@@ -228,26 +228,13 @@ def apply(
     action: str | None = None,
     note: str = "",
     contents: rules.ZoneContents | None = None,
-) -> list[int]:
-    """Check and write ``changes`` to the locked ``zone``; returns the ids of the added records, in order.
+) -> Applied:
+    """Check and write ``changes`` to the locked ``zone``; returns what it wrote (the ids of the added
+    records in order, the TTLs, the time stamped), so a caller can show the rows without reading them back.
 
     ``action`` names every history row (``import``); by default adds are ``create``, edits ``update`` and
     deletes ``delete``. ``contents`` is the zone as stored, when the caller has it in memory already.
     """
-    return apply_changes(session, zone, changes, who=who, action=action, note=note, contents=contents).added_ids
-
-
-def apply_changes(
-    session: Session,
-    zone: Zone,
-    changes: ChangeSet,
-    *,
-    who: str,
-    action: str | None = None,
-    note: str = "",
-    contents: rules.ZoneContents | None = None,
-) -> Applied:
-    """``apply``, telling what it wrote, so a caller can show the written rows without reading them back."""
     if not changes:
         return Applied([], {}, utcnow())
     touched, stored, final_ttls, after = _verify(session, zone, changes, contents)

@@ -17,7 +17,7 @@ import dns.name
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from playdeck.dns.changes import Applied, ChangeSet, apply, apply_changes, lock_zone, stored_ttls
+from playdeck.dns.changes import Applied, ChangeSet, apply, lock_zone, stored_ttls
 from playdeck.dns.errors import StaleVersion
 from playdeck.dns.models import Record, Zone
 from playdeck.dns.validation import RecordData, parse_actor, record
@@ -109,7 +109,7 @@ def _stored(session: Session, zone: Zone, record_id: int, expected_version: int)
 def _written(
     zone: Zone, record_id: int, data: RecordData, applied: Applied, *, version: int, created_at: dt.datetime
 ) -> RecordRow:
-    """The row ``apply_changes`` just wrote from ``data``, as ``_read`` would find it (the timestamp columns
+    """The row ``apply`` just wrote from ``data``, as ``_read`` would find it (the timestamp columns
     keep microseconds on every database), without reading it back."""
     return RecordRow(
         id=record_id,
@@ -145,7 +145,7 @@ def create_record(
     zone = lock_zone(session, zone_name)
     origin = dns.name.from_text(zone.name)
     data = record(origin, zone.kind, name=name, rtype=rtype, value=value, ttl=ttl, comment=comment)
-    applied = apply_changes(session, zone, ChangeSet(adds=[data]), who=who)
+    applied = apply(session, zone, ChangeSet(adds=[data]), who=who)
     (record_id,) = applied.added_ids
     return _written(zone, record_id, data, applied, version=1, created_at=applied.at)
 
@@ -189,7 +189,7 @@ def update_record(
     if unchanged and new.ttl in (None, stored_ttl):
         return row_of(zone.name, stored)
     version, created_at = stored.version + 1, stored.created_at  # (``apply`` expires ``stored``.)
-    applied = apply_changes(session, zone, ChangeSet(edits=[(stored, new)]), who=who)
+    applied = apply(session, zone, ChangeSet(edits=[(stored, new)]), who=who)
     return _written(zone, record_id, new, applied, version=version, created_at=created_at)
 
 

@@ -18,7 +18,7 @@ from playdeck import audit, db, projects, secrets
 from playdeck.errors import NotFound, ValidationError
 from playdeck.models import Environment, Project, Secret
 from playdeck.secrets import BECOME_PASSWORD, SSH_KEY, VAULT_PASSWORD, RunSecrets, SecretKeyError
-from playdeck.settings import get_settings
+from tests.conftest import use_key
 
 BECOME = "become-pässword with spaces & 'quotes'"
 VAULT = "vault-password-0123456789"
@@ -30,14 +30,6 @@ def openssh_key() -> str:
         .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption())
         .decode()
     )
-
-
-def use_key(monkeypatch, key: str | None) -> None:
-    if key is None:
-        monkeypatch.delenv("PLAYDECK_SECRET_KEY", raising=False)
-    else:
-        monkeypatch.setenv("PLAYDECK_SECRET_KEY", key)
-    get_settings.cache_clear()
 
 
 @pytest.fixture

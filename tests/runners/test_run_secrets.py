@@ -30,18 +30,10 @@ from playdeck.secrets import BECOME_PASSWORD, SSH_KEY, VAULT_PASSWORD, RunSecret
 from playdeck.settings import get_settings
 from playdeck.states import RunState
 from runners import execution, retention, secret_files
-from tests.conftest import wait_for_state
+from tests.conftest import use_key, wait_for_state
 
 ENDED = {"successful", "failed", "error", "canceled", "timeout", "lost"}
 CENSORED = "the output has been hidden due to the fact that 'no_log: true' was specified for this result"
-
-
-def use_key(monkeypatch, key: str | None) -> None:
-    if key is None:
-        monkeypatch.delenv("PLAYDECK_SECRET_KEY", raising=False)
-    else:
-        monkeypatch.setenv("PLAYDECK_SECRET_KEY", key)
-    get_settings.cache_clear()
 
 
 @pytest.fixture
