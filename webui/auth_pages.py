@@ -3,6 +3,9 @@ random key travels in an HttpOnly, SameSite cookie; logging out deletes the sess
 
 from __future__ import annotations
 
+import hmac
+import secrets
+
 from flask import Blueprint, Response, make_response, redirect, render_template, request, url_for
 
 from playdeck.auth import credentials
@@ -13,18 +16,48 @@ from playdeck.settings import get_settings
 from webui import access
 
 bp = Blueprint("auth", __name__)
+LOGIN_CSRF_COOKIE = "playdeck_login_form"
+# How long a login form may stay open before it must be reloaded.
+LOGIN_FORM_SECONDS = 3600
 
 
 def _address() -> str:
     return request.remote_addr or ""
 
 
+def _form(target: str, status: int = 200, **context: object) -> Response:
+    """The login form, with a fresh form token in a cookie and in the form (double submit): a page of
+    another site can post a login form but cannot read or set this cookie, so it cannot log a browser
+    into an account of its choosing."""
+    token = secrets.token_urlsafe(32)
+    page = make_response(render_template("login.html", next=target, login_csrf=token, **context), status)
+    page.set_cookie(
+        LOGIN_CSRF_COOKIE, token, max_age=LOGIN_FORM_SECONDS, httponly=True, samesite="Strict", path="/login",
+        secure=request.is_secure or get_settings().secure_cookies,
+    )  # fmt: skip
+    return page
+
+
+def _set_session_cookie(response: Response, session_token: str) -> None:
+    response.set_cookie(
+        access.SESSION_COOKIE,
+        session_token,
+        max_age=int(credentials.SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure or get_settings().secure_cookies,
+    )
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @access.public
-def login() -> Response | tuple[str, int] | str:
+def login() -> Response:
     target = access.safe_next(request.values.get("next"))
     if request.method == "GET":
-        return render_template("login.html", next=target, error=None)
+        return _form(target, error=None)
+    expected, given = request.cookies.get(LOGIN_CSRF_COOKIE), request.form.get(access.CSRF_FIELD)
+    if not (expected and given and hmac.compare_digest(expected, given)):
+        return _form(target, 400, error="the login form expired or came from another site: log in again here")
     name = request.form.get("name", "").strip()
     password = request.form.get("password", "")
     try:
@@ -34,20 +67,14 @@ def login() -> Response | tuple[str, int] | str:
             except Unauthenticated as exc:
                 # The failure is recorded in this transaction (the throttle counts it): commit it.
                 session.commit()
-                return render_template("login.html", next=target, error=exc.message, name=name), 401
+                return _form(target, 401, error=exc.message, name=name)
     except TooManyAttempts as exc:
-        page = make_response(render_template("login.html", next=target, error=exc.message, name=name), 429)
+        page = _form(target, 429, error=exc.message, name=name)
         page.headers["Retry-After"] = str(exc.retry_after)
         return page
     response = redirect(target)
-    response.set_cookie(
-        access.SESSION_COOKIE,
-        opened.session_token,
-        max_age=int(credentials.SESSION_LIFETIME.total_seconds()),
-        httponly=True,
-        samesite="Lax",
-        secure=request.is_secure or get_settings().secure_cookies,
-    )
+    _set_session_cookie(response, opened.session_token)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
 

@@ -136,7 +136,9 @@ def test_an_expired_token_is_refused(web_api: str) -> None:
 
 def log_in_over_http(url: str, name: str, password: str) -> requests.Session:
     browser = requests.Session()
-    form = {"name": name, "password": password}
+    form_page = browser.get(f"{url}/login", timeout=10).text
+    (token,) = re.findall(r'name="csrf_token" value="([^"]*)"', form_page)
+    form = {"name": name, "password": password, "csrf_token": token}
     response = browser.post(f"{url}/login", data=form, allow_redirects=False, timeout=10)
     assert response.status_code in (302, 303), response.text[:500]
     return browser

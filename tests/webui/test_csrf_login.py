@@ -34,7 +34,9 @@ def erin(app: Flask) -> str:
 
 
 def log_in(client: FlaskClient, name: str = "erin", password: str = PASSWORD, **form: str):
-    return client.post("/login", data={"name": name, "password": password, **form})
+    """As a browser does: the login form first (its token), then the post."""
+    (token,) = CSRF_INPUT.findall(client.get("/login").get_data(as_text=True))
+    return client.post("/login", data={"name": name, "password": password, "csrf_token": token, **form})
 
 
 def session_cookie(client: FlaskClient) -> str:
@@ -71,6 +73,18 @@ def test_a_login_sets_an_httponly_samesite_cookie_and_opens_the_dashboard(app: F
     page = client.get("/")
     assert page.status_code == 200
     assert "erin (developer)" in page.get_data(as_text=True)
+
+
+def test_a_login_posted_without_the_forms_token_is_refused(app: Flask, erin: str) -> None:
+    """Another site can post a login form, but not read or set the form's cookie: no login CSRF."""
+    client = app.test_client()
+    bare = client.post("/login", data={"name": "erin", "password": PASSWORD})
+    client.get("/login")  # the form's cookie is set, but a forged post cannot know its token
+    forged = client.post("/login", data={"name": "erin", "password": PASSWORD, "csrf_token": "guessed"})
+    for refused in (bare, forged):
+        assert refused.status_code == 400 and "log in again here" in refused.get_data(as_text=True)
+    assert client.get_cookie(access.SESSION_COOKIE) is None
+    assert log_in(client).status_code == 302 and client.get_cookie(access.SESSION_COOKIE) is not None
 
 
 def test_a_page_post_needs_the_csrf_token_of_the_session(browser: FlaskClient) -> None:
