@@ -810,6 +810,64 @@ def token_revoke(token_id: int) -> None:
     click.echo(f"Token {token_id} revoked.")
 
 
+@cli.group()
+def secret() -> None:
+    """Project secrets: SSH keys, become and vault passwords, encrypted with PLAYDECK_SECRET_KEY (works on
+    PLAYDECK_DATABASE_URL directly)."""
+
+
+SECRET_KIND = click.Choice(["ssh_key", "become_password", "vault_password"])
+ENVIRONMENT_OPTION = click.option("--environment", "-e", help="One environment only (default: all of the project).")
+
+
+@secret.command("set")
+@click.argument("project_name", metavar="PROJECT")
+@click.argument("kind", type=SECRET_KIND)
+@ENVIRONMENT_OPTION
+def secret_set(project_name: str, kind: str, environment: str | None) -> None:
+    """Set a secret from stdin, never from the command line (it would be in the shell's history and in
+    ps): `playdeck secret set app ssh_key < deploy_key`, or typed at the prompt."""
+    from playdeck import secrets
+
+    if sys.stdin.isatty():
+        value = getpass.getpass(f"{kind} for {project_name}: ")
+    else:
+        value = sys.stdin.read()
+        # A password piped with echo ends with a newline that is not part of it; a key keeps its own.
+        value = value if kind == "ssh_key" else value.removesuffix("\n").removesuffix("\r")
+    with shell_session() as session:
+        view = secrets.set_secret(session, project_name, environment, kind, value, who=default_user())
+    click.echo(f"{view.kind} of {view.project} ({view.environment or 'every environment'}) set.")
+
+
+@secret.command("list")
+@click.argument("project_name", metavar="PROJECT")
+def secret_list(project_name: str) -> None:
+    """The project's secrets, masked: kind, scope, when and by whom they were set."""
+    from playdeck import secrets
+
+    with shell_session() as session:
+        rows = [
+            [view.kind, view.environment or "(all)", view.masked, utc_text(view.updated_at), view.updated_by]
+            for view in secrets.list_secrets(session, project_name)
+        ]
+    headers = ["KIND", "ENVIRONMENT", "VALUE", "SET (UTC)", "BY"]
+    click.echo(format_table(headers, rows) if rows else f"No secrets for {project_name}.")
+
+
+@secret.command("delete")
+@click.argument("project_name", metavar="PROJECT")
+@click.argument("kind", type=SECRET_KIND)
+@ENVIRONMENT_OPTION
+def secret_delete(project_name: str, kind: str, environment: str | None) -> None:
+    """Delete a secret; later runs go without it."""
+    from playdeck import secrets
+
+    with shell_session() as session:
+        secrets.delete_secret(session, project_name, environment, kind, who=default_user())
+    click.echo(f"{kind} of {project_name} ({environment or 'every environment'}) deleted.")
+
+
 @cli.command()
 @click.option("--queues", default="deploy,dns", show_default=True, callback=parse_queues, help="Queues to consume.")
 @click.option(
