@@ -169,21 +169,41 @@ def mariadb_url(mariadb_server: str) -> Iterator[str]:
     conn.close()
 
 
+# Redis DB numbers 1..12 are the tests' (13..15 the benchmarks'). A test leases one for its duration
+# (SET NX in DB 0), so tests of several pytest processes at once (xdist workers, a second suite run)
+# never share a DB.
+REDIS_TEST_DBS = range(1, 13)
+REDIS_LEASE_SECONDS = 3600
+REDIS_LEASE_WAIT_SECONDS = 120
+
+
+def lease_key(number: int) -> str:
+    return f"playdeck-test:redis-db:{number}"
+
+
 @pytest.fixture
-def redis_url() -> str:
+def redis_url() -> Iterator[str]:
     """A Redis database of its own for this test (keys are flushed before use)."""
     client = redis.Redis.from_url(REDIS_URL)
     try:
         client.ping()
     except redis.RedisError as exc:
         pytest.fail(f"Redis at {REDIS_URL} is not reachable ({exc}); run .ci/run to start it")
-    # DB numbers 1..15 are free on this machine; one per pytest-xdist worker (gw0, gw1, ...) keeps
-    # parallel tests apart; a plain pytest process picks by pid.
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    number = 1 + (int(worker[2:]) if worker.startswith("gw") else os.getpid()) % 15
-    client = redis.Redis.from_url(f"{REDIS_URL}/{number}")
-    client.flushdb()
-    return f"{REDIS_URL}/{number}"
+    token = f"{os.getpid()}:{uuid.uuid4().hex}"
+    deadline = time.monotonic() + REDIS_LEASE_WAIT_SECONDS
+    while True:
+        leased = (n for n in REDIS_TEST_DBS if client.set(lease_key(n), token, nx=True, ex=REDIS_LEASE_SECONDS))
+        number = next(leased, None)
+        if number is not None:
+            break
+        if time.monotonic() > deadline:
+            pytest.fail(f"all Redis test DBs {REDIS_TEST_DBS} are leased by other tests")
+        time.sleep(0.5)
+    redis.Redis.from_url(f"{REDIS_URL}/{number}").flushdb()
+    yield f"{REDIS_URL}/{number}"
+    # Only our own lease: a lease that expired may belong to another test by now.
+    if client.get(lease_key(number)) == token.encode():
+        client.delete(lease_key(number))
 
 
 @pytest.fixture
