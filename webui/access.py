@@ -20,6 +20,7 @@ from playdeck.auth import credentials, permissions
 from playdeck.auth.permissions import Action, Principal
 from playdeck.db import session_scope
 from playdeck.errors import Forbidden, Unauthenticated
+from webui import errors
 
 RULE_ATTRIBUTE = "playdeck_access"
 PUBLIC = "public"
@@ -29,7 +30,6 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Flask's own endpoint for static files.
 STATIC_ENDPOINT = "static"
-API_PREFIX = "/api/"
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -108,7 +108,7 @@ def _authorize() -> Response | None:
         return None
     _identify()
     if g.principal is None:
-        if not request.path.startswith(API_PREFIX) and request.method in SAFE_METHODS:
+        if not request.path.startswith(errors.API_PREFIX) and request.method in SAFE_METHODS:
             return _login_redirect()
         raise Unauthenticated("log in first (pages) or send an API token (Authorization: Bearer …)")
     _check_csrf()

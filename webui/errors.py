@@ -12,7 +12,8 @@ from playdeck.errors import PlaydeckError
 
 log = logging.getLogger(__name__)
 
-API_PREFIX = "/api/"
+# The JSON API answers errors in JSON; everything else (pages, /api/docs) as a page.
+API_PREFIX = "/api/v1/"
 DATABASE_DOWN = "the database is not available; try again shortly"
 INTERNAL_ERROR = "internal server error; the details are in the server log"
 

@@ -16,7 +16,7 @@ from playdeck.dns.history import list_changes
 from playdeck.runs import RunRequest, submit_run
 from tests.conftest import authorize
 from tests.webui.webui_testing import RUN
-from webui import access, dns_queries
+from webui import access, dns_queries, errors
 
 ZONE_A, ZONE_B = "example.test.", "other.test."
 RECORD = {"name": "www", "type": "A", "value": "192.0.2.10"}
@@ -85,7 +85,7 @@ def test_without_credentials_only_public_routes_answer(app: Flask) -> None:
             assert status != 403, (method, url)
             if method == "GET":
                 assert status == 200, (method, url)
-        elif url.startswith(access.API_PREFIX) or method != "GET":
+        elif url.startswith(errors.API_PREFIX) or method != "GET":
             assert status == 401, (method, url, status)
         else:
             assert status == 302 and location.startswith("/login?next="), (method, url, status, location)
