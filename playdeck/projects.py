@@ -100,6 +100,17 @@ def set_options(session: Session, name: str, **options: int | bool) -> Project:
     return project
 
 
+def set_protected(session: Session, name: str, environment: str, protected: bool) -> Environment:
+    """Mark an environment protected (only release managers and admins deploy to it) or not."""
+    target = get_environment(get_project(session, name), environment)
+    if target.protected != protected:
+        target.protected = protected
+        audit.record(
+            session, "project.environment", "project", name, {"environment": environment, "protected": protected}
+        )
+    return target
+
+
 def ensure_sample_project(session: Session) -> Project | None:
     """Register the shipped sample project on an empty install so the UI has something to deploy."""
     if session.scalar(select(Project.id).limit(1)) is not None:

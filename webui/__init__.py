@@ -10,6 +10,8 @@ from werkzeug.routing import IntegerConverter, Map
 from playdeck.settings import get_settings
 from webui import (
     access,
+    account_pages,
+    admin_pages,
     api,
     attention,
     audit_log,
@@ -21,6 +23,7 @@ from webui import (
     openapi,
     pages,
     secrets_api,
+    users_api,
 )
 
 MAX_ID = 2**63 - 1
@@ -58,6 +61,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(audit_log.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(secrets_api.bp)
+    app.register_blueprint(users_api.bp)
+    app.register_blueprint(admin_pages.bp)
+    app.register_blueprint(account_pages.bp)
     errors.register(app)
     # Last: it checks that every route registered above declares who may call it.
     access.register(app)

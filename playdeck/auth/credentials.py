@@ -9,6 +9,7 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
@@ -18,9 +19,10 @@ from playdeck import audit
 from playdeck.auth import throttle
 from playdeck.auth.models import ApiToken, LoginSession, User
 from playdeck.auth.permissions import Principal
-from playdeck.auth.users import get_user, principal
+from playdeck.auth.users import get_user, principal, set_password
 from playdeck.errors import NotFound, Unauthenticated, ValidationError
 from playdeck.models import utcnow
+from playdeck.serializers import iso
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,8 @@ TOKEN_PREFIX = "pdt_"
 # last_seen_at / last_used_at are written at most this often: not a write on every request.
 TOUCH_EVERY = dt.timedelta(seconds=60)
 LOGIN_REFUSED = "wrong user name or password"
+# A token may be made to last this many days at most (or forever, without an expiry).
+MAX_TOKEN_DAYS = 3650
 # Checked against when the user does not exist, so a login takes as long either way.
 _DUMMY_HASH = "scrypt:32768:8:1$invalidsalt0000$" + "0" * 128
 
@@ -89,6 +93,17 @@ def log_out(session: Session, session_token: str) -> None:
     session.execute(delete(LoginSession).where(LoginSession.token_hash == _hash(session_token)))
 
 
+def change_own_password(session: Session, name: str, current: str, new: str, session_token: str | None = None) -> None:
+    """A user's own change: the current password first (a browser left open is not enough to take the
+    account over). Every other login session of theirs ends; ``session_token``, the one asking, stays."""
+    user = get_user(session, name)
+    if not (user.password_hash and check_password_hash(user.password_hash, current)):
+        raise ValidationError("current_password", "is not your current password")
+    if new == current:
+        raise ValidationError("new_password", "is your current password; choose another")
+    set_password(session, user, new, keep_session_hash=_hash(session_token) if session_token else None)
+
+
 def session_principal(session: Session, session_token: str) -> Principal | None:
     """The user of a live session, or None (unknown, expired, or the user deactivated)."""
     now = utcnow()
@@ -144,6 +159,15 @@ def create_token(
     return IssuedToken(row.id, user.name, name, expires_at, token)
 
 
+def expiry_after(days: object) -> dt.datetime | None:
+    """The end of a token made to last ``days`` whole days (None: no expiry)."""
+    if days is None:
+        return None
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_TOKEN_DAYS:
+        raise ValidationError("expires_in_days", f"must be a whole number of days from 1 to {MAX_TOKEN_DAYS}")
+    return utcnow() + dt.timedelta(days=days)
+
+
 def token_principal(session: Session, token: str) -> Principal | None:
     """The user of a valid token (not expired, not revoked, user active), or None."""
     now = utcnow()
@@ -161,14 +185,17 @@ def token_principal(session: Session, token: str) -> Principal | None:
     return principal(row.user)
 
 
-def revoke_token(session: Session, token_id: int) -> None:
+def revoke_token(session: Session, token_id: int, *, owner: str | None = None) -> None:
+    """Revoke the token ``token_id``; with ``owner``, only if it is theirs (someone else's token is as
+    unknown to them as one that does not exist)."""
+    row = session.get(ApiToken, token_id, options=[selectinload(ApiToken.user)])
+    if row is None or (owner is not None and row.user.name != owner):
+        raise NotFound(f"token {token_id} does not exist")
     revoked = session.execute(
         update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
     )
-    if revoked.rowcount == 0 and session.get(ApiToken, token_id) is None:
-        raise NotFound(f"token {token_id} does not exist")
     if revoked.rowcount:
-        audit.record(session, "token.revoke", "token", token_id)
+        audit.record(session, "token.revoke", "token", token_id, {"user": row.user.name, "name": row.name})
 
 
 def list_tokens(session: Session, user_name: str | None = None) -> list[ApiToken]:
@@ -176,3 +203,25 @@ def list_tokens(session: Session, user_name: str | None = None) -> list[ApiToken
     if user_name is not None:
         query = query.where(ApiToken.user_id == get_user(session, user_name).id)
     return list(session.scalars(query))
+
+
+def token_state(token: ApiToken, now: dt.datetime | None = None) -> str:
+    if token.revoked_at is not None:
+        return "revoked"
+    if token.expires_at is not None and token.expires_at <= (now or utcnow()):
+        return "expired"
+    return "active"
+
+
+def describe_token(token: ApiToken) -> dict[str, Any]:
+    """What may be shown of a token: never the token (nor its hash)."""
+    return {
+        "id": token.id,
+        "user": token.user.name,
+        "name": token.name,
+        "state": token_state(token),
+        "created_at": iso(token.created_at),
+        "expires_at": iso(token.expires_at),
+        "last_used_at": iso(token.last_used_at),
+        "revoked_at": iso(token.revoked_at),
+    }

@@ -1,19 +1,23 @@
-"""Users: create them, set their password and role, grant projects and zones; in the caller's transaction."""
+"""Users: create them, set their password, role and whether they are active, grant and revoke projects and
+zones, describe them; in the caller's transaction."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import secrets
+from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from werkzeug.security import generate_password_hash
 
 from playdeck import audit
 from playdeck.auth.models import LoginSession, ProjectMember, User, ZoneEditor
 from playdeck.auth.permissions import Principal, Role
 from playdeck.errors import Conflict, NotFound, ValidationError
-from playdeck.models import Project, utcnow
+from playdeck.models import AuditEvent, Project, utcnow
+from playdeck.serializers import iso
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 MIN_PASSWORD_LENGTH = 12
@@ -60,25 +64,63 @@ def create_user(session: Session, name: object, role: object, password: str | No
     return user
 
 
-def set_password(session: Session, user: User, password: str) -> None:
-    """A new password ends every login session of the user (tokens stay: they are revoked one by one)."""
+def set_password(session: Session, user: User, password: str, *, keep_session_hash: str | None = None) -> None:
+    """A new password ends every login session of the user (tokens stay: they are revoked one by one) —
+    except ``keep_session_hash``, the session of a user who changed their own password."""
     user.password_hash = generate_password_hash(check_password(password), method=PASSWORD_METHOD)
     user.password_changed_at = utcnow()
-    session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+    ended = delete(LoginSession).where(LoginSession.user_id == user.id)
+    if keep_session_hash is not None:
+        ended = ended.where(LoginSession.token_hash != keep_session_hash)
+    session.execute(ended)
     audit.record(session, "user.password", "user", user.name)
 
 
+def _keep_an_admin(session: Session, user: User, change: str) -> None:
+    """Nobody could manage users any more (only the shell could): the last active admin stays one."""
+    if user.role != Role.ADMIN or not user.active:
+        return
+    others = session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.role == Role.ADMIN.value, User.active.is_(True), User.id != user.id)
+    )
+    if not others:
+        raise Conflict(f"{user.name} is the last active admin: make another user admin before {change}")
+
+
 def set_role(session: Session, user: User, role: object) -> None:
-    before, user.role = user.role, parse_role(role).value
+    after = parse_role(role).value
+    if after == user.role:
+        return
+    if after != Role.ADMIN:
+        _keep_an_admin(session, user, "changing their role")
+    before, user.role = user.role, after
     audit.record(session, "user.role", "user", user.name, {"before": before, "after": user.role})
 
 
 def set_active(session: Session, user: User, active: bool) -> None:
     """A deactivated user's sessions end now and their tokens stop working."""
+    if active == user.active:
+        return
+    if not active:
+        _keep_an_admin(session, user, "deactivating them")
     user.active = active
     audit.record(session, "user.activate" if active else "user.deactivate", "user", user.name)
     if not active:
         session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+
+
+def update_user(
+    session: Session, user: User, *, role: object = None, active: bool | None = None, password: str | None = None
+) -> None:
+    """Change what is given (None: unchanged), each change audited on its own."""
+    if role is not None:
+        set_role(session, user, role)
+    if password is not None:
+        set_password(session, user, password)
+    if active is not None:
+        set_active(session, user, active)
 
 
 def grant_project(session: Session, user: User, project_name: str) -> None:
@@ -97,6 +139,75 @@ def grant_zone(session: Session, user: User, zone: str) -> None:
     if key not in {grant.zone for grant in user.zones}:
         user.zones.append(ZoneEditor(zone=key))
         audit.record(session, "user.grant_zone", "user", user.name, {"zone": key})
+
+
+def revoke_project(session: Session, user: User, project_name: str) -> None:
+    project = session.scalar(select(Project).where(Project.name == project_name))
+    member = next((m for m in user.projects if project is not None and m.project_id == project.id), None)
+    if member is None:
+        raise NotFound(f"{user.name} is not a member of project {project_name!r}")
+    user.projects.remove(member)
+    audit.record(session, "user.revoke_project", "user", user.name, {"project": project_name})
+
+
+def revoke_zone(session: Session, user: User, zone: str) -> None:
+    from playdeck.dns.changes import zone_key
+
+    try:
+        key = zone_key(zone)
+    except (NotFound, ValidationError):
+        key = zone
+    grant = next((g for g in user.zones if g.zone == key), None)
+    if grant is None:
+        raise NotFound(f"{user.name} is not an editor of zone {zone!r}")
+    user.zones.remove(grant)
+    audit.record(session, "user.revoke_zone", "user", user.name, {"zone": key})
+
+
+def list_users(session: Session) -> list[User]:
+    query = select(User).options(selectinload(User.projects), selectinload(User.zones)).order_by(User.name)
+    return list(session.scalars(query))
+
+
+def last_logins(session: Session, names: list[str] | None = None) -> dict[str, dt.datetime]:
+    """When each user last logged in with their password, from the audit log (the one record that a
+    logout or a password change does not remove)."""
+    query = (
+        select(AuditEvent.target, func.max(AuditEvent.at))
+        .where(AuditEvent.action == "login.success", AuditEvent.target_type == "user")
+        .group_by(AuditEvent.target)
+    )
+    if names is not None:
+        query = query.where(AuditEvent.target.in_(names))
+    return {name: at for name, at in session.execute(query)}
+
+
+def _project_names(session: Session) -> dict[int, str]:
+    return {project_id: name for project_id, name in session.execute(select(Project.id, Project.name))}
+
+
+def describe(user: User, last_login: dt.datetime | None, project_names: dict[int, str]) -> dict[str, Any]:
+    """What the API and the admin pages show of a user: never the password hash."""
+    return {
+        "name": user.name,
+        "role": user.role,
+        "active": user.active,
+        "password_set": bool(user.password_hash),
+        "created_at": iso(user.created_at),
+        "password_changed_at": iso(user.password_changed_at),
+        "last_login_at": iso(last_login),
+        "projects": sorted(project_names.get(member.project_id, "?") for member in user.projects),
+        "zones": sorted(grant.zone for grant in user.zones),
+    }
+
+
+def describe_one(session: Session, user: User) -> dict[str, Any]:
+    return describe(user, last_logins(session, [user.name]).get(user.name), _project_names(session))
+
+
+def describe_all(session: Session) -> list[dict[str, Any]]:
+    logins, names = last_logins(session), _project_names(session)
+    return [describe(user, logins.get(user.name), names) for user in list_users(session)]
 
 
 def principal(user: User) -> Principal:

@@ -10,6 +10,7 @@ from flask import Flask, url_for
 from flask.testing import FlaskClient
 from werkzeug.routing import Rule
 
+from playdeck.auth import credentials, users
 from playdeck.auth.permissions import LEAST_ROLE, RANK, Action, Role
 from playdeck.db import session_scope
 from playdeck.dns.history import list_changes
@@ -36,11 +37,22 @@ def client_as(app: Flask, name: str, role: str, **grants: Any) -> FlaskClient:
 
 
 def setup_objects(requested_by: str) -> dict[str, Any]:
-    """A zone with a record and a queued run of ``requested_by``: the values of the routes' arguments."""
+    """A zone with a record, a queued run of ``requested_by`` and another user's API token: the values of the
+    routes' arguments."""
     zone = dns_queries.create_zone(new_zone(ZONE_A), "setup").data["name"]
     record = dns_queries.create_record(zone, {"name": "www", "rtype": "A", "value": "192.0.2.10"}, "setup").data
     run = submit_run(RunRequest(project="sampleapp", environment="staging", version="1.0", requested_by=requested_by))
-    return {"run_id": run.id, "name": "sampleapp", "zone": zone, "record_id": record["id"]}
+    with session_scope() as session:  # a token of someone else: only an admin may revoke it
+        token_id = credentials.create_token(session, users.create_user(session, "bystander", "viewer", None).name).id
+    return {
+        "run_id": run.id,
+        "name": "sampleapp",
+        "zone": zone,
+        "record_id": record["id"],
+        "user": requested_by,
+        "environment": "staging",
+        "token_id": token_id,
+    }
 
 
 def routes(app: Flask) -> list[tuple[Rule, str]]:

@@ -1,0 +1,252 @@
+"""The admin pages, ``/admin`` (role admin): users (role, active, password, project and zone grants, API
+tokens) and projects (environments' protected flag, secrets).
+
+Thin views over ``playdeck.auth.users``, ``playdeck.auth.credentials``, ``playdeck.projects`` and
+``playdeck.secrets``, which audit every change. Every form carries the session's CSRF token
+(``webui.access``) and is refused from other sites (``webui.origin``). A refused form comes back with the
+reason and what was typed — except passwords and secret values, which are never drawn into a page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
+
+from playdeck import projects, secrets
+from playdeck.auth import credentials, users
+from playdeck.auth.models import User
+from playdeck.auth.permissions import Action, Role
+from playdeck.db import session_scope
+from playdeck.errors import PlaydeckError, ValidationError
+from webui import access, authorize
+from webui.origin import require_same_origin
+
+bp = Blueprint("admin_pages", __name__, url_prefix="/admin")
+
+PageResult = str | tuple[str, int] | Response
+CROSS_SITE = "users, grants and secrets can only be changed from Playdeck's own pages or through the API"
+GRANT_KINDS = ("project", "zone")
+
+
+def _require_same_origin() -> None:
+    require_same_origin(CROSS_SITE)
+
+
+def flag(form: MultiDict[str, str], field: str) -> bool:
+    """A yes/no form field, sent by the form's button as "1" or "0"."""
+    value = form.get(field)
+    if value not in ("0", "1"):
+        raise ValidationError(field, "must be 1 (yes) or 0 (no)")
+    return value == "1"
+
+
+def _redirect(endpoint: str, **values: str) -> Response:
+    return redirect(url_for(endpoint, **values), 303)
+
+
+# --- users -----------------------------------------------------------------------------------------
+
+
+def _users_page(status: int = 200, **context: Any) -> tuple[str, int]:
+    with session_scope() as session:
+        listed = users.describe_all(session)
+    context.setdefault("form", {})
+    return render_template("admin_users.html", users=listed, roles=list(Role), **context), status
+
+
+@bp.get("")
+@access.rule(Action.ADMIN)
+def index() -> Response:
+    return _redirect(".users_page")
+
+
+@bp.get("/users")
+@access.rule(Action.ADMIN)
+def users_page() -> tuple[str, int]:
+    return _users_page()
+
+
+@bp.post("/users")
+@access.rule(Action.ADMIN)
+def create_user() -> PageResult:
+    _require_same_origin()
+    form = request.form
+    typed = {"name": form.get("name", "").strip(), "role": form.get("role", "")}
+    try:
+        with session_scope() as session:
+            users.create_user(session, typed["name"], typed["role"], form.get("password") or None)
+    except PlaydeckError as exc:
+        return _users_page(exc.status_code, form=typed, error=exc.message, error_field=getattr(exc, "field", None))
+    return _redirect(".user_page", user=typed["name"])
+
+
+def _user_page(name: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    with session_scope() as session:
+        described = users.describe_one(session, users.get_user(session, name))
+        tokens = [credentials.describe_token(token) for token in credentials.list_tokens(session, name)]
+        project_names = [project.name for project in projects.list_projects(session)]
+    page = render_template(
+        "admin_user.html",
+        user=described,
+        tokens=tokens,
+        roles=list(Role),
+        project_names=project_names,
+        revoke_url=lambda token_id: url_for(".revoke_token", user=name, token_id=token_id),
+        is_self=name == authorize.actor(),
+        **context,
+    )
+    return page, status
+
+
+@bp.get("/users/<user>")
+@access.rule(Action.ADMIN)
+def user_page(user: str) -> tuple[str, int]:
+    return _user_page(user)
+
+
+def _change_user(name: str, change: Callable[[Session, User], None]) -> PageResult:
+    """Apply ``change`` to the user and show their page again: the outcome, or why it was refused."""
+    _require_same_origin()
+    try:
+        with session_scope() as session:
+            change(session, users.get_user(session, name))
+    except PlaydeckError as exc:
+        return _user_page(name, exc.status_code, error=exc.message, error_field=getattr(exc, "field", None))
+    return _redirect(".user_page", user=name)
+
+
+@bp.post("/users/<user>/role")
+@access.rule(Action.ADMIN)
+def set_role(user: str) -> PageResult:
+    return _change_user(user, lambda session, found: users.set_role(session, found, request.form.get("role")))
+
+
+@bp.post("/users/<user>/active")
+@access.rule(Action.ADMIN)
+def set_active(user: str) -> PageResult:
+    return _change_user(user, lambda session, found: users.set_active(session, found, flag(request.form, "active")))
+
+
+@bp.post("/users/<user>/password")
+@access.rule(Action.ADMIN)
+def set_password(user: str) -> PageResult:
+    """The user's login sessions end (``users.set_password``); they log in with the new password."""
+    return _change_user(user, lambda session, found: users.set_password(session, found, request.form.get("password")))
+
+
+def _grant_change(grant: bool) -> Callable[[Session, User], None]:
+    kind, value = request.form.get("kind"), request.form.get("value", "").strip()
+    if kind not in GRANT_KINDS:
+        raise ValidationError("kind", f"must be one of {', '.join(GRANT_KINDS)}")
+    if not value:
+        raise ValidationError("value", f"name the {kind}")
+    changes = {
+        ("project", True): users.grant_project,
+        ("project", False): users.revoke_project,
+        ("zone", True): users.grant_zone,
+        ("zone", False): users.revoke_zone,
+    }
+    change = changes[(kind, grant)]
+    return lambda session, found: change(session, found, value)
+
+
+@bp.post("/users/<user>/grants")
+@access.rule(Action.ADMIN)
+def add_grant(user: str) -> PageResult:
+    return _change_user(user, lambda session, found: _grant_change(True)(session, found))
+
+
+@bp.post("/users/<user>/grants/remove")
+@access.rule(Action.ADMIN)
+def remove_grant(user: str) -> PageResult:
+    return _change_user(user, lambda session, found: _grant_change(False)(session, found))
+
+
+@bp.post("/users/<user>/tokens/<int:token_id>/revoke")
+@access.rule(Action.ADMIN)
+def revoke_token(user: str, token_id: int) -> PageResult:
+    return _change_user(user, lambda session, found: credentials.revoke_token(session, token_id, owner=found.name))
+
+
+# --- projects: environments and secrets -------------------------------------------------------------
+
+
+@bp.get("/projects")
+@access.rule(Action.ADMIN)
+def projects_page() -> str:
+    with session_scope() as session:
+        listed = [
+            {"name": project.name, "description": project.description, "environments": len(project.environments)}
+            for project in projects.list_projects(session)
+        ]
+    return render_template("admin_projects.html", projects=listed)
+
+
+def _project_page(name: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    with session_scope() as session:
+        project = projects.get_project(session, name)
+        environments = [{"name": env.name, "protected": env.protected} for env in project.environments]
+        listed = secrets.list_secrets(session, name)
+    context.setdefault("form", {})
+    page = render_template(
+        "admin_project.html",
+        project={"name": name, "environments": environments},
+        secrets=listed,
+        kinds=secrets.KINDS,
+        **context,
+    )
+    return page, status
+
+
+@bp.get("/projects/<name>")
+@access.rule(Action.ADMIN)
+def project_page(name: str) -> tuple[str, int]:
+    return _project_page(name)
+
+
+def _change_project(name: str, change: Callable[[Session], None], typed: dict[str, str] | None = None) -> PageResult:
+    _require_same_origin()
+    try:
+        with session_scope() as session:
+            change(session)
+    except PlaydeckError as exc:
+        field = getattr(exc, "field", None)
+        return _project_page(name, exc.status_code, error=exc.message, error_field=field, form=typed or {})
+    return _redirect(".project_page", name=name)
+
+
+@bp.post("/projects/<name>/environments/<environment>/protected")
+@access.rule(Action.ADMIN)
+def set_protected(name: str, environment: str) -> PageResult:
+    return _change_project(
+        name, lambda session: projects.set_protected(session, name, environment, flag(request.form, "protected"))
+    )
+
+
+@bp.post("/projects/<name>/secrets")
+@access.rule(Action.ADMIN)
+def set_secret(name: str) -> PageResult:
+    """Set from the form's textarea; the value is never drawn back, not even when it is refused."""
+    typed = {"kind": request.form.get("kind", ""), "environment": request.form.get("environment", "")}
+    value = request.form.get("value", "")
+    return _change_project(
+        name,
+        lambda session: secrets.set_secret(
+            session, name, typed["environment"] or None, typed["kind"], value, who=authorize.actor()
+        ),
+        typed,
+    )
+
+
+@bp.post("/projects/<name>/secrets/delete")
+@access.rule(Action.ADMIN)
+def delete_secret(name: str) -> PageResult:
+    kind, environment = request.form.get("kind", ""), request.form.get("environment", "")
+    return _change_project(
+        name,
+        lambda session: secrets.delete_secret(session, name, environment or None, kind, who=authorize.actor()),
+    )
