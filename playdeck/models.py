@@ -76,6 +76,11 @@ class Environment(Base):
     # Relative to the inventory directory.
     inventory: Mapped[str] = mapped_column(String(255))
     protected: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The broker queue this environment's deploys go to (None: the kind's default queue). Workers that
+    # can reach the environment's hosts (a datacenter, a network zone) consume that queue.
+    queue: Mapped[str | None] = mapped_column(String(64))
+    # known_hosts lines for the environment's SSH targets: host keys are checked, never trusted blindly.
+    known_hosts: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     project: Mapped[Project] = relationship(back_populates="environments")
 
