@@ -989,3 +989,64 @@ def exec_argv(argv: list[str]) -> NoReturn:
 
 if __name__ == "__main__":
     main()
+@cli.group()
+def webhook() -> None:
+    """A project's webhooks: a POST to a URL when a run starts or ends (directly on the database)."""
+
+
+@webhook.command("add")
+@click.argument("project_name", metavar="PROJECT")
+@click.argument("url")
+@click.option("--format", "format_", type=click.Choice(["json", "slack"]), default="json", show_default=True)
+@click.option(
+    "--events", callback=split_list, metavar="A,B", help="started,succeeded,failed,canceled,timeout,lost (default all)."
+)
+@click.option("--signed", is_flag=True, help="Sign each POST (X-Playdeck-Signature); the secret is read from stdin.")
+@click.option("--inactive", is_flag=True, help="Add it paused.")
+def webhook_add(project_name: str, url: str, format_: str, events: list[str], signed: bool, inactive: bool) -> None:
+    """Add a webhook; `playdeck webhook add app https://hooks.slack.com/... --format slack --events failed,lost`."""
+    from playdeck import webhooks
+
+    secret = ""
+    if signed:
+        secret = getpass.getpass("webhook secret: ") if sys.stdin.isatty() else sys.stdin.read().strip()
+        if not secret:
+            raise CommandFailed("--signed needs a secret on stdin", EXIT_REFUSED)
+    with shell_session() as session:
+        view = webhooks.create_webhook(
+            session, project_name, url, format=format_, events=events or None, secret=secret, active=not inactive,
+            who=default_user(),
+        )  # fmt: skip
+    click.echo(f"Webhook {view.id} of {view.project} added: {', '.join(view.events)} as {view.format}.")
+
+
+@webhook.command("list")
+@click.argument("project_name", metavar="PROJECT")
+def webhook_list(project_name: str) -> None:
+    """The project's webhooks."""
+    from playdeck import webhooks
+
+    with shell_session() as session:
+        rows = [
+            [view.id, view.url, view.format, ",".join(view.events), "yes" if view.signed else "no",
+             "active" if view.active else "paused"]
+            for view in webhooks.list_webhooks(session, project_name)
+        ]  # fmt: skip
+    if not rows:
+        click.echo(f"No webhooks for {project_name}.")
+        return
+    click.echo(format_table(["ID", "URL", "FORMAT", "EVENTS", "SIGNED", "STATE"], rows))
+
+
+@webhook.command("remove")
+@click.argument("project_name", metavar="PROJECT")
+@click.argument("webhook_id", type=click.IntRange(min=1))
+def webhook_remove(project_name: str, webhook_id: int) -> None:
+    """Delete a webhook and its delivery log."""
+    from playdeck import webhooks
+
+    with shell_session() as session:
+        webhooks.delete_webhook(session, project_name, webhook_id, who=default_user())
+    click.echo(f"Webhook {webhook_id} of {project_name} removed.")
+
+

@@ -299,3 +299,61 @@ class Secret(Base):
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(100), default="")
+
+
+class Webhook(Base):
+    """Where a project's run notifications go: an HTTP endpoint that receives a POST for each chosen event
+    (``playdeck.webhooks``). Only the HMAC secret's Fernet ciphertext is stored, like the project secrets."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2048))
+    # json | slack ({"text": ...}, what Slack's and Mattermost's incoming webhooks take)
+    format: Mapped[str] = mapped_column(String(10), default="json")
+    # Comma-separated: started, succeeded, failed, canceled, timeout, lost.
+    events: Mapped[str] = mapped_column(String(255))
+    # "": deliveries are not signed.
+    secret_ciphertext: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+
+    project: Mapped[Project] = relationship()
+
+
+class WebhookDelivery(Base):
+    """One notification of one run event to one webhook: recorded in the transaction of the run's state
+    change (an outbox), then sent, and re-sent with backoff, by ``playdeck.webhook_delivery``."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        # The sender's poll: pending deliveries whose time has come.
+        Index("ix_webhook_deliveries_state_next", "state", "next_attempt_at"),
+        Index("ix_webhook_deliveries_webhook", "webhook_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    # None for a test delivery, which belongs to no run.
+    run_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("runs.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(20))
+    # The body as it is sent, rendered when the event happened.
+    payload: Mapped[str] = mapped_column(LongText)
+    # pending | delivered | failed (given up)
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    # Each attempt's time, status code and error, as a JSON list (at most webhook_max_attempts entries).
+    attempts_json: Mapped[str] = mapped_column(Text, default="[]")
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+
+    webhook: Mapped[Webhook] = relationship()
+
+    @property
+    def attempt_log(self) -> list[dict[str, Any]]:
+        return json.loads(self.attempts_json or "[]")

@@ -11,6 +11,8 @@ Every ``reaper_interval_seconds`` (``playdeck reaper``, one per install, under s
   messages, and a run must not stay queued forever. A duplicate is harmless: one claim wins.
 - a DNS zone with changes that no queued or running regeneration covers gets one (its dirty marker in
   the DB, not a broker message, says it needs one).
+
+Alongside, on a thread of its own, it sends the webhook notifications (``playdeck.webhook_delivery``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select
 
-from playdeck import locks
+from playdeck import locks, webhook_delivery
 from playdeck.db import session_scope
 from playdeck.dispatch import redispatch_run
 from playdeck.dns.scheduling import schedule_dirty
@@ -110,6 +112,8 @@ def run_forever(settings: Settings | None = None) -> None:
         settings.lost_after_seconds,
         settings.redispatch_after_seconds,
     )
+    # The webhook notifications go out from here too: one sender per install, like the reaper.
+    webhook_delivery.start(settings)
     while True:
         try:
             reap(settings)

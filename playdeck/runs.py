@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from playdeck import audit, locks, projects
+from playdeck import audit, locks, projects, webhooks
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.models import Environment, Project, Run, RunHostSummary, utcnow
 from playdeck.states import TERMINAL_STATES, RunState, is_terminal, sources_of
@@ -114,23 +114,27 @@ def _validate_limits(request: RunRequest, project: Project) -> None:
 def _supersede_waiting(session: Session, run: Run) -> None:
     """Cancel the older runs still queued for the same environment: the newer version replaces them."""
     now = utcnow()
-    session.execute(
-        update(Run)
-        .where(
+    waiting = session.scalars(
+        select(Run.id).where(
             Run.project_id == run.project_id,
             Run.environment_id == run.environment_id,
             Run.state == RunState.QUEUED.value,
             Run.id < run.id,
         )
-        .values(
-            state=RunState.CANCELED.value,
+    ).all()
+    # One by one through the conditional transition (few runs wait): one that started meanwhile keeps
+    # running, and each cancel notifies like any other.
+    for run_id in waiting:
+        _transition(
+            session,
+            run_id,
+            RunState.CANCELED,
+            QUEUED_ONLY,
             finished_at=now,
             cancel_requested_at=now,
             canceled_by=run.requested_by,
             reason=f"superseded by run {run.id}",
         )
-        .execution_options(synchronize_session=False)
-    )
 
 
 def request_run(session: Session, request: RunRequest) -> Run:
@@ -293,6 +297,8 @@ def _transition(
     if target in TERMINAL_STATES:
         # In the same transaction as the terminal state: no path to an end can leave the lock behind.
         locks.release(session, run_id)
+    # Likewise the webhook notifications (an outbox): they commit, or roll back, with the state change.
+    webhooks.enqueue(session, run_id, target)
     return True
 
 

@@ -81,6 +81,14 @@ class Settings:
     # The login cookie is sent over HTTPS only: set when the web is served over HTTPS (a request that
     # arrives over HTTPS gets a Secure cookie anyway).
     secure_cookies: bool
+    # Webhooks (playdeck.webhook_delivery, in the reaper process): how often due deliveries are looked
+    # for, how long a receiver gets to answer, and the retries: the n-th retry waits
+    # webhook_retry_seconds * 2**(n-1), at most an hour, and a delivery is given up after
+    # webhook_max_attempts attempts (the defaults span about 20 minutes).
+    webhook_poll_seconds: float
+    webhook_timeout_seconds: float
+    webhook_retry_seconds: float
+    webhook_max_attempts: int
     # The CLI's credential for the API (``playdeck token create``), sent as a Bearer token. Kept out of repr().
     api_token: str = field(repr=False)
     runs_per_page: int
@@ -149,6 +157,10 @@ def load_settings() -> Settings:
         api_token=_env("TOKEN", ""),
         runs_per_page=_int("RUNS_PER_PAGE", 50),
         secret_key=_env("SECRET_KEY", ""),
+        webhook_poll_seconds=_float("WEBHOOK_POLL_SECONDS", 1.0),
+        webhook_timeout_seconds=_float("WEBHOOK_TIMEOUT_SECONDS", 5.0),
+        webhook_retry_seconds=_float("WEBHOOK_RETRY_SECONDS", 10.0),
+        webhook_max_attempts=_int("WEBHOOK_MAX_ATTEMPTS", 8),
     )
 
 

@@ -13,6 +13,7 @@ from webui import (
     account_pages,
     admin_pages,
     api,
+    api_docs,
     attention,
     audit_log,
     auth_pages,
@@ -20,10 +21,13 @@ from webui import (
     dns_pages,
     errors,
     health,
+    metrics,
     openapi,
     pages,
     secrets_api,
     users_api,
+    webhook_pages,
+    webhooks_api,
 )
 
 MAX_ID = 2**63 - 1
@@ -61,6 +65,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(audit_log.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(secrets_api.bp)
+    app.register_blueprint(metrics.bp)
+    app.register_blueprint(webhooks_api.bp)
+    app.register_blueprint(webhook_pages.bp)
+    app.register_blueprint(api_docs.bp)
     app.register_blueprint(users_api.bp)
     app.register_blueprint(admin_pages.bp)
     app.register_blueprint(account_pages.bp)

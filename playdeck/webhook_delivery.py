@@ -1,0 +1,232 @@
+"""Sends the webhook deliveries ``playdeck.webhooks`` recorded, with retries and exponential backoff.
+
+Runs in the reaper process (one per install), on a thread of its own that looks for due deliveries
+every ``webhook_poll_seconds``. The delivery row is the truth: a restart loses nothing, it only delays.
+Each attempt claims its delivery first (a conditional UPDATE that moves ``next_attempt_at`` past the
+request's timeout), so a second sender never posts the same attempt at the same time; a sender that dies
+mid-request leaves the claim to expire and the attempt is made again — at least once, never lost.
+Receivers can tell a repeat by ``X-Playdeck-Delivery``.
+
+A 2xx answer delivers. A network error, a timeout, 408, 429 or 5xx is retried after
+``webhook_retry_seconds * 2**(n-1)`` (at most an hour) until ``webhook_max_attempts``; any other answer
+(a 4xx: the URL or the receiver's configuration is wrong; a redirect, never followed) gives up at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import requests
+from sqlalchemy import select, update
+
+from playdeck.db import session_scope
+from playdeck.errors import PlaydeckError
+from playdeck.models import Webhook, WebhookDelivery, utcnow
+from playdeck.settings import Settings, get_settings
+from playdeck.webhooks import DELIVERED, FAILED, PENDING, TEST_EVENT, signing_secret, url_host
+
+log = logging.getLogger(__name__)
+
+# Deliveries looked at per pass; the rest wait for the next pass.
+BATCH = 100
+# Sent side by side, so one receiver that times out does not hold up every other.
+PARALLEL = 8
+MAX_BACKOFF_SECONDS = 3600.0
+MAX_ERROR_CHARS = 500
+RETRIED_STATUSES = frozenset({408, 429})
+USER_AGENT = "Playdeck-Webhook/1"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    delivery_id: int
+    webhook_id: int
+    event: str
+    url: str
+    payload: str
+    secret_ciphertext: str
+    attempts: int
+    active: bool
+
+
+def backoff_seconds(settings: Settings, attempts: int) -> float:
+    """The wait after the ``attempts``-th failed attempt."""
+    return min(settings.webhook_retry_seconds * 2 ** (attempts - 1), MAX_BACKOFF_SECONDS)
+
+
+def signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _claim(delivery_id: int, settings: Settings) -> Attempt | None:
+    now = utcnow()
+    lease = dt.timedelta(seconds=settings.webhook_timeout_seconds + 30)
+    with session_scope() as session:
+        claimed = session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.id == delivery_id,
+                WebhookDelivery.state == PENDING,
+                WebhookDelivery.next_attempt_at <= now,
+            )
+            .values(next_attempt_at=now + lease)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:
+            return None
+        row = session.execute(
+            select(WebhookDelivery, Webhook)
+            .join(Webhook, WebhookDelivery.webhook_id == Webhook.id)
+            .where(WebhookDelivery.id == delivery_id)
+        ).one()
+        delivery, hook = row
+        return Attempt(
+            delivery.id,
+            hook.id,
+            delivery.event,
+            hook.url,
+            delivery.payload,
+            hook.secret_ciphertext,
+            delivery.attempts,
+            hook.active,
+        )
+
+
+def _post(attempt: Attempt, settings: Settings) -> tuple[int | None, str]:
+    """The receiver's status code (None: no answer) and what went wrong ("" if nothing)."""
+    try:
+        secret = signing_secret(attempt.webhook_id, attempt.secret_ciphertext)
+    except PlaydeckError as exc:
+        return None, exc.message
+    body = attempt.payload.encode()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-Playdeck-Event": attempt.event if attempt.event == TEST_EVENT else f"run.{attempt.event}",
+        "X-Playdeck-Delivery": str(attempt.delivery_id),
+    }
+    if secret:
+        headers["X-Playdeck-Signature"] = signature(secret, body)
+    try:
+        response = requests.post(
+            attempt.url, data=body, headers=headers, timeout=settings.webhook_timeout_seconds, allow_redirects=False
+        )
+    except requests.RequestException as exc:
+        # Never the URL itself: it may hold a credential.
+        return None, f"{type(exc).__name__} posting to {url_host(attempt.url)}"
+    if 200 <= response.status_code < 300:
+        return response.status_code, ""
+    return response.status_code, f"HTTP {response.status_code}: {response.text[:200]}".strip()
+
+
+def _record(attempt: Attempt, status: int | None, error: str, settings: Settings) -> str:
+    now = utcnow()
+    attempts = attempt.attempts + 1
+    if not error:
+        state, next_at = DELIVERED, None
+    elif status is not None and status < 500 and status not in RETRIED_STATUSES:
+        state, next_at = FAILED, None
+    elif attempts >= settings.webhook_max_attempts:
+        state, next_at = FAILED, None
+        error = f"{error} (gave up after {attempts} attempts)"
+    else:
+        state, next_at = PENDING, now + dt.timedelta(seconds=backoff_seconds(settings, attempts))
+    with session_scope() as session:
+        delivery = session.get(WebhookDelivery, attempt.delivery_id)
+        if delivery is None:  # its webhook was deleted meanwhile
+            return state
+        entry = {"at": now.replace(tzinfo=dt.UTC).isoformat(), "status_code": status, "error": error[:MAX_ERROR_CHARS]}
+        delivery.attempts_json = json.dumps([*delivery.attempt_log, entry])
+        delivery.attempts = attempts
+        delivery.last_status_code = status
+        delivery.last_error = error[:MAX_ERROR_CHARS]
+        delivery.state = state
+        delivery.next_attempt_at = next_at
+        delivery.finished_at = None if state == PENDING else now
+    return state
+
+
+def _give_up_inactive(attempt: Attempt) -> None:
+    with session_scope() as session:
+        session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == attempt.delivery_id)
+            .values(state=FAILED, next_attempt_at=None, finished_at=utcnow(), last_error="the webhook was deactivated")
+            .execution_options(synchronize_session=False)
+        )
+
+
+def deliver_one(delivery_id: int, settings: Settings | None = None) -> str | None:
+    """One attempt at one due delivery; its state afterwards, or None if it was not due (or taken)."""
+    settings = settings or get_settings()
+    attempt = _claim(delivery_id, settings)
+    if attempt is None:
+        return None
+    # A test delivery checks the receiver, which one does before switching a webhook on.
+    if not attempt.active and attempt.event != TEST_EVENT:
+        _give_up_inactive(attempt)
+        return FAILED
+    status, error = _post(attempt, settings)
+    state = _record(attempt, status, error, settings)
+    if error:
+        log.warning("webhook %s delivery %s: %s (%s)", attempt.webhook_id, delivery_id, error, state)
+    return state
+
+
+def due(settings: Settings | None = None, limit: int = BATCH) -> dict[int, list[int]]:
+    """Due deliveries (up to ``limit``), oldest first, by webhook."""
+    with session_scope() as session:
+        rows = session.execute(
+            select(WebhookDelivery.id, WebhookDelivery.webhook_id)
+            .where(WebhookDelivery.state == PENDING, WebhookDelivery.next_attempt_at <= utcnow())
+            .order_by(WebhookDelivery.id)
+            .limit(limit)
+        ).all()
+    by_webhook: dict[int, list[int]] = {}
+    for delivery_id, webhook_id in rows:
+        by_webhook.setdefault(webhook_id, []).append(delivery_id)
+    return by_webhook
+
+
+def deliver_due(settings: Settings | None = None) -> dict[int, str]:
+    """One pass: an attempt at each due delivery (up to ``BATCH``); their states afterwards.
+
+    A webhook's deliveries go one after the other, oldest first, so a receiver hears "started" before
+    "succeeded"; different webhooks are served side by side. A retried notification can still arrive
+    after a later one: receivers should go by the run's state and times, not by arrival.
+    """
+    settings = settings or get_settings()
+    groups = list(due(settings).values())
+    if not groups:
+        return {}
+
+    def deliver_in_order(ids: list[int]) -> list[tuple[int, str | None]]:
+        return [(delivery_id, deliver_one(delivery_id, settings)) for delivery_id in ids]
+
+    with ThreadPoolExecutor(max_workers=min(PARALLEL, len(groups)), thread_name_prefix="webhook") as pool:
+        results = [pair for group in pool.map(deliver_in_order, groups) for pair in group]
+    return {delivery_id: state for delivery_id, state in results if state is not None}
+
+
+def run_forever(settings: Settings, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            deliver_due(settings)
+        except Exception:  # a DB outage must not end the sender: it tries again next pass
+            log.exception("webhook delivery pass failed")
+        stop.wait(settings.webhook_poll_seconds)
+
+
+def start(settings: Settings | None = None) -> threading.Event:
+    """Send deliveries on a daemon thread until the returned event is set."""
+    settings = settings or get_settings()
+    stop = threading.Event()
+    threading.Thread(target=run_forever, args=(settings, stop), name="webhook-delivery", daemon=True).start()
+    return stop

@@ -1,0 +1,420 @@
+"""Run notifications by webhook: per project, an HTTP endpoint gets a POST when a run starts or ends.
+
+A delivery is recorded in the transaction of the run's state change (``enqueue``, called by
+``playdeck.runs`` for every transition), so a state change and its notification commit or roll back
+together: a claim rolled back for a locked environment notifies nothing, a run that ended always does.
+The body is rendered then, from the run as it is at that moment; ``playdeck.webhook_delivery`` sends it
+later, with retries, and records each attempt on the delivery (the delivery log).
+
+Formats: ``json`` (the run as an object) or ``slack`` (``{"text": ...}``, what Slack's and Mattermost's
+incoming webhooks take). With a secret, each POST carries ``X-Playdeck-Signature: sha256=<hex>``, the
+HMAC-SHA256 of the body; the secret is stored Fernet-encrypted (PLAYDECK_SECRET_KEY), like project secrets.
+
+A webhook's URL can hold a credential (Slack's do): only admins see webhooks, and the audit log records
+the URL's host, never the URL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography.fernet import InvalidToken
+from sqlalchemy import select, true
+from sqlalchemy.orm import Session
+
+from playdeck import audit, projects
+from playdeck.errors import NotFound, ValidationError
+from playdeck.models import Environment, Project, Run, Webhook, WebhookDelivery, utcnow
+from playdeck.serializers import iso
+from playdeck.settings import get_settings
+from playdeck.states import RunState
+
+EVENTS = ("started", "succeeded", "failed", "canceled", "timeout", "lost")
+EVENT_OF_STATE = {
+    RunState.RUNNING: "started",
+    RunState.SUCCESSFUL: "succeeded",
+    RunState.FAILED: "failed",
+    # The worker could not run the playbook at all: to whoever watches a project, a failure.
+    RunState.ERROR: "failed",
+    RunState.CANCELED: "canceled",
+    RunState.TIMEOUT: "timeout",
+    RunState.LOST: "lost",
+}
+TEST_EVENT = "test"
+FORMATS = ("json", "slack")
+MAX_URL_CHARS = 2048
+MAX_SECRET_CHARS = 1024
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+MAX_DELIVERIES_PAGE = 200
+_SLACK_MARK = {
+    "started": ":arrow_forward:",
+    "succeeded": ":white_check_mark:",
+    "failed": ":x:",
+    "canceled": ":black_square_for_stop:",
+    "timeout": ":hourglass:",
+    "lost": ":warning:",
+    TEST_EVENT: ":bell:",
+}
+
+
+@dataclass(frozen=True)
+class WebhookView:
+    id: int
+    project: str
+    url: str
+    format: str
+    events: list[str]
+    signed: bool
+    active: bool
+    created_at: dt.datetime
+    created_by: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "project": self.project,
+            "url": self.url,
+            "format": self.format,
+            "events": self.events,
+            "signed": self.signed,
+            "active": self.active,
+            "created_at": iso(self.created_at),
+            "created_by": self.created_by,
+        }
+
+
+def _view(project: str, hook: Webhook) -> WebhookView:
+    return WebhookView(
+        hook.id,
+        project,
+        hook.url,
+        hook.format,
+        hook.events.split(","),
+        bool(hook.secret_ciphertext),
+        hook.active,
+        hook.created_at,
+        hook.created_by,
+    )
+
+
+def delivery_dict(delivery: WebhookDelivery) -> dict[str, Any]:
+    return {
+        "id": delivery.id,
+        "webhook_id": delivery.webhook_id,
+        "run_id": delivery.run_id,
+        "event": delivery.event,
+        "state": delivery.state,
+        "attempts": delivery.attempts,
+        "last_status_code": delivery.last_status_code,
+        "last_error": delivery.last_error,
+        "attempt_log": delivery.attempt_log,
+        "created_at": iso(delivery.created_at),
+        "next_attempt_at": iso(delivery.next_attempt_at) if delivery.state == PENDING else None,
+        "finished_at": iso(delivery.finished_at),
+        "payload": json.loads(delivery.payload),
+    }
+
+
+# --- validation -------------------------------------------------------------------------------------
+
+
+def validate_url(url: Any) -> str:
+    if not isinstance(url, str) or not url:
+        raise ValidationError("url", "must be an http:// or https:// URL")
+    if len(url) > MAX_URL_CHARS or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        raise ValidationError(
+            "url", f"must be at most {MAX_URL_CHARS} characters, without spaces or control characters"
+        )
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing it raises on a bad port
+    except ValueError:
+        raise ValidationError("url", "is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError("url", "must be an http:// or https:// URL with a host")
+    return url
+
+
+def validate_events(events: Any) -> list[str]:
+    """A list (or comma-separated text) of event names, in the canonical order; None: every event."""
+    if events is None:
+        return list(EVENTS)
+    if isinstance(events, str):
+        events = [name.strip() for name in events.split(",") if name.strip()]
+    if not isinstance(events, list) or not events or not all(isinstance(name, str) for name in events):
+        raise ValidationError("events", f"must be a non-empty list of: {', '.join(EVENTS)}")
+    unknown = sorted(set(events) - set(EVENTS))
+    if unknown:
+        raise ValidationError("events", f"unknown event(s) {', '.join(unknown)}; known: {', '.join(EVENTS)}")
+    return [name for name in EVENTS if name in events]
+
+
+def _validate_format(value: Any) -> str:
+    if value not in FORMATS:
+        raise ValidationError("format", f"must be one of {', '.join(FORMATS)}")
+    return value
+
+
+def _validate_secret(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > MAX_SECRET_CHARS:
+        raise ValidationError("secret", f"must be text of at most {MAX_SECRET_CHARS} characters ('' for none)")
+    return value
+
+
+def url_host(url: str) -> str:
+    """What may be shown of a URL outside the admin's webhook list (audit, logs): its scheme and host."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+
+
+# --- the secret -------------------------------------------------------------------------------------
+
+
+def _seal(hook: Webhook, secret: str) -> str:
+    # Imported here: playdeck.secrets is only needed by signed webhooks.
+    from playdeck.secrets import cipher
+
+    envelope = {"webhook_id": hook.id, "value": secret}
+    return cipher().encrypt(json.dumps(envelope).encode()).decode("ascii")
+
+
+def signing_secret(webhook_id: int, ciphertext: str) -> str:
+    """The secret to sign with ("": unsigned); SecretKeyError when it cannot be decrypted."""
+    if not ciphertext:
+        return ""
+    from playdeck.secrets import SecretKeyError, cipher
+
+    try:
+        envelope = json.loads(cipher().decrypt(ciphertext.encode("ascii")))
+    except (InvalidToken, ValueError):
+        raise SecretKeyError(
+            f"webhook {webhook_id}'s secret cannot be decrypted: PLAYDECK_SECRET_KEY is not the key it was set with"
+        ) from None
+    if envelope.get("webhook_id") != webhook_id:
+        raise SecretKeyError(f"webhook {webhook_id}'s secret was encrypted for another webhook")
+    return envelope["value"]
+
+
+# --- management (admins) ----------------------------------------------------------------------------
+
+
+def create_webhook(
+    session: Session,
+    project: str,
+    url: Any,
+    *,
+    format: Any = "json",
+    events: Any = None,
+    secret: Any = "",
+    active: Any = True,
+    who: str | None = None,
+) -> WebhookView:
+    found = projects.get_project(session, project)
+    url, format, chosen, secret = (
+        validate_url(url),
+        _validate_format(format),
+        validate_events(events),
+        _validate_secret(secret),
+    )
+    if not isinstance(active, bool):
+        raise ValidationError("active", "must be true or false")
+    hook = Webhook(
+        project_id=found.id,
+        url=url,
+        format=format,
+        events=",".join(chosen),
+        secret_ciphertext="",
+        active=active,
+        created_at=utcnow(),
+        created_by=who or audit.current_actor().name,
+    )
+    session.add(hook)
+    session.flush()
+    if secret:
+        hook.secret_ciphertext = _seal(hook, secret)
+    audit.record(
+        session,
+        "webhook.create",
+        "webhook",
+        hook.id,
+        {"project": found.name, "host": url_host(url), "format": format, "events": chosen, "signed": bool(secret),
+         "active": active},
+        actor=who,
+    )  # fmt: skip
+    return _view(found.name, hook)
+
+
+def get_webhook(session: Session, project: str, webhook_id: int) -> Webhook:
+    found = projects.get_project(session, project)
+    hook = session.get(Webhook, webhook_id)
+    if hook is None or hook.project_id != found.id:
+        raise NotFound(f"project {found.name} has no webhook {webhook_id}")
+    return hook
+
+
+def get_view(session: Session, project: str, webhook_id: int) -> WebhookView:
+    hook = get_webhook(session, project, webhook_id)
+    return _view(hook.project.name, hook)
+
+
+def list_webhooks(session: Session, project: str) -> list[WebhookView]:
+    found = projects.get_project(session, project)
+    hooks = session.scalars(select(Webhook).where(Webhook.project_id == found.id).order_by(Webhook.id))
+    return [_view(found.name, hook) for hook in hooks]
+
+
+def set_active(session: Session, project: str, webhook_id: int, active: Any, who: str | None = None) -> WebhookView:
+    if not isinstance(active, bool):
+        raise ValidationError("active", "must be true or false")
+    hook = get_webhook(session, project, webhook_id)
+    if hook.active != active:
+        hook.active = active
+        audit.record(session, "webhook.update", "webhook", hook.id, {"project": hook.project.name, "active": active},
+                     actor=who)  # fmt: skip
+    return _view(hook.project.name, hook)
+
+
+def delete_webhook(session: Session, project: str, webhook_id: int, who: str | None = None) -> None:
+    """The webhook and its delivery log; deliveries still pending are never sent."""
+    hook = get_webhook(session, project, webhook_id)
+    details = {"project": hook.project.name, "host": url_host(hook.url)}
+    # Explicitly: SQLite enforces ON DELETE CASCADE only with foreign keys switched on.
+    session.query(WebhookDelivery).filter(WebhookDelivery.webhook_id == hook.id).delete(synchronize_session=False)
+    session.delete(hook)
+    audit.record(session, "webhook.delete", "webhook", webhook_id, details, actor=who)
+
+
+# --- deliveries -------------------------------------------------------------------------------------
+
+
+def _run_facts(session: Session, run_id: int) -> dict[str, Any]:
+    # Columns, not the ORM object: the state change was a bulk UPDATE that an object already loaded in
+    # this session would not show.
+    row = session.execute(
+        select(Run, Project.name.label("project_name"), Environment.name.label("environment_name"))
+        .join(Project, Run.project_id == Project.id)
+        .join(Environment, Run.environment_id == Environment.id)
+        .where(Run.id == run_id)
+        .execution_options(populate_existing=True)
+    ).one()
+    run = row.Run
+    return {
+        "id": run.id,
+        "kind": run.kind,
+        "project": row.project_name,
+        "environment": row.environment_name,
+        "version": run.version,
+        "state": run.state,
+        "reason": run.reason,
+        "requested_by": run.requested_by,
+        "check": run.check_mode,
+        "queued_at": iso(run.queued_at),
+        "started_at": iso(run.started_at),
+        "finished_at": iso(run.finished_at),
+        "duration_seconds": None if run.started_at is None or run.finished_at is None else run.duration_seconds,
+        "url": f"{get_settings().api_url}/runs/{run.id}",
+    }
+
+
+def _slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_text(event: str, run: dict[str, Any]) -> str:
+    what = f"{run['kind']} {run['version']}".strip() if run["version"] else run["kind"]
+    line = (
+        f"{_SLACK_MARK[event]} {_slack_escape(run['project'])}/{_slack_escape(run['environment'])}: "
+        f"<{run['url']}|run {run['id']}> ({_slack_escape(what)} by {_slack_escape(run['requested_by'])}) {event}"
+    )
+    if run["duration_seconds"] is not None:
+        line += f" after {run['duration_seconds']:.0f} s"
+    if run["reason"] and event != "succeeded":
+        line += f": {_slack_escape(run['reason'][:500])}"
+    return line
+
+
+def render(format: str, event: str, run: dict[str, Any]) -> str:
+    if format == "slack":
+        return json.dumps({"text": slack_text(event, run)})
+    return json.dumps({"event": f"run.{event}", "run": run}, sort_keys=True)
+
+
+def enqueue(session: Session, run_id: int, state: RunState | str) -> int:
+    """In the transaction of the run's change to ``state``: a pending delivery for each active webhook of
+    the run's project that asked for the event. Returns how many."""
+    event = EVENT_OF_STATE.get(RunState(state))
+    if event is None:
+        return 0
+    hooks = session.execute(
+        select(Webhook.id, Webhook.format, Webhook.events)
+        .join(Run, Run.project_id == Webhook.project_id)
+        .where(Run.id == run_id, Webhook.active == true())
+    ).all()
+    chosen = [hook for hook in hooks if event in hook.events.split(",")]
+    if not chosen:
+        return 0
+    run = _run_facts(session, run_id)
+    now = utcnow()
+    for hook in chosen:
+        session.add(
+            WebhookDelivery(
+                webhook_id=hook.id,
+                run_id=run_id,
+                event=event,
+                payload=render(hook.format, event, run),
+                state=PENDING,
+                attempts=0,
+                last_error="",
+                attempts_json="[]",
+                created_at=now,
+                next_attempt_at=now,
+            )
+        )
+    session.flush()
+    return len(chosen)
+
+
+def enqueue_test(session: Session, project: str, webhook_id: int, who: str | None = None) -> WebhookDelivery:
+    """A delivery that shows the receiver (and the log) what a notification looks like; sent even while
+    the webhook is inactive, since that is when one checks a receiver."""
+    hook = get_webhook(session, project, webhook_id)
+    actor = who or audit.current_actor().name
+    if hook.format == "slack":
+        body = {"text": f"{_SLACK_MARK[TEST_EVENT]} Playdeck test notification for project "
+                        f"{_slack_escape(hook.project.name)} (sent by {_slack_escape(actor)})"}  # fmt: skip
+    else:
+        body = {"event": TEST_EVENT, "project": hook.project.name, "webhook_id": hook.id, "sent_by": actor}
+    now = utcnow()
+    delivery = WebhookDelivery(
+        webhook_id=hook.id,
+        run_id=None,
+        event=TEST_EVENT,
+        payload=json.dumps(body, sort_keys=True),
+        state=PENDING,
+        attempts=0,
+        last_error="",
+        attempts_json="[]",
+        created_at=now,
+        next_attempt_at=now,
+    )
+    session.add(delivery)
+    session.flush()
+    audit.record(session, "webhook.test", "webhook", hook.id, {"project": hook.project.name, "delivery": delivery.id},
+                 actor=who)  # fmt: skip
+    return delivery
+
+
+def list_deliveries(
+    session: Session, project: str, webhook_id: int, before_id: int | None = None, limit: int = 50
+) -> tuple[list[WebhookDelivery], bool]:
+    """Newest first, in keyset pages; the flag says whether older ones exist."""
+    hook = get_webhook(session, project, webhook_id)
+    query = select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id)
+    if before_id is not None:
+        query = query.where(WebhookDelivery.id < before_id)
+    rows = list(session.scalars(query.order_by(WebhookDelivery.id.desc()).limit(limit + 1)))
+    return rows[:limit], len(rows) > limit

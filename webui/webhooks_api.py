@@ -1,0 +1,119 @@
+"""A project's webhooks for admins: ``/api/v1/projects/<name>/webhooks`` — create, list, pause, delete,
+send a test notification, and each webhook's delivery log (``.../<id>/deliveries``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request, url_for
+from werkzeug.exceptions import UnsupportedMediaType
+
+from playdeck import webhooks
+from playdeck.auth.permissions import Action
+from playdeck.db import session_scope
+from playdeck.errors import ValidationError
+from webui import access, authorize
+from webui.params import int_param
+from webui.payloads import parse_json_object
+
+bp = Blueprint("webhooks_api", __name__, url_prefix="/api/v1/projects/<project>/webhooks")
+
+CREATE_FIELDS = ("url", "format", "events", "secret", "active")
+# Ids are BIGINT (SQLite: 64-bit INTEGER).
+MAX_ID = 2**63 - 1
+
+
+def json_body(allowed: tuple[str, ...]) -> dict[str, Any]:
+    # The JSON media type keeps a cross-site HTML form (text/plain) out, like POST /api/v1/runs.
+    if not request.is_json:
+        raise UnsupportedMediaType("send a JSON object with Content-Type: application/json")
+    body = parse_json_object(request.get_data(cache=False))
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise ValidationError("body", f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+    return body
+
+
+def deliveries_page(project: str, webhook_id: int) -> tuple[list[dict[str, Any]], int | None]:
+    """A page of the delivery log (``before``, ``limit``) and the id the next page starts before."""
+    limit = int_param("limit", request.args.get("limit"), 50, 1, webhooks.MAX_DELIVERIES_PAGE)
+    before = int_param("before", request.args.get("before"), MAX_ID, 1, MAX_ID)
+    with session_scope() as session:
+        found, more = webhooks.list_deliveries(session, project, webhook_id, before, limit)
+        rows = [webhooks.delivery_dict(delivery) for delivery in found]
+    return rows, rows[-1]["id"] if more and rows else None
+
+
+@bp.get("")
+@access.rule(Action.ADMIN)
+def list_webhooks(project: str) -> Response:
+    with session_scope() as session:
+        return jsonify(webhooks=[view.to_dict() for view in webhooks.list_webhooks(session, project)])
+
+
+@bp.post("")
+@access.rule(Action.ADMIN)
+def create_webhook(project: str) -> tuple[Response, int]:
+    body = json_body(CREATE_FIELDS)
+    if "url" not in body:
+        raise ValidationError("url", "is required")
+    with session_scope() as session:
+        view = webhooks.create_webhook(
+            session,
+            project,
+            body["url"],
+            format=body.get("format", "json"),
+            events=body.get("events"),
+            secret=body.get("secret", ""),
+            active=body.get("active", True),
+            who=authorize.actor(),
+        )
+    response = jsonify(view.to_dict())
+    response.headers["Location"] = url_for("webhooks_api.get_webhook", project=view.project, webhook_id=view.id)
+    return response, 201
+
+
+@bp.get("/<int:webhook_id>")
+@access.rule(Action.ADMIN)
+def get_webhook(project: str, webhook_id: int) -> Response:
+    with session_scope() as session:
+        return jsonify(webhooks.get_view(session, project, webhook_id).to_dict())
+
+
+@bp.patch("/<int:webhook_id>")
+@access.rule(Action.ADMIN)
+def update_webhook(project: str, webhook_id: int) -> Response:
+    body = json_body(("active",))
+    if "active" not in body:
+        raise ValidationError("active", "is required")
+    with session_scope() as session:
+        return jsonify(
+            webhooks.set_active(session, project, webhook_id, body["active"], who=authorize.actor()).to_dict()
+        )
+
+
+@bp.delete("/<int:webhook_id>")
+@access.rule(Action.ADMIN)
+def delete_webhook(project: str, webhook_id: int) -> tuple[str, int]:
+    with session_scope() as session:
+        webhooks.delete_webhook(session, project, webhook_id, who=authorize.actor())
+    return "", 204
+
+
+@bp.post("/<int:webhook_id>/test")
+@access.rule(Action.ADMIN)
+def test_webhook(project: str, webhook_id: int) -> tuple[Response, int]:
+    """202: a test notification is queued; the delivery log shows how the receiver answered."""
+    with session_scope() as session:
+        delivery = webhooks.delivery_dict(webhooks.enqueue_test(session, project, webhook_id, who=authorize.actor()))
+    return jsonify(delivery), 202
+
+
+@bp.get("/<int:webhook_id>/deliveries")
+@access.rule(Action.ADMIN)
+def list_deliveries(project: str, webhook_id: int) -> Response:
+    rows, next_before = deliveries_page(project, webhook_id)
+    more = None
+    if next_before is not None:
+        more = url_for("webhooks_api.list_deliveries", project=project, webhook_id=webhook_id, before=next_before)
+    return jsonify(deliveries=rows, next=more)
