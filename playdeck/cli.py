@@ -3,7 +3,7 @@
 ``deploy``, ``relaunch``, ``cancel`` and ``runs`` talk to the JSON API (PLAYDECK_URL) with an API token
 (PLAYDECK_TOKEN), so a run started from a terminal is validated, recorded and dispatched exactly like one
 started in the UI, as the token's user. ``db``, ``worker``, ``web`` and ``up`` run the local services;
-``project``, ``workers``, ``drain``, ``user`` and ``token`` work on the database directly: they are for
+``project``, ``env``, ``workers``, ``drain``, ``user`` and ``token`` work on the database directly: they are for
 whoever administers the server (has its configuration). Exit codes: 0 done (for ``deploy --wait`` and
 ``relaunch --wait``: the run succeeded), 1 the run did not succeed or a local failure, 2 bad input or
 refused by the API, 3 API unreachable, 4 API error.
@@ -132,12 +132,16 @@ def split_list(_ctx: click.Context, _param: click.Parameter, value: str | None) 
 
 
 def parse_queues(ctx: click.Context, param: click.Parameter, value: str) -> list[str]:
+    from playdeck.environments import QUEUE_RE
     from playdeck.taskqueue import QUEUES
 
+    # Any queue name: an environment may be routed to its own (`playdeck env set ... --queue dc2`).
     queues = split_list(ctx, param, value)
-    unknown = [queue for queue in queues if queue not in QUEUES]
-    if not queues or unknown:
-        raise click.BadParameter(f"choose from {', '.join(QUEUES)} (comma-separated)")
+    bad = [queue for queue in queues if not QUEUE_RE.match(queue)]
+    if not queues or bad:
+        raise click.BadParameter(
+            f"comma-separated queue names of letters, digits and _ . - (the defaults: {', '.join(QUEUES)})"
+        )
     return queues
 
 
@@ -444,6 +448,59 @@ def project_set(
     with shell_session() as session:
         shown = project_json(set_options(session, name, **{k: v for k, v in chosen.items() if v is not None}))
     click.echo(json.dumps({key: shown[key] for key in chosen}, indent=2))
+
+
+@cli.group("env")
+def environment_group() -> None:
+    """Environments' queue routing and SSH known hosts (works on PLAYDECK_DATABASE_URL directly)."""
+
+
+@environment_group.command("set")
+@click.argument("project_name", metavar="PROJECT")
+@click.argument("environment", metavar="ENV")
+@click.option("--queue", default=None, help="Send the environment's runs to this queue (workers --queues it).")
+@click.option("--default-queue", is_flag=True, help="Send them to the default queue again.")
+@click.option(
+    "--known-hosts-file",
+    type=click.File("r"),
+    default=None,
+    help="Replace the host keys its SSH targets must present (known_hosts format; - for stdin).",
+)
+def environment_set(
+    project_name: str, environment: str, queue: str | None, default_queue: bool, known_hosts_file: Any
+) -> None:
+    """Route ENV's runs to a queue and/or set its SSH known hosts; prints the environment's settings."""
+    from playdeck import environments
+
+    if queue is not None and default_queue:
+        raise click.UsageError("--queue and --default-queue exclude each other")
+    changes: dict[str, Any] = {}
+    if queue is not None or default_queue:
+        changes["queue"] = queue
+    if known_hosts_file is not None:
+        changes["known_hosts"] = known_hosts_file.read()
+    if not changes:
+        raise click.UsageError("nothing to change: give --queue, --default-queue or --known-hosts-file")
+    with shell_session() as session:
+        shown = environments.set_options(session, project_name, environment, **changes)
+    click.echo(json.dumps(shown.as_json(), indent=2))
+
+
+@environment_group.command("show")
+@click.argument("project_name", metavar="PROJECT")
+@click.argument("environment", metavar="ENV")
+@click.option("--known-hosts", "print_known_hosts", is_flag=True, help="Print the known_hosts lines instead.")
+def environment_show(project_name: str, environment: str, print_known_hosts: bool) -> None:
+    """ENV's queue and known hosts."""
+    from playdeck import environments, projects
+
+    with shell_session() as session:
+        if print_known_hosts:
+            env = projects.get_environment(projects.get_project(session, project_name), environment)
+            click.echo(env.known_hosts, nl=False)
+            return
+        shown = environments.get(session, project_name, environment)
+    click.echo(json.dumps(shown.as_json(), indent=2))
 
 
 # --- workers (DB-direct, like `project`) ----------------------------------------------------------
@@ -987,8 +1044,6 @@ def exec_argv(argv: list[str]) -> NoReturn:
     os.execv(argv[0], argv)
 
 
-if __name__ == "__main__":
-    main()
 @cli.group()
 def webhook() -> None:
     """A project's webhooks: a POST to a URL when a run starts or ends (directly on the database)."""
@@ -1050,3 +1105,5 @@ def webhook_remove(project_name: str, webhook_id: int) -> None:
     click.echo(f"Webhook {webhook_id} of {project_name} removed.")
 
 
+if __name__ == "__main__":
+    main()

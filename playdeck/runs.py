@@ -154,7 +154,8 @@ def request_run(session: Session, request: RunRequest) -> Run:
         tags_json=json.dumps(request.tags),
         check_mode=request.check,
         requested_by=request.requested_by,
-        queue=QUEUE_FOR_KIND[request.kind],
+        # The environment's own queue (the workers that can reach its hosts), else the kind's default.
+        queue=environment.queue or QUEUE_FOR_KIND[request.kind],
         state=RunState.QUEUED,
         queued_at=now,
         # Its message is sent right after this commits (submit_run).

@@ -61,6 +61,10 @@ class Settings:
     # How long a worker keeps retrying the writes that end a run (last events, terminal state) while
     # the DB is unreachable, before giving up and leaving the run to the reaper.
     db_outage_patience_seconds: float
+    # A worker that has not reached the DB (no heartbeat written) for this long stops its runs' playbooks on
+    # its own: cut off (a network partition), it will be declared lost by the reaper at lost_after_seconds
+    # anyway, and stopping first means a lost run's retry never runs beside it. Below lost_after_seconds.
+    partition_stop_seconds: float
     # Below MySQL's wait_timeout (28800 s by default) so the pool never hands out a connection the
     # server already closed.
     pool_recycle: int
@@ -77,10 +81,6 @@ class Settings:
     # A zone's regenerations start at least this far apart: the changes of a burst wait a little and
     # share a run instead of each change running the playbook (bench.dns: 1,000 changes in 10 s).
     dns_regeneration_spacing_seconds: float
-    max_request_bytes: int
-    # The login cookie is sent over HTTPS only: set when the web is served over HTTPS (a request that
-    # arrives over HTTPS gets a Secure cookie anyway).
-    secure_cookies: bool
     # Webhooks (playdeck.webhook_delivery, in the reaper process): how often due deliveries are looked
     # for, how long a receiver gets to answer, and the retries: the n-th retry waits
     # webhook_retry_seconds * 2**(n-1), at most an hour, and a delivery is given up after
@@ -89,6 +89,10 @@ class Settings:
     webhook_timeout_seconds: float
     webhook_retry_seconds: float
     webhook_max_attempts: int
+    max_request_bytes: int
+    # The login cookie is sent over HTTPS only: set when the web is served over HTTPS (a request that
+    # arrives over HTTPS gets a Secure cookie anyway).
+    secure_cookies: bool
     # The CLI's credential for the API (``playdeck token create``), sent as a Bearer token. Kept out of repr().
     api_token: str = field(repr=False)
     runs_per_page: int
@@ -144,6 +148,7 @@ def load_settings() -> Settings:
         lost_after_seconds=_float("LOST_AFTER_SECONDS", 40.0),
         redispatch_after_seconds=_float("REDISPATCH_AFTER_SECONDS", 60.0),
         db_outage_patience_seconds=_float("DB_OUTAGE_PATIENCE_SECONDS", 300.0),
+        partition_stop_seconds=_float("PARTITION_STOP_SECONDS", 0.75 * _float("LOST_AFTER_SECONDS", 40.0)),
         pool_recycle=_int("POOL_RECYCLE", 3600),
         artifact_retention_days=_int("ARTIFACT_RETENTION_DAYS", 30),
         dns_inventory=_env("DNS_INVENTORY", "dns/local.ini"),
@@ -152,15 +157,15 @@ def load_settings() -> Settings:
         dns_port=_int("DNS_PORT", 53),
         dns_rndc_conf=_env("DNS_RNDC_CONF", ""),
         dns_regeneration_spacing_seconds=_float("DNS_REGENERATION_SPACING_SECONDS", 3.0),
+        webhook_poll_seconds=_float("WEBHOOK_POLL_SECONDS", 1.0),
+        webhook_timeout_seconds=_float("WEBHOOK_TIMEOUT_SECONDS", 5.0),
+        webhook_retry_seconds=_float("WEBHOOK_RETRY_SECONDS", 10.0),
+        webhook_max_attempts=_int("WEBHOOK_MAX_ATTEMPTS", 8),
         max_request_bytes=_int("MAX_REQUEST_BYTES", 1024 * 1024),
         secure_cookies=_env("SECURE_COOKIES", "0").lower() in ("1", "true", "yes"),
         api_token=_env("TOKEN", ""),
         runs_per_page=_int("RUNS_PER_PAGE", 50),
         secret_key=_env("SECRET_KEY", ""),
-        webhook_poll_seconds=_float("WEBHOOK_POLL_SECONDS", 1.0),
-        webhook_timeout_seconds=_float("WEBHOOK_TIMEOUT_SECONDS", 5.0),
-        webhook_retry_seconds=_float("WEBHOOK_RETRY_SECONDS", 10.0),
-        webhook_max_attempts=_int("WEBHOOK_MAX_ATTEMPTS", 8),
     )
 
 

@@ -5,11 +5,19 @@ accumulated every ``event_flush_seconds`` (or sooner once a batch is full) in it
 so the log grows live and no connection is held between flushes. The same thread beats the
 heartbeat and reads, every ``control_poll_seconds``, whether the run should stop (cancel requested, or
 the run is no longer ours because the reaper or a release manager ended it).
+
+Partitions: after a failed DB write the pump reads the run's state before writing anything else, and a run
+found ``lost`` gets no more events (the reaper declared it lost while this worker was cut off). A worker
+that has not written a heartbeat for ``partition_stop_seconds`` (below the reaper's ``lost_after_seconds``)
+stops the playbook on its own: it is about to be declared lost, and a retry may start elsewhere. A DB server
+that refuses connections is down for everyone (the reaper too): that is an outage, not a partition, and the
+playbook goes on.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections import deque
@@ -35,6 +43,18 @@ def describe_failure(data: dict[str, Any]) -> str:
     result = data.get("res") or {}
     message = result.get("msg") or result.get("stderr") or result.get("reason") or "failed"
     return f"{data.get('host', '?')}: {data.get('task', '?')}: {str(message).strip()}"[:FAILURE_CHARS]
+
+
+def refused(exc: BaseException) -> bool:
+    """True if the error chain holds a refused connection (PyMySQL keeps the socket error aside)."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionRefusedError):
+            return True
+        seen = getattr(seen, "orig", None) or getattr(seen, "original_exception", None) or seen.__cause__
+    return False
 
 
 class EventPump:
@@ -64,6 +84,14 @@ class EventPump:
         self._closing = threading.Event()
         self._last_heartbeat = 0.0
         self._last_control = 0.0
+        # When the last heartbeat that reached the DB was sent (the claim wrote the first one just now).
+        self._last_contact = time.monotonic()
+        # Set while a write may have failed: the run's state is read again before the next write.
+        self._state_unknown = False
+        # The run was declared lost: nothing more of it is written.
+        self.disowned = False
+        # The playbook was stopped because this worker could not reach the DB for partition_stop_seconds.
+        self.out_of_contact = False
         self._thread = threading.Thread(target=self._loop, name=f"event-pump-{run_id}", daemon=True)
 
     # --- called by ansible-runner -----------------------------------------------------------------
@@ -99,6 +127,8 @@ class EventPump:
         self._closing.set()
         self._wake.set()
         self._thread.join()
+        # A worker that froze (or lost the DB) may have had the run declared lost since its last poll.
+        self._state_unknown = True
         retry_while_unavailable(self._flush_all, self.settings.db_outage_patience_seconds, f"run {self.run_id} events")
 
     # --- the background thread ----------------------------------------------------------------------
@@ -110,13 +140,46 @@ class EventPump:
             try:
                 self._flush_all()
                 self._check_control_if_due()
-            except SQLAlchemyError:
+            except SQLAlchemyError as exc:
                 # The batch stays pending and is retried on the next pass: a DB blip delays events,
                 # it does not lose them.
                 log.exception("run %s: DB write failed; will retry", self.run_id)
+                self._state_unknown = True
+                if refused(exc):
+                    # The DB's host answered: its server is down for everyone, the reaper included, and the
+                    # outage patience applies. Only silence (a partition) stops the playbook.
+                    self._last_contact = time.monotonic()
+                self._stop_if_cut_off()
                 time.sleep(min(1.0, self.settings.event_flush_seconds * 5))
 
     def _flush_all(self) -> None:
+        if not self._may_write():
+            return
+        # Until every write below succeeded: a failure may hide a partition during which the run was lost.
+        self._state_unknown = True
+        self._flush_pending()
+        self._state_unknown = False
+
+    def _may_write(self) -> bool:
+        """Learn the run's state first after a failed write; a lost run gets no more events."""
+        if self._state_unknown and not self.disowned:
+            self._check_control(beat=False)  # raises while the DB is still out of reach
+            self._state_unknown = False
+        if self.disowned and self._pending:
+            log.warning("run %s was declared lost: dropping %d events", self.run_id, len(self._pending))
+            self._pending.clear()
+        return not self.disowned
+
+    def _stop_if_cut_off(self) -> None:
+        silent = time.monotonic() - self._last_contact
+        if silent >= self.settings.partition_stop_seconds and not self.stop_requested.is_set():
+            self.out_of_contact = True
+            self.request_stop(
+                f"worker {socket.gethostname()} could not reach the database for {silent:.0f} s and stopped the "
+                f"playbook (a run without heartbeat for {self.settings.lost_after_seconds:.0f} s is declared lost)"
+            )
+
+    def _flush_pending(self) -> None:
         if self.playbook_pid is not None and not self._pid_recorded:
             # Lets a reaper find (and stop) the playbook's process group if this worker dies.
             with session_scope() as session:
@@ -139,8 +202,16 @@ class EventPump:
         beat = now - self._last_heartbeat >= self.settings.heartbeat_seconds
         if beat:
             self._last_heartbeat = now
+        self._check_control(beat)
+
+    def _check_control(self, beat: bool) -> None:
+        sent = time.monotonic()
         with session_scope() as session:
             control = runs.control(session, self.run_id, beat=beat)
+        if beat:
+            self._last_contact = sent
+        if control.state == RunState.LOST:
+            self.disowned = True
         if control.cancel_requested:
             self.request_stop("canceled on request")
         elif control.state != RunState.RUNNING:

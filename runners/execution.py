@@ -20,13 +20,13 @@ from typing import Any
 import ansible_runner
 from ansible_runner.utils import dump_artifact
 
-from playdeck import locks, runs, secrets
+from playdeck import locks, lost, runs, secrets
 from playdeck.db import retry_while_unavailable, session_scope
 from playdeck.errors import NotFound
 from playdeck.projects import resolve_inside
 from playdeck.settings import Settings, get_settings
 from playdeck.states import RunState
-from runners import orphans, processes, retention, secret_files, zone_regeneration
+from runners import orphans, processes, retention, secret_files, ssh_connection, zone_regeneration
 from runners.event_pump import EventPump
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,8 @@ class RunSpec:
     check: bool
     timeout: int
     idle_timeout: int | None
+    # The environment's SSH host keys (known_hosts lines): the only ones the run's ssh accepts.
+    known_hosts: str = ""
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,7 @@ def _load_spec(run_id: int) -> RunSpec:
             check=run.check_mode,
             timeout=min(run.timeout_seconds or run.project.run_timeout_seconds, get_settings().max_run_seconds),
             idle_timeout=run.idle_timeout_seconds or run.project.idle_timeout_seconds or None,
+            known_hosts=run.environment.known_hosts,
         )
 
 
@@ -208,6 +211,7 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
         },
     )
 
+    ssh = ssh_connection.prepare(data_dir, spec.known_hosts)
     started = time.monotonic()
     preexisting = processes.descendant_pids()
     stopper = processes.GracefulStop(spare=preexisting, grace_seconds=settings.stop_grace_seconds)
@@ -231,6 +235,8 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
                 "PATH": f"{ANSIBLE_BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}",
                 # Inherited by every process of the run, in any session: lets a sweep find them later.
                 orphans.RUN_ENV: orphans.run_tag(spec.run_id),
+                # Host keys checked against the environment's, connections reused, modules pipelined.
+                **ssh.envvars,
                 **dict.fromkeys(HIDDEN_ENV, ""),
             },
             # Extra vars and settings are in env/ already (above); passwords and the SSH key stay in memory.
@@ -249,6 +255,7 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
         runner_status, rc = result.status, result.rc
     finally:
         try:
+            ssh_connection.close(ssh)
             if run_secrets.ssh_key:
                 processes.stop_ssh_agents(spare=preexisting)
             # Whatever ansible-runner reports, no process of this run may outlive it...
@@ -264,6 +271,9 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
         # Our TERM may end the playbook (rc != 0) before ansible-runner's own cancel does: either way
         # the run was stopped on request. A run that completed first stays successful.
         state = RunState.CANCELED
+        if pump.out_of_contact:
+            # Stopped because this worker was cut off from the DB: the run is lost, as the reaper says too.
+            state = RunState.LOST
     reason = _reason(state, rc, pump, leftovers, spec, elapsed)
     if zone_run is not None:
         # Before the run's own end, so a run seen successful always has its zone marked served.
@@ -274,11 +284,19 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
         )
 
     def record_end() -> RunState:
+        gone = None
         with session_scope() as session:
-            if pump.stats is not None:
+            if pump.stats is not None and not pump.disowned:
                 runs.record_host_summaries(session, spec.run_id, pump.stats)
-            if runs.finish_run(session, spec.run_id, state, rc=rc, reason=reason):
+            if state is RunState.LOST:
+                # Through the one lost path, so the project's retry policy applies (messages after commit).
+                gone = lost.record_lost(session, spec.run_id, reason)
+            elif runs.finish_run(session, spec.run_id, state, rc=rc, reason=reason):
                 return state
+        if gone is not None:
+            lost.after_commit(gone)
+            return state
+        with session_scope() as session:
             # Someone else ended the run while it executed (force-cancel, reaper), or a retry finds
             # its own earlier commit applied: the recorded state stands.
             return RunState(_current_state(session, spec.run_id))
@@ -292,9 +310,12 @@ def _reason(
     state: RunState, rc: int | None, pump: EventPump, leftovers: list[int], spec: RunSpec, elapsed: float
 ) -> str:
     parts = []
-    if state is RunState.CANCELED and pump.stop_reason:
+    if state in (RunState.CANCELED, RunState.LOST) and pump.stop_reason:
         parts.append(pump.stop_reason)
     elif state is RunState.FAILED:
+        host_key_problem = ssh_connection.explain_failure(pump.first_failure)
+        if host_key_problem:
+            parts.append(host_key_problem)
         parts.append(f"ansible-playbook exited with rc {rc}")
         if pump.first_failure:
             parts.append(f"first failure: {pump.first_failure}")

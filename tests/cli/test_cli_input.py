@@ -113,7 +113,8 @@ def test_unreachable_api_exits_3_with_a_message(monkeypatch: pytest.MonkeyPatch,
 @pytest.mark.parametrize(
     ("command", "option"),
     [
-        (["worker", "--queues", "deploy,email"], "--queues"),
+        # Any queue name is fine (an environment may have its own); a space is not.
+        (["worker", "--queues", "deploy,dc 2"], "--queues"),
         (["worker", "--concurrency", "0"], "--concurrency"),
         (["worker", "--name", "bad name"], "--name"),
         (["web", "--bind", "localhost"], "--bind"),

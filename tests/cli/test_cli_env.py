@@ -1,0 +1,61 @@
+"""`playdeck env set` routes an environment's runs to a queue and stores its SSH known hosts, audited."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from playdeck import audit, db, runs
+from tests.cli.cli_support import playdeck
+
+
+def queue_of_new_run(environment: str = "staging") -> str:
+    with db.session_scope() as session:
+        return runs.request_run(session, runs.RunRequest(project="sampleapp", environment=environment)).queue
+
+
+def test_env_set_queue_routes_new_runs_and_default_queue_undoes_it(embedded):
+    routed = playdeck("env", "set", "sampleapp", "staging", "--queue", "dc2")
+    assert routed.returncode == 0, routed.stderr
+    assert json.loads(routed.stdout)["queue"] == "dc2"
+    assert queue_of_new_run() == "dc2"
+    assert queue_of_new_run("production") == "deploy"  # only that environment
+
+    assert playdeck("env", "set", "sampleapp", "staging", "--default-queue").returncode == 0
+    assert queue_of_new_run() == "deploy"
+    with db.session_scope() as session:
+        events, _more = audit.list_events(session, audit.AuditFilters(action="environment.update"))
+        changes = [event.details for event in events]
+    assert {"before": {"queue": None}, "after": {"queue": "dc2"}} in changes
+
+
+def test_env_set_known_hosts_stores_checked_lines(embedded, tmp_path):
+    key = tmp_path / "host_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    known_hosts = tmp_path / "known_hosts"
+    key_type, key_text = (tmp_path / "host_key.pub").read_text().split()[:2]
+    known_hosts.write_text(f"# web servers\n\n10.0.0.5 {key_type} {key_text}\n")
+
+    stored = playdeck("env", "set", "sampleapp", "production", "--known-hosts-file", str(known_hosts))
+
+    assert stored.returncode == 0, stored.stderr
+    assert json.loads(stored.stdout)["known_hosts_entries"] == 1
+    shown = playdeck("env", "show", "sampleapp", "production", "--known-hosts")
+    assert shown.stdout.startswith("10.0.0.5 ssh-ed25519 AAAA") and "# web servers" not in shown.stdout
+
+
+def test_env_set_refuses_bad_input_with_exit_2(embedded, tmp_path):
+    bad_line = tmp_path / "known_hosts"
+    bad_line.write_text("10.0.0.5 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB\n10.0.0.6 ssh-ed25519\n")
+    cases = [
+        (["--queue", "dc 2"], "queue: must be 1-64 letters"),
+        (["--known-hosts-file", str(bad_line)], "known_hosts: line 1: the key is not base64"),
+        ([], "nothing to change"),
+        (["--queue", "dc2", "--default-queue"], "exclude each other"),
+    ]
+    for options, message in cases:
+        result = playdeck("env", "set", "sampleapp", "staging", *options)
+        assert result.returncode == 2 and message in result.stderr, (options, result.stderr)
+    unknown = playdeck("env", "set", "sampleapp", "qa", "--queue", "dc2")
+    assert unknown.returncode == 2 and "has no environment 'qa'" in unknown.stderr
+    assert queue_of_new_run() == "deploy"
