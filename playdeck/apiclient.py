@@ -159,6 +159,10 @@ class PlaydeckApi:
     def get_run(self, run_id: int) -> dict[str, Any]:
         return self._json("GET", f"/api/v1/runs/{run_id}")
 
+    def get_progress(self, run_id: int) -> dict[str, Any]:
+        """Tasks done and expected (from the previous successful run), per host, and an ETA."""
+        return self._json("GET", f"/api/v1/runs/{run_id}/progress")
+
     def follow_run(self, run_id: int) -> Iterator[ServerSentEvent]:
         """The run's stream until its final ``end`` event, reconnecting where it broke off.
 

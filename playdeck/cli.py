@@ -28,6 +28,7 @@ import click
 
 from playdeck.apiclient import ApiError, ApiUnreachable, PlaydeckApi, cli_token_path, configured_token
 from playdeck.auth.permissions import Role
+from playdeck.cli_progress import ProgressDisplay
 from playdeck.errors import PlaydeckError
 from playdeck.settings import Settings, get_settings
 
@@ -262,16 +263,29 @@ def announce_queued(api: PlaydeckApi, run: dict[str, Any], wait: bool) -> None:
 
 
 def follow_run(api: PlaydeckApi, run_id: int) -> dict[str, Any]:
-    """Print the run's output as it arrives; return the finished run."""
+    """Print the run's output as it arrives, with a progress line on stderr; return the finished run."""
+    try:
+        progress = ProgressDisplay.for_run(api.get_progress(run_id))
+    except ApiError:  # a server without the progress endpoint: follow the log all the same
+        progress = ProgressDisplay(expected=None, previous_seconds=None)
     for sse in api.follow_run(run_id):
         if sse.event == "run_event":
-            stdout = sse.json().get("stdout")
-            if stdout:
-                click.echo(stdout)
+            event = sse.json()
+            if event.get("stdout"):
+                progress.before_output()
+                click.echo(event["stdout"])
+            progress.event(event)
+            progress.draw()
         elif sse.event == "state":
-            click.echo(f"-- run {run_id}: {sse.json().get('state')}", err=True)
+            state = sse.json().get("state")
+            progress.before_output()
+            click.echo(f"-- run {run_id}: {state}", err=True)
+            if state == "running":
+                progress.running()
+            progress.draw()
         elif sse.event == "end":
             final = sse.json()
+            progress.finish(final.get("state") == "successful")
             # The end frame normally carries the host summaries; if not, ask for the full run.
             return final if "host_summaries" in final else api.get_run(run_id)
     raise ApiUnreachable(f"the stream of run {run_id} ended without its final event")

@@ -17,6 +17,7 @@ from webui import access, authorize, queries
 from webui.origin import require_same_origin
 from webui.params import int_param
 from webui.payloads import parse_json_object, run_request_from_json
+from webui.runlog import events_before
 from webui.stream import run_event_stream
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -98,19 +99,37 @@ def relaunch_run(run_id: int) -> tuple[Response, int]:
 @bp.get("/runs/<int:run_id>/events")
 @access.rule(Action.READ)
 def list_events(run_id: int) -> Response:
-    """A page of events after a counter; a client is done once ``terminal`` and the page is not full."""
+    """A page of events after a counter; a client is done once ``terminal`` and the page is not full.
+
+    ``before`` instead pages backwards: the ``limit`` events just below that counter (the run page
+    shows a long log's tail first and loads earlier lines on demand)."""
+    if "after" in request.args and "before" in request.args:
+        raise ValidationError("before", "give either after or before, not both")
     after = int_param("after", request.args.get("after"), 0, 0, MAX_COUNTER)
+    before = int_param("before", request.args.get("before"), 0, 0, MAX_COUNTER) if "before" in request.args else None
     limit = int_param("limit", request.args.get("limit"), MAX_EVENTS_PER_PAGE, 1, MAX_EVENTS_PER_PAGE)
     with session_scope() as session:
         # State first: if it is terminal, the events read next are complete (see webui.stream).
         state = get_run(session, run_id).state
-        events = [event_json(event) for event in events_after(session, run_id, after, limit)]
+        page = (
+            events_after(session, run_id, after, limit)
+            if before is None
+            else events_before(session, run_id, before, limit)
+        )
+        events = [event_json(event) for event in page]
     return jsonify(
         events=events,
         next_after=events[-1]["counter"] if events else after,
         run_state=state,
         terminal=is_terminal(state),
     )
+
+
+@bp.get("/runs/<int:run_id>/progress")
+@access.rule(Action.READ)
+def get_progress(run_id: int) -> Response:
+    """Tasks done per host of those the previous successful run did, and an ETA from its duration."""
+    return jsonify(queries.progress(run_id))
 
 
 @bp.get("/runs/<int:run_id>/stream")

@@ -39,4 +39,15 @@ def age(iso: str | None, now: dt.datetime | None = None) -> str:
     return f"{seconds} s ago"
 
 
-FILTERS = {"timestamp": timestamp, "duration": duration, "age": age}
+def eta(seconds: float | None) -> str:
+    """Time left by the previous run's duration; "any moment" once this run has taken longer."""
+    if seconds is None:
+        return EMPTY
+    return f"about {duration(seconds)} left" if seconds >= 1 else "finishing any moment (past the last run's time)"
+
+
+def percent(fraction: float | None) -> str:
+    return EMPTY if fraction is None else f"{100 * fraction:.0f} %"
+
+
+FILTERS = {"timestamp": timestamp, "duration": duration, "age": age, "eta": eta, "percent": percent}

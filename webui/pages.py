@@ -1,15 +1,18 @@
-"""The HTML pages: projects dashboard, deploy form, run list and the live run page."""
+"""The HTML pages: projects dashboard, project page, deploy form, run list and the live run page."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
 from playdeck.auth.permissions import Action
+from playdeck.delivery_metrics import WINDOWS_DAYS, parse_days
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.runs import submit_run
 from playdeck.settings import get_settings
 from playdeck.states import RunState
 from webui import access, authorize, queries
+from webui.attention import attention_json
+from webui.charts import delivery_charts
 from webui.formatting import FILTERS
 from webui.forms import DeployForm
 from webui.origin import require_same_origin
@@ -21,6 +24,8 @@ for _name, _filter in FILTERS.items():
 for _name, _global in authorize.TEMPLATE_GLOBALS.items():
     bp.add_app_template_global(_global, _name)
 
+# Log lines (events) the run page shows at first; earlier ones are loaded on demand, the whole log is a download.
+LOG_TAIL = 500
 HOST_SUMMARY_COLUMNS = ("ok", "changed", "failed", "unreachable", "skipped", "rescued", "ignored")
 
 
@@ -36,7 +41,32 @@ def _require_same_origin() -> None:
 @bp.get("/")
 @access.rule(Action.READ)
 def dashboard() -> str:
-    return render_template("dashboard.html", rows=queries.dashboard())
+    return render_template(
+        "dashboard.html", rows=queries.dashboard(), active=queries.active_runs(), attention=attention_json()
+    )
+
+
+@bp.get("/dashboard/active")
+@access.rule(Action.READ)
+def dashboard_active() -> str:
+    """The dashboard's "in progress" section alone: dashboard.js swaps it in every few seconds."""
+    return render_template("_active_runs.html", active=queries.active_runs(), attention=attention_json())
+
+
+@bp.get("/projects/<name>")
+@access.rule(Action.READ)
+def project(name: str) -> str:
+    days = parse_days(request.args.get("days"))
+    environment = request.args.get("environment") or None
+    page = queries.project_page(name, days, environment, get_settings().runs_per_page)
+    return render_template(
+        "project.html",
+        **page,
+        days=days,
+        environment=environment,
+        windows=WINDOWS_DAYS,
+        charts=delivery_charts(page["metrics"]),
+    )
 
 
 def _deploy_page(project: queries.JsonDict, form: DeployForm, **context: object) -> str:
@@ -93,10 +123,16 @@ def runs() -> tuple[str, int]:
     ), 400 if error else 200
 
 
+def _run_page(run_id: int, error: str | None = None) -> str:
+    return render_template(
+        "run.html", run=queries.run_detail(run_id), progress=queries.progress(run_id), log_tail=LOG_TAIL, error=error
+    )
+
+
 @bp.get("/runs/<int:run_id>")
 @access.rule(Action.READ)
 def run(run_id: int) -> str:
-    return render_template("run.html", run=queries.run_detail(run_id))
+    return _run_page(run_id)
 
 
 @bp.post("/runs/<int:run_id>/cancel")
@@ -108,7 +144,7 @@ def cancel(run_id: int) -> Response | tuple[str, int]:
     try:
         queries.cancel_run(run_id, authorize.actor())
     except Conflict as exc:
-        return render_template("run.html", run=queries.run_detail(run_id), error=exc.message), 409
+        return _run_page(run_id, exc.message), 409
     return redirect(url_for("pages.run", run_id=run_id), 303)
 
 
@@ -121,7 +157,7 @@ def relaunch(run_id: int) -> Response | tuple[str, int]:
         new_run = queries.relaunch_run(run_id, request.form.get("hosts", "all"), authorize.actor())
     # Still running, nothing failed, or refused by the project as it is now: say so on the run page.
     except (Conflict, ValidationError) as exc:
-        return render_template("run.html", run=queries.run_detail(run_id), error=exc.message), exc.status_code
+        return _run_page(run_id, exc.message), exc.status_code
     return redirect(url_for("pages.run", run_id=new_run["id"]), 303)
 
 
@@ -129,4 +165,9 @@ def relaunch(run_id: int) -> Response | tuple[str, int]:
 @access.rule(Action.READ)
 def run_log(run_id: int) -> Response:
     queries.run_detail(run_id)  # 404 before the body starts
-    return Response(log_text(run_id), mimetype="text/plain")
+    # The whole log however long: streamed a page of events at a time, saved as a file.
+    return Response(
+        log_text(run_id),
+        mimetype="text/plain",
+        headers={"Content-Disposition": f'inline; filename="run-{run_id}.log"'},
+    )

@@ -9,15 +9,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
 from playdeck import runs
 from playdeck.db import session_scope
-from playdeck.models import Project
-from playdeck.projects import get_project, list_projects
+from playdeck.delivery_metrics import delivery_metrics
+from playdeck.models import Project, Run
+from playdeck.projects import get_environment, get_project, list_projects
 from playdeck.relaunch import relaunch_request
+from playdeck.run_progress import run_progress
 from playdeck.runs import RunFilters, get_run, list_runs, parse_filters, parse_page
 from playdeck.serializers import project_json, run_json
+from playdeck.states import ACTIVE_STATES, RunState
 
 JsonDict = dict[str, Any]
+# The dashboard shows this many runs in progress; more are one click away on the runs page.
+ACTIVE_RUNS_SHOWN = 20
 
 
 def projects_json() -> list[JsonDict]:
@@ -63,15 +71,97 @@ def run_page(args: Mapping[str, str], per_page: int) -> JsonDict:
     return {"runs": runs, "page": result.page, "per_page": result.per_page, "has_next": result.has_next}
 
 
+def _latest_runs(session: Session, environment_ids: list[int]) -> tuple[dict[int, Run], dict[int, Run]]:
+    """Per environment: its latest run, and its last successful real deploy (what is deployed there).
+
+    One grouped query over the (environment, state) index for the latest, one ``LIMIT 1`` per environment
+    for the deployed one, one to load those runs: the cost follows the number of environments, not runs.
+    """
+    if not environment_ids:
+        return {}, {}
+    latest_ids: dict[int, int] = {}
+    grouped = (
+        select(Run.environment_id, func.max(Run.id))
+        .where(Run.environment_id.in_(environment_ids))
+        .group_by(Run.environment_id, Run.state)
+    )
+    for environment_id, run_id in session.execute(grouped):
+        latest_ids[environment_id] = max(latest_ids.get(environment_id, 0), run_id)
+    deployed_ids: dict[int, int] = {}
+    for environment_id in environment_ids:
+        run_id = session.scalar(
+            select(Run.id)
+            .where(
+                Run.environment_id == environment_id,
+                Run.state == RunState.SUCCESSFUL,
+                Run.check_mode.is_(False),
+                Run.kind == "deploy",
+            )
+            .order_by(Run.id.desc())
+            .limit(1)
+        )
+        if run_id is not None:
+            deployed_ids[environment_id] = run_id
+    wanted = set(latest_ids.values()) | set(deployed_ids.values())
+    loaded = {
+        run.id: run
+        for run in session.scalars(
+            select(Run).options(joinedload(Run.project), joinedload(Run.environment)).where(Run.id.in_(wanted))
+        )
+    }
+    return (
+        {env: loaded[run_id] for env, run_id in latest_ids.items()},
+        {env: loaded[run_id] for env, run_id in deployed_ids.items()},
+    )
+
+
 def dashboard() -> list[JsonDict]:
-    """Every project with the latest run of each of its environments (``None`` if never deployed)."""
+    """Every project with, per environment, its latest run and its deployed run (``None`` if none)."""
     with session_scope() as session:
-        rows = []
-        for project in list_projects(session):
-            latest: dict[str, JsonDict | None] = {}
-            for environment in project.environments:
-                filters = RunFilters(project=project.name, environment=environment.name)
-                runs = list_runs(session, filters, page=1, per_page=1).runs
-                latest[environment.name] = run_json(runs[0], with_summaries=False) if runs else None
-            rows.append({"project": _with_id(project), "latest": latest})
-        return rows
+        projects = list_projects(session)
+        latest, deployed = _latest_runs(session, [env.id for project in projects for env in project.environments])
+
+        def brief(run: Run | None) -> JsonDict | None:
+            return None if run is None else run_json(run, with_summaries=False)
+
+        return [
+            {
+                "project": _with_id(project),
+                "latest": {env.name: brief(latest.get(env.id)) for env in project.environments},
+                "deployed": {env.name: brief(deployed.get(env.id)) for env in project.environments},
+            }
+            for project in projects
+        ]
+
+
+def active_runs(limit: int = ACTIVE_RUNS_SHOWN) -> list[JsonDict]:
+    """Queued and running runs, oldest first, each with its progress (see ``playdeck.run_progress``)."""
+    with session_scope() as session:
+        active = session.scalars(
+            select(Run)
+            .options(joinedload(Run.project), joinedload(Run.environment))
+            .where(Run.state.in_([str(state) for state in ACTIVE_STATES]))
+            .order_by(Run.id)
+            .limit(limit)
+        )
+        return [{**run_json(run, with_summaries=False), "progress": run_progress(session, run)} for run in active]
+
+
+def progress(run_id: int) -> JsonDict:
+    with session_scope() as session:
+        return run_progress(session, get_run(session, run_id))
+
+
+def project_page(name: str, days: int, environment: str | None, per_page: int) -> JsonDict:
+    """A project, its latest runs and its delivery metrics over ``days`` (in one environment, or all)."""
+    with session_scope() as session:
+        project = get_project(session, name)
+        env = get_environment(project, environment) if environment else None
+        metrics = delivery_metrics(session, project, days, env)
+        history = list_runs(session, RunFilters(project=name, environment=environment), page=1, per_page=per_page)
+        return {
+            "project": _with_id(project),
+            "metrics": metrics,
+            "runs": [run_json(run, with_summaries=False) for run in history.runs],
+            "more_runs": history.has_next,
+        }

@@ -37,7 +37,11 @@ def test_dashboard_shows_each_environment_and_its_latest_run(client: FlaskClient
     assert page.status_code == 200
     staging = re.search(r'data-environment="staging">(.*?)</tr>', _text(page), re.S).group(1)
     assert f"#{latest}" in staging
-    assert "1.0.0" in staging and "0.9.0" not in staging
+    # Deployed: the last successful run's version; the queued one is the latest run.
+    deployed = re.search(r'class="deployed">(.*?)</td>', staging, re.S).group(1)
+    latest_cell = re.search(r'class="latest">(.*?)</td>', staging, re.S).group(1)
+    assert "0.9.0" in deployed and "1.0.0" not in deployed
+    assert "1.0.0" in latest_cell
     assert 'class="badge state-queued"' in staging
     assert "s ago" in staging
     assert _text(page).count("never deployed") == 1

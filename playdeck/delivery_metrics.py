@@ -1,0 +1,228 @@
+"""Delivery metrics of a project over the last N days (the DORA measures), per day.
+
+- deploy frequency: successful deploys per day;
+- duration: mean duration of the successful deploys of each day;
+- change failure rate: deploys that failed (failed, timeout, error, lost) over all finished deploys;
+- time to restore: from the first failed deploy of an environment to the next successful deploy there.
+
+Only real deploys count: check-mode (dry) runs change nothing and canceled runs were never judged.
+Every number comes from a few aggregate queries over the project's finished runs in the window (the
+``ix_runs_project_state`` index), so the cost does not grow with the number of events or other projects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, func, literal_column, select
+from sqlalchemy.orm import Session, aliased
+
+from playdeck.errors import ValidationError
+from playdeck.models import Environment, Project, Run, utcnow
+from playdeck.states import RunState
+
+WINDOWS_DAYS = (30, 90)
+FAILURE_STATES = (RunState.FAILED, RunState.TIMEOUT, RunState.ERROR, RunState.LOST)
+JUDGED_STATES = (RunState.SUCCESSFUL, *FAILURE_STATES)
+
+
+@dataclass
+class DayMetrics:
+    day: dt.date
+    deploys: int = 0
+    failures: int = 0
+    mean_duration_seconds: float | None = None
+    # Seconds each outage that ended this day lasted.
+    restores: list[float] = field(default_factory=list)
+
+    @property
+    def failure_rate(self) -> float | None:
+        finished = self.deploys + self.failures
+        return self.failures / finished if finished else None
+
+    @property
+    def mean_restore_seconds(self) -> float | None:
+        return statistics.fmean(self.restores) if self.restores else None
+
+
+@dataclass
+class DeliveryMetrics:
+    project: str
+    environment: str | None
+    days: int
+    since: dt.datetime
+    per_day: list[DayMetrics]
+    # Environments failing now: their latest judged deploy failed, no success since.
+    unrestored: int
+
+    @property
+    def deploys(self) -> int:
+        return sum(day.deploys for day in self.per_day)
+
+    @property
+    def failures(self) -> int:
+        return sum(day.failures for day in self.per_day)
+
+    @property
+    def deploys_per_day(self) -> float:
+        return self.deploys / self.days
+
+    @property
+    def change_failure_rate(self) -> float | None:
+        finished = self.deploys + self.failures
+        return self.failures / finished if finished else None
+
+    @property
+    def mean_duration_seconds(self) -> float | None:
+        weighted = [(day.mean_duration_seconds, day.deploys) for day in self.per_day if day.mean_duration_seconds]
+        total = sum(count for _, count in weighted)
+        return sum(mean * count for mean, count in weighted) / total if total else None
+
+    @property
+    def median_restore_seconds(self) -> float | None:
+        restores = [seconds for day in self.per_day for seconds in day.restores]
+        return statistics.median(restores) if restores else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "environment": self.environment,
+            "days": self.days,
+            "since": self.since.replace(tzinfo=dt.UTC).isoformat(),
+            "deploys": self.deploys,
+            "failures": self.failures,
+            "deploys_per_day": self.deploys_per_day,
+            "change_failure_rate": self.change_failure_rate,
+            "mean_duration_seconds": self.mean_duration_seconds,
+            "median_restore_seconds": self.median_restore_seconds,
+            "unrestored": self.unrestored,
+            "per_day": [
+                {
+                    "day": day.day.isoformat(),
+                    "deploys": day.deploys,
+                    "failures": day.failures,
+                    "failure_rate": day.failure_rate,
+                    "mean_duration_seconds": day.mean_duration_seconds,
+                    "mean_restore_seconds": day.mean_restore_seconds,
+                }
+                for day in self.per_day
+            ],
+        }
+
+
+def parse_days(value: str | None) -> int:
+    if value in (None, ""):
+        return WINDOWS_DAYS[0]
+    if value not in {str(days) for days in WINDOWS_DAYS}:
+        raise ValidationError("days", f"must be one of {', '.join(map(str, WINDOWS_DAYS))}, got '{value}'")
+    return int(value)
+
+
+def _seconds_between(session: Session, start: Any, end: Any) -> ColumnElement[Any]:
+    """``end - start`` in seconds, in SQL: MariaDB and SQLite spell it differently."""
+    if session.get_bind().dialect.name == "sqlite":
+        return (func.julianday(end) - func.julianday(start)) * 86400.0
+    return func.timestampdiff(literal_column("SECOND"), start, end)
+
+
+def _as_date(value: Any) -> dt.date:
+    # DATE() is a date on MariaDB and text on SQLite.
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
+def _as_datetime(value: Any) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+
+
+def delivery_metrics(
+    session: Session,
+    project: Project,
+    days: int,
+    environment: Environment | None = None,
+    now: dt.datetime | None = None,
+) -> DeliveryMetrics:
+    """The metrics of the ``days`` calendar days (UTC) up to and including today."""
+    today = (now or utcnow()).date()
+    first_day = today - dt.timedelta(days=days - 1)
+    since = dt.datetime.combine(first_day, dt.time())
+    judged = [
+        Run.project_id == project.id,
+        Run.kind == "deploy",
+        Run.check_mode.is_(False),
+        Run.state.in_([str(state) for state in JUDGED_STATES]),
+        Run.finished_at.is_not(None),
+    ]
+    if environment is not None:
+        judged.append(Run.environment_id == environment.id)
+
+    per_day = {
+        first_day + dt.timedelta(days=offset): DayMetrics(first_day + dt.timedelta(days=offset))
+        for offset in range(days)
+    }
+    day = func.date(Run.finished_at)
+    succeeded = Run.state == RunState.SUCCESSFUL
+    daily = session.execute(
+        select(
+            day,
+            func.sum(case((succeeded, 1), else_=0)),
+            func.sum(case((succeeded, 0), else_=1)),
+            func.avg(case((succeeded, _seconds_between(session, Run.started_at, Run.finished_at)), else_=None)),
+        )
+        .where(*judged, Run.finished_at >= since)
+        .group_by(day)
+    )
+    for bucket, deploys, failures, mean_duration in daily:
+        metrics = per_day.get(_as_date(bucket))
+        if metrics is not None:
+            metrics.deploys, metrics.failures = int(deploys or 0), int(failures or 0)
+            metrics.mean_duration_seconds = float(mean_duration) if mean_duration is not None else None
+
+    # Time to restore: each failure is paired with the next success in its environment; the failures
+    # sharing that success are one outage, which began at the earliest of them.
+    success = aliased(Run)
+    restored_at = (
+        select(func.min(success.finished_at))
+        .where(
+            success.environment_id == Run.environment_id,
+            success.kind == "deploy",
+            success.check_mode.is_(False),
+            success.state == RunState.SUCCESSFUL,
+            success.finished_at > Run.finished_at,
+        )
+        .correlate(Run)
+        .scalar_subquery()
+    )
+    failures = (
+        select(
+            Run.environment_id.label("environment_id"),
+            Run.finished_at.label("failed_at"),
+            restored_at.label("restored_at"),
+        )
+        .where(*judged, Run.state.in_([str(state) for state in FAILURE_STATES]), Run.finished_at >= since)
+        .subquery()
+    )
+    outages = session.execute(
+        select(failures.c.restored_at, func.min(failures.c.failed_at)).group_by(
+            failures.c.environment_id, failures.c.restored_at
+        )
+    )
+    unrestored = 0
+    for restored, began in outages:
+        if restored is None:
+            unrestored += 1
+            continue
+        restored, began = _as_datetime(restored), _as_datetime(began)
+        metrics = per_day.get(restored.date())
+        if metrics is not None:
+            metrics.restores.append((restored - began).total_seconds())
+    return DeliveryMetrics(
+        project=project.name,
+        environment=environment.name if environment is not None else None,
+        days=days,
+        since=since,
+        per_day=list(per_day.values()),
+        unrestored=unrestored,
+    )

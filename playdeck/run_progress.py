@@ -1,0 +1,165 @@
+"""How far a run has got: tasks done per host, of those the previous successful run did, and an ETA.
+
+Expected work comes from the previous successful run of the same project and environment: its host
+recap (ok + failed + skipped + unreachable tasks per host, one small query) and its duration. Done work
+is the count of task results per host among the run's events. A run can have hundreds of thousands of
+events, so they are never counted from the start on every request: a per-process tally remembers how
+far it has counted each run and reads only the newer events, at most ``MAX_ROWS_PER_CALL`` per call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from playdeck.models import Run, RunEvent, RunHostSummary, utcnow
+from playdeck.states import RunState, is_terminal
+
+# ansible-runner's events for one task finished on one host; the recap counts the same outcomes.
+TASK_RESULT_EVENTS = ("runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable")
+ROWS_PER_QUERY = 5000
+MAX_ROWS_PER_CALL = 50_000
+# Runs whose tally is kept; a run scrolled out is counted again from its first event if asked for.
+TALLIES_KEPT = 256
+
+
+@dataclass
+class Baseline:
+    """What the previous successful run of the same project and environment did."""
+
+    run_id: int | None = None
+    duration_seconds: float | None = None
+    tasks_per_host: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Tally:
+    counted_through: int = 0
+    per_host: Counter[str] = field(default_factory=Counter)
+
+
+# Keyed by run id and queue time: a run id can name another run after a database is recreated.
+_tallies: OrderedDict[tuple[int, dt.datetime], _Tally] = OrderedDict()
+_lock = threading.Lock()
+
+
+def previous_successful(session: Session, run: Run) -> Baseline:
+    previous = session.execute(
+        select(Run.id, Run.started_at, Run.finished_at)
+        .where(
+            Run.environment_id == run.environment_id,
+            Run.state == RunState.SUCCESSFUL,
+            Run.id < run.id,
+        )
+        .order_by(Run.id.desc())
+        .limit(1)
+    ).first()
+    if previous is None:
+        return Baseline()
+    run_id, started, finished = previous
+    recap = session.execute(
+        select(
+            RunHostSummary.host,
+            RunHostSummary.ok + RunHostSummary.failed + RunHostSummary.skipped + RunHostSummary.unreachable,
+        ).where(RunHostSummary.run_id == run_id)
+    )
+    duration = (finished - started).total_seconds() if started and finished else None
+    return Baseline(run_id=run_id, duration_seconds=duration, tasks_per_host={host: int(n) for host, n in recap})
+
+
+def count_task_results(session: Session, run_id: int, after: int, max_rows: int) -> tuple[int, Counter[str]]:
+    """Task results per host among at most ``max_rows`` events after ``after``; returns the last counter read."""
+    counts: Counter[str] = Counter()
+    while max_rows > 0:
+        limit = min(ROWS_PER_QUERY, max_rows)
+        window = (
+            select(RunEvent.counter, RunEvent.event, RunEvent.host)
+            .where(RunEvent.run_id == run_id, RunEvent.counter > after)
+            .order_by(RunEvent.counter)
+            .limit(limit)
+            .subquery()
+        )
+        rows = session.execute(
+            select(
+                func.max(window.c.counter),
+                func.count(),
+                window.c.host,
+                window.c.event.in_(TASK_RESULT_EVENTS),
+            ).group_by(window.c.host, window.c.event.in_(TASK_RESULT_EVENTS))
+        ).all()
+        if not rows:
+            break
+        read = sum(count for _, count, _, _ in rows)
+        for _, count, host, is_result in rows:
+            if is_result and host:
+                counts[host] += count
+        after = max(last for last, _, _, _ in rows)
+        max_rows -= read
+        if read < limit:
+            break
+    return after, counts
+
+
+def tasks_done(session: Session, run: Run) -> tuple[dict[str, int], int]:
+    """Task results per host so far and the last event counter counted (less than the newest event's
+    counter when more than ``MAX_ROWS_PER_CALL`` new events were waiting: the next call goes on)."""
+    key = (run.id, run.queued_at)
+    with _lock:
+        known = _tallies.get(key)
+        start = known.counted_through if known else 0
+    last, counts = count_task_results(session, run.id, start, MAX_ROWS_PER_CALL)
+    with _lock:
+        tally = _tallies.setdefault(key, _Tally())
+        # Only extend a tally from where this count began: another thread may have moved it on
+        # meanwhile, or it was dropped (then it is counted again from the start next time).
+        if tally.counted_through == start:
+            tally.counted_through = last
+            tally.per_host.update(counts)
+        _tallies.move_to_end(key)
+        while len(_tallies) > TALLIES_KEPT:
+            _tallies.popitem(last=False)
+        return dict(tally.per_host), tally.counted_through
+
+
+def run_progress(session: Session, run: Run, now: dt.datetime | None = None) -> dict[str, Any]:
+    """The JSON shape of ``GET /api/v1/runs/<id>/progress``."""
+    baseline = previous_successful(session, run)
+    done, counted_through = tasks_done(session, run)
+    hosts = sorted(set(done) | set(baseline.tasks_per_host))
+    per_host = [
+        {"host": host, "done": done.get(host, 0), "expected": baseline.tasks_per_host.get(host)} for host in hosts
+    ]
+    total_done = sum(done.values())
+    expected = sum(baseline.tasks_per_host.values()) or None
+    eta = None
+    if baseline.duration_seconds is not None and run.started_at is not None and not is_terminal(run.state):
+        elapsed = ((now or utcnow()) - run.started_at).total_seconds()
+        eta = max(0.0, baseline.duration_seconds - elapsed)
+    return {
+        "run_id": run.id,
+        "state": run.state,
+        "terminal": is_terminal(run.state),
+        "done": total_done,
+        "expected": expected,
+        "percent": _percent(run.state, total_done, expected),
+        "hosts": per_host,
+        "previous_run_id": baseline.run_id,
+        "previous_duration_seconds": baseline.duration_seconds,
+        "eta_seconds": eta,
+        "counted_through": counted_through,
+    }
+
+
+def _percent(state: str, done: int, expected: int | None) -> int | None:
+    if state == RunState.SUCCESSFUL:
+        return 100
+    if not expected:
+        return None
+    # Below 100 until it succeeds: this run may simply do more than the last one did.
+    return min(99, 100 * done // expected)

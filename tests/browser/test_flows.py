@@ -1,0 +1,220 @@
+"""The main flows in a real browser: deploy from the dashboard and watch the log grow, relaunch, cancel,
+filter runs, edit a DNS record; the project page's charts; a phone-sized screen; the keyboard."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from playdeck import db, runs
+from playdeck.events import event_row, store_events
+from playdeck.states import RunState
+from tests.browser.browser_testing import screenshot
+
+RUN_URL = re.compile(r".*/runs/(\d+)$")
+# A playbook's run on a busy two-core machine: generous, and only ever waited out when something is wrong.
+LONG_MS = 90_000
+# The outermost elements that stick out past the right edge of the screen.
+WIDEST = """() => Array.from(document.querySelectorAll("body *"))
+  .filter((el) => el.getBoundingClientRect().right > window.innerWidth
+    && el.parentElement.getBoundingClientRect().right <= window.innerWidth)
+  .slice(0, 5).map((el) => el.tagName + "." + el.className + " " + Math.round(el.getBoundingClientRect().right))"""
+
+
+def run_id_of(page: Page) -> int:
+    return int(RUN_URL.match(page.url).group(1))
+
+
+def log_lines(page: Page) -> int:
+    return page.locator("#log .log-line").count()
+
+
+def deploy_from_dashboard(page: Page, project: str, environment: str, extra_vars: str) -> int:
+    page.goto("/")
+    page.get_by_role("link", name=f"Deploy {project} to {environment}").click()
+    page.get_by_label("Extra variables").fill(extra_vars)
+    page.get_by_role("button", name="Deploy").click()
+    page.wait_for_url(RUN_URL)
+    return run_id_of(page)
+
+
+def test_deploy_from_the_dashboard_watch_the_log_grow_then_relaunch(page: Page) -> None:
+    page.goto("/")
+    screenshot(page, "dashboard")
+    run_id = deploy_from_dashboard(page, "chatty", "dev", "ticks: 5\ntick_seconds: 0.3")
+    # A mark on this document: still there at the end means the page was never reloaded.
+    page.evaluate("window.notReloaded = true")
+
+    expect(page.locator("#state-badge")).to_have_text("running")
+    first_item = page.locator("#log .log-line", has_text="item=0")
+    expect(first_item.first).to_be_attached(timeout=LONG_MS)
+    seen = log_lines(page)
+    expect(page.locator("#state-badge")).to_have_text("successful", timeout=LONG_MS)
+    # Every later item's line and the recap arrived while the page stayed as it was.
+    assert log_lines(page) >= seen + 5
+    assert page.evaluate("window.notReloaded") is True
+    expect(page.locator("#run-duration")).not_to_have_text("—")  # filled in when the run ended
+    expect(page.get_by_role("button", name="Load earlier lines")).to_be_hidden()  # the whole log is shown
+    assert "PLAY RECAP" in page.locator("#log").inner_text()
+    # Ansible's colours became styled spans; no escape sequence is left in the text.
+    assert page.locator("#log span[class^='ansi-fg-']").count() > 0
+    assert "\x1b" not in page.locator("#log").inner_text()
+    expect(page.locator("#host-summary")).to_be_visible()
+    expect(page.locator("#host-progress tr[data-host='host1'] td").nth(1)).not_to_have_text("0")
+
+    # Search keeps only the matching lines in view.
+    page.get_by_label("Search the log").fill("host2")
+    expect(page.locator("#log-search-count")).to_contain_text("matching line")
+    visible = page.locator("#log .log-line:visible")
+    assert visible.count() > 0 and all("host2" in text for text in visible.all_inner_texts())
+    page.get_by_label("Search the log").fill("")
+    follow = page.get_by_role("button", name="Following")
+    follow.click()
+    expect(page.locator("#log-follow")).to_have_attribute("aria-pressed", "false")
+    screenshot(page, "run-successful")
+
+    # Relaunch: a new run with the same parameters, its progress measured against this one.
+    page.get_by_role("button", name="Relaunch", exact=True).click()
+    page.wait_for_url(RUN_URL)
+    assert run_id_of(page) != run_id
+    expect(page.locator("#relaunch-of")).to_contain_text(f"run #{run_id}")
+    expect(page.locator("#progress-baseline")).to_contain_text(f"run #{run_id}")
+    expect(page.locator("#progress progress").first).to_be_visible()
+    expect(page.locator("#state-badge")).to_have_text("successful", timeout=LONG_MS)
+    expect(page.locator("#progress .progress-text")).to_contain_text("100 %")
+    screenshot(page, "run-relaunched")
+
+
+def test_cancel_a_running_deploy(page: Page) -> None:
+    deploy_from_dashboard(page, "sleepy", "dev", "sleep_seconds: 300")
+    expect(page.locator("#log")).to_contain_text("about to sleep", timeout=LONG_MS)
+    expect(page.locator("#state-badge")).to_have_text("running")
+    screenshot(page, "run-running")
+
+    page.get_by_role("button", name="Cancel run").click()
+
+    expect(page.locator("#state-badge")).to_have_text("canceled", timeout=LONG_MS)
+    expect(page.locator("#relaunch")).to_be_visible()
+    expect(page.locator("#cancel-form")).to_have_count(0)
+
+
+def test_filter_runs(page: Page) -> None:
+    # Finished runs made through the services a worker uses: no playbook needed to have something to filter.
+    finished = {}
+    for project, state, by in (("chatty", RunState.SUCCESSFUL, "bob"), ("sleepy", RunState.FAILED, "carol")):
+        with db.session_scope() as session:
+            run_id = runs.request_run(
+                session, runs.RunRequest(project, "prod" if project == "chatty" else "dev", requested_by=by)
+            ).id
+        with db.session_scope() as session:
+            assert runs.claim_run(session, run_id, "testhost", 1)
+        with db.session_scope() as session:
+            assert runs.finish_run(session, run_id, state, rc=0)
+        finished[by] = run_id
+
+    page.goto("/runs")
+    page.get_by_label("Project").select_option("sleepy")
+    page.get_by_label("State").select_option("failed")
+    page.get_by_role("button", name="Filter").click()
+
+    rows = page.locator("tr.run")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-run-id", str(finished["carol"]))
+    assert "project=sleepy" in page.url and "state=failed" in page.url
+
+    page.goto("/runs")
+    page.get_by_label("Requested by").fill("bob")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("tr.run")).to_have_count(1)
+    expect(page.locator("tr.run").first).to_have_attribute("data-run-id", str(finished["bob"]))
+
+
+def test_edit_a_dns_record(page: Page) -> None:
+    page.goto("/dns/example.test.")
+    add = page.locator("#add-record")
+    add.get_by_label("Name", exact=True).fill("www")
+    add.get_by_label("Value", exact=True).fill("192.0.2.10")
+    add.get_by_role("button", name="Add record").click()
+    row = page.locator("tr.record", has_text="192.0.2.10")
+    expect(row).to_have_count(1)
+
+    row.get_by_role("link", name="Edit").click()
+    edit = page.locator("#edit-record")
+    edit.get_by_label("Value", exact=True).fill("192.0.2.20")
+    edit.get_by_role("button", name="Save").click()
+
+    expect(page.locator("tr.record", has_text="192.0.2.20")).to_have_count(1)
+    expect(page.locator("tr.record", has_text="192.0.2.10")).to_have_count(0)
+    screenshot(page, "dns-zone")
+
+
+def test_project_page_draws_the_delivery_charts(page: Page) -> None:
+    page.goto("/")
+    page.get_by_role("link", name="chatty", exact=True).click()
+    expect(page.get_by_role("heading", name="chatty", exact=True)).to_be_visible()
+    expect(page.locator("figure.chart svg[role='img']")).to_have_count(4)
+    page.get_by_label("Period").select_option("90")
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_role("heading", name="Delivery over the last 90 days")).to_be_visible()
+    screenshot(page, "project")
+
+
+def test_a_phone_sized_screen_needs_no_sideways_scrolling(page: Page) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in ("/", "/runs", "/projects/chatty"):
+        page.goto(path)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} is {overflow}px wider than a phone screen: {page.evaluate(WIDEST)}"
+    page.goto("/")
+    screenshot(page, "dashboard-phone")
+
+
+def test_the_keyboard_reaches_the_content_first(page: Page) -> None:
+    page.goto("/runs")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+
+
+def test_a_long_log_shows_its_tail_and_loads_earlier_lines_on_demand(page: Page) -> None:
+    # 1,200 events stored the way a worker stores them, with colours and text that looks like HTML.
+    with db.session_scope() as session:
+        run_id = runs.request_run(session, runs.RunRequest("chatty", "prod")).id
+    with db.session_scope() as session:
+        assert runs.claim_run(session, run_id, "testhost", 1)
+    rows = [
+        event_row(
+            run_id,
+            {
+                "counter": n,
+                "event": "runner_on_ok",
+                "stdout": f"\x1b[0;32mok: [host1] line {n}\x1b[0m <img src=x onerror=alert({n})>",
+                "event_data": {"host": "host1"},
+            },
+        )
+        for n in range(1, 1201)
+    ]
+    with db.session_scope() as session:
+        store_events(session, run_id, rows)
+    with db.session_scope() as session:
+        assert runs.finish_run(session, run_id, RunState.SUCCESSFUL, rc=0)
+
+    page.goto(f"/runs/{run_id}")
+    lines = page.locator("#log .log-line")
+    expect(lines).to_have_count(500)  # the tail only
+    expect(lines.first).to_contain_text("line 701")
+    expect(lines.last).to_contain_text("line 1200")
+    # Colours became classes; the markup-looking text stayed text.
+    expect(lines.last.locator("span.ansi-fg-32")).to_have_text("ok: [host1] line 1200")
+    expect(lines.last).to_contain_text("<img src=x onerror=alert(1200)>")
+    assert page.locator("#log img").count() == 0
+
+    page.get_by_role("button", name="Load earlier lines").click()
+    expect(lines).to_have_count(1000)
+    expect(lines.first).to_contain_text("line 201")
+    page.get_by_role("button", name="Load earlier lines").click()
+    expect(lines).to_have_count(1200)
+    expect(page.get_by_role("button", name="Load earlier lines")).to_be_hidden()  # nothing earlier left
