@@ -25,7 +25,7 @@ from supervisor.xmlrpc import SupervisorTransport
 from playdeck.supervisor import PROGRAMS, SupervisorLayout
 
 PLAYDECK = Path(sys.executable).parent / "playdeck"
-WEB_START_SECONDS = 30
+WEB_START_SECONDS = 60
 SUPERVISED_START_SECONDS = 90
 
 
