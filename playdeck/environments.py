@@ -89,7 +89,7 @@ class EnvironmentView:
 
 
 def view(project: str, environment: Environment) -> EnvironmentView:
-    return EnvironmentView(project, environment.name, environment.queue, len(environment.known_hosts.splitlines()))
+    return EnvironmentView(project, environment.name, environment.queue, environment.known_hosts_entries)
 
 
 def get(session: Session, project_name: str, environment_name: str) -> EnvironmentView:

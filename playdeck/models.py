@@ -84,6 +84,11 @@ class Environment(Base):
 
     project: Mapped[Project] = relationship(back_populates="environments")
 
+    @property
+    def known_hosts_entries(self) -> int:
+        # Stored normalised (playdeck.environments.parse_known_hosts): one host key per line.
+        return len(self.known_hosts.splitlines())
+
 
 class Run(Base):
     __tablename__ = "runs"

@@ -24,7 +24,15 @@ def project_json(project: Project) -> dict[str, Any]:
         "supersede_queued": project.supersede_queued,
         "retry_lost_runs": project.retry_lost_runs,
         "environments": [
-            {"name": env.name, "inventory": env.inventory, "protected": env.protected} for env in project.environments
+            {
+                "name": env.name,
+                "inventory": env.inventory,
+                "protected": env.protected,
+                # null: the default queue of the run's kind (playdeck env set --queue)
+                "queue": env.queue,
+                "known_hosts_entries": env.known_hosts_entries,
+            }
+            for env in project.environments
         ],
     }
 

@@ -22,6 +22,7 @@ from playdeck.auth.models import User
 from playdeck.auth.permissions import Action, Role
 from playdeck.db import session_scope
 from playdeck.errors import PlaydeckError, ValidationError
+from playdeck.serializers import project_json
 from webui import access, authorize
 from webui.origin import require_same_origin
 
@@ -188,8 +189,7 @@ def projects_page() -> str:
 
 def _project_page(name: str, status: int = 200, **context: Any) -> tuple[str, int]:
     with session_scope() as session:
-        project = projects.get_project(session, name)
-        environments = [{"name": env.name, "protected": env.protected} for env in project.environments]
+        environments = project_json(projects.get_project(session, name))["environments"]
         listed = secrets.list_secrets(session, name)
     context.setdefault("form", {})
     page = render_template(

@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from playdeck import environments
 from playdeck.auth import credentials
 from playdeck.db import session_scope
 from playdeck.models import Secret
@@ -194,6 +195,22 @@ def test_protecting_an_environment_decides_who_deploys_there(app: Flask, admin: 
         {"environment": "production", "protected": False},
         {"environment": "production", "protected": True},
     ]
+
+
+def test_an_environments_queue_and_host_keys_show_on_its_project(app: Flask, admin: FlaskClient) -> None:
+    key = "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+    with session_scope() as session:
+        environments.set_options(
+            session, "sampleapp", "production", queue="dc2", known_hosts=f"10.0.0.5 ssh-ed25519 {key}\n"
+        )
+
+    page = admin.get("/admin/projects/sampleapp").get_data(as_text=True)
+    assert re.search(r'data-environment="production">.*?class="queue">dc2<.*?class="known-hosts">1<', page, re.S)
+    assert re.search(r'data-environment="staging">.*?class="queue">deploy \(default\)<', page, re.S)
+    listed = admin.get("/api/v1/projects").get_json()
+    shown = {env["name"]: env for project in listed["projects"] for env in project["environments"]}
+    assert (shown["production"]["queue"], shown["production"]["known_hosts_entries"]) == ("dc2", 1)
+    assert (shown["staging"]["queue"], shown["staging"]["known_hosts_entries"]) == (None, 0)
 
 
 @pytest.fixture
