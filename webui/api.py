@@ -16,7 +16,7 @@ from playdeck.states import is_terminal
 from webui import access, authorize, queries
 from webui.origin import require_same_origin
 from webui.params import int_param
-from webui.payloads import parse_json_object, run_request_from_json
+from webui.payloads import parse_json_object, refuse_unknown, run_request_from_json
 from webui.runlog import events_before
 from webui.stream import run_event_stream
 
@@ -87,9 +87,7 @@ def relaunch_run(run_id: int) -> tuple[Response, int]:
         raise UnsupportedMediaType('send {"hosts": "all"|"failed"} with Content-Type: application/json, or no body')
     body = parse_json_object(raw) if raw else {}
     authorize.refuse_actor_fields(body, "requested_by")
-    unknown = sorted(set(body) - {"hosts"})
-    if unknown:
-        raise ValidationError("body", f"unknown field(s) {', '.join(unknown)}; allowed: hosts")
+    refuse_unknown(body, ("hosts",))
     run = queries.relaunch_run(run_id, body.get("hosts", "all"), authorize.actor())
     response = jsonify(run)
     response.headers["Location"] = url_for("api.get_run_json", run_id=run["id"])

@@ -24,7 +24,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, url_for
-from werkzeug.exceptions import UnsupportedMediaType
 
 from playdeck.auth.permissions import Action
 from playdeck.dns import listing, zonefile, zones
@@ -34,7 +33,7 @@ from playdeck.errors import NotFound, PlaydeckError, ValidationError
 from webui import access, authorize, dns_queries
 from webui.dns_forms import is_number, query_int, refuse_odd_digits
 from webui.origin import require_same_origin
-from webui.payloads import parse_json_object
+from webui.payloads import json_request_body
 
 bp = Blueprint("dns_api", __name__, url_prefix="/api/v1/zones")
 
@@ -78,13 +77,6 @@ def _stale(error: StaleVersion) -> tuple[Response, int]:
 
 def _etag(version: int) -> str:
     return f'"{version}"'
-
-
-def _json_body() -> dict[str, Any]:
-    # Requiring the JSON media type keeps a cross-site HTML form (which cannot send it) from writing.
-    if not request.is_json:
-        raise UnsupportedMediaType("send a JSON object with Content-Type: application/json")
-    return parse_json_object(request.get_data(cache=False))
 
 
 def _only(body: Mapping[str, Any], allowed: Iterable[str], what: str = "field") -> None:
@@ -228,7 +220,7 @@ def list_zones() -> Response:
 def create_zone() -> tuple[Response, int]:
     """201 with the zone (dirty: its first regeneration is queued); 409 if it exists."""
     require_same_origin(CROSS_SITE)
-    body = _json_body()
+    body = json_request_body()
     _only(body, ZONE_CREATE_FIELDS)
     _required(body, "name", "mname", "rname")
     fields = dict(body)
@@ -256,7 +248,7 @@ def get_zone(zone: str) -> Response:
 def update_zone(zone: str) -> Response:
     """Change SOA settings, default TTL or auto_ptr of the zone read at ``version``."""
     require_same_origin(CROSS_SITE)
-    body = _json_body()
+    body = json_request_body()
     _only(body, (*zones.SETTINGS, "version"))
     version = _expected_version(body.pop("version", None), "zone")
     refuse_odd_digits(body)
@@ -336,7 +328,7 @@ def _record_fields(body: dict[str, Any]) -> dict[str, Any]:
 def create_record(zone: str) -> tuple[Response, int]:
     require_same_origin(CROSS_SITE)
     authorize.require_zone_editor(zone)
-    body = _json_body()
+    body = json_request_body()
     _only(body, RECORD_FIELDS)
     _required(body, "name", "type", "value")
     written = dns_queries.create_record(zone, _record_fields(body), authorize.actor())
@@ -361,7 +353,7 @@ def update_record(zone: str, record_id: int) -> Response:
     require_same_origin(CROSS_SITE)
     authorize.require_zone_editor(zone)
     record_id = _record_id(record_id)
-    body = _json_body()
+    body = json_request_body()
     _only(body, (*RECORD_FIELDS, "version"))
     version = _expected_version(body.pop("version", None), "record")
     if request.method == "PUT":
@@ -404,7 +396,7 @@ def _import_request() -> tuple[Any, dict[str, Any]]:
             raise ValidationError("zonefile", "must be UTF-8 text") from None
         return text, args
     _only(args, (), "parameter")
-    body = _json_body()
+    body = json_request_body()
     _only(body, IMPORT_FIELDS)
     if not isinstance(body.get("zonefile"), str):
         raise ValidationError("zonefile", "is required: the zone file's text")

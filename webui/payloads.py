@@ -1,13 +1,16 @@
-"""The JSON body of ``POST /api/v1/runs`` turned into a RunRequest.
-
-Only the shape is checked here (an object with known keys); values are validated by the run service,
-which is the one place that knows what a valid run is.
+"""JSON request bodies: read and shape-checked (an object with known keys), and the one of
+``POST /api/v1/runs`` turned into a RunRequest. Values are validated by the services, which are the one
+place that knows what a valid run, user or webhook is.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+from flask import request
+from werkzeug.exceptions import UnsupportedMediaType
 
 from playdeck.errors import ValidationError
 from playdeck.runs import RunRequest
@@ -27,12 +30,28 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
+def refuse_unknown(body: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    allowed = tuple(allowed)
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise ValidationError("body", f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+
+
+def json_request_body(allowed: Iterable[str] | None = None) -> dict[str, Any]:
+    """The request's JSON object; with ``allowed``, a field outside it is refused."""
+    # Requiring the JSON media type keeps a cross-site HTML form (which cannot send it) from writing.
+    if not request.is_json:
+        raise UnsupportedMediaType("send a JSON object with Content-Type: application/json")
+    body = parse_json_object(request.get_data(cache=False))
+    if allowed is not None:
+        refuse_unknown(body, allowed)
+    return body
+
+
 def run_request_from_json(body: dict[str, Any], requested_by: str) -> RunRequest:
     """``requested_by``: the caller's login; a body that names a requester is refused."""
     refuse_actor_fields(body, "requested_by")
-    unknown = sorted(set(body) - set(RUN_FIELDS))
-    if unknown:
-        raise ValidationError("body", f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(RUN_FIELDS)}")
+    refuse_unknown(body, RUN_FIELDS)
     return RunRequest(
         project=body.get("project", ""),
         environment=body.get("environment", ""),

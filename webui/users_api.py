@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
-from werkzeug.exceptions import UnsupportedMediaType
 
 from playdeck.auth import credentials, users
 from playdeck.auth.models import ApiToken
@@ -19,24 +18,13 @@ from playdeck.auth.permissions import Action, Role
 from playdeck.db import session_scope
 from playdeck.errors import Forbidden, ValidationError
 from webui import access
-from webui.payloads import parse_json_object
+from webui.payloads import json_request_body
 
 bp = Blueprint("users_api", __name__, url_prefix="/api/v1")
 
 NEW_USER_FIELDS = ("name", "role", "password")
 USER_CHANGES = ("role", "active", "password")
 TOKEN_FIELDS = ("name", "expires_in_days")
-
-
-def _json_body(allowed: tuple[str, ...]) -> dict[str, Any]:
-    # Requiring the JSON media type keeps a cross-site HTML form (which cannot send it) from writing.
-    if not request.is_json:
-        raise UnsupportedMediaType("send a JSON object with Content-Type: application/json")
-    body = parse_json_object(request.get_data(cache=False))
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise ValidationError("body", f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
-    return body
 
 
 def _text(body: Mapping[str, Any], field: str, default: str | None = None) -> str | None:
@@ -59,7 +47,7 @@ def list_users() -> Response:
 @bp.post("/users")
 @access.rule(Action.ADMIN)
 def create_user() -> tuple[Response, int]:
-    body = _json_body(NEW_USER_FIELDS)
+    body = json_request_body(NEW_USER_FIELDS)
     with session_scope() as session:
         created = users.create_user(session, body.get("name"), body.get("role"), _text(body, "password"))
         response = jsonify(users.describe_one(session, created))
@@ -78,7 +66,7 @@ def get_user(user: str) -> Response:
 @access.rule(Action.ADMIN)
 def update_user(user: str) -> Response:
     """A new password ends the user's login sessions; ``active: false`` also stops their tokens."""
-    body = _json_body(USER_CHANGES)
+    body = json_request_body(USER_CHANGES)
     if not body:
         raise ValidationError("body", f"nothing to change; give any of {', '.join(USER_CHANGES)}")
     active = body.get("active")
@@ -148,7 +136,7 @@ def list_tokens() -> Response:
 @access.rule(Action.READ)
 def create_token() -> tuple[Response, int]:
     """A token of the caller's own, answered this once."""
-    body = _json_body(TOKEN_FIELDS)
+    body = json_request_body(TOKEN_FIELDS)
     expires_at = credentials.expiry_after(body.get("expires_in_days"))
     with session_scope() as session:
         issued = credentials.create_token(

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
-from werkzeug.exceptions import UnsupportedMediaType
 
 from playdeck import webhooks
 from playdeck.auth.permissions import Action
@@ -14,24 +13,13 @@ from playdeck.db import session_scope
 from playdeck.errors import ValidationError
 from webui import access, authorize
 from webui.params import int_param
-from webui.payloads import parse_json_object
+from webui.payloads import json_request_body
 
 bp = Blueprint("webhooks_api", __name__, url_prefix="/api/v1/projects/<project>/webhooks")
 
 CREATE_FIELDS = ("url", "format", "events", "secret", "active")
 # Ids are BIGINT (SQLite: 64-bit INTEGER).
 MAX_ID = 2**63 - 1
-
-
-def json_body(allowed: tuple[str, ...]) -> dict[str, Any]:
-    # The JSON media type keeps a cross-site HTML form (text/plain) out, like POST /api/v1/runs.
-    if not request.is_json:
-        raise UnsupportedMediaType("send a JSON object with Content-Type: application/json")
-    body = parse_json_object(request.get_data(cache=False))
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise ValidationError("body", f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
-    return body
 
 
 def deliveries_page(project: str, webhook_id: int) -> tuple[list[dict[str, Any]], int | None]:
@@ -54,7 +42,7 @@ def list_webhooks(project: str) -> Response:
 @bp.post("")
 @access.rule(Action.ADMIN)
 def create_webhook(project: str) -> tuple[Response, int]:
-    body = json_body(CREATE_FIELDS)
+    body = json_request_body(CREATE_FIELDS)
     if "url" not in body:
         raise ValidationError("url", "is required")
     with session_scope() as session:
@@ -83,7 +71,7 @@ def get_webhook(project: str, webhook_id: int) -> Response:
 @bp.patch("/<int:webhook_id>")
 @access.rule(Action.ADMIN)
 def update_webhook(project: str, webhook_id: int) -> Response:
-    body = json_body(("active",))
+    body = json_request_body(("active",))
     if "active" not in body:
         raise ValidationError("active", "is required")
     with session_scope() as session:
