@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import time
-
 from sqlalchemy import func, select
 
 from playdeck import db, runs
 from playdeck.dispatch import dispatch_run
 from playdeck.models import RunEvent
 from runners import orphans
-from tests.cli.cli_support import playdeck
+from tests.cli.cli_support import playdeck, wait_until
 from tests.conftest import wait_for_state
 from tests.netns.conftest import LOST_AFTER, QUEUE
 
 TERMINAL = {"successful", "failed", "canceled", "timeout", "lost", "error"}
-
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def event_count(run_id: int) -> int:

@@ -12,6 +12,7 @@ from playdeck.errors import Conflict
 from playdeck.events import events_after
 from playdeck.taskqueue import EXECUTE_RUN_TASK, producer
 from runners import orphans
+from tests.cli.cli_support import wait_until
 from tests.conftest import wait_for_state
 
 TERMINAL = {"successful", "failed", "canceled", "timeout", "lost", "error"}
@@ -34,16 +35,6 @@ def _cmdline_has(proc: psutil.Process, marker: str) -> bool:
         return any(marker in part for part in proc.cmdline())
     except psutil.Error:
         return False  # gone meanwhile
-
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_cancel_running_run_stops_every_process_within_10_seconds(sleepy, start_worker):
