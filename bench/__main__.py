@@ -1,7 +1,12 @@
-"""``python -m bench``: run every benchmark against real services and print one table.
+"""``python -m bench [NAME ...]``: run benchmarks against real services and print one table.
 
-Needs MariaDB on 127.0.0.1:3306 and Redis on 127.0.0.1:6379 (as ``scripts/test`` starts them); ``--dns``
-needs BIND (named, rndc, named-checkzone) too. The DNS benchmark alone, with its options: python -m bench.dns.
+Names: pipeline (issue 2: dispatch latency, overhead ratio), ingest, sse, scale, drain, footprint,
+retention (issue 7), dns (issue 5, needs BIND). No name: every one but dns (``--dns`` adds it).
+Needs MariaDB on 127.0.0.1:3306 and Redis on 127.0.0.1:6379 (as ``scripts/test`` starts them). Every
+row's note carries the load average it was measured at: numbers from a busy machine are not results.
+
+``scale`` and ``retention`` seed ``bench_scale`` (100k runs, 10M events) once, ~15 min, and reuse it;
+the recorded event stream for ``ingest`` is cached in ~/.cache/playdeck-bench (recorded when absent).
 """
 
 from __future__ import annotations
@@ -9,30 +14,79 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import time
 from dataclasses import asdict
 from pathlib import Path
 
 from bench import dns, pipeline
-from bench.harness import BENCH_DIR, print_table
+from bench.harness import BENCH_DIR, Row, loadavg, print_table
+
+ISSUE_7 = ("ingest", "sse", "scale", "drain", "footprint", "retention")
+NAMES = ("pipeline", *ISSUE_7, "dns")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("names", nargs="*", metavar="NAME", help=", ".join(NAMES))
     parser.add_argument("--runs", type=int, default=40, help="runs per dispatch-latency sample (default 40)")
     parser.add_argument("--pairs", type=int, default=7, help="bare/playdeck pairs for the overhead ratio")
     parser.add_argument("--mode", choices=["production", "embedded"], action="append", help="default: both")
     parser.add_argument("--dns", action="store_true", help="also the DNS benchmark (issue 5), with its defaults")
+    parser.add_argument("--drain-runs", type=int, default=1000, help="queued runs for the drain (default 1000)")
+    parser.add_argument("--scale-seconds", type=float, default=10, help="load per endpoint (default 10 s)")
     args = parser.parse_args()
+    unknown = sorted(set(args.names) - set(NAMES))
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(NAMES)}")
     logging.basicConfig(level=logging.WARNING)
+    names = args.names or [name for name in NAMES if name != "dns" or args.dns]
+    if args.dns and "dns" not in names:
+        names.append("dns")
 
-    rows = pipeline.run(runs=args.runs, pairs=args.pairs, modes=tuple(args.mode or ("production", "embedded")))
-    if args.dns:
-        rows += dns.run()
+    rows: list[Row] = []
+    started = time.monotonic()
+    for name in names:
+        rows += run_one(name, args)
     print_table(rows)
+    print(f"\n{time.monotonic() - started:.0f} s; load average now {loadavg()}")
     results = BENCH_DIR / "results"
     results.mkdir(exist_ok=True)
     Path(results / "latest.json").write_text(json.dumps([asdict(r) | {"passed": r.passed} for r in rows], indent=2))
     return 0 if all(r.passed for r in rows) else 1
+
+
+def run_one(name: str, args: argparse.Namespace) -> list[Row]:
+    # Imported here: each module pulls in what only it needs.
+    if name == "pipeline":
+        return pipeline.run(runs=args.runs, pairs=args.pairs, modes=tuple(args.mode or ("production", "embedded")))
+    if name == "dns":
+        return dns.run()
+    if name == "ingest":
+        from bench import ingest
+
+        return ingest.run()
+    if name == "sse":
+        from bench import live
+
+        return live.run()
+    if name == "scale":
+        from bench import scale
+
+        rows, web_footprint = scale.run(seconds=args.scale_seconds)
+        return rows + web_footprint
+    if name == "drain":
+        from bench import drain
+
+        return drain.run(runs=args.drain_runs)
+    if name == "footprint":
+        from bench import footprint
+
+        return footprint.run()
+    if name == "retention":
+        from bench import retention
+
+        return retention.run()
+    raise ValueError(name)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ import pymysql
 import redis
 import requests
 
+from playdeck.errors import NotFound
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 PLAYDECK = shutil.which("playdeck", path=str(Path(sys.executable).parent)) or "playdeck"
@@ -48,6 +50,83 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def loadavg() -> str:
+    """The 1/5/15-minute load averages, recorded with every measurement (a shared machine is noisy)."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of one process, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+def mysql(database: str | None = None, **options) -> pymysql.Connection:
+    return pymysql.connect(host="127.0.0.1", user="root", database=database, autocommit=True, **options)
+
+
+def database_exists(name: str) -> bool:
+    conn = mysql()
+    with conn.cursor() as cursor:
+        found = cursor.execute("SHOW DATABASES LIKE %s", (name,))
+    conn.close()
+    return bool(found)
+
+
+def drop_database(name: str) -> None:
+    conn = mysql()
+    with conn.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {name}")
+    conn.close()
+
+
+class Database:
+    """``with Database() as url:`` — a fresh MariaDB database ``bench_*`` at the current schema, which this
+    process uses (PLAYDECK_DATABASE_URL) until the block ends and the database is dropped."""
+
+    def __init__(self, prefix: str = "bench") -> None:
+        self.name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+        self.url = f"mysql+pymysql://root@127.0.0.1:3306/{self.name}?charset=utf8mb4"
+        self._saved = dict(os.environ)
+
+    def __enter__(self) -> str:
+        conn = mysql()
+        with conn.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE {self.name} CHARACTER SET utf8mb4")
+        conn.close()
+        use_database(self.url)
+        from playdeck import migrate
+
+        migrate.upgrade()
+        return self.url
+
+    def __exit__(self, *exc) -> None:
+        from playdeck import db
+
+        db.reset_engine()
+        drop_database(self.name)
+        os.environ.clear()
+        os.environ.update(self._saved)
+
+
+def use_database(url: str) -> None:
+    """Point this process's settings and engine at ``url``."""
+    from playdeck import db
+    from playdeck.settings import get_settings
+
+    os.environ["PLAYDECK_DATABASE_URL"] = url
+    os.environ.setdefault("PLAYDECK_DATA_DIR", tempfile.mkdtemp(prefix="playdeck-bench-data-"))
+    get_settings.cache_clear()
+    db.reset_engine()
 
 
 @dataclass
@@ -87,14 +166,25 @@ class Stack:
     """
 
     def __init__(
-        self, mode: str, worker_concurrency: int = 1, queues: str = "deploy", env: dict[str, str] | None = None
+        self,
+        mode: str,
+        worker_concurrency: int = 1,
+        queues: str = "deploy",
+        env: dict[str, str] | None = None,
+        db_name: str | None = None,
+        keep_database: bool = False,
+        worker: bool = True,
     ) -> None:
+        """``db_name``/``keep_database``: use (and keep) a named database, e.g. a seeded one that is reused;
+        ``worker``: also start a worker."""
         self.mode = mode
+        self.keep_database = keep_database
+        self.with_worker = worker
         self.worker_concurrency = worker_concurrency
         self.queues = queues
         self.tmp = Path(tempfile.mkdtemp(prefix=f"playdeck-bench-{mode}-"))
         self.port = free_port()
-        self.db_name = f"playdeck_bench_{uuid.uuid4().hex[:8]}"
+        self.db_name = db_name or f"playdeck_bench_{uuid.uuid4().hex[:8]}"
         self.processes: list[subprocess.Popen] = []
         # Only what this stack sets: nothing inherited from the caller's (or a previous stack's) PLAYDECK_*.
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("PLAYDECK_")}
@@ -119,7 +209,7 @@ class Stack:
         if self.mode == "production":
             conn = pymysql.connect(host="127.0.0.1", user="root", autocommit=True)
             with conn.cursor() as cursor:
-                cursor.execute(f"CREATE DATABASE {self.db_name} CHARACTER SET utf8mb4")
+                cursor.execute(f"CREATE DATABASE IF NOT EXISTS {self.db_name} CHARACTER SET utf8mb4")
             conn.close()
             redis.Redis.from_url(self.env["PLAYDECK_BROKER_URL"]).flushdb()
         # Configure this process too, so it can read run timestamps with the same services.
@@ -135,10 +225,12 @@ class Stack:
         self._sign_in()
         if self.env["PLAYDECK_PLAYBOOK_DIR"] == str(BENCH_DIR / "playbooks"):
             self._register_projects()
-        self._spawn([PLAYDECK, "web"], "web.log")
-        self._spawn(
-            [PLAYDECK, "worker", "--queues", self.queues, "--concurrency", str(self.worker_concurrency)], "worker.log"
-        )
+        self.web = self._spawn([PLAYDECK, "web"], "web.log")
+        if self.with_worker:
+            self.worker = self._spawn(
+                [PLAYDECK, "worker", "--queues", self.queues, "--concurrency", str(self.worker_concurrency)],
+                "worker.log",
+            )
         self._wait_ready()
         return self
 
@@ -154,11 +246,8 @@ class Stack:
         from playdeck import db
 
         db.reset_engine()
-        if self.mode == "production":
-            conn = pymysql.connect(host="127.0.0.1", user="root", autocommit=True)
-            with conn.cursor() as cursor:
-                cursor.execute(f"DROP DATABASE IF EXISTS {self.db_name}")
-            conn.close()
+        if self.mode == "production" and not self.keep_database:
+            drop_database(self.db_name)
         shutil.rmtree(self.tmp, ignore_errors=True)
         os.environ.clear()
         os.environ.update(self._saved_environ)
@@ -166,13 +255,13 @@ class Stack:
     def _run(self, command: list[str]) -> None:
         subprocess.run(command, env=self.env, check=True, cwd=REPO_ROOT, capture_output=True)
 
-    def _spawn(self, command: list[str], log_name: str) -> None:
+    def _spawn(self, command: list[str], log_name: str) -> subprocess.Popen:
         log = open(self.tmp / log_name, "wb")  # noqa: SIM115 - lives as long as the process
-        self.processes.append(
-            subprocess.Popen(
-                command, env=self.env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
+        proc = subprocess.Popen(
+            command, env=self.env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        self.processes.append(proc)
+        return proc
 
     def _sign_in(self) -> None:
         """An admin of the stack's own: its token goes with every API request of ``self.http`` and, as
@@ -182,28 +271,39 @@ class Stack:
         from playdeck.settings import get_settings
 
         with db.session_scope() as session:
-            users.create_user(session, BENCH_USER, "admin", None)
+            try:
+                users.get_user(session, BENCH_USER)
+            except NotFound:  # a kept database has its user already
+                users.create_user(session, BENCH_USER, "admin", None)
             token = credentials.create_token(session, BENCH_USER, name="bench").token
         self.http.headers["Authorization"] = f"Bearer {token}"
         self.env["PLAYDECK_TOKEN"] = os.environ["PLAYDECK_TOKEN"] = token
         get_settings.cache_clear()  # settings read before the token existed; the engine stays
 
     def _register_projects(self) -> None:
+        self.register_project("trivial", "trivial.yml", {"local": "local1.ini"})
+        self.register_project("tentasks", "ten_tasks.yml", {"local": "local5.ini"})
+
+    def register_project(self, name: str, playbook: str, environments: dict[str, str], **options: int | bool) -> None:
+        """Register it unless the (kept) database has it already."""
         from playdeck import db, projects
 
         with db.session_scope() as session:
-            projects.add_project(session, "trivial", "trivial.yml", {"local": "local1.ini"})
-            projects.add_project(session, "tentasks", "ten_tasks.yml", {"local": "local5.ini"})
+            try:
+                projects.get_project(session, name)
+            except NotFound:
+                projects.add_project(session, name, playbook, environments, **options)
 
     def _wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            worker_log = (self.tmp / "worker.log").read_text(errors="replace")
+            worker_path = self.tmp / "worker.log"
+            worker_log = worker_path.read_text(errors="replace") if worker_path.exists() else ""
             try:
                 web_ok = self.http.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).ok
             except requests.RequestException:
                 web_ok = False
-            if web_ok and " ready." in worker_log:
+            if web_ok and (" ready." in worker_log or not self.with_worker):
                 return
             for proc in self.processes:
                 if proc.poll() is not None:

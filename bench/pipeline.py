@@ -36,15 +36,15 @@ def dispatch_latency(stack: Stack, runs: int, warmup: int = 3) -> tuple[list[flo
     return from_api, from_client
 
 
-def bare_run(workdir: Path, index: int) -> float:
+def bare_run(workdir: Path, index: int, playbook: str = "ten_tasks.yml", inventory: str = "local5.ini") -> float:
     private_dir = workdir / f"bare-{index}"
     private_dir.mkdir()
     started = time.perf_counter()
     result = ansible_runner.run(
         private_data_dir=str(private_dir),
         project_dir=str(BENCH_DIR / "playbooks"),
-        playbook="ten_tasks.yml",
-        inventory=str(BENCH_DIR / "inventory" / "local5.ini"),
+        playbook=playbook,
+        inventory=str(BENCH_DIR / "inventory" / inventory),
         extravars={"playdeck_run_id": index},
         envvars={"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"},
         quiet=True,

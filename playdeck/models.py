@@ -98,6 +98,8 @@ class Run(Base):
         # A DNS change asks whether its zone (environment) has a run queued: many runs, few queued.
         Index("ix_runs_environment_state", "environment_id", "state"),
         Index("ix_runs_queued_at", "queued_at"),
+        # The runs list filtered by requester ("my runs"), newest first (migration 0012).
+        Index("ix_runs_requested_by", "requested_by"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
