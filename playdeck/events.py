@@ -143,3 +143,16 @@ def events_after(session: Session, run_id: int, after: int = 0, limit: int = MAX
             .limit(limit)
         ).all()
     )
+
+
+def events_before(session: Session, run_id: int, before: int, limit: int = MAX_EVENTS_PER_PAGE) -> list[Row[Any]]:
+    """The ``limit`` events just below counter ``before``, in counter order (the (run, counter) index
+    read backwards: the cost is the page, not the run's length). Rows of ``LOG_COLUMNS``."""
+    limit = max(1, min(limit, MAX_EVENTS_PER_PAGE))
+    newest_first = session.execute(
+        select(*LOG_COLUMNS)
+        .where(RunEvent.run_id == run_id, RunEvent.counter < before)
+        .order_by(RunEvent.counter.desc())
+        .limit(limit)
+    ).all()
+    return newest_first[::-1]

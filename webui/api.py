@@ -8,7 +8,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 from playdeck.auth.permissions import Action
 from playdeck.db import session_scope
 from playdeck.errors import ValidationError
-from playdeck.events import MAX_EVENTS_PER_PAGE, events_after
+from playdeck.events import MAX_EVENTS_PER_PAGE, events_after, events_before
 from playdeck.runs import get_run, submit_run
 from playdeck.serializers import event_json, run_json
 from playdeck.settings import get_settings
@@ -17,7 +17,6 @@ from webui import access, authorize, queries
 from webui.origin import require_same_origin
 from webui.params import int_param
 from webui.payloads import parse_json_object, refuse_unknown, run_request_from_json
-from webui.runlog import events_before
 from webui.stream import run_event_stream
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
