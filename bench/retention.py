@@ -1,6 +1,6 @@
 """Retention (issue 7, target 6): purging old runs at 10M events without stalling the live system.
 
-On the seeded ``bench_scale`` (see bench/scale.py), ``runners.retention.purge_runs`` deletes the
+On the seeded ``bench_scale`` (see bench/scale.py), ``playdeck.purge.purge_runs`` deletes the
 oldest ``PURGED_RUNS`` runs (~98 events each) while two threads play the live system:
 
 * a worker: a running run whose events arrive in batches of 200 through ``playdeck.events``
@@ -105,7 +105,7 @@ def measure(seconds: float | None, purge=None) -> tuple[list[float], list[float]
 
 
 def run() -> list[Row]:
-    from runners.retention import purge_runs
+    from playdeck.purge import purge_runs
 
     scale.ensure_seeded()
     use_database(f"mysql+pymysql://root@127.0.0.1:3306/{scale.DB_NAME}?charset=utf8mb4")

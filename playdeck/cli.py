@@ -408,6 +408,33 @@ def upgrade_database(with_sample: bool) -> None:
         click.echo(f"Registered the sample project '{sample.name}' ({sample_envs}).")
 
 
+@db.command()
+@click.option(
+    "--older-than-days",
+    type=click.IntRange(min=1),
+    required=True,
+    help="Delete ended runs queued more than this many days ago, with their events.",
+)
+@click.option(
+    "--pause-seconds",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Pause between delete transactions (leaves a busy DB to the live system).",
+)
+def purge(older_than_days: int, pause_seconds: float) -> None:
+    """Delete old ended runs and their events in small transactions (queued and running runs stay)."""
+    from playdeck.models import utcnow
+    from playdeck.purge import purge_runs
+
+    with database_errors():
+        report = purge_runs(utcnow() - dt.timedelta(days=older_than_days), pause_seconds=pause_seconds)
+    click.echo(
+        f"Purged {report.runs} runs and {report.events} events in {report.transactions} transactions "
+        f"(longest {report.longest_transaction_seconds:.2f} s)."
+    )
+
+
 @cli.command()
 def reaper() -> NoReturn:
     """Run the reaper in the foreground: lost runs recorded, forgotten queued runs sent again."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select
 
-from playdeck import locks, webhook_delivery
+from playdeck import locks, purge, webhook_delivery
 from playdeck.db import session_scope
 from playdeck.dispatch import redispatch_run
 from playdeck.dns.scheduling import schedule_dirty
@@ -114,9 +114,13 @@ def run_forever(settings: Settings | None = None) -> None:
     )
     # The webhook notifications go out from here too: one sender per install, like the reaper.
     webhook_delivery.start(settings)
+    last_purge = 0.0
     while True:
         try:
             reap(settings)
+            if time.monotonic() - last_purge >= purge.PURGE_EVERY_SECONDS or not last_purge:
+                last_purge = time.monotonic()
+                purge.purge_expired(settings)
         except Exception:  # a DB outage must not end the reaper: it tries again next pass
             log.exception("reaper pass failed")
         time.sleep(settings.reaper_interval_seconds)

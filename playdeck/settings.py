@@ -69,6 +69,9 @@ class Settings:
     # server already closed.
     pool_recycle: int
     artifact_retention_days: int
+    # Ended runs queued longer ago than this leave the DB with their events (the reaper purges hourly,
+    # in small transactions); 0 keeps every run.
+    run_retention_days: int
     # DNS regeneration: the inventory (relative to the inventory directory) of the host running BIND,
     # the directory BIND reads Playdeck's zone files from, where it answers queries (to verify the
     # serial served) and the rndc configuration (key, control channel) the playbook reloads it with
@@ -151,6 +154,7 @@ def load_settings() -> Settings:
         partition_stop_seconds=_float("PARTITION_STOP_SECONDS", 0.75 * _float("LOST_AFTER_SECONDS", 40.0)),
         pool_recycle=_int("POOL_RECYCLE", 3600),
         artifact_retention_days=_int("ARTIFACT_RETENTION_DAYS", 30),
+        run_retention_days=_int("RUN_RETENTION_DAYS", 0),
         dns_inventory=_env("DNS_INVENTORY", "dns/local.ini"),
         dns_zone_dir=Path(_env("DNS_ZONE_DIR", str(data_dir / "dns" / "zones"))).resolve(),
         dns_server=_env("DNS_SERVER", "127.0.0.1"),

@@ -1,30 +1,24 @@
-"""Removes per-run private data dirs (artifacts) older than the retention setting, and old runs with
-their events from the DB (``purge_runs``).
+"""Removes per-run private data dirs (artifacts) older than the retention setting.
 
-Events and results live in the DB; the artifact dirs are kept for inspection only, so they are pruned
-by age. A dir of a run that is still queued or running is never touched, however old.
-
-Purging deletes a run's events a few thousand at a time, each batch its own short transaction over
-one range of the (run_id, counter) index: a worker writing a live run's events, or a page reading
-one, never waits behind a long DELETE (measured by ``python -m bench retention``).
+Events and results live in the DB (old runs leave it through ``playdeck.purge``); the artifact dirs are
+kept for inspection only, so they are pruned by age. A dir of a run that is still queued or running is
+never touched, however old.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import shutil
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from playdeck.db import session_scope
-from playdeck.models import Run, RunEvent, RunHostSummary
+from playdeck.models import Run
 from playdeck.settings import Settings
-from playdeck.states import ACTIVE_STATES, TERMINAL_STATES
+from playdeck.states import ACTIVE_STATES
 from runners import secret_files
 
 log = logging.getLogger(__name__)
@@ -99,91 +93,3 @@ def prune_if_due(settings: Settings) -> None:
         remove_secret_leftovers(settings)
     except Exception:  # pruning must never fail a run
         log.exception("artifact pruning failed")
-
-
-@dataclass
-class PurgeReport:
-    runs: int = 0
-    events: int = 0
-    transactions: int = 0
-    # The longest single transaction (DELETE + commit): how long a row lock was held at most.
-    longest_transaction_seconds: float = 0.0
-
-    def timed(self, started: float) -> None:
-        self.transactions += 1
-        self.longest_transaction_seconds = max(self.longest_transaction_seconds, time.perf_counter() - started)
-
-
-def purge_runs(
-    queued_before: dt.datetime, batch_rows: int = PURGE_BATCH_ROWS, pause_seconds: float = 0.0
-) -> PurgeReport:
-    """Delete the ended runs queued before ``queued_before`` (naive UTC), with their events and host
-    summaries, in transactions of at most about ``batch_rows`` events; ``pause_seconds`` between them
-    leaves the DB to the live system on a busy server. Queued and running runs are never touched.
-
-    Small runs go several to a transaction (as many as ``batch_rows`` events hold); a large run's events
-    are deleted ``batch_rows`` at a time before its row."""
-    report = PurgeReport()
-    terminal = [state.value for state in TERMINAL_STATES]
-    after = 0
-    while True:
-        with session_scope() as session:
-            candidates = session.execute(
-                select(Run.id, Run.event_count)
-                .where(Run.queued_at < queued_before, Run.state.in_(terminal), Run.id > after)
-                .order_by(Run.id)
-                .limit(PURGE_RUNS_PER_PASS)
-            ).all()
-        if not candidates:
-            break
-        group: list[int] = []
-        rows = 0
-        for run_id, event_count in candidates:
-            if event_count > batch_rows:
-                _delete_events_in_batches(run_id, batch_rows, pause_seconds, report)
-                event_count = 0  # only its row is left
-            if group and rows + event_count > batch_rows:
-                _delete_runs(group, report, pause_seconds)
-                group, rows = [], 0
-            group.append(run_id)
-            rows += event_count
-        if group:
-            _delete_runs(group, report, pause_seconds)
-        after = candidates[-1].id
-    if report.runs:
-        log.info("purged %d runs and %d events queued before %s", report.runs, report.events, queued_before)
-    return report
-
-
-def _delete_events_in_batches(run_id: int, batch_rows: int, pause_seconds: float, report: PurgeReport) -> None:
-    """Delete one run's events, oldest first, ``batch_rows`` per transaction (a range of the
-    (run_id, counter) index each), leaving the run's own row."""
-    while True:
-        started = time.perf_counter()
-        with session_scope() as session:
-            upper = session.scalar(
-                select(RunEvent.counter)
-                .where(RunEvent.run_id == run_id)
-                .order_by(RunEvent.counter)
-                .offset(batch_rows - 1)
-                .limit(1)
-            )
-            condition = [RunEvent.run_id == run_id] + ([] if upper is None else [RunEvent.counter <= upper])
-            report.events += session.execute(delete(RunEvent).where(*condition)).rowcount
-        report.timed(started)
-        if pause_seconds:
-            time.sleep(pause_seconds)
-        if upper is None:
-            return
-
-
-def _delete_runs(run_ids: list[int], report: PurgeReport, pause_seconds: float) -> None:
-    """The runs, their (remaining) events and host summaries, in one transaction."""
-    started = time.perf_counter()
-    with session_scope() as session:
-        report.events += session.execute(delete(RunEvent).where(RunEvent.run_id.in_(run_ids))).rowcount
-        session.execute(delete(RunHostSummary).where(RunHostSummary.run_id.in_(run_ids)))
-        report.runs += session.execute(delete(Run).where(Run.id.in_(run_ids))).rowcount
-    report.timed(started)
-    if pause_seconds:
-        time.sleep(pause_seconds)

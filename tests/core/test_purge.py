@@ -1,8 +1,9 @@
-"""Purging old runs from the DB (runners.retention.purge_runs): only ended runs older than the cutoff
+"""Purging old runs from the DB (playdeck.purge.purge_runs): only ended runs older than the cutoff
 go, each with its events and host summaries, whatever the batch size; everything else stays whole."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -10,9 +11,10 @@ from sqlalchemy import func, select
 
 from playdeck import db
 from playdeck.events import event_row, store_events
-from playdeck.models import Environment, Project, Run, RunEvent, RunHostSummary
+from playdeck.models import Environment, Project, Run, RunEvent, RunHostSummary, utcnow
+from playdeck.purge import purge_expired, purge_runs
 from playdeck.settings import Settings
-from runners.retention import purge_runs
+from tests.cli.cli_support import playdeck
 
 CUTOFF = dt.datetime(2026, 6, 1)
 OLD, NEW = CUTOFF - dt.timedelta(days=1), CUTOFF + dt.timedelta(days=1)
@@ -48,11 +50,7 @@ def remaining() -> dict[int, tuple[int, int]]:
 
 @pytest.mark.parametrize("batch_rows", [1, 4, 1000])
 def test_only_old_ended_runs_are_purged_with_their_rows(services: Settings, batch_rows: int) -> None:
-    with db.session_scope() as session:
-        project = Project(name="p", playbook="x.yml", environments=[Environment(name="e", inventory="i.ini")])
-        session.add(project)
-        session.flush()
-        session.expunge_all()
+    project = new_project()
     purged = [add_run(project, OLD, "successful", 3), add_run(project, OLD, "failed", 10),
               add_run(project, OLD, "canceled", 0), add_run(project, OLD, "successful", 2)]  # fmt: skip
     kept = {
@@ -63,3 +61,43 @@ def test_only_old_ended_runs_are_purged_with_their_rows(services: Settings, batc
     report = purge_runs(CUTOFF, batch_rows=batch_rows)
     assert remaining() == kept
     assert (report.runs, report.events) == (len(purged), 15)
+
+
+def new_project() -> Project:
+    with db.session_scope() as session:
+        project = Project(name="p", playbook="x.yml", environments=[Environment(name="e", inventory="i.ini")])
+        session.add(project)
+        session.flush()
+        session.expunge_all()
+    return project
+
+
+def test_playdeck_db_purge_deletes_ended_runs_older_than_the_days_given(embedded: Settings) -> None:
+    project = new_project()
+    now = utcnow()
+    old = add_run(project, now - dt.timedelta(days=40), "successful", 4)
+    kept = {
+        add_run(project, now - dt.timedelta(days=10), "failed", 2): (2, 1),
+        add_run(project, now - dt.timedelta(days=40), "running", 3): (3, 1),
+    }
+
+    result = playdeck("db", "purge", "--older-than-days", "30")
+
+    assert result.returncode == 0, result.stderr
+    assert "Purged 1 runs and 4 events" in result.stdout
+    assert old not in remaining() and remaining() == kept
+    refused = playdeck("db", "purge", "--older-than-days", "0")
+    assert refused.returncode == 2 and "older-than-days" in refused.stderr
+    assert remaining() == kept
+
+
+def test_the_retention_setting_purges_and_zero_keeps_everything(embedded: Settings, monkeypatch) -> None:
+    project = new_project()
+    now = utcnow()
+    old = add_run(project, now - dt.timedelta(days=100), "successful", 2)
+    recent = add_run(project, now - dt.timedelta(days=5), "successful", 2)
+
+    assert purge_expired(embedded) is None  # 0, the default: every run is kept
+    assert set(remaining()) == {old, recent}
+    report = purge_expired(dataclasses.replace(embedded, run_retention_days=30))
+    assert report is not None and report.runs == 1 and set(remaining()) == {recent}
