@@ -11,6 +11,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,7 @@ import redis
 from playdeck import db, migrate, taskqueue
 from playdeck.projects import ensure_sample_project
 from playdeck.settings import Settings, get_settings
-from tests.servers import REPO_ROOT, ThrowawayMariaDB, ThrowawayRedis, Worker
+from tests.servers import REPO_ROOT, ThrowawayMariaDB, ThrowawayRedis, Worker, kill_run_processes
 
 if TYPE_CHECKING:
     from flask.testing import FlaskClient
@@ -181,9 +182,9 @@ def lease_key(number: int) -> str:
     return f"playdeck-test:redis-db:{number}"
 
 
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """A Redis database of its own for this test (keys are flushed before use)."""
+@contextmanager
+def leased_redis_db() -> Iterator[str]:
+    """The URL of a Redis DB no other test uses meanwhile (flushed before use)."""
     client = redis.Redis.from_url(REDIS_URL)
     try:
         client.ping()
@@ -200,10 +201,19 @@ def redis_url() -> Iterator[str]:
             pytest.fail(f"all Redis test DBs {REDIS_TEST_DBS} are leased by other tests")
         time.sleep(0.5)
     redis.Redis.from_url(f"{REDIS_URL}/{number}").flushdb()
-    yield f"{REDIS_URL}/{number}"
-    # Only our own lease: a lease that expired may belong to another test by now.
-    if client.get(lease_key(number)) == token.encode():
-        client.delete(lease_key(number))
+    try:
+        yield f"{REDIS_URL}/{number}"
+    finally:
+        # Only our own lease: a lease that expired may belong to another test by now.
+        if client.get(lease_key(number)) == token.encode():
+            client.delete(lease_key(number))
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A Redis database of its own for this test."""
+    with leased_redis_db() as url:
+        yield url
 
 
 @pytest.fixture
@@ -225,6 +235,9 @@ def start_worker(tmp_path: Path) -> Iterator:
     yield start
     for worker in started:
         worker.stop()
+    # What a worker killed mid-run left behind (production's reaper and sweep would end it).
+    for install in {worker.install for worker in started}:
+        kill_run_processes(install)
 
 
 def wait_for_state(run_id: int, states: set[str], timeout: float = 120) -> str:

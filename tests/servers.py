@@ -11,8 +11,11 @@ import time
 import uuid
 from pathlib import Path
 
+import psutil
 import pymysql
 import redis
+
+from runners import orphans
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PLAYDECK = shutil.which("playdeck", path=str(Path(sys.executable).parent)) or "playdeck"
@@ -120,12 +123,27 @@ class ThrowawayMariaDB(ThrowawayServer):
             return False
 
 
+def kill_run_processes(install: str) -> list[int]:
+    """SIGKILL every process tagged as a run of ``install`` (a test's leftovers once its workers stopped)."""
+    killed = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get(orphans.RUN_ENV, "").startswith(f"{install}/"):
+                proc.kill()
+                killed.append(proc.pid)
+        except (psutil.Error, OSError):
+            continue  # gone meanwhile, or not ours to read
+    return killed
+
+
 class Worker:
     """A real Celery worker (prefork) in a subprocess, started the way production starts it."""
 
     def __init__(self, log_path: Path, queues: str = "deploy,dns", concurrency: int = 2) -> None:
         self.log_path = log_path
         self.name = f"test-{uuid.uuid4().hex[:8]}"
+        # The install its runs' processes are tagged with (PLAYDECK_RUN), from the current settings.
+        self.install = orphans.install_id()
         # The production entry point, so the exact Celery flags are tested too.
         command = [PLAYDECK, "worker", "--queues", queues, "--concurrency", str(concurrency), "--name", self.name]
         self.log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pymysql
 import pytest
-import redis
 
 from playdeck import db, projects
 from tests.browser.browser_testing import PASSWORD, USER
@@ -23,13 +22,13 @@ from tests.cli.conftest import serve_web
 from tests.conftest import (
     MARIADB_HOST,
     MARIADB_PORT,
-    REDIS_URL,
     configure_test_playbooks,
+    leased_redis_db,
     make_user,
     reset_process_state,
 )
 from tests.dns.conftest import make_zone
-from tests.servers import Worker
+from tests.servers import Worker, kill_run_processes
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -91,37 +90,33 @@ def site(mariadb_server: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     tmp = tmp_path_factory.mktemp("browser")
     monkeypatch = pytest.MonkeyPatch()
     database = _fresh_database()
-    # The Redis database tests.conftest.redis_url would pick for this process; no other test of this
-    # process runs while the module's site is up.
-    broker_url = f"{REDIS_URL}/{1 + os.getpid() % 15}"
-    client = redis.Redis.from_url(broker_url)
-    client.flushdb()
-    worker: Worker | None = None
-    web = None
-    try:
-        monkeypatch.setenv("PLAYDECK_DATA_DIR", str(tmp / "data"))
-        configure_test_playbooks(
-            monkeypatch, tmp, f"mysql+pymysql://root@{mariadb_server}/{database}?charset=utf8mb4", broker_url
-        )
-        make_user(USER, "admin", password=PASSWORD)
-        with db.session_scope() as session:
-            projects.add_project(session, "chatty", "chatty.yml", {"dev": "local2.ini", "prod": "local2.ini"})
-            projects.add_project(session, "sleepy", "sleep_long.yml", {"dev": "local2.ini"})
-        make_zone()
-        # The web first: it must answer within serve_web's deadline, before a worker competes for the CPU.
-        web = serve_web(monkeypatch, tmp)
-        url = next(web)
-        worker = Worker(tmp / "worker.log", queues="deploy", concurrency=2)
-        yield Site(url=url, env={k: v for k, v in os.environ.items() if k.startswith("PLAYDECK_")})
-    finally:
-        if web is not None:
-            web.close()  # stops gunicorn
-        if worker is not None:
-            worker.stop()
-        monkeypatch.undo()
-        reset_process_state()
-        client.flushdb()
-        _drop_database(database)
+    with leased_redis_db() as broker_url:
+        worker: Worker | None = None
+        web = None
+        try:
+            monkeypatch.setenv("PLAYDECK_DATA_DIR", str(tmp / "data"))
+            configure_test_playbooks(
+                monkeypatch, tmp, f"mysql+pymysql://root@{mariadb_server}/{database}?charset=utf8mb4", broker_url
+            )
+            make_user(USER, "admin", password=PASSWORD)
+            with db.session_scope() as session:
+                projects.add_project(session, "chatty", "chatty.yml", {"dev": "local2.ini", "prod": "local2.ini"})
+                projects.add_project(session, "sleepy", "sleep_long.yml", {"dev": "local2.ini"})
+            make_zone()
+            # The web first: it must answer within serve_web's deadline, before a worker competes for the CPU.
+            web = serve_web(monkeypatch, tmp)
+            url = next(web)
+            worker = Worker(tmp / "worker.log", queues="deploy", concurrency=2)
+            yield Site(url=url, env={k: v for k, v in os.environ.items() if k.startswith("PLAYDECK_")})
+        finally:
+            if web is not None:
+                web.close()  # stops gunicorn
+            if worker is not None:
+                worker.stop()
+                kill_run_processes(worker.install)
+            monkeypatch.undo()
+            reset_process_state()
+            _drop_database(database)
 
 
 @pytest.fixture
