@@ -730,6 +730,11 @@ def wait_for_local_exit(stopped: list[WorkerView]) -> None:
 ROLE_CHOICE = click.Choice([role.value for role in Role])
 
 
+def secret_input(prompt: str) -> str:
+    """A secret from the terminal without echo, or the whole of stdin when piped (never from argv)."""
+    return getpass.getpass(prompt) if sys.stdin.isatty() else sys.stdin.read()
+
+
 def read_password(name: str) -> str:
     """One line of stdin when it is not a terminal (`printf '%s\\n' "$PW" | playdeck user add …`), else
     asked for twice without echo."""
@@ -927,12 +932,10 @@ def secret_set(project_name: str, kind: str, environment: str | None) -> None:
     ps): `playdeck secret set app ssh_key < deploy_key`, or typed at the prompt."""
     from playdeck import secrets
 
-    if sys.stdin.isatty():
-        value = getpass.getpass(f"{kind} for {project_name}: ")
-    else:
-        value = sys.stdin.read()
+    value = secret_input(f"{kind} for {project_name}: ")
+    if not sys.stdin.isatty() and kind != "ssh_key":
         # A password piped with echo ends with a newline that is not part of it; a key keeps its own.
-        value = value if kind == "ssh_key" else value.removesuffix("\n").removesuffix("\r")
+        value = value.removesuffix("\n").removesuffix("\r")
     with shell_session() as session:
         view = secrets.set_secret(session, project_name, environment, kind, value, who=default_user())
     click.echo(f"{view.kind} of {view.project} ({view.environment or 'every environment'}) set.")
@@ -1105,7 +1108,7 @@ def webhook_add(project_name: str, url: str, format_: str, events: list[str], si
 
     secret = ""
     if signed:
-        secret = getpass.getpass("webhook secret: ") if sys.stdin.isatty() else sys.stdin.read().strip()
+        secret = secret_input("webhook secret: ").strip()
         if not secret:
             raise CommandFailed("--signed needs a secret on stdin", EXIT_REFUSED)
     with shell_session() as session:

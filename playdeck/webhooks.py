@@ -360,22 +360,25 @@ def enqueue(session: Session, run_id: int, state: RunState | str) -> int:
     run = _run_facts(session, run_id)
     now = utcnow()
     for hook in chosen:
-        session.add(
-            WebhookDelivery(
-                webhook_id=hook.id,
-                run_id=run_id,
-                event=event,
-                payload=render(hook.format, event, run),
-                state=PENDING,
-                attempts=0,
-                last_error="",
-                attempts_json="[]",
-                created_at=now,
-                next_attempt_at=now,
-            )
-        )
+        session.add(_pending(hook.id, run_id, event, render(hook.format, event, run), now))
     session.flush()
     return len(chosen)
+
+
+def _pending(webhook_id: int, run_id: int | None, event: str, payload: str, now: dt.datetime) -> WebhookDelivery:
+    """A delivery due at once, not yet attempted."""
+    return WebhookDelivery(
+        webhook_id=webhook_id,
+        run_id=run_id,
+        event=event,
+        payload=payload,
+        state=PENDING,
+        attempts=0,
+        last_error="",
+        attempts_json="[]",
+        created_at=now,
+        next_attempt_at=now,
+    )
 
 
 def enqueue_test(session: Session, project: str, webhook_id: int, who: str | None = None) -> WebhookDelivery:
@@ -388,19 +391,7 @@ def enqueue_test(session: Session, project: str, webhook_id: int, who: str | Non
                         f"{_slack_escape(hook.project.name)} (sent by {_slack_escape(actor)})"}  # fmt: skip
     else:
         body = {"event": TEST_EVENT, "project": hook.project.name, "webhook_id": hook.id, "sent_by": actor}
-    now = utcnow()
-    delivery = WebhookDelivery(
-        webhook_id=hook.id,
-        run_id=None,
-        event=TEST_EVENT,
-        payload=json.dumps(body, sort_keys=True),
-        state=PENDING,
-        attempts=0,
-        last_error="",
-        attempts_json="[]",
-        created_at=now,
-        next_attempt_at=now,
-    )
+    delivery = _pending(hook.id, None, TEST_EVENT, json.dumps(body, sort_keys=True), utcnow())
     session.add(delivery)
     session.flush()
     audit.record(session, "webhook.test", "webhook", hook.id, {"project": hook.project.name, "delivery": delivery.id},
