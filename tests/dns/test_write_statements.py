@@ -3,15 +3,11 @@ rests on it), and answers with the row exactly as a later read finds it, though 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event
 
-from playdeck import db
 from tests.dns.conftest import make_zone
 from tests.dns.test_records import create, delete, get, update
+from tests.statements import recorded_statements
 
 # Statements per change on MariaDB (the audit log's row included); SQLite adds one, the write that takes
 # its lock (changes.lock_zone).
@@ -25,35 +21,22 @@ def database(request) -> str:
     return request.param
 
 
-@contextmanager
-def statements() -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, _parameters, _context, _executemany) -> None:
-        seen.append(statement)
-
-    engine = db.get_engine()
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
-def within_budget(change: str, database: str, seen: list[str]) -> None:
+def within_budget(change: str, database: str, seen: list[tuple[str, int]]) -> None:
     budget = BUDGET[change] + (database == "embedded")
-    assert len(seen) <= budget, f"{change} took {len(seen)} statements (budget {budget}):\n" + "\n".join(seen)
+    assert len(seen) <= budget, f"{change} took {len(seen)} statements (budget {budget}):\n" + "\n".join(
+        statement for statement, _ in seen
+    )
 
 
 def test_a_record_change_stays_within_its_statement_budget(database):
     create("www", "A", "192.0.2.10")  # "www" has an RRset already: the create below joins it
-    with statements() as seen:
+    with recorded_statements() as seen:
         created = create("www", "A", "192.0.2.11", comment="second")
     within_budget("create", database, seen)
-    with statements() as seen:
+    with recorded_statements() as seen:
         updated = update(created, value="192.0.2.12")
     within_budget("update", database, seen)
-    with statements() as seen:
+    with recorded_statements() as seen:
         delete(updated)
     within_budget("delete", database, seen)
 

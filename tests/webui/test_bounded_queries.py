@@ -6,11 +6,8 @@ loads everything; at 100,000 runs and millions of events either one makes the UI
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event, insert, select
+from sqlalchemy import insert, select
 
 from playdeck import db
 from playdeck.events import MAX_EVENTS_PER_PAGE, event_row, store_events
@@ -18,6 +15,7 @@ from playdeck.models import Environment, Project, Run
 from playdeck.projects import SAMPLE_PROJECT
 from playdeck.settings import Settings
 from tests.conftest import web_client
+from tests.statements import recorded_statements
 from tests.webui.webui_testing import HOST_STATS
 
 URLS = [
@@ -31,22 +29,6 @@ URLS = [
     "/api/v1/runs/{run}/events",
     "/api/v1/runs/{run}/events?after=5",
 ]
-
-
-@contextmanager
-def recorded_statements() -> Iterator[list[tuple[str, int]]]:
-    """Every statement sent on the engine meanwhile, with the rows the driver reported (-1: unknown)."""
-    statements: list[tuple[str, int]] = []
-
-    def after_execute(conn, cursor, statement, parameters, context, executemany) -> None:
-        statements.append((statement, cursor.rowcount))
-
-    engine = db.get_engine()
-    event.listen(engine, "after_cursor_execute", after_execute)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "after_cursor_execute", after_execute)
 
 
 def add_runs(count: int, events: int) -> int:
