@@ -9,8 +9,9 @@ import time
 import pytest
 from flask.testing import FlaskClient
 
+from tests.statements import recorded_statements
 from tests.webui.webui_testing import RunDriver, event_counters, read_stream, sse_messages
-from webui import stream
+from webui import run_feed, stream
 
 # More than one page of events, so the stream must read several pages back to back.
 MANY = 1500
@@ -135,3 +136,66 @@ def test_a_bad_last_event_id_is_a_400(client: FlaskClient, runs: RunDriver) -> N
     response = client.get(f"/api/v1/runs/{run_id}/stream", headers={"Last-Event-ID": "abc"})
     assert response.status_code == 400
     assert response.json["field"] == "Last-Event-ID"
+
+
+def test_viewers_of_one_run_share_one_db_poll(client: FlaskClient, runs: RunDriver) -> None:
+    """Ten people watching a deploy cost the DB what one does: the events are read once per process."""
+    run_id = runs.create(client)
+    runs.start(run_id)
+    viewers = 10
+    received: list[list[int]] = [[] for _ in range(viewers)]
+    connected = threading.Barrier(viewers + 1)
+
+    def watch(index: int) -> None:
+        messages = read_stream_with(client, f"/api/v1/runs/{run_id}/stream", connected)
+        received[index] = event_counters(messages)
+
+    threads = [threading.Thread(target=watch, args=(i,)) for i in range(viewers)]
+    with recorded_statements() as statements:
+        for thread in threads:
+            thread.start()
+        connected.wait(timeout=20)
+        watched_from = time.monotonic()
+        for chunk in (range(1, 6), range(6, 11)):
+            time.sleep(0.5)
+            runs.emit(run_id, chunk)
+        time.sleep(0.5)
+        runs.finish(run_id)
+        for thread in threads:
+            thread.join(timeout=20)
+        watched = time.monotonic() - watched_from
+
+    assert received == [list(range(1, 11))] * viewers
+    event_reads = [sql for sql, _ in statements if "FROM run_events" in sql]
+    # One poller: at most one read per poll interval (plus the first), where ten pollers made ten.
+    assert 0 < len(event_reads) <= watched / run_feed.POLL_SECONDS + 3
+
+
+def read_stream_with(client: FlaskClient, url: str, connected: threading.Barrier) -> list:
+    """``read_stream``, meeting the other viewers at ``connected`` once the stream has started."""
+    response = client.get(url, buffered=False)
+    received = []
+    try:
+        for message in sse_messages(response.response):
+            if not received:
+                connected.wait(timeout=20)
+            received.append(message)
+            if message.event == "end":
+                return received
+    finally:
+        response.close()
+    raise AssertionError(f"stream closed without end: {received[-5:]}")
+
+
+def test_a_viewer_far_behind_the_shared_window_reads_its_backlog_without_a_gap(
+    client: FlaskClient, runs: RunDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(run_feed, "WINDOW", 5)
+    run_id = runs.complete(client, events=MANY)
+    url = f"/api/v1/runs/{run_id}/stream"
+    # The first viewer starts the run's feed, which keeps only its last few messages...
+    assert event_counters(read_stream(client, url)) == list(range(1, MANY + 1))
+    # ...so a second one resuming far back reads the gap from the DB, then joins the feed.
+    messages = read_stream(client, url, headers={"Last-Event-ID": "100"})
+    assert event_counters(messages) == list(range(101, MANY + 1))
+    assert messages[0].event == "state" and messages[-1].event == "end"
