@@ -11,14 +11,14 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Integer, String, delete, literal, select, union_all, update
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.security import check_password_hash
 
 from playdeck import audit
 from playdeck.auth import throttle
-from playdeck.auth.models import ApiToken, LoginSession, User
-from playdeck.auth.permissions import Principal
+from playdeck.auth.models import ApiToken, LoginSession, ProjectMember, User, ZoneEditor
+from playdeck.auth.permissions import Principal, Role
 from playdeck.auth.users import get_user, principal, set_password
 from playdeck.errors import NotFound, Unauthenticated, ValidationError
 from playdeck.models import utcnow
@@ -43,6 +43,34 @@ def _hash(secret: str) -> str:
 
 def _with_grants():
     return selectinload(User.projects), selectinload(User.zones)
+
+
+# Every request starts with its caller: the credential and its user in one query, the grants in at
+# most one more (issue 7, the API at scale).
+_PRINCIPAL_COLUMNS = (User.id.label("user_id"), User.name, User.role, User.active)
+
+
+def _principal(session: Session, row: Any) -> Principal:
+    """The principal of a credential row (``_PRINCIPAL_COLUMNS``). An admin's grants are never consulted
+    (``playdeck.auth.permissions``), so they are not read."""
+    role = Role(row.role)
+    if role == Role.ADMIN:
+        return Principal(id=row.user_id, name=row.name, role=role)
+    grants = session.execute(
+        union_all(
+            select(ProjectMember.project_id, literal(None, String).label("zone")).where(
+                ProjectMember.user_id == row.user_id
+            ),
+            select(literal(None, Integer), ZoneEditor.zone).where(ZoneEditor.user_id == row.user_id),
+        )
+    ).all()
+    return Principal(
+        id=row.user_id,
+        name=row.name,
+        role=role,
+        project_ids=frozenset(project_id for project_id, _ in grants if project_id is not None),
+        zones=frozenset(zone for _, zone in grants if zone is not None),
+    )
 
 
 # --- password login and sessions ------------------------------------------------------------------
@@ -107,16 +135,16 @@ def change_own_password(session: Session, name: str, current: str, new: str, ses
 def session_principal(session: Session, session_token: str) -> Principal | None:
     """The user of a live session, or None (unknown, expired, or the user deactivated)."""
     now = utcnow()
-    row = session.scalar(
-        select(LoginSession)
-        .options(selectinload(LoginSession.user).options(*_with_grants()))
+    row = session.execute(
+        select(LoginSession.id, LoginSession.expires_at, LoginSession.last_seen_at, *_PRINCIPAL_COLUMNS)
+        .join(User, LoginSession.user_id == User.id)
         .where(LoginSession.token_hash == _hash(session_token))
-    )
-    if row is None or row.expires_at <= now or not row.user.active:
+    ).one_or_none()
+    if row is None or row.expires_at <= now or not row.active:
         return None
     if now - row.last_seen_at >= TOUCH_EVERY:
-        row.last_seen_at = now
-    return principal(row.user)
+        session.execute(update(LoginSession).where(LoginSession.id == row.id).values(last_seen_at=now))
+    return _principal(session, row)
 
 
 def csrf_token(session_token: str) -> str:
@@ -171,18 +199,18 @@ def expiry_after(days: object) -> dt.datetime | None:
 def token_principal(session: Session, token: str) -> Principal | None:
     """The user of a valid token (not expired, not revoked, user active), or None."""
     now = utcnow()
-    row = session.scalar(
-        select(ApiToken)
-        .options(selectinload(ApiToken.user).options(*_with_grants()))
+    row = session.execute(
+        select(ApiToken.id, ApiToken.expires_at, ApiToken.revoked_at, ApiToken.last_used_at, *_PRINCIPAL_COLUMNS)
+        .join(User, ApiToken.user_id == User.id)
         .where(ApiToken.token_hash == _hash(token))
-    )
-    if row is None or row.revoked_at is not None or not row.user.active:
+    ).one_or_none()
+    if row is None or row.revoked_at is not None or not row.active:
         return None
     if row.expires_at is not None and row.expires_at <= now:
         return None
     if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
-        row.last_used_at = now
-    return principal(row.user)
+        session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+    return _principal(session, row)
 
 
 def revoke_token(session: Session, token_id: int, *, owner: str | None = None) -> None:
