@@ -202,6 +202,14 @@ def get_run(session: Session, run_id: int) -> Run:
     return run
 
 
+def run_state(session: Session, run_id: int) -> str:
+    """Just the run's state (one indexed column, no entity): what a log reader checks before its page."""
+    state = session.scalar(select(Run.state).where(Run.id == run_id))
+    if state is None:
+        raise NotFound(f"run {run_id} does not exist")
+    return state
+
+
 @dataclass
 class RunFilters:
     project: str | None = None

@@ -9,7 +9,7 @@ from playdeck.auth.permissions import Action
 from playdeck.db import session_scope
 from playdeck.errors import ValidationError
 from playdeck.events import MAX_EVENTS_PER_PAGE, events_after, events_before
-from playdeck.runs import get_run, submit_run
+from playdeck.runs import run_state, submit_run
 from playdeck.serializers import event_json, run_json
 from playdeck.settings import get_settings
 from playdeck.states import is_terminal
@@ -107,7 +107,7 @@ def list_events(run_id: int) -> Response:
     limit = int_param("limit", request.args.get("limit"), MAX_EVENTS_PER_PAGE, 1, MAX_EVENTS_PER_PAGE)
     with session_scope() as session:
         # State first: if it is terminal, the events read next are complete (see webui.stream).
-        state = get_run(session, run_id).state
+        state = run_state(session, run_id)
         page = (
             events_after(session, run_id, after, limit)
             if before is None

@@ -124,9 +124,8 @@ def runs() -> tuple[str, int]:
 
 
 def _run_page(run_id: int, error: str | None = None) -> str:
-    return render_template(
-        "run.html", run=queries.run_detail(run_id), progress=queries.progress(run_id), log_tail=LOG_TAIL, error=error
-    )
+    run, progress = queries.run_with_progress(run_id)
+    return render_template("run.html", run=run, progress=progress, log_tail=LOG_TAIL, error=error)
 
 
 @bp.get("/runs/<int:run_id>")

@@ -152,6 +152,13 @@ def progress(run_id: int) -> JsonDict:
         return run_progress(session, get_run(session, run_id))
 
 
+def run_with_progress(run_id: int) -> tuple[JsonDict, JsonDict]:
+    """The run page's two read models from one session and one load of the run."""
+    with session_scope() as session:
+        run = get_run(session, run_id)
+        return run_json(run), run_progress(session, run)
+
+
 def project_page(name: str, days: int, environment: str | None, per_page: int) -> JsonDict:
     """A project, its latest runs and its delivery metrics over ``days`` (in one environment, or all)."""
     with session_scope() as session:
