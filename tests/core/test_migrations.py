@@ -25,3 +25,43 @@ def test_migrations_match_the_models_and_round_trip(backend, monkeypatch, tmp_pa
     command.downgrade(migrate.alembic_config(), "base")
     migrate.upgrade()
     assert schema_drift() == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
+def test_events_stored_before_the_rekeying_of_run_events_survive_it(backend, monkeypatch, tmp_path, request):
+    """0013 rebuilds run_events around (run_id, counter): every stored line is still there, in order,
+    and a batch written twice still stores each event once."""
+    from sqlalchemy import text
+
+    from playdeck.events import events_after, store_events
+
+    url = request.getfixturevalue("mariadb_url") if backend == "mariadb" else f"sqlite:///{tmp_path}/m.db"
+    configure(monkeypatch, seed_sample=False, data_dir=str(tmp_path / "data"), database_url=url)
+    command.downgrade(migrate.alembic_config(), "0012")
+    with db.get_engine().begin() as connection:
+
+        def insert(table: str, **values: object) -> None:
+            names = ", ".join(values)
+            connection.execute(text(f"INSERT INTO {table} ({names}) VALUES (:{', :'.join(values)})"), values)
+
+        insert("projects", id=1, name="app", description="", playbook="site.yml", created_at="2026-01-01",
+               run_timeout_seconds=60, idle_timeout_seconds=60, lock_deploys=1, supersede_queued=0,
+               retry_lost_runs=0)  # fmt: skip
+        insert("environments", id=1, project_id=1, name="prod", inventory="hosts.ini", protected=0)
+        insert("runs", id=1, kind="deploy", project_id=1, environment_id=1, version="", extra_vars_json="{}",
+               host_limit="", tags_json="[]", check_mode=0, requested_by="ann", queue="deploy", state="running",
+               reason="", queued_at="2026-01-01", attempt=1, event_count=0, retry_number=0)  # fmt: skip
+        for counter in (3, 1, 2):  # stored out of order, as a retried batch can be
+            insert("run_events", run_id=1, counter=counter, uuid="", event="verbose", host="", task="", play="",
+                   stdout=f"line {counter}", start_line=0, end_line=1, event_data_json="{}")  # fmt: skip
+    db.reset_engine()
+    migrate.upgrade()
+
+    with db.session_scope() as session:
+        assert [row.stdout for row in events_after(session, 1)] == ["line 1", "line 2", "line 3"]
+        again = [{"run_id": 1, "counter": c, "uuid": "", "event": "verbose", "host": "", "task": "", "play": "",
+                  "stdout": f"line {c}", "start_line": 0, "end_line": 1, "created": None,
+                  "event_data_json": "{}"} for c in (3, 4)]  # fmt: skip
+        assert store_events(session, 1, again) == 1
+    with db.session_scope() as session:
+        assert [row.counter for row in events_after(session, 1)] == [1, 2, 3, 4]
