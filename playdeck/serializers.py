@@ -10,7 +10,12 @@ from playdeck.states import is_terminal
 
 
 def iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.replace(tzinfo=dt.UTC).isoformat()
+    """A stored (naive UTC) timestamp as ISO 8601 with its offset."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return f"{value.isoformat()}+00:00"
 
 
 def project_json(project: Project) -> dict[str, Any]:

@@ -44,6 +44,9 @@ class _Id(IntegerConverter):
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.url_map.converters["int"] = _Id
+    # Keys in the order the serializers build them: sorting every object of a 1,000-event page cost
+    # more than the encoding (issue 7).
+    app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config.from_mapping(
         # Flask answers 413 before a view reads an oversized body, for the API and the forms alike.
         MAX_CONTENT_LENGTH=get_settings().max_request_bytes,

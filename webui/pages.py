@@ -118,7 +118,7 @@ def runs() -> tuple[str, int]:
         error=error,
         filters=request.args,
         states=list(RunState),
-        projects=queries.projects_json(),
+        project_names=queries.project_names(),
         page_url=page_url,
     ), 400 if error else 200
 

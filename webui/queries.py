@@ -33,6 +33,12 @@ def projects_json() -> list[JsonDict]:
         return [project_json(project) for project in list_projects(session)]
 
 
+def project_names() -> list[str]:
+    """For the runs page's project filter: the names alone (not every project with its environments)."""
+    with session_scope() as session:
+        return list(session.scalars(select(Project.name).order_by(Project.name)))
+
+
 def _with_id(project: Project) -> JsonDict:
     """The project's JSON and its id, which membership (``Principal.project_ids``) is checked by."""
     return {**project_json(project), "id": project.id}
