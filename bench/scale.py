@@ -16,14 +16,27 @@ authenticate with a Bearer token. Afterwards the RSS of each gunicorn worker is 
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import requests
 
-from bench.harness import Row, Stack, children, database_exists, drop_database, loadavg, mysql, percentile, rss_mb
+from bench.harness import (
+    Row,
+    Stack,
+    children,
+    cpu_seconds,
+    database_exists,
+    drop_database,
+    loadavg,
+    mysql,
+    percentile,
+    rss_mb,
+)
 
 DB_NAME = "bench_scale"
 RUNS = 100_000
@@ -230,6 +243,44 @@ def hammer(session_factory, url: str, seconds: float, clients: int = CLIENTS) ->
     return latencies, errors
 
 
+def connections_per_process(port: int) -> list[int]:
+    """Established client connections to ``port`` per server process, most first (``ss -p``)."""
+    listing = subprocess.run(
+        ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"], capture_output=True, text=True, check=True
+    ).stdout
+    return sorted(
+        Counter(line.split("pid=")[1].split(",")[0] for line in listing.splitlines() if "pid=" in line).values(),
+        reverse=True,
+    )
+
+
+def mariadb_pid() -> int:
+    return int(
+        subprocess.run(["pgrep", "-x", "mariadbd"], capture_output=True, text=True, check=True).stdout.split()[0]
+    )
+
+
+def observed_hammer(stack: Stack, session_factory, url: str, seconds: float, clients: int):
+    """``hammer``, and where the time went: CPU ms per request of the web processes, MariaDB and the client
+    threads (they share the 2 cores), and how the clients' keep-alive connections were spread over the web
+    processes (each stays on the process that accepted it)."""
+    processes = {"web": children(stack.web.pid), "MariaDB": [mariadb_pid()]}
+
+    def cpu_used() -> dict[str, float]:
+        used = {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in processes.items()}
+        return used | {"clients (this process)": time.process_time()}
+
+    before = cpu_used()
+    spread: list[int] = []
+    sampler = threading.Timer(seconds / 2, lambda: spread.extend(connections_per_process(stack.port)))
+    sampler.start()
+    latencies, errors = hammer(session_factory, url, seconds, clients)
+    sampler.join()
+    after = cpu_used()
+    cpu = ", ".join(f"{name} {1000 * (after[name] - before[name]) / max(1, len(latencies)):.1f}" for name in after)
+    return latencies, errors, cpu, spread
+
+
 def endpoints(base: str) -> dict[str, str]:
     api = f"{base}/api/v1"
     return {
@@ -258,7 +309,7 @@ def run(seconds: float = 10.0, clients: int = CLIENTS) -> tuple[list[Row], list[
         for name, url in endpoints(base).items():
             # Also warms each gunicorn process's pool and caches. Alone, the latency is the request's own.
             alone, _ = hammer(session_factory, url, 3.0, clients=1)
-            latencies, errors = hammer(session_factory, url, seconds, clients)
+            latencies, errors, cpu, spread = observed_hammer(stack, session_factory, url, seconds, clients)
             load = loadavg()
             rows.append(
                 Row(
@@ -268,7 +319,8 @@ def run(seconds: float = 10.0, clients: int = CLIENTS) -> tuple[list[Row], list[
                     100,
                     note=f"{clients} clients closed loop {seconds:g} s, n={len(latencies)}, "
                     f"{len(latencies) / seconds:.0f} req/s, median {percentile(latencies, 0.5):.0f} ms, "
-                    f"errors {errors}; 1 client alone: p95 {percentile(alone, 0.95):.0f} ms; load {load}",
+                    f"errors {errors}; 1 client alone: p95 {percentile(alone, 0.95):.0f} ms; CPU ms/request: {cpu}; "
+                    f"connections per web process {'/'.join(map(str, spread))}; load {load}",
                 )
             )
         workers = children(stack.web.pid)
