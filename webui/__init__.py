@@ -19,6 +19,7 @@ from webui import (
     auth_pages,
     dns_api,
     dns_pages,
+    environments_api,
     errors,
     health,
     metrics,
@@ -68,6 +69,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(audit_log.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(secrets_api.bp)
+    app.register_blueprint(environments_api.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(webhooks_api.bp)
     app.register_blueprint(webhook_pages.bp)

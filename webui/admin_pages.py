@@ -16,7 +16,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from playdeck import projects, secrets
+from playdeck import environments, projects, secrets
 from playdeck.auth import credentials, users
 from playdeck.auth.models import User
 from playdeck.auth.permissions import Action, Role
@@ -189,12 +189,16 @@ def projects_page() -> str:
 
 def _project_page(name: str, status: int = 200, **context: Any) -> tuple[str, int]:
     with session_scope() as session:
-        environments = project_json(projects.get_project(session, name))["environments"]
+        project = projects.get_project(session, name)
+        environment_rows = [
+            {**shown, "known_hosts": env.known_hosts}
+            for shown, env in zip(project_json(project)["environments"], project.environments, strict=True)
+        ]
         listed = secrets.list_secrets(session, name)
     context.setdefault("form", {})
     page = render_template(
         "admin_project.html",
-        project={"name": name, "environments": environments},
+        project={"name": name, "environments": environment_rows},
         secrets=listed,
         kinds=secrets.KINDS,
         **context,
@@ -224,6 +228,19 @@ def _change_project(name: str, change: Callable[[Session], None], typed: dict[st
 def set_protected(name: str, environment: str) -> PageResult:
     return _change_project(
         name, lambda session: projects.set_protected(session, name, environment, flag(request.form, "protected"))
+    )
+
+
+@bp.post("/projects/<name>/environments/<environment>/settings")
+@access.rule(Action.ADMIN)
+def set_environment_settings(name: str, environment: str) -> PageResult:
+    """The queue (empty: the default one) and the known_hosts lines, replaced whole."""
+    queue = request.form.get("queue", "").strip() or None
+    known_hosts = request.form.get("known_hosts", "")
+    return _change_project(
+        name,
+        lambda session: environments.set_options(session, name, environment, queue=queue, known_hosts=known_hosts),
+        {"environment": environment, "queue": queue or "", "known_hosts": known_hosts},
     )
 
 
