@@ -19,6 +19,7 @@ from sqlalchemy import and_, case, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from playdeck.db import session_scope
+from playdeck.db_clock import database_time
 from playdeck.models import Run, RunEvent, WebhookDelivery, Worker, utcnow
 from playdeck.settings import Settings, get_settings
 from playdeck.states import RunState
@@ -162,7 +163,7 @@ def ingestion_lag(session: Session, now: dt.datetime) -> GaugeMetricFamily:
     return metric
 
 
-def workers_online(session: Session, now: dt.datetime) -> Iterator[Metric]:
+def workers_online(session: Session) -> Iterator[Metric]:
     workers = GaugeMetricFamily(
         "playdeck_workers_online",
         "Worker masters whose heartbeat is recent, by state (active, or draining: finishing its runs, taking no "
@@ -175,7 +176,7 @@ def workers_online(session: Session, now: dt.datetime) -> Iterator[Metric]:
     last_sign = func.coalesce(Worker.heartbeat_at, Worker.started_at)
     rows = session.execute(
         select(Worker.state, func.count(), func.coalesce(func.sum(Worker.concurrency), 0))
-        .where(Worker.state.in_(LIVE_STATES), last_sign >= now - gone_after())
+        .where(Worker.state.in_(LIVE_STATES), last_sign >= database_time(session) - gone_after())
         .group_by(Worker.state)
     ).all()
     found = {state: (count, concurrency) for state, count, concurrency in rows}
@@ -211,7 +212,7 @@ class PlaydeckCollector:
             families += queued_runs(session, now)
             families.append(run_durations(session))
             families.append(ingestion_lag(session, now))
-            families += workers_online(session, now)
+            families += workers_online(session)
             families.append(webhook_deliveries(session))
         queues = sorted({sample.labels["queue"] for sample in families[1].samples})
         families += broker_messages(self.settings, queues)

@@ -26,6 +26,7 @@ from sqlalchemy import or_, select
 
 from playdeck import locks, purge, webhook_delivery
 from playdeck.db import session_scope
+from playdeck.db_clock import database_time
 from playdeck.dispatch import redispatch_run
 from playdeck.dns.scheduling import schedule_dirty
 from playdeck.errors import DispatchError
@@ -53,10 +54,11 @@ def _age_text(seconds: float) -> str:
 
 def reap(settings: Settings | None = None, now: dt.datetime | None = None) -> ReapReport:
     settings = settings or get_settings()
-    now = now or utcnow()
     report = ReapReport()
-    stale_before = now - dt.timedelta(seconds=settings.lost_after_seconds)
     with session_scope() as session:
+        # Heartbeats carry the database's clock (playdeck.db_clock): judged by it, hosts' skew is moot.
+        beat_now = now or database_time(session)
+        stale_before = beat_now - dt.timedelta(seconds=settings.lost_after_seconds)
         stale = session.execute(
             select(Run.id, Run.heartbeat_at, Run.worker_host)
             .where(Run.state == RunState.RUNNING.value, Run.heartbeat_at < stale_before)
@@ -64,12 +66,14 @@ def reap(settings: Settings | None = None, now: dt.datetime | None = None) -> Re
             .limit(BATCH)
         ).all()
     for row in stale:
-        silent = (now - row.heartbeat_at).total_seconds()
+        silent = (beat_now - row.heartbeat_at).total_seconds()
         reason = f"no heartbeat from worker {row.worker_host} for {_age_text(silent)}: the worker is gone"
         # None when it ended meanwhile: its own state stands.
         if mark_lost(row.id, reason) is not None:
             report.lost.append(row.id)
 
+    # Dispatch times are the web's and workers' own clocks.
+    now = now or utcnow()
     resend_before = now - dt.timedelta(seconds=settings.redispatch_after_seconds)
     with session_scope() as session:
         forgotten = session.execute(

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from playdeck import audit, locks, projects, webhooks
+from playdeck.db_clock import database_utcnow
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.models import Environment, Project, Run, RunHostSummary, utcnow
 from playdeck.states import TERMINAL_STATES, RunState, is_terminal, sources_of
@@ -326,7 +327,7 @@ def claim_run(session: Session, run_id: int, worker_host: str, worker_pid: int, 
         run_id,
         RunState.RUNNING,
         started_at=now,
-        heartbeat_at=now,
+        heartbeat_at=database_utcnow(),
         worker_host=worker_host,
         worker_pid=worker_pid,
         worker_id=current_worker_id() if worker_id is None else worker_id,
@@ -358,7 +359,7 @@ def control(session: Session, run_id: int, beat: bool = False) -> RunControl:
         session.execute(
             update(Run)
             .where(Run.id == run_id, Run.state == RunState.RUNNING.value)
-            .values(heartbeat_at=utcnow())
+            .values(heartbeat_at=database_utcnow())
             .execution_options(synchronize_session=False)
         )
     row = session.execute(select(Run.state, Run.cancel_requested_at).where(Run.id == run_id)).one()

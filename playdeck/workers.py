@@ -20,6 +20,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from playdeck import audit
+from playdeck.db_clock import database_time, database_utcnow
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.models import Environment, Project, Run, Worker, utcnow
 from playdeck.runs import USER_RE
@@ -76,7 +77,7 @@ def register(
         concurrency=concurrency,
         state=WorkerState.ACTIVE.value,
         started_at=now,
-        heartbeat_at=now,
+        heartbeat_at=database_utcnow(),
     )
     session.add(worker)
     session.flush()
@@ -90,7 +91,7 @@ def control(session: Session, worker_id: int, beat: bool = False) -> str | None:
         session.execute(
             update(Worker)
             .where(Worker.id == worker_id, Worker.state.in_(LIVE_STATES))
-            .values(heartbeat_at=utcnow())
+            .values(heartbeat_at=database_utcnow())
             .execution_options(synchronize_session=False)
         )
     return session.scalar(select(Worker.state).where(Worker.id == worker_id))
@@ -134,6 +135,8 @@ class WorkerView:
     drain_requested_at: dt.datetime | None
     drain_requested_by: str | None
     runs: list[ExecutingRun] = field(default_factory=list)
+    # The database's time when the view was read: heartbeats are written with that clock.
+    observed_at: dt.datetime | None = None
 
     @property
     def label(self) -> str:
@@ -141,7 +144,7 @@ class WorkerView:
 
     def heartbeat_age(self, now: dt.datetime | None = None) -> float:
         """Seconds since its last sign of life (its start, before the first beat)."""
-        return ((now or utcnow()) - (self.heartbeat_at or self.started_at)).total_seconds()
+        return ((now or self.observed_at or utcnow()) - (self.heartbeat_at or self.started_at)).total_seconds()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -177,7 +180,8 @@ def shown_state(worker: Worker, now: dt.datetime) -> str:
     return WorkerState.GONE.value if now - last_sign > gone_after() else worker.state
 
 
-def _views(session: Session, rows: Sequence[Worker], now: dt.datetime) -> list[WorkerView]:
+def _views(session: Session, rows: Sequence[Worker]) -> list[WorkerView]:
+    now = database_time(session)  # the clock the heartbeats were written with
     executing: dict[int, list[ExecutingRun]] = {}
     if rows:
         running = session.execute(
@@ -207,6 +211,7 @@ def _views(session: Session, rows: Sequence[Worker], now: dt.datetime) -> list[W
             drain_requested_at=row.drain_requested_at,
             drain_requested_by=row.drain_requested_by,
             runs=executing.get(row.id, []),
+            observed_at=now,
         )
         for row in rows
     ]
@@ -214,17 +219,17 @@ def _views(session: Session, rows: Sequence[Worker], now: dt.datetime) -> list[W
 
 def list_workers(session: Session, include_stopped: bool = False) -> list[WorkerView]:
     """Live and recently gone workers, oldest first; with ``include_stopped``, every worker ever seen."""
-    now = utcnow()
+    now = database_time(session)
     query = select(Worker).order_by(Worker.id)
     if not include_stopped:
         last_sign = func.coalesce(Worker.heartbeat_at, Worker.started_at)
         query = query.where(Worker.state.in_(LIVE_STATES), last_sign >= now - RECENTLY_GONE)
-    return _views(session, list(session.scalars(query)), now)
+    return _views(session, list(session.scalars(query)))
 
 
 def get_workers(session: Session, worker_ids: Sequence[int]) -> list[WorkerView]:
     rows = list(session.scalars(select(Worker).where(Worker.id.in_(worker_ids)).order_by(Worker.id)))
-    return _views(session, rows, utcnow())
+    return _views(session, rows)
 
 
 # --- draining ------------------------------------------------------------------------------------
@@ -247,7 +252,7 @@ def select_workers(
     query = select(Worker).where(Worker.state.in_(LIVE_STATES)).order_by(Worker.id)
     if host is not None:
         query = query.where(Worker.hostname == host)
-    live = [view for view in _views(session, list(session.scalars(query)), utcnow()) if view.state in LIVE_STATES]
+    live = [view for view in _views(session, list(session.scalars(query))) if view.state in LIVE_STATES]
     if not live:
         raise NotFound(f"no live worker on {host}" if host is not None else "no live worker")
     return live
@@ -264,7 +269,7 @@ def _one_worker(session: Session, reference: str) -> WorkerView:
     )
     # Newest first: after a restart the name belongs to the new worker, not to the gone or stopped rows.
     unstopped = _views(
-        session, list(session.scalars(named.where(Worker.state.in_(LIVE_STATES)).order_by(Worker.id.desc()))), utcnow()
+        session, list(session.scalars(named.where(Worker.state.in_(LIVE_STATES)).order_by(Worker.id.desc())))
     )
     live = [view for view in unstopped if view.state in LIVE_STATES]
     if len(live) > 1:
@@ -275,7 +280,7 @@ def _one_worker(session: Session, reference: str) -> WorkerView:
     newest = session.scalars(named.order_by(Worker.id.desc()).limit(1)).all()
     if not newest:
         raise NotFound(f"no worker is named '{reference}'; `playdeck workers --all` lists them")
-    return _views(session, newest, utcnow())[0]
+    return _views(session, newest)[0]
 
 
 def request_drain(session: Session, targets: Sequence[WorkerView], by: str) -> list[DrainOutcome]:

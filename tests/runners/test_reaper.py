@@ -102,3 +102,29 @@ def test_killed_worker_master_run_is_lost_within_the_bound(test_playbooks, start
     wait_until(lambda: processes_of("sleep 661") == [], 40, "the orphaned sleeps to be stopped")
     assert wait_for_state(run_id, TERMINAL) == "lost"  # and nothing ran it again
     fault_report.record(4, [run_id])
+
+
+def test_a_worker_host_whose_clock_is_behind_keeps_its_live_runs_and_its_standing(embedded, monkeypatch):
+    """Heartbeats carry the database's clock: a worker host two minutes behind (no NTP) beats as well
+    as any, where its own clock would have made every run of it look lost and itself gone."""
+    from playdeck import workers
+
+    skewed = utcnow() - dt.timedelta(seconds=120)
+    monkeypatch.setattr(runs, "utcnow", lambda: skewed)
+    monkeypatch.setattr(workers, "utcnow", lambda: skewed)
+    run_id = queue()
+    with db.session_scope() as session:
+        worker = workers.register(session, name="deploy@slow", hostname="slow", pid=4545, queues=["deploy"],
+                                  concurrency=1)  # fmt: skip
+        assert runs.claim_run(session, run_id, "slow", 4545, worker_id=worker.id)
+    with db.session_scope() as session:
+        runs.control(session, run_id, beat=True)
+        workers.control(session, worker.id, beat=True)
+    monkeypatch.undo()
+
+    assert reaper.reap().lost == []
+    assert state_of(run_id).state == "running"
+    with db.session_scope() as session:
+        shown = {view.id: view for view in workers.list_workers(session)}
+    assert shown[worker.id].state == "active"
+    assert shown[worker.id].heartbeat_age() < 5
