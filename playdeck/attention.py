@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from playdeck import locks
+from playdeck.db_clock import database_time
 from playdeck.models import DeployLock, Run, utcnow
 from playdeck.serializers import run_json
 from playdeck.settings import get_settings
@@ -106,12 +107,14 @@ class _Facts:
     def __init__(
         self,
         session: Session,
-        now: dt.datetime,
+        now: dt.datetime | None,
         held: dict[tuple[int, int], int] | None = None,
         running: dict[str, int] | None = None,
     ) -> None:
         self.session = session
-        self.now = now
+        self.now = now or utcnow()
+        # Heartbeats are written with the database's clock (playdeck.db_clock) and judged with it.
+        self.beat_now = now or database_time(session)
         self._held = held
         self._running = running if running is not None else {}
         self._lazy_running = running is None
@@ -193,7 +196,7 @@ def _assess(run: Run, facts: _Facts) -> Attention | None:
         return None
     running_for = _seconds(now, run.started_at or run.queued_at)
     found: tuple[Kind, str] | None = None
-    silent = _seconds(now, _last_sign_of_life(run))
+    silent = _seconds(facts.beat_now, _last_sign_of_life(run))
     if silent >= facts.stale_after:
         found = (
             Kind.HEARTBEAT_STALE,
@@ -217,7 +220,6 @@ def _assess(run: Run, facts: _Facts) -> Attention | None:
 
 def needs_attention(session: Session, now: dt.datetime | None = None) -> list[Attention]:
     """Active runs stuck longer than expected, most urgent kind first, then oldest first."""
-    now = now or utcnow()
     active = list(
         session.scalars(
             select(Run)
@@ -243,8 +245,8 @@ def needs_attention(session: Session, now: dt.datetime | None = None) -> list[At
 
 def state_explanation(session: Session, run: Run, now: dt.datetime | None = None) -> str | None:
     """Why this run is in its state right now; None once it has ended."""
-    now = now or utcnow()
     facts = _Facts(session, now)
+    now = facts.now
     if run.state == RunState.QUEUED:
         # The earliest it can start; then a lock wait is the answer at any age; otherwise a young run is
         # simply waiting its turn.
@@ -269,6 +271,6 @@ def state_explanation(session: Session, run: Run, now: dt.datetime | None = None
     if run.heartbeat_at is None:
         usual = f"running on worker {run.worker_host or '(unknown)'}, no heartbeat yet"
     else:
-        beat = words(_seconds(now, run.heartbeat_at))
+        beat = words(_seconds(facts.beat_now, run.heartbeat_at))
         usual = f"running on worker {run.worker_host or '(unknown)'}, last heartbeat {beat} ago"
     return usual if problem is None else f"{usual}; {problem.why}"
