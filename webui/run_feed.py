@@ -17,13 +17,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from playdeck.db import get_sessionmaker
+from playdeck.errors import NotFound
 from playdeck.events import MAX_EVENTS_PER_PAGE, events_after
-from playdeck.models import Run
-from playdeck.runs import get_run
+from playdeck.runs import get_run, run_state
 from playdeck.serializers import event_json, run_json
 from playdeck.states import is_terminal
 from webui.sse import sse_message
@@ -104,8 +103,9 @@ class RunFeed(threading.Thread):
         with self.sessions() as session:
             # The state is read before the events: once it reads terminal, the worker has stored every
             # event, so an events page that is not full is the last one.
-            state = session.scalar(select(Run.state).where(Run.id == self.run_id))
-            if state is None:
+            try:
+                state = run_state(session, self.run_id)
+            except NotFound:  # purged while watched
                 self._publish(gone=True)
                 return False
             run = run_json(get_run(session, self.run_id)) if state != self.state else None
