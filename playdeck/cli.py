@@ -1006,6 +1006,10 @@ def web(bind: str | None) -> NoReturn:
         ["webui.wsgi:app", "--bind", bind or f"{settings.web_host}:{settings.web_port}"],
         # Threads, not processes, per request: every open SSE stream holds one for as long as it lasts.
         ["-k", "gthread", "--threads", str(GUNICORN_THREADS), "-w", str(GUNICORN_WORKERS)],
+        # One listening socket per process: the kernel spreads new connections over them. With one shared
+        # socket, the process that wakes first takes most of a burst, and a keep-alive connection stays
+        # where it was accepted (issue 7: 17/2/1 connections over 4 processes).
+        ["--reuse-port"],
         ["--graceful-timeout", str(GUNICORN_GRACEFUL_SECONDS), "--access-logfile", "-"],
     )
 

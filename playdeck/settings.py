@@ -37,6 +37,9 @@ class Settings:
     inventory_dir: Path
     web_host: str
     web_port: int
+    # Requests each web process executes at once (webui.admission); the rest wait their turn. SSE
+    # streams and downloads do not count once their view has returned.
+    web_active_requests: int
     api_url: str
     # Longest run we allow; the broker's visibility timeout must stay above it, or Redis redelivers
     # a message whose run is still executing (celery#5935).
@@ -137,6 +140,7 @@ def load_settings() -> Settings:
         inventory_dir=Path(_env("INVENTORY_DIR", str(SOURCE_ROOT / "inventory"))).resolve(),
         web_host=web_host,
         web_port=web_port,
+        web_active_requests=_int("WEB_ACTIVE_REQUESTS", 1),
         api_url=_env("URL", f"http://{web_host}:{web_port}").rstrip("/"),
         max_run_seconds=max_run_seconds,
         visibility_timeout=_int("VISIBILITY_TIMEOUT", max_run_seconds * 3),

@@ -1,0 +1,77 @@
+"""webui.admission: a web process executes a few requests at once, the rest wait their turn in order;
+an open SSE stream does not keep anyone waiting."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.webui.webui_testing import RunDriver, sse_messages
+from webui.admission import Admission
+
+
+def test_one_slot_runs_requests_one_at_a_time_in_arrival_order() -> None:
+    running, most, order = 0, 0, []
+    lock = threading.Lock()
+
+    def slow_app(environ, start_response):
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+            order.append(environ["n"])
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    admitted = Admission(slow_app, slots=1)
+    threads = []
+    for n in range(6):
+        thread = threading.Thread(target=admitted, args=({"n": n}, lambda *a: None))
+        thread.start()
+        threads.append(thread)
+        time.sleep(0.01)  # arrive in order, while the first still runs
+    for thread in threads:
+        thread.join(timeout=10)
+
+    assert most == 1
+    assert order == list(range(6))
+
+
+def test_two_slots_let_two_requests_run_together() -> None:
+    both_in = threading.Barrier(2, timeout=5)
+
+    def meeting_app(environ, start_response):
+        both_in.wait()  # raises BrokenBarrierError if the second request is kept out
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    admitted = Admission(meeting_app, slots=2)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(admitted({}, lambda *a: None))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert results == [[b"ok"], [b"ok"]]
+
+
+def test_an_open_stream_does_not_hold_the_only_slot(app: Flask, client: FlaskClient, runs: RunDriver) -> None:
+    app.wsgi_app = Admission(app.wsgi_app, slots=1)  # type: ignore[method-assign]
+    run_id = runs.create(client)
+    stream = client.get(f"/api/v1/runs/{run_id}/stream", buffered=False)
+    first = next(sse_messages(stream.response))
+    assert first.event == "state" and first.data["state"] == "queued"
+
+    # The stream is open and waiting for events; another request is answered meanwhile.
+    answered = []
+    other = threading.Thread(target=lambda: answered.append(client.get(f"/api/v1/runs/{run_id}").status_code))
+    other.start()
+    other.join(timeout=10)
+    stream.close()
+    assert answered == [200]
