@@ -19,6 +19,7 @@ from typing import Any
 from pymysql.constants import SERVER_STATUS
 from sqlalchemy import Row, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from playdeck.models import Run, RunEvent
 
@@ -129,15 +130,21 @@ LOG_COLUMNS = (RunEvent.counter, RunEvent.uuid, RunEvent.event, RunEvent.host, R
                RunEvent.stdout, RunEvent.start_line, RunEvent.end_line, RunEvent.created)  # fmt: skip
 
 
-def events_after(session: Session, run_id: int, after: int = 0, limit: int = MAX_EVENTS_PER_PAGE) -> list[Row[Any]]:
+def events_after(
+    session: Session,
+    run_id: int,
+    after: int = 0,
+    limit: int = MAX_EVENTS_PER_PAGE,
+    columns: Sequence[ColumnElement[Any]] = LOG_COLUMNS,
+) -> list[Row[Any]]:
     """Events with counter > ``after`` in counter order: the cursor for the API, the stream and the CLI.
 
-    Rows of ``LOG_COLUMNS`` (``row.counter``, ``row.stdout``...), not ORM objects: a page is up to 1,000
+    Rows of ``columns`` (``row.counter``, ``row.stdout``...), not ORM objects: a page is up to 1,000
     events, and building entities for them cost more than the query and the JSON together."""
     limit = max(1, min(limit, MAX_EVENTS_PER_PAGE))
     return list(
         session.execute(
-            select(*LOG_COLUMNS)
+            select(*columns)
             .where(RunEvent.run_id == run_id, RunEvent.counter > after)
             .order_by(RunEvent.counter)
             .limit(limit)
@@ -145,12 +152,18 @@ def events_after(session: Session, run_id: int, after: int = 0, limit: int = MAX
     )
 
 
-def events_before(session: Session, run_id: int, before: int, limit: int = MAX_EVENTS_PER_PAGE) -> list[Row[Any]]:
+def events_before(
+    session: Session,
+    run_id: int,
+    before: int,
+    limit: int = MAX_EVENTS_PER_PAGE,
+    columns: Sequence[ColumnElement[Any]] = LOG_COLUMNS,
+) -> list[Row[Any]]:
     """The ``limit`` events just below counter ``before``, in counter order (the (run, counter) index
-    read backwards: the cost is the page, not the run's length). Rows of ``LOG_COLUMNS``."""
+    read backwards: the cost is the page, not the run's length). Rows of ``columns``."""
     limit = max(1, min(limit, MAX_EVENTS_PER_PAGE))
     newest_first = session.execute(
-        select(*LOG_COLUMNS)
+        select(*columns)
         .where(RunEvent.run_id == run_id, RunEvent.counter < before)
         .order_by(RunEvent.counter.desc())
         .limit(limit)

@@ -19,6 +19,7 @@ from playdeck import audit, locks, projects, webhooks
 from playdeck.db_clock import database_utcnow
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.models import Environment, Project, Run, RunHostSummary, utcnow
+from playdeck.serializers import run_brief_sql
 from playdeck.states import TERMINAL_STATES, RunState, is_terminal, sources_of
 
 VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
@@ -223,7 +224,7 @@ class RunFilters:
 
 @dataclass
 class RunPage:
-    runs: list[Run]
+    runs: list[str]  # JSON texts
     page: int
     per_page: int
     has_next: bool
@@ -267,13 +268,20 @@ def parse_page(value: str | None, name: str = "page") -> int:
 
 
 def list_runs(session: Session, filters: RunFilters, page: int = 1, per_page: int = 50) -> RunPage:
-    query = select(Run).options(joinedload(Run.project), joinedload(Run.environment))
+    """A page of runs, newest first, each as the JSON text of ``run_json(run, with_summaries=False)``
+    rendered by the database (``serializers.run_brief_sql``): one value per run to parse, not 30."""
+    # Outer joins keep runs the first table of the plan, read newest first along the primary key: with
+    # inner joins MariaDB may start from the 30 environments and sort all their runs (100k: 400 ms).
+    query = (
+        select(run_brief_sql())
+        .select_from(Run)
+        .outerjoin(Project, Run.project_id == Project.id)
+        .outerjoin(Environment, Run.environment_id == Environment.id)
+    )
     if filters.project:
-        query = query.join(Project, Run.project_id == Project.id).where(Project.name == filters.project)
+        query = query.where(Project.name == filters.project)
     if filters.environment:
-        query = query.join(Environment, Run.environment_id == Environment.id).where(
-            Environment.name == filters.environment
-        )
+        query = query.where(Environment.name == filters.environment)
     if filters.states:
         query = query.where(Run.state.in_(filters.states))
     if filters.requested_by:

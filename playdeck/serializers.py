@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
-from playdeck.models import Project, Run, RunEvent
-from playdeck.states import is_terminal
+from sqlalchemy import func
+from sqlalchemy.sql.elements import ColumnElement
+
+from playdeck.db_clock import database_utcnow
+from playdeck.models import Environment, Project, Run, RunEvent
+from playdeck.sql_json import iso_timestamp, json_bool, json_embedded, json_object, seconds_between
+from playdeck.states import TERMINAL_STATES, is_terminal
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -90,6 +96,66 @@ def run_json(run: Run, with_summaries: bool = True) -> dict[str, Any]:
             for s in run.host_summaries
         ]
     return data
+
+
+@functools.cache  # built once: building it took longer than the query it is part of
+def run_brief_sql() -> ColumnElement[str]:
+    """``run_json(run, with_summaries=False)`` rendered by the database, for lists of runs: select it
+    from ``Run`` joined with its ``Project`` and ``Environment``. A running run's duration is counted
+    to the database's clock."""
+    return json_object(
+        {
+            "id": Run.id,
+            "kind": Run.kind,
+            "project": Project.name,
+            "environment": Environment.name,
+            "version": Run.version,
+            "extra_vars": json_embedded(Run.extra_vars_json),
+            "limit": Run.limit,
+            "tags": json_embedded(Run.tags_json),
+            "check": json_bool(Run.check_mode),
+            "requested_by": Run.requested_by,
+            "queue": Run.queue,
+            "state": Run.state,
+            "terminal": json_bool(Run.state.in_([str(state) for state in TERMINAL_STATES])),
+            "reason": Run.reason,
+            "queued_at": iso_timestamp(Run.queued_at),
+            "not_before": iso_timestamp(Run.not_before),
+            "started_at": iso_timestamp(Run.started_at),
+            "finished_at": iso_timestamp(Run.finished_at),
+            "heartbeat_at": iso_timestamp(Run.heartbeat_at),
+            "cancel_requested_at": iso_timestamp(Run.cancel_requested_at),
+            "canceled_by": Run.canceled_by,
+            "duration_seconds": seconds_between(Run.started_at, func.coalesce(Run.finished_at, database_utcnow())),
+            "worker_host": Run.worker_host,
+            "worker_pid": Run.worker_pid,
+            "playbook_pid": Run.playbook_pid,
+            "rc": Run.rc,
+            "attempt": Run.attempt,
+            "event_count": Run.event_count,
+            "relaunch_of": Run.relaunch_of_id,
+            "retry_number": Run.retry_number,
+        }
+    )
+
+
+@functools.cache
+def event_log_sql() -> ColumnElement[str]:
+    """``event_json(event)`` (without its data) rendered by the database, for pages of log lines."""
+    return json_object(
+        {
+            "counter": RunEvent.counter,
+            "uuid": RunEvent.uuid,
+            "event": RunEvent.event,
+            "host": RunEvent.host,
+            "task": RunEvent.task,
+            "play": RunEvent.play,
+            "stdout": RunEvent.stdout,
+            "start_line": RunEvent.start_line,
+            "end_line": RunEvent.end_line,
+            "created": iso_timestamp(RunEvent.created),
+        }
+    )
 
 
 def event_json(event: RunEvent, with_data: bool = False) -> dict[str, Any]:

@@ -9,11 +9,13 @@ from playdeck.auth.permissions import Action
 from playdeck.db import session_scope
 from playdeck.errors import ValidationError
 from playdeck.events import MAX_EVENTS_PER_PAGE, events_after, events_before
+from playdeck.models import RunEvent
 from playdeck.runs import run_state, submit_run
-from playdeck.serializers import event_json, run_json
+from playdeck.serializers import event_log_sql, run_json
 from playdeck.settings import get_settings
 from playdeck.states import is_terminal
 from webui import access, authorize, queries
+from webui.json_rows import rendered_rows
 from webui.origin import require_same_origin
 from webui.params import int_param
 from webui.payloads import parse_json_object, refuse_unknown, run_request_from_json
@@ -50,7 +52,8 @@ def create_run() -> tuple[Response, int]:
 @access.rule(Action.READ)
 def list_runs() -> Response:
     per_page = int_param("per_page", request.args.get("per_page"), get_settings().runs_per_page, 1, MAX_RUNS_PER_PAGE)
-    return jsonify(queries.run_page(request.args, per_page))
+    listing = queries.runs_listing(request.args, per_page)
+    return rendered_rows("runs", listing.runs, page=listing.page, per_page=listing.per_page, has_next=listing.has_next)
 
 
 @bp.get("/runs/<int:run_id>")
@@ -105,18 +108,20 @@ def list_events(run_id: int) -> Response:
     after = int_param("after", request.args.get("after"), 0, 0, MAX_COUNTER)
     before = int_param("before", request.args.get("before"), 0, 0, MAX_COUNTER) if "before" in request.args else None
     limit = int_param("limit", request.args.get("limit"), MAX_EVENTS_PER_PAGE, 1, MAX_EVENTS_PER_PAGE)
+    # Each event as the JSON text the database rendered, with its counter for the next cursor.
+    columns = (RunEvent.counter, event_log_sql())
     with session_scope() as session:
         # State first: if it is terminal, the events read next are complete (see webui.stream).
         state = run_state(session, run_id)
         page = (
-            events_after(session, run_id, after, limit)
+            events_after(session, run_id, after, limit, columns)
             if before is None
-            else events_before(session, run_id, before, limit)
+            else events_before(session, run_id, before, limit, columns)
         )
-        events = [event_json(event) for event in page]
-    return jsonify(
-        events=events,
-        next_after=events[-1]["counter"] if events else after,
+    return rendered_rows(
+        "events",
+        [event for _, event in page],
+        next_after=page[-1].counter if page else after,
         run_state=state,
         terminal=is_terminal(state),
     )

@@ -6,6 +6,7 @@ template never touches an ORM object whose session has closed.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +20,7 @@ from playdeck.models import Project, Run
 from playdeck.projects import get_environment, get_project, list_projects
 from playdeck.relaunch import relaunch_request
 from playdeck.run_progress import run_progress
-from playdeck.runs import RunFilters, get_run, list_runs, parse_filters, parse_page
+from playdeck.runs import RunFilters, RunPage, get_run, list_runs, parse_filters, parse_page
 from playdeck.serializers import project_json, run_json
 from playdeck.states import ACTIVE_STATES, RunState
 
@@ -67,14 +68,23 @@ def relaunch_run(run_id: int, hosts: str, by: str) -> JsonDict:
     return run_json(runs.submit_run(request))
 
 
-def run_page(args: Mapping[str, str], per_page: int) -> JsonDict:
-    """One page of runs for query-string filters: ``{"runs", "page", "per_page", "has_next"}``."""
+def runs_listing(args: Mapping[str, str], per_page: int) -> RunPage:
+    """One page of runs for query-string filters, each run the JSON text the database rendered."""
     filters = parse_filters(dict(args))
     page = parse_page(args.get("page"))
     with session_scope() as session:
-        result = list_runs(session, filters, page=page, per_page=per_page)
-        runs = [run_json(run, with_summaries=False) for run in result.runs]
-    return {"runs": runs, "page": result.page, "per_page": result.per_page, "has_next": result.has_next}
+        return list_runs(session, filters, page=page, per_page=per_page)
+
+
+def run_page(args: Mapping[str, str], per_page: int) -> JsonDict:
+    """``runs_listing`` decoded for a template: ``{"runs", "page", "per_page", "has_next"}``."""
+    listing = runs_listing(args, per_page)
+    return {
+        "runs": [json.loads(run) for run in listing.runs],
+        "page": listing.page,
+        "per_page": listing.per_page,
+        "has_next": listing.has_next,
+    }
 
 
 def _latest_runs(session: Session, environment_ids: list[int]) -> tuple[dict[int, Run], dict[int, Run]]:
@@ -175,6 +185,6 @@ def project_page(name: str, days: int, environment: str | None, per_page: int) -
         return {
             "project": _with_id(project),
             "metrics": metrics,
-            "runs": [run_json(run, with_summaries=False) for run in history.runs],
+            "runs": [json.loads(run) for run in history.runs],
             "more_runs": history.has_next,
         }

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from playdeck.db import session_scope
 from playdeck.events import MAX_EVENTS_PER_PAGE, events_after
+from playdeck.models import RunEvent
 
 
 def log_text(run_id: int) -> Iterator[str]:
@@ -13,7 +14,7 @@ def log_text(run_id: int) -> Iterator[str]:
     while True:
         # A session per page: a long download never holds a connection between chunks.
         with session_scope() as session:
-            page = [(event.counter, event.stdout) for event in events_after(session, run_id, after)]
+            page = list(events_after(session, run_id, after, columns=(RunEvent.counter, RunEvent.stdout)))
         if not page:
             return
         yield "".join(f"{stdout}\n" for _, stdout in page if stdout)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from playdeck import db, projects, reaper, runs
@@ -28,7 +30,7 @@ def test_deploys_are_not_retried_by_default(embedded):
     assert lose(run_id, embedded).lost == [run_id]
     with db.session_scope() as session:
         listed = runs.list_runs(session, runs.parse_filters({})).runs
-    assert [run.id for run in listed] == [run_id]
+    assert [json.loads(run)["id"] for run in listed] == [run_id]
     assert "retried" not in state_of(run_id).reason
 
 
@@ -40,8 +42,8 @@ def test_lost_run_is_retried_as_a_new_linked_run_up_to_the_limit(embedded):
     lost = state_of(first)
     assert lost.state == "lost"
     with db.session_scope() as session:
-        newest = runs.list_runs(session, runs.parse_filters({})).runs[0]
-    retry = state_of(newest.id)
+        newest = json.loads(runs.list_runs(session, runs.parse_filters({})).runs[0])
+    retry = state_of(newest["id"])
     assert retry.id != first and retry.state == "queued"
     assert (retry.relaunch_of_id, retry.retry_number) == (first, 1)
     assert retry.requested_by == "playdeck-retry"
@@ -53,7 +55,7 @@ def test_lost_run_is_retried_as_a_new_linked_run_up_to_the_limit(embedded):
     lose(retry.id, embedded)
     assert state_of(retry.id).state == "lost"
     with db.session_scope() as session:
-        assert runs.list_runs(session, runs.parse_filters({})).runs[0].id == retry.id
+        assert json.loads(runs.list_runs(session, runs.parse_filters({})).runs[0])["id"] == retry.id
 
 
 @pytest.mark.parametrize("bad", [-1, 6, True, "2"])
