@@ -24,6 +24,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from playdeck.models import Run, RunEvent
 
 MAX_EVENTS_PER_PAGE = 1000
+# A page of the log as the API serves it unless asked for more, and as the run page first shows it: a
+# screenful and more. Each event costs the database and the web process alike (issue 7).
+EVENTS_PER_PAGE = 200
 COLUMNS = ("run_id", "counter", "uuid", "event", "host", "task", "play", "stdout", "start_line", "end_line",
            "created", "event_data_json")  # fmt: skip
 # Characters; ≤ 8 MiB of UTF-8, under max_allowed_packet (16 MiB by default). More go in several INSERTs.

@@ -8,7 +8,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 from playdeck.auth.permissions import Action
 from playdeck.db import session_scope
 from playdeck.errors import ValidationError
-from playdeck.events import MAX_EVENTS_PER_PAGE, events_after, events_before
+from playdeck.events import EVENTS_PER_PAGE, MAX_EVENTS_PER_PAGE, events_after, events_before
 from playdeck.models import RunEvent
 from playdeck.runs import run_state, submit_run
 from playdeck.serializers import event_log_sql, run_json
@@ -107,7 +107,7 @@ def list_events(run_id: int) -> Response:
         raise ValidationError("before", "give either after or before, not both")
     after = int_param("after", request.args.get("after"), 0, 0, MAX_COUNTER)
     before = int_param("before", request.args.get("before"), 0, 0, MAX_COUNTER) if "before" in request.args else None
-    limit = int_param("limit", request.args.get("limit"), MAX_EVENTS_PER_PAGE, 1, MAX_EVENTS_PER_PAGE)
+    limit = int_param("limit", request.args.get("limit"), EVENTS_PER_PAGE, 1, MAX_EVENTS_PER_PAGE)
     # Each event as the JSON text the database rendered, with its counter for the next cursor.
     columns = (RunEvent.counter, event_log_sql())
     with session_scope() as session:

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from playdeck.auth.permissions import Action
 from playdeck.delivery_metrics import WINDOWS_DAYS, parse_days
 from playdeck.errors import Conflict, NotFound, ValidationError
+from playdeck.events import EVENTS_PER_PAGE
 from playdeck.runs import submit_run
 from playdeck.settings import get_settings
 from playdeck.states import RunState
@@ -24,8 +25,8 @@ for _name, _filter in FILTERS.items():
 for _name, _global in authorize.TEMPLATE_GLOBALS.items():
     bp.add_app_template_global(_global, _name)
 
-# Log lines (events) the run page shows at first; earlier ones are loaded on demand, the whole log is a download.
-LOG_TAIL = 500
+# Log lines (events) the run page shows at first, and loads at a time on demand; the whole log is a download.
+LOG_TAIL = EVENTS_PER_PAGE
 HOST_SUMMARY_COLUMNS = ("ok", "changed", "failed", "unreachable", "skipped", "rescued", "ignored")
 
 

@@ -54,3 +54,11 @@ def test_events_of_an_unknown_run_are_a_404(client: FlaskClient) -> None:
     response = client.get("/api/v1/runs/42/events")
     assert response.status_code == 404
     assert response.json["error"] == "run 42 does not exist"
+
+
+def test_a_page_is_200_events_unless_more_are_asked_for(client: FlaskClient, runs: RunDriver) -> None:
+    run_id = runs.complete(client, events=1001)
+    default = _page(client, run_id)
+    assert [event["counter"] for event in default["events"]] == list(range(1, 201))
+    assert default["next_after"] == 200
+    assert len(_page(client, run_id, "after=200&limit=1000")["events"]) == 801

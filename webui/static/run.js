@@ -16,7 +16,7 @@
   const followButton = document.getElementById("log-follow");
   const searchInput = document.getElementById("log-search");
   const searchCount = document.getElementById("log-search-count");
-  const TAIL = parseInt(root.dataset.logTail, 10) || 500;
+  const TAIL = parseInt(root.dataset.logTail, 10) || 200;
   // A browser tab stays responsive with this many lines; older ones are dropped and can be loaded again.
   const MAX_LINES_KEPT = 5000;
   const MAX_COUNTER = 2147483647;
