@@ -119,7 +119,7 @@ def runs() -> tuple[str, int]:
         error=error,
         filters=request.args,
         states=list(RunState),
-        project_names=queries.project_names(),
+        project_names=page["project_names"] if page else queries.project_names(),
         page_url=page_url,
     ), 400 if error else 200
 

@@ -34,10 +34,14 @@ def projects_json() -> list[JsonDict]:
         return [project_json(project) for project in list_projects(session)]
 
 
+def _project_names(session: Session) -> list[str]:
+    return list(session.scalars(select(Project.name).order_by(Project.name)))
+
+
 def project_names() -> list[str]:
     """For the runs page's project filter: the names alone (not every project with its environments)."""
     with session_scope() as session:
-        return list(session.scalars(select(Project.name).order_by(Project.name)))
+        return _project_names(session)
 
 
 def _with_id(project: Project) -> JsonDict:
@@ -77,13 +81,19 @@ def runs_listing(args: Mapping[str, str], per_page: int) -> RunPage:
 
 
 def run_page(args: Mapping[str, str], per_page: int) -> JsonDict:
-    """``runs_listing`` decoded for a template: ``{"runs", "page", "per_page", "has_next"}``."""
-    listing = runs_listing(args, per_page)
+    """The runs page's read model from one session: ``runs_listing`` decoded for the template
+    (``runs``, ``page``, ``per_page``, ``has_next``) and the ``project_names`` its filter offers."""
+    filters = parse_filters(dict(args))
+    page = parse_page(args.get("page"))
+    with session_scope() as session:
+        listing = list_runs(session, filters, page=page, per_page=per_page)
+        names = _project_names(session)
     return {
         "runs": [json.loads(run) for run in listing.runs],
         "page": listing.page,
         "per_page": listing.per_page,
         "has_next": listing.has_next,
+        "project_names": names,
     }
 
 
