@@ -7,6 +7,9 @@ times over (issue 7: with 20 clients, /healthz answered in 18 ms at the median a
 Admitting a few requests at a time, first come first served, lets each one run to its end while the
 rest wait without contending.
 
+A request that stalls (a broker that does not answer, a lock wait) must not stall its process: one
+that has waited ``patience`` seconds for a slot runs anyway, as every request did before.
+
 Only the view is admitted: a streamed body (an SSE stream, a log download) is iterated by gunicorn
 after the view returns, outside the slot, so an open stream never keeps a request waiting.
 """
@@ -20,17 +23,26 @@ from typing import Any
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-class Admission:
-    """WSGI middleware: ``slots`` requests run ``app`` at once; the next waits for one to finish."""
+# Under load a request waits tens of milliseconds for its turn; a second means the slots are stuck.
+PATIENCE_SECONDS = 1.0
 
-    def __init__(self, app: WsgiApp, slots: int) -> None:
+
+class Admission:
+    """WSGI middleware: ``slots`` requests run ``app`` at once; the next waits for one to finish, or
+    for ``patience`` seconds at most."""
+
+    def __init__(self, app: WsgiApp, slots: int, patience: float = PATIENCE_SECONDS) -> None:
         if slots < 1:
             raise ValueError("a web process needs at least one request slot")
         self.app = app
-        self.slots = slots
+        self.patience = patience
         # Condition.notify wakes the longest waiter: the order is the order requests arrived in.
         self._free = threading.BoundedSemaphore(slots)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        with self._free:
+        admitted = self._free.acquire(timeout=self.patience)
+        try:
             return self.app(environ, start_response)
+        finally:
+            if admitted:
+                self._free.release()

@@ -75,3 +75,29 @@ def test_an_open_stream_does_not_hold_the_only_slot(app: Flask, client: FlaskCli
     other.join(timeout=10)
     stream.close()
     assert answered == [200]
+
+
+def test_a_stalled_request_keeps_the_next_one_waiting_only_so_long() -> None:
+    stalled, release = threading.Event(), threading.Event()
+
+    def app(environ, start_response):
+        if environ.get("stall"):
+            stalled.set()
+            release.wait(10)  # a broker that does not answer
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    admitted = Admission(app, slots=1, patience=0.2)
+    stuck = threading.Thread(target=admitted, args=({"stall": True}, lambda *a: None))
+    stuck.start()
+    assert stalled.wait(5)
+    started = time.monotonic()
+    assert admitted({}, lambda *a: None) == [b"ok"]
+    waited = time.monotonic() - started
+    release.set()
+    stuck.join(timeout=10)
+    assert 0.15 <= waited < 2
+    # The slot of the stalled request came back: the next one runs at once.
+    started = time.monotonic()
+    admitted({}, lambda *a: None)
+    assert time.monotonic() - started < 0.15
