@@ -52,6 +52,20 @@ def _iso_sqlite(element, compiler, **kw) -> str:
     )
 
 
+def _renders(construct: type[FunctionElement], *, mysql: str, sqlite: str) -> None:
+    """Compile ``construct(x)`` from a template per database, ``{}`` standing for x."""
+
+    def from_template(template: str):
+        def render(element, compiler, **kw) -> str:
+            return template.format(compiler.process(element.clauses, **kw))
+
+        return render
+
+    for dialect in ("mysql", "mariadb"):
+        compiles(construct, dialect)(from_template(mysql))
+    compiles(construct, "sqlite")(from_template(sqlite))
+
+
 class json_bool(FunctionElement):  # noqa: N801
     """A SQL condition as JSON ``true``/``false`` (a bare boolean renders as 1/0 in both databases)."""
 
@@ -59,15 +73,11 @@ class json_bool(FunctionElement):  # noqa: N801
     inherit_cache = True
 
 
-@compiles(json_bool, "mysql")
-@compiles(json_bool, "mariadb")
-def _bool_mysql(element, compiler, **kw) -> str:
-    return f"JSON_EXTRACT(IF({compiler.process(element.clauses, **kw)}, 'true', 'false'), '$')"
-
-
-@compiles(json_bool, "sqlite")
-def _bool_sqlite(element, compiler, **kw) -> str:
-    return f"json(CASE WHEN {compiler.process(element.clauses, **kw)} THEN 'true' ELSE 'false' END)"
+_renders(
+    json_bool,
+    mysql="JSON_EXTRACT(IF({}, 'true', 'false'), '$')",
+    sqlite="json(CASE WHEN {} THEN 'true' ELSE 'false' END)",
+)
 
 
 class json_embedded(FunctionElement):  # noqa: N801
@@ -77,15 +87,7 @@ class json_embedded(FunctionElement):  # noqa: N801
     inherit_cache = True
 
 
-@compiles(json_embedded, "mysql")
-@compiles(json_embedded, "mariadb")
-def _embedded_mysql(element, compiler, **kw) -> str:
-    return f"JSON_EXTRACT({compiler.process(element.clauses, **kw)}, '$')"
-
-
-@compiles(json_embedded, "sqlite")
-def _embedded_sqlite(element, compiler, **kw) -> str:
-    return f"json({compiler.process(element.clauses, **kw)})"
+_renders(json_embedded, mysql="JSON_EXTRACT({}, '$')", sqlite="json({})")
 
 
 class seconds_between(FunctionElement):  # noqa: N801
