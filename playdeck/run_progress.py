@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import Counter, OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,15 +122,13 @@ def tasks_done(session: Session, run: Run) -> tuple[dict[str, int], int]:
         return dict(tally.per_host), tally.counted_through
 
 
-def _recap(session: Session, run_id: int) -> dict[str, int]:
+def _tasks_in_recap(summaries: Iterable[RunHostSummary]) -> dict[str, int]:
     """Tasks per host from a run's recap (ansible's play recap, stored when the run ended)."""
-    recap = session.execute(
-        select(
-            RunHostSummary.host,
-            RunHostSummary.ok + RunHostSummary.failed + RunHostSummary.skipped + RunHostSummary.unreachable,
-        ).where(RunHostSummary.run_id == run_id)
-    )
-    return {host: int(n) for host, n in recap}
+    return {s.host: s.ok + s.failed + s.skipped + s.unreachable for s in summaries}
+
+
+def _recap(session: Session, run_id: int) -> dict[str, int]:
+    return _tasks_in_recap(session.scalars(select(RunHostSummary).where(RunHostSummary.run_id == run_id)))
 
 
 def run_progress(session: Session, run: Run, now: dt.datetime | None = None) -> dict[str, Any]:
@@ -137,11 +136,7 @@ def run_progress(session: Session, run: Run, now: dt.datetime | None = None) -> 
     baseline = previous_successful(session, run)
     # An ended run's recap says what its events would, without reading them (200,000 events: seconds).
     # It is the run's host summaries, which get_run has loaded already.
-    recap = (
-        {s.host: s.ok + s.failed + s.skipped + s.unreachable for s in run.host_summaries}
-        if is_terminal(run.state)
-        else None
-    )
+    recap = _tasks_in_recap(run.host_summaries) if is_terminal(run.state) else None
     done, counted_through = (recap, run.event_count) if recap else tasks_done(session, run)
     hosts = sorted(set(done) | set(baseline.tasks_per_host))
     per_host = [
