@@ -72,21 +72,22 @@ def relaunch_run(run_id: int, hosts: str, by: str) -> JsonDict:
     return run_json(runs.submit_run(request))
 
 
+def _listing(session: Session, args: Mapping[str, str], per_page: int) -> RunPage:
+    # Bad filters are refused before the first query: no connection is taken for them.
+    return list_runs(session, parse_filters(dict(args)), page=parse_page(args.get("page")), per_page=per_page)
+
+
 def runs_listing(args: Mapping[str, str], per_page: int) -> RunPage:
     """One page of runs for query-string filters, each run the JSON text the database rendered."""
-    filters = parse_filters(dict(args))
-    page = parse_page(args.get("page"))
     with session_scope() as session:
-        return list_runs(session, filters, page=page, per_page=per_page)
+        return _listing(session, args, per_page)
 
 
 def run_page(args: Mapping[str, str], per_page: int) -> JsonDict:
     """The runs page's read model from one session: ``runs_listing`` decoded for the template
     (``runs``, ``page``, ``per_page``, ``has_next``) and the ``project_names`` its filter offers."""
-    filters = parse_filters(dict(args))
-    page = parse_page(args.get("page"))
     with session_scope() as session:
-        listing = list_runs(session, filters, page=page, per_page=per_page)
+        listing = _listing(session, args, per_page)
         names = _project_names(session)
     return {
         "runs": [json.loads(run) for run in listing.runs],
