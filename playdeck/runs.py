@@ -7,12 +7,13 @@ for the same run never both win: a run is claimed by at most one worker and ends
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from playdeck import audit, locks, projects, webhooks
@@ -267,9 +268,22 @@ def parse_page(value: str | None, name: str = "page") -> int:
     return int(value)
 
 
-def list_runs(session: Session, filters: RunFilters, page: int = 1, per_page: int = 50) -> RunPage:
-    """A page of runs, newest first, each as the JSON text of ``run_json(run, with_summaries=False)``
-    rendered by the database (``serializers.run_brief_sql``): one value per run to parse, not 30."""
+# Each filter's column and comparison, in the order the WHERE clause lists them.
+_FILTER_CONDITIONS = {
+    "project": lambda: Project.name == bindparam("project"),
+    "environment": lambda: Environment.name == bindparam("environment"),
+    "states": lambda: Run.state.in_(bindparam("states", expanding=True)),
+    "requested_by": lambda: Run.requested_by == bindparam("requested_by"),
+    "since": lambda: Run.queued_at >= bindparam("since"),
+    "until": lambda: Run.queued_at < bindparam("until"),
+}
+
+
+@functools.cache
+def _runs_query(filtered_by: frozenset[str]) -> Select[tuple[str]]:
+    """The listing's statement for one set of filters, values left as parameters. Built once per set:
+    SQLAlchemy memoizes a statement's cache key on the statement object, and walking this one's tree
+    (a JSON object of 25 columns) on every request was an eighth of the API's CPU (issue 7)."""
     # Outer joins keep runs the first table of the plan, read newest first along the primary key: with
     # inner joins MariaDB may start from the 30 environments and sort all their runs (100k: 400 ms).
     query = (
@@ -278,20 +292,22 @@ def list_runs(session: Session, filters: RunFilters, page: int = 1, per_page: in
         .outerjoin(Project, Run.project_id == Project.id)
         .outerjoin(Environment, Run.environment_id == Environment.id)
     )
-    if filters.project:
-        query = query.where(Project.name == filters.project)
-    if filters.environment:
-        query = query.where(Environment.name == filters.environment)
-    if filters.states:
-        query = query.where(Run.state.in_(filters.states))
-    if filters.requested_by:
-        query = query.where(Run.requested_by == filters.requested_by)
-    if filters.since:
-        query = query.where(Run.queued_at >= filters.since)
-    if filters.until:
-        query = query.where(Run.queued_at < filters.until)
+    for name, condition in _FILTER_CONDITIONS.items():
+        if name in filtered_by:
+            query = query.where(condition())
+    return query.order_by(Run.id.desc()).offset(bindparam("offset")).limit(bindparam("limit"))
+
+
+def list_runs(session: Session, filters: RunFilters, page: int = 1, per_page: int = 50) -> RunPage:
+    """A page of runs, newest first, each as the JSON text of ``run_json(run, with_summaries=False)``
+    rendered by the database (``serializers.run_brief_sql``): one value per run to parse, not 30."""
+    values = {name: getattr(filters, name) for name in _FILTER_CONDITIONS if getattr(filters, name)}
     # One row more than a page tells whether a next page exists without counting the whole table.
-    rows = list(session.scalars(query.order_by(Run.id.desc()).offset((page - 1) * per_page).limit(per_page + 1)))
+    rows = list(
+        session.scalars(
+            _runs_query(frozenset(values)), {**values, "offset": (page - 1) * per_page, "limit": per_page + 1}
+        )
+    )
     return RunPage(runs=rows[:per_page], page=page, per_page=per_page, has_next=len(rows) > per_page)
 
 

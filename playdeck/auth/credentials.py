@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, String, delete, literal, select, union_all, update
+from sqlalchemy import Integer, String, bindparam, delete, literal, select, union_all, update
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.security import check_password_hash
 
@@ -48,6 +48,24 @@ def _with_grants():
 # Every request starts with its caller: the credential and its user in one query, the grants in at
 # most one more (issue 7, the API at scale).
 _PRINCIPAL_COLUMNS = (User.id.label("user_id"), User.name, User.role, User.active)
+# Built once, the hash a parameter: SQLAlchemy memoizes a statement's cache key on the statement object,
+# so a statement built anew on every request pays for walking its whole tree every time.
+_SESSION_LOOKUP = (
+    select(LoginSession.id, LoginSession.expires_at, LoginSession.last_seen_at, *_PRINCIPAL_COLUMNS)
+    .join(User, LoginSession.user_id == User.id)
+    .where(LoginSession.token_hash == bindparam("token_hash"))
+)
+_TOKEN_LOOKUP = (
+    select(ApiToken.id, ApiToken.expires_at, ApiToken.revoked_at, ApiToken.last_used_at, *_PRINCIPAL_COLUMNS)
+    .join(User, ApiToken.user_id == User.id)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
+_GRANTS_LOOKUP = union_all(
+    select(ProjectMember.project_id, literal(None, String).label("zone")).where(
+        ProjectMember.user_id == bindparam("user_id")
+    ),
+    select(literal(None, Integer), ZoneEditor.zone).where(ZoneEditor.user_id == bindparam("user_id")),
+)
 
 
 def _principal(session: Session, row: Any) -> Principal:
@@ -56,14 +74,7 @@ def _principal(session: Session, row: Any) -> Principal:
     role = Role(row.role)
     if role == Role.ADMIN:
         return Principal(id=row.user_id, name=row.name, role=role)
-    grants = session.execute(
-        union_all(
-            select(ProjectMember.project_id, literal(None, String).label("zone")).where(
-                ProjectMember.user_id == row.user_id
-            ),
-            select(literal(None, Integer), ZoneEditor.zone).where(ZoneEditor.user_id == row.user_id),
-        )
-    ).all()
+    grants = session.execute(_GRANTS_LOOKUP, {"user_id": row.user_id}).all()
     return Principal(
         id=row.user_id,
         name=row.name,
@@ -135,11 +146,7 @@ def change_own_password(session: Session, name: str, current: str, new: str, ses
 def session_principal(session: Session, session_token: str) -> Principal | None:
     """The user of a live session, or None (unknown, expired, or the user deactivated)."""
     now = utcnow()
-    row = session.execute(
-        select(LoginSession.id, LoginSession.expires_at, LoginSession.last_seen_at, *_PRINCIPAL_COLUMNS)
-        .join(User, LoginSession.user_id == User.id)
-        .where(LoginSession.token_hash == _hash(session_token))
-    ).one_or_none()
+    row = session.execute(_SESSION_LOOKUP, {"token_hash": _hash(session_token)}).one_or_none()
     if row is None or row.expires_at <= now or not row.active:
         return None
     if now - row.last_seen_at >= TOUCH_EVERY:
@@ -199,11 +206,7 @@ def expiry_after(days: object) -> dt.datetime | None:
 def token_principal(session: Session, token: str) -> Principal | None:
     """The user of a valid token (not expired, not revoked, user active), or None."""
     now = utcnow()
-    row = session.execute(
-        select(ApiToken.id, ApiToken.expires_at, ApiToken.revoked_at, ApiToken.last_used_at, *_PRINCIPAL_COLUMNS)
-        .join(User, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == _hash(token))
-    ).one_or_none()
+    row = session.execute(_TOKEN_LOOKUP, {"token_hash": _hash(token)}).one_or_none()
     if row is None or row.revoked_at is not None or not row.active:
         return None
     if row.expires_at is not None and row.expires_at <= now:
