@@ -12,12 +12,13 @@ events/s. The literals follow the server's own escaping rules (see ``_mysql_lite
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any
 
 from pymysql.constants import SERVER_STATUS
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, Select, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -133,6 +134,24 @@ LOG_COLUMNS = (RunEvent.counter, RunEvent.uuid, RunEvent.event, RunEvent.host, R
                RunEvent.stdout, RunEvent.start_line, RunEvent.end_line, RunEvent.created)  # fmt: skip
 
 
+@functools.cache
+def _page_query(columns: tuple[ColumnElement[Any], ...], newer: bool) -> Select[Any]:
+    """The page statement for these columns, after (``newer``) or before a counter; built once per
+    shape, since SQLAlchemy memoizes a statement's cache key on the statement object."""
+    run_id, counter, limit = bindparam("run_id"), bindparam("counter"), bindparam("limit")
+    return (
+        select(*columns)
+        .where(RunEvent.run_id == run_id, RunEvent.counter > counter if newer else RunEvent.counter < counter)
+        .order_by(RunEvent.counter if newer else RunEvent.counter.desc())
+        .limit(limit)
+    )
+
+
+def _page(session: Session, columns: Sequence[ColumnElement[Any]], newer: bool, **values: int) -> list[Row[Any]]:
+    values["limit"] = max(1, min(values["limit"], MAX_EVENTS_PER_PAGE))
+    return list(session.execute(_page_query(tuple(columns), newer), values).all())
+
+
 def events_after(
     session: Session,
     run_id: int,
@@ -144,15 +163,7 @@ def events_after(
 
     Rows of ``columns`` (``row.counter``, ``row.stdout``...), not ORM objects: a page is up to 1,000
     events, and building entities for them cost more than the query and the JSON together."""
-    limit = max(1, min(limit, MAX_EVENTS_PER_PAGE))
-    return list(
-        session.execute(
-            select(*columns)
-            .where(RunEvent.run_id == run_id, RunEvent.counter > after)
-            .order_by(RunEvent.counter)
-            .limit(limit)
-        ).all()
-    )
+    return _page(session, columns, True, run_id=run_id, counter=after, limit=limit)
 
 
 def events_before(
@@ -164,11 +175,4 @@ def events_before(
 ) -> list[Row[Any]]:
     """The ``limit`` events just below counter ``before``, in counter order (the (run, counter) index
     read backwards: the cost is the page, not the run's length). Rows of ``columns``."""
-    limit = max(1, min(limit, MAX_EVENTS_PER_PAGE))
-    newest_first = session.execute(
-        select(*columns)
-        .where(RunEvent.run_id == run_id, RunEvent.counter < before)
-        .order_by(RunEvent.counter.desc())
-        .limit(limit)
-    ).all()
-    return newest_first[::-1]
+    return _page(session, columns, False, run_id=run_id, counter=before, limit=limit)[::-1]

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from playdeck.models import Run, RunEvent, RunHostSummary, utcnow
@@ -50,17 +50,22 @@ _tallies: OrderedDict[tuple[int, dt.datetime], _Tally] = OrderedDict()
 _lock = threading.Lock()
 
 
+# Built once, values as parameters: SQLAlchemy memoizes a statement's cache key on the statement object.
+_PREVIOUS_SUCCESSFUL = (
+    select(Run.id, Run.started_at, Run.finished_at)
+    .where(
+        Run.environment_id == bindparam("environment_id"),
+        Run.state == RunState.SUCCESSFUL,
+        Run.id < bindparam("run_id"),
+    )
+    .order_by(Run.id.desc())
+    .limit(1)
+)
+_RECAP = select(RunHostSummary).where(RunHostSummary.run_id == bindparam("run_id"))
+
+
 def previous_successful(session: Session, run: Run) -> Baseline:
-    previous = session.execute(
-        select(Run.id, Run.started_at, Run.finished_at)
-        .where(
-            Run.environment_id == run.environment_id,
-            Run.state == RunState.SUCCESSFUL,
-            Run.id < run.id,
-        )
-        .order_by(Run.id.desc())
-        .limit(1)
-    ).first()
+    previous = session.execute(_PREVIOUS_SUCCESSFUL, {"environment_id": run.environment_id, "run_id": run.id}).first()
     if previous is None:
         return Baseline()
     run_id, started, finished = previous
@@ -128,7 +133,7 @@ def _tasks_in_recap(summaries: Iterable[RunHostSummary]) -> dict[str, int]:
 
 
 def _recap(session: Session, run_id: int) -> dict[str, int]:
-    return _tasks_in_recap(session.scalars(select(RunHostSummary).where(RunHostSummary.run_id == run_id)))
+    return _tasks_in_recap(session.scalars(_RECAP, {"run_id": run_id}))
 
 
 def run_progress(session: Session, run: Run, now: dt.datetime | None = None) -> dict[str, Any]:

@@ -194,12 +194,17 @@ def request_run(session: Session, request: RunRequest) -> Run:
     return run
 
 
+# Built once, the id a parameter: SQLAlchemy memoizes a statement's cache key on the statement object.
+_RUN_BY_ID = (
+    select(Run)
+    .options(joinedload(Run.project), joinedload(Run.environment), selectinload(Run.host_summaries))
+    .where(Run.id == bindparam("run_id"))
+)
+_STATE_BY_ID = select(Run.state).where(Run.id == bindparam("run_id"))
+
+
 def get_run(session: Session, run_id: int) -> Run:
-    run = session.scalar(
-        select(Run)
-        .options(joinedload(Run.project), joinedload(Run.environment), selectinload(Run.host_summaries))
-        .where(Run.id == run_id)
-    )
+    run = session.scalar(_RUN_BY_ID, {"run_id": run_id})
     if run is None:
         raise NotFound(f"run {run_id} does not exist")
     return run
@@ -207,7 +212,7 @@ def get_run(session: Session, run_id: int) -> Run:
 
 def run_state(session: Session, run_id: int) -> str:
     """Just the run's state (one indexed column, no entity): what a log reader checks before its page."""
-    state = session.scalar(select(Run.state).where(Run.id == run_id))
+    state = session.scalar(_STATE_BY_ID, {"run_id": run_id})
     if state is None:
         raise NotFound(f"run {run_id} does not exist")
     return state
