@@ -17,6 +17,7 @@ from webui.charts import delivery_charts
 from webui.formatting import FILTERS
 from webui.forms import DeployForm
 from webui.origin import require_same_origin
+from webui.run_rows import run_rows
 from webui.runlog import log_text
 
 bp = Blueprint("pages", __name__)
@@ -24,6 +25,7 @@ for _name, _filter in FILTERS.items():
     bp.add_app_template_filter(_filter, _name)
 for _name, _global in authorize.TEMPLATE_GLOBALS.items():
     bp.add_app_template_global(_global, _name)
+bp.add_app_template_global(run_rows)
 
 # Log lines (events) the run page shows at first, and loads at a time on demand; the whole log is a download.
 LOG_TAIL = EVENTS_PER_PAGE

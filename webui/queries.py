@@ -6,7 +6,6 @@ template never touches an ORM object whose session has closed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -84,13 +83,14 @@ def runs_listing(args: Mapping[str, str], per_page: int) -> RunPage:
 
 
 def run_page(args: Mapping[str, str], per_page: int) -> JsonDict:
-    """The runs page's read model from one session: ``runs_listing`` decoded for the template
-    (``runs``, ``page``, ``per_page``, ``has_next``) and the ``project_names`` its filter offers."""
+    """The runs page's read model from one session: ``runs_listing`` for the template (``runs``, the JSON
+    texts ``webui.run_rows`` renders, ``page``, ``per_page``, ``has_next``) and the ``project_names``
+    its filter offers."""
     with session_scope() as session:
         listing = _listing(session, args, per_page)
         names = _project_names(session)
     return {
-        "runs": [json.loads(run) for run in listing.runs],
+        "runs": listing.runs,
         "page": listing.page,
         "per_page": listing.per_page,
         "has_next": listing.has_next,
@@ -196,6 +196,6 @@ def project_page(name: str, days: int, environment: str | None, per_page: int) -
         return {
             "project": _with_id(project),
             "metrics": metrics,
-            "runs": [json.loads(run) for run in history.runs],
+            "runs": history.runs,  # JSON texts, for webui.run_rows
             "more_runs": history.has_next,
         }

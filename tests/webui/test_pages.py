@@ -135,6 +135,26 @@ def test_run_list_filters_and_pages(monkeypatch: pytest.MonkeyPatch, client: Fla
     )
 
 
+def test_a_run_listed_before_shows_its_new_state_and_duration(client: FlaskClient, runs: RunDriver) -> None:
+    """Rows are rendered once per version of their run (webui.run_rows): a run that moved on is never
+    shown as it was."""
+
+    def row(run_id: int) -> str:
+        page = _text(client.get("/runs"))
+        return re.search(rf'<tr class="run" data-run-id="{run_id}">(.*?)</tr>', page, re.S).group(1)
+
+    run_id = runs.create(client, version="3.1.4")
+    assert "state-queued" in row(run_id)
+    assert re.search(r"<td>3\.1\.4</td>", row(run_id))
+    runs.start(run_id)
+    assert "state-running" in row(run_id)
+    runs.finish(run_id)
+    finished = row(run_id)
+    assert "state-successful" in finished and "state-running" not in finished
+    assert re.search(r"<td>\d+\.\d s</td>\s*$", finished)  # its duration, once it has one
+    assert re.search(r'<td title="\d{4}-\d\d-\d\d [\d:]+ UTC">\d+ s ago</td>', finished)
+
+
 def test_run_list_with_a_bad_filter_explains_it(client: FlaskClient) -> None:
     response = client.get("/runs?since=last+tuesday")
     assert response.status_code == 400
