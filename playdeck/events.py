@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pymysql.constants import SERVER_STATUS
-from sqlalchemy import Row, Select, bindparam, insert, select, update
+from sqlalchemy import Integer, Row, Select, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -138,7 +138,7 @@ LOG_COLUMNS = (RunEvent.counter, RunEvent.uuid, RunEvent.event, RunEvent.host, R
 def _page_query(columns: tuple[ColumnElement[Any], ...], newer: bool) -> Select[Any]:
     """The page statement for these columns, after (``newer``) or before a counter; built once per
     shape, since SQLAlchemy memoizes a statement's cache key on the statement object."""
-    run_id, counter, limit = bindparam("run_id"), bindparam("counter"), bindparam("limit")
+    run_id, counter, limit = bindparam("run_id"), bindparam("counter"), bindparam("limit", type_=Integer)
     return (
         select(*columns)
         .where(RunEvent.run_id == run_id, RunEvent.counter > counter if newer else RunEvent.counter < counter)

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import Integer, Select, bindparam, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from playdeck import audit, locks, projects, webhooks
@@ -300,7 +300,11 @@ def _runs_query(filtered_by: frozenset[str]) -> Select[tuple[str]]:
     for name, condition in _FILTER_CONDITIONS.items():
         if name in filtered_by:
             query = query.where(condition())
-    return query.order_by(Run.id.desc()).offset(bindparam("offset")).limit(bindparam("limit"))
+    return (
+        query.order_by(Run.id.desc())
+        .offset(bindparam("offset", type_=Integer))
+        .limit(bindparam("limit", type_=Integer))
+    )
 
 
 def list_runs(session: Session, filters: RunFilters, page: int = 1, per_page: int = 50) -> RunPage:
