@@ -3,7 +3,8 @@
 
 playdeck_python_ok() {
     # Run the interpreter for real: a pyenv shim can exist and still fail ("command not found").
-    "$1" -c 'import sys, venv; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1
+    # ensurepip too: without it (Debian's python3 without python3-venv) "-m venv" fails half-way.
+    "$1" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1
 }
 
 ensure_venv() {
@@ -11,7 +12,10 @@ ensure_venv() {
         return
     fi
     local candidate
-    for candidate in python3.13 python3.12 python3.11 python3; do
+    # The distribution's interpreter first: distributions build it with profile-guided optimisation
+    # and LTO, pyenv and a plain "./configure" do not. Measured on one machine (issue 7): a pure-Python
+    # loop 1.6x faster, and an API request of the web 30 % less CPU, than pyenv's 3.11.
+    for candidate in /usr/bin/python3.13 /usr/bin/python3.12 /usr/bin/python3.11 python3.13 python3.12 python3.11 python3; do
         if command -v "$candidate" >/dev/null && playdeck_python_ok "$candidate"; then
             echo "Creating .venv with $(command -v "$candidate") ($("$candidate" --version))"
             rm -rf .venv
