@@ -19,7 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bench import dns, pipeline
-from bench.harness import BENCH_DIR, Row, loadavg, print_table
+from bench.harness import BENCH_DIR, Row, loadavg, machine_speed, print_table
 
 ISSUE_7 = ("ingest", "sse", "scale", "drain", "footprint", "retention")
 NAMES = ("pipeline", *ISSUE_7, "dns")
@@ -43,7 +43,7 @@ def main() -> int:
     if args.dns and "dns" not in names:
         names.append("dns")
 
-    rows: list[Row] = []
+    rows: list[Row] = [machine_speed()]
     started = time.monotonic()
     for name in names:
         rows += run_one(name, args)

@@ -151,6 +151,25 @@ class Row:
         return self.measured <= self.target if self.lower_is_better else self.measured >= self.target
 
 
+def machine_speed() -> Row:
+    """How fast this machine and interpreter run plain Python, to compare results across machines: the
+    same code measured 2.4x slower on one 2-core machine than on another (issue 7). Best of 5."""
+    timings = []
+    for _ in range(5):
+        started = time.process_time()
+        total = 0
+        for number in range(2_000_000):
+            total += number
+        timings.append(time.process_time() - started)
+    return Row(
+        "reference: 2M additions in a Python loop",
+        min(timings) * 1000,
+        "ms",
+        None,
+        note=f"{sys.executable} (Python {sys.version.split()[0]}); lower is a faster machine; load {loadavg()}",
+    )
+
+
 def print_table(rows: list[Row]) -> None:
     header = f"{'benchmark':<52} {'measured':>12} {'target':>12}  result  note"
     print(header)
