@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -90,6 +90,20 @@ def session_scope() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+# What runs Core statements (selects of columns, updates by key): a Session or, cheaper, a Connection.
+Executor = Session | Connection
+
+
+@contextmanager
+def connection_scope() -> Iterator[Connection]:
+    """``session_scope`` without the ORM: one short unit of work on a Connection, for statements of
+    columns, not entities. The Session's bookkeeping (its transaction object, identity map, flush
+    check) cost 0.3 ms per unit of work, as much as the query it wrapped (issue 7). Commits on success,
+    rolls back on error, always returns the connection to the pool."""
+    with get_engine().begin() as connection:
+        yield connection
 
 
 def unavailable(exc: BaseException) -> bool:

@@ -22,6 +22,7 @@ from sqlalchemy import Integer, Row, Select, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from playdeck.db import Executor
 from playdeck.models import Run, RunEvent
 
 MAX_EVENTS_PER_PAGE = 1000
@@ -147,13 +148,13 @@ def _page_query(columns: tuple[ColumnElement[Any], ...], newer: bool) -> Select[
     )
 
 
-def _page(session: Session, columns: Sequence[ColumnElement[Any]], newer: bool, **values: int) -> list[Row[Any]]:
+def _page(session: Executor, columns: Sequence[ColumnElement[Any]], newer: bool, **values: int) -> list[Row[Any]]:
     values["limit"] = max(1, min(values["limit"], MAX_EVENTS_PER_PAGE))
     return list(session.execute(_page_query(tuple(columns), newer), values).all())
 
 
 def events_after(
-    session: Session,
+    session: Executor,
     run_id: int,
     after: int = 0,
     limit: int = MAX_EVENTS_PER_PAGE,
@@ -167,7 +168,7 @@ def events_after(
 
 
 def events_before(
-    session: Session,
+    session: Executor,
     run_id: int,
     before: int,
     limit: int = MAX_EVENTS_PER_PAGE,

@@ -17,6 +17,7 @@ from sqlalchemy import Integer, Select, bindparam, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from playdeck import audit, locks, projects, webhooks
+from playdeck.db import Executor
 from playdeck.db_clock import database_utcnow
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.models import Environment, Project, Run, RunHostSummary, utcnow
@@ -210,7 +211,7 @@ def get_run(session: Session, run_id: int) -> Run:
     return run
 
 
-def run_state(session: Session, run_id: int) -> str:
+def run_state(session: Executor, run_id: int) -> str:
     """Just the run's state (one indexed column, no entity): what a log reader checks before its page."""
     state = session.scalar(_STATE_BY_ID, {"run_id": run_id})
     if state is None:
@@ -307,7 +308,7 @@ def _runs_query(filtered_by: frozenset[str]) -> Select[tuple[str]]:
     )
 
 
-def list_runs(session: Session, filters: RunFilters, page: int = 1, per_page: int = 50) -> RunPage:
+def list_runs(session: Executor, filters: RunFilters, page: int = 1, per_page: int = 50) -> RunPage:
     """A page of runs, newest first, each as the JSON text of ``run_json(run, with_summaries=False)``
     rendered by the database (``serializers.run_brief_sql``): one value per run to parse, not 30."""
     values = {name: getattr(filters, name) for name in _FILTER_CONDITIONS if getattr(filters, name)}

@@ -18,7 +18,7 @@ from flask import Flask, Response, current_app, g, redirect, request, url_for
 from playdeck import audit
 from playdeck.auth import credentials, permissions
 from playdeck.auth.permissions import Action, Principal
-from playdeck.db import session_scope
+from playdeck.db import connection_scope
 from playdeck.errors import Forbidden, Unauthenticated
 from webui import errors
 
@@ -70,15 +70,15 @@ def _bearer() -> str | None:
 def _identify() -> None:
     token = _bearer()
     if token is not None:
-        with session_scope() as session:
-            g.principal = credentials.token_principal(session, token)
+        with connection_scope() as connection:
+            g.principal = credentials.token_principal(connection, token)
         if g.principal is None:
             raise Unauthenticated("the API token is unknown, expired or revoked")
         return
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        with session_scope() as session:
-            g.principal = credentials.session_principal(session, cookie)
+        with connection_scope() as connection:
+            g.principal = credentials.session_principal(connection, cookie)
         if g.principal is not None:
             g.session_token = cookie
 

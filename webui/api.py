@@ -6,7 +6,7 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from werkzeug.exceptions import UnsupportedMediaType
 
 from playdeck.auth.permissions import Action
-from playdeck.db import session_scope
+from playdeck.db import connection_scope
 from playdeck.errors import ValidationError
 from playdeck.events import EVENTS_PER_PAGE, MAX_EVENTS_PER_PAGE, events_after, events_before
 from playdeck.models import RunEvent
@@ -110,13 +110,13 @@ def list_events(run_id: int) -> Response:
     limit = int_param("limit", request.args.get("limit"), EVENTS_PER_PAGE, 1, MAX_EVENTS_PER_PAGE)
     # Each event as the JSON text the database rendered, with its counter for the next cursor.
     columns = (RunEvent.counter, event_log_sql())
-    with session_scope() as session:
+    with connection_scope() as connection:
         # State first: if it is terminal, the events read next are complete (see webui.stream).
-        state = run_state(session, run_id)
+        state = run_state(connection, run_id)
         page = (
-            events_after(session, run_id, after, limit, columns)
+            events_after(connection, run_id, after, limit, columns)
             if before is None
-            else events_before(session, run_id, before, limit, columns)
+            else events_before(connection, run_id, before, limit, columns)
         )
     return rendered_rows(
         "events",

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from playdeck import runs
-from playdeck.db import session_scope
+from playdeck.db import Executor, connection_scope, session_scope
 from playdeck.delivery_metrics import delivery_metrics
 from playdeck.models import Project, Run
 from playdeck.projects import get_environment, get_project, list_projects
@@ -33,7 +33,7 @@ def projects_json() -> list[JsonDict]:
         return [project_json(project) for project in list_projects(session)]
 
 
-def _project_names(session: Session) -> list[str]:
+def _project_names(session: Executor) -> list[str]:
     return list(session.scalars(select(Project.name).order_by(Project.name)))
 
 
@@ -71,24 +71,24 @@ def relaunch_run(run_id: int, hosts: str, by: str) -> JsonDict:
     return run_json(runs.submit_run(request))
 
 
-def _listing(session: Session, args: Mapping[str, str], per_page: int) -> RunPage:
+def _listing(session: Executor, args: Mapping[str, str], per_page: int) -> RunPage:
     # Bad filters are refused before the first query: no connection is taken for them.
     return list_runs(session, parse_filters(dict(args)), page=parse_page(args.get("page")), per_page=per_page)
 
 
 def runs_listing(args: Mapping[str, str], per_page: int) -> RunPage:
     """One page of runs for query-string filters, each run the JSON text the database rendered."""
-    with session_scope() as session:
-        return _listing(session, args, per_page)
+    with connection_scope() as connection:
+        return _listing(connection, args, per_page)
 
 
 def run_page(args: Mapping[str, str], per_page: int) -> JsonDict:
     """The runs page's read model from one session: ``runs_listing`` for the template (``runs``, the JSON
     texts ``webui.run_rows`` renders, ``page``, ``per_page``, ``has_next``) and the ``project_names``
     its filter offers."""
-    with session_scope() as session:
-        listing = _listing(session, args, per_page)
-        names = _project_names(session)
+    with connection_scope() as connection:
+        listing = _listing(connection, args, per_page)
+        names = _project_names(connection)
     return {
         "runs": listing.runs,
         "page": listing.page,

@@ -20,6 +20,7 @@ from playdeck.auth import throttle
 from playdeck.auth.models import ApiToken, LoginSession, ProjectMember, User, ZoneEditor
 from playdeck.auth.permissions import Principal, Role
 from playdeck.auth.users import get_user, principal, set_password
+from playdeck.db import Executor
 from playdeck.errors import NotFound, Unauthenticated, ValidationError
 from playdeck.models import utcnow
 from playdeck.serializers import iso
@@ -68,7 +69,7 @@ _GRANTS_LOOKUP = union_all(
 )
 
 
-def _principal(session: Session, row: Any) -> Principal:
+def _principal(session: Executor, row: Any) -> Principal:
     """The principal of a credential row (``_PRINCIPAL_COLUMNS``). An admin's grants are never consulted
     (``playdeck.auth.permissions``), so they are not read."""
     role = Role(row.role)
@@ -143,7 +144,7 @@ def change_own_password(session: Session, name: str, current: str, new: str, ses
     set_password(session, user, new, keep_session_hash=_hash(session_token) if session_token else None)
 
 
-def session_principal(session: Session, session_token: str) -> Principal | None:
+def session_principal(session: Executor, session_token: str) -> Principal | None:
     """The user of a live session, or None (unknown, expired, or the user deactivated)."""
     now = utcnow()
     row = session.execute(_SESSION_LOOKUP, {"token_hash": _hash(session_token)}).one_or_none()
@@ -203,7 +204,7 @@ def expiry_after(days: object) -> dt.datetime | None:
     return utcnow() + dt.timedelta(days=days)
 
 
-def token_principal(session: Session, token: str) -> Principal | None:
+def token_principal(session: Executor, token: str) -> Principal | None:
     """The user of a valid token (not expired, not revoked, user active), or None."""
     now = utcnow()
     row = session.execute(_TOKEN_LOOKUP, {"token_hash": _hash(token)}).one_or_none()
