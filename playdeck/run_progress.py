@@ -12,13 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import Session
 
+from playdeck.db import Executor
 from playdeck.models import Run, RunEvent, RunHostSummary, utcnow
 from playdeck.states import RunState, is_terminal
 
@@ -28,6 +28,41 @@ ROWS_PER_QUERY = 5000
 MAX_ROWS_PER_CALL = 50_000
 # Runs whose tally is kept; a run scrolled out is counted again from its first event if asked for.
 TALLIES_KEPT = 256
+
+
+class HostRecap(Protocol):
+    """A host's line of a run's recap: a ``RunHostSummary``, or a row of its columns."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def ok(self) -> int: ...
+    @property
+    def failed(self) -> int: ...
+    @property
+    def skipped(self) -> int: ...
+    @property
+    def unreachable(self) -> int: ...
+
+
+class ProgressOf(Protocol):
+    """What a run's progress is worked out from: a ``Run``, or a row of just these columns (the run page
+    reads no entity, issue 7)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def environment_id(self) -> int: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def event_count(self) -> int: ...
+    @property
+    def queued_at(self) -> dt.datetime: ...
+    @property
+    def started_at(self) -> dt.datetime | None: ...
+    @property
+    def host_summaries(self) -> Sequence[HostRecap]: ...
 
 
 @dataclass
@@ -61,10 +96,12 @@ _PREVIOUS_SUCCESSFUL = (
     .order_by(Run.id.desc())
     .limit(1)
 )
-_RECAP = select(RunHostSummary).where(RunHostSummary.run_id == bindparam("run_id"))
+_RECAP = select(
+    RunHostSummary.host, RunHostSummary.ok, RunHostSummary.failed, RunHostSummary.skipped, RunHostSummary.unreachable
+).where(RunHostSummary.run_id == bindparam("run_id"))
 
 
-def previous_successful(session: Session, run: Run) -> Baseline:
+def previous_successful(session: Executor, run: ProgressOf) -> Baseline:
     previous = session.execute(_PREVIOUS_SUCCESSFUL, {"environment_id": run.environment_id, "run_id": run.id}).first()
     if previous is None:
         return Baseline()
@@ -73,7 +110,7 @@ def previous_successful(session: Session, run: Run) -> Baseline:
     return Baseline(run_id=run_id, duration_seconds=duration, tasks_per_host=_recap(session, run_id))
 
 
-def count_task_results(session: Session, run_id: int, after: int, max_rows: int) -> tuple[int, Counter[str]]:
+def count_task_results(session: Executor, run_id: int, after: int, max_rows: int) -> tuple[int, Counter[str]]:
     """Task results per host among at most ``max_rows`` events after ``after``; returns the last counter read."""
     counts: Counter[str] = Counter()
     while max_rows > 0:
@@ -106,7 +143,7 @@ def count_task_results(session: Session, run_id: int, after: int, max_rows: int)
     return after, counts
 
 
-def tasks_done(session: Session, run: Run) -> tuple[dict[str, int], int]:
+def tasks_done(session: Executor, run: ProgressOf) -> tuple[dict[str, int], int]:
     """Task results per host so far and the last event counter counted (less than the newest event's
     counter when more than ``MAX_ROWS_PER_CALL`` new events were waiting: the next call goes on)."""
     key = (run.id, run.queued_at)
@@ -127,16 +164,16 @@ def tasks_done(session: Session, run: Run) -> tuple[dict[str, int], int]:
         return dict(tally.per_host), tally.counted_through
 
 
-def _tasks_in_recap(summaries: Iterable[RunHostSummary]) -> dict[str, int]:
+def _tasks_in_recap(summaries: Iterable[HostRecap]) -> dict[str, int]:
     """Tasks per host from a run's recap (ansible's play recap, stored when the run ended)."""
     return {s.host: s.ok + s.failed + s.skipped + s.unreachable for s in summaries}
 
 
-def _recap(session: Session, run_id: int) -> dict[str, int]:
-    return _tasks_in_recap(session.scalars(_RECAP, {"run_id": run_id}))
+def _recap(session: Executor, run_id: int) -> dict[str, int]:
+    return _tasks_in_recap(session.execute(_RECAP, {"run_id": run_id}))
 
 
-def run_progress(session: Session, run: Run, now: dt.datetime | None = None) -> dict[str, Any]:
+def run_progress(session: Executor, run: ProgressOf, now: dt.datetime | None = None) -> dict[str, Any]:
     """The JSON shape of ``GET /api/v1/runs/<id>/progress``."""
     baseline = previous_successful(session, run)
     # An ended run's recap says what its events would, without reading them (200,000 events: seconds).

@@ -48,6 +48,10 @@ def project_json(project: Project) -> dict[str, Any]:
     }
 
 
+# A host's line of a run's recap, in the order the API lists its keys (RunHostSummary's columns).
+HOST_SUMMARY_FIELDS = ("host", "ok", "changed", "failed", "unreachable", "skipped", "rescued", "ignored")
+
+
 def run_json(run: Run, with_summaries: bool = True) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": run.id,
@@ -82,19 +86,7 @@ def run_json(run: Run, with_summaries: bool = True) -> dict[str, Any]:
         "retry_number": run.retry_number,
     }
     if with_summaries:
-        data["host_summaries"] = [
-            {
-                "host": s.host,
-                "ok": s.ok,
-                "changed": s.changed,
-                "failed": s.failed,
-                "unreachable": s.unreachable,
-                "skipped": s.skipped,
-                "rescued": s.rescued,
-                "ignored": s.ignored,
-            }
-            for s in run.host_summaries
-        ]
+        data["host_summaries"] = [{name: getattr(s, name) for name in HOST_SUMMARY_FIELDS} for s in run.host_summaries]
     return data
 
 

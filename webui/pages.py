@@ -9,6 +9,7 @@ from playdeck.delivery_metrics import WINDOWS_DAYS, parse_days
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.events import EVENTS_PER_PAGE
 from playdeck.runs import submit_run
+from playdeck.serializers import HOST_SUMMARY_FIELDS
 from playdeck.settings import get_settings
 from playdeck.states import RunState
 from webui import access, authorize, queries
@@ -29,7 +30,7 @@ bp.add_app_template_global(run_rows)
 
 # Log lines (events) the run page shows at first, and loads at a time on demand; the whole log is a download.
 LOG_TAIL = EVENTS_PER_PAGE
-HOST_SUMMARY_COLUMNS = ("ok", "changed", "failed", "unreachable", "skipped", "rescued", "ignored")
+HOST_SUMMARY_COLUMNS = HOST_SUMMARY_FIELDS[1:]  # after the host
 
 
 @bp.app_context_processor
