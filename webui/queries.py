@@ -19,12 +19,12 @@ from playdeck import runs
 from playdeck.db import Executor, connection_scope, session_scope
 from playdeck.delivery_metrics import delivery_metrics
 from playdeck.errors import NotFound
-from playdeck.models import Environment, Project, Run, RunHostSummary
+from playdeck.models import Project, Run, RunHostSummary
 from playdeck.projects import get_environment, get_project, list_projects
 from playdeck.relaunch import relaunch_request
 from playdeck.run_progress import run_progress
-from playdeck.runs import RunFilters, RunPage, get_run, list_runs, parse_filters, parse_page
-from playdeck.serializers import HOST_SUMMARY_FIELDS, project_json, run_brief_sql, run_json
+from playdeck.runs import RunFilters, RunPage, get_run, list_runs, parse_filters, parse_page, select_run_briefs
+from playdeck.serializers import HOST_SUMMARY_FIELDS, project_json, run_json
 from playdeck.states import ACTIVE_STATES, RunState
 
 JsonDict = dict[str, Any]
@@ -87,7 +87,7 @@ def runs_listing(args: Mapping[str, str], per_page: int) -> RunPage:
 
 
 def run_page(args: Mapping[str, str], per_page: int) -> JsonDict:
-    """The runs page's read model from one session: ``runs_listing`` for the template (``runs``, the JSON
+    """The runs page's read model from one connection: ``runs_listing`` for the template (``runs``, the JSON
     texts ``webui.run_rows`` renders, ``page``, ``per_page``, ``has_next``) and the ``project_names``
     its filter offers."""
     with connection_scope() as connection:
@@ -186,13 +186,9 @@ def progress(run_id: int) -> JsonDict:
 # The run page's run, without loading an entity (the run, its project, its environment and its recap
 # as entities were half the page's CPU, issue 7): its JSON rendered by the database, and beside it the
 # columns its progress is worked out from (run_progress.ProgressOf).
-_RUN_PAGE_ROW = (
-    select(run_brief_sql(), Run.id, Run.environment_id, Run.state, Run.event_count, Run.queued_at, Run.started_at)
-    .select_from(Run)
-    .outerjoin(Project, Run.project_id == Project.id)
-    .outerjoin(Environment, Run.environment_id == Environment.id)
-    .where(Run.id == bindparam("run_id"))
-)
+_RUN_PAGE_ROW = select_run_briefs(
+    Run.id, Run.environment_id, Run.state, Run.event_count, Run.queued_at, Run.started_at
+).where(Run.id == bindparam("run_id"))
 _HOST_SUMMARIES = (
     select(*(getattr(RunHostSummary, column) for column in HOST_SUMMARY_FIELDS))
     .where(RunHostSummary.run_id == bindparam("run_id"))
