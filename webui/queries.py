@@ -37,8 +37,11 @@ def projects_json() -> list[JsonDict]:
         return [project_json(project) for project in list_projects(session)]
 
 
+_PROJECT_NAMES = select(Project.name).order_by(Project.name)  # built once: see runs._runs_query
+
+
 def _project_names(session: Executor) -> list[str]:
-    return list(session.scalars(select(Project.name).order_by(Project.name)))
+    return list(session.scalars(_PROJECT_NAMES))
 
 
 def project_names() -> list[str]:
