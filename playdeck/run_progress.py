@@ -14,7 +14,7 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import bindparam, func, select
 
@@ -30,39 +30,19 @@ MAX_ROWS_PER_CALL = 50_000
 TALLIES_KEPT = 256
 
 
-class HostRecap(Protocol):
-    """A host's line of a run's recap: a ``RunHostSummary``, or a row of its columns."""
+@dataclass(frozen=True)
+class RunFacts:
+    """What a run's progress is worked out from, read as columns by a caller that loads no ``Run``
+    entity (the run page: entities were half its CPU, issue 7). ``host_summaries``: rows with ``host``,
+    ``ok``, ``failed``, ``skipped`` and ``unreachable``, as a ``Run``'s are."""
 
-    @property
-    def host(self) -> str: ...
-    @property
-    def ok(self) -> int: ...
-    @property
-    def failed(self) -> int: ...
-    @property
-    def skipped(self) -> int: ...
-    @property
-    def unreachable(self) -> int: ...
-
-
-class ProgressOf(Protocol):
-    """What a run's progress is worked out from: a ``Run``, or a row of just these columns (the run page
-    reads no entity, issue 7)."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def environment_id(self) -> int: ...
-    @property
-    def state(self) -> str: ...
-    @property
-    def event_count(self) -> int: ...
-    @property
-    def queued_at(self) -> dt.datetime: ...
-    @property
-    def started_at(self) -> dt.datetime | None: ...
-    @property
-    def host_summaries(self) -> Sequence[HostRecap]: ...
+    id: int
+    environment_id: int
+    state: str
+    event_count: int
+    queued_at: dt.datetime
+    started_at: dt.datetime | None
+    host_summaries: Sequence[Any]
 
 
 @dataclass
@@ -101,7 +81,7 @@ _RECAP = select(
 ).where(RunHostSummary.run_id == bindparam("run_id"))
 
 
-def previous_successful(session: Executor, run: ProgressOf) -> Baseline:
+def previous_successful(session: Executor, run: Run | RunFacts) -> Baseline:
     previous = session.execute(_PREVIOUS_SUCCESSFUL, {"environment_id": run.environment_id, "run_id": run.id}).first()
     if previous is None:
         return Baseline()
@@ -143,7 +123,7 @@ def count_task_results(session: Executor, run_id: int, after: int, max_rows: int
     return after, counts
 
 
-def tasks_done(session: Executor, run: ProgressOf) -> tuple[dict[str, int], int]:
+def tasks_done(session: Executor, run: Run | RunFacts) -> tuple[dict[str, int], int]:
     """Task results per host so far and the last event counter counted (less than the newest event's
     counter when more than ``MAX_ROWS_PER_CALL`` new events were waiting: the next call goes on)."""
     key = (run.id, run.queued_at)
@@ -164,7 +144,7 @@ def tasks_done(session: Executor, run: ProgressOf) -> tuple[dict[str, int], int]
         return dict(tally.per_host), tally.counted_through
 
 
-def _tasks_in_recap(summaries: Iterable[HostRecap]) -> dict[str, int]:
+def _tasks_in_recap(summaries: Iterable[Any]) -> dict[str, int]:
     """Tasks per host from a run's recap (ansible's play recap, stored when the run ended)."""
     return {s.host: s.ok + s.failed + s.skipped + s.unreachable for s in summaries}
 
@@ -173,11 +153,11 @@ def _recap(session: Executor, run_id: int) -> dict[str, int]:
     return _tasks_in_recap(session.execute(_RECAP, {"run_id": run_id}))
 
 
-def run_progress(session: Executor, run: ProgressOf, now: dt.datetime | None = None) -> dict[str, Any]:
+def run_progress(session: Executor, run: Run | RunFacts, now: dt.datetime | None = None) -> dict[str, Any]:
     """The JSON shape of ``GET /api/v1/runs/<id>/progress``."""
     baseline = previous_successful(session, run)
     # An ended run's recap says what its events would, without reading them (200,000 events: seconds).
-    # It is the run's host summaries, which get_run has loaded already.
+    # It is the run's host summaries, which its caller has read already.
     recap = _tasks_in_recap(run.host_summaries) if is_terminal(run.state) else None
     done, counted_through = (recap, run.event_count) if recap else tasks_done(session, run)
     hosts = sorted(set(done) | set(baseline.tasks_per_host))

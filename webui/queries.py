@@ -6,13 +6,11 @@ template never touches an ORM object whose session has closed.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from playdeck import runs
@@ -22,7 +20,7 @@ from playdeck.errors import NotFound
 from playdeck.models import Project, Run, RunHostSummary
 from playdeck.projects import get_environment, get_project, list_projects
 from playdeck.relaunch import relaunch_request
-from playdeck.run_progress import run_progress
+from playdeck.run_progress import RunFacts, run_progress
 from playdeck.runs import RunFilters, RunPage, get_run, list_runs, parse_filters, parse_page, select_run_briefs
 from playdeck.serializers import HOST_SUMMARY_FIELDS, project_json, run_json
 from playdeck.states import ACTIVE_STATES, RunState
@@ -188,7 +186,7 @@ def progress(run_id: int) -> JsonDict:
 
 # The run page's run, without loading an entity (the run, its project, its environment and its recap
 # as entities were half the page's CPU, issue 7): its JSON rendered by the database, and beside it the
-# columns its progress is worked out from (run_progress.ProgressOf).
+# columns its progress is worked out from (run_progress.RunFacts).
 _RUN_PAGE_ROW = select_run_briefs(
     Run.id, Run.environment_id, Run.state, Run.event_count, Run.queued_at, Run.started_at
 ).where(Run.id == bindparam("run_id"))
@@ -199,17 +197,6 @@ _HOST_SUMMARIES = (
 )
 
 
-@dataclass(frozen=True)
-class _RunFacts:
-    id: int
-    environment_id: int
-    state: str
-    event_count: int
-    queued_at: dt.datetime
-    started_at: dt.datetime | None
-    host_summaries: Sequence[Row[Any]]
-
-
 def run_with_progress(run_id: int) -> tuple[JsonDict, JsonDict]:
     """The run page's two read models: ``run_json(run)`` and ``run_progress``, from one connection."""
     with connection_scope() as connection:
@@ -218,7 +205,7 @@ def run_with_progress(run_id: int) -> tuple[JsonDict, JsonDict]:
             raise NotFound(f"run {run_id} does not exist")
         summaries = connection.execute(_HOST_SUMMARIES, {"run_id": run_id}).all()
         text, *facts = row
-        run = _RunFacts(*facts, host_summaries=summaries)
+        run = RunFacts(*facts, host_summaries=summaries)
         progress = run_progress(connection, run)
     return {**json.loads(text), "host_summaries": [summary._asdict() for summary in summaries]}, progress
 
