@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -46,7 +47,11 @@ def main() -> int:
     rows: list[Row] = [machine_speed()]
     started = time.monotonic()
     for name in names:
-        rows += run_one(name, args)
+        try:
+            rows += run_one(name, args)
+        except Exception as error:  # one broken benchmark must not lose the rows the others measured
+            logging.exception("benchmark %s did not complete", name)
+            rows.append(Row(f"{name}: did not complete", math.nan, "", 0.0, note=f"{type(error).__name__}: {error}"))
     print_table(rows)
     print(f"\n{time.monotonic() - started:.0f} s; load average now {loadavg()}")
     results = BENCH_DIR / "results"
