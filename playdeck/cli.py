@@ -891,6 +891,7 @@ def token_list(user_name: str | None) -> None:
                 listed.id,
                 listed.user.name,
                 listed.name or "-",
+                f"{listed.token_start}…" if listed.token_start else "-",
                 utc_text(listed.created_at),
                 utc_text(listed.expires_at),
                 utc_text(listed.revoked_at),
@@ -898,7 +899,7 @@ def token_list(user_name: str | None) -> None:
             ]
             for listed in credentials.list_tokens(session, user_name)
         ]
-    headers = ["ID", "USER", "NAME", "CREATED", "EXPIRES", "REVOKED", "LAST USED"]
+    headers = ["ID", "USER", "NAME", "STARTS WITH", "CREATED", "EXPIRES", "REVOKED", "LAST USED"]
     click.echo(format_table(headers, rows) if rows else "No tokens.")
 
 

@@ -17,7 +17,7 @@ from werkzeug.security import check_password_hash
 
 from playdeck import audit
 from playdeck.auth import throttle
-from playdeck.auth.models import ApiToken, LoginSession, ProjectMember, User, ZoneEditor
+from playdeck.auth.models import TOKEN_START_LENGTH, ApiToken, LoginSession, ProjectMember, User, ZoneEditor
 from playdeck.auth.permissions import Principal, Role
 from playdeck.auth.users import get_user, principal, set_password
 from playdeck.db import Executor
@@ -186,7 +186,13 @@ def create_token(
     if len(name) > 100:
         raise ValidationError("name", "at most 100 characters")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(user_id=user.id, name=name, token_hash=_hash(token), expires_at=expires_at)
+    row = ApiToken(
+        user_id=user.id,
+        name=name,
+        token_hash=_hash(token),
+        token_start=token[:TOKEN_START_LENGTH],
+        expires_at=expires_at,
+    )
     session.add(row)
     session.flush()
     audit.record(
@@ -251,6 +257,8 @@ def describe_token(token: ApiToken) -> dict[str, Any]:
         "id": token.id,
         "user": token.user.name,
         "name": token.name,
+        # None for a token created before its start was kept.
+        "start": token.token_start or None,
         "state": token_state(token),
         "created_at": iso(token.created_at),
         "expires_at": iso(token.expires_at),

@@ -17,6 +17,8 @@ from playdeck.models import Base, BigId, Timestamp, utcnow
 NAME_LENGTH = 100
 # hex SHA-256
 HASH_LENGTH = 64
+# "pdt_" and 8 random characters of an API token's 43: 48 of its 256 bits.
+TOKEN_START_LENGTH = 12
 
 
 class User(Base):
@@ -65,6 +67,9 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(NAME_LENGTH), default="")
     token_hash: Mapped[str] = mapped_column(String(HASH_LENGTH))
+    # The token's first characters, to tell tokens apart (and find a leaked one) in a list; the rest
+    # stays secret. Empty for tokens created before it was kept.
+    token_start: Mapped[str] = mapped_column(String(TOKEN_START_LENGTH), default="", server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
     expires_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)

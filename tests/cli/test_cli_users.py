@@ -108,6 +108,7 @@ def test_a_token_authenticates_until_it_is_revoked(web_api: str, monkeypatch: py
     assert listed.returncode == 0, listed.stderr
     row = table(listed.stdout)[str(token_id)]
     assert row[1:3] == ["carol", "laptop"] and row[-1] != "-"  # last used: just now
+    assert row[3] == f"{token[:12]}…"  # enough to tell which token it is, not enough to use it
     assert token not in listed.stdout
 
     revoked = playdeck("token", "revoke", str(token_id))

@@ -103,6 +103,7 @@ def test_a_token_made_on_the_account_page_works_and_shows_its_last_use(app: Flas
     row = token_row(listing, "laptop")
     assert last_used(row).endswith(" s ago")
     assert "never" not in row  # it expires (in 30 days) and was used
+    assert f"<code>{token[:12]}…</code>" in row  # which of one's tokens it is, without the secret
     (created,) = audited("token.create", "erin", actor="erin")
     assert created[0] == "erin" and created[2]["name"] == "laptop" and created[2]["expires_at"]
     assert token not in str(created)

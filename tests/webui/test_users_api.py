@@ -163,6 +163,7 @@ def test_everyone_makes_lists_and_revokes_their_own_tokens(app: Flask, client: F
     assert token not in str(listed)
     (ci,) = (entry for entry in listed if entry["name"] == "ci")
     assert ci["last_used_at"] is not None and ci["user"] == "vic"
+    assert ci["start"] == token[:12] and token.startswith("pdt_")
 
     revoked = client.delete(f"{TOKENS}/{ci['id']}", headers=headers)
     assert revoked.status_code == 204
