@@ -18,6 +18,8 @@ from tests.netns.hosts import Network, SshTarget, ssh_keygen
 
 TERMINAL = {"successful", "failed", "canceled", "timeout", "lost", "error"}
 QUEUE = "dc-ssh"  # not one of the default queues: routed by the environment
+# The sample playbook's tasks that send a file to the target (copy, template).
+FILE_SENDING_TASKS = 2
 
 
 @dataclass
@@ -77,6 +79,10 @@ def accepted_logins(target: SshTarget) -> int:
     return target.log.read_text(errors="replace").count("Accepted publickey for root")
 
 
+def sftp_requests(target: SshTarget) -> int:
+    return target.log.read_text(errors="replace").count("subsystem request for sftp")
+
+
 def test_deploy_over_ssh_to_three_targets(fleet: Fleet):
     run = deploy("2.0.0")
 
@@ -86,6 +92,9 @@ def test_deploy_over_ssh_to_three_targets(fleet: Fleet):
         assert fleet.release(target).read_text() == "2.0.0\n"
         # Every task of the run went over one SSH connection per host: no handshake per task.
         assert accepted_logins(target) == 1, target.log.read_text()
+        # Modules were piped to the target's Python: only the files that copy and template send went over
+        # sftp (2 requests each; 22 in all without pipelining).
+        assert sftp_requests(target) <= 2 * FILE_SENDING_TASKS, target.log.read_text()
     # The SSH key went nowhere on disk, and the masters were closed at the end (no leftover processes).
     data_dir = fleet.settings.runs_dir / str(run.id) / "attempt-1"
     assert not (data_dir / "env" / "ssh_key").exists()
