@@ -188,12 +188,45 @@ def ssh_keygen(path: Path, comment: str) -> str:
     return path.with_name(path.name + ".pub").read_text().strip()
 
 
-class SshTarget:
-    """An sshd of its own in ``host``'s namespace, on the namespace's address, port 22."""
+ACCOUNT_FILES = ("passwd", "group", "shadow")
 
-    def __init__(self, network: Network, host: Host, base: Path, authorized_key: str) -> None:
-        self.network, self.host, self.base = network, host, base
-        base.mkdir(parents=True)
+
+def write_accounts(directory: Path, user: str, home: Path, root_password: str) -> None:
+    """This host's passwd, group and shadow in ``directory``, plus ``user`` (key logins only, home ``home``)
+    and root with ``root_password`` (what ``su`` asks for): a target's own accounts, without adding any here."""
+    etc = Path("/etc")
+    taken = {int(line.split(":")[2]) for line in (etc / "passwd").read_text().splitlines() if line.count(":") >= 6}
+    uid = next(number for number in range(42000, 60000) if number not in taken)
+    root_hash = subprocess.run(
+        ["openssl", "passwd", "-6", "-stdin"], input=root_password, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    shadow = [
+        f"root:{root_hash}:{line.split(':', 2)[2]}" if line.startswith("root:") else line
+        for line in (etc / "shadow").read_text().splitlines()
+    ]
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "passwd").write_text(f"{(etc / 'passwd').read_text()}{user}:x:{uid}:{uid}::{home}:/bin/sh\n")
+    (directory / "group").write_text(f"{(etc / 'group').read_text()}{user}:x:{uid}:\n")
+    # "*": no password to log in with, and not a locked account (sshd refuses a "!" even a key login).
+    (directory / "shadow").write_text("\n".join([*shadow, f"{user}:*:19000:0:99999:7:::", ""]))
+    (directory / "shadow").chmod(0o640)
+    shutil.chown(directory / "shadow", group="shadow")
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.chown(home, user=uid, group=uid)
+
+
+class SshTarget:
+    """An sshd of its own in ``host``'s namespace, on the namespace's address, port 22.
+
+    With ``accounts`` (a folder made by ``write_accounts``), sshd and every session it starts see that folder's
+    passwd, group and shadow over /etc's, in a mount namespace of their own.
+    """
+
+    def __init__(
+        self, network: Network, host: Host, base: Path, authorized_key: str, accounts: Path | None = None
+    ) -> None:
+        self.network, self.host, self.base, self.accounts = network, host, base, accounts
+        base.mkdir(parents=True, exist_ok=True)
         self.host_key = base / "ssh_host_ed25519_key"
         self.host_public_key = ssh_keygen(self.host_key, f"root@{host.name}")
         (base / "authorized_keys").write_text(authorized_key + "\n")
@@ -226,7 +259,12 @@ class SshTarget:
     def start(self) -> None:
         # sshd's privilege-separation directory; Debian creates it at boot only when sshd runs as a service.
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-        self.process = self.network.spawn(self.host, [SSHD, "-D", "-e", "-f", str(self.config)], self.log)
+        sshd = [SSHD, "-D", "-e", "-f", str(self.config)]
+        if self.accounts is not None:
+            mounts = " && ".join(f"mount --bind {self.accounts / name} /etc/{name}" for name in ACCOUNT_FILES)
+            private_mounts = ["unshare", "--mount", "--propagation", "private"]
+            sshd = [*private_mounts, "sh", "-c", f"{mounts} && exec {shlex.join(sshd)}"]
+        self.process = self.network.spawn(self.host, sshd, self.log)
         wait_for_port(self.host.address, 22, f"sshd of {self.host.name}", self.process)
 
     def known_hosts_line(self) -> str:
