@@ -255,16 +255,20 @@ def wait_for_state(run_id: int, states: set[str], timeout: float = 120) -> str:
     raise TimeoutError(f"run {run_id} still '{state}' after {timeout}s")
 
 
-def configure_test_playbooks(monkeypatch, tmp_path, database_url: str, broker_url: str) -> Settings:
-    """Production shape on the given servers, projects' playbooks and inventories from tests/."""
+def configure_test_playbooks(monkeypatch, tmp_path, database_url: str, broker_url: str, **values: str) -> Settings:
+    """Production shape on the given servers, projects' playbooks and inventories from tests/ (or ``values``'
+    playbook_dir and inventory_dir)."""
     return configure(
         monkeypatch,
         seed_sample=False,
-        data_dir=str(tmp_path / "data"),
-        database_url=database_url,
-        broker_url=broker_url,
-        playbook_dir=str(REPO_ROOT / "tests" / "playbooks"),
-        inventory_dir=str(REPO_ROOT / "tests" / "inventory"),
+        **{
+            "data_dir": str(tmp_path / "data"),
+            "database_url": database_url,
+            "broker_url": broker_url,
+            "playbook_dir": str(REPO_ROOT / "tests" / "playbooks"),
+            "inventory_dir": str(REPO_ROOT / "tests" / "inventory"),
+            **values,
+        },
     )
 
 

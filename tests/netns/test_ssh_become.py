@@ -15,7 +15,7 @@ from cryptography.fernet import Fernet
 
 from playdeck import db, events, projects, runs, secrets
 from tests.cli.cli_support import playdeck
-from tests.conftest import configure, use_key, wait_for_state
+from tests.conftest import configure_test_playbooks, use_key, wait_for_state
 from tests.netns.hosts import Network, SshTarget, ssh_keygen, write_accounts
 
 TERMINAL = {"successful", "failed", "canceled", "timeout", "lost", "error"}
@@ -76,14 +76,8 @@ def root_password(network: Network, target_dir: Path, monkeypatch, tmp_path, mar
     (inventories / "ssh.ini").write_text(
         f"t1 ansible_host={target.host.address} ansible_user={USER} ansible_python_interpreter=/usr/bin/python3\n"
     )
-    configure(
-        monkeypatch,
-        seed_sample=False,
-        data_dir=str(tmp_path / "data"),
-        database_url=mariadb_url,
-        broker_url=redis_url,
-        playbook_dir=str(playbooks),
-        inventory_dir=str(inventories),
+    configure_test_playbooks(
+        monkeypatch, tmp_path, mariadb_url, redis_url, playbook_dir=str(playbooks), inventory_dir=str(inventories)
     )
     with db.session_scope() as session:
         projects.add_project(session, "app", "become.yml", {"prod": "ssh.ini"})
