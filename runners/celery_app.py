@@ -37,5 +37,8 @@ def _start_master_threads(sender, **_kwargs) -> None:
 
 @worker_shutdown.connect
 def _record_stopped(**_kwargs) -> None:
-    # Sent once a warm shutdown has waited for the running tasks.
+    # Sent once a warm shutdown has waited for the running tasks. A pool process that was killed instead
+    # (`pkill -f celery` sends TERM to every process of the worker) left its run "running": the last
+    # sweep records it lost now, and stops whatever of it is left, before this master is gone.
+    orphans.sweep_once()
     worker_registry.record_stopped()

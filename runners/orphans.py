@@ -110,15 +110,20 @@ def sweep(host: str | None = None) -> dict[int, list[int]]:
     return killed
 
 
+def sweep_once() -> None:
+    """``sweep()``, logging instead of raising: a failed sweep must never take the worker down."""
+    try:
+        sweep()
+    except Exception:
+        log.exception("orphan sweep failed")
+
+
 def start_sweeping(interval: float = SWEEP_EVERY_SECONDS) -> threading.Thread:
     """Sweep now and then every ``interval`` seconds, on a daemon thread of the worker master."""
 
     def loop() -> None:
         while True:
-            try:
-                sweep()
-            except Exception:  # a failed sweep must never take the worker down
-                log.exception("orphan sweep failed")
+            sweep_once()
             stop.wait(interval)
 
     stop = threading.Event()

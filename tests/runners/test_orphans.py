@@ -85,3 +85,24 @@ def test_killed_pool_process_run_ends_lost_no_orphan_no_rerun(sleepy_project, st
     with db.session_scope() as session:
         assert runs.get_run(session, run_id).attempt == 1
     fault_report.record(3, [run_id])
+
+
+def test_term_to_every_worker_process_ends_the_run_lost_before_the_master_exits(sleepy_project, start_worker):
+    """What `pkill -f celery` does: the pool process dies at once (its playbook with it), the master's warm
+    shutdown has nothing left to wait for. No reaper runs here: only the master can record the run."""
+    worker = start_worker(concurrency=1)
+    request = runs.RunRequest(project="sleepy", environment="dev", extra_vars={"sleep_seconds": 653})
+    run_id = runs.submit_run(request).id
+    wait_until(lambda: len(processes_of("sleep 653")) >= 3, 60, "the playbook's sleeps")
+    with db.session_scope() as session:
+        pool_pid = runs.get_run(session, run_id).worker_pid
+
+    for pid in (worker.process.pid, pool_pid):
+        os.kill(pid, signal.SIGTERM)
+    worker.process.wait(timeout=60)
+
+    with db.session_scope() as session:
+        run = runs.get_run(session, run_id)
+    assert run.state == "lost", run.state
+    assert f"worker process {pool_pid}" in run.reason
+    wait_until(lambda: processes_of("sleep 653") == [], 15, "no process of the run to be left")
