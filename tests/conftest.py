@@ -22,6 +22,7 @@ import redis
 from playdeck import db, migrate, taskqueue
 from playdeck.projects import ensure_sample_project
 from playdeck.settings import Settings, get_settings
+from playdeck.states import TERMINAL_STATES
 from tests.servers import REPO_ROOT, ThrowawayMariaDB, ThrowawayRedis, Worker, kill_run_processes
 
 if TYPE_CHECKING:
@@ -240,7 +241,11 @@ def start_worker(tmp_path: Path) -> Iterator:
         kill_run_processes(install)
 
 
-def wait_for_state(run_id: int, states: set[str], timeout: float = 120) -> str:
+# What tests wait for a run to reach: its end, whichever it is.
+TERMINAL = frozenset(state.value for state in TERMINAL_STATES)
+
+
+def wait_for_state(run_id: int, states: set[str] | frozenset[str], timeout: float = 120) -> str:
     """Poll the run (short sessions) until it reaches one of ``states``."""
     from playdeck.runs import get_run
 

@@ -21,11 +21,10 @@ from playdeck.supervisor import CONFIG_DIR
 from runners import orphans
 from tests import fault_report
 from tests.cli.cli_support import SupervisedPlaydeck, wait_all_running, wait_until
-from tests.conftest import wait_for_state
+from tests.conftest import TERMINAL, wait_for_state
 from tests.fault_report import executions
 
 PAUSE_SECONDS = 15
-TERMINAL = {"successful", "failed", "canceled", "timeout", "lost", "error"}
 WORKER = "playdeck-worker-deploy"
 HOSTS = ("host1", "host2")
 

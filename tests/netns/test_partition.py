@@ -9,10 +9,8 @@ from playdeck.dispatch import dispatch_run
 from playdeck.models import RunEvent
 from runners import orphans
 from tests.cli.cli_support import playdeck, wait_until
-from tests.conftest import wait_for_state
+from tests.conftest import TERMINAL, wait_for_state
 from tests.netns.conftest import LOST_AFTER, QUEUE
-
-TERMINAL = {"successful", "failed", "canceled", "timeout", "lost", "error"}
 
 
 def event_count(run_id: int) -> int:

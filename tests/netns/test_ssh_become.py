@@ -15,10 +15,9 @@ from cryptography.fernet import Fernet
 
 from playdeck import db, events, projects, runs, secrets
 from tests.cli.cli_support import playdeck
-from tests.conftest import configure_test_playbooks, use_key, wait_for_state
+from tests.conftest import TERMINAL, configure_test_playbooks, use_key, wait_for_state
 from tests.netns.hosts import Network, SshTarget, ssh_keygen, write_accounts
 
-TERMINAL = {"successful", "failed", "canceled", "timeout", "lost", "error"}
 QUEUE = "dc-become"
 USER = "deployer"
 PLAYBOOK = f"""\

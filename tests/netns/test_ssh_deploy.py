@@ -13,10 +13,9 @@ from cryptography.fernet import Fernet
 from playdeck import db, projects, runs, secrets
 from playdeck.settings import Settings
 from tests.cli.cli_support import playdeck
-from tests.conftest import REPO_ROOT, configure, use_key, wait_for_state
+from tests.conftest import REPO_ROOT, TERMINAL, configure, use_key, wait_for_state
 from tests.netns.hosts import Network, SshTarget, ssh_keygen
 
-TERMINAL = {"successful", "failed", "canceled", "timeout", "lost", "error"}
 QUEUE = "dc-ssh"  # not one of the default queues: routed by the environment
 # The sample playbook's tasks that send a file to the target (copy, template).
 FILE_SENDING_TASKS = 2

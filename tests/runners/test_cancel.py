@@ -13,9 +13,7 @@ from playdeck.events import events_after
 from playdeck.taskqueue import EXECUTE_RUN_TASK, producer
 from runners import orphans
 from tests.cli.cli_support import wait_until
-from tests.conftest import wait_for_state
-
-TERMINAL = {"successful", "failed", "canceled", "timeout", "lost", "error"}
+from tests.conftest import TERMINAL, wait_for_state
 
 
 @pytest.fixture

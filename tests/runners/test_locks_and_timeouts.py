@@ -13,8 +13,8 @@ from playdeck import db, projects, runs
 from playdeck.errors import Conflict, ValidationError
 from playdeck.models import Run
 from playdeck.states import RunState
-from tests.conftest import wait_for_state
-from tests.runners.test_cancel import TERMINAL, processes_of, wait_until
+from tests.conftest import TERMINAL, wait_for_state
+from tests.runners.test_cancel import processes_of, wait_until
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from playdeck import db, runs
 from playdeck.states import RunState
 from runners import orphans
 from tests import fault_report
-from tests.conftest import wait_for_state
-from tests.runners.test_cancel import TERMINAL, processes_of, wait_until
+from tests.conftest import TERMINAL, wait_for_state
+from tests.runners.test_cancel import processes_of, wait_until
 
 
 def tagged_sleep(tag: str, seconds: int) -> subprocess.Popen:

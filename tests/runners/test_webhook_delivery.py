@@ -5,10 +5,8 @@ format) for a broken one, canceled for a run stopped while it ran."""
 from __future__ import annotations
 
 from playdeck import db, projects, runs, webhook_delivery, webhooks
-from tests.conftest import wait_for_state
+from tests.conftest import TERMINAL, wait_for_state
 from tests.webhook_receiver import receiver
-
-TERMINAL = {"successful", "failed", "canceled", "timeout", "lost", "error"}
 
 
 def add_hook(project: str, url: str, **fields) -> None:

@@ -15,11 +15,10 @@ import pytest
 from playdeck import db, runs
 from playdeck.settings import Settings, get_settings
 from tests.cli.cli_support import PLAYDECK, playdeck, wait_until
-from tests.conftest import wait_for_state
+from tests.conftest import TERMINAL, wait_for_state
 from tests.servers import Worker
 
 PAUSE_SECONDS = 15
-TERMINAL = {"successful", "failed", "canceled", "timeout", "lost", "error"}
 
 
 @pytest.fixture
