@@ -67,13 +67,19 @@ def sleepy_project(test_playbooks):
         projects.add_project(session, "sleepy", "sleep_long.yml", {"dev": "local3.ini"})
 
 
+def sleeping_run(seconds: int) -> tuple[int, int]:
+    """A run of "sleepy" whose 3 hosts each sleep ``seconds`` (a number no other test sleeps, to tell its
+    processes apart), once they all do; returns the run's id and its pool process's pid."""
+    request = runs.RunRequest(project="sleepy", environment="dev", extra_vars={"sleep_seconds": seconds})
+    run_id = runs.submit_run(request).id
+    wait_until(lambda: len(processes_of(f"sleep {seconds}")) >= 3, 60, "the playbook's sleeps")
+    with db.session_scope() as session:
+        return run_id, runs.get_run(session, run_id).worker_pid
+
+
 def test_killed_pool_process_run_ends_lost_no_orphan_no_rerun(sleepy_project, start_worker):
     worker = start_worker(concurrency=1)
-    request = runs.RunRequest(project="sleepy", environment="dev", extra_vars={"sleep_seconds": 652})
-    run_id = runs.submit_run(request).id
-    wait_until(lambda: len(processes_of("sleep 652")) >= 3, 60, "the playbook's sleeps")
-    with db.session_scope() as session:
-        pool_pid = runs.get_run(session, run_id).worker_pid
+    run_id, pool_pid = sleeping_run(652)
 
     os.kill(pool_pid, signal.SIGKILL)
 
@@ -91,11 +97,7 @@ def test_term_to_every_worker_process_ends_the_run_lost_before_the_master_exits(
     """What `pkill -f celery` does: the pool process dies at once (its playbook with it), the master's warm
     shutdown has nothing left to wait for. No reaper runs here: only the master can record the run."""
     worker = start_worker(concurrency=1)
-    request = runs.RunRequest(project="sleepy", environment="dev", extra_vars={"sleep_seconds": 653})
-    run_id = runs.submit_run(request).id
-    wait_until(lambda: len(processes_of("sleep 653")) >= 3, 60, "the playbook's sleeps")
-    with db.session_scope() as session:
-        pool_pid = runs.get_run(session, run_id).worker_pid
+    run_id, pool_pid = sleeping_run(653)
 
     for pid in (worker.process.pid, pool_pid):
         os.kill(pid, signal.SIGTERM)
