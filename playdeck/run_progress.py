@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, func, select
 
 from playdeck.db import Executor
 from playdeck.models import Run, RunEvent, RunHostSummary, utcnow
+from playdeck.serializers import HOST_SUMMARY_FIELDS
 from playdeck.states import RunState, is_terminal
 
 # ansible-runner's events for one task finished on one host; the recap counts the same outcomes.
@@ -76,9 +77,12 @@ _PREVIOUS_SUCCESSFUL = (
     .order_by(Run.id.desc())
     .limit(1)
 )
-_RECAP = select(
-    RunHostSummary.host, RunHostSummary.ok, RunHostSummary.failed, RunHostSummary.skipped, RunHostSummary.unreachable
-).where(RunHostSummary.run_id == bindparam("run_id"))
+# A run's recap, each host's line as the API lists it (the run page reads it too, webui.queries).
+HOST_SUMMARIES = (
+    select(*(getattr(RunHostSummary, column) for column in HOST_SUMMARY_FIELDS))
+    .where(RunHostSummary.run_id == bindparam("run_id"))
+    .order_by(RunHostSummary.host)
+)
 
 
 def previous_successful(session: Executor, run: Run | RunFacts) -> Baseline:
@@ -150,7 +154,7 @@ def _tasks_in_recap(summaries: Iterable[Any]) -> dict[str, int]:
 
 
 def _recap(session: Executor, run_id: int) -> dict[str, int]:
-    return _tasks_in_recap(session.execute(_RECAP, {"run_id": run_id}))
+    return _tasks_in_recap(session.execute(HOST_SUMMARIES, {"run_id": run_id}))
 
 
 def run_progress(session: Executor, run: Run | RunFacts, now: dt.datetime | None = None) -> dict[str, Any]:

@@ -17,12 +17,12 @@ from playdeck import runs
 from playdeck.db import Executor, connection_scope, session_scope
 from playdeck.delivery_metrics import delivery_metrics
 from playdeck.errors import NotFound
-from playdeck.models import Project, Run, RunHostSummary
+from playdeck.models import Project, Run
 from playdeck.projects import get_environment, get_project, list_projects
 from playdeck.relaunch import relaunch_request
-from playdeck.run_progress import RunFacts, run_progress
+from playdeck.run_progress import HOST_SUMMARIES, RunFacts, run_progress
 from playdeck.runs import RunFilters, RunPage, get_run, list_runs, parse_filters, parse_page, select_run_briefs
-from playdeck.serializers import HOST_SUMMARY_FIELDS, project_json, run_json
+from playdeck.serializers import project_json, run_json
 from playdeck.states import ACTIVE_STATES, RunState
 
 JsonDict = dict[str, Any]
@@ -190,11 +190,6 @@ def progress(run_id: int) -> JsonDict:
 _RUN_PAGE_ROW = select_run_briefs(
     Run.id, Run.environment_id, Run.state, Run.event_count, Run.queued_at, Run.started_at
 ).where(Run.id == bindparam("run_id"))
-_HOST_SUMMARIES = (
-    select(*(getattr(RunHostSummary, column) for column in HOST_SUMMARY_FIELDS))
-    .where(RunHostSummary.run_id == bindparam("run_id"))
-    .order_by(RunHostSummary.host)
-)
 
 
 def run_with_progress(run_id: int) -> tuple[JsonDict, JsonDict]:
@@ -203,7 +198,7 @@ def run_with_progress(run_id: int) -> tuple[JsonDict, JsonDict]:
         row = connection.execute(_RUN_PAGE_ROW, {"run_id": run_id}).one_or_none()
         if row is None:
             raise NotFound(f"run {run_id} does not exist")
-        summaries = connection.execute(_HOST_SUMMARIES, {"run_id": run_id}).all()
+        summaries = connection.execute(HOST_SUMMARIES, {"run_id": run_id}).all()
         text, *facts = row
         run = RunFacts(*facts, host_summaries=summaries)
         progress = run_progress(connection, run)
