@@ -720,7 +720,7 @@ def wait_for_local_exit(stopped: list[WorkerView]) -> None:
             try:
                 if psutil.Process(worker.pid).status() == psutil.STATUS_ZOMBIE:
                     break  # exited; only its parent's reaping is left
-            except psutil.NoSuchProcess:
+            except psutil.Error:  # gone, or not ours to read: nothing to wait for
                 break
             time.sleep(0.1)
 

@@ -249,7 +249,7 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
             # in the pool child and a warm shutdown's TERM would cancel the deploy.
             # ansible-runner SIGKILLs the playbook's process group once this says so: after the TERM
             # sent by the stopper has had its grace period.
-            cancel_callback=lambda: pump.stop_requested.is_set() and stopper.due(),
+            cancel_callback=stopper.cancel_callback(pump.stop_requested, spec.run_id),
             event_handler=pump.put,
         )
         runner_status, rc = result.status, result.rc

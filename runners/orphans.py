@@ -23,7 +23,7 @@ from playdeck.lost import mark_lost
 from playdeck.models import Run
 from playdeck.settings import get_settings
 from playdeck.states import RunState, is_terminal
-from runners import secret_files
+from runners import processes, secret_files
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +99,7 @@ def sweep(host: str | None = None) -> dict[int, list[int]]:
         row = rows.get(run_id)
         if not _orphaned(row and row.state, row and row.worker_host, row and row.worker_pid, host):
             continue
-        for proc in procs:
-            try:
-                proc.kill()
-            except psutil.Error:
-                pass
-        psutil.wait_procs(procs, timeout=5)
+        processes.kill(procs)  # one that exits meanwhile is simply gone
         killed[run_id] = [p.pid for p in procs]
         log.warning("killed %d orphaned processes of run %s (state %s)", len(procs), run_id, row and row.state)
     return killed

@@ -13,13 +13,17 @@ import ctypes.util
 import logging
 import os
 import signal
+import threading
 import time
+from collections.abc import Callable
 
 import psutil
 
 log = logging.getLogger(__name__)
 
 PR_SET_CHILD_SUBREAPER = 36
+# Walks for processes forked while the run's were being stopped.
+LATE_PASSES = 5
 
 
 def become_subreaper() -> bool:
@@ -43,6 +47,42 @@ def descendants() -> list[psutil.Process]:
         return []
 
 
+def is_live(proc: psutil.Process) -> bool:
+    """Whether ``proc`` still runs. A process of a run can exit, turn zombie or be reaped between the
+    walk that listed it and this look (NoSuchProcess, ZombieProcess), or be unreadable (AccessDenied):
+    each counts as not running, never as an error, so a stop in progress is never derailed by the very
+    processes it is stopping (issue 19: a vanished pid failed a cancel as ``error``)."""
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def live_descendants(spare: frozenset[int] = frozenset()) -> list[psutil.Process]:
+    return [p for p in descendants() if p.pid not in spare and is_live(p)]
+
+
+def wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait up to ``timeout`` for ``procs`` to exit (reaping our children); returns those still alive."""
+    try:
+        _gone, alive = psutil.wait_procs(procs, timeout=timeout)
+    except psutil.Error:
+        # A process vanished in a way wait_procs did not expect: look again, one by one.
+        alive = [p for p in procs if is_live(p)]
+    return alive
+
+
+def terminate(procs: list[psutil.Process], grace_seconds: float) -> None:
+    """TERM ``procs``, KILL those still alive after ``grace_seconds``, and reap them."""
+    signal_all(procs, signal.SIGTERM)
+    kill(wait_gone(procs, grace_seconds))
+
+
+def kill(procs: list[psutil.Process]) -> None:
+    signal_all(procs, signal.SIGKILL)
+    wait_gone(procs, 5)
+
+
 def stop_descendants(spare: frozenset[int] = frozenset(), grace_seconds: float = 2.0) -> list[int]:
     """TERM every descendant not in ``spare``, KILL what is left after the grace period, reap them all.
 
@@ -53,17 +93,17 @@ def stop_descendants(spare: frozenset[int] = frozenset(), grace_seconds: float =
     procs = [p for p in descendants() if p.pid not in spare]
     if not procs:
         return []
-    _signal_all(procs, signal.SIGTERM)
-    _gone, alive = psutil.wait_procs(procs, timeout=grace_seconds)
-    _signal_all(alive, signal.SIGKILL)
-    psutil.wait_procs(alive, timeout=5)
-    # Processes forked while we were signalling (a task worker spawning its module) are caught by a
-    # second pass; bounded so a fork bomb cannot keep us here.
-    seen = spare | {p.pid for p in procs}
-    late = [p for p in descendants() if p.pid not in seen]
-    _signal_all(late, signal.SIGKILL)
-    psutil.wait_procs(late, timeout=5)
-    pids = [p.pid for p in procs + late]
+    terminate(procs, grace_seconds)
+    # Processes forked while we were signalling (a task worker spawning its module) are caught by the
+    # next passes, until a walk finds none; bounded so a fork bomb cannot keep us here.
+    for _ in range(LATE_PASSES):
+        seen = spare | {p.pid for p in procs}
+        late = [p for p in descendants() if p.pid not in seen]
+        if not late:
+            break
+        kill(late)
+        procs += late
+    pids = [p.pid for p in procs]
     log.info("stopped %d leftover processes of the run: %s", len(pids), pids)
     return pids
 
@@ -79,14 +119,11 @@ def stop_ssh_agents(spare: frozenset[int] = frozenset(), grace_seconds: float = 
                 agents.append(proc)
         except psutil.Error:
             continue
-    _signal_all(agents, signal.SIGTERM)
-    _gone, alive = psutil.wait_procs(agents, timeout=grace_seconds)
-    _signal_all(alive, signal.SIGKILL)
-    psutil.wait_procs(alive, timeout=5)
+    terminate(agents, grace_seconds)
     return [p.pid for p in agents]
 
 
-def _signal_all(procs: list[psutil.Process], signum: int) -> None:
+def signal_all(procs: list[psutil.Process], signum: int) -> None:
     for proc in procs:
         try:
             proc.send_signal(signum)
@@ -107,10 +144,26 @@ class GracefulStop:
     def begin(self) -> None:
         if self._deadline is None:
             self._deadline = time.monotonic() + self.grace_seconds
-            _signal_all([p for p in descendants() if p.pid not in self.spare], signal.SIGTERM)
+            signal_all([p for p in descendants() if p.pid not in self.spare], signal.SIGTERM)
 
     def due(self) -> bool:
         if self._deadline is None:
             return False
-        alive = [p for p in descendants() if p.pid not in self.spare and p.status() != psutil.STATUS_ZOMBIE]
-        return not alive or time.monotonic() >= self._deadline
+        return time.monotonic() >= self._deadline or not live_descendants(self.spare)
+
+    def cancel_callback(self, stop_requested: threading.Event, run_id: int) -> Callable[[], bool]:
+        """ansible-runner's ``cancel_callback``: true once a stop was requested and its grace period is over
+        (or the run's processes have all exited). ansible-runner turns anything this raises into
+        ``CallbackError`` and the run into ``error``, with the playbook left running; so nothing may
+        escape: a failed look falls back on the deadline alone, which needs no process table."""
+
+        def should_cancel() -> bool:
+            if not stop_requested.is_set():
+                return False
+            try:
+                return self.due()
+            except Exception:
+                log.exception("run %s: checking its processes failed; stopping at the grace deadline", run_id)
+                return self._deadline is not None and time.monotonic() >= self._deadline
+
+        return should_cancel

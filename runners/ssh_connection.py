@@ -107,7 +107,7 @@ def close(setup: SshSetup) -> None:
                 )
             except subprocess.TimeoutExpired:
                 log.warning("ssh master %s did not exit; the leftover sweep stops it", socket_path)
-        psutil.wait_procs(masters, timeout=MASTER_EXIT_SECONDS)
+        processes.wait_gone(masters, MASTER_EXIT_SECONDS)
         # The ssh clients that started the masters exited once their task was done; their parents (Ansible's
         # task workers) had exited first, so they were re-parented to the run's subreaper, which reaps them here.
         _reap_exited_ssh()

@@ -6,8 +6,14 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import psutil
+import pytest
+
+from runners import processes
+from tests.cli.cli_support import wait_until
 
 # Runs in a fresh interpreter: becoming a subreaper is per process and must not leak into pytest.
 SCRIPT = textwrap.dedent(
@@ -59,3 +65,39 @@ def test_without_the_subreaper_the_orphans_escape():
     assert len(leaked) == 2  # both sleeps outlived the process that started them
     for proc in leaked:  # clean up what this demonstration leaked
         proc.kill()
+
+
+def test_a_process_that_exits_or_turns_zombie_is_not_live_and_raises_nothing():
+    child = subprocess.Popen(["sleep", "300"])
+    handle = psutil.Process(child.pid)
+    assert processes.is_live(handle)
+    child.kill()  # not reaped yet: a zombie, once the kill has landed
+    wait_until(lambda: handle.status() == psutil.STATUS_ZOMBIE, 10, "the killed child to be a zombie")
+    assert not processes.is_live(handle)
+    child.wait()  # reaped: the pid no longer exists, as when a process exits between a walk and a look
+    with pytest.raises(psutil.NoSuchProcess):
+        handle.status()
+    assert not processes.is_live(handle)
+    assert processes.wait_gone([handle], timeout=1) == []
+
+
+def test_the_cancel_callback_never_raises_and_stops_at_the_grace_deadline(monkeypatch):
+    """ansible-runner turns an exception in the cancel callback into a run in ``error`` with its playbook
+    left running: a failing look at the processes must fall back on the deadline instead."""
+
+    def vanished() -> list:
+        raise psutil.NoSuchProcess(4242)
+
+    stop_requested = threading.Event()
+    stopper = processes.GracefulStop(spare=processes.descendant_pids(), grace_seconds=0.5)
+    should_cancel = stopper.cancel_callback(stop_requested, run_id=1)
+    assert should_cancel() is False  # nothing asked yet
+    stop_requested.set()
+    stopper.begin()
+    # From now on every look at the process table fails, as when a listed process vanished.
+    monkeypatch.setattr(processes, "descendants", vanished)
+    assert should_cancel() is False  # asked, but the grace period runs
+    deadline = time.monotonic() + 10
+    while not should_cancel():
+        assert time.monotonic() < deadline, "the callback never said to cancel"
+        time.sleep(0.05)
