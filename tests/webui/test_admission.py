@@ -9,6 +9,7 @@ import time
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.cli.cli_support import wait_until
 from tests.webui.webui_testing import RunDriver, sse_messages
 from webui.admission import Admission
 
@@ -16,6 +17,7 @@ from webui.admission import Admission
 def test_one_slot_runs_requests_one_at_a_time_in_arrival_order() -> None:
     running, most, order = 0, 0, []
     lock = threading.Lock()
+    first_may_finish = threading.Event()
 
     def slow_app(environ, start_response):
         nonlocal running, most
@@ -23,24 +25,33 @@ def test_one_slot_runs_requests_one_at_a_time_in_arrival_order() -> None:
             running += 1
             most = max(most, running)
             order.append(environ["n"])
-        time.sleep(0.05)
+        if environ["n"] == 0:
+            first_may_finish.wait(10)  # holds the slot until every other request waits for it
         with lock:
             running -= 1
         start_response("200 OK", [])
         return [b"ok"]
 
-    admitted = Admission(slow_app, slots=1)
-    threads = []
-    for n in range(6):
-        thread = threading.Thread(target=admitted, args=({"n": n}, lambda *a: None))
+    admitted = Admission(slow_app, slots=1, patience=60)
+    threads = [threading.Thread(target=admitted, args=({"n": n}, lambda *a: None)) for n in range(6)]
+    threads[0].start()
+    wait_until(lambda: order == [0], 10, "the first request to hold the slot")
+    for n, thread in enumerate(threads[1:], start=1):
+        # Each arrives only once the one before it waits for the slot: arrival order is the start order
+        # even on a busy machine, where threads started 10 ms apart need not arrive in order.
         thread.start()
-        threads.append(thread)
-        time.sleep(0.01)  # arrive in order, while the first still runs
+        wait_until(lambda n=n: waiting_for(admitted) == n, 10, f"request {n} to wait for the slot")
+    first_may_finish.set()
     for thread in threads:
         thread.join(timeout=10)
 
     assert most == 1
     assert order == list(range(6))
+
+
+def waiting_for(admission: Admission) -> int:
+    """How many requests wait for a slot (the semaphore's waiters: no public count exists)."""
+    return len(admission._free._cond._waiters)
 
 
 def test_two_slots_let_two_requests_run_together() -> None:
