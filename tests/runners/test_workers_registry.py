@@ -81,7 +81,8 @@ def test_workers_lists_each_worker_what_it_runs_and_how_it_ended(fast_beats, sta
 def test_drain_finishes_the_running_run_leaves_new_ones_queued_and_exits_0(test_projects, start_worker, tmp_path):
     marker = tmp_path / "executions.txt"
     draining = start_worker(queues="deploy", concurrency=2)
-    first = submit(marker_file=str(marker), pause_seconds=PAUSE_SECONDS)
+    go_ahead = tmp_path / "go-ahead"  # the first run runs until the test creates it
+    first = submit(marker_file=str(marker), release_file=str(go_ahead))
     assert wait_for_state(first, {"running"}, timeout=60) == "running"
     worker_id = shown(draining)["id"]
 
@@ -94,14 +95,16 @@ def test_drain_finishes_the_running_run_leaves_new_ones_queued_and_exits_0(test_
     # The worker stopped consuming (it has a free pool process, so it would take the next run).
     wait_until(lambda: "no longer taking runs from deploy" in draining.output(), 30, "the worker to stop consuming")
     second = submit(marker_file=str(marker))
-    waiter = subprocess.run(
-        [str(PLAYDECK), "drain", draining.name, "--wait", "--timeout", "120"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert waiter.returncode == 0, waiter.stdout + waiter.stderr
-    assert "already draining, asked by alice" in waiter.stdout and ": stopped" in waiter.stdout
+    said = tmp_path / "waiter.out"
+    with said.open("w") as out:
+        waiter = subprocess.Popen(
+            [str(PLAYDECK), "drain", draining.name, "--wait", "--timeout", "120"], stdout=out, stderr=out, text=True
+        )
+    # The first run still runs (it waits for the go-ahead), so the worker is still draining.
+    wait_until(lambda: "already draining, asked by alice" in said.read_text(), 60, "the waiter to see the drain")
+    go_ahead.touch()
+    assert waiter.wait(timeout=180) == 0, said.read_text()
+    assert ": stopped" in said.read_text()
     assert draining.process.wait(timeout=60) == 0
 
     assert run_row(first).state == "successful" and run_row(first).worker_id == worker_id
