@@ -36,9 +36,14 @@ STOP_BOUND_SECONDS = 10.0
 POLL_SECONDS = 0.05
 
 
+# An environment holds one deploy at a time (its deploy lock): runs spread over these run side by side, so
+# stops also land while other runs start and end.
+ENVIRONMENTS = ("e1", "e2", "e3", "e4")
+
+
 def add_project() -> None:
     with db.session_scope() as session:
-        projects.add_project(session, PROJECT, "stop_points.yml", {"dev": "local3.ini"})
+        projects.add_project(session, PROJECT, "stop_points.yml", dict.fromkeys(ENVIRONMENTS, "local3.ini"))
 
 
 @dataclass
@@ -65,10 +70,10 @@ class Trial:
         else:
             self.seconds = self.rng.randint(1, 5)
 
-    def submit(self) -> None:
+    def submit(self, environment: str) -> None:
         request = runs.RunRequest(
             project=PROJECT,
-            environment="dev",
+            environment=environment,
             requested_by="stress",
             timeout=self.seconds if self.kind == "timeout" else None,
             idle_timeout=self.seconds if self.kind == "idle" else None,
@@ -114,8 +119,8 @@ def cpu_hog() -> Iterator[None]:
 
 def run_trials(trials: list[Trial], timeout: float) -> dict[int, Ending]:
     """Submit every trial, stop each at its moment, and return how each run ended."""
-    for trial in trials:
-        trial.submit()
+    for number, trial in enumerate(trials):
+        trial.submit(ENVIRONMENTS[number % len(ENVIRONMENTS)])
     by_id = {trial.run_id: trial for trial in trials}
     endings: dict[int, Ending] = {}
     deadline = time.monotonic() + timeout
