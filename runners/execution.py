@@ -26,7 +26,7 @@ from playdeck.errors import NotFound
 from playdeck.projects import resolve_inside
 from playdeck.settings import Settings, get_settings
 from playdeck.states import RunState
-from runners import orphans, processes, retention, secret_files, ssh_connection, zone_regeneration
+from runners import orphans, processes, retention, secret_files, ssh_connection, unsafe_yaml, zone_regeneration
 from runners.event_pump import EventPump
 
 log = logging.getLogger(__name__)
@@ -164,10 +164,10 @@ def _load_secrets(spec: RunSpec) -> secrets.RunSecrets:
         return secrets.secrets_for_run(session, spec.project_id, spec.environment_id)
 
 
-def _write_env_file(data_dir: Path, name: str, value: dict[str, Any]) -> None:
+def _write_env_file(data_dir: Path, name: str, text: str) -> None:
     """What ansible-runner writes itself without suppress_env_files (0600, in a 0700 env/); the run is started
     with it so that it does not write the passwords and SSH key there too."""
-    dump_artifact(json.dumps(value), str(secret_files.env_dir(data_dir)), name)
+    dump_artifact(text, str(secret_files.env_dir(data_dir)), name)
 
 
 def private_data_dir(settings: Settings, spec: RunSpec) -> Path:
@@ -199,16 +199,20 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
         "playdeck_version": spec.version,
         "playdeck_apps_dir": str(settings.apps_dir),
     }
-    _write_env_file(data_dir, "extravars", extravars)
+    # Every string in it, the launcher's and the platform's alike, is data: none needs Jinja, and a
+    # launch value such as "{{ lookup('pipe', ...) }}" must never run anything (runners.unsafe_yaml).
+    _write_env_file(data_dir, "extravars", unsafe_yaml.dump(extravars))
     _write_env_file(
         data_dir,
         "settings",
-        {
-            # How often the cancel callback is polled when the playbook is quiet.
-            "pexpect_timeout": settings.cancel_poll_seconds,
-            "suppress_ansible_output": True,
-            "idle_timeout": spec.idle_timeout,
-        },
+        json.dumps(
+            {
+                # How often the cancel callback is polled when the playbook is quiet.
+                "pexpect_timeout": settings.cancel_poll_seconds,
+                "suppress_ansible_output": True,
+                "idle_timeout": spec.idle_timeout,
+            }
+        ),
     )
 
     ssh = ssh_connection.prepare(data_dir, spec.known_hosts)

@@ -1,0 +1,92 @@
+"""Launch values are data (issue #20): a Jinja template in a value a launcher sends never runs, under
+--check neither, and reaches the playbook as the literal text. The security review's attacks, sent
+through the API with a developer's token and executed by a real worker (MariaDB + Redis,
+ansible-runner, ansible-playbook)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from playdeck import db, projects, runs
+from playdeck.settings import Settings
+from tests.conftest import TERMINAL, wait_for_state, web_client
+
+
+def pipe(command: str) -> str:
+    """The review's payload: run ``command`` on the worker host as soon as Ansible templates the value."""
+    return "{{ lookup('pipe', '" + command + "') }}"
+
+
+def launch(client: FlaskClient, project: str, environment: str, extra_vars: dict[str, Any], check: bool = False) -> int:
+    body = {"project": project, "environment": environment, "extra_vars": extra_vars, "check": check}
+    response = client.post("/api/v1/runs", json=body)
+    assert response.status_code == 201, response.json
+    return response.json["id"]
+
+
+def reason(run_id: int) -> str:
+    with db.session_scope() as session:
+        return runs.get_run(session, run_id).reason or ""
+
+
+@pytest.fixture
+def echo_project(test_playbooks: Settings) -> Settings:
+    """Project "echo" (tests/playbooks/echo_vars.yml): writes the value of ``launched`` to ``echo_file``."""
+    with db.session_scope() as session:
+        projects.add_project(session, "echo", "echo_vars.yml", {"dev": "local2.ini"})
+    return test_playbooks
+
+
+@pytest.mark.parametrize("check", [False, True], ids=["run", "check"])
+def test_templates_in_launch_values_never_run_and_arrive_as_text(
+    echo_project: Settings, start_worker, tmp_path: Path, check: bool
+) -> None:
+    markers = tmp_path / "markers"
+    markers.mkdir()
+
+    def touch(name: str) -> str:
+        return pipe(f"touch {markers / name}")
+
+    launched = {
+        "plain": touch("plain"),
+        "in_list": ["ok", touch("list"), [touch("nested-list")]],
+        "in_dict": {"k": touch("dict"), "deeper": {"k": touch("nested-dict")}},
+        touch("key"): "a key",
+        "statement": "{% if lookup('pipe', 'touch " + str(markers / "statement") + "') %}x{% endif %}",
+        "comment": "{# stays #}",
+        # Plain data keeps its type: a string that looks like a number, an empty one, numbers, null.
+        "numeric_text": "1.10",
+        "empty": "",
+        "number": 3,
+        "flag": True,
+        "nothing": None,
+    }
+    echo_file = tmp_path / "received.json"
+    start_worker()
+    client = web_client("dev", "developer", projects=("echo",))
+
+    run_id = launch(client, "echo", "dev", {"launched": launched, "echo_file": str(echo_file)}, check)
+
+    assert wait_for_state(run_id, TERMINAL) == "successful", reason(run_id)
+    assert sorted(path.name for path in markers.iterdir()) == []
+    assert json.loads(echo_file.read_text()) == launched
+
+
+def test_the_reviews_attack_on_the_sample_project_runs_nothing(production: Settings, start_worker, tmp_path: Path):
+    """The sample's first task reads keep_releases: templated, the command would run and the deploy pass."""
+    marker = tmp_path / "pwned"
+    value = pipe(f"touch {marker}; echo 3")
+    start_worker()
+    client = web_client("dev", "developer", projects=("sampleapp",))
+
+    run_id = launch(client, "sampleapp", "staging", {"keep_releases": value}, check=True)
+
+    assert wait_for_state(run_id, TERMINAL) == "failed"
+    assert not marker.exists()
+    # The first task says what it got: the text itself, not a command's output.
+    assert f"keep_releases >= 1 (got '{value}')" in reason(run_id)
