@@ -142,3 +142,22 @@ def test_a_version_that_is_not_a_plain_name_is_refused(tmp_path: Path, version: 
 
     assert result.status == "failed"
     assert not deploy.apps_dir.exists()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["releases_dir", "release_dir", "current_link", "app_root", "app_environment", "app_project"],
+)
+def test_a_path_outside_the_apps_dir_is_refused(tmp_path: Path, name: str) -> None:
+    """Extra vars outrank the play's own: passing a derived path (or another environment's name) must not
+    move the deploy anywhere else."""
+    deploy = SampleDeploy(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    value = "production" if name.startswith("app_") and name != "app_root" else str(elsewhere)
+
+    result = deploy("1.0.0", limit="web1", **{name: value})
+
+    assert result.status == "failed", result.stdout.read()
+    assert "the app's paths" in result.stdout.read()
+    assert not elsewhere.exists()
+    assert not deploy.apps_dir.exists()

@@ -1,7 +1,7 @@
 """Launch values are data (issue #20): a Jinja template in a value a launcher sends never runs, under
---check neither, and reaches the playbook as the literal text. The security review's attacks, sent
-through the API with a developer's token and executed by a real worker (MariaDB + Redis,
-ansible-runner, ansible-playbook)."""
+--check neither, and reaches the playbook as the literal text; the sample project's paths stay under the
+apps dir whatever a launcher passes. The security review's attacks, sent through the API with a
+developer's token and executed by a real worker (MariaDB + Redis, ansible-runner, ansible-playbook)."""
 
 from __future__ import annotations
 
@@ -90,3 +90,18 @@ def test_the_reviews_attack_on_the_sample_project_runs_nothing(production: Setti
     assert not marker.exists()
     # The first task says what it got: the text itself, not a command's output.
     assert f"keep_releases >= 1 (got '{value}')" in reason(run_id)
+
+
+def test_a_developer_cannot_move_the_sample_deploy_out_of_the_apps_dir(
+    production: Settings, start_worker, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    start_worker()
+    client = web_client("dev", "developer", projects=("sampleapp",))
+
+    run_id = launch(client, "sampleapp", "staging", {"releases_dir": str(elsewhere)})
+
+    assert wait_for_state(run_id, TERMINAL) == "failed"
+    assert "releases_dir, release_dir and current_link are not parameters" in reason(run_id)
+    assert not elsewhere.exists()
+    assert not (production.apps_dir / "sampleapp").exists()
