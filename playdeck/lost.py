@@ -12,7 +12,7 @@ so the history says truthfully that the first attempt died and a second one was 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -52,7 +52,8 @@ def record_lost(session: Session, run_id: int, reason: str) -> LostRun | None:
     allowed = session.get(Project, run.project_id).retry_lost_runs
     if run.retry_number < allowed:
         request = relaunch_request(session, run_id, "all", requested_by=RETRY_REQUESTER)
-        new = runs.request_run(session, request)
+        # The platform's own decision (a DNS run's retry too), with the lost run's already checked values.
+        new = runs.request_run(session, replace(request, platform=True))
         new.retry_number = run.retry_number + 1
         session.flush()
         note = f"; retried automatically as run {new.id} (retry {new.retry_number} of {allowed})"

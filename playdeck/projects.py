@@ -13,12 +13,21 @@ from playdeck.models import Environment, Project
 from playdeck.settings import get_settings
 
 SAMPLE_PROJECT = "sampleapp"
+# Projects Playdeck runs itself. DNS regeneration (playdeck.dns.scheduling) gives its playbook the zone
+# directory and the rndc program to run: a person who could deploy it could write anywhere the worker
+# may and run any program, so only the platform starts its runs (``RunRequest.platform``).
+DNS_PROJECT = "dns"
+BUILT_IN_PROJECTS = frozenset({DNS_PROJECT})
 # Per-project behaviour a registration may set (see the Project model).
 PROJECT_OPTIONS = frozenset(
     {"run_timeout_seconds", "idle_timeout_seconds", "lock_deploys", "supersede_queued", "retry_lost_runs"}
 )
 # Automatic retries of a lost run; a few cover a worker restart or crash, more would hide a real fault.
 MAX_RETRY_LOST_RUNS = 5
+
+
+def is_built_in(name: str) -> bool:
+    return name in BUILT_IN_PROJECTS
 
 
 def list_projects(session: Session) -> list[Project]:

@@ -41,6 +41,9 @@ RESERVED_VAR_NAMES = frozenset(
     {"hostvars", "groups", "group_names", "inventory_hostname", "inventory_hostname_short", "inventory_dir",
      "inventory_file", "playbook_dir", "play_hosts", "role_path", "omit", "environment", "vars"}
 )  # fmt: skip
+# Variables only the platform gives a run: the built-in DNS runs' zone, zone directory, rndc program
+# and server. From a launcher, dns_rndc would be a program the worker executes.
+PLATFORM_VAR_PREFIXES = ("dns_",)
 QUEUE_FOR_KIND = {"deploy": "deploy", "dns": "dns"}
 QUEUED_ONLY = frozenset({RunState.QUEUED})
 RUNNING_ONLY = frozenset({RunState.RUNNING})
@@ -63,6 +66,10 @@ class RunRequest:
     relaunch_of: int | None = None
     # Naive UTC; the broker holds the run's message until then. Set by the system (DNS scheduling).
     not_before: dt.datetime | None = None
+    # True only from Playdeck's own callers (DNS scheduling, retries of lost runs): a run of a built-in
+    # project, of another kind than a deploy, with the platform's variables. Whatever a person or a
+    # program launches (API, web form, CLI, relaunch) leaves it False.
+    platform: bool = False
 
 
 def _validate(request: RunRequest) -> None:
@@ -101,6 +108,24 @@ def _validate(request: RunRequest) -> None:
         raise ValidationError("requested_by", "must be 1-100 characters of letters, digits and . @ _ -")
     if request.kind not in QUEUE_FOR_KIND:
         raise ValidationError("kind", f"must be one of {', '.join(QUEUE_FOR_KIND)}")
+    if not request.platform:
+        _validate_launched(request)
+
+
+def _validate_launched(request: RunRequest) -> None:
+    """What a launcher may not ask for, however privileged: the platform's own runs and variables."""
+    if projects.is_built_in(request.project):
+        raise ValidationError(
+            "project",
+            f"project '{request.project}' is built in: Playdeck starts its runs itself (DNS changes regenerate "
+            "their zones), nobody deploys or relaunches it",
+        )
+    if request.kind != "deploy":
+        raise ValidationError("kind", "runs are started as deploys")
+    for name in request.extra_vars:
+        if name.startswith(PLATFORM_VAR_PREFIXES):
+            prefixes = ", ".join(PLATFORM_VAR_PREFIXES)
+            raise ValidationError("extra_vars", f"'{name}': names starting with {prefixes} are set by Playdeck only")
 
 
 def _validate_limits(request: RunRequest, project: Project) -> None:

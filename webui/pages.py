@@ -8,6 +8,7 @@ from playdeck.auth.permissions import Action
 from playdeck.delivery_metrics import WINDOWS_DAYS, parse_days
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.events import EVENTS_PER_PAGE
+from playdeck.projects import is_built_in
 from playdeck.runs import submit_run
 from playdeck.serializers import HOST_SUMMARY_FIELDS
 from playdeck.settings import get_settings
@@ -27,6 +28,8 @@ for _name, _filter in FILTERS.items():
 for _name, _global in authorize.TEMPLATE_GLOBALS.items():
     bp.add_app_template_global(_global, _name)
 bp.add_app_template_global(run_rows)
+# Playdeck starts a built-in project's runs itself: no page offers to deploy or relaunch them.
+bp.add_app_template_global(is_built_in, "built_in_project")
 
 # Log lines (events) the run page shows at first, and loads at a time on demand; the whole log is a download.
 LOG_TAIL = EVENTS_PER_PAGE

@@ -38,13 +38,12 @@ from playdeck.dns.models import CHANGED_ZONES, Zone
 from playdeck.dns.regeneration import deleted_zones, dirty_zones
 from playdeck.errors import PlaydeckError
 from playdeck.models import Environment, Project, Run, utcnow
-from playdeck.projects import add_project
+from playdeck.projects import DNS_PROJECT, add_project
 from playdeck.settings import get_settings
 from playdeck.states import RunState
 
 log = logging.getLogger(__name__)
 
-DNS_PROJECT = "dns"
 DNS_PLAYBOOK = "dns-zone.yml"
 ZONE_VAR = "dns_zone"
 SCHEDULER = "playdeck-dns"
@@ -159,6 +158,7 @@ def _schedule(session: Session, zone: Zone, requested_by: str) -> Scheduled | No
         extra_vars={ZONE_VAR: zone.name},
         requested_by=requested_by,
         not_before=_spaced_start(session, zone, project, environment),
+        platform=True,
     )
     run = runs.request_run(session, request)
     return Scheduled(zone.name, run.id, run.queue, run.not_before)

@@ -10,6 +10,7 @@ import requests
 
 from tests.cli.cli_support import playdeck
 from tests.conftest import api_headers, free_port, make_user
+from tests.webui.test_built_in_projects import BUILT_IN_ERROR, ZONE_ENVIRONMENT, ended_regeneration_run
 
 
 def run_list(url: str) -> list[dict]:
@@ -54,6 +55,7 @@ def test_deploy_queues_a_run_and_runs_lists_it(web_api: str, tmp_path: Path, mon
         (["sampleapp", "--env", "qa"], "project 'sampleapp' has no environment 'qa'"),
         (["sampleapp", "--env", "staging", "--version", "../etc"], "version: must be"),
         (["sampleapp", "--env", "staging", "--extra-vars", '{"playdeck_apps_dir": "/"}'], "are reserved"),
+        (["sampleapp", "--env", "staging", "--extra-vars", '{"dns_rndc": "/usr/bin/id"}'], "are set by Playdeck only"),
         (["sampleapp", "--env", "staging", "--limit", "web1; rm -rf /"], "limit: must be"),
     ],
 )
@@ -89,6 +91,21 @@ def test_malformed_extra_vars_exit_2_before_any_request(
     assert result.returncode == 2
     assert "--extra-vars" in result.stderr
     assert run_list(web_api) == []
+
+
+def test_the_built_in_dns_project_is_neither_deployed_nor_relaunched(
+    web_api: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ended = ended_regeneration_run()
+    monkeypatch.setenv("PLAYDECK_TOKEN", make_user("boss", "release_manager"))
+
+    deploy = playdeck("deploy", "dns", "--env", ZONE_ENVIRONMENT, "--extra-vars", '{"dns_rndc": "/usr/bin/id"}')
+    relaunch = playdeck("relaunch", str(ended))
+
+    for result in (deploy, relaunch):
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert BUILT_IN_ERROR in result.stderr
+    assert [run["id"] for run in run_list(web_api)] == [ended]
 
 
 def test_runs_with_a_bad_filter_exits_2_with_the_api_message(web_api: str) -> None:
