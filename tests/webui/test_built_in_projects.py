@@ -113,3 +113,16 @@ def test_a_lost_regeneration_is_still_retried_by_the_platform(embedded: Settings
         assert retry is not None, runs.get_run(session, first).reason
         assert (retry.kind, retry.state, retry.retry_number) == ("dns", "queued", 1)
         assert retry.extra_vars == {scheduling.ZONE_VAR: ZONE}
+
+
+def test_a_launcher_cannot_claim_to_be_the_platform(embedded: Settings) -> None:
+    regeneration_run()
+    before = run_count()
+
+    response = web_client("boss", "admin").post(
+        "/api/v1/runs", json={"project": DNS_PROJECT, "environment": ZONE_ENVIRONMENT, "platform": True}
+    )
+
+    assert response.status_code == 400, response.json
+    assert response.json["field"] == "body" and "platform" in response.json["error"]
+    assert run_count() == before
