@@ -816,22 +816,24 @@ def user_list() -> None:
 @click.option(
     "--password", "new_password", is_flag=True, help="A new password (read like `user add`); ends NAME's logins."
 )
-@click.option("--active/--inactive", default=None, help="An inactive user is logged out and their tokens stop working.")
-def user_set(name: str, role: str | None, new_password: bool, active: bool | None) -> None:
+@click.option(
+    "--revoke-tokens", is_flag=True, help="Revoke all of NAME's API tokens (with --password after a takeover)."
+)
+@click.option(
+    "--active/--inactive", default=None, help="An inactive user is logged out and their tokens are revoked for good."
+)
+def user_set(name: str, role: str | None, new_password: bool, revoke_tokens: bool, active: bool | None) -> None:
     """Change NAME's role, password or whether they may sign in at all."""
-    if role is None and not new_password and active is None:
-        raise click.UsageError("nothing to change: give --role, --password, --active or --inactive")
+    if role is None and not new_password and not revoke_tokens and active is None:
+        raise click.UsageError("nothing to change: give --role, --password, --revoke-tokens, --active or --inactive")
     from playdeck.auth import users
 
     password = read_password(name) if new_password else None
     with shell_session() as session:
         changed = users.get_user(session, name)
-        if role is not None:
-            users.set_role(session, changed, role)
-        if password is not None:
-            users.set_password(session, changed, password)
-        if active is not None:
-            users.set_active(session, changed, active)
+        users.update_user(
+            session, changed, role=role, active=active, password=password, revoke_all_tokens=revoke_tokens
+        )
         show_user(session, changed)
 
 

@@ -135,8 +135,16 @@ def set_active(user: str) -> PageResult:
 @bp.post("/users/<user>/password")
 @access.rule(Action.ADMIN)
 def set_password(user: str) -> PageResult:
-    """The user's login sessions end (``users.set_password``); they log in with the new password."""
-    return _change_user(user, lambda session, found: users.set_password(session, found, request.form.get("password")))
+    """The user's login sessions end (``users.set_password``); they log in with the new password. With
+    "revoke_tokens" ticked (the account may have been taken over), all their API tokens are revoked too."""
+    # A checkbox: sent ("1") only when ticked.
+    revoke = request.form.get("revoke_tokens") == "1"
+    return _change_user(
+        user,
+        lambda session, found: users.update_user(
+            session, found, password=request.form.get("password") or "", revoke_all_tokens=revoke
+        ),
+    )
 
 
 def _grant_change(grant: bool) -> Callable[[Session, User], None]:

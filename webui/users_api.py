@@ -23,7 +23,7 @@ from webui.payloads import json_request_body
 bp = Blueprint("users_api", __name__, url_prefix="/api/v1")
 
 NEW_USER_FIELDS = ("name", "role", "password")
-USER_CHANGES = ("role", "active", "password")
+USER_CHANGES = ("role", "active", "password", "revoke_tokens")
 TOKEN_FIELDS = ("name", "expires_in_days")
 
 
@@ -65,16 +65,25 @@ def get_user(user: str) -> Response:
 @bp.patch("/users/<user>")
 @access.rule(Action.ADMIN)
 def update_user(user: str) -> Response:
-    """A new password ends the user's login sessions; ``active: false`` also stops their tokens."""
+    """A new password ends the user's login sessions; ``revoke_tokens: true`` (with a password reset after
+    a takeover, or alone) revokes all their tokens; ``active: false`` also revokes them, for good."""
     body = json_request_body(USER_CHANGES)
     if not body:
         raise ValidationError("body", f"nothing to change; give any of {', '.join(USER_CHANGES)}")
-    active = body.get("active")
-    if active is not None and not isinstance(active, bool):
-        raise ValidationError("active", "must be true or false")
+    active, revoke_tokens = body.get("active"), body.get("revoke_tokens", False)
+    for field, value in (("active", active), ("revoke_tokens", revoke_tokens)):
+        if value is not None and not isinstance(value, bool):
+            raise ValidationError(field, "must be true or false")
     with session_scope() as session:
         changed = users.get_user(session, user)
-        users.update_user(session, changed, role=body.get("role"), active=active, password=_text(body, "password"))
+        users.update_user(
+            session,
+            changed,
+            role=body.get("role"),
+            active=active,
+            password=_text(body, "password"),
+            revoke_all_tokens=bool(revoke_tokens),
+        )
         return jsonify(users.describe_one(session, changed))
 
 
@@ -135,12 +144,14 @@ def list_tokens() -> Response:
 @bp.post("/tokens")
 @access.rule(Action.READ)
 def create_token() -> tuple[Response, int]:
-    """A token of the caller's own, answered this once."""
+    """A token of the caller's own, answered this once. Made with a token, it is that token's child: it
+    expires no later (without ``expires_in_days``: with it) and is revoked with it."""
     body = json_request_body(TOKEN_FIELDS)
     expires_at = credentials.expiry_after(body.get("expires_in_days"))
+    caller = access.principal()
     with session_scope() as session:
         issued = credentials.create_token(
-            session, access.principal().name, name=_text(body, "name", "") or "", expires_at=expires_at
+            session, caller.name, name=_text(body, "name", "") or "", expires_at=expires_at, parent_id=caller.token_id
         )
         session.flush()
         shown = credentials.describe_token(session.get(ApiToken, issued.id))

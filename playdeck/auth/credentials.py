@@ -21,7 +21,7 @@ from playdeck.auth.models import TOKEN_START_LENGTH, ApiToken, LoginSession, Pro
 from playdeck.auth.permissions import Principal, Role
 from playdeck.auth.users import get_user, principal, set_password
 from playdeck.db import Executor
-from playdeck.errors import NotFound, Unauthenticated, ValidationError
+from playdeck.errors import Forbidden, NotFound, Unauthenticated, ValidationError
 from playdeck.models import utcnow
 from playdeck.serializers import iso
 
@@ -69,12 +69,12 @@ _GRANTS_LOOKUP = union_all(
 )
 
 
-def _principal(session: Executor, row: Any) -> Principal:
+def _principal(session: Executor, row: Any, token_id: int | None = None) -> Principal:
     """The principal of a credential row (``_PRINCIPAL_COLUMNS``). An admin's grants are never consulted
     (``playdeck.auth.permissions``), so they are not read."""
     role = Role(row.role)
     if role == Role.ADMIN:
-        return Principal(id=row.user_id, name=row.name, role=role)
+        return Principal(id=row.user_id, name=row.name, role=role, token_id=token_id)
     grants = session.execute(_GRANTS_LOOKUP, {"user_id": row.user_id}).all()
     return Principal(
         id=row.user_id,
@@ -82,6 +82,7 @@ def _principal(session: Executor, row: Any) -> Principal:
         role=role,
         project_ids=frozenset(project_id for project_id, _ in grants if project_id is not None),
         zones=frozenset(zone for _, zone in grants if zone is not None),
+        token_id=token_id,
     )
 
 
@@ -178,13 +179,21 @@ class IssuedToken:
 
 
 def create_token(
-    session: Session, user_name: str, *, name: str = "", expires_at: dt.datetime | None = None
+    session: Session,
+    user_name: str,
+    *,
+    name: str = "",
+    expires_at: dt.datetime | None = None,
+    parent_id: int | None = None,
 ) -> IssuedToken:
+    """A new token of ``user_name``; with ``parent_id``, the token that asked for it through the API."""
     user = get_user(session, user_name)
     if expires_at is not None and expires_at <= utcnow():
         raise ValidationError("expires", "must be in the future")
     if len(name) > 100:
         raise ValidationError("name", "at most 100 characters")
+    if parent_id is not None:
+        expires_at = _within_parent(session, parent_id, user.id, expires_at)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
         user_id=user.id,
@@ -192,13 +201,33 @@ def create_token(
         token_hash=_hash(token),
         token_start=token[:TOKEN_START_LENGTH],
         expires_at=expires_at,
+        parent_id=parent_id,
     )
     session.add(row)
     session.flush()
-    audit.record(
-        session, "token.create", "user", user.name, {"token_id": row.id, "name": name, "expires_at": expires_at}
-    )
+    details = {"token_id": row.id, "name": name, "expires_at": expires_at, "parent_id": parent_id}
+    audit.record(session, "token.create", "user", user.name, details)
     return IssuedToken(row.id, user.name, name, expires_at, token)
+
+
+def _within_parent(
+    session: Session, parent_id: int, user_id: int, expires_at: dt.datetime | None
+) -> dt.datetime | None:
+    """The expiry of a child of token ``parent_id``: never later than the parent's, so a stolen token
+    cannot mint itself a successor that outlives it; no expiry asked for means the parent's. The child is
+    the parent's user's, never another's (it could hold a higher role)."""
+    parent = session.get(ApiToken, parent_id)
+    if parent is None or parent.user_id != user_id or parent.revoked_at is not None:
+        raise Forbidden("a token can only make tokens of its own user while it is valid")
+    if parent.expires_at is None:
+        return expires_at
+    if expires_at is None:
+        return parent.expires_at
+    if expires_at > parent.expires_at:
+        raise ValidationError(
+            "expires_in_days", f"must not outlast the token making it, which expires {iso(parent.expires_at)}"
+        )
+    return expires_at
 
 
 def expiry_after(days: object) -> dt.datetime | None:
@@ -220,7 +249,7 @@ def token_principal(session: Executor, token: str) -> Principal | None:
         return None
     if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
         session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
-    return _principal(session, row)
+    return _principal(session, row, token_id=row.id)
 
 
 def revoke_token(session: Session, token_id: int, *, owner: str | None = None) -> None:
@@ -229,11 +258,30 @@ def revoke_token(session: Session, token_id: int, *, owner: str | None = None) -
     row = session.get(ApiToken, token_id, options=[selectinload(ApiToken.user)])
     if row is None or (owner is not None and row.user.name != owner):
         raise NotFound(f"token {token_id} does not exist")
+    descendants = _descendants(session, token_id)
+    now = utcnow()
     revoked = session.execute(
-        update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+        update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None)).values(revoked_at=now)
     )
-    if revoked.rowcount:
-        audit.record(session, "token.revoke", "token", token_id, {"user": row.user.name, "name": row.name})
+    # Children are revoked even when the parent already was (a token revoked before lineage was kept).
+    children = session.execute(
+        update(ApiToken).where(ApiToken.id.in_(descendants), ApiToken.revoked_at.is_(None)).values(revoked_at=now)
+    )
+    if revoked.rowcount or children.rowcount:
+        details: dict[str, Any] = {"user": row.user.name, "name": row.name}
+        if descendants:
+            details["descendants"] = sorted(descendants)
+        audit.record(session, "token.revoke", "token", token_id, details)
+
+
+def _descendants(session: Session, token_id: int) -> set[int]:
+    """Every token made by ``token_id``, by the tokens it made, and so on (one query per generation)."""
+    found: set[int] = set()
+    generation = {token_id}
+    while generation:
+        generation = set(session.scalars(select(ApiToken.id).where(ApiToken.parent_id.in_(generation)))) - found
+        found |= generation
+    return found
 
 
 def list_tokens(session: Session, user_name: str | None = None) -> list[ApiToken]:
@@ -264,4 +312,6 @@ def describe_token(token: ApiToken) -> dict[str, Any]:
         "expires_at": iso(token.expires_at),
         "last_used_at": iso(token.last_used_at),
         "revoked_at": iso(token.revoked_at),
+        # The token that made this one through the API (None: made at a login or in the shell).
+        "parent_id": token.parent_id,
     }

@@ -74,6 +74,10 @@ class ApiToken(Base):
     expires_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    # The token that created this one through the API (None: made at a login or in the shell). A child
+    # never outlives its parent, and revoking the parent revokes it (``playdeck.auth.credentials``): a
+    # leaked token cannot leave behind a token that survives its own revocation.
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id", ondelete="SET NULL"), index=True)
 
     user: Mapped[User] = relationship()
 

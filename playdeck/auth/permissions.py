@@ -57,6 +57,8 @@ class Principal:
     role: Role
     project_ids: frozenset[int] = frozenset()
     zones: frozenset[str] = frozenset()
+    # The API token the caller came with (None: a login session): a token it makes is its child.
+    token_id: int | None = None
 
     def at_least(self, role: Role) -> bool:
         return RANK[self.role] >= RANK[role]

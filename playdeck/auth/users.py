@@ -8,12 +8,12 @@ import re
 import secrets
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.security import generate_password_hash
 
 from playdeck import audit
-from playdeck.auth.models import LoginSession, ProjectMember, User, ZoneEditor
+from playdeck.auth.models import ApiToken, LoginSession, ProjectMember, User, ZoneEditor
 from playdeck.auth.permissions import Principal, Role
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.models import AuditEvent, Project, utcnow
@@ -65,7 +65,7 @@ def create_user(session: Session, name: object, role: object, password: str | No
 
 
 def set_password(session: Session, user: User, password: str, *, keep_session_hash: str | None = None) -> None:
-    """A new password ends every login session of the user (tokens stay: they are revoked one by one) —
+    """A new password ends every login session of the user (tokens stay unless ``revoke_tokens`` is asked) —
     except ``keep_session_hash``, the session of a user who changed their own password."""
     user.password_hash = generate_password_hash(check_password(password), method=PASSWORD_METHOD)
     user.password_changed_at = utcnow()
@@ -99,8 +99,22 @@ def set_role(session: Session, user: User, role: object) -> None:
     audit.record(session, "user.role", "user", user.name, {"before": before, "after": user.role})
 
 
+def revoke_tokens(session: Session, user: User) -> int:
+    """Revoke every API token of the user for good (after a password reset, or a deactivation); how many."""
+    revoked = session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if revoked:
+        audit.record(session, "user.revoke_tokens", "user", user.name, {"tokens": revoked})
+    return revoked
+
+
 def set_active(session: Session, user: User, active: bool) -> None:
-    """A deactivated user's sessions end now and their tokens stop working."""
+    """A deactivated user's sessions end now and their tokens are revoked: reactivating them gives them
+    back no credential, so a token that leaked with the account stays dead."""
     if active == user.active:
         return
     if not active:
@@ -109,16 +123,26 @@ def set_active(session: Session, user: User, active: bool) -> None:
     audit.record(session, "user.activate" if active else "user.deactivate", "user", user.name)
     if not active:
         session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+        revoke_tokens(session, user)
 
 
 def update_user(
-    session: Session, user: User, *, role: object = None, active: bool | None = None, password: str | None = None
+    session: Session,
+    user: User,
+    *,
+    role: object = None,
+    active: bool | None = None,
+    password: str | None = None,
+    revoke_all_tokens: bool = False,
 ) -> None:
-    """Change what is given (None: unchanged), each change audited on its own."""
+    """Change what is given (None: unchanged), each change audited on its own; ``revoke_all_tokens``
+    (with a password reset, when the account may have been taken over) revokes every token of theirs."""
     if role is not None:
         set_role(session, user, role)
     if password is not None:
         set_password(session, user, password)
+    if revoke_all_tokens:
+        revoke_tokens(session, user)
     if active is not None:
         set_active(session, user, active)
 

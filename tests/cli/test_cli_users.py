@@ -181,3 +181,28 @@ def test_secrets_are_written_readable_by_their_owner_only(tmp_path: Path) -> Non
     secret.chmod(0o644)
     write_secret(secret, "new")
     assert secret.read_text() == "new\n" and stat.S_IMODE(secret.stat().st_mode) == 0o600
+
+
+def test_a_password_reset_with_revoke_tokens_ends_every_token(web_api: str) -> None:
+    assert playdeck("user", "add", "erin", "--role", "viewer", input=f"{PASSWORD}\n").returncode == 0
+    _, first = create_token("erin")
+    _, second = create_token("erin", "--expires", "7")
+    kept = playdeck("user", "set", "erin", "--password", input="a better passphrase\n")
+    assert kept.returncode == 0, kept.stderr
+    assert status_with(web_api, first) == 200  # a password alone leaves the tokens
+
+    reset = playdeck("user", "set", "erin", "--password", "--revoke-tokens", input="the best passphrase\n")
+    assert reset.returncode == 0, reset.stderr
+    assert status_with(web_api, first) == 401 and status_with(web_api, second) == 401
+    assert logs_in("erin", "the best passphrase")
+
+
+def test_a_deactivated_users_tokens_stay_revoked_after_reactivation(web_api: str) -> None:
+    assert playdeck("user", "add", "fred", "--role", "viewer", "--no-password").returncode == 0
+    _, token = create_token("fred")
+    assert status_with(web_api, token) == 200
+    assert playdeck("user", "set", "fred", "--inactive").returncode == 0
+    assert playdeck("user", "set", "fred", "--active").returncode == 0
+    assert status_with(web_api, token) == 401
+    _, fresh = create_token("fred")  # the way back: a new token, made by whoever administers the server
+    assert status_with(web_api, fresh) == 200

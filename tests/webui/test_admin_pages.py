@@ -124,6 +124,16 @@ def test_a_password_set_by_an_admin_ends_the_users_sessions(app: Flask, admin: F
     assert audited("user.password", "frank") == [("alice", "frank", {})]
 
 
+def test_the_password_form_offers_to_revoke_the_users_tokens(app: Flask, admin: FlaskClient) -> None:
+    token = make_user("frank", "developer")
+    assert 'name="revoke_tokens"' in user_page(admin, "frank")
+    assert admin_post(admin, "/admin/users/frank/password", {"password": NEW_PASSWORD}).status_code == 303
+    assert app.test_client().get("/api/v1/runs", headers=bearer(token)).status_code == 200
+    reset = admin_post(admin, "/admin/users/frank/password", {"password": NEW_PASSWORD + "!", "revoke_tokens": "1"})
+    assert reset.status_code == 303
+    assert app.test_client().get("/api/v1/runs", headers=bearer(token)).status_code == 401
+
+
 def test_project_and_zone_grants_are_added_and_removed(app: Flask, admin: FlaskClient) -> None:
     token = make_user("dev", "developer")
     deploy = app.test_client()

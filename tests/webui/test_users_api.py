@@ -80,7 +80,9 @@ def test_patch_changes_role_active_and_password_with_their_effects(app: Flask, c
     assert runs_status(app, token) == 401
     assert log_in(app.test_client(), "frank", NEW_PASSWORD).status_code == 401
     assert client.patch(f"{USERS}/frank", json={"active": True}).status_code == 200
-    assert runs_status(app, token) == 200
+    # Deactivation revoked the token for good: reactivating the user revives no credential.
+    assert runs_status(app, token) == 401
+    assert log_in(app.test_client(), "frank", NEW_PASSWORD).status_code == 302
 
     assert [(actor, details) for actor, _, details in audited("user.role", "frank")] == [
         ("admin", {"before": "viewer", "after": "admin"})
@@ -94,6 +96,7 @@ def test_patch_changes_role_active_and_password_with_their_effects(app: Flask, c
     [
         ({}, 400, "body"),
         ({"active": "no"}, 400, "active"),
+        ({"revoke_tokens": "yes"}, 400, "revoke_tokens"),
         ({"role": "root"}, 400, "role"),
         ({"password": "short"}, 400, "password"),
         ({"name": "renamed"}, 400, "body"),
@@ -105,6 +108,38 @@ def test_bad_changes_are_refused(client: FlaskClient, body, status: int, field: 
     assert refused.status_code == status and refused.json["field"] == field
     assert client.get(f"{USERS}/frank").json["role"] == "viewer"
     assert client.patch(f"{USERS}/nobody", json={"role": "viewer"}).status_code == 404
+
+
+def test_a_password_reset_may_revoke_every_token_of_the_user(app: Flask, client: FlaskClient) -> None:
+    kept, leaked = make_user("frank", "viewer"), make_user("frank", "viewer")
+    assert client.patch(f"{USERS}/frank", json={"password": NEW_PASSWORD}).status_code == 200
+    assert runs_status(app, kept) == 200  # without the flag, tokens stay
+    reset = client.patch(f"{USERS}/frank", json={"password": NEW_PASSWORD + "!", "revoke_tokens": True})
+    assert reset.status_code == 200
+    assert runs_status(app, kept) == 401 and runs_status(app, leaked) == 401
+    assert [details for _, _, details in audited("user.revoke_tokens", "frank")] == [{"tokens": 2}]
+    assert {entry["state"] for entry in client.get(f"{TOKENS}?user=frank").json["tokens"]} == {"revoked"}
+
+
+def test_a_token_made_with_a_token_never_outlives_it_and_dies_with_it(app: Flask, client: FlaskClient) -> None:
+    root = make_user("vic", "viewer")  # no expiry
+    parent = client.post(TOKENS, json={"name": "parent", "expires_in_days": 7}, headers=bearer(root)).json
+    assert parent["parent_id"] is not None
+    as_parent = bearer(parent["token"])
+
+    longer = client.post(TOKENS, json={"name": "forever?", "expires_in_days": 30}, headers=as_parent)
+    assert longer.status_code == 400 and longer.json["field"] == "expires_in_days"
+    child = client.post(TOKENS, json={"name": "child"}, headers=as_parent).json
+    assert child["parent_id"] == parent["id"] and child["expires_at"] == parent["expires_at"]
+    grandchild = client.post(TOKENS, json={"name": "grandchild", "expires_in_days": 1}, headers=bearer(child["token"]))
+    assert grandchild.status_code == 201 and grandchild.json["expires_at"] < parent["expires_at"]
+    assert all(runs_status(app, made["token"]) == 200 for made in (parent, child, grandchild.json))
+
+    assert client.delete(f"{TOKENS}/{parent['id']}", headers=bearer(root)).status_code == 204
+    assert [runs_status(app, made["token"]) for made in (parent, child, grandchild.json)] == [401, 401, 401]
+    assert runs_status(app, root) == 200  # the parent's own parent is not touched
+    ((_, _, details),) = audited("token.revoke", str(parent["id"]))
+    assert details["descendants"] == [child["id"], grandchild.json["id"]]
 
 
 def test_the_last_active_admin_cannot_be_demoted_or_deactivated(client: FlaskClient) -> None:
