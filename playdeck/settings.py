@@ -99,6 +99,10 @@ class Settings:
     # The login cookie is sent over HTTPS only: set when the web is served over HTTPS (a request that
     # arrives over HTTPS gets a Secure cookie anyway).
     secure_cookies: bool
+    # How many reverse proxies in front of the web append to X-Forwarded-For: the client's address is the
+    # Nth entry from the right (what the outermost trusted proxy saw). 0: the header is ignored, since
+    # anyone can send one; the connection's address is the client's.
+    trusted_proxies: int
     # The CLI's credential for the API (``playdeck token create``), sent as a Bearer token. Kept out of repr().
     api_token: str = field(repr=False)
     runs_per_page: int
@@ -171,6 +175,7 @@ def load_settings() -> Settings:
         webhook_max_attempts=_int("WEBHOOK_MAX_ATTEMPTS", 8),
         max_request_bytes=_int("MAX_REQUEST_BYTES", 1024 * 1024),
         secure_cookies=_env("SECURE_COOKIES", "0").lower() in ("1", "true", "yes"),
+        trusted_proxies=_int("TRUSTED_PROXIES", 0),
         api_token=_env("TOKEN", ""),
         runs_per_page=_int("RUNS_PER_PAGE", 50),
         secret_key=_env("SECRET_KEY", ""),

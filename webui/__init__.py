@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
 from playdeck.settings import get_settings
@@ -59,6 +60,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     else:
         app.config.from_mapping(test_config)
 
+    proxies = get_settings().trusted_proxies
+    if proxies > 0:
+        # The client's address (login throttle, audit, sessions) is what the outermost of our proxies saw:
+        # the Nth X-Forwarded-For entry from the right; entries further left are whatever the client sent.
+        # Only the address: the scheme and host stay the connection's.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=0, x_host=0, x_port=0, x_prefix=0)  # type: ignore[method-assign]
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)

@@ -106,7 +106,7 @@ def log_in(session: Session, name: str, password: str, address: str) -> Login:
         _audit_login(session, "login.failure", name, address)
         log.warning("failed login for %r from %s", name, address)
         raise Unauthenticated(LOGIN_REFUSED)
-    throttle.forget(session, name)
+    throttle.forget(session, name, address)
     token = secrets.token_urlsafe(32)
     now = utcnow()
     session.add(

@@ -140,17 +140,50 @@ def test_repeated_failures_slow_the_next_attempt_down(services):
     for _ in range(throttle.FREE_FAILURES):
         with pytest.raises(Unauthenticated):
             log_in(password="wrong password!!")
-    with pytest.raises(TooManyAttempts) as refused:  # even the right password waits
+    with pytest.raises(TooManyAttempts) as refused:  # even the right password waits, from that address
         log_in()
     assert 1 <= refused.value.retry_after <= 2
-    # The name is throttled whatever the address.
-    with pytest.raises(TooManyAttempts):
-        log_in(address="198.51.100.1")
     with db.session_scope() as session:  # the wait passes
         session.execute(update(LoginFailure).values(failed_at=utcnow() - dt.timedelta(seconds=3)))
     assert log_in().principal.name == "erin"
-    with db.session_scope() as session:  # a success forgets the name's failures
+    with db.session_scope() as session:  # a success forgets the failures of its name and address
         assert session.scalar(select(LoginFailure.id).where(LoginFailure.name == "erin")) is None
+
+
+def test_one_address_guessing_a_name_locks_out_neither_its_neighbours_nor_the_user_elsewhere(services):
+    add_user()
+    add_user("frank")
+    attacker = "203.0.113.66"
+    for _ in range(throttle.FREE_FAILURES):
+        with pytest.raises(Unauthenticated):
+            log_in(password="wrong password!!", address=attacker)
+    with db.session_scope() as session:  # more of them: a wait of a minute, not 2 s a busy machine outlasts
+        for _ in range(5):
+            throttle.record_failure(session, "erin", attacker)
+    with pytest.raises(TooManyAttempts):
+        log_in(address=attacker)
+    # frank behind the same proxy or NAT, and erin from her own address, log in as usual.
+    assert log_in("frank", address=attacker).principal.name == "frank"
+    assert log_in(address="198.51.100.1").principal.name == "erin"
+    # Her success did not wipe the attacker's record: that address still waits.
+    with pytest.raises(TooManyAttempts):
+        log_in(address=attacker)
+
+
+def test_guessing_a_name_from_many_addresses_stays_slow_except_from_the_users_own(services):
+    add_user()
+    assert log_in(address="198.51.100.1").principal.name == "erin"  # her usual address
+    for number in range(throttle.NAME_FREE_FAILURES):  # a botnet: one guess per address
+        with pytest.raises(Unauthenticated):
+            log_in(password="wrong password!!", address=f"203.0.113.{number}")
+    with db.session_scope() as session:  # more of them: a wait of minutes, not 2 s a busy machine outlasts
+        for number in range(5):
+            throttle.record_failure(session, "erin", f"192.0.2.{number}")
+    with pytest.raises(TooManyAttempts):  # the next new address waits, even with the right password
+        log_in(address="203.0.113.250")
+    with pytest.raises(TooManyAttempts):
+        log_in(password="wrong password!!", address="203.0.113.251")
+    assert log_in(address="198.51.100.1").principal.name == "erin"
 
 
 def test_a_fresh_install_gets_one_admin(embedded):

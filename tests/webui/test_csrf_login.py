@@ -14,14 +14,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
+from playdeck import audit
 from playdeck.auth import credentials, throttle, users
 from playdeck.auth.models import ApiToken
 from playdeck.db import session_scope
 from playdeck.models import utcnow
 from playdeck.runs import RunRequest, submit_run
+from playdeck.settings import get_settings
 from tests.conftest import bearer, make_user
 from tests.webui.webui_testing import RUN
-from webui import access
+from webui import access, create_app
 
 PASSWORD = "correct horse battery"
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]*)"')
@@ -49,6 +51,13 @@ def csrf_of(page: str) -> str:
     found = CSRF_INPUT.search(page)
     assert found and found.group(1), "no CSRF token in the page's forms"
     return unescape(found.group(1))
+
+
+def audit_rows(action: str) -> list:
+    with session_scope() as session:
+        events, _ = audit.list_events(session, audit.AuditFilters(action=action), limit=100)
+        session.expunge_all()
+        return list(reversed(events))
 
 
 def own_run() -> int:
@@ -140,6 +149,57 @@ def test_a_wrong_password_is_refused_and_repeated_failures_are_throttled(app: Fl
     throttled = log_in(client)  # even the right password waits
     assert throttled.status_code == 429
     assert int(throttled.headers["Retry-After"]) >= 1
+
+
+def client_at(app: Flask, remote: str, forwarded_for: str | None = None) -> FlaskClient:
+    """A browser whose connection comes from ``remote`` (a proxy, or the client itself), with the
+    X-Forwarded-For header it arrives with."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = remote
+    if forwarded_for is not None:
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = forwarded_for
+    return client
+
+
+def fail_until_throttled(client: FlaskClient, address: str, name: str = "erin") -> None:
+    """Failed logins of ``name`` from ``client`` (seen as ``address``) until it must wait a minute (not
+    2 s, which a busy machine outlasts)."""
+    for _ in range(throttle.FREE_FAILURES):
+        assert log_in(client, name, password="wrong password!").status_code == 401
+    with session_scope() as session:
+        for _ in range(5):
+            throttle.record_failure(session, name, address)
+    assert log_in(client, name).status_code == 429
+
+
+def test_a_forged_forwarded_for_changes_nothing_without_trusted_proxies(app: Flask, erin: str) -> None:
+    """With PLAYDECK_TRUSTED_PROXIES=0 a client cannot pose as many addresses to escape the throttle."""
+    for number in range(throttle.FREE_FAILURES):
+        guesser = client_at(app, "203.0.113.9", f"198.51.100.{number}")
+        assert log_in(guesser, password="wrong password!").status_code == 401
+    assert [event.address for event in audit_rows("login.failure")] == ["203.0.113.9"] * throttle.FREE_FAILURES
+    with session_scope() as session:  # a wait of a minute, not 2 s a busy machine outlasts
+        for _ in range(5):
+            throttle.record_failure(session, "erin", "203.0.113.9")
+    assert log_in(client_at(app, "203.0.113.9", "198.51.100.99")).status_code == 429
+
+
+def test_behind_a_trusted_proxy_each_client_is_throttled_on_its_own(
+    monkeypatch: pytest.MonkeyPatch, app: Flask, erin: str
+) -> None:
+    monkeypatch.setenv("PLAYDECK_TRUSTED_PROXIES", "1")
+    get_settings.cache_clear()
+    proxied = create_app({"TESTING": True})
+    make_user("frank", "viewer", password=PASSWORD)
+    proxy = "10.0.0.2"
+    # The attacker forges a leftmost entry; the proxy appends the address it saw.
+    attacker = client_at(proxied, proxy, "192.0.2.50, 203.0.113.66")
+    fail_until_throttled(attacker, "203.0.113.66")
+    assert log_in(client_at(proxied, proxy, "203.0.113.66")).status_code == 429  # the same client
+    # Another user behind the same proxy, and erin from elsewhere, are not locked out.
+    assert log_in(client_at(proxied, proxy, "203.0.113.66"), "frank").status_code == 302
+    assert log_in(client_at(proxied, proxy, "198.51.100.7")).status_code == 302
+    assert {event.address for event in audit_rows("login.failure")} == {"203.0.113.66"}
 
 
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "javascript:alert(1)", ""])
