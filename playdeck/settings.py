@@ -7,6 +7,7 @@ data directory, so a newcomer needs no server. Production switches by setting th
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,19 @@ def _int(name: str, default: int) -> int:
 
 def _float(name: str, default: float) -> float:
     return float(_env(name, str(default)))
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(name: str) -> tuple[Network, ...]:
+    """A comma-separated CIDR list ("10.1.2.0/24, ::1/128"); a bad entry stops the process at once."""
+    try:
+        return tuple(
+            ipaddress.ip_network(entry.strip(), strict=False) for entry in _env(name, "").split(",") if entry.strip()
+        )
+    except ValueError as exc:
+        raise ValueError(f"PLAYDECK_{name}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -95,6 +109,8 @@ class Settings:
     webhook_timeout_seconds: float
     webhook_retry_seconds: float
     webhook_max_attempts: int
+    # Networks webhooks may reach although they are loopback, link-local or private (playdeck.webhook_targets).
+    webhook_allowed_networks: tuple[Network, ...]
     max_request_bytes: int
     # The login cookie is sent over HTTPS only: set when the web is served over HTTPS (a request that
     # arrives over HTTPS gets a Secure cookie anyway).
@@ -173,6 +189,7 @@ def load_settings() -> Settings:
         webhook_timeout_seconds=_float("WEBHOOK_TIMEOUT_SECONDS", 5.0),
         webhook_retry_seconds=_float("WEBHOOK_RETRY_SECONDS", 10.0),
         webhook_max_attempts=_int("WEBHOOK_MAX_ATTEMPTS", 8),
+        webhook_allowed_networks=_networks("WEBHOOK_ALLOWED_NETWORKS"),
         max_request_bytes=_int("MAX_REQUEST_BYTES", 1024 * 1024),
         secure_cookies=_env("SECURE_COOKIES", "0").lower() in ("1", "true", "yes"),
         trusted_proxies=_int("TRUSTED_PROXIES", 0),

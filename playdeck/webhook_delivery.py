@@ -9,7 +9,9 @@ Receivers can tell a repeat by ``X-Playdeck-Delivery``.
 
 A 2xx answer delivers. A network error, a timeout, 408, 429 or 5xx is retried after
 ``webhook_retry_seconds * 2**(n-1)`` (at most an hour) until ``webhook_max_attempts``; any other answer
-(a 4xx: the URL or the receiver's configuration is wrong; a redirect, never followed) gives up at once.
+(a 4xx: the URL or the receiver's configuration is wrong; a redirect, never followed) gives up at once,
+and so does a URL whose host now resolves to an address webhooks may not reach (``playdeck.webhook_targets``).
+Only the answer's status line is kept, never its body.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from http import HTTPStatus
 
-import requests
+import urllib3
 from sqlalchemy import select, update
 
+from playdeck import webhook_targets
 from playdeck.db import session_scope
 from playdeck.errors import PlaydeckError
 from playdeck.models import Webhook, WebhookDelivery, utcnow
@@ -99,12 +103,20 @@ def _claim(delivery_id: int, settings: Settings) -> Attempt | None:
         )
 
 
-def _post(attempt: Attempt, settings: Settings) -> tuple[int | None, str]:
-    """The receiver's status code (None: no answer) and what went wrong ("" if nothing)."""
+def _post(attempt: Attempt, settings: Settings) -> tuple[int | None, str, bool]:
+    """The receiver's status code (None: no answer), what went wrong ("" if nothing), and whether that is
+    final (no retry can help: the address is refused, a 4xx)."""
     try:
         secret = signing_secret(attempt.webhook_id, attempt.secret_ciphertext)
     except PlaydeckError as exc:
-        return None, exc.message
+        return None, exc.message, False
+    try:
+        # Checked at every attempt, not only when the webhook was made: DNS answers change.
+        address = webhook_targets.checked_address(attempt.url)
+    except webhook_targets.RefusedTarget as exc:
+        return None, exc.message, True
+    except webhook_targets.UnresolvedTarget:
+        return None, f"{url_host(attempt.url)} does not resolve", False
     body = attempt.payload.encode()
     headers = {
         "Content-Type": "application/json",
@@ -115,23 +127,39 @@ def _post(attempt: Attempt, settings: Settings) -> tuple[int | None, str]:
     if secret:
         headers["X-Playdeck-Signature"] = signature(secret, body)
     try:
-        response = requests.post(
-            attempt.url, data=body, headers=headers, timeout=settings.webhook_timeout_seconds, allow_redirects=False
-        )
-    except requests.RequestException as exc:
+        answer = webhook_targets.send(attempt.url, address, body, headers, settings.webhook_timeout_seconds)
+    except urllib3.exceptions.HTTPError as exc:
         # Never the URL itself: it may hold a credential.
-        return None, f"{type(exc).__name__} posting to {url_host(attempt.url)}"
-    if 200 <= response.status_code < 300:
-        return response.status_code, ""
-    return response.status_code, f"HTTP {response.status_code}: {response.text[:200]}".strip()
+        return None, f"{_failure_name(exc)} posting to {url_host(attempt.url)}", False
+    if 200 <= answer.status < 300:
+        return answer.status, "", False
+    # A status line only, never the answer's body: that would hand an admin whatever a service the
+    # webhook reached (an allowed internal one) says.
+    return answer.status, _status_line(answer.status), answer.status < 500 and answer.status not in RETRIED_STATUSES
 
 
-def _record(attempt: Attempt, status: int | None, error: str, settings: Settings) -> str:
+def _status_line(status: int) -> str:
+    try:
+        return f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"
+
+
+def _failure_name(exc: Exception) -> str:
+    # urllib3's NewConnectionError is also a ConnectTimeoutError: named for what happened.
+    if isinstance(exc, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ProtocolError):
+        return "ConnectionError"
+    if isinstance(exc, urllib3.exceptions.TimeoutError):
+        return "Timeout"
+    return type(exc).__name__
+
+
+def _record(attempt: Attempt, status: int | None, error: str, final: bool, settings: Settings) -> str:
     now = utcnow()
     attempts = attempt.attempts + 1
     if not error:
         state, next_at = DELIVERED, None
-    elif status is not None and status < 500 and status not in RETRIED_STATUSES:
+    elif final:
         state, next_at = FAILED, None
     elif attempts >= settings.webhook_max_attempts:
         state, next_at = FAILED, None
@@ -173,8 +201,8 @@ def deliver_one(delivery_id: int, settings: Settings | None = None) -> str | Non
     if not attempt.active and attempt.event != TEST_EVENT:
         _give_up_inactive(attempt)
         return FAILED
-    status, error = _post(attempt, settings)
-    state = _record(attempt, status, error, settings)
+    status, error, final = _post(attempt, settings)
+    state = _record(attempt, status, error, final, settings)
     if error:
         log.warning("webhook %s delivery %s: %s (%s)", attempt.webhook_id, delivery_id, error, state)
     return state

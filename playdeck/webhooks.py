@@ -26,7 +26,7 @@ from cryptography.fernet import InvalidToken
 from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
-from playdeck import audit, projects
+from playdeck import audit, projects, webhook_targets
 from playdeck.errors import NotFound, ValidationError
 from playdeck.models import Environment, Project, Run, Webhook, WebhookDelivery, utcnow
 from playdeck.serializers import iso
@@ -139,6 +139,14 @@ def validate_url(url: Any) -> str:
     return url
 
 
+def checked_url(url: Any) -> str:
+    """A valid URL whose host does not resolve to an address webhooks may not reach (loopback, private,
+    link-local, ...: ``playdeck.webhook_targets``)."""
+    url = validate_url(url)
+    webhook_targets.check_url(url)
+    return url
+
+
 def validate_events(events: Any) -> list[str]:
     """A list (or comma-separated text) of event names, in the canonical order; None: every event."""
     if events is None:
@@ -215,7 +223,7 @@ def create_webhook(
 ) -> WebhookView:
     found = projects.get_project(session, project)
     url, format, chosen, secret = (
-        validate_url(url),
+        checked_url(url),
         _validate_format(format),
         validate_events(events),
         _validate_secret(secret),

@@ -1,5 +1,8 @@
 """A real HTTP receiver for webhook tests: ``http.server`` on a free local port, in a thread, recording
-every POST and answering with the status codes it is told to (then 200)."""
+every POST and answering with the status codes it is told to (then 200).
+
+It listens on 127.0.0.1, which webhooks may not reach unless allowed: tests that use it allow loopback
+(``allow_loopback``, or ``LOOPBACK`` as ``webhook_allowed_networks`` for ``tests.conftest.configure``)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import pytest
+
+from playdeck.settings import get_settings
+
+# What tests allow PLAYDECK_WEBHOOK_ALLOWED_NETWORKS to reach: this machine only.
+LOOPBACK = "127.0.0.0/8,::1/128"
+
+
+def allow_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let webhooks reach the receiver on 127.0.0.1 in this test (and the processes it starts)."""
+    monkeypatch.setenv("PLAYDECK_WEBHOOK_ALLOWED_NETWORKS", LOOPBACK)
+    get_settings.cache_clear()
 
 
 @dataclass

@@ -11,7 +11,12 @@ from playdeck import db, webhooks
 from playdeck.models import AuditEvent, Webhook
 from tests.cli.cli_support import playdeck, start_playdeck, stop_process_tree
 from tests.conftest import use_key
-from tests.webhook_receiver import receiver
+from tests.webhook_receiver import allow_loopback, receiver
+
+
+@pytest.fixture(autouse=True)
+def _loopback_receivers(monkeypatch: pytest.MonkeyPatch) -> None:
+    allow_loopback(monkeypatch)
 
 
 def test_a_webhook_is_added_listed_and_removed(embedded, monkeypatch):
@@ -38,6 +43,8 @@ def test_a_webhook_is_added_listed_and_removed(embedded, monkeypatch):
         (["sampleapp", "gopher://example.test/"], "http"),
         (["sampleapp", "https://example.test/", "--events", "deployed"], "deployed"),
         (["nosuch", "https://example.test/"], "nosuch"),
+        # Loopback is allowed in these tests; the cloud's metadata service is not.
+        (["sampleapp", "http://169.254.169.254/latest/meta-data/"], "link-local"),
     ],
 )
 def test_bad_webhooks_are_refused(embedded, args, says):

@@ -8,19 +8,21 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import socket
 import time
 
 import pytest
 from cryptography.fernet import Fernet
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from playdeck import db, projects, runs, webhook_delivery, webhooks
 from playdeck.lost import record_lost
-from playdeck.models import AuditEvent, WebhookDelivery
+from playdeck.models import AuditEvent, Webhook, WebhookDelivery
+from playdeck.settings import get_settings, load_settings
 from playdeck.states import RunState
 from tests.conftest import authorize, configure
-from tests.webhook_receiver import receiver
+from tests.webhook_receiver import LOOPBACK, receiver
 from webui import create_app
 
 HOOKS = "/api/v1/projects/sampleapp/webhooks"
@@ -35,6 +37,7 @@ def admin(monkeypatch, tmp_path) -> FlaskClient:
         secret_key=Fernet.generate_key().decode(),
         webhook_retry_seconds="0.05",
         webhook_max_attempts="4",
+        webhook_allowed_networks=LOOPBACK,
     )
     client = create_app({"TESTING": True}).test_client()
     authorize(client, "root", "admin")
@@ -140,9 +143,11 @@ def test_a_failing_receiver_is_retried_with_backoff_and_the_log_shows_each_attem
     times = [dt.datetime.fromisoformat(a["at"]) for a in log["attempt_log"]]
     waits = [(later - earlier).total_seconds() for earlier, later in zip(times, times[1:], strict=False)]
     assert waits[0] >= 0.05 and waits[1] >= 0.1
-    assert "HTTP 500" in log["attempt_log"][0]["error"]
+    assert log["attempt_log"][0]["error"] == "HTTP 500 Internal Server Error"
     page = admin.get(f"/projects/sampleapp/webhooks/{hook['id']}")
     assert page.status_code == 200 and page.get_data(as_text=True).count("HTTP 500") == 2
+    # What the receiver answered is never shown: a webhook aimed at an internal service would read it.
+    assert "receiver says no" not in page.get_data(as_text=True) + json.dumps(log)
 
 
 def test_a_receiver_that_keeps_failing_is_given_up_after_the_last_attempt(admin: FlaskClient):
@@ -325,3 +330,96 @@ def test_only_admins_see_or_manage_webhooks(admin: FlaskClient):
 def test_a_webhook_of_another_project_is_not_found(admin: FlaskClient):
     hook = add_hook(admin, "http://127.0.0.1:9/")
     assert admin.get(f"/api/v1/projects/nosuch/webhooks/{hook['id']}").status_code == 404
+
+
+# --- where webhooks may not go ----------------------------------------------------------------------
+
+REFUSED_URLS = [
+    ("http://127.0.0.1:9/hook", "loopback"),
+    ("http://localhost:9/hook", "loopback"),
+    ("http://[::1]:9/hook", "loopback"),
+    ("http://[::ffff:127.0.0.1]:9/", "loopback"),
+    ("http://169.254.169.254/latest/meta-data/", "link-local"),
+    ("http://[fe80::1]/", "link-local"),
+    ("http://10.1.2.3/", "private"),
+    ("https://192.168.1.1/", "private"),
+    ("http://172.16.0.1/", "private"),
+    ("http://[fc00::1]/", "private"),
+    ("http://0.0.0.0:9/", "unspecified"),
+    ("http://224.0.0.1/", "multicast"),
+]
+
+
+@pytest.fixture
+def strict_admin(monkeypatch, tmp_path) -> FlaskClient:
+    """An admin of an install that allows no internal network (the default)."""
+    configure(monkeypatch, data_dir=str(tmp_path / "data"))
+    client = create_app({"TESTING": True}).test_client()
+    authorize(client, "root", "admin")
+    return client
+
+
+@pytest.mark.parametrize(("url", "kind"), REFUSED_URLS)
+def test_a_webhook_aimed_at_this_machine_or_an_internal_network_is_refused(strict_admin: FlaskClient, url, kind):
+    # Refused from the address alone: no request is sent anywhere (these are literals, or localhost).
+    refused = strict_admin.post(HOOKS, json={"url": url})
+    assert refused.status_code == 400 and refused.json["field"] == "url"
+    assert f"a {kind} address" in refused.json["error"] and "PLAYDECK_WEBHOOK_ALLOWED_NETWORKS" in refused.json["error"]
+    assert strict_admin.get(HOOKS).json["webhooks"] == []
+
+
+def test_the_allow_list_opens_only_the_networks_it_names(admin: FlaskClient):
+    assert admin.post(HOOKS, json={"url": "http://127.0.0.1:9/"}).status_code == 201
+    for url in ("http://10.1.2.3/", "http://169.254.169.254/", "http://[fe80::1]/"):
+        refused = admin.post(HOOKS, json={"url": url})
+        assert refused.status_code == 400 and refused.json["field"] == "url", url
+
+
+def test_a_delivery_to_an_address_refused_since_is_given_up_without_a_request(admin: FlaskClient, monkeypatch):
+    with receiver() as hook_receiver:
+        add_hook(admin, hook_receiver.url, events=["started"])
+        # An address allowed when the webhook was made (or before this check existed) is checked again.
+        with db.session_scope() as session:
+            hook = webhooks.create_webhook(session, "sampleapp", "http://127.0.0.1:9/", events=["started"], who="tests")
+            session.execute(
+                update(Webhook).where(Webhook.id == hook.id).values(url="http://169.254.169.254/latest/meta-data/")
+            )
+        monkeypatch.delenv("PLAYDECK_WEBHOOK_ALLOWED_NETWORKS")
+        get_settings.cache_clear()
+        assert start(submit())
+        settled = deliver_until_settled()
+        assert hook_receiver.received == []
+    assert [(d.state, d.attempts, d.last_status_code) for d in settled] == [("failed", 1, None)] * 2
+    errors = sorted(d.last_error for d in settled)
+    assert "a link-local address (169.254.169.254)" in errors[0] and "a loopback address (127.0.0.1)" in errors[1]
+
+
+def test_a_delivery_connects_to_the_address_it_checked(admin: FlaskClient, monkeypatch):
+    """DNS rebinding: the name answers an allowed address for the checks, then another one. The request
+    still goes to the checked address, with the name in its Host header."""
+    monkeypatch.setenv("PLAYDECK_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.1/32")
+    get_settings.cache_clear()
+    real_getaddrinfo = socket.getaddrinfo
+    answers = ["127.0.0.1", "127.0.0.1"]  # the check at creation, the check at delivery; then 127.0.0.2
+
+    def rebinding(host, *args, **kwargs):
+        if host == "rebind.test":
+            host = answers.pop(0) if answers else "127.0.0.2"
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    with receiver() as hook_receiver:
+        port = int(hook_receiver.url.split(":")[2].split("/")[0])
+        add_hook(admin, f"http://rebind.test:{port}/hook", events=["started"])
+        assert start(submit())
+        (delivery,) = deliver_until_settled()
+        got = hook_receiver.received
+    assert (delivery.state, delivery.last_status_code) == ("delivered", 200)
+    assert [(r.path, r.headers["Host"]) for r in got] == [("/hook", f"rebind.test:{port}")]
+    assert answers == []
+
+
+def test_a_bad_allow_list_stops_the_process_with_its_name(monkeypatch):
+    monkeypatch.setenv("PLAYDECK_WEBHOOK_ALLOWED_NETWORKS", "10.0.0.0/8, not-a-network")
+    with pytest.raises(ValueError, match="PLAYDECK_WEBHOOK_ALLOWED_NETWORKS"):
+        load_settings()

@@ -4,9 +4,16 @@ format) for a broken one, canceled for a run stopped while it ran."""
 
 from __future__ import annotations
 
+import pytest
+
 from playdeck import db, projects, runs, webhook_delivery, webhooks
 from tests.conftest import TERMINAL, wait_for_state
-from tests.webhook_receiver import receiver
+from tests.webhook_receiver import allow_loopback, receiver
+
+
+@pytest.fixture(autouse=True)
+def _loopback_receivers(monkeypatch: pytest.MonkeyPatch) -> None:
+    allow_loopback(monkeypatch)
 
 
 def add_hook(project: str, url: str, **fields) -> None:

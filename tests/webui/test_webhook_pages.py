@@ -43,5 +43,13 @@ def test_a_bad_form_is_shown_again_with_the_message(client: FlaskClient):
     assert client.get("/api/v1/projects/sampleapp/webhooks").json["webhooks"] == []
 
 
+def test_the_form_refuses_a_url_aimed_at_this_machine_or_an_internal_network(client: FlaskClient):
+    for url in ("http://127.0.0.1:8000/api/v1/users", "http://[::1]/", "http://169.254.169.254/", "http://10.0.0.1/"):
+        refused = client.post(PAGE, data={"url": url, "events": ["started"]})
+        text = refused.get_data(as_text=True)
+        assert refused.status_code == 400 and "which webhooks may not reach" in text, url
+    assert client.get("/api/v1/projects/sampleapp/webhooks").json["webhooks"] == []
+
+
 def test_an_unknown_project_is_not_found(client: FlaskClient):
     assert client.get("/projects/nosuch/webhooks").status_code == 404
