@@ -3,17 +3,14 @@ random key travels in an HttpOnly, SameSite cookie; logging out deletes the sess
 
 from __future__ import annotations
 
-import hmac
-import secrets
+from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request, url_for
 
-from flask import Blueprint, Response, make_response, redirect, render_template, request, url_for
-
-from playdeck.auth import credentials
+from playdeck.auth import credentials, login_form
 from playdeck.auth.permissions import Action
 from playdeck.db import session_scope
 from playdeck.errors import TooManyAttempts, Unauthenticated
 from playdeck.settings import get_settings
-from webui import access
+from webui import access, origin
 
 bp = Blueprint("auth", __name__)
 LOGIN_CSRF_COOKIE = "playdeck_login_form"
@@ -25,17 +22,33 @@ def _address() -> str:
     return request.remote_addr or ""
 
 
+def _form_key() -> bytes:
+    configured = current_app.config.get("SECRET_KEY")
+    if configured:
+        return configured.encode() if isinstance(configured, str) else configured
+    return login_form.shared_key()
+
+
 def _form(target: str, status: int = 200, **context: object) -> Response:
-    """The login form, with a fresh form token in a cookie and in the form (double submit): a page of
-    another site can post a login form but cannot read or set this cookie, so it cannot log a browser
-    into an account of its choosing."""
-    token = secrets.token_urlsafe(32)
-    page = make_response(render_template("login.html", next=target, login_csrf=token, **context), status)
+    """The login form, with a signed random nonce in a cookie and a token derived from it in the form
+    (``playdeck.auth.login_form``): a page of another site can post a login form but can neither read
+    this cookie nor plant one that verifies, so it cannot log a browser into an account of its choosing."""
+    issued = login_form.issue(_form_key())
+    page = make_response(render_template("login.html", next=target, login_csrf=issued.token, **context), status)
     page.set_cookie(
-        LOGIN_CSRF_COOKIE, token, max_age=LOGIN_FORM_SECONDS, httponly=True, samesite="Strict", path="/login",
-        secure=request.is_secure or get_settings().secure_cookies,
+        LOGIN_CSRF_COOKIE, issued.cookie, max_age=LOGIN_FORM_SECONDS, httponly=True, samesite="Strict",
+        path="/login", secure=request.is_secure or get_settings().secure_cookies,
     )  # fmt: skip
     return page
+
+
+def _from_this_form() -> bool:
+    """The post carries the token of this browser's form cookie, and (if the browser says) comes from
+    this site: a sibling subdomain can plant cookies but not forge its Origin."""
+    if not origin.same_origin():
+        return False
+    cookie, token = request.cookies.get(LOGIN_CSRF_COOKIE), request.form.get(access.CSRF_FIELD)
+    return login_form.verify(_form_key(), cookie, token, LOGIN_FORM_SECONDS)
 
 
 def _set_session_cookie(response: Response, session_token: str) -> None:
@@ -55,8 +68,7 @@ def login() -> Response:
     target = access.safe_next(request.values.get("next"))
     if request.method == "GET":
         return _form(target, error=None)
-    expected, given = request.cookies.get(LOGIN_CSRF_COOKIE), request.form.get(access.CSRF_FIELD)
-    if not (expected and given and hmac.compare_digest(expected, given)):
+    if not _from_this_form():
         return _form(target, 400, error="the login form expired or came from another site: log in again here")
     name = request.form.get("name", "").strip()
     password = request.form.get("password", "")

@@ -8,9 +8,14 @@ from flask import request
 from werkzeug.exceptions import Forbidden
 
 
-def require_same_origin(message: str) -> None:
-    """Refuse a request a browser sent from another site (its Origin names another host): without this
-    any web page could make a visitor's browser start, cancel or relaunch a deploy."""
+def same_origin() -> bool:
+    """False for a request a browser sent from another site (its Origin names another host)."""
     origin = request.headers.get("Origin")
-    if origin is not None and urlsplit(origin).netloc != request.host:
+    return origin is None or urlsplit(origin).netloc == request.host
+
+
+def require_same_origin(message: str) -> None:
+    """Refuse a request a browser sent from another site: without this any web page could make a
+    visitor's browser start, cancel or relaunch a deploy."""
+    if not same_origin():
         raise Forbidden(message)

@@ -114,3 +114,16 @@ class LoginFailure(Base):
     name: Mapped[str] = mapped_column(String(NAME_LENGTH))
     address: Mapped[str] = mapped_column(String(64))
     failed_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class SigningKey(Base):
+    """A random server-wide key, made on first use, for values a browser hands back that every web
+    process must verify alike (the login form's token: ``playdeck.auth.login_form``). Not a credential: it
+    opens no account, so it may live in the DB; ``PLAYDECK_FLASK_SECRET_KEY``, when set, is used instead."""
+
+    __tablename__ = "signing_keys"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    # hex of 32 random bytes
+    value: Mapped[str] = mapped_column(String(HASH_LENGTH))
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 
 from playdeck import audit
-from playdeck.auth import credentials, throttle, users
+from playdeck.auth import credentials, login_form, throttle, users
 from playdeck.auth.models import ApiToken
 from playdeck.db import session_scope
 from playdeck.models import utcnow
@@ -23,7 +23,7 @@ from playdeck.runs import RunRequest, submit_run
 from playdeck.settings import get_settings
 from tests.conftest import bearer, make_user
 from tests.webui.webui_testing import RUN
-from webui import access, create_app
+from webui import access, auth_pages, create_app
 
 PASSWORD = "correct horse battery"
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]*)"')
@@ -94,6 +94,61 @@ def test_a_login_posted_without_the_forms_token_is_refused(app: Flask, erin: str
         assert refused.status_code == 400 and "log in again here" in refused.get_data(as_text=True)
     assert client.get_cookie(access.SESSION_COOKIE) is None
     assert log_in(client).status_code == 302 and client.get_cookie(access.SESSION_COOKIE) is not None
+
+
+def form_token(client: FlaskClient) -> str:
+    (token,) = CSRF_INPUT.findall(client.get("/login").get_data(as_text=True))
+    return token
+
+
+def test_a_planted_form_cookie_does_not_verify(app: Flask, erin: str) -> None:
+    """A sibling subdomain (or a man in the middle of plain HTTP) can set the form's cookie to a value of
+    its choosing; a token that matches the cookie's value is no longer enough."""
+    client = app.test_client()
+    client.set_cookie(auth_pages.LOGIN_CSRF_COOKIE, "chosen-by-the-attacker", path="/login")
+    planted = client.post("/login", data={"name": "erin", "password": PASSWORD, "csrf_token": "chosen-by-the-attacker"})
+    assert planted.status_code == 400 and client.get_cookie(access.SESSION_COOKIE) is None
+
+
+def test_a_form_token_verifies_only_with_the_cookie_of_its_own_browser(app: Flask, erin: str) -> None:
+    first, second = app.test_client(), app.test_client()
+    token_of_first = form_token(first)
+    form_token(second)  # the second browser has a form cookie of its own
+    crossed = second.post("/login", data={"name": "erin", "password": PASSWORD, "csrf_token": token_of_first})
+    assert crossed.status_code == 400 and second.get_cookie(access.SESSION_COOKIE) is None
+    assert (
+        first.post("/login", data={"name": "erin", "password": PASSWORD, "csrf_token": token_of_first}).status_code
+        == 302
+    )
+
+
+def test_a_login_posted_from_another_site_is_refused(app: Flask, erin: str) -> None:
+    client = app.test_client()
+    form = {"name": "erin", "password": PASSWORD, "csrf_token": form_token(client)}
+    refused = client.post("/login", data=form, headers={"Origin": "https://evil.example.test"})
+    assert refused.status_code == 400 and client.get_cookie(access.SESSION_COOKIE) is None
+    # The refusal came with a new form (and cookie): a same-site post of that one logs in.
+    form["csrf_token"] = CSRF_INPUT.search(refused.get_data(as_text=True)).group(1)
+    assert client.post("/login", data=form, headers={"Origin": "http://localhost"}).status_code == 302
+
+
+def test_a_form_verifies_in_another_web_process_and_expires(app: Flask, erin: str) -> None:
+    client = app.test_client()
+    token = form_token(client)
+    login_form._keys.clear()  # as in another process: the key is read from the database
+    other_process = create_app({"TESTING": True}).test_client()
+    other_process.set_cookie(
+        auth_pages.LOGIN_CSRF_COOKIE,
+        client.get_cookie(auth_pages.LOGIN_CSRF_COOKIE, path="/login").value,
+        path="/login",
+    )
+    assert (
+        other_process.post("/login", data={"name": "erin", "password": PASSWORD, "csrf_token": token}).status_code
+        == 302
+    )
+    issued = login_form.issue(login_form.shared_key())
+    assert login_form.verify(login_form.shared_key(), issued.cookie, issued.token, max_age=60)
+    assert not login_form.verify(login_form.shared_key(), issued.cookie, issued.token, max_age=-1)  # too old
 
 
 def test_a_page_post_needs_the_csrf_token_of_the_session(browser: FlaskClient) -> None:
