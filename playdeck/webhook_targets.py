@@ -39,11 +39,24 @@ class UnresolvedTarget(Exception):
     """The URL's host does not resolve (now): not a refusal, DNS may answer later."""
 
 
+# NAT64's well-known prefix: a gateway turns 64:ff9b::a00:1 into a connection to 10.0.0.1.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _embedded(address: Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one stands for (mapped, 6to4, NAT64), which is where it leads."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.ipv4_mapped or address.sixtofour
+
+
 def _kind(address: Address) -> str | None:
     """What makes ``address`` unfit for a webhook (None: a public address)."""
-    for embedded in (getattr(address, "ipv4_mapped", None), getattr(address, "sixtofour", None)):
-        if embedded is not None:
-            return _kind(embedded)
+    embedded = _embedded(address)
+    if embedded is not None:
+        return _kind(embedded)
     checks = (
         ("loopback", address.is_loopback),
         ("link-local", address.is_link_local),

@@ -339,6 +339,8 @@ REFUSED_URLS = [
     ("http://localhost:9/hook", "loopback"),
     ("http://[::1]:9/hook", "loopback"),
     ("http://[::ffff:127.0.0.1]:9/", "loopback"),
+    ("http://[2002:7f00:1::1]/", "loopback"),  # 6to4 of 127.0.0.1
+    ("http://[64:ff9b::a9fe:a9fe]/", "link-local"),  # NAT64 of 169.254.169.254
     ("http://169.254.169.254/latest/meta-data/", "link-local"),
     ("http://[fe80::1]/", "link-local"),
     ("http://10.1.2.3/", "private"),
