@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -65,3 +67,36 @@ def test_events_stored_before_the_rekeying_of_run_events_survive_it(backend, mon
         assert store_events(session, 1, again) == 1
     with db.session_scope() as session:
         assert [row.counter for row in events_after(session, 1)] == [1, 2, 3, 4]
+
+
+def test_receivers_answers_recorded_before_0017_keep_only_their_status_line(monkeypatch, tmp_path):
+    from sqlalchemy import text
+
+    from playdeck.models import WebhookDelivery
+
+    configure(monkeypatch, data_dir=str(tmp_path / "data"), database_url=f"sqlite:///{tmp_path}/m.db")
+    command.downgrade(migrate.alembic_config(), "0016")
+    attempts = [
+        {"at": "2026-01-01T00:00:00+00:00", "status_code": 500, "error": "HTTP 500: root:x:0:0:secret"},
+        {"at": "2026-01-01T00:00:10+00:00", "status_code": None, "error": "ConnectionError posting to http://x"},
+    ]
+    with db.get_engine().begin() as connection:
+        connection.execute(
+            text("INSERT INTO webhooks (id, project_id, url, format, events, secret_ciphertext, active, created_at, "
+                 "created_by) VALUES (1, 1, 'http://x/', 'json', 'failed', '', 1, '2026-01-01', 'ann')")
+        )  # fmt: skip
+        connection.execute(
+            text("INSERT INTO webhook_deliveries (id, webhook_id, event, payload, state, attempts, last_status_code, "
+                 "last_error, attempts_json, created_at) VALUES (1, 1, 'failed', '{}', 'failed', 2, 403, "
+                 ":error, :attempts, '2026-01-01')"),
+            {"error": "HTTP 403: internal\nanswer (gave up after 2 attempts)", "attempts": json.dumps(attempts)},
+        )  # fmt: skip
+    db.reset_engine()
+    migrate.upgrade()
+    with db.session_scope() as session:
+        delivery = session.get(WebhookDelivery, 1)
+        assert delivery.last_error == "HTTP 403 (gave up after 2 attempts)"
+        assert [attempt["error"] for attempt in delivery.attempt_log] == [
+            "HTTP 500",
+            "ConnectionError posting to http://x",
+        ]
