@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 WINDOW = dt.timedelta(minutes=15)
 FREE_FAILURES = 3
-NAME_FREE_FAILURES = 20
+NAME_FREE_FAILURES = 10
 MAX_DELAY = 300
 KNOWN_ADDRESS_DAYS = 90
 
