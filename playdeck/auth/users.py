@@ -65,7 +65,7 @@ def create_user(session: Session, name: object, role: object, password: str | No
 
 
 def set_password(session: Session, user: User, password: str, *, keep_session_hash: str | None = None) -> None:
-    """A new password ends every login session of the user (tokens stay unless ``revoke_tokens`` is asked) —
+    """A new password ends every login session of the user (tokens stay: ``update_user(revoke_all_tokens=)``) —
     except ``keep_session_hash``, the session of a user who changed their own password."""
     user.password_hash = generate_password_hash(check_password(password), method=PASSWORD_METHOD)
     user.password_changed_at = utcnow()
