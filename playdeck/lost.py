@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from playdeck import locks, runs
 from playdeck.dispatch import dispatch_run
-from playdeck.errors import DispatchError
+from playdeck.errors import DispatchError, PlaydeckError
 from playdeck.models import Project, Run
 from playdeck.relaunch import relaunch_request
 from playdeck.states import RunState
@@ -51,14 +51,21 @@ def record_lost(session: Session, run_id: int, reason: str) -> LostRun | None:
     retry = None
     allowed = session.get(Project, run.project_id).retry_lost_runs
     if run.retry_number < allowed:
-        request = relaunch_request(session, run_id, "all", requested_by=RETRY_REQUESTER)
-        # The platform's own decision (a DNS run's retry too), with the lost run's already checked values.
-        new = runs.request_run(session, replace(request, platform=True))
-        new.retry_number = run.retry_number + 1
-        session.flush()
-        note = f"; retried automatically as run {new.id} (retry {new.retry_number} of {allowed})"
+        try:
+            # A savepoint: a retry the project now refuses (a secret input is gone, the launch form changed)
+            # must not undo the lost state recorded above.
+            with session.begin_nested():
+                request = relaunch_request(session, run_id, "all", requested_by=RETRY_REQUESTER)
+                # The platform's own decision (a DNS run's retry too), with the lost run's already checked values.
+                new = runs.request_run(session, replace(request, platform=True))
+                new.retry_number = run.retry_number + 1
+                session.flush()
+        except PlaydeckError as exc:
+            note = f"; not retried automatically: {exc.message}"
+        else:
+            note = f"; retried automatically as run {new.id} (retry {new.retry_number} of {allowed})"
+            retry = (new.id, new.queue)
         session.execute(update(Run).where(Run.id == run_id).values(reason=Run.reason + note))
-        retry = (new.id, new.queue)
     return LostRun(run_id, run.project_id, run.environment_id, retry)
 
 

@@ -60,6 +60,11 @@ class Project(Base):
     # time as a new run linked to the lost one. 0 (the default) for deploys: re-running a deploy that
     # stopped halfway is a person's decision. Idempotent work (DNS regeneration) turns it on.
     retry_lost_runs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The launch form its admins declared (a JSON list of fields, playdeck.launch_form); None: the file
+    # beside the playbook declares it, if there is one (playdeck.launch_inputs).
+    launch_form_json: Mapped[str | None] = mapped_column(Text)
+    # With a form, launches may also pass variables it does not declare (name-checked like any).
+    allow_free_extra_vars: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     environments: Mapped[list[Environment]] = relationship(
         back_populates="project", order_by="Environment.name", cascade="all, delete-orphan"
@@ -112,6 +117,10 @@ class Run(Base):
     # "limit" is an SQL keyword; the column gets a plainer name.
     limit: Mapped[str] = mapped_column("host_limit", String(512), default="")
     tags_json: Mapped[str] = mapped_column(Text, default="[]")
+    # The launch form's secret fields this run was given: extra_vars shows them masked; their values are
+    # kept encrypted for the worker (playdeck.launch_inputs) until the run ends, then dropped.
+    secret_var_names_json: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+    secret_vars_sealed: Mapped[str | None] = mapped_column(Text)
     check_mode: Mapped[bool] = mapped_column(Boolean, default=False)
     requested_by: Mapped[str] = mapped_column(String(100), default="")
     queue: Mapped[str] = mapped_column(String(64), default="deploy")
@@ -160,6 +169,10 @@ class Run(Base):
     @property
     def extra_vars(self) -> dict[str, Any]:
         return json.loads(self.extra_vars_json or "{}")
+
+    @property
+    def secret_var_names(self) -> list[str]:
+        return json.loads(self.secret_var_names_json or "[]")
 
     @property
     def tags(self) -> list[str]:

@@ -1,7 +1,9 @@
 """Relaunch: a new run with a finished run's parameters, on all its hosts or only on those that failed.
 
 The new run is linked to the original (``relaunch_of``) and goes through ``request_run`` like any other,
-so it is validated against the project as it is now (a timeout the project no longer allows is refused).
+so it is validated against the project as it is now (a timeout the project no longer allows, a variable its
+launch form no longer declares, are refused). A run given secret inputs cannot be relaunched: their values
+are dropped when it ends (``playdeck.launch_inputs``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ def relaunch_request(session: Session, run_id: int, hosts: str = "all", *, reque
     run = get_run(session, run_id)
     if not is_terminal(run.state):
         raise Conflict(f"run {run_id} is still {run.state}")
+    if run.secret_var_names:
+        raise ValidationError(
+            "extra_vars",
+            f"run {run_id} was given the secret input(s) {', '.join(run.secret_var_names)}, which are not kept after "
+            "a run ends: deploy again and enter them",
+        )
     limit = run.limit
     if hosts == "failed":
         retry = hosts_to_retry(run.host_summaries)

@@ -16,16 +16,17 @@ from typing import Any
 from sqlalchemy import Integer, Select, bindparam, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from playdeck import audit, locks, projects, webhooks
+from playdeck import audit, launch_inputs, locks, projects, webhooks
 from playdeck.db import Executor
 from playdeck.db_clock import database_utcnow
 from playdeck.errors import Conflict, NotFound, ValidationError
+from playdeck.launch_form import validate_values
 from playdeck.models import Environment, Project, Run, RunHostSummary, utcnow
 from playdeck.serializers import run_brief_sql
 from playdeck.states import TERMINAL_STATES, RunState, is_terminal, sources_of
+from playdeck.var_names import check_var_name
 
 VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
-VAR_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 # Ansible host patterns (names, groups, globs, ranges, unions, exclusions); no shell metacharacters,
 # although nothing is ever passed through a shell anyway.
 LIMIT_RE = re.compile(r"^[A-Za-z0-9_.:,!&*\[\]@-]{1,512}$")
@@ -33,14 +34,6 @@ TAG_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 USER_RE = re.compile(r"^[\w.@-]{1,100}$")
 MAX_EXTRA_VARS_BYTES = 64 * 1024
 MAX_TAGS = 50
-# Extra vars outrank every other variable in Ansible: a caller could otherwise replace the platform's
-# own (playdeck_*), the connection and privilege settings (ansible_ssh_common_args runs a command on the
-# controller, ansible_become_password, ansible_python_interpreter) or Ansible's magic variables.
-RESERVED_VAR_PREFIXES = ("playdeck_", "ansible_")
-RESERVED_VAR_NAMES = frozenset(
-    {"hostvars", "groups", "group_names", "inventory_hostname", "inventory_hostname_short", "inventory_dir",
-     "inventory_file", "playbook_dir", "play_hosts", "role_path", "omit", "environment", "vars"}
-)  # fmt: skip
 # Variables only the platform gives a run: the built-in DNS runs' zone, zone directory, rndc program
 # and server. From a launcher, dns_rndc would be a program the worker executes.
 PLATFORM_VAR_PREFIXES = ("dns_",)
@@ -84,13 +77,7 @@ def _validate(request: RunRequest) -> None:
     if not isinstance(request.extra_vars, dict):
         raise ValidationError("extra_vars", "must be a JSON object of variable names to values")
     for name in request.extra_vars:
-        if not isinstance(name, str) or not VAR_NAME_RE.match(name):
-            raise ValidationError("extra_vars", f"'{name}' is not a valid Ansible variable name")
-        if name.startswith(RESERVED_VAR_PREFIXES) or name in RESERVED_VAR_NAMES:
-            raise ValidationError(
-                "extra_vars",
-                f"'{name}': names starting with playdeck_ or ansible_, and Ansible's magic variables, are reserved",
-            )
+        check_var_name(name, "extra_vars")
     if len(json.dumps(request.extra_vars)) > MAX_EXTRA_VARS_BYTES:
         raise ValidationError("extra_vars", f"larger than {MAX_EXTRA_VARS_BYTES} bytes")
     if not isinstance(request.limit, str) or (request.limit and not LIMIT_RE.match(request.limit)):
@@ -140,6 +127,15 @@ def _validate_limits(request: RunRequest, project: Project) -> None:
             raise ValidationError(field_name, f"at most {project_limit} s for project '{project.name}'")
 
 
+def _launch_values(request: RunRequest, project: Project) -> tuple[dict[str, Any], dict[str, str]]:
+    """A deploy's extra vars checked against the project's launch form (defaults filled in, undeclared
+    names refused), secrets masked; and the secret values alone. System runs (DNS) set their own."""
+    if request.kind != "deploy":
+        return request.extra_vars, {}
+    form = launch_inputs.form_for(project)
+    return launch_inputs.split_secrets(form, validate_values(form, request.extra_vars))
+
+
 def _supersede_waiting(session: Session, run: Run) -> None:
     """Cancel the older runs still queued for the same environment: the newer version replaces them."""
     now = utcnow()
@@ -172,13 +168,15 @@ def request_run(session: Session, request: RunRequest) -> Run:
     project = projects.get_project(session, request.project)
     environment = projects.get_environment(project, request.environment)
     _validate_limits(request, project)
+    extra_vars, secret_inputs = _launch_values(request, project)
     now = utcnow()
     run = Run(
         kind=request.kind,
         project=project,
         environment=environment,
         version=request.version,
-        extra_vars_json=json.dumps(request.extra_vars, sort_keys=True),
+        extra_vars_json=json.dumps(extra_vars, sort_keys=True),
+        secret_var_names_json=json.dumps(sorted(secret_inputs)),
         limit=request.limit,
         tags_json=json.dumps(request.tags),
         check_mode=request.check,
@@ -196,6 +194,9 @@ def request_run(session: Session, request: RunRequest) -> Run:
     )
     session.add(run)
     session.flush()
+    if secret_inputs:
+        # Sealed for this run's id, known once it is inserted; cleared when the run ends (_transition).
+        run.secret_vars_sealed = launch_inputs.seal(run.id, secret_inputs)
     if run.kind == "deploy":
         # A DNS change's regeneration run is audited as the DNS change itself.
         audit.record(
@@ -211,7 +212,7 @@ def request_run(session: Session, request: RunRequest) -> Run:
                 "tags": request.tags,
                 "check": request.check,
                 # Names only: a value may be a secret.
-                "extra_vars": sorted(request.extra_vars),
+                "extra_vars": sorted(extra_vars),
                 "relaunch_of": request.relaunch_of,
             },
         )
@@ -360,6 +361,9 @@ def _transition(
     """Move the run to ``target`` if its current state allows it (and is in ``only_from``, if given);
     False if another process got there first."""
     sources = sources_of(target) if only_from is None else sources_of(target) & only_from
+    if target in TERMINAL_STATES:
+        # A launch's secret inputs are kept only for the worker that starts the run.
+        values["secret_vars_sealed"] = None
     result = session.execute(
         update(Run)
         .where(Run.id == run_id, Run.state.in_([s.value for s in sources]))

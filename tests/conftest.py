@@ -107,6 +107,15 @@ def use_key(monkeypatch: pytest.MonkeyPatch, key: str | None) -> None:
     get_settings.cache_clear()
 
 
+def free_extra_vars(project: str = "sampleapp") -> None:
+    """Let launches of ``project`` pass any variable that is not reserved, as before launch forms (an empty
+    declared form that allows free extra vars): for tests of something else than the sample's form."""
+    from playdeck.launch_inputs import set_launch_form
+
+    with db.session_scope() as session:
+        set_launch_form(session, project, [], True, who="setup")
+
+
 def reset_process_state() -> None:
     """Forget cached settings, engine and broker producer after the environment changed."""
     get_settings.cache_clear()

@@ -11,6 +11,7 @@ from playdeck import audit, db, runs
 from playdeck.auth import credentials, users
 from playdeck.dns import records, zones
 from playdeck.errors import Conflict, Unauthenticated
+from tests.conftest import free_extra_vars
 
 
 @pytest.fixture(params=["embedded", "production"])
@@ -40,6 +41,7 @@ def events(request: pytest.FixtureRequest) -> Events:
 
 
 def test_a_deploy_and_its_cancel_are_audited_as_the_caller(services, events: Events):
+    free_extra_vars()
     with audit.acting_as("alice", "192.0.2.7"), db.session_scope() as session:
         run = runs.request_run(
             session,

@@ -10,6 +10,7 @@ from playdeck import db, runs
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.relaunch import relaunch_request
 from playdeck.states import RunState
+from tests.conftest import free_extra_vars
 
 ORIGINAL = runs.RunRequest(
     project="sampleapp",
@@ -30,6 +31,12 @@ STATS = {
     "failures": {"web2": 1},
     "dark": {"app1": 1},
 }
+
+
+@pytest.fixture(autouse=True)
+def _free_extra_vars(embedded) -> None:
+    """ORIGINAL passes variables the sample's launch form does not declare."""
+    free_extra_vars()
 
 
 def queue(request: runs.RunRequest = ORIGINAL) -> int:

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from playdeck import db, runs
 from playdeck.errors import ValidationError
 from playdeck.models import Run
+from tests.conftest import free_extra_vars
 
 
 @pytest.mark.parametrize(
@@ -26,6 +27,7 @@ def test_reserved_extra_vars_are_refused(embedded, name):
 
 
 def test_ordinary_names_that_merely_contain_a_reserved_word_are_fine(embedded):
+    free_extra_vars()
     with db.session_scope() as session:
         run = runs.request_run(session, runs.RunRequest("sampleapp", "staging", extra_vars={"my_ansible_vars": 1}))
         assert run.extra_vars == {"my_ansible_vars": 1}

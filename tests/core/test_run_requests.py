@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from playdeck import db, runs
 from playdeck.errors import NotFound, ValidationError
 from playdeck.models import Run
+from tests.conftest import free_extra_vars
 
 
 def _request(**overrides) -> runs.RunRequest:
@@ -53,6 +54,7 @@ def test_unknown_project_or_environment(embedded, overrides, message):
 
 
 def test_a_valid_request_is_queued_with_its_parameters(embedded):
+    free_extra_vars()
     request = _request(
         version="2.1.0", extra_vars={"feature": True}, limit="web1:web2", tags=["release"], check=True,
         requested_by="alice",

@@ -14,6 +14,7 @@ from playdeck.models import Run, RunEvent
 from playdeck.serializers import event_json, event_log_sql, run_json
 from playdeck.settings import Settings
 from playdeck.states import RunState
+from tests.conftest import free_extra_vars
 
 # Text a naive rendering would break: quotes, backslashes, control characters, non-ASCII, an emoji.
 AWKWARD = 'say "hi" \\ path\\n\ttab\x01\x1f é ü 中文 😀 </script> \u2028'
@@ -28,6 +29,7 @@ def make_runs() -> list[int]:
     """Runs in every shape a list shows: queued, running, ended; with and without microseconds, extra
     vars, tags, check mode, a cancel, awkward text."""
     made = []
+    free_extra_vars()
     with db.session_scope() as session:
         queued = runs.request_run(session, runs.RunRequest("sampleapp", "staging", requested_by="alice")).id
         ended = runs.request_run(
