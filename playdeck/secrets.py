@@ -90,12 +90,14 @@ class RunSecrets:
     ssh_key: str | None = field(default=None, repr=False)
     become_password: str | None = field(default=None, repr=False)
     vault_password: str | None = field(default=None, repr=False)
+    # The run's secret launch inputs (playdeck.launch_inputs), by variable name: extra vars of the run.
+    inputs: dict[str, str] = field(default_factory=dict, repr=False)
 
     def __repr__(self) -> str:
-        return f"RunSecrets({', '.join(self.kinds) or 'none'})"
+        return f"RunSecrets({', '.join(self.kinds + sorted(self.inputs)) or 'none'})"
 
     def __bool__(self) -> bool:
-        return bool(self.kinds)
+        return bool(self.kinds) or bool(self.inputs)
 
     @property
     def kinds(self) -> list[str]:
@@ -104,7 +106,7 @@ class RunSecrets:
     def needles(self) -> list[str]:
         """The strings that must not appear in a run's events and files: each password, the SSH key's
         base64 body and each of its lines, as written and as JSON escapes them."""
-        found = [value for value in (self.become_password, self.vault_password) if value]
+        found = [value for value in (self.become_password, self.vault_password, *self.inputs.values()) if value]
         if self.ssh_key:
             body = [line.strip() for line in self.ssh_key.splitlines() if line.strip() and "-----" not in line]
             found += ["".join(body), *body]

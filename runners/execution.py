@@ -5,6 +5,7 @@ Nothing here holds a DB session while the playbook runs: each step opens its own
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -20,7 +21,7 @@ from typing import Any
 import ansible_runner
 from ansible_runner.utils import dump_artifact
 
-from playdeck import locks, lost, runs, secrets
+from playdeck import launch_inputs, locks, lost, runs, secrets
 from playdeck.db import retry_while_unavailable, session_scope
 from playdeck.errors import NotFound
 from playdeck.projects import resolve_inside
@@ -159,9 +160,12 @@ def _load_spec(run_id: int) -> RunSpec:
 
 
 def _load_secrets(spec: RunSpec) -> secrets.RunSecrets:
-    """Decrypted in a short session just before the run; kept in memory only (see runners.secret_files)."""
+    """Decrypted in a short session just before the run; kept in memory only (see runners.secret_files),
+    but for the launch's secret inputs, which are extra vars (env/extravars, 0600, masked when the run ends)."""
     with session_scope() as session:
-        return secrets.secrets_for_run(session, spec.project_id, spec.environment_id)
+        found = secrets.secrets_for_run(session, spec.project_id, spec.environment_id)
+        inputs = launch_inputs.secret_inputs_for_run(session, spec.run_id)
+    return dataclasses.replace(found, inputs=inputs) if inputs else found
 
 
 def _write_env_file(data_dir: Path, name: str, text: str) -> None:
@@ -191,7 +195,9 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
     if zone_run is not None and zone_run.playbook is not None:
         playbook = zone_run.playbook  # a deleted zone's run removes it from BIND with its own playbook
     extravars = {
+        # A secret input's real value over the mask its run record shows.
         **spec.extra_vars,
+        **run_secrets.inputs,
         **(zone_run.extravars if zone_run else {}),
         "playdeck_run_id": spec.run_id,
         "playdeck_project": spec.project,
