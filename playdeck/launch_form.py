@@ -271,7 +271,7 @@ def _pattern(item: dict[str, Any], where: str, kind: str) -> str | None:
         )
     try:
         parsed = sre_parse.parse(pattern)
-    except (re.error, RecursionError, OverflowError) as exc:
+    except (re.error, RecursionError, OverflowError, ValueError) as exc:
         raise ValidationError(f"{where}.pattern", f"is not a valid regular expression: {exc}") from None
     if _costly(list(parsed)):
         raise ValidationError(

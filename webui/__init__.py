@@ -23,6 +23,7 @@ from webui import (
     environments_api,
     errors,
     health,
+    launch_form_api,
     metrics,
     openapi,
     pages,
@@ -77,6 +78,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(openapi.bp)
     app.register_blueprint(secrets_api.bp)
     app.register_blueprint(environments_api.bp)
+    app.register_blueprint(launch_form_api.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(webhooks_api.bp)
     app.register_blueprint(webhook_pages.bp)

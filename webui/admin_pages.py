@@ -1,5 +1,5 @@
 """The admin pages, ``/admin`` (role admin): users (role, active, password, project and zone grants, API
-tokens) and projects (environments' protected flag, secrets).
+tokens) and projects (environments' protected flag, launch form, secrets).
 
 Thin views over ``playdeck.auth.users``, ``playdeck.auth.credentials``, ``playdeck.projects`` and
 ``playdeck.secrets``, which audit every change. Every form carries the session's CSRF token
@@ -12,16 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import yaml
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from playdeck import environments, projects, secrets
+from playdeck import environments, launch_inputs, projects, secrets
 from playdeck.auth import credentials, users
 from playdeck.auth.models import User
 from playdeck.auth.permissions import Action, Role
 from playdeck.db import session_scope
 from playdeck.errors import PlaydeckError, ValidationError
+from playdeck.launch_form import LaunchForm, parse_document
 from playdeck.serializers import project_json
 from webui import access, authorize
 from webui.origin import require_same_origin
@@ -203,12 +205,15 @@ def _project_page(name: str, status: int = 200, **context: Any) -> tuple[str, in
             for shown, env in zip(project_json(project)["environments"], project.environments, strict=True)
         ]
         listed = secrets.list_secrets(session, name)
+        launch = launch_inputs.form_for(project)
     context.setdefault("form", {})
     page = render_template(
         "admin_project.html",
         project={"name": name, "environments": environment_rows},
         secrets=listed,
         kinds=secrets.KINDS,
+        launch=launch,
+        launch_text=_declaration_text(launch),
         **context,
     )
     return page, status
@@ -220,7 +225,7 @@ def project_page(name: str) -> tuple[str, int]:
     return _project_page(name)
 
 
-def _change_project(name: str, change: Callable[[Session], None], typed: dict[str, str] | None = None) -> PageResult:
+def _change_project(name: str, change: Callable[[Session], None], typed: dict[str, Any] | None = None) -> PageResult:
     _require_same_origin()
     try:
         with session_scope() as session:
@@ -250,6 +255,28 @@ def set_environment_settings(name: str, environment: str) -> PageResult:
         lambda session: environments.set_options(session, name, environment, queue=queue, known_hosts=known_hosts),
         {"environment": environment, "queue": queue or "", "known_hosts": known_hosts},
     )
+
+
+def _declaration_text(launch: LaunchForm) -> str:
+    """The admins' declaration as YAML for the textarea; empty when the file (or nothing) declares the form."""
+    if launch.source != "project":
+        return ""
+    return yaml.safe_dump({"fields": [field.to_dict() for field in launch.fields]}, sort_keys=False)
+
+
+@bp.post("/projects/<name>/launch-form")
+@access.rule(Action.ADMIN)
+def set_launch_form(name: str) -> PageResult:
+    """The declaration from the textarea (YAML or JSON, ``fields:``); empty: the file beside the playbook."""
+    text = request.form.get("launch_form", "")
+    allow_free = request.form.get("allow_free_extra_vars") is not None
+    typed = {"launch_form": text, "allow_free_extra_vars": allow_free}
+
+    def change(session: Session) -> None:
+        fields = None if not text.strip() else [field.to_dict() for field in parse_document(text)]
+        launch_inputs.set_launch_form(session, name, fields, allow_free, who=authorize.actor())
+
+    return _change_project(name, change, typed)
 
 
 @bp.post("/projects/<name>/secrets")

@@ -9,6 +9,7 @@ from playdeck.delivery_metrics import WINDOWS_DAYS, parse_days
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.events import EVENTS_PER_PAGE
 from playdeck.projects import is_built_in
+from playdeck.launch_form import LaunchForm
 from playdeck.runs import submit_run
 from playdeck.serializers import HOST_SUMMARY_FIELDS
 from playdeck.settings import get_settings
@@ -76,10 +77,12 @@ def project(name: str) -> str:
     )
 
 
-def _deploy_page(project: queries.JsonDict, form: DeployForm, **context: object) -> str:
+def _deploy_page(project: queries.JsonDict, form: DeployForm, launch: LaunchForm, **context: object) -> str:
     # Only the environments the caller may deploy to are offered (the submission is checked anyway).
     environments = [env for env in project["environments"] if authorize.may_deploy(project["id"], env)]
-    return render_template("deploy.html", project=project, environments=environments, form=form, **context)
+    return render_template(
+        "deploy.html", project=project, environments=environments, form=form, launch=launch, **context
+    )
 
 
 # The form and its submission are separate views so that each declares its own access rule.
@@ -87,23 +90,26 @@ def _deploy_page(project: queries.JsonDict, form: DeployForm, **context: object)
 @access.rule(Action.READ)
 def deploy(name: str) -> str:
     form = DeployForm(environment=request.args.get("environment", ""))
-    return _deploy_page(queries.project_detail(name), form)
+    return _deploy_page(queries.project_detail(name), form, queries.launch_form(name))
 
 
 @bp.post("/projects/<name>/deploy")
 @access.rule(Action.DEPLOY)
 def submit_deploy(name: str) -> Response | tuple[str, int]:
-    project = queries.project_detail(name)
+    project, launch = queries.project_detail(name), queries.launch_form(name)
     _require_same_origin()
     form = DeployForm.from_form(request.form)
     try:
         authorize.refuse_actor_fields(request.form, "requested_by")
         authorize.require_deploy(name, form.environment)
-        run = submit_run(form.to_request(name, authorize.actor()))
+        run = submit_run(form.to_request(name, authorize.actor(), launch))
     # The project exists (it was loaded above), so NotFound here means the environment.
     except (ValidationError, NotFound) as exc:
         field = exc.field if isinstance(exc, ValidationError) else "environment"
-        return _deploy_page(project, form, error=exc.message, error_field=field), 400
+        # A launch form's variable: the error is shown on its own input too.
+        variable = getattr(exc, "variable", None)
+        context = {"error": exc.message, "error_field": field, "error_variable": variable}
+        return _deploy_page(project, form, launch, **context), 400
     return redirect(url_for("pages.run", run_id=run.id), 303)
 
 

@@ -17,6 +17,8 @@ from playdeck import runs
 from playdeck.db import Executor, connection_scope, session_scope
 from playdeck.delivery_metrics import delivery_metrics
 from playdeck.errors import NotFound
+from playdeck.launch_form import LaunchForm
+from playdeck.launch_inputs import project_form
 from playdeck.models import Project, Run
 from playdeck.projects import get_environment, get_project, list_projects
 from playdeck.relaunch import relaunch_request
@@ -56,6 +58,12 @@ def _with_id(project: Project) -> JsonDict:
 def project_detail(name: str) -> JsonDict:
     with session_scope() as session:
         return _with_id(get_project(session, name))
+
+
+def launch_form(name: str) -> LaunchForm:
+    """The project's launch form, as the deploy form renders it and its submission is checked against."""
+    with session_scope() as session:
+        return project_form(session, name)
 
 
 def run_detail(run_id: int) -> JsonDict:

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from playdeck import taskqueue
 from playdeck.settings import Settings, get_settings
 from playdeck.states import RunState
-from tests.conftest import as_user, free_port, web_client
+from tests.conftest import as_user, free_extra_vars, free_port, web_client
 from tests.webui.webui_testing import RUN, RunDriver, broker_messages, run_count
 
 EXECUTE_RUN = "playdeck.execute_run"
@@ -23,6 +23,7 @@ def test_projects_are_listed(client: FlaskClient) -> None:
 
 
 def test_post_records_a_queued_run_and_sends_it_to_the_broker(any_client: FlaskClient, services: Settings) -> None:
+    free_extra_vars()
     body = {**RUN, "extra_vars": {"greeting": "hi"}, "limit": "web1,web2", "tags": ["app"], "check": True}
     response = any_client.post("/api/v1/runs", json=body)
 

@@ -6,6 +6,7 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from playdeck.errors import ValidationError
+from playdeck.launch_form import LaunchForm
 from webui.forms import DeployForm, parse_extra_vars
 
 
@@ -39,7 +40,7 @@ def test_form_fields_become_a_run_request() -> None:
     form = DeployForm.from_form(
         MultiDict({"environment": "staging", "version": " 2.0 ", "tags": "app, config,,", "check": "1"})
     )
-    request = form.to_request("sampleapp", "alice")
+    request = form.to_request("sampleapp", "alice", LaunchForm())
     assert (request.project, request.environment, request.version) == ("sampleapp", "staging", "2.0")
     assert request.tags == ["app", "config"]
     assert request.check is True

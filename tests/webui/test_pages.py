@@ -9,6 +9,7 @@ from flask.testing import FlaskClient
 from markupsafe import escape
 
 from playdeck.settings import Settings, get_settings
+from tests.conftest import free_extra_vars
 from tests.webui.webui_testing import RunDriver, broker_messages, run_count
 
 DEPLOY_URL = "/projects/sampleapp/deploy"
@@ -58,6 +59,7 @@ def test_deploy_form_lists_environments_and_preselects_one(client: FlaskClient) 
 
 
 def test_deploying_from_the_form_queues_a_run_and_shows_it(client: FlaskClient, embedded: Settings) -> None:
+    free_extra_vars()
     response = client.post(DEPLOY_URL, data=GOOD_FORM)
 
     assert response.status_code == 303
@@ -85,6 +87,7 @@ def test_deploying_from_the_form_queues_a_run_and_shows_it(client: FlaskClient, 
 def test_a_bad_form_is_shown_again_with_the_error_and_the_input(
     client: FlaskClient, changes: dict[str, str], message: str
 ) -> None:
+    free_extra_vars()
     form = {**GOOD_FORM, **changes}
     response = client.post(DEPLOY_URL, data=form)
 
@@ -99,6 +102,7 @@ def test_a_bad_form_is_shown_again_with_the_error_and_the_input(
 
 
 def test_a_form_posted_from_another_site_is_refused(client: FlaskClient) -> None:
+    free_extra_vars()
     response = client.post(DEPLOY_URL, data=GOOD_FORM, headers={"Origin": "https://evil.example"})
     assert response.status_code == 403
     assert run_count() == 0
@@ -163,6 +167,7 @@ def test_run_list_with_a_bad_filter_explains_it(client: FlaskClient) -> None:
 
 
 def test_a_finished_run_page_shows_its_facts_and_host_summary(client: FlaskClient, runs: RunDriver) -> None:
+    free_extra_vars()
     run_id = runs.complete(client, events=3, extra_vars={"note": "<script>alert(1)</script>"})
     page = _text(client.get(f"/runs/{run_id}"))
 

@@ -11,7 +11,7 @@ from playdeck.lost import mark_lost
 from playdeck.runs import finish_run, record_host_summaries
 from playdeck.states import RunState
 from playdeck.taskqueue import EXECUTE_RUN_TASK
-from tests.conftest import as_user
+from tests.conftest import as_user, free_extra_vars
 from tests.webui.webui_testing import RUN, RunDriver, broker_messages, run_count
 
 
@@ -33,6 +33,7 @@ def succeeded_everywhere(client, runs: RunDriver) -> int:
 
 
 def test_api_relaunch_queues_a_linked_copy_and_dispatches_it(client, runs, embedded):
+    free_extra_vars()
     original = finished(client, runs, limit="web*", tags=["app"], extra_vars={"n": 1})
 
     response = client.post(f"/api/v1/runs/{original}/relaunch", headers=as_user("alice"))
