@@ -467,6 +467,11 @@ def project() -> None:
     type=click.IntRange(min=0),
     help="Times a run lost with its worker is started again automatically, as a new run (0: off).",
 )
+@click.option(
+    "--free-extra-vars/--no-free-extra-vars",
+    default=None,
+    help="With a launch form: also take variables it does not declare (GET /api/v1/projects/NAME/launch-form).",
+)
 def project_set(
     name: str,
     run_timeout: int | None,
@@ -474,6 +479,7 @@ def project_set(
     lock_deploys: bool | None,
     supersede: bool | None,
     retry_lost: int | None,
+    free_extra_vars: bool | None,
 ) -> None:
     """Change NAME's limits and policies; prints the project's settings."""
     from playdeck.projects import set_options
@@ -485,6 +491,7 @@ def project_set(
         "lock_deploys": lock_deploys,
         "supersede_queued": supersede,
         "retry_lost_runs": retry_lost,
+        "allow_free_extra_vars": free_extra_vars,
     }
     with shell_session() as session:
         shown = project_json(set_options(session, name, **{k: v for k, v in chosen.items() if v is not None}))

@@ -20,8 +20,9 @@ DNS_PROJECT = "dns"
 BUILT_IN_PROJECTS = frozenset({DNS_PROJECT})
 # Per-project behaviour a registration may set (see the Project model).
 PROJECT_OPTIONS = frozenset(
-    {"run_timeout_seconds", "idle_timeout_seconds", "lock_deploys", "supersede_queued", "retry_lost_runs"}
-)
+    {"run_timeout_seconds", "idle_timeout_seconds", "lock_deploys", "supersede_queued", "retry_lost_runs",
+     "allow_free_extra_vars"}
+)  # fmt: skip
 # Automatic retries of a lost run; a few cover a worker restart or crash, more would hide a real fault.
 MAX_RETRY_LOST_RUNS = 5
 
@@ -99,6 +100,9 @@ def set_options(session: Session, name: str, **options: int | bool) -> Project:
         isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRY_LOST_RUNS
     ):
         raise ValidationError("retry_lost_runs", f"must be a whole number from 0 (off) to {MAX_RETRY_LOST_RUNS}")
+    for flag in ("lock_deploys", "supersede_queued", "allow_free_extra_vars"):
+        if options.get(flag) is not None and not isinstance(options[flag], bool):
+            raise ValidationError(flag, "must be true or false")
     if options.get("run_timeout_seconds") == 0:
         raise ValidationError("run_timeout_seconds", "must be at least 1 second")
     project = get_project(session, name)

@@ -34,6 +34,8 @@ def project_json(project: Project) -> dict[str, Any]:
         "lock_deploys": project.lock_deploys,
         "supersede_queued": project.supersede_queued,
         "retry_lost_runs": project.retry_lost_runs,
+        # With a launch form (GET /api/v1/projects/NAME/launch-form), also variables it does not declare.
+        "allow_free_extra_vars": project.allow_free_extra_vars,
         "environments": [
             {
                 "name": env.name,

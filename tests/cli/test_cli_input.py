@@ -21,7 +21,7 @@ def run_list(url: str) -> list[dict]:
 
 def test_deploy_queues_a_run_and_runs_lists_it(web_api: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     extra_vars = tmp_path / "vars.yml"
-    extra_vars.write_text("keep_releases: 2\ngreeting: hello\n")
+    extra_vars.write_text("keep_releases: 2\nsampleapp_fail_health: true\n")
     monkeypatch.setenv("PLAYDECK_TOKEN", make_user("alice"))
 
     result = playdeck(
@@ -33,7 +33,7 @@ def test_deploy_queues_a_run_and_runs_lists_it(web_api: str, tmp_path: Path, mon
     [run] = run_list(web_api)
     assert result.stdout.strip() == f"Run {run['id']} queued: {web_api}/runs/{run['id']}"
     assert run["version"] == "2.0.0"
-    assert run["extra_vars"] == {"keep_releases": 2, "greeting": "hello"}
+    assert run["extra_vars"] == {"keep_releases": 2, "sampleapp_fail_health": True}
     assert run["limit"] == "web1"
     assert run["tags"] == ["release", "switch"]
     assert run["check"] is True
@@ -57,6 +57,12 @@ def test_deploy_queues_a_run_and_runs_lists_it(web_api: str, tmp_path: Path, mon
         (["sampleapp", "--env", "staging", "--extra-vars", '{"playdeck_apps_dir": "/"}'], "are reserved"),
         (["sampleapp", "--env", "staging", "--extra-vars", '{"dns_rndc": "/usr/bin/id"}'], "are set by Playdeck only"),
         (["sampleapp", "--env", "staging", "--limit", "web1; rm -rf /"], "limit: must be"),
+        # The sample's launch form: a bound, and a name it does not declare.
+        (["sampleapp", "--env", "staging", "--extra-vars", '{"keep_releases": 21}'], "must be between 1 and 20"),
+        (
+            ["sampleapp", "--env", "staging", "--extra-vars", '{"releases_dir": "/"}'],
+            "'releases_dir' is not a variable",
+        ),
     ],
 )
 def test_deploy_refused_by_the_api_exits_2_with_its_message(

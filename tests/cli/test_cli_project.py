@@ -22,6 +22,7 @@ def test_project_set_changes_policies_that_requests_then_obey(embedded):
         "lock_deploys": False,
         "supersede_queued": True,
         "retry_lost_runs": 2,
+        "allow_free_extra_vars": False,
     }
     with pytest.raises(ValidationError, match="at most 90 s"), db.session_scope() as session:
         runs.request_run(session, runs.RunRequest(project="sampleapp", environment="staging", timeout=91))
@@ -34,3 +35,18 @@ def test_project_set_unknown_project_or_bad_value_exits_2(embedded):
     assert bad.returncode == 2 and "--run-timeout" in bad.stderr
     too_many = playdeck("project", "set", "sampleapp", "--retry-lost", "6")
     assert too_many.returncode == 2 and "retry_lost_runs: must be a whole number from 0 (off) to 5" in too_many.stderr
+
+
+def test_project_set_free_extra_vars_lets_a_form_take_undeclared_names(embedded):
+    free = runs.RunRequest(project="sampleapp", environment="staging", extra_vars={"greeting": "hi"})
+    with pytest.raises(ValidationError, match="'greeting' is not a variable"), db.session_scope() as session:
+        runs.request_run(session, free)
+    result = playdeck("project", "set", "sampleapp", "--free-extra-vars")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["allow_free_extra_vars"] is True
+    with db.session_scope() as session:
+        assert runs.request_run(session, free).extra_vars["greeting"] == "hi"
+    # The declared fields keep their rules.
+    bounded = runs.RunRequest(project="sampleapp", environment="staging", extra_vars={"keep_releases": 21})
+    with pytest.raises(ValidationError, match="keep_releases: must be between 1 and 20"), db.session_scope() as session:
+        runs.request_run(session, bounded)
