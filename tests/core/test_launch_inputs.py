@@ -137,3 +137,19 @@ def test_a_lost_run_with_secret_inputs_is_recorded_lost_and_not_retried(embedded
         assert ended.state == RunState.LOST
         assert "not retried automatically: extra_vars: run" in ended.reason
         assert session.scalar(select(Run.id).where(Run.id != run.id)) is None
+
+
+def test_a_relaunch_is_checked_against_the_form_as_it_is_now(embedded):
+    run = queue(keep_releases=5)
+    with db.session_scope() as session:
+        runs.request_cancel(session, run.id, "alice")
+    declare(
+        [{"name": "keep_releases", "type": "integer", "max": 4}, {"name": "sampleapp_fail_health", "type": "boolean"}]
+    )
+    with db.session_scope() as session:
+        again = relaunch_request(session, run.id, requested_by="bob")
+    with pytest.raises(ValidationError, match="keep_releases: must be at most 4"), db.session_scope() as session:
+        runs.request_run(session, again)
+    declare([])
+    with pytest.raises(ValidationError, match="'keep_releases' is not a variable"), db.session_scope() as session:
+        runs.request_run(session, again)

@@ -170,6 +170,12 @@ def test_every_type_has_its_input_and_a_secret_is_never_drawn_back(keyed: Flask)
     ):
         assert PASSWORD not in shown
 
+    # The value is gone once the run ends: a relaunch says to deploy again.
+    assert admin.post(f"/api/v1/runs/{run_id}/cancel").status_code == 202
+    relaunched = admin.post(f"/api/v1/runs/{run_id}/relaunch")
+    assert relaunched.status_code == 400 and relaunched.json["field"] == "extra_vars"
+    assert "secret input(s) db_password, which are not kept after a run ends: deploy again" in relaunched.json["error"]
+
 
 def test_admins_declare_the_form_on_the_project_page(client: FlaskClient) -> None:
     page = text(client.get("/admin/projects/sampleapp"))
