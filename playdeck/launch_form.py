@@ -8,9 +8,9 @@ type, bounds, choices and pattern. Nothing here touches the DB: ``playdeck.launc
 project's form and keeps secret values out of the run record.
 
 Patterns are matched in full (``re.fullmatch``: ``$`` would accept a trailing newline). Python's ``re`` has
-no time limit, so a pattern's text is bounded, a value matched against one is bounded, and a pattern that
-repeats, without bound, a part that itself repeats or has alternatives (``(a+)+``, ``(a|aa)*``: time
-exponential in the value's length) is refused when it is declared.
+no time limit, so a pattern's text is bounded, a value matched against one is bounded, and a pattern whose
+matching can take time exponential in the value's length is refused when it is declared
+(``playdeck.pattern_safety``).
 """
 
 from __future__ import annotations
@@ -19,13 +19,12 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from re import _constants as sre_constants  # type: ignore[attr-defined]
-from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
 import yaml
 
 from playdeck.errors import PlaydeckError, ValidationError
+from playdeck.pattern_safety import exponential_shape
 from playdeck.secrets import MIN_REDACTED_CHARS, REDACTED
 from playdeck.var_names import check_var_name
 
@@ -235,6 +234,8 @@ def _check_bounds(field: LaunchField, where: str) -> None:
         if field.max is not None and field.max > ceiling:
             why = " with a pattern" if field.pattern else ""
             raise ValidationError(f"{where}.max", f"a {field.type} field{why} is at most {ceiling} characters")
+    if field.type == "secret" and field.max is not None and field.max < MIN_REDACTED_CHARS:
+        raise ValidationError(f"{where}.max", f"a secret is at least {MIN_REDACTED_CHARS} characters (to be masked)")
     if field.type == "multi-choice" and field.max is not None and field.max > len(field.choices):
         raise ValidationError(f"{where}.max", f"more than the {len(field.choices)} choices")
 
@@ -270,10 +271,10 @@ def _pattern(item: dict[str, Any], where: str, kind: str) -> str | None:
             f"{where}.pattern", f"must be a regular expression of 1 to {MAX_PATTERN_CHARS} characters"
         )
     try:
-        parsed = sre_parse.parse(pattern)
+        costly = exponential_shape(pattern)
     except (re.error, RecursionError, OverflowError, ValueError) as exc:
         raise ValidationError(f"{where}.pattern", f"is not a valid regular expression: {exc}") from None
-    if _costly(list(parsed)):
+    if costly:
         raise ValidationError(
             f"{where}.pattern",
             "repeats a part that itself repeats or has alternatives (like (a+)+ or (a|ab)*) with nothing to tell "
@@ -281,100 +282,6 @@ def _pattern(item: dict[str, Any], where: str, kind: str) -> str | None:
             "start or end the repeated part with a character its inner repeats cannot match, as in [a-z]+(-[a-z]+)*",
         )
     return pattern
-
-
-REPEATS = (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT, sre_constants.POSSESSIVE_REPEAT)
-
-
-def _costly(items: list[Any]) -> bool:
-    """True if a repeated part holds a variable repeat, an alternation or a back-reference, and no literal
-    character of its own that none of those can match: the shapes that let a backtracking matcher try
-    exponentially many ways to split a value (``(a+)+``, ``(x\\w*)+``, ``(a|aa)*``). ``(-[a-z]+)*`` is safe:
-    each repetition starts at a "-" that ``[a-z]+`` cannot consume."""
-    for op, argument in items:
-        if op in (sre_constants.GROUPREF, sre_constants.GROUPREF_EXISTS):
-            return True
-        body = _bodies(op, argument)
-        if op in REPEATS and argument[1] > 1:
-            ambiguous = _variable_parts(list(argument[2]))
-            if ambiguous and not _separated(list(argument[2]), ambiguous):
-                return True
-        if any(_costly(part) for part in body):
-            return True
-    return False
-
-
-def _bodies(op: Any, argument: Any) -> list[list[Any]]:
-    """The nested item lists of one parsed item (a group's, a repeat's, each branch's)."""
-    if op in REPEATS:
-        return [list(argument[2])]
-    if op == sre_constants.BRANCH:
-        return [list(branch) for branch in argument[1]]
-    if op in (sre_constants.SUBPATTERN, sre_constants.ASSERT, sre_constants.ASSERT_NOT):
-        return [list(argument[-1])]
-    if op == sre_constants.ATOMIC_GROUP:
-        return [list(argument)]
-    return []
-
-
-def _variable_parts(items: list[Any]) -> list[tuple[Any, Any]]:
-    """The variable repeats and alternations anywhere in ``items``."""
-    found = []
-    for op, argument in items:
-        if (op in REPEATS and argument[0] != argument[1]) or op == sre_constants.BRANCH:
-            found.append((op, argument))
-        for part in _bodies(op, argument):
-            found += _variable_parts(part)
-    return found
-
-
-def _separated(items: list[Any], ambiguous: list[tuple[Any, Any]]) -> bool:
-    """True if ``items`` (a repeated part) has, outside any repeat, a literal that no ``ambiguous`` part can
-    match: each repetition then has exactly one place to begin."""
-    for op, argument in items:
-        if op == sre_constants.LITERAL and not any(_may_match(part, chr(argument)) for part in ambiguous):
-            return True
-        # A group that is not repeated is matched once, like the literals around it.
-        if op == sre_constants.SUBPATTERN and _separated(list(argument[-1]), ambiguous):
-            return True
-    return False
-
-
-_CATEGORY_PATTERNS = {
-    sre_constants.CATEGORY_DIGIT: r"\d", sre_constants.CATEGORY_NOT_DIGIT: r"\D",
-    sre_constants.CATEGORY_WORD: r"\w", sre_constants.CATEGORY_NOT_WORD: r"\W",
-    sre_constants.CATEGORY_SPACE: r"\s", sre_constants.CATEGORY_NOT_SPACE: r"\S",
-}  # fmt: skip
-
-
-def _may_match(item: tuple[Any, Any], char: str) -> bool:
-    """Whether ``item`` might consume ``char``; True whenever that is not plain to see."""
-    op, argument = item
-    if op == sre_constants.LITERAL:
-        return chr(argument) == char
-    if op == sre_constants.NOT_LITERAL:
-        return chr(argument) != char
-    if op == sre_constants.IN:
-        return _in_set(argument, char)
-    parts = _bodies(op, argument)
-    if not parts:
-        return True  # ANY, AT, ...: assume the worst
-    return any(_may_match(inner, char) for part in parts for inner in part)
-
-
-def _in_set(entries: list[tuple[Any, Any]], char: str) -> bool:
-    negate = any(op == sre_constants.NEGATE for op, _ in entries)
-    hit = False
-    for op, argument in entries:
-        if op == sre_constants.LITERAL:
-            hit |= chr(argument) == char
-        elif op == sre_constants.RANGE:
-            hit |= argument[0] <= ord(char) <= argument[1]
-        elif op == sre_constants.CATEGORY and argument in _CATEGORY_PATTERNS:
-            hit |= re.fullmatch(_CATEGORY_PATTERNS[argument], char) is not None
-        elif op != sre_constants.NEGATE:
-            return True
-    return hit != negate
 
 
 # --- values -----------------------------------------------------------------------------------------------

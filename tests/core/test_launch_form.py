@@ -135,6 +135,7 @@ def test_an_empty_form_takes_no_variables_and_no_form_takes_any():
         ([{"name": "x", "type": "string", "pattern": "a" * 201}], "fields.x.pattern", "1 to 200 characters"),
         ([{"name": "x", "type": "string", "pattern": "a+", "max": 5000}], "fields.x.max", "with a pattern"),
         ([{"name": "x", "type": "secret", "default": "hunter22"}], "fields.x.default", "a secret has no default"),
+        ([{"name": "x", "type": "secret", "max": 4}], "fields.x.max", "a secret is at least 6 characters"),
         ([{"name": "x", "type": "string"}, {"name": "x", "type": "integer"}], "fields.x", "declared twice"),
         ([{"name": "x", "type": "string", "required": "yes"}], "fields.x.required", "true or false"),
     ],
