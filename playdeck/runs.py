@@ -26,6 +26,7 @@ from playdeck.serializers import run_brief_sql
 from playdeck.states import TERMINAL_STATES, RunState, is_terminal, sources_of
 from playdeck.var_names import check_var_name
 
+# Matched in full (fullmatch): with match, "$" also accepts a trailing newline ("1.0\n").
 VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
 # Ansible host patterns (names, groups, globs, ranges, unions, exclusions); no shell metacharacters,
 # although nothing is ever passed through a shell anyway.
@@ -70,7 +71,7 @@ def _validate(request: RunRequest) -> None:
         raise ValidationError("project", "is required")
     if not isinstance(request.environment, str) or not request.environment:
         raise ValidationError("environment", "is required")
-    if not isinstance(request.version, str) or (request.version and not VERSION_RE.match(request.version)):
+    if not isinstance(request.version, str) or (request.version and not VERSION_RE.fullmatch(request.version)):
         raise ValidationError(
             "version", "must be 1-128 characters of letters, digits and . _ + - (starting with a letter or digit)"
         )
@@ -80,18 +81,18 @@ def _validate(request: RunRequest) -> None:
         check_var_name(name, "extra_vars")
     if len(json.dumps(request.extra_vars)) > MAX_EXTRA_VARS_BYTES:
         raise ValidationError("extra_vars", f"larger than {MAX_EXTRA_VARS_BYTES} bytes")
-    if not isinstance(request.limit, str) or (request.limit and not LIMIT_RE.match(request.limit)):
+    if not isinstance(request.limit, str) or (request.limit and not LIMIT_RE.fullmatch(request.limit)):
         raise ValidationError(
             "limit", "must be an Ansible host pattern of letters, digits and _ . : , ! & * [ ] @ - (no spaces)"
         )
     if not isinstance(request.tags, list) or len(request.tags) > MAX_TAGS:
         raise ValidationError("tags", f"must be a list of at most {MAX_TAGS} tag names")
     for tag in request.tags:
-        if not isinstance(tag, str) or not TAG_RE.match(tag):
+        if not isinstance(tag, str) or not TAG_RE.fullmatch(tag):
             raise ValidationError("tags", f"'{tag}' is not a valid tag (letters, digits, _ . -)")
     if not isinstance(request.check, bool):
         raise ValidationError("check", "must be true or false")
-    if not isinstance(request.requested_by, str) or not USER_RE.match(request.requested_by):
+    if not isinstance(request.requested_by, str) or not USER_RE.fullmatch(request.requested_by):
         raise ValidationError("requested_by", "must be 1-100 characters of letters, digits and . @ _ -")
     if request.kind not in QUEUE_FOR_KIND:
         raise ValidationError("kind", f"must be one of {', '.join(QUEUE_FOR_KIND)}")
@@ -445,7 +446,7 @@ def request_cancel(session: Session, run_id: int, by: str, force: bool = False) 
     An ended run is a Conflict. Racing a run's own completion, exactly one terminal state wins: the
     conditional updates decide.
     """
-    if not isinstance(by, str) or not USER_RE.match(by):
+    if not isinstance(by, str) or not USER_RE.fullmatch(by):
         raise ValidationError("canceled_by", "must be 1-100 characters of letters, digits and . @ _ -")
     now = utcnow()
     stamp = {"cancel_requested_at": now, "canceled_by": by}

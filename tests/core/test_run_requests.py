@@ -23,6 +23,12 @@ def _request(**overrides) -> runs.RunRequest:
     [
         ({"version": "1.0; rm -rf /"}, "version"),
         ({"version": "x" * 200}, "version"),
+        # A trailing newline: "$" matches before it, fullmatch does not.
+        ({"version": "1.0\n"}, "version"),
+        ({"extra_vars": {"name\n": 1}}, "extra_vars"),
+        ({"limit": "web1\n"}, "limit"),
+        ({"tags": ["app\n"]}, "tags"),
+        ({"requested_by": "alice\n"}, "requested_by"),
         ({"extra_vars": "not a mapping"}, "extra_vars"),
         ({"extra_vars": {"bad name": 1}}, "extra_vars"),
         ({"extra_vars": {"playdeck_version": "9"}}, "extra_vars"),
