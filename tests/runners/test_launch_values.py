@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from playdeck import db, projects, runs
 from playdeck.settings import Settings
-from tests.conftest import TERMINAL, wait_for_state, web_client
+from tests.conftest import TERMINAL, free_extra_vars, wait_for_state, web_client
 
 
 def pipe(command: str) -> str:
@@ -27,6 +27,14 @@ def launch(client: FlaskClient, project: str, environment: str, extra_vars: dict
     response = client.post("/api/v1/runs", json=body)
     assert response.status_code == 201, response.json
     return response.json["id"]
+
+
+def refused(client: FlaskClient, project: str, environment: str, extra_vars: dict[str, Any]) -> str:
+    """The API's message when it refuses the launch (400 on extra_vars), with no run queued."""
+    body = {"project": project, "environment": environment, "extra_vars": extra_vars}
+    response = client.post("/api/v1/runs", json=body)
+    assert (response.status_code, response.json["field"]) == (400, "extra_vars"), response.json
+    return response.json["error"]
 
 
 def reason(run_id: int) -> str:
@@ -83,6 +91,10 @@ def test_the_reviews_attack_on_the_sample_project_runs_nothing(production: Setti
     value = pipe(f"touch {marker}; echo 3")
     start_worker()
     client = web_client("dev", "developer", projects=("sampleapp",))
+    # The sample's launch form takes keep_releases as a whole number only: refused before any run.
+    assert refused(client, "sampleapp", "staging", {"keep_releases": value})
+    # Where an admin lets free extra vars through, the value still reaches the playbook as text only.
+    free_extra_vars("sampleapp")
 
     run_id = launch(client, "sampleapp", "staging", {"keep_releases": value}, check=True)
 
@@ -98,6 +110,10 @@ def test_a_developer_cannot_move_the_sample_deploy_out_of_the_apps_dir(
     elsewhere = tmp_path / "elsewhere"
     start_worker()
     client = web_client("dev", "developer", projects=("sampleapp",))
+    # The sample's launch form does not declare releases_dir: refused before any run.
+    assert "releases_dir" in refused(client, "sampleapp", "staging", {"releases_dir": str(elsewhere)})
+    # Where an admin lets free extra vars through, the playbook's own check refuses the path.
+    free_extra_vars("sampleapp")
 
     run_id = launch(client, "sampleapp", "staging", {"releases_dir": str(elsewhere)})
 
