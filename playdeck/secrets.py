@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -26,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from playdeck import audit, projects
+from playdeck import audit, masking, projects
 from playdeck.errors import NotFound, PlaydeckError, ValidationError
 from playdeck.models import Environment, Project, Secret, utcnow
 from playdeck.settings import Settings, get_settings
@@ -39,9 +40,6 @@ KINDS = (SSH_KEY, BECOME_PASSWORD, VAULT_PASSWORD)
 MASK = "••••••••"
 MAX_PASSWORD_CHARS = 4096
 MAX_KEY_CHARS = 16384
-# Known secrets are masked in a run's events and files; shorter ones would mask ordinary words too.
-MIN_REDACTED_CHARS = 6
-REDACTED = "********"
 KEY_HELP = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
 
 
@@ -103,36 +101,31 @@ class RunSecrets:
     def kinds(self) -> list[str]:
         return [kind for kind in KINDS if getattr(self, kind)]
 
-    def needles(self) -> list[str]:
-        """The strings that must not appear in a run's events and files: each password, the SSH key's
-        base64 body and each of its lines, as written and as JSON escapes them."""
+    def _values(self) -> list[str]:
+        """The secrets to mask: each password and secret launch input; the SSH key whole, its base64 body and each line of it."""
         found = [value for value in (self.become_password, self.vault_password, *self.inputs.values()) if value]
         if self.ssh_key:
             body = [line.strip() for line in self.ssh_key.splitlines() if line.strip() and "-----" not in line]
-            found += ["".join(body), *body]
-        needles = set()
-        for value in found:
-            if len(value) >= MIN_REDACTED_CHARS:
-                needles.add(value)
-                needles.add(json.dumps(value)[1:-1])
-                needles.add(json.dumps(value, ensure_ascii=False)[1:-1])
-        # Longest first: a line of the key is part of the whole body.
-        return sorted(needles, key=len, reverse=True)
+            found += [self.ssh_key, self.ssh_key.strip(), "".join(body), *body]
+        return found
+
+    @cached_property
+    def masker(self) -> masking.Masker:
+        return masking.Masker(self._values())
+
+    def needles(self) -> list[str]:
+        """The strings that must not appear in a run's events and files, longest first: every form of
+        ``playdeck.masking.encoded_forms`` of each secret."""
+        return self.masker.needles
 
     def redact(self, text: str) -> str:
-        for needle in self.needles():
-            text = text.replace(needle, REDACTED)
-        return text
+        return self.masker.mask(text)
 
     def redact_event(self, event: dict[str, Any]) -> bool:
         """Mask every known secret in an ansible-runner event, in place; True if there was one to mask."""
-        needles = self.needles()
-        if not needles:
+        if not self.masker or not self.masker.may_hold(event):
             return False
-        blob = json.dumps(event, default=str)
-        if not any(needle in blob for needle in needles):
-            return False
-        _redact_in_place(event, self.redact)
+        _redact_in_place(event, self.masker.mask)
         return True
 
 

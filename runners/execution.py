@@ -284,7 +284,8 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
         if pump.out_of_contact:
             # Stopped because this worker was cut off from the DB: the run is lost, as the reaper says too.
             state = RunState.LOST
-    reason = _reason(state, rc, pump, leftovers, spec, elapsed)
+    # Webhooks and the API show the reason: a secret in it (a task's failure message) is masked too.
+    reason = run_secrets.redact(_reason(state, rc, pump, leftovers, spec, elapsed))
     if zone_run is not None:
         # Before the run's own end, so a run seen successful always has its zone marked served.
         retry_while_unavailable(

@@ -26,7 +26,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playdeck.secrets import REDACTED, RunSecrets
+from playdeck.masking import Masker
+from playdeck.secrets import RunSecrets
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +155,7 @@ def _drain(fifo: Path) -> None:
 
 
 def _mask_kept_files(data_dir: Path, secrets: RunSecrets) -> list[str]:
-    needles = [needle.encode() for needle in secrets.needles()]
-    if not needles:
+    if not secrets.masker:
         return []
     masked = []
     for root, _dirs, files in os.walk(data_dir):
@@ -166,20 +166,19 @@ def _mask_kept_files(data_dir: Path, secrets: RunSecrets) -> list[str]:
                 continue
             path = Path(root) / name
             with contextlib.suppress(OSError):
-                if _mask_file(path, needles):
+                if _mask_file(path, secrets.masker):
                     masked.append(str(path.relative_to(data_dir)))
     return masked
 
 
-def _mask_file(path: Path, needles: list[bytes]) -> bool:
+def _mask_file(path: Path, masker: Masker) -> bool:
     info = path.lstat()
     if not stat.S_ISREG(info.st_mode):
         return False
-    data = path.read_bytes()
-    if not any(needle in data for needle in needles):
+    original = path.read_bytes()
+    data = masker.mask_bytes(original)
+    if data == original:
         return False
-    for needle in needles:
-        data = data.replace(needle, REDACTED.encode())
     temporary = path.with_name(f".{path.name}.masking")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, stat.S_IMODE(info.st_mode))
     with os.fdopen(fd, "wb") as file:

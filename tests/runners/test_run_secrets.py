@@ -5,6 +5,7 @@ are gone. A project with secrets and no usable key ends in error, saying why."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -14,6 +15,7 @@ import stat
 import textwrap
 import threading
 from pathlib import Path
+from urllib.parse import unquote, unquote_plus
 
 import pytest
 from ansible.parsing.vault import VaultLib, VaultSecret
@@ -23,14 +25,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import select
 
-from playdeck import db, projects, runs
+from playdeck import db, projects, runs, webhooks
 from playdeck import secrets as project_secrets
+from playdeck.masking import REDACTED
 from playdeck.models import Base, RunEvent
 from playdeck.secrets import BECOME_PASSWORD, SSH_KEY, VAULT_PASSWORD, RunSecrets
 from playdeck.settings import get_settings
 from playdeck.states import RunState
 from runners import execution, retention, secret_files
-from tests.conftest import use_key, wait_for_state
+from tests.conftest import use_key, wait_for_state, web_client
 
 ENDED = {"successful", "failed", "error", "canceled", "timeout", "lost"}
 CENSORED = "the output has been hidden due to the fact that 'no_log: true' was specified for this result"
@@ -187,6 +190,67 @@ def test_a_run_uses_its_secrets_and_leaves_no_plaintext_behind(secret_key, start
     places.update({f"data dir: {name}": content for name, content in files_under(get_settings().data_dir).items()})
     assert len(places) > 20  # artifacts, events, env files of both runs
     assert leaks(plain.needles(secret_key), places) == []
+
+
+def decodings(text: str) -> list[str]:
+    """``text`` and what its base64 and hex runs decode to (at every alignment), its URL escapes undone."""
+    found = [text, unquote(text), unquote_plus(text)]
+    for run in re.findall(r"[A-Za-z0-9+/_-]{8,}", text):
+        for start in range(4):
+            piece = run[start:].replace("-", "+").replace("_", "/")
+            found.append(base64.b64decode(piece[: len(piece) // 4 * 4]).decode("utf-8", "replace"))
+    for run in re.findall(r"[0-9A-Fa-f]{8,}", text):
+        for start in range(2):
+            piece = run[start:]
+            found.append(bytes.fromhex(piece[: len(piece) // 2 * 2]).decode("utf-8", "replace"))
+    return found
+
+
+def shows(secret: str, text: str) -> bool:
+    """True if ``text`` shows ``secret`` but for its first and last two characters, in any form the playbook
+    printed it: as written, JSON-escaped, reversed, URL-encoded, base64 or hex."""
+    middle = secret[2:-2]
+    forms = {middle, middle[::-1], json.dumps(middle)[1:-1], json.dumps(middle[::-1])[1:-1]}
+    return any(form in decoded for decoded in decodings(text) for form in forms)
+
+
+def test_a_secret_printed_encoded_is_masked_everywhere(secret_key, start_worker, tmp_path):
+    """A playbook that reads its vault password and prints it reversed, as hex, URL-encoded and base64'd
+    (alone, and inside a longer text) leaves it nowhere: the events, the reason, the webhook payload, the
+    artifacts on disk, the API's answers."""
+    password = f'vault "pw"/ä+{random.token_urlsafe(9)}'
+    with db.session_scope() as session:
+        projects.add_project(session, "printing", "print_secret.yml", {"dev": "local2.ini"})
+        project_secrets.set_secret(session, "printing", None, VAULT_PASSWORD, password, "alice")
+        webhooks.create_webhook(session, "printing", "https://hooks.example.com/playdeck", who="alice")
+    worker = start_worker()
+    extra_vars = {"runs_dir": str(get_settings().runs_dir)}
+    run_id = runs.submit_run(runs.RunRequest(project="printing", environment="dev", extra_vars=extra_vars)).id
+    assert wait_for_state(run_id, ENDED) == "failed", _reason(run_id)
+
+    # It was printed: the masks are where it was.
+    assert re.fullmatch(
+        r"ansible-playbook exited with rc 2; first failure: host[12]: Fail with it: the password is \*{8} or \*{8}",
+        _reason(run_id),
+    )
+    with db.session_scope() as session:
+        stored = session.scalars(select(RunEvent).where(RunEvent.run_id == run_id)).all()
+    printed = [e.event_data["res"]["msg"] for e in stored if e.task == "Print it encoded" and e.event == "runner_on_ok"]
+    assert len(printed) == 2 and all(REDACTED in text for msg in printed for text in msg.values()), printed
+    client = web_client()
+    answers = {
+        f"API {path}": client.get(path).get_data(as_text=True)
+        for path in (f"/api/v1/runs/{run_id}", f"/api/v1/runs/{run_id}/events", f"/runs/{run_id}")
+    }
+    assert "********" in answers[f"API /api/v1/runs/{run_id}"]
+    places: dict[str, str] = {"the DB": db_text(), "the worker's log": worker.output(), **answers}
+    data_dir = get_settings().runs_dir / str(run_id) / "attempt-1"
+    places.update(
+        {f"data dir: {name}": content.decode("utf-8", "replace") for name, content in files_under(data_dir).items()}
+    )
+    assert REDACTED in places["data dir: artifacts/artifacts/stdout"]
+    assert "Fail with it: the password is ********" in places["the DB"]  # the webhook's payload among others
+    assert [where for where, text in places.items() if shows(password, text)] == []
 
 
 def _reason(run_id: int) -> str:
