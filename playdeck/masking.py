@@ -43,6 +43,8 @@ _PERCENT_ESCAPE = re.compile(r"%[0-9A-F]{2}")
 GRAM = 8
 LONG = 32
 STRIDE = LONG - GRAM + 1
+# Up to this many long needles, searching each is quicker than sampling the pieces (a password's forms).
+FEW = 16
 # json.dumps with arguments builds an encoder per call.
 _JSON = json.JSONEncoder(default=str)
 
@@ -105,10 +107,11 @@ class Masker:
         self.needles = sorted(forms, key=len, reverse=True)
         # In an ASCII JSON dump every string shows in its ASCII-escaped form.
         folded = minimal(fold(json.dumps(needle)[1:-1]) for needle in forms)
-        self._short = [needle for needle in folded if len(needle) < LONG]
-        self._grams = frozenset(
-            needle[i : i + GRAM] for needle in folded if len(needle) >= LONG for i in range(len(needle) - GRAM + 1)
-        )
+        long = [needle for needle in folded if len(needle) >= LONG]
+        if len(long) <= FEW:
+            long = []
+        self._short = [needle for needle in folded if needle not in long]
+        self._grams = frozenset(needle[i : i + GRAM] for needle in long for i in range(len(needle) - GRAM + 1))
 
     def __bool__(self) -> bool:
         return bool(self.needles)
