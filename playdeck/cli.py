@@ -46,7 +46,7 @@ EXIT_UNREACHABLE = 3
 EXIT_SERVER_ERROR = 4
 EXIT_INTERRUPTED = 130
 
-WORKER_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+WORKER_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 GUNICORN_THREADS = 32  # threads, not processes: every open SSE stream holds one for as long as it lasts
 GUNICORN_WORKERS = 2
 # The run page says canceled within 10 s; --wait allows for a slow grace period on top.
@@ -138,7 +138,7 @@ def parse_queues(ctx: click.Context, param: click.Parameter, value: str) -> list
 
     # Any queue name: an environment may be routed to its own (`playdeck env set ... --queue dc2`).
     queues = split_list(ctx, param, value)
-    bad = [queue for queue in queues if not QUEUE_RE.match(queue)]
+    bad = [queue for queue in queues if not QUEUE_RE.fullmatch(queue)]
     if not queues or bad:
         raise click.BadParameter(
             f"comma-separated queue names of letters, digits and _ . - (the defaults: {', '.join(QUEUES)})"
@@ -991,7 +991,7 @@ def secret_delete(project_name: str, kind: str, environment: str | None) -> None
 def worker(queues: list[str], concurrency: int | None, name: str | None) -> NoReturn:
     """Run a Celery worker (replaces this process, so signals reach Celery directly)."""
     name = name or "-".join(queues)
-    if not WORKER_NAME_RE.match(name):
+    if not WORKER_NAME_RE.fullmatch(name):
         raise click.BadParameter("letters, digits and _ . - only", param_hint="--name")
     concurrency = concurrency or get_settings().worker_concurrency
     exec_python_module(

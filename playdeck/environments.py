@@ -20,7 +20,7 @@ from playdeck.errors import ValidationError
 from playdeck.models import Environment
 
 # A queue is a Redis list named after it; keep it to a plain word.
-QUEUE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+QUEUE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 MAX_KNOWN_HOSTS_BYTES = 1024 * 1024
 KEY_TYPES = frozenset(
     {"ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
@@ -32,7 +32,7 @@ UNCHANGED = object()
 
 
 def validate_queue(value: str) -> str:
-    if not isinstance(value, str) or not QUEUE_RE.match(value):
+    if not isinstance(value, str) or not QUEUE_RE.fullmatch(value):
         raise ValidationError("queue", "must be 1-64 letters, digits and _ . - (starting with a letter or digit)")
     return value
 

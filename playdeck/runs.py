@@ -27,12 +27,13 @@ from playdeck.states import TERMINAL_STATES, RunState, is_terminal, sources_of
 from playdeck.var_names import check_var_name
 
 # Matched in full (fullmatch): with match, "$" also accepts a trailing newline ("1.0\n").
-VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
+VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
 # Ansible host patterns (names, groups, globs, ranges, unions, exclusions); no shell metacharacters,
 # although nothing is ever passed through a shell anyway.
-LIMIT_RE = re.compile(r"^[A-Za-z0-9_.:,!&*\[\]@-]{1,512}$")
-TAG_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-USER_RE = re.compile(r"^[\w.@-]{1,100}$")
+# No "@": Ansible reads "@path" as a file of host names, and echoes an unmatched one to the log.
+LIMIT_RE = re.compile(r"[A-Za-z0-9_.:,!&*\[\]-]{1,512}")
+TAG_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+USER_RE = re.compile(r"[\w.@-]{1,100}")
 MAX_EXTRA_VARS_BYTES = 64 * 1024
 MAX_TAGS = 50
 # Variables only the platform gives a run: the built-in DNS runs' zone, zone directory, rndc program
@@ -83,7 +84,7 @@ def _validate(request: RunRequest) -> None:
         raise ValidationError("extra_vars", f"larger than {MAX_EXTRA_VARS_BYTES} bytes")
     if not isinstance(request.limit, str) or (request.limit and not LIMIT_RE.fullmatch(request.limit)):
         raise ValidationError(
-            "limit", "must be an Ansible host pattern of letters, digits and _ . : , ! & * [ ] @ - (no spaces)"
+            "limit", "must be an Ansible host pattern of letters, digits and _ . : , ! & * [ ] - (no spaces, no @file)"
         )
     if not isinstance(request.tags, list) or len(request.tags) > MAX_TAGS:
         raise ValidationError("tags", f"must be a list of at most {MAX_TAGS} tag names")

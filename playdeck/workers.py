@@ -289,7 +289,7 @@ def request_drain(session: Session, targets: Sequence[WorkerView], by: str) -> l
     A gone worker cannot act on it: Conflict, before anything is recorded. Draining a draining or
     stopped worker changes nothing.
     """
-    if not isinstance(by, str) or not USER_RE.match(by):
+    if not isinstance(by, str) or not USER_RE.fullmatch(by):
         raise ValidationError("user", "must be 1-100 characters of letters, digits and . @ _ -")
     for target in targets:
         if target.state == WorkerState.GONE:

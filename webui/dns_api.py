@@ -44,7 +44,7 @@ MAX_VERSION = 2**31 - 1
 MAX_PAGE_NUMBER = 1_000_000
 DEFAULT_PER_PAGE = 50
 DEFAULT_HISTORY_PAGE = 50
-ETAG = re.compile(r'^"?([0-9]{1,10})"?$')
+ETAG = re.compile(r'"?([0-9]{1,10})"?')
 ZONE_CREATE_FIELDS = ("name", "mname", "rname", "nameservers", "glue", "serial", *zones.DEFAULT_SETTINGS)
 RECORD_FIELDS = ("name", "type", "value", "ttl", "comment")
 IMPORT_FIELDS = ("zonefile", "delete_missing", "base_change_seq")
@@ -108,7 +108,7 @@ def _if_match() -> int | str | None:
     header = header.strip()
     if header == "*":
         return "*"
-    matched = ETAG.match(header)
+    matched = ETAG.fullmatch(header)
     if not matched:
         raise ValidationError(IF_MATCH, 'must be one ETag from a previous GET, like "3", or *')
     return _version_value(IF_MATCH, matched.group(1))

@@ -19,7 +19,7 @@ from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.models import AuditEvent, Project, utcnow
 from playdeck.serializers import iso
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}")
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
 # Werkzeug's scrypt (n=2**15, r=8, p=1): memory-hard, in the standard library.
@@ -50,7 +50,7 @@ def get_user(session: Session, name: str) -> User:
 
 def create_user(session: Session, name: object, role: object, password: str | None) -> User:
     """A new user; ``password`` None: none set (the user logs in with API tokens only)."""
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise ValidationError("name", "must be 1-100 letters, digits and . _ @ - (starting with a letter or digit)")
     user = User(name=name, role=parse_role(role).value)
     if password is not None:

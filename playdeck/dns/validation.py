@@ -67,12 +67,12 @@ VALUE_FORMATS = {
 CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # Zone files need tabs and newlines; nothing else of that kind.
 ZONEFILE_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
-HOST_LABEL = re.compile(rb"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+HOST_LABEL = re.compile(rb"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 # Service labels (_sip, _tcp, _dmarc, _acme-challenge) may use underscores.
-NAME_LABEL = re.compile(rb"^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?$")
-MAILBOX_LABEL = re.compile(rb"^[a-z0-9_+.-]+$")
-NIBBLE_LABEL = re.compile(rb"^[0-9a-f]$")
-OCTET_LABEL = re.compile(rb"^(0|[1-9][0-9]{0,2})$")
+NAME_LABEL = re.compile(rb"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?")
+MAILBOX_LABEL = re.compile(rb"[a-z0-9_+.-]+")
+NIBBLE_LABEL = re.compile(rb"[0-9a-f]")
+OCTET_LABEL = re.compile(rb"(0|[1-9][0-9]{0,2})")
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ def _check_labels(
             if wildcard and index == 0:
                 continue
             raise ValidationError(field, f"'{name}': '*' is allowed only as the whole first label of an owner name")
-        if not pattern.match(label):
+        if not pattern.fullmatch(label):
             shown = label.decode("ascii", "backslashreplace")
             allowed = "letters, digits, hyphens" + ("" if pattern is HOST_LABEL else ", underscores")
             raise ValidationError(
@@ -235,7 +235,7 @@ def mailbox(field: str, value: Any, origin: dns.name.Name) -> str:
         text = local.replace("\\", "\\\\").replace(".", "\\.") + "." + domain.rstrip(".") + "."
     name = parse_name(field, text, origin)
     labels = _labels(name)
-    if len(labels) < 2 or not MAILBOX_LABEL.match(labels[0]):
+    if len(labels) < 2 or not MAILBOX_LABEL.fullmatch(labels[0]):
         raise ValidationError(field, f"'{value}' is not a mailbox like hostmaster@example.test")
     _check_labels(field, dns.name.Name(name.labels[1:]), pattern=HOST_LABEL, wildcard=False)
     return name.to_text()
@@ -279,7 +279,7 @@ def _check_reverse_owner(name: dns.name.Name) -> None:
         labels, pattern, depth, unit = _labels(name, in_addr), OCTET_LABEL, 4, "decimal octets (0-255)"
     else:
         labels, pattern, depth, unit = _labels(name, ip6), NIBBLE_LABEL, 32, "single hex digits"
-    if len(labels) != depth or not all(pattern.match(label) for label in labels):
+    if len(labels) != depth or not all(pattern.fullmatch(label) for label in labels):
         raise ValidationError("name", f"'{name}' is not a full reverse name of an address ({depth} labels of {unit})")
     if pattern is OCTET_LABEL and any(int(label) > 255 for label in labels):
         raise ValidationError("name", f"'{name}' is not a reverse name of an IPv4 address")

@@ -63,6 +63,8 @@ def test_deploy_queues_a_run_and_runs_lists_it(web_api: str, tmp_path: Path, mon
             ["sampleapp", "--env", "staging", "--extra-vars", '{"releases_dir": "/"}'],
             "'releases_dir' is not a variable",
         ),
+        (["sampleapp", "--env", "staging", "--limit", "@deploy.yml"], "limit: must be"),
+        (["sampleapp", "--env", "staging", "--version", "1.0\n"], "version: must be"),
     ],
 )
 def test_deploy_refused_by_the_api_exits_2_with_its_message(
@@ -140,6 +142,8 @@ def test_unreachable_api_exits_3_with_a_message(monkeypatch: pytest.MonkeyPatch,
         (["worker", "--queues", "deploy,dc 2"], "--queues"),
         (["worker", "--concurrency", "0"], "--concurrency"),
         (["worker", "--name", "bad name"], "--name"),
+        # "$" would let a trailing newline through.
+        (["worker", "--name", "deploy\n"], "--name"),
         (["web", "--bind", "localhost"], "--bind"),
         (["runs", "--page", "0"], "--page"),
         (["deploy", "sampleapp"], "--env"),

@@ -68,6 +68,7 @@ def test_a_password_is_stored_hashed_and_checked(services):
         ("", "viewer", PASSWORD, "name"),
         ("a b", "viewer", PASSWORD, "name"),
         ("x" * 101, "viewer", PASSWORD, "name"),
+        ("bob\n", "viewer", PASSWORD, "name"),
         ("bob", "root", PASSWORD, "role"),
         ("bob", "viewer", "short", "password"),
         ("bob", "viewer", "a\nb" * 6, "password"),

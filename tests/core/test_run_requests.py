@@ -36,6 +36,15 @@ def _request(**overrides) -> runs.RunRequest:
         ({"limit": "web1;reboot"}, "limit"),
         ({"limit": "$(id)"}, "limit"),
         ({"limit": "web1 web2"}, "limit"),
+        # Ansible would read the file and print its lines as unmatched host patterns.
+        ({"limit": "@deploy.yml"}, "limit"),
+        ({"limit": "web1,@hosts.txt"}, "limit"),
+        # "$" lets a trailing newline through; every validator matches the whole value.
+        ({"version": "1.0\n"}, "version"),
+        ({"limit": "web1\n"}, "limit"),
+        ({"tags": ["release\n"]}, "tags"),
+        ({"extra_vars": {"name\n": 1}}, "extra_vars"),
+        ({"requested_by": "alice\n"}, "requested_by"),
         ({"tags": "deploy"}, "tags"),
         ({"tags": ["ok", "`id`"]}, "tags"),
         ({"check": "yes"}, "check"),

@@ -117,6 +117,8 @@ HOSTILE = [
     ("bücher", "A", "192.0.2.1", None, "xn--"),
     ("sip", "SRV", "0 0 5060 sip.example.test.", None, "_service._protocol"),
     ("*", "NS", "ns.example.org.", None, "'\\*' is allowed only"),
+    # A label ending in an escaped newline ("$" would have let it through).
+    ("www\\010", "A", "192.0.2.1", None, "label"),
     # Targets.
     ("@", "MX", "10 192.0.2.1", None, "looks like an IP address"),
     ("@", "MX", "10 192.0.2.1.", None, "looks like an IP address"),
@@ -124,6 +126,7 @@ HOSTILE = [
     ("@", "MX", "10 mail_x.example.org.", None, "label 'mail_x'"),
     ("_sip._tcp", "SRV", "0 0 5060 _sip.example.org.", None, "label '_sip'"),
     ("www", "CNAME", "*.example.org.", None, "'\\*' is allowed only"),
+    ("www", "CNAME", "host\\010.example.org.", None, "label"),
     ("www", "CNAME", ".", None, "not the root"),
     ("@", "MX", "10 mail.example.test.example.test.", None, "repeats the zone name"),
     # Rules between records (the zone has ns1 A 192.0.2.1 and @ NS ns1).

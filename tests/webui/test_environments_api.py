@@ -41,6 +41,7 @@ def test_an_admin_routes_an_environment_and_sets_its_host_keys(client: FlaskClie
         ({}, 400, "body"),
         ({"queue": "no spaces allowed"}, 400, "queue"),
         ({"queue": 7}, 400, "queue"),
+        ({"queue": "dc2\n"}, 400, "queue"),
         ({"known_hosts": "10.0.0.5 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB"}, 400, "known_hosts"),
         ({"known_hosts": ["a list"]}, 400, "known_hosts"),
         ({"queue": "dc2", "protected": True}, 400, "body"),
