@@ -35,6 +35,9 @@ LIMIT_RE = re.compile(r"[A-Za-z0-9_.:,!&*\[\]-]{1,512}")
 TAG_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 USER_RE = re.compile(r"[\w.@-]{1,100}")
 MAX_EXTRA_VARS_BYTES = 64 * 1024
+# What a DATETIME column holds in MariaDB/MySQL; a query time outside it is refused rather than compared.
+MIN_QUERY_TIME = dt.datetime(1000, 1, 1)
+MAX_QUERY_TIME = dt.datetime(9999, 12, 31, 23, 59, 59)
 MAX_TAGS = 50
 # Variables only the platform gives a run: the built-in DNS runs' zone, zone directory, rndc program
 # and server. From a launcher, dns_rndc would be a program the worker executes.
@@ -286,10 +289,13 @@ def _parse_time(name: str, value: str | None) -> dt.datetime | None:
         return None
     try:
         parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
+        if parsed.tzinfo is not None:
+            # OverflowError for a time zone that moves it before year 1 or after 9999.
+            parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         raise ValidationError(name, f"'{value}' is not an ISO 8601 date or time") from None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+    if not MIN_QUERY_TIME <= parsed <= MAX_QUERY_TIME:
+        raise ValidationError(name, f"must be between {MIN_QUERY_TIME:%Y-%m-%d} and {MAX_QUERY_TIME:%Y-%m-%d}")
     return parsed
 
 

@@ -132,8 +132,15 @@ def csrf_token() -> str:
 
 def safe_next(target: str | None) -> str:
     """Where to go after login: a path on this site only (never another host)."""
-    # "//host" and "/\host" are other sites to a browser.
-    if not target or not target.startswith("/") or target[1:2] in ("/", "\\") or urlsplit(target).netloc:
+    # "//host" and "/\host" are other sites to a browser; a control character (CR LF) has no place in a path
+    # and no place in the Location header it would go into.
+    if (
+        not target
+        or not target.startswith("/")
+        or target[1:2] in ("/", "\\")
+        or not target.isprintable()
+        or urlsplit(target).netloc
+    ):
         return url_for("pages.dashboard")
     return target
 

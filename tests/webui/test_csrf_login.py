@@ -264,6 +264,18 @@ def test_login_never_redirects_off_site(app: Flask, erin: str, target: str) -> N
     assert response.headers["Location"] == "/"
 
 
+@pytest.mark.parametrize(
+    "target", ["/runs\r\nSet-Cookie: pd_session=x", "/runs\n", "/runs\x00", "/ru\tns", "/runs\x85"]
+)
+def test_a_next_with_control_characters_goes_to_the_dashboard(app: Flask, erin: str, target: str) -> None:
+    client = app.test_client()
+    form = client.get("/login", query_string={"next": target})
+    assert form.status_code == 200
+    response = log_in(client, next=target)
+    assert (response.status_code, response.headers["Location"]) == (302, "/")
+    assert "pd_session=x" not in str(response.headers)
+
+
 def test_a_backslash_next_stays_on_this_site(app: Flask, erin: str) -> None:
     # Browsers read "/\host" as "//host"; the redirect sends the backslash percent-encoded, a local path.
     location = log_in(app.test_client(), next="/\\evil.example").headers["Location"]
