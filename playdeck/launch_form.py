@@ -21,8 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
+from playdeck import inputs
 from playdeck.errors import PlaydeckError, ValidationError
 from playdeck.pattern_safety import exponential_shape
 from playdeck.secrets import MIN_REDACTED_CHARS, REDACTED
@@ -128,15 +127,10 @@ class LaunchForm:
 # --- declarations -----------------------------------------------------------------------------------------
 
 
-def load_yaml(text: str, field: str) -> Any:
-    """YAML (or JSON, which is YAML) as plain JSON values; aliases are refused before loading: a few nested
-    ones expand exponentially once the value is serialised ("billion laughs")."""
-    try:
-        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader)):
-            raise ValidationError(field, "YAML aliases (*name) are not allowed")
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ValidationError(field, f"is not valid YAML or JSON: {exc}") from None
+def load_yaml(text: str, field: str, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
+    """YAML (or JSON, which is YAML) as plain JSON values, bounded in size and depth, aliases refused
+    (``playdeck.inputs.load_yaml``)."""
+    value = inputs.load_yaml(text, field, max_bytes)
     # YAML reads dates and times as objects; they are kept as the strings that were written.
     return json.loads(json.dumps(value, default=str))
 

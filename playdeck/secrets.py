@@ -102,7 +102,8 @@ class RunSecrets:
         return [kind for kind in KINDS if getattr(self, kind)]
 
     def _values(self) -> list[str]:
-        """The secrets to mask: each password and secret launch input; the SSH key whole, its base64 body and each line of it."""
+        """The secrets to mask: each password and secret launch input; the SSH key whole, its base64 body
+        and each line of it."""
         found = [value for value in (self.become_password, self.vault_password, *self.inputs.values()) if value]
         if self.ssh_key:
             body = [line.strip() for line in self.ssh_key.splitlines() if line.strip() and "-----" not in line]

@@ -9,7 +9,7 @@ from werkzeug.datastructures import MultiDict
 
 from playdeck.errors import ValidationError
 from playdeck.launch_form import LaunchField, LaunchForm, LaunchValueError, load_yaml, values_from_form
-from playdeck.runs import RunRequest
+from playdeck.runs import MAX_EXTRA_VARS_BYTES, RunRequest
 
 # The launch form's inputs are named var.<variable>: apart from the form's own fields, whatever the names.
 INPUT_PREFIX = "var."
@@ -80,7 +80,8 @@ def parse_extra_vars(text: str) -> dict[str, Any]:
     """A YAML or JSON mapping (JSON is YAML) as plain JSON values."""
     if not text.strip():
         return {}
-    value = load_yaml(text, "extra_vars")
+    # Bounded in size and depth before and while parsing, aliases refused (playdeck.inputs).
+    value = load_yaml(text, "extra_vars", MAX_EXTRA_VARS_BYTES)
     if not isinstance(value, dict):
         raise ValidationError("extra_vars", "must be a mapping of variable names to values")
     return value

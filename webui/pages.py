@@ -8,8 +8,8 @@ from playdeck.auth.permissions import Action
 from playdeck.delivery_metrics import WINDOWS_DAYS, parse_days
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.events import EVENTS_PER_PAGE
-from playdeck.projects import is_built_in
 from playdeck.launch_form import LaunchForm
+from playdeck.projects import is_built_in
 from playdeck.runs import submit_run
 from playdeck.serializers import HOST_SUMMARY_FIELDS
 from playdeck.settings import get_settings

@@ -12,6 +12,7 @@ from typing import Any
 from flask import request
 from werkzeug.exceptions import UnsupportedMediaType
 
+from playdeck import inputs
 from playdeck.errors import ValidationError
 from playdeck.runs import RunRequest
 from webui.authorize import refuse_actor_fields
@@ -27,6 +28,9 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         raise ValidationError("body", "is not valid JSON") from None
     if not isinstance(body, dict):
         raise ValidationError("body", f"must be a JSON object, got {type(body).__name__}")
+    for key, value in body.items():
+        # Depth and text (playdeck.inputs); an error names the field it is in, or the body for a bad name.
+        inputs.check_value(value, inputs.check_text(key, "body"), inputs.MAX_DEPTH - 1)
     return body
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from werkzeug.datastructures import MultiDict
 
 from playdeck.errors import ValidationError
+from playdeck.inputs import MAX_DEPTH
 from playdeck.launch_form import LaunchForm
 from webui.forms import DeployForm, parse_extra_vars
 
@@ -27,6 +30,14 @@ def test_yaml_dates_become_the_strings_the_user_wrote() -> None:
         ("just words", "must be a mapping"),
         ("a: [1, 2", "not valid YAML or JSON"),
         ("a: &x [1]\nb: *x\n", "aliases"),
+        # A lone surrogate from a YAML escape: not text any database or log can take.
+        ('a: "\\ud800"', "not valid"),
+        ("x" * 70_000 + ": 1", "larger than 64 KiB"),
+        # Nested too deep, in flow and block style: refused while parsing, before anything is built.
+        ("x: " + "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1), f"nested more than {MAX_DEPTH} levels"),
+        ("x: " + "{a: " * 500 + "1" + "}" * 500, f"nested more than {MAX_DEPTH} levels"),
+        ("".join("  " * i + "a:\n" for i in range(500)) + "  " * 500 + "1\n", "larger than 64 KiB"),
+        ("".join(" " * i + "a:\n" for i in range(300)) + " " * 300 + "1\n", f"nested more than {MAX_DEPTH} levels"),
     ],
 )
 def test_bad_extra_vars_are_refused(text: str, fragment: str) -> None:
@@ -34,6 +45,24 @@ def test_bad_extra_vars_are_refused(text: str, fragment: str) -> None:
         parse_extra_vars(text)
     assert caught.value.field == "extra_vars"
     assert fragment in caught.value.message
+
+
+def test_deep_yaml_is_refused_quickly() -> None:
+    """Loading 500 nested flow sequences took 13 to 70 s of CPU before the depth was bounded."""
+    started = time.process_time()
+    for _ in range(10):
+        # libyaml's own limit (1,000 levels) may speak first.
+        with pytest.raises(ValidationError, match="nested more than|nesting depth"):
+            parse_extra_vars("x: " + "[" * 20_000 + "]" * 20_000)
+    assert time.process_time() - started < 5
+
+
+def test_twenty_levels_are_fine() -> None:
+    text = "x: " + "[" * (MAX_DEPTH - 1) + "1" + "]" * (MAX_DEPTH - 1)
+    value = parse_extra_vars(text)["x"]
+    for _ in range(MAX_DEPTH - 1):
+        (value,) = value
+    assert value == 1
 
 
 def test_form_fields_become_a_run_request() -> None:

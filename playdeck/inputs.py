@@ -1,0 +1,72 @@
+"""What every structured value from outside (a JSON body, extra vars typed as YAML) must be, before any service
+looks at it: nested at most MAX_DEPTH levels, and text that is valid Unicode.
+
+Depth: a document nested hundreds of levels deep costs seconds of CPU to load and to serialise again, and
+Python's recursion limit in code that walks it; no request needs more than a few levels. Text: JSON's
+``"\\ud800"`` escape decodes to a lone surrogate, which no UTF-8 encoder (the database driver, a log, a
+webhook's body) accepts; it is refused here as a 400 instead of failing later as a 500.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from playdeck.errors import ValidationError
+
+MAX_DEPTH = 20
+# libyaml when PyYAML has it: its scanner stops at once on deep nesting, the pure Python one looks ahead.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def check_text(text: str, field: str) -> str:
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError(field, "has a lone surrogate (\\ud800-\\udfff): not valid Unicode text") from None
+    return text
+
+
+def check_value(value: Any, field: str, max_depth: int = MAX_DEPTH) -> Any:
+    """``value`` (parsed JSON or YAML) if it nests at most ``max_depth`` containers deep and every string in
+    it, keys included, is valid Unicode; else ValidationError naming ``field``."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            check_text(item, field)
+        elif isinstance(item, dict | list):
+            if depth > max_depth:
+                raise ValidationError(field, f"is nested more than {max_depth} levels deep")
+            if isinstance(item, dict):
+                pending += ((key, depth) for key in item)
+                pending += ((child, depth + 1) for child in item.values())
+            else:
+                pending += ((child, depth + 1) for child in item)
+    return value
+
+
+def load_yaml(text: str, field: str, max_bytes: int, max_depth: int = MAX_DEPTH) -> Any:
+    """Safe-load YAML typed by a user: refused (ValidationError) if larger than ``max_bytes``, nested deeper
+    than ``max_depth`` (found while parsing, before anything is built), or using aliases."""
+    if len(text.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise ValidationError(field, f"is larger than {max_bytes // 1024} KiB")
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_YAML_LOADER):
+            # A few nested aliases expand exponentially once the value is serialised ("billion laughs"),
+            # and nobody needs them in extra vars.
+            if isinstance(event, yaml.AliasEvent):
+                raise ValidationError(field, "YAML aliases (*name) are not allowed")
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > max_depth:
+                    raise ValidationError(field, f"is nested more than {max_depth} levels deep")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+        value = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader (CSafeLoader or SafeLoader)
+    except yaml.YAMLError as exc:
+        raise ValidationError(field, f"is not valid YAML or JSON: {exc}") from None
+    return check_value(value, field, max_depth)
