@@ -22,7 +22,7 @@ from tests.webui.account_testing import (
     post_form,
     token_row,
 )
-from tests.webui.test_csrf_login import log_in
+from tests.webui.test_csrf_login import csrf_of, log_in
 
 NEW_PASSWORD = "a brand new long password"
 TOKEN = re.compile(r'id="new-token-value">(pdt_[A-Za-z0-9_-]+)<')
@@ -155,3 +155,20 @@ def test_account_forms_need_the_csrf_token(app: Flask, erin: FlaskClient) -> Non
 def test_the_account_page_needs_a_login(app: Flask) -> None:
     response = app.test_client().get("/account")
     assert response.status_code == 302 and response.headers["Location"].startswith("/login?next=/account")
+
+
+def test_form_fields_with_surrogate_bytes_are_no_server_error(erin: FlaskClient) -> None:
+    """ "%ED%A0%80" is how a lone surrogate would be written in UTF-8; a form's fields are decoded with
+    replacement characters, so they are ordinary (if odd) text."""
+    token = csrf_of(erin.get("/account").get_data(as_text=True))
+    form = "application/x-www-form-urlencoded"
+    made = erin.post(
+        "/account/tokens", data=f"csrf_token={token}&name=lap%ED%A0%80top&expires_in_days=30", content_type=form
+    )
+    assert made.status_code == 200 and TOKEN.search(made.get_data(as_text=True))
+    changed = erin.post(
+        "/account/password",
+        data=f"csrf_token={token}&current_password=wrong%ED%A0%80&new_password=n%ED%A0%80w&confirm_password=n%ED%A0%80w",
+        content_type=form,
+    )
+    assert changed.status_code in (400, 401)  # a wrong current password, whatever else
