@@ -12,6 +12,7 @@ import schemathesis
 from cryptography.fernet import Fernet
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 
 from playdeck.db import session_scope
@@ -25,6 +26,11 @@ NOT_FUZZED = {("GET", "/api/v1/runs/{run_id}/stream")}
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
 # Generated requests per operation (valid and invalid inputs).
 EXAMPLES = 30
+# What the schema's strategies never draw, put by the fuzzer in place of one generated string: a lone
+# surrogate (JSON's "\ud800" escape), a trailing newline, "@file"; in a query parameter, times that overflow
+# once moved to UTC or lie outside a database's range, and control characters (a URL cannot carry a surrogate).
+HOSTILE_BODY_TEXT = ("\ud800", "a\udfffb", "name\n", "@deploy.yml", "x" * 5000)
+HOSTILE_QUERY_TEXT = ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "0001-01-01", "1.0\n", "a\x00b")
 
 
 def described() -> set[tuple[str, str]]:
@@ -70,6 +76,33 @@ def fuzzed_app(monkeypatch, tmp_path) -> Iterator[tuple[Flask, str]]:
     yield app, token
 
 
+def declared_query(method: str, path: str) -> list[str]:
+    parameters = spec()["paths"][path][method.lower()].get("parameters", [])
+    return [parameter["name"] for parameter in parameters if parameter.get("in") == "query"]
+
+
+def text_slots(value: object) -> list[tuple[dict | list, object]]:
+    """Where ``value`` (a JSON body) holds a string: (container, key or index) pairs."""
+    found: list[tuple[dict | list, object]] = []
+    pairs = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in pairs:
+        if isinstance(item, str):
+            found.append((value, key))  # type: ignore[arg-type]
+        else:
+            found += text_slots(item)
+    return found
+
+
+def hostile(case, query_names: list[str], where: int, which: int) -> None:
+    """Put a hostile value in place of one string of the body, or in one declared query parameter."""
+    slots = text_slots(case.body)
+    if slots and (where % 2 or not query_names):
+        container, key = slots[where % len(slots)]
+        container[key] = HOSTILE_BODY_TEXT[which % len(HOSTILE_BODY_TEXT)]  # type: ignore[index]
+    elif query_names:
+        case.query = {**(case.query or {}), query_names[where % len(query_names)]: HOSTILE_QUERY_TEXT[which % 5]}
+
+
 def test_the_api_never_answers_with_a_server_error(fuzzed_app):
     app, token = fuzzed_app
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
@@ -80,9 +113,11 @@ def test_the_api_never_answers_with_a_server_error(fuzzed_app):
         if (operation.method.upper(), operation.path) in NOT_FUZZED:
             continue
 
-        @given(case=operation.as_strategy())
+        @given(case=operation.as_strategy(), twist=st.none() | st.tuples(st.integers(0, 99), st.integers(0, 99)))
         @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-        def no_server_error(case) -> None:
+        def no_server_error(case, twist) -> None:
+            if twist is not None:
+                hostile(case, declared_query(case.operation.method, case.operation.path), *twist)
             case.call_and_validate(headers=headers, checks=[not_a_server_error])
 
         no_server_error()
