@@ -96,6 +96,25 @@ def minimal(needles: Iterable[str]) -> list[str]:
     return kept
 
 
+class _Finder:
+    """Tells quickly whether any of some needles (folded) may occur in a folded text: each short needle is
+    searched, the long ones (when there are many) by their sampled pieces."""
+
+    def __init__(self, folded: Iterable[str]) -> None:
+        needles = minimal(folded)
+        long = [needle for needle in needles if len(needle) >= LONG]
+        if len(long) <= FEW:
+            long = []
+        self._short = [needle for needle in needles if needle not in long]
+        self._grams = frozenset(needle[i : i + GRAM] for needle in long for i in range(len(needle) - GRAM + 1))
+
+    def may_occur(self, folded: str) -> bool:
+        if any(needle in folded for needle in self._short):
+            return True
+        grams = self._grams
+        return bool(grams) and any(folded[p : p + GRAM] in grams for p in range(0, len(folded), STRIDE))
+
+
 class Masker:
     """Masks the given secrets (each with every form of ``encoded_forms``) in text and in nested values."""
 
@@ -105,24 +124,16 @@ class Masker:
             forms |= encoded_forms(value)
         # Longest first: a line of an SSH key is part of the whole key.
         self.needles = sorted(forms, key=len, reverse=True)
+        self._in_text = _Finder(fold(needle) for needle in forms)
         # In an ASCII JSON dump every string shows in its ASCII-escaped form.
-        folded = minimal(fold(json.dumps(needle)[1:-1]) for needle in forms)
-        long = [needle for needle in folded if len(needle) >= LONG]
-        if len(long) <= FEW:
-            long = []
-        self._short = [needle for needle in folded if needle not in long]
-        self._grams = frozenset(needle[i : i + GRAM] for needle in long for i in range(len(needle) - GRAM + 1))
+        self._in_json = _Finder(fold(json.dumps(needle)[1:-1]) for needle in forms)
 
     def __bool__(self) -> bool:
         return bool(self.needles)
 
     def may_hold(self, value: object) -> bool:
         """False only if no secret is in ``value`` (a str, or anything JSON can write, e.g. an event)."""
-        folded = fold(_JSON.encode(value))
-        if any(needle in folded for needle in self._short):
-            return True
-        grams = self._grams
-        return bool(grams) and any(folded[p : p + GRAM] in grams for p in range(0, len(folded), STRIDE))
+        return self._in_json.may_occur(fold(_JSON.encode(value)))
 
     def mask(self, text: str) -> str:
         for needle in self.needles:
@@ -131,6 +142,10 @@ class Masker:
         return text
 
     def mask_bytes(self, data: bytes) -> bytes:
+        """``data`` (a kept file's content) with every form masked; searched once quickly first, since the
+        file may be large and the forms many."""
+        if not self._in_text.may_occur(fold(data.decode("utf-8", "surrogateescape"))):
+            return data
         for needle in self.needles:
             encoded = needle.encode("utf-8", "surrogatepass")
             if encoded in data:

@@ -131,3 +131,18 @@ def test_kept_files_are_masked_as_bytes():
     masker = Masker([SECRET])
     data = f"line {base64.b64encode(SECRET.encode()).decode()} and {SECRET}\n".encode()
     assert masker.mask_bytes(data) == f"line {REDACTED} and {REDACTED}\n".encode()
+
+
+def test_kept_files_with_many_key_forms_are_masked_among_other_bytes():
+    key = private_key(rsa.generate_private_key(public_exponent=65537, key_size=4096))
+    run_secrets = RunSecrets(ssh_key=key, vault_password=SECRET)
+    lines = [line for line in key.splitlines() if "-----" not in line]
+    printed = [*lines, key[::-1], base64.b64encode(key.encode()).decode(), json.dumps(key), json.dumps(SECRET)]
+    data = b"\xff\xfe not UTF-8 \x80\n" + "\n".join(f"{i}: {text}" for i, text in enumerate(printed)).encode()
+    masked = run_secrets.masker.mask_bytes(data)
+    assert masked.startswith(b"\xff\xfe not UTF-8 \x80\n")
+    assert all(line.encode() not in masked and line[::-1].encode() not in masked for line in lines)
+    assert SECRET.encode() not in masked and json.dumps(SECRET)[1:-1].encode() not in masked
+    assert masked.count(REDACTED.encode()) >= len(printed)
+    # A file without any of them is returned as it was.
+    assert run_secrets.masker.mask_bytes(b"\xff" + b"ok: [web1]\n" * 1000) == b"\xff" + b"ok: [web1]\n" * 1000
