@@ -23,8 +23,8 @@ from typing import Any
 
 from playdeck import inputs
 from playdeck.errors import PlaydeckError, ValidationError
+from playdeck.masking import MIN_FORM_CHARS, REDACTED
 from playdeck.pattern_safety import exponential_shape
-from playdeck.secrets import MIN_REDACTED_CHARS, REDACTED
 from playdeck.var_names import check_var_name
 
 FIELD_TYPES = ("string", "integer", "boolean", "choice", "multi-choice", "multiline", "secret")
@@ -228,8 +228,8 @@ def _check_bounds(field: LaunchField, where: str) -> None:
         if field.max is not None and field.max > ceiling:
             why = " with a pattern" if field.pattern else ""
             raise ValidationError(f"{where}.max", f"a {field.type} field{why} is at most {ceiling} characters")
-    if field.type == "secret" and field.max is not None and field.max < MIN_REDACTED_CHARS:
-        raise ValidationError(f"{where}.max", f"a secret is at least {MIN_REDACTED_CHARS} characters (to be masked)")
+    if field.type == "secret" and field.max is not None and field.max < MIN_FORM_CHARS:
+        raise ValidationError(f"{where}.max", f"a secret is at least {MIN_FORM_CHARS} characters (to be masked)")
     if field.type == "multi-choice" and field.max is not None and field.max > len(field.choices):
         raise ValidationError(f"{where}.max", f"more than the {len(field.choices)} choices")
 
@@ -362,9 +362,9 @@ def _check_text(field: LaunchField, value: Any) -> str:
         raise LaunchValueError(field.name, "must be a single line")
     if field.required and not value:
         raise LaunchValueError(field.name, "is required")
-    if field.type == "secret" and len(value) < MIN_REDACTED_CHARS:
+    if field.type == "secret" and len(value) < MIN_FORM_CHARS:
         # A shorter one could not be masked in the run's log without masking ordinary words too.
-        raise LaunchValueError(field.name, f"a secret must be at least {MIN_REDACTED_CHARS} characters")
+        raise LaunchValueError(field.name, f"a secret must be at least {MIN_FORM_CHARS} characters")
     if field.type == "secret" and value == REDACTED:
         raise LaunchValueError(field.name, "enter the secret itself, not its mask")
     ceiling = MAX_PATTERN_VALUE_CHARS if field.pattern else MAX_TEXT_CHARS[field.type]

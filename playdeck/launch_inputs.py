@@ -25,7 +25,7 @@ from cryptography.fernet import InvalidToken
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from playdeck import audit, projects, secrets
+from playdeck import audit, masking, projects, secrets
 from playdeck.errors import ValidationError
 from playdeck.launch_form import MAX_DOCUMENT_BYTES, LaunchForm, parse_document, parse_fields
 from playdeck.models import Project, Run
@@ -88,7 +88,7 @@ def set_launch_form(
 def split_secrets(form: LaunchForm, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """The values as the run's record shows them (secrets masked), and the secret values alone."""
     hidden = {name: value for name, value in values.items() if name in form.secret_names}
-    shown = {name: secrets.REDACTED if name in hidden else value for name, value in values.items()}
+    shown = {name: masking.REDACTED if name in hidden else value for name, value in values.items()}
     return shown, hidden
 
 

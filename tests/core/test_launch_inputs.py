@@ -11,9 +11,10 @@ from sqlalchemy import select, text
 
 from playdeck import audit, db, launch_inputs, lost, projects, runs
 from playdeck.errors import ValidationError
+from playdeck.masking import REDACTED
 from playdeck.models import AuditEvent, Run
 from playdeck.relaunch import relaunch_request
-from playdeck.secrets import REDACTED, SecretKeyError
+from playdeck.secrets import SecretKeyError
 from playdeck.states import RunState
 from tests.conftest import use_key
 

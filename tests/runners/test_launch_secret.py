@@ -9,8 +9,8 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from playdeck import db, projects, runs
+from playdeck.masking import REDACTED
 from playdeck.models import RunEvent
-from playdeck.secrets import REDACTED
 from playdeck.serializers import run_json
 from playdeck.settings import get_settings
 from tests.conftest import TERMINAL, use_key, wait_for_state

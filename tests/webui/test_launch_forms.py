@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
 
-from playdeck.secrets import REDACTED
+from playdeck.masking import REDACTED
 from tests.conftest import as_user, configure
 from tests.webui.webui_testing import RUN, run_count
 from webui import create_app
