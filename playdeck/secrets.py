@@ -151,8 +151,9 @@ def cipher(settings: Settings | None = None) -> MultiFernet:
     keys = [key.strip() for key in raw.split(",") if key.strip()]
     if not keys:
         raise SecretKeyError(
-            "PLAYDECK_SECRET_KEY is not set: secrets cannot be encrypted or decrypted. Set it in the environment "
-            f"of the web and worker processes to a key made with: {KEY_HELP}"
+            "PLAYDECK_SECRET_KEY is not set: secrets cannot be encrypted or decrypted. Set it (or "
+            "PLAYDECK_SECRET_KEY_FILE, a file holding it) in the environment of the web and worker processes to a "
+            f"key made with: {KEY_HELP}"
         )
     try:
         return MultiFernet([Fernet(key) for key in keys])

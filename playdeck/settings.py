@@ -42,6 +42,27 @@ def _networks(name: str) -> tuple[Network, ...]:
         raise ValueError(f"PLAYDECK_{name}: {exc}") from None
 
 
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _env(name, default).lower()
+    if value not in choices:
+        raise ValueError(f"PLAYDECK_{name} must be one of {', '.join(choices)} (got {value!r})")
+    return value
+
+
+RUN_SANDBOXES = ("auto", "bwrap", "none")
+
+
+def _secret_key() -> str:
+    """PLAYDECK_SECRET_KEY, else the content of the file PLAYDECK_SECRET_KEY_FILE names (whitespace stripped)."""
+    key, path = _env("SECRET_KEY", ""), _env("SECRET_KEY_FILE", "")
+    if key or not path:
+        return key
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise ValueError(f"PLAYDECK_SECRET_KEY_FILE {path}: {exc.strerror}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -128,6 +149,16 @@ class Settings:
     # To rotate: "new,old" (the first encrypts, all decrypt), `playdeck.secrets.reencrypt_all`, then "new".
     # Empty: no secret can be set or used (runs of projects without secrets need none). Kept out of repr().
     secret_key: str = field(repr=False)
+    # Where a run's playbook executes (runners.sandbox): "bwrap" in a bubblewrap sandbox that shows it nothing of
+    # the platform (a run fails if bwrap is missing or unusable), "none" as the worker's own user with nothing
+    # hidden, "auto" bwrap when it works on this host, else none with a warning in the worker's log.
+    # PLAYDECK_SECRET_KEY_FILE: the file the key was read from (0600, the platform's user's), so that the key is in
+    # no process's environment; a sandboxed run sees /dev/null there.
+    secret_key_file: Path | None = None
+    run_sandbox: str = "auto"
+    # Besides the run's private dir, the apps dir and the DNS zone dir: paths a sandboxed run may write
+    # (absolute, separated by ":"; missing ones are skipped). Everything else it sees read-only.
+    run_writable_paths: tuple[Path, ...] = ()
 
     @property
     def runs_dir(self) -> Path:
@@ -195,7 +226,12 @@ def load_settings() -> Settings:
         trusted_proxies=_int("TRUSTED_PROXIES", 0),
         api_token=_env("TOKEN", ""),
         runs_per_page=_int("RUNS_PER_PAGE", 50),
-        secret_key=_env("SECRET_KEY", ""),
+        secret_key=_secret_key(),
+        secret_key_file=Path(_env("SECRET_KEY_FILE", "")).resolve() if _env("SECRET_KEY_FILE", "") else None,
+        run_sandbox=_choice("RUN_SANDBOX", "auto", RUN_SANDBOXES),
+        run_writable_paths=tuple(
+            Path(path).resolve() for path in _env("RUN_WRITABLE_PATHS", "").split(os.pathsep) if path
+        ),
     )
 
 

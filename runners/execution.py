@@ -27,7 +27,7 @@ from playdeck.errors import NotFound
 from playdeck.projects import resolve_inside
 from playdeck.settings import Settings, get_settings
 from playdeck.states import RunState
-from runners import orphans, processes, retention, secret_files, ssh_connection, unsafe_yaml, zone_regeneration
+from runners import orphans, processes, retention, sandbox, secret_files, ssh_connection, unsafe_yaml, zone_regeneration
 from runners.event_pump import EventPump
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ def execute(run_id: int) -> Outcome:
     try:
         spec = _load_spec(run_id)
         state = _run_playbook(spec, settings)
-    except secrets.SecretKeyError as exc:
+    except (secrets.SecretKeyError, sandbox.SandboxUnavailable) as exc:
         # A configuration fault with a message a person can act on; the traceback adds nothing.
         log.error("run %s: %s", run_id, exc.message)
         with session_scope() as session:
@@ -184,8 +184,10 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
     for path, what, name in ((playbook, "playbook", spec.playbook), (inventory, "inventory", spec.inventory)):
         if not path.exists():
             raise FileNotFoundError(f"{what} '{name}' not found in {path.parent}")
-    # Before anything starts: a project with secrets and no usable key ends here, in error.
+    # Before anything starts: a project with secrets and no usable key ends here, in error, and so does a
+    # run that is to be sandboxed on a host where bwrap does not work.
     run_secrets = _load_secrets(spec)
+    bwrap = sandbox.resolve(settings)
     data_dir = private_data_dir(settings, spec)
     if data_dir.exists():
         shutil.rmtree(data_dir)
@@ -222,6 +224,11 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
     )
 
     ssh = ssh_connection.prepare(data_dir, spec.known_hosts)
+    jail = None
+    if bwrap is not None:
+        jail = sandbox.prepare(
+            bwrap, settings, data_dir, playbook.parent, writable=[ssh.control_dir] if ssh.temporary else []
+        )
     started = time.monotonic()
     preexisting = processes.descendant_pids()
     stopper = processes.GracefulStop(spare=preexisting, grace_seconds=settings.stop_grace_seconds)
@@ -232,6 +239,7 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
     pump.start()
     try:
         staged = secret_files.stage(data_dir, run_secrets)
+        playbook_args = [*(["--check"] if spec.check else []), *staged.cmdline]
         result = ansible_runner.run(
             private_data_dir=str(data_dir),
             project_dir=str(playbook.parent),
@@ -239,7 +247,9 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
             inventory=str(inventory),
             limit=spec.limit or None,
             tags=",".join(spec.tags) or None,
-            cmdline=secret_files.join_cmdline([*(["--check"] if spec.check else []), *staged.cmdline]),
+            # In the sandbox: bwrap runs ansible-playbook; ansible-runner adds inventory, limit, extra vars, tags.
+            binary=jail.binary if jail else None,
+            cmdline=secret_files.join_cmdline(jail.command(playbook.name, playbook_args) if jail else playbook_args),
             ident=ARTIFACT_IDENT,
             envvars={
                 "PATH": f"{ANSIBLE_BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -268,6 +278,8 @@ def _run_playbook(spec: RunSpec, settings: Settings) -> RunState:
             ssh_connection.close(ssh)
             if run_secrets.ssh_key:
                 processes.stop_ssh_agents(spare=preexisting)
+            if jail is not None:
+                processes.reap_exited_children()
             # Whatever ansible-runner reports, no process of this run may outlive it...
             leftovers = processes.stop_descendants(spare=preexisting)
         finally:

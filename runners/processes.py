@@ -108,6 +108,18 @@ def stop_descendants(spare: frozenset[int] = frozenset(), grace_seconds: float =
     return pids
 
 
+def reap_exited_children() -> None:
+    """Collect this process's children that have exited. bwrap's outer process exits as soon as the sandbox's
+    init reports the command's status, leaving that init, exited too, to the nearest subreaper (us): a zombie,
+    not a process of the run still running."""
+    for proc in descendants():
+        try:
+            if proc.ppid() == os.getpid() and proc.status() == psutil.STATUS_ZOMBIE:
+                os.waitpid(proc.pid, os.WNOHANG)
+        except (psutil.Error, ChildProcessError):
+            continue
+
+
 def stop_ssh_agents(spare: frozenset[int] = frozenset(), grace_seconds: float = 2.0) -> list[int]:
     """End the ssh-agent ansible-runner started for the run's SSH key. It outlives the playbook (it polls
     for its command's exit every few seconds), holding the key and answering on its socket; it is part of

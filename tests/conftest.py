@@ -143,6 +143,9 @@ def configure(monkeypatch: pytest.MonkeyPatch, seed_sample: bool = True, **value
 def _isolated_process_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     # No test may touch the developer's ~/.playdeck by accident.
     monkeypatch.setenv("PLAYDECK_DATA_DIR", str(tmp_path / "data"))
+    # Tests' playbooks leave marker files and outputs in the test's tmp dir; a sandboxed run may write there
+    # (its data dir below stays hidden).
+    monkeypatch.setenv("PLAYDECK_RUN_WRITABLE_PATHS", str(tmp_path))
     for name in ("DATABASE_URL", "BROKER_URL", "TOKEN"):
         monkeypatch.delenv(f"PLAYDECK_{name}", raising=False)
     reset_process_state()
@@ -237,8 +240,8 @@ def start_worker(tmp_path: Path) -> Iterator:
     """Start workers with the current PLAYDECK_* environment; all are stopped at teardown."""
     started: list[Worker] = []
 
-    def start(**kwargs) -> Worker:
-        worker = Worker(tmp_path / f"worker-{len(started)}.log", **kwargs)
+    def start(log_path: Path | None = None, **kwargs) -> Worker:
+        worker = Worker(log_path or tmp_path / f"worker-{len(started)}.log", **kwargs)
         started.append(worker)
         return worker
 

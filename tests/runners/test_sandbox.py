@@ -1,0 +1,143 @@
+"""A run is isolated from the platform: an attacker's playbook (tests/playbooks/snoop.yml), run by a real worker,
+reads nothing of the DB, other runs, the logs or other processes' environment, and writes only where allowed."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from playdeck import db, projects, runs
+from playdeck.events import events_after
+from playdeck.models import RunEvent
+from playdeck.settings import Settings
+from tests.conftest import REPO_ROOT, TERMINAL, configure, make_user, use_key, wait_for_state
+
+SECRET_KEY = Fernet.generate_key().decode()
+# Files a run must not read. /proc/1/environ is read too, and is readable in the sandbox: there it is the
+# sandbox's own init, with the run's environment (and an empty PLAYDECK_SECRET_KEY).
+PROBES = ("database", "other_run", "log", "key_file")
+# Outside /tmp and every place a run may write; with no sandbox, a snooping run writes it (removed after the test).
+SNOOPED_ELSEWHERE = REPO_ROOT / "tests" / "playbooks" / f"snooped-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def platform(monkeypatch, tmp_path) -> Iterator[Settings]:
+    """The zero-configuration install (SQLite file and logs in the data dir) with a secrets key, projects over
+    tests/playbooks, and a canary user in the DB; runs may write nowhere but their own places."""
+    use_key(monkeypatch, SECRET_KEY)
+    # The key in a file too (PLAYDECK_SECRET_KEY_FILE, which production uses instead of the variable).
+    key_file = tmp_path / "secret-key"
+    key_file.write_text(SECRET_KEY + "\n")
+    monkeypatch.setenv("PLAYDECK_SECRET_KEY_FILE", str(key_file))
+    monkeypatch.setenv("PLAYDECK_RUN_WRITABLE_PATHS", "")
+    settings = configure(
+        monkeypatch,
+        seed_sample=False,
+        data_dir=str(tmp_path / "data"),
+        playbook_dir=str(REPO_ROOT / "tests" / "playbooks"),
+        inventory_dir=str(REPO_ROOT / "tests" / "inventory"),
+    )
+    with db.session_scope() as session:
+        projects.add_project(session, "snoop", "snoop.yml", {"dev": "local2.ini"})
+        projects.add_project(session, "marker", "marker.yml", {"dev": "local2.ini"})
+    settings.apps_dir.mkdir()  # where the report goes
+    yield settings
+    SNOOPED_ELSEWHERE.unlink(missing_ok=True)
+
+
+def canary() -> str:
+    return f"canary-{uuid.uuid4().hex}"
+
+
+def submit(project: str, **extra) -> int:
+    return runs.submit_run(runs.RunRequest(project=project, environment="dev", limit="host1", **extra)).id
+
+
+def snoop(settings: Settings, tmp_path: Path, worker_log: Path) -> tuple[int, dict, list[str], list[Path]]:
+    """Run snoop.yml after another run that carried a canary; returns its id, report, secrets, forbidden files."""
+    database_canary, other_canary = canary(), canary()
+    make_user(database_canary, "viewer")
+    other = submit("marker", extra_vars={"note": other_canary})
+    assert wait_for_state(other, TERMINAL) == "successful"
+    # In the data dir and /tmp (each a throwaway tmpfs in the sandbox), and anywhere else (read-only).
+    forbidden = [settings.data_dir / "snooped", tmp_path / "snooped", SNOOPED_ELSEWHERE]
+    files = {
+        "database": str(settings.data_dir / "playdeck.db"),
+        "other_run": str(settings.runs_dir / str(other) / "attempt-1" / "env" / "extravars"),
+        "log": str(worker_log),
+        "key_file": str(settings.secret_key_file),
+        "init_environ": "/proc/1/environ",
+    }
+    assert all(Path(path).exists() for path in files.values())
+    run_id = submit("snoop", extra_vars={"snoop_files": files, "snoop_forbidden_writes": [str(p) for p in forbidden]})
+    assert wait_for_state(run_id, TERMINAL) == "successful", everything_the_run_left(settings, run_id)[-3000:]
+    report = json.loads((settings.apps_dir / "snoop-report.json").read_text())
+    return run_id, report, [SECRET_KEY, database_canary, other_canary], forbidden
+
+
+def everything_the_run_left(settings: Settings, run_id: int) -> str:
+    """Its events (all columns), its reason, and every artifact file of its private dir."""
+    columns = (*RunEvent.__table__.columns,)
+    with db.session_scope() as session:
+        events = events_after(session, run_id, 0, limit=1000, columns=columns)
+        texts = [json.dumps([str(value) for value in event]) for event in events]
+        texts.append(runs.get_run(session, run_id).reason or "")
+    for root, _dirs, names in os.walk(settings.runs_dir / str(run_id)):
+        texts += [(Path(root) / name).read_bytes().decode(errors="replace") for name in names]
+    return "\n".join(texts)
+
+
+def test_a_sandboxed_run_reads_nothing_of_the_platform_and_writes_only_its_places(platform, start_worker, tmp_path):
+    worker_log = platform.data_dir / "log" / "worker.log"
+    worker_log.parent.mkdir()
+    start_worker(log_path=worker_log)
+
+    run_id, report, secrets, forbidden = snoop(platform, tmp_path, worker_log)
+
+    # Every probe failed: the files are hidden, /proc shows the run's own processes, the key is not in its env.
+    assert all(report["file_reads"][probe] != 0 for probe in PROBES), report["file_reads"]
+    assert report["environ_search"] == ""
+    assert report["looked_up"] == dict.fromkeys(("env", "init_environ", "database", "other_run", "log"), "")
+    # No secret of the platform reached anything the run left behind.
+    left = everything_the_run_left(platform, run_id)
+    assert [secret for secret in secrets if secret in left] == []
+    # Writing outside its places failed or landed in the sandbox's throwaway tmpfs, never on disk.
+    assert [path for path in forbidden if path.exists()] == []
+    assert report["writes_failed"][2] is True
+
+
+def test_without_the_sandbox_the_same_playbook_reads_the_platform(platform, start_worker, tmp_path, monkeypatch):
+    """The probes work: with PLAYDECK_RUN_SANDBOX=none they find what the sandbox hides."""
+    monkeypatch.setenv("PLAYDECK_RUN_SANDBOX", "none")
+    worker_log = platform.data_dir / "log" / "worker.log"
+    worker_log.parent.mkdir()
+    start_worker(log_path=worker_log)
+
+    run_id, report, secrets, forbidden = snoop(platform, tmp_path, worker_log)
+
+    assert all(report["file_reads"][probe] == 0 for probe in PROBES)
+    assert f"PLAYDECK_SECRET_KEY={SECRET_KEY}" in report["environ_search"]
+    assert report["looked_up"]["database"].startswith("canary-")
+    assert secrets[2] in report["looked_up"]["other_run"]
+    assert [path for path in forbidden if path.exists()] == forbidden
+
+
+def test_a_run_asked_to_be_sandboxed_without_bwrap_ends_in_error_unstarted(platform, start_worker, monkeypatch):
+    monkeypatch.setenv("PLAYDECK_RUN_SANDBOX", "bwrap")
+    # A PATH with the worker's Python and Ansible but no bwrap.
+    monkeypatch.setenv("PATH", str(Path(os.sys.executable).parent))
+    start_worker()
+
+    run_id = submit("marker")
+
+    assert wait_for_state(run_id, TERMINAL) == "error"
+    with db.session_scope() as session:
+        run = runs.get_run(session, run_id)
+        assert "PLAYDECK_RUN_SANDBOX=bwrap, but bwrap is not installed" in run.reason
+        assert run.event_count == 0
