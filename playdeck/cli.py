@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from playdeck import private_files
 from playdeck.apiclient import ApiError, ApiUnreachable, PlaydeckApi, cli_token_path, configured_token
 from playdeck.auth.permissions import Role
 from playdeck.cli_progress import ProgressDisplay
@@ -95,6 +96,8 @@ class PlaydeckGroup(click.Group):
 @click.group(cls=PlaydeckGroup)
 def cli() -> None:
     """Playdeck: deploy with Ansible from a web UI, an API or this command."""
+    # Before anything is created: web, worker and reaper exec from here and keep it (playdeck.private_files).
+    private_files.restrict_umask()
 
 
 def main() -> None:
@@ -391,7 +394,7 @@ def upgrade_database(with_sample: bool) -> None:
     from playdeck.projects import ensure_sample_project
 
     settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_files.ensure_private_dir(settings.data_dir)
     shown_url = make_url(settings.database_url).render_as_string(hide_password=True)
     try:
         migrate.upgrade()

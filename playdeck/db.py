@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from playdeck import private_files
 from playdeck.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,8 @@ def make_engine(url: str, *, pool_recycle: int | None = None, **kwargs) -> Engin
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            Path(database).parent.mkdir(mode=private_files.DIR_MODE, parents=True, exist_ok=True)
+            private_files.create_private_file(Path(database))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")

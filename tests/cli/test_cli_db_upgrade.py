@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import stat
+
 import pytest
 from sqlalchemy import inspect
 
@@ -54,3 +56,15 @@ def test_unreachable_database_fails_with_a_message(monkeypatch: pytest.MonkeyPat
     assert "cannot upgrade the database mysql+pymysql://playdeck:***@127.0.0.1" in result.stderr
     assert "Can't connect" in result.stderr
     assert "secret" not in result.stderr
+
+
+def test_upgrade_makes_an_older_world_readable_data_dir_private() -> None:
+    settings = get_settings()
+    settings.data_dir.mkdir(mode=0o755)
+    settings.data_dir.chmod(0o755)  # as an older version (or the umask) left it
+
+    done = playdeck("db", "upgrade")
+
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(settings.data_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE((settings.data_dir / "playdeck.db").stat().st_mode) == 0o600

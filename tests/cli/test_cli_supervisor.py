@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import stat
 import tempfile
 from pathlib import Path
 
@@ -104,3 +105,16 @@ def test_supervisord_runs_every_program_and_stops_them_all(playdeck_up: Supervis
         if info["name"] in WORKERS:
             assert "celery" in " ".join(psutil.Process(info["pid"]).cmdline())
     # The fixture's teardown stops supervisord and fails the test if any of these processes is left.
+
+
+def test_the_data_dir_and_every_file_in_it_are_playdecks_users_only(playdeck_up: SupervisedPlaydeck) -> None:
+    data_dir = playdeck_up.layout.supervisor_dir.parent
+    expected = ["playdeck.db", "cli-token", "admin-password", "log/playdeck-web.log", "log/playdeck-worker-deploy.log"]
+    assert all((data_dir / name).is_file() for name in expected)
+
+    entries = [data_dir, *data_dir.rglob("*")]
+    # Not even read access for the group or others: the DB, the logs, the token, the broker's messages...
+    exposed = [f"{path} {stat.S_IMODE(path.lstat().st_mode):o}" for path in entries if path.lstat().st_mode & 0o077]
+    assert exposed == []
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data_dir / "playdeck.db").stat().st_mode) == 0o600
