@@ -126,10 +126,10 @@ def _probe(executable: str) -> str | None:
 def prepare(executable: str, settings: Settings, private_dir: Path, project_dir: Path, writable=()) -> Sandbox:
     """The sandbox of the run whose private data dir is ``private_dir``; ``writable``: more dirs of the run
     (e.g. the ssh control dir when it had to live outside the private dir)."""
+    # Bind sources must exist: the apps dir is always offered; the zone dir exists where DNS runs (a DNS run
+    # makes it before this), and declared paths that do not exist are left out.
+    settings.apps_dir.mkdir(parents=True, exist_ok=True)
     declared = [settings.apps_dir, settings.dns_zone_dir, *settings.run_writable_paths, *writable]
-    for path in (settings.apps_dir, settings.dns_zone_dir):
-        # Bind sources must exist; these two are the platform's own and always offered.
-        path.mkdir(parents=True, exist_ok=True)
     inside = [path for path in declared if path.is_relative_to(settings.data_dir) and path.is_dir()]
     outside = [path for path in declared if not path.is_relative_to(settings.data_dir) and path.is_dir()]
     args = [*BASE_ARGS, "--tmpfs", "/tmp", *_binds(outside), "--tmpfs", str(settings.data_dir)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,8 @@ from cryptography.fernet import Fernet
 from playdeck import db, projects, runs
 from playdeck.events import events_after
 from playdeck.models import RunEvent
-from playdeck.settings import Settings
+from playdeck.settings import Settings, load_settings
+from runners import sandbox
 from tests.conftest import REPO_ROOT, TERMINAL, configure, make_user, use_key, wait_for_state
 
 SECRET_KEY = Fernet.generate_key().decode()
@@ -141,3 +143,28 @@ def test_a_run_asked_to_be_sandboxed_without_bwrap_ends_in_error_unstarted(platf
         run = runs.get_run(session, run_id)
         assert "PLAYDECK_RUN_SANDBOX=bwrap, but bwrap is not installed" in run.reason
         assert run.event_count == 0
+
+
+def test_a_worker_without_the_dns_zone_dir_runs_deploys_and_leaves_that_dir_alone(monkeypatch, tmp_path):
+    # A deploy worker host configured like the DNS one: its zone dir (e.g. under /var/lib/bind) is not here.
+    zone_dir = tmp_path / "bind" / "zones"
+    monkeypatch.setenv("PLAYDECK_DNS_ZONE_DIR", str(zone_dir))
+    monkeypatch.setenv("PLAYDECK_RUN_SANDBOX", "bwrap")
+    monkeypatch.setenv("PLAYDECK_RUN_WRITABLE_PATHS", "")
+    settings = load_settings()
+    private_dir = settings.runs_dir / "1" / "attempt-1"
+    private_dir.mkdir(parents=True)
+    jail = sandbox.prepare(sandbox.resolve(settings), settings, private_dir, tmp_path)
+
+    # What the sandbox runs: here a shell instead of ansible-playbook.
+    # /tmp (here: the test's tmp dir) is the sandbox's own tmpfs; the checkout is read-only.
+    script = 'touch "$0/app" "$1/own" "$2/in-tmpfs" && ! touch "$3"'
+    places = (settings.apps_dir, private_dir, tmp_path, SNOOPED_ELSEWHERE)
+    argv = [jail.binary, *jail.args, "sh", "-c", script, *map(str, places)]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+        assert done.returncode == 0, done.stderr
+        assert (settings.apps_dir / "app").exists() and (private_dir / "own").exists()
+        assert not (tmp_path / "in-tmpfs").exists() and not SNOOPED_ELSEWHERE.exists() and not zone_dir.exists()
+    finally:
+        SNOOPED_ELSEWHERE.unlink(missing_ok=True)
