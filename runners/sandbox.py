@@ -29,6 +29,7 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,7 +133,8 @@ def prepare(executable: str, settings: Settings, private_dir: Path, project_dir:
     declared = [settings.apps_dir, settings.dns_zone_dir, *settings.run_writable_paths, *writable]
     inside = [path for path in declared if path.is_relative_to(settings.data_dir) and path.is_dir()]
     outside = [path for path in declared if not path.is_relative_to(settings.data_dir) and path.is_dir()]
-    args = [*BASE_ARGS, "--tmpfs", "/tmp", *_binds(outside), "--tmpfs", str(settings.data_dir)]
+    args = [*BASE_ARGS, "--tmpfs", "/tmp", *_read_only_under_tmp(settings, project_dir), *_binds(outside)]
+    args += ["--tmpfs", str(settings.data_dir)]
     for hidden in _hidden_files(settings):
         args += ["--ro-bind", "/dev/null", str(hidden)]
     # After the tmpfs: these are the only parts of the data dir the run sees.
@@ -144,6 +146,19 @@ def prepare(executable: str, settings: Settings, private_dir: Path, project_dir:
         args += ["--bind", str(scratch), str(ansible_tmp)]
     args += ["--chdir", str(project_dir), "--"]
     return Sandbox(binary="/bin/sh", args=["-c", WRAPPER, "playdeck-sandbox", executable, *args])
+
+
+def _read_only_under_tmp(settings: Settings, project_dir: Path) -> list[str]:
+    """Read-only binds that show again, over the run's own /tmp, what every run must read when it is kept under
+    /tmp (an install unpacked there, a test's tmp dir): its playbook's dir, the playbook and inventory dirs, the
+    Python that runs Ansible. Anywhere else ``--ro-bind / /`` shows them already; inside the data dir they stay
+    hidden (its tmpfs comes after)."""
+    readable = (Path(project_dir), settings.playbook_dir, settings.inventory_dir, Path(sys.prefix))
+    args = []
+    for path in dict.fromkeys(readable):
+        if path.is_relative_to("/tmp") and path != Path("/tmp") and path.is_dir():
+            args += ["--ro-bind", str(path), str(path)]
+    return args
 
 
 def _binds(paths) -> list[str]:

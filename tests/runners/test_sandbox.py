@@ -145,26 +145,59 @@ def test_a_run_asked_to_be_sandboxed_without_bwrap_ends_in_error_unstarted(platf
         assert run.event_count == 0
 
 
-def test_a_worker_without_the_dns_zone_dir_runs_deploys_and_leaves_that_dir_alone(monkeypatch, tmp_path):
-    # A deploy worker host configured like the DNS one: its zone dir (e.g. under /var/lib/bind) is not here.
-    zone_dir = tmp_path / "bind" / "zones"
-    monkeypatch.setenv("PLAYDECK_DNS_ZONE_DIR", str(zone_dir))
+def in_sandbox(monkeypatch, project_dir: Path, script: str, *args: object) -> subprocess.CompletedProcess[str]:
+    """``sh -c SCRIPT ARGS`` where a run's ansible-playbook would be: in the sandbox of run 1, from ``project_dir``,
+    with PLAYDECK_RUN_SANDBOX=bwrap and no writable paths beyond the run's own."""
     monkeypatch.setenv("PLAYDECK_RUN_SANDBOX", "bwrap")
     monkeypatch.setenv("PLAYDECK_RUN_WRITABLE_PATHS", "")
     settings = load_settings()
     private_dir = settings.runs_dir / "1" / "attempt-1"
-    private_dir.mkdir(parents=True)
-    jail = sandbox.prepare(sandbox.resolve(settings), settings, private_dir, tmp_path)
+    private_dir.mkdir(parents=True, exist_ok=True)
+    jail = sandbox.prepare(sandbox.resolve(settings), settings, private_dir, project_dir)
+    argv = [jail.binary, *jail.args, "sh", "-c", script, *map(str, args)]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+
+
+def test_a_worker_without_the_dns_zone_dir_runs_deploys_and_leaves_that_dir_alone(monkeypatch, tmp_path):
+    # A deploy worker host configured like the DNS one: its zone dir (e.g. under /var/lib/bind) is not here.
+    zone_dir = tmp_path / "bind" / "zones"
+    monkeypatch.setenv("PLAYDECK_DNS_ZONE_DIR", str(zone_dir))
+    settings = load_settings()
+    private_dir = settings.runs_dir / "1" / "attempt-1"
 
     # What the sandbox runs: here a shell instead of ansible-playbook.
     # /tmp (here: the test's tmp dir) is the sandbox's own tmpfs; the checkout is read-only.
     script = 'touch "$0/app" "$1/own" "$2/in-tmpfs" && ! touch "$3"'
     places = (settings.apps_dir, private_dir, tmp_path, SNOOPED_ELSEWHERE)
-    argv = [jail.binary, *jail.args, "sh", "-c", script, *map(str, places)]
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+        private_dir.mkdir(parents=True)
+        done = in_sandbox(monkeypatch, REPO_ROOT / "tests" / "playbooks", script, *places)
         assert done.returncode == 0, done.stderr
         assert (settings.apps_dir / "app").exists() and (private_dir / "own").exists()
         assert not (tmp_path / "in-tmpfs").exists() and not SNOOPED_ELSEWHERE.exists() and not zone_dir.exists()
     finally:
         SNOOPED_ELSEWHERE.unlink(missing_ok=True)
+
+
+def test_playbooks_and_inventories_kept_under_tmp_are_readable_and_read_only(monkeypatch, tmp_path):
+    # /tmp is the run's own tmpfs; the playbooks and inventories of an install kept there must still be seen
+    # (they were not: "bwrap: Can't chdir to /tmp/.../playbooks").
+    assert tmp_path.is_relative_to("/tmp"), "run with a --basetemp under /tmp"
+    playbooks, inventories = tmp_path / "playbooks", tmp_path / "inventory"
+    playbooks.mkdir()
+    inventories.mkdir()
+    (playbooks / "site.yml").write_text("- hosts: all\n")
+    (inventories / "hosts.ini").write_text("host1\n")
+    monkeypatch.setenv("PLAYDECK_PLAYBOOK_DIR", str(playbooks))
+    monkeypatch.setenv("PLAYDECK_INVENTORY_DIR", str(inventories))
+    data_dir = load_settings().data_dir
+    data_dir.mkdir(parents=True)
+    (data_dir / "playdeck.db").write_text("rows\n")
+
+    # Run from the playbook's dir, as ansible-playbook is; the data dir (under the same tmp dir) stays hidden.
+    script = 'cat site.yml "$0/hosts.ini" && ! touch new.yml && ! cat "$1/playdeck.db"'
+    done = in_sandbox(monkeypatch, playbooks, script, inventories, data_dir)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "- hosts: all\nhost1\n"
+    assert not (playbooks / "new.yml").exists()
