@@ -172,15 +172,24 @@ def mariadb_server() -> str:
 @pytest.fixture
 def mariadb_url(mariadb_server: str) -> Iterator[str]:
     """A fresh, empty database on the shared MariaDB, dropped afterwards."""
+    with fresh_mariadb_database(mariadb_server) as url:
+        yield url
+
+
+@contextmanager
+def fresh_mariadb_database(mariadb_server: str) -> Iterator[str]:
+    """``mariadb_url`` for fixtures of a wider scope than a test."""
     name = f"playdeck_test_{uuid.uuid4().hex[:12]}"
     conn = pymysql.connect(host=MARIADB_HOST, port=MARIADB_PORT, user="root", password="", autocommit=True)
     with conn.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
-    yield f"mysql+pymysql://root@{mariadb_server}/{name}?charset=utf8mb4"
-    db.reset_engine()
-    with conn.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {name}")
-    conn.close()
+    try:
+        yield f"mysql+pymysql://root@{mariadb_server}/{name}?charset=utf8mb4"
+    finally:
+        db.reset_engine()
+        with conn.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.close()
 
 
 # Redis DB numbers 1..12 are the tests' (13..15 the benchmarks'). A test leases one for its duration

@@ -63,6 +63,11 @@ def playdeck_up(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Sup
     and the test fails if any process it started is left."""
     # A short data dir path: the supervisor socket lives in it, and unix socket paths are short.
     monkeypatch.setenv("PLAYDECK_DATA_DIR", str(tmp_path / "d"))
+    yield from supervise(monkeypatch, tmp_path)
+
+
+def supervise(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SupervisedPlaydeck]:
+    """`playdeck up` with the current settings on a free port (``playdeck_up``; for fixtures of a wider scope)."""
     monkeypatch.setenv("PLAYDECK_WEB_PORT", str(free_port()))
     reset_process_state()
     settings = get_settings()
