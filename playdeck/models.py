@@ -7,9 +7,7 @@ import json
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -19,24 +17,15 @@ from sqlalchemy import (
     false,
     true,
 )
-from sqlalchemy.dialects import mysql
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-# Microsecond timestamps on MySQL too: dispatch latency is measured in milliseconds.
-Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-# SQLite only auto-increments a column declared exactly INTEGER.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
-# Event payloads and logs can be large; MySQL TEXT stops at 64 KiB.
-LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+# The DNS and account tables live in their own packages; importing them here puts them in Base.metadata
+# (Alembic), beside this module's, for whoever imports the data model.
+from playdeck.auth import models as _auth_models  # noqa: F401
+from playdeck.dns import models as _dns_models  # noqa: F401
 
-
-def utcnow() -> dt.datetime:
-    """Naive UTC, the form every timestamp column stores."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-class Base(DeclarativeBase):
-    pass
+# Re-exported: the data model's base, column types and clock, as every module has imported them from here.
+from playdeck.model_base import Base, BigId, LongText, Timestamp, utcnow
 
 
 class Project(Base):
@@ -292,12 +281,6 @@ class AuditEvent(Base):
     @property
     def details(self) -> dict[str, Any]:
         return json.loads(self.details_json or "{}")
-
-
-# The DNS and account tables live in their own packages; importing them here puts them in Base.metadata
-# (Alembic).
-from playdeck.auth import models as _auth_models  # noqa: E402, F401
-from playdeck.dns import models as _dns_models  # noqa: E402, F401
 
 
 class Secret(Base):

@@ -12,7 +12,7 @@ import datetime as dt
 from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from playdeck.models import Base, BigId, Timestamp, utcnow
+from playdeck.model_base import Base, BigId, Timestamp, utcnow
 
 NAME_LENGTH = 100
 # hex SHA-256

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, object_session
 
-from playdeck.models import Base, BigId, LongText, Timestamp, utcnow
+from playdeck.model_base import Base, BigId, LongText, Timestamp, utcnow
 
 # The longest presentation form of a name we accept (253 octets plus the trailing dot and some slack).
 NAME_LENGTH = 255
