@@ -25,6 +25,7 @@ from playdeck.models import Environment, Project, Run, RunHostSummary, utcnow
 from playdeck.serializers import run_brief_sql
 from playdeck.states import TERMINAL_STATES, RunState, is_terminal, sources_of
 from playdeck.var_names import check_var_name
+from playdeck.worker_identity import current_worker_id
 
 # Matched in full (fullmatch): with match, "$" also accepts a trailing newline ("1.0\n").
 VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
@@ -395,8 +396,6 @@ def claim_run(session: Session, run_id: int, worker_host: str, worker_pid: int, 
     False also when the run's environment is locked by another running deploy: the run then stays
     queued (this transaction is rolled back) until the holder ends and dispatches it again.
     """
-    from playdeck.workers import current_worker_id  # here: playdeck.workers imports this module
-
     now = utcnow()
     claimed = _transition(
         session,

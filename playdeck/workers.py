@@ -28,6 +28,9 @@ from playdeck.serializers import iso
 from playdeck.settings import Settings, get_settings
 from playdeck.states import RunState
 
+# Re-exported: the worker registry (runners.worker_registry) sets and reads this process's worker here.
+from playdeck.worker_identity import current_worker_id, set_current_worker_id  # noqa: F401
+
 
 class WorkerState(StrEnum):
     ACTIVE = "active"
@@ -43,19 +46,6 @@ GONE_AFTER_BEATS = 3
 # `playdeck workers` shows a gone worker this long after its last beat: long enough to notice one
 # that died overnight, short enough that the default list does not turn into a history.
 RECENTLY_GONE = dt.timedelta(days=1)
-
-# The registered worker master of this process: set in the master before its pool forks, so every
-# pool process inherits it. None outside a worker.
-_current_worker_id: int | None = None
-
-
-def current_worker_id() -> int | None:
-    return _current_worker_id
-
-
-def set_current_worker_id(worker_id: int | None) -> None:
-    global _current_worker_id
-    _current_worker_id = worker_id
 
 
 def gone_after(settings: Settings | None = None) -> dt.timedelta:
