@@ -1,7 +1,7 @@
 """``python -m bench.dns``: DNS regeneration on a real stack (issue 5's benchmark); prints one table.
 
 Starts Playdeck on MariaDB and Redis (``bench.harness.Stack``: ``playdeck web`` and a ``playdeck worker``
-on queue dns, as production runs them) and a throwaway BIND (tests/dns_server.py) on free loopback ports,
+on queue dns, as production runs them) and a throwaway BIND (testing/dns_server.py) on free loopback ports,
 then measures:
 
 burst    ``--changes`` record changes spread evenly over ``--seconds``, each committed with its zone's
@@ -42,7 +42,7 @@ from sqlalchemy import select
 
 from bench import dns_render
 from bench.harness import BENCH_DIR, REPO_ROOT, Row, Stack, free_port, median, percentile, print_table
-from tests.dns_server import ThrowawayBind
+from testing.dns_server import ThrowawayBind
 
 BURST_ZONE = "burst.test."
 LARGE_ZONE = dns_render.ZONE

@@ -1,6 +1,6 @@
 """``python -m bench.faults``: the fault matrix of issue 3, one row per scenario.
 
-Runs exactly the tests listed in ``tests/fault_report.py`` (real supervisord, Celery workers, MariaDB,
+Runs exactly the tests listed in ``testing/fault_report.py`` (real supervisord, Celery workers, MariaDB,
 Redis and playbooks), each in its own pytest process with ``PLAYDECK_FAULT_REPORT`` set, and prints a
 markdown table built from the lines they record: runs started, final states, events produced by
 ansible-runner vs stored, duplicates, processes left behind, and whether the test passed.
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.harness import BENCH_DIR, REPO_ROOT, free_port
-from tests.fault_report import REPORT_ENV, SCENARIOS
-from tests.servers import ThrowawayRedis
+from testing.fault_report import REPORT_ENV, SCENARIOS
+from testing.servers import ThrowawayRedis
 
 RESULTS = BENCH_DIR / "results" / "faults"
 # Longest first, so that two lanes finish at about the same time (measured durations, seconds).

@@ -23,7 +23,7 @@ from playdeck import db, migrate, taskqueue
 from playdeck.projects import ensure_sample_project
 from playdeck.settings import Settings, get_settings
 from playdeck.states import TERMINAL_STATES
-from tests.servers import REPO_ROOT, ThrowawayMariaDB, ThrowawayRedis, Worker, kill_run_processes
+from testing.servers import REPO_ROOT, ThrowawayMariaDB, ThrowawayRedis, Worker, kill_run_processes
 
 if TYPE_CHECKING:
     from flask.testing import FlaskClient

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.servers import REPO_ROOT
+from testing.servers import REPO_ROOT
 
 SCREENSHOTS = REPO_ROOT / "tests" / "screenshots"
 USER, PASSWORD = "alice", "browser-tests-password"

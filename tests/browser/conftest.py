@@ -17,6 +17,7 @@ import pymysql
 import pytest
 
 from playdeck import db, projects
+from testing.servers import Worker, kill_run_processes
 from tests.browser.browser_testing import PASSWORD, USER
 from tests.cli.conftest import serve_web
 from tests.conftest import (
@@ -28,7 +29,6 @@ from tests.conftest import (
     reset_process_state,
 )
 from tests.dns.conftest import make_zone
-from tests.servers import Worker, kill_run_processes
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

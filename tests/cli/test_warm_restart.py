@@ -19,10 +19,10 @@ import redis
 from playdeck import db, projects, runs
 from playdeck.supervisor import CONFIG_DIR
 from runners import orphans
-from tests import fault_report
+from testing import fault_report
+from testing.fault_report import executions
 from tests.cli.cli_support import SupervisedPlaydeck, wait_all_running, wait_until
 from tests.conftest import TERMINAL, wait_for_state
-from tests.fault_report import executions
 
 PAUSE_SECONDS = 15
 WORKER = "playdeck-worker-deploy"

@@ -13,7 +13,7 @@ import requests
 from playdeck import db, projects, runs
 from playdeck.apiclient import parse_sse
 from playdeck.events import events_after
-from tests import fault_report
+from testing import fault_report
 from tests.cli.cli_support import SupervisedPlaydeck
 from tests.conftest import api_headers, wait_for_state
 

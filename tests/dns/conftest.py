@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from playdeck import db
 from playdeck.dns import zones
 from playdeck.dns.models import Record, Zone, ZoneChange
+from testing.dns_server import ThrowawayBind
 from tests.conftest import free_port
-from tests.dns_server import ThrowawayBind
 
 ZONE = "example.test."
 REVERSE_ZONE = "2.0.192.in-addr.arpa."

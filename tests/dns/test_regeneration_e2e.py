@@ -16,9 +16,9 @@ from playdeck.dns import export, records, scheduling, zones
 from playdeck.dns.models import Record, RRset, Zone, ZoneChange
 from playdeck.models import Environment, Project, Run
 from playdeck.settings import get_settings
+from testing.dns_server import ThrowawayBind
 from tests.conftest import TERMINAL, configure, wait_for_state, web_client
 from tests.dns.conftest import ZONE, make_zone
-from tests.dns_server import ThrowawayBind
 from tests.runners.test_cancel import wait_until
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from playdeck.settings import SOURCE_ROOT
 from runners.execution import ANSIBLE_BIN_DIR
-from tests.dns_server import ThrowawayBind
+from testing.dns_server import ThrowawayBind
 
 PLAYBOOK = SOURCE_ROOT / "playbooks" / "dns-zone-delete.yml"
 INVENTORY = SOURCE_ROOT / "inventory" / "dns" / "local.ini"

@@ -14,9 +14,9 @@ import pytest
 from playdeck.dns import zonefile
 from playdeck.settings import SOURCE_ROOT
 from runners.execution import ANSIBLE_BIN_DIR
+from testing.dns_server import ThrowawayBind
 from tests.conftest import free_port
 from tests.dns.test_zonefile import RECORDS, SERIAL, ZONE, make_export
-from tests.dns_server import ThrowawayBind
 
 PLAYBOOK = SOURCE_ROOT / "playbooks" / "dns-zone.yml"
 INVENTORY = SOURCE_ROOT / "inventory" / "dns" / "local.ini"

@@ -13,9 +13,9 @@ import pytest
 
 from playdeck import db, environments, projects
 from playdeck.settings import Settings
+from testing.servers import PLAYDECK
 from tests.conftest import REPO_ROOT, configure
 from tests.netns.hosts import Host, NamespaceWorker, Network, database_url, kill_group, listen_also_on, root_everywhere
-from tests.servers import PLAYDECK
 
 QUEUE = "zone-b"  # the environment's own queue, not one of the defaults
 # Seconds. The reaper declares a run lost after LOST_AFTER without heartbeat; a worker cut off from the DB

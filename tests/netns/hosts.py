@@ -28,7 +28,7 @@ from pathlib import Path
 import pymysql
 import pytest
 
-from tests.servers import PLAYDECK, REPO_ROOT, ThrowawayMariaDB, ThrowawayRedis, Worker
+from testing.servers import PLAYDECK, REPO_ROOT, ThrowawayMariaDB, ThrowawayRedis, Worker
 
 SSHD = "/usr/sbin/sshd"
 SUBNET_PREFIX = "10.231"

@@ -13,7 +13,7 @@ import pytest
 from playdeck import db, projects, runs
 from playdeck.events import events_after
 from playdeck.settings import Settings
-from tests import fault_report
+from testing import fault_report
 from tests.conftest import TERMINAL, configure_test_playbooks, wait_for_state
 from tests.runners.test_cancel import wait_until
 

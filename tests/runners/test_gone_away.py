@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from playdeck import db, projects, runs
-from tests import fault_report
+from testing import fault_report
 from tests.conftest import configure_test_playbooks, wait_for_state
 
 WAIT_TIMEOUT = 3

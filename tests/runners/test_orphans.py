@@ -12,7 +12,7 @@ import pytest
 from playdeck import db, runs
 from playdeck.states import RunState
 from runners import orphans
-from tests import fault_report
+from testing import fault_report
 from tests.conftest import TERMINAL, wait_for_state
 from tests.runners.test_cancel import processes_of, wait_until
 

@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from playdeck import db, projects, reaper, runs
 from playdeck.models import Run, utcnow
-from tests import fault_report
+from testing import fault_report
 from tests.conftest import TERMINAL, wait_for_state
 from tests.runners.test_cancel import processes_of, wait_until
 from tests.webui.webui_testing import broker_messages

@@ -13,10 +13,10 @@ import pytest
 
 from playdeck import db, projects, runs
 from playdeck.events import events_after
-from tests import fault_report
+from testing import fault_report
+from testing.fault_report import executions
 from tests.cli.cli_support import start_playdeck, stop_process_tree
 from tests.conftest import TERMINAL, configure_test_playbooks, wait_for_state
-from tests.fault_report import executions
 from tests.runners.test_cancel import wait_until
 
 PAUSE_SECONDS = 10  # long enough that the restart and the worker's reconnection happen mid-run

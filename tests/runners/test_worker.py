@@ -7,7 +7,7 @@ import json
 from playdeck import db, projects, runs
 from playdeck.events import events_after
 from playdeck.taskqueue import EXECUTE_RUN_TASK, producer
-from tests import fault_report
+from testing import fault_report
 from tests.conftest import wait_for_state
 
 

@@ -14,9 +14,9 @@ import pytest
 
 from playdeck import db, runs
 from playdeck.settings import Settings, get_settings
+from testing.servers import Worker
 from tests.cli.cli_support import PLAYDECK, playdeck, wait_until
 from tests.conftest import TERMINAL, wait_for_state
-from tests.servers import Worker
 
 PAUSE_SECONDS = 15
 

@@ -11,7 +11,7 @@ import dns.query
 import dns.rdatatype
 import dns.zone
 
-from tests.servers import ThrowawayServer
+from testing.servers import ThrowawayServer
 
 RNDC_KEY_NAME = "rndc-key"
 
