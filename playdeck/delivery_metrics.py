@@ -137,17 +137,8 @@ def _as_datetime(value: Any) -> dt.datetime:
     return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
 
 
-def delivery_metrics(
-    session: Session,
-    project: Project,
-    days: int,
-    environment: Environment | None = None,
-    now: dt.datetime | None = None,
-) -> DeliveryMetrics:
-    """The metrics of the ``days`` calendar days (UTC) up to and including today."""
-    today = (now or utcnow()).date()
-    first_day = today - dt.timedelta(days=days - 1)
-    since = dt.datetime.combine(first_day, dt.time())
+def _judged(project: Project, environment: Environment | None) -> list[ColumnElement[bool]]:
+    """The deploys the metrics judge: real (not check mode), finished, of the project (and environment)."""
     judged = [
         Run.project_id == project.id,
         Run.kind == "deploy",
@@ -157,11 +148,13 @@ def delivery_metrics(
     ]
     if environment is not None:
         judged.append(Run.environment_id == environment.id)
+    return judged
 
-    per_day = {
-        first_day + dt.timedelta(days=offset): DayMetrics(first_day + dt.timedelta(days=offset))
-        for offset in range(days)
-    }
+
+def _count_days(
+    session: Session, judged: list[ColumnElement[bool]], since: dt.datetime, per_day: dict[dt.date, DayMetrics]
+) -> None:
+    """Deploys, failures and the mean duration of the successful ones, per day, into ``per_day``."""
     day = func.date(Run.finished_at)
     succeeded = Run.state == RunState.SUCCESSFUL
     daily = session.execute(
@@ -180,6 +173,11 @@ def delivery_metrics(
             metrics.deploys, metrics.failures = int(deploys or 0), int(failures or 0)
             metrics.mean_duration_seconds = float(mean_duration) if mean_duration is not None else None
 
+
+def _count_restores(
+    session: Session, judged: list[ColumnElement[bool]], since: dt.datetime, per_day: dict[dt.date, DayMetrics]
+) -> int:
+    """Each outage's time to restore, on the day it was restored, into ``per_day``; the outages not restored."""
     # Time to restore: each failure is paired with the next success in its environment; the failures
     # sharing that success are one outage, which began at the earliest of them.
     success = aliased(Run)
@@ -218,6 +216,27 @@ def delivery_metrics(
         metrics = per_day.get(restored.date())
         if metrics is not None:
             metrics.restores.append((restored - began).total_seconds())
+    return unrestored
+
+
+def delivery_metrics(
+    session: Session,
+    project: Project,
+    days: int,
+    environment: Environment | None = None,
+    now: dt.datetime | None = None,
+) -> DeliveryMetrics:
+    """The metrics of the ``days`` calendar days (UTC) up to and including today."""
+    today = (now or utcnow()).date()
+    first_day = today - dt.timedelta(days=days - 1)
+    since = dt.datetime.combine(first_day, dt.time())
+    judged = _judged(project, environment)
+    per_day = {
+        first_day + dt.timedelta(days=offset): DayMetrics(first_day + dt.timedelta(days=offset))
+        for offset in range(days)
+    }
+    _count_days(session, judged, since, per_day)
+    unrestored = _count_restores(session, judged, since, per_day)
     return DeliveryMetrics(
         project=project.name,
         environment=environment.name if environment is not None else None,
