@@ -158,50 +158,22 @@ def publish(
         seconds[step] = round(now - clock, 3)
         clock = now
 
-    if not zone_dir.is_dir():
-        raise PublishError(f"the zone directory {zone_dir} does not exist")
-    try:
-        text = zonefile.render(export)
-    except zonefile.ZoneFileError as exc:
-        raise PublishError(f"the zone export was refused: {exc}") from None
-    zone = export["zone"].rstrip(".").lower()  # render accepted it: a plain absolute name
-    target = zone_dir / f"{zone}.zone"
-    result = Published(zone=zone, path=str(target), serial=export["serial"], seconds=seconds)
-    if UNQUOTABLE & set(str(target)):
-        raise PublishError(f"the zone file path {target!r} cannot be quoted for rndc addzone", **result.facts())
+    text, target, result = _render(export, zone_dir, seconds)
     lap("render")
     # BIND is asked while the zone file is validated: the answer costs no time on the way.
-    status_args = ("zonestatus", zone)
+    status_args = ("zonestatus", result.zone)
     status = rndc.start(*status_args)
     try:
         result.changed = zonefile.install(target, text, export["zone"], named_checkzone, dry_run=check_mode)
     except zonefile.ZoneFileError as exc:
         raise PublishError(str(exc), **result.facts()) from None
     finally:
-        status_rc, status_out, status_err = finish(status, status_args)
+        status_answer = finish(status, status_args)
     lap("install")
-    # rc 1 with "not found": a new zone. Anything else (BIND down, a wrong key) is a failure.
-    known = status_rc == 0
-    if not known and "not found" not in status_err:
-        raise PublishError(rndc_failure(status_args, status_rc, status_out, status_err), **result.facts())
-    bind_file = ZONESTATUS_FILE_RE.search(status_out)
-    # zonestatus prints "files: <path as configured>"; a relative one is BIND's business.
-    if bind_file and bind_file[1].startswith("/") and bind_file[1] != str(target):
-        raise PublishError(
-            f"BIND loads {zone} from {bind_file[1]}, not from {target} where this playbook installs it: "
-            f"point the zone's file in named.conf there, or set dns_zone_dir to {Path(bind_file[1]).parent}",
-            **result.facts(),
-        )
+    known = _known_zone(status_args, status_answer, target, result)
     if check_mode:
         return result
-    # Reload asked every time, so a run after a failed reload still loads the installed file; BIND
-    # itself answers "up-to-date" when the file did not change.
-    load_args = ("reload", zone) if known else ("addzone", zone, addzone_config(target))
-    load_rc, load_out, load_err = rndc.run(*load_args)
-    if load_rc != 0:
-        raise PublishError(rndc_failure(load_args, load_rc, load_out, load_err), **result.facts())
-    result.loaded = "added" if not known else ("up-to-date" if "up-to-date" in load_out else "reloaded")
-    result.changed = result.changed or result.loaded != "up-to-date"
+    _load(rndc, known, target, result)
     lap("load")
     origin = dns.name.from_text(export["zone"])
     result.served_serial, answer = wait_served(origin, result.serial, server, port, verify_seconds)
@@ -214,6 +186,52 @@ def publish(
             **result.facts(),
         )
     return result
+
+
+def _render(export: dict[str, Any], zone_dir: Path, seconds: dict[str, float]) -> tuple[str, Path, Published]:
+    """The zone file's text, where it goes, and the result that will say what became of it."""
+    if not zone_dir.is_dir():
+        raise PublishError(f"the zone directory {zone_dir} does not exist")
+    try:
+        text = zonefile.render(export)
+    except zonefile.ZoneFileError as exc:
+        raise PublishError(f"the zone export was refused: {exc}") from None
+    zone = export["zone"].rstrip(".").lower()  # render accepted it: a plain absolute name
+    target = zone_dir / f"{zone}.zone"
+    result = Published(zone=zone, path=str(target), serial=export["serial"], seconds=seconds)
+    if UNQUOTABLE & set(str(target)):
+        raise PublishError(f"the zone file path {target!r} cannot be quoted for rndc addzone", **result.facts())
+    return text, target, result
+
+
+def _known_zone(status_args: tuple[str, ...], status: tuple[int, str, str], target: Path, result: Published) -> bool:
+    """Whether BIND has the zone already, from ``rndc zonestatus``; PublishError if it loads another file."""
+    status_rc, status_out, status_err = status
+    # rc 1 with "not found": a new zone. Anything else (BIND down, a wrong key) is a failure.
+    known = status_rc == 0
+    if not known and "not found" not in status_err:
+        raise PublishError(rndc_failure(status_args, status_rc, status_out, status_err), **result.facts())
+    bind_file = ZONESTATUS_FILE_RE.search(status_out)
+    # zonestatus prints "files: <path as configured>"; a relative one is BIND's business.
+    if bind_file and bind_file[1].startswith("/") and bind_file[1] != str(target):
+        raise PublishError(
+            f"BIND loads {result.zone} from {bind_file[1]}, not from {target} where this playbook installs it: "
+            f"point the zone's file in named.conf there, or set dns_zone_dir to {Path(bind_file[1]).parent}",
+            **result.facts(),
+        )
+    return known
+
+
+def _load(rndc: Rndc, known: bool, target: Path, result: Published) -> None:
+    """``rndc addzone`` a new zone, ``rndc reload`` a known one; ``result.loaded`` says which happened."""
+    # Reload asked every time, so a run after a failed reload still loads the installed file; BIND
+    # itself answers "up-to-date" when the file did not change.
+    load_args = ("reload", result.zone) if known else ("addzone", result.zone, addzone_config(target))
+    load_rc, load_out, load_err = rndc.run(*load_args)
+    if load_rc != 0:
+        raise PublishError(rndc_failure(load_args, load_rc, load_out, load_err), **result.facts())
+    result.loaded = "added" if not known else ("up-to-date" if "up-to-date" in load_out else "reloaded")
+    result.changed = result.changed or result.loaded != "up-to-date"
 
 
 # The zone task's options (playbooks/library/playdeck_dns_zone.py documents them), shared by the module
