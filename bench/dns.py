@@ -238,6 +238,26 @@ def client(schedule: list[tuple[int, float]]) -> tuple[list[Change], float]:
     return made, behind
 
 
+def print_timeline(runs: list[Any], start: float) -> None:
+    """The runs' timeline, seconds from the burst's start, on stderr."""
+    epoch = dt.datetime.fromtimestamp(start, dt.UTC).replace(tzinfo=None)
+    for run in runs:
+        at = {k: getattr(run, k) for k in ("queued_at", "not_before", "started_at", "finished_at")}
+        offsets = ", ".join(f"{k} {(v - epoch).total_seconds():+.2f}" for k, v in at.items() if v)
+        print(f"  run {run.id}: {offsets}", file=sys.stderr)
+
+
+def served_latencies(made: list[Change], watch: Watch) -> list[float]:
+    """For each change, commit → BIND serving a serial that includes it."""
+    latencies = []
+    for change in made:
+        served = watch.served_at(change.seq)
+        if served is None:
+            raise RuntimeError(f"change_seq {change.seq}: no served serial covers it ({watch.exported_seq})")
+        latencies.append(served - change.committed)
+    return latencies
+
+
 def burst(bind: ThrowawayBind, changes: int, seconds: float, clients: int) -> list[Row]:
     from playdeck.dns import scheduling
 
@@ -262,17 +282,8 @@ def burst(bind: ThrowawayBind, changes: int, seconds: float, clients: int) -> li
     made = [change for share, _ in results for change in share]
     behind = max(late for _, late in results)
     runs = regeneration_runs(BURST_ZONE, after=before)
-    epoch = dt.datetime.fromtimestamp(start, dt.UTC).replace(tzinfo=None)
-    for run in runs:  # the runs' timeline, seconds from the burst's start
-        at = {k: getattr(run, k) for k in ("queued_at", "not_before", "started_at", "finished_at")}
-        offsets = ", ".join(f"{k} {(v - epoch).total_seconds():+.2f}" for k, v in at.items() if v)
-        print(f"  run {run.id}: {offsets}", file=sys.stderr)
-    latencies = []
-    for change in made:
-        served = watch.served_at(change.seq)
-        if served is None:
-            raise RuntimeError(f"change_seq {change.seq}: no served serial covers it ({watch.exported_seq})")
-        latencies.append(served - change.committed)
+    print_timeline(runs, start)
+    latencies = served_latencies(made, watch)
     unmapped = sorted(set(watch.first_served) - set(watch.exported_seq))
     durations = [(run.finished_at - run.started_at).total_seconds() for run in runs]
     waits = [(run.started_at - run.queued_at).total_seconds() for run in runs]
