@@ -37,8 +37,9 @@ def test_deploy_runs_to_success_and_every_event_is_persisted(test_projects, star
     # The DB holds exactly the events ansible-runner produced: same counters, same uuids.
     assert sorted((e["counter"], e["uuid"]) for e in produced) == [(e.counter, e.uuid) for e in stored]
     assert any("hello from host1 at version 1.4.2" in e.stdout for e in stored)
-    # pause is implicitly run_once: only host1 reports it (skipped).
-    assert summaries == {"host1": (2, 1, 0, 1), "host2": (2, 1, 0, 0)}
+    # Skipped: the go-ahead wait on both hosts (no release_file); pause is implicitly run_once, so only
+    # host1 reports it.
+    assert summaries == {"host1": (2, 1, 0, 2), "host2": (2, 1, 0, 1)}
     assert sorted(marker.read_text().split("\n")[:-1]) == [f"{run_id} host1", f"{run_id} host2"]
 
 
