@@ -36,6 +36,7 @@ from playdeck import db, models, projects
 from playdeck.dns import scheduling
 from playdeck.masking import REDACTED
 from playdeck.settings import get_settings
+from testing.servers import REPO_ROOT
 from tests.cli.cli_support import wait_until
 from tests.cli.conftest import supervise
 from tests.conftest import (
@@ -46,7 +47,6 @@ from tests.conftest import (
     leased_redis_db,
     make_user,
 )
-from tests.servers import REPO_ROOT
 
 ROLES = ("developer", "release_manager")
 ENVIRONMENT = "staging"
