@@ -91,7 +91,7 @@ def as_user(name: str, role: str = "admin", **grants: tuple[str, ...]) -> dict[s
 def api_headers() -> dict[str, str]:
     """For plain HTTP requests to a running web: the token the CLI would send (``configure``'s admin, or
     the one `playdeck up` wrote on a fresh install)."""
-    from playdeck.apiclient import configured_token
+    from playdeck.cli.apiclient import configured_token
     from playdeck.settings import load_settings
 
     # Not the cached settings: a test may have changed PLAYDECK_TOKEN since.

@@ -22,7 +22,7 @@ import pytest
 import requests
 from supervisor.xmlrpc import SupervisorTransport
 
-from playdeck.supervisor import PROGRAMS, SupervisorLayout
+from playdeck.cli.supervisor import PROGRAMS, SupervisorLayout
 
 PLAYDECK = Path(sys.executable).parent / "playdeck"
 WEB_START_SECONDS = 60

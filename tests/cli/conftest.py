@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from playdeck.cli.supervisor import SupervisorLayout
 from playdeck.settings import Settings, get_settings
-from playdeck.supervisor import SupervisorLayout
 from tests.cli.cli_support import (
     WEB_START_SECONDS,
     SupervisedPlaydeck,

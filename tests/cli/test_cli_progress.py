@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import re
 
-from playdeck.cli_progress import CLEAR_LINE, ProgressDisplay
+from playdeck.cli.progress import CLEAR_LINE, ProgressDisplay
 from tests.cli.cli_support import playdeck
 
 RESULT = {"event": "runner_on_ok", "stdout": "ok: [web1]"}

@@ -12,7 +12,7 @@ import pytest
 from supervisor.datatypes import RestartWhenExitUnexpected
 from supervisor.options import ServerOptions
 
-from playdeck import supervisor
+from playdeck.cli import supervisor
 from playdeck.errors import PlaydeckError
 from playdeck.settings import get_settings
 from tests.cli.cli_support import SupervisedPlaydeck

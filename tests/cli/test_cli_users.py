@@ -13,10 +13,10 @@ import requests
 from sqlalchemy import update
 
 from playdeck import audit, db
-from playdeck.apiclient import CLI_TOKEN_FILE
 from playdeck.auth import credentials
 from playdeck.auth.models import ApiToken
 from playdeck.cli import ADMIN_PASSWORD_FILE, UNAUTHENTICATED_HINT, default_user
+from playdeck.cli.apiclient import CLI_TOKEN_FILE
 from playdeck.errors import Unauthenticated
 from playdeck.models import utcnow
 from playdeck.settings import get_settings

@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from playdeck import db, projects, runs
-from playdeck.supervisor import CONFIG_DIR
+from playdeck.cli.supervisor import CONFIG_DIR
 from runners import orphans
 from testing import fault_report
 from testing.fault_report import executions

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from playdeck import db, projects, runs
-from playdeck.apiclient import parse_sse
+from playdeck.cli.apiclient import parse_sse
 from playdeck.events import events_after
 from testing import fault_report
 from tests.cli.cli_support import SupervisedPlaydeck

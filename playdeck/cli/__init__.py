@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from playdeck import private_files
-from playdeck.apiclient import ApiError, ApiUnreachable, PlaydeckApi, cli_token_path, configured_token
 from playdeck.auth.permissions import Role
-from playdeck.cli_progress import ProgressDisplay
+from playdeck.cli.apiclient import ApiError, ApiUnreachable, PlaydeckApi, cli_token_path, configured_token
+from playdeck.cli.progress import ProgressDisplay
 from playdeck.errors import PlaydeckError
 from playdeck.settings import Settings, get_settings
 
@@ -1030,7 +1030,7 @@ def web(bind: str | None) -> NoReturn:
 @cli.command()
 def up() -> NoReturn:
     """Run everything in the foreground under supervisord: web UI, a deploy worker and a DNS worker."""
-    from playdeck import supervisor
+    from playdeck.cli import supervisor
 
     settings = get_settings()
     upgrade_database(with_sample=True)
@@ -1164,7 +1164,3 @@ def webhook_remove(project_name: str, webhook_id: int) -> None:
     with shell_session() as session:
         webhooks.delete_webhook(session, project_name, webhook_id, who=default_user())
     click.echo(f"Webhook {webhook_id} of {project_name} removed.")
-
-
-if __name__ == "__main__":
-    main()
