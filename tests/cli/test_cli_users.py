@@ -15,8 +15,10 @@ from sqlalchemy import update
 from playdeck import audit, db
 from playdeck.auth import credentials
 from playdeck.auth.models import ApiToken
-from playdeck.cli import ADMIN_PASSWORD_FILE, UNAUTHENTICATED_HINT, default_user
+from playdeck.cli import UNAUTHENTICATED_HINT
 from playdeck.cli.apiclient import CLI_TOKEN_FILE
+from playdeck.cli.common import default_user
+from playdeck.cli.services import ADMIN_PASSWORD_FILE
 from playdeck.errors import Unauthenticated
 from playdeck.models import utcnow
 from playdeck.settings import get_settings
@@ -174,7 +176,7 @@ def test_playdeck_up_creates_the_first_admin_and_the_cli_token(playdeck_up: Supe
 
 
 def test_secrets_are_written_readable_by_their_owner_only(tmp_path: Path) -> None:
-    from playdeck.cli import write_secret
+    from playdeck.cli.services import write_secret
 
     secret = tmp_path / "secret"
     secret.write_text("old")

@@ -1,0 +1,243 @@
+"""Runs, through the JSON API: ``deploy``, ``runs``, ``cancel``, ``relaunch``; with ``--wait``, the run's live
+log and a progress line (``playdeck.cli.progress``) until it ends.
+
+They go through the API (``playdeck.cli.apiclient``), not the database, so a run started from a terminal
+is validated, recorded and dispatched exactly like one started in the UI, as the token's user.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from playdeck.cli.apiclient import ApiError, ApiUnreachable, PlaydeckApi, configured_token
+from playdeck.cli.common import EXIT_INTERRUPTED, EXIT_RUN_FAILED, CommandFailed, split_list
+from playdeck.cli.output import duration, format_table
+from playdeck.cli.progress import ProgressDisplay
+from playdeck.settings import get_settings
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+# The run page says canceled within 10 s; --wait allows for a slow grace period on top.
+CANCEL_WAIT_SECONDS = 60
+HOST_SUMMARY_COLUMNS = ("ok", "changed", "failed", "unreachable", "skipped", "rescued", "ignored")
+
+
+def parse_extra_vars(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dict[str, Any]:
+    """A JSON object, or ``@FILE`` holding one in JSON or YAML (as ansible-playbook's -e accepts)."""
+    if value is None:
+        return {}
+    if value.startswith("@"):
+        import yaml
+
+        path = Path(value[1:]).expanduser()
+        try:
+            parsed = yaml.safe_load(path.read_text())
+        except OSError as exc:
+            raise click.BadParameter(f"cannot read {path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise click.BadParameter(f"{path} is neither JSON nor YAML: {exc}") from None
+    else:
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise click.BadParameter(f'not valid JSON ({exc}); use \'{{"name": "value"}}\' or @FILE') from None
+    if not isinstance(parsed, dict):
+        raise click.BadParameter("must be a JSON object of variable names to values")
+    return parsed
+
+
+def retired_user_option(command: Command) -> Command:
+    """``--user`` once named the requester; the API now records the token's user, so a script still
+    passing it is told so instead of the name being silently dropped."""
+
+    def refuse(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            raise click.UsageError("--user is gone: the API records the user whose token (PLAYDECK_TOKEN) asks")
+
+    return click.option("--user", hidden=True, expose_value=False, callback=refuse)(command)
+
+
+def describe_run(run: dict[str, Any]) -> str:
+    parts = [f"rc {run['rc']}" if run.get("rc") is not None else "", duration(run.get("duration_seconds"))]
+    details = ", ".join(part for part in parts if part)
+    line = f"Run {run['id']} {run['state']}" + (f" ({details})" if details else "")
+    return line + (f": {run['reason']}" if run.get("reason") else "")
+
+
+def host_summary_table(run: dict[str, Any]) -> str:
+    summaries = run.get("host_summaries") or []
+    if not summaries:
+        return "(no host summary: the playbook did not get to its recap)"
+    headers = ["HOST", *(column.upper() for column in HOST_SUMMARY_COLUMNS)]
+    return format_table(headers, [[s["host"], *(s.get(c, 0) for c in HOST_SUMMARY_COLUMNS)] for s in summaries])
+
+
+def api_client() -> PlaydeckApi:
+    settings = get_settings()
+    return PlaydeckApi(settings.api_url, configured_token(settings))
+
+
+@click.command()
+@click.argument("project")
+@click.option("--env", "environment", required=True, help="Environment of the project, e.g. staging.")
+@click.option("--version", default="", help="Version to deploy (the playbook's default if empty).")
+@click.option("--extra-vars", callback=parse_extra_vars, metavar="JSON|@FILE", help="Extra variables for the playbook.")
+@click.option("--limit", default="", metavar="PATTERN", help="Only these hosts (Ansible host pattern).")
+@click.option("--tags", callback=split_list, metavar="A,B", help="Only tasks with these tags.")
+@click.option("--check", is_flag=True, help="Dry run: Ansible check mode, nothing is changed.")
+@retired_user_option
+@click.option("--wait", is_flag=True, help="Follow the log; exit 0 only if the run succeeds.")
+def deploy(
+    project: str,
+    environment: str,
+    version: str,
+    extra_vars: dict[str, Any],
+    limit: str,
+    tags: list[str],
+    check: bool,
+    wait: bool,
+) -> None:
+    """Queue a deploy of PROJECT to an environment (through the API, as the user of PLAYDECK_TOKEN)."""
+    api = api_client()
+    run = api.create_run(
+        {
+            "project": project,
+            "environment": environment,
+            "version": version,
+            "extra_vars": extra_vars,
+            "limit": limit,
+            "tags": tags,
+            "check": check,
+        }
+    )
+    announce_queued(api, run, wait)
+
+
+def announce_queued(api: PlaydeckApi, run: dict[str, Any], wait: bool) -> None:
+    """Say where the queued run can be watched; with ``wait``, follow it and exit 0 only if it succeeds."""
+    click.echo(f"Run {run['id']} {run['state']}: {api.run_page_url(run['id'])}")
+    if not wait:
+        return
+    try:
+        final = follow_run(api, run["id"])
+    except KeyboardInterrupt:
+        click.echo(f"\nStopped following; run {run['id']} goes on: {api.run_page_url(run['id'])}", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    click.echo(describe_run(final))
+    click.echo(host_summary_table(final))
+    sys.exit(0 if final["state"] == "successful" else EXIT_RUN_FAILED)
+
+
+def follow_run(api: PlaydeckApi, run_id: int) -> dict[str, Any]:
+    """Print the run's output as it arrives, with a progress line on stderr; return the finished run."""
+    try:
+        progress = ProgressDisplay.for_run(api.get_progress(run_id))
+    except ApiError:  # a server without the progress endpoint: follow the log all the same
+        progress = ProgressDisplay(expected=None, previous_seconds=None)
+    for sse in api.follow_run(run_id):
+        if sse.event == "run_event":
+            event = sse.json()
+            if event.get("stdout"):
+                progress.before_output()
+                click.echo(event["stdout"])
+            progress.event(event)
+            progress.draw()
+        elif sse.event == "state":
+            state = sse.json().get("state")
+            progress.before_output()
+            click.echo(f"-- run {run_id}: {state}", err=True)
+            if state == "running":
+                progress.running()
+            progress.draw()
+        elif sse.event == "end":
+            final = sse.json()
+            progress.finish(final.get("state") == "successful")
+            # The end frame normally carries the host summaries; if not, ask for the full run.
+            return final if "host_summaries" in final else api.get_run(run_id)
+    raise ApiUnreachable(f"the stream of run {run_id} ended without its final event")
+
+
+@click.command()
+@click.option("--project", default=None, help="Only runs of this project.")
+@click.option("--env", "environment", default=None, help="Only runs in this environment.")
+@click.option("--state", default=None, metavar="STATE[,STATE]", help="Only runs in these states.")
+@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
+def runs(project: str | None, environment: str | None, state: str | None, page: int) -> None:
+    """List runs, newest first (through the API)."""
+    listing = api_client().list_runs({"project": project, "environment": environment, "state": state, "page": page})
+    rows = [
+        [
+            run["id"],
+            run["state"],
+            run["project"],
+            run["environment"],
+            run["version"] or "-",
+            run["requested_by"],
+            (run["queued_at"] or "")[:19].replace("T", " "),
+            duration(run.get("duration_seconds")) or "-",
+        ]
+        for run in listing["runs"]
+    ]
+    if not rows:
+        click.echo("No runs." if page == 1 else f"No runs on page {page}.")
+        return
+    headers = ["ID", "STATE", "PROJECT", "ENV", "VERSION", "BY", "QUEUED (UTC)", "DURATION"]
+    click.echo(format_table(headers, rows))
+    if listing.get("has_next"):
+        click.echo(f"More: --page {page + 1}")
+
+
+@click.command()
+@click.argument("run_id", type=click.IntRange(min=1))
+@retired_user_option
+@click.option("--wait", is_flag=True, help="Wait until every process of the run has stopped.")
+@click.option("--force", is_flag=True, help="Record it canceled now, for a run whose worker has vanished.")
+def cancel(run_id: int, wait: bool, force: bool) -> None:
+    """Cancel a run: a queued one never starts, a running one has its whole process tree stopped.
+
+    Exits 0 once canceled (or, without --wait, once the cancel is accepted); 2 if the run had already
+    ended.
+    """
+    api = api_client()
+    run = api.cancel_run(run_id, force)
+    if wait:
+        deadline = time.monotonic() + CANCEL_WAIT_SECONDS
+        while not run["terminal"] and time.monotonic() < deadline:
+            time.sleep(0.5)
+            run = api.get_run(run_id)
+    if run["terminal"]:
+        click.echo(describe_run(run))
+        if run["state"] != "canceled":
+            raise CommandFailed(f"run {run_id} ended {run['state']} before the cancel took effect", EXIT_RUN_FAILED)
+    else:
+        click.echo(f"Run {run_id}: cancel requested; its worker is stopping every process of the run.")
+        if wait:
+            raise CommandFailed(f"run {run_id} is still {run['state']} after {CANCEL_WAIT_SECONDS} s", EXIT_RUN_FAILED)
+
+
+@click.command()
+@click.argument("run_id", type=click.IntRange(min=1))
+@click.option("--failed", is_flag=True, help="Only on the hosts that failed or were unreachable.")
+@retired_user_option
+@click.option("--wait", is_flag=True, help="Follow the log; exit 0 only if the new run succeeds.")
+def relaunch(run_id: int, failed: bool, wait: bool) -> None:
+    """Queue a new run with the parameters of a finished run RUN_ID (through the API).
+
+    Exits 2 if the run is still queued or running, or with --failed if no host failed.
+    """
+    api = api_client()
+    run = api.relaunch_run(run_id, "failed" if failed else "all")
+    if failed:
+        click.echo(f"Relaunch of run {run_id} on {run['limit']}")
+    announce_queued(api, run, wait)
+
+
+# What playdeck.cli adds to the `playdeck` group.
+COMMANDS = (deploy, runs, cancel, relaunch)
