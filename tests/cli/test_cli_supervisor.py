@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import signal
 import stat
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -60,6 +62,17 @@ def test_programs_run_this_installation_with_logs_in_the_data_dir(monkeypatch: p
     for name, program in programs.items():
         assert program.stdout_logfile == str(settings.data_dir / "log" / f"{name}.log")
         assert program.redirect_stderr is True
+
+
+def test_without_a_console_script_the_programs_run_the_module() -> None:
+    # playdeck_command() falls back to `python -m playdeck.cli` in a checkout with no console script.
+    shown = subprocess.run(
+        [sys.executable, "-m", "playdeck.cli", "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert shown.returncode == 0, shown.stderr
+    for command in ("deploy", "user", "workers", "drain", "db", "web", "worker", "reaper", "up"):
+        assert f"\n  {command} " in shown.stdout
 
 
 def test_a_data_dir_too_long_for_a_unix_socket_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
