@@ -23,7 +23,7 @@ from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.launch_form import validate_values
 from playdeck.models import Environment, Project, Run, RunHostSummary, utcnow
 from playdeck.serializers import run_brief_sql
-from playdeck.states import TERMINAL_STATES, RunState, is_terminal, sources_of
+from playdeck.states import TERMINAL_STATES, RunKind, RunState, is_terminal, sources_of
 from playdeck.var_names import check_var_name
 from playdeck.worker_identity import current_worker_id
 
@@ -43,7 +43,7 @@ MAX_TAGS = 50
 # Variables only the platform gives a run: the built-in DNS runs' zone, zone directory, rndc program
 # and server. From a launcher, dns_rndc would be a program the worker executes.
 PLATFORM_VAR_PREFIXES = ("dns_",)
-QUEUE_FOR_KIND = {"deploy": "deploy", "dns": "dns"}
+QUEUE_FOR_KIND = {RunKind.DEPLOY: "deploy", RunKind.DNS: "dns"}
 QUEUED_ONLY = frozenset({RunState.QUEUED})
 RUNNING_ONLY = frozenset({RunState.RUNNING})
 
@@ -58,7 +58,7 @@ class RunRequest:
     tags: list[str] = field(default_factory=list)
     check: bool = False
     requested_by: str = "anonymous"
-    kind: str = "deploy"
+    kind: str = RunKind.DEPLOY
     # Seconds; None means the project's limit. Never more than the project allows.
     timeout: int | None = None
     idle_timeout: int | None = None
@@ -113,7 +113,7 @@ def _validate_launched(request: RunRequest) -> None:
             f"project '{request.project}' is built in: Playdeck starts its runs itself (DNS changes regenerate "
             "their zones), nobody deploys or relaunches it",
         )
-    if request.kind != "deploy":
+    if request.kind != RunKind.DEPLOY:
         raise ValidationError("kind", "runs are started as deploys")
     for name in request.extra_vars:
         if name.startswith(PLATFORM_VAR_PREFIXES):
@@ -136,7 +136,7 @@ def _validate_limits(request: RunRequest, project: Project) -> None:
 def _launch_values(request: RunRequest, project: Project) -> tuple[dict[str, Any], dict[str, str]]:
     """A deploy's extra vars checked against the project's launch form (defaults filled in, undeclared
     names refused), secrets masked; and the secret values alone. System runs (DNS) set their own."""
-    if request.kind != "deploy":
+    if request.kind != RunKind.DEPLOY:
         return request.extra_vars, {}
     form = launch_inputs.form_for(project)
     return launch_inputs.split_secrets(form, validate_values(form, request.extra_vars))
@@ -203,7 +203,7 @@ def request_run(session: Session, request: RunRequest) -> Run:
     if secret_inputs:
         # Sealed for this run's id, known once it is inserted; cleared when the run ends (_transition).
         run.secret_vars_sealed = launch_inputs.seal(run.id, secret_inputs)
-    if run.kind == "deploy":
+    if run.kind == RunKind.DEPLOY:
         # A DNS change's regeneration run is audited as the DNS change itself.
         audit.record(
             session,
@@ -222,7 +222,7 @@ def request_run(session: Session, request: RunRequest) -> Run:
                 "relaunch_of": request.relaunch_of,
             },
         )
-    if project.supersede_queued and run.kind == "deploy":
+    if project.supersede_queued and run.kind == RunKind.DEPLOY:
         _supersede_waiting(session, run)
     return run
 

@@ -1,10 +1,18 @@
-"""The run state machine: the one place that says which state may follow which."""
+"""The run state machine: the one place that says which state may follow which; and the kinds of run."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
 from playdeck.errors import IllegalTransition
+
+
+class RunKind(StrEnum):
+    """What a run is for; the value is stored in ``runs.kind``. A deploy runs a project's playbook, a DNS
+    run regenerates (or removes) one zone with the built-in DNS project (runners.kinds)."""
+
+    DEPLOY = "deploy"
+    DNS = "dns"
 
 
 class RunState(StrEnum):
