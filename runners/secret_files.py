@@ -1,6 +1,6 @@
 """A run's secrets on their way to Ansible: given for the run only, no copy left behind.
 
-The run's private data dir is 0700 (``execution._run_playbook``). ansible-runner would write the passwords
+The run's private data dir is 0700 (``runners.preparation``). ansible-runner would write the passwords
 and the SSH key it is given into ``env/passwords`` and ``env/ssh_key`` there; Playdeck starts it with
 ``suppress_env_files`` instead, so both stay in memory: the become password answers Ansible's
 ``--ask-become-pass`` prompt through pexpect, the SSH key reaches ssh-agent through a FIFO

@@ -10,7 +10,7 @@ import ansible_runner
 import pytest
 
 from playdeck.settings import SOURCE_ROOT
-from runners.execution import ANSIBLE_BIN_DIR
+from runners.playbook_run import ANSIBLE_BIN_DIR
 from testing.dns_server import ThrowawayBind
 
 PLAYBOOK = SOURCE_ROOT / "playbooks" / "dns-zone-delete.yml"

@@ -13,7 +13,7 @@ import pytest
 
 from playdeck.dns import zonefile
 from playdeck.settings import SOURCE_ROOT
-from runners.execution import ANSIBLE_BIN_DIR
+from runners.playbook_run import ANSIBLE_BIN_DIR
 from testing.dns_server import ThrowawayBind
 from tests.conftest import free_port
 from tests.dns.test_zonefile import RECORDS, SERIAL, ZONE, make_export
@@ -66,7 +66,7 @@ class ZonePlaybook:
                 **extra,
             },
             cmdline="--check" if check else None,
-            # The ansible-playbook beside this interpreter, as runners/execution.py finds it.
+            # The ansible-playbook beside this interpreter, as runners/playbook_run.py finds it.
             envvars={"PATH": f"{ANSIBLE_BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}"},
             quiet=True,
             # Without a cancel_callback ansible-runner takes over this process's SIGTERM/SIGINT handling.

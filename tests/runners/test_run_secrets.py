@@ -32,7 +32,7 @@ from playdeck.models import Base, RunEvent
 from playdeck.secrets import BECOME_PASSWORD, SSH_KEY, VAULT_PASSWORD, RunSecrets
 from playdeck.settings import get_settings
 from playdeck.states import RunState
-from runners import execution, retention, secret_files
+from runners import execution, playbook_run, retention, secret_files
 from tests.conftest import use_key, wait_for_state, web_client
 
 ENDED = {"successful", "failed", "error", "canceled", "timeout", "lost"}
@@ -173,7 +173,8 @@ def test_a_run_uses_its_secrets_and_leaves_no_plaintext_behind(secret_key, start
     command = json.loads((data_dir / "artifacts" / "artifacts" / "command").read_text())
     assert "--ask-become-pass" in command["command"][-1] and "--vault-password-file" in command["command"][-1]
     assert command["command"][0] == "ssh-agent"
-    assert {name: command["env"][name] for name in execution.HIDDEN_ENV} == dict.fromkeys(execution.HIDDEN_ENV, "")
+    hidden = playbook_run.HIDDEN_ENV
+    assert {name: command["env"][name] for name in hidden} == dict.fromkeys(hidden, "")
     assert (data_dir / "env" / "extravars").is_file()
 
     # A second run whose vault text was encrypted with another password fails: its files go all the same.

@@ -1,0 +1,97 @@
+"""The last step of executing a run: its terminal state and reason, the kind's own conclusion, then the
+run's end recorded (host recap, terminal state; the environment's lock and the notifications go with it)."""
+
+from __future__ import annotations
+
+import logging
+
+from playdeck import lost, runs
+from playdeck.db import retry_while_unavailable, session_scope
+from playdeck.settings import Settings
+from playdeck.states import RunState
+from runners import spec as run_spec
+from runners import ssh_connection
+from runners.playbook_run import Executed
+from runners.preparation import Prepared
+from runners.spec import RunSpec
+
+log = logging.getLogger(__name__)
+
+RUNNER_STATUS_TO_STATE = {
+    "successful": RunState.SUCCESSFUL,
+    "failed": RunState.FAILED,
+    "canceled": RunState.CANCELED,
+    "timeout": RunState.TIMEOUT,
+    "error": RunState.ERROR,
+}
+
+
+def conclude(spec: RunSpec, prepared: Prepared, executed: Executed, settings: Settings) -> RunState:
+    pump = executed.pump
+    state = _terminal_state(executed)
+    # Webhooks and the API show the reason: a secret in it (a task's failure message) is masked too.
+    reason = prepared.secrets.redact(_reason(state, spec, executed))
+    # The kind's conclusion comes before the run's own end (a DNS run's zone is marked served first).
+    prepared.kind.conclude(spec, state, pump.first_failure or reason)
+    state = retry_while_unavailable(
+        lambda: _record_end(spec.run_id, state, executed, reason),
+        settings.db_outage_patience_seconds,
+        f"run {spec.run_id} end",
+    )
+    log.info("run %s ended %s (rc %s, %d events)", spec.run_id, state, executed.rc, pump.persisted)
+    return state
+
+
+def _terminal_state(executed: Executed) -> RunState:
+    pump = executed.pump
+    state = RUNNER_STATUS_TO_STATE.get(executed.runner_status, RunState.ERROR)
+    if pump.stop_requested.is_set() and state is not RunState.SUCCESSFUL:
+        # Our TERM may end the playbook (rc != 0) before ansible-runner's own cancel does: either way
+        # the run was stopped on request. A run that completed first stays successful.
+        state = RunState.CANCELED
+        if pump.out_of_contact:
+            # Stopped because this worker was cut off from the DB: the run is lost, as the reaper says too.
+            state = RunState.LOST
+    return state
+
+
+def _record_end(run_id: int, state: RunState, executed: Executed, reason: str) -> RunState:
+    pump = executed.pump
+    gone = None
+    with session_scope() as session:
+        if pump.stats is not None and not pump.disowned:
+            runs.record_host_summaries(session, run_id, pump.stats)
+        if state is RunState.LOST:
+            # Through the one lost path, so the project's retry policy applies (messages after commit).
+            gone = lost.record_lost(session, run_id, reason)
+        elif runs.finish_run(session, run_id, state, rc=executed.rc, reason=reason):
+            return state
+    if gone is not None:
+        lost.after_commit(gone)
+        return state
+    with session_scope() as session:
+        # Someone else ended the run while it executed (force-cancel, reaper), or a retry finds
+        # its own earlier commit applied: the recorded state stands.
+        return RunState(run_spec.current_state(session, run_id))
+
+
+def _reason(state: RunState, spec: RunSpec, executed: Executed) -> str:
+    pump, rc = executed.pump, executed.rc
+    parts = []
+    if state in (RunState.CANCELED, RunState.LOST) and pump.stop_reason:
+        parts.append(pump.stop_reason)
+    elif state is RunState.FAILED:
+        host_key_problem = ssh_connection.explain_failure(pump.first_failure)
+        if host_key_problem:
+            parts.append(host_key_problem)
+        parts.append(f"ansible-playbook exited with rc {rc}")
+        if pump.first_failure:
+            parts.append(f"first failure: {pump.first_failure}")
+    elif state is RunState.TIMEOUT:
+        if executed.elapsed >= spec.timeout:
+            parts.append(f"stopped after the run timeout of {spec.timeout} s")
+        else:
+            parts.append(f"stopped after {spec.idle_timeout} s without output (idle timeout)")
+    if executed.leftovers:
+        parts.append(f"stopped {len(executed.leftovers)} leftover processes")
+    return "; ".join(parts)
