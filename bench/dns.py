@@ -130,6 +130,9 @@ def dns_stack(bind: ThrowawayBind) -> Stack:
             "PLAYDECK_DNS_SERVER": "127.0.0.1",
             "PLAYDECK_DNS_PORT": str(bind.port),
             "PLAYDECK_DNS_RNDC_CONF": str(bind.rndc_conf),
+            # The throwaway BIND's rndc.conf and key live under /tmp, which a sandboxed run does not see (its
+            # /tmp is its own; docs/operators.md): declared, as an operator declares such a path.
+            "PLAYDECK_RUN_WRITABLE_PATHS": str(bind.base),
         },
     )
 
