@@ -49,6 +49,7 @@ def make_user(
 ) -> str:
     """The user ``name`` (created with ``role`` if missing, given the grants) and a new API token of theirs."""
     from playdeck.auth import credentials, users
+    from playdeck.dns import editors
     from playdeck.errors import NotFound
 
     with db.session_scope() as session:
@@ -59,7 +60,7 @@ def make_user(
         for project in projects:
             users.grant_project(session, user, project)
         for zone in zones:
-            users.grant_zone(session, user, zone)
+            editors.grant_zone(session, user, zone)
         return credentials.create_token(session, name, name="tests").token
 
 

@@ -10,8 +10,6 @@ runs a/__init__ is not counted, since a package's __init__ importing its own mod
 import ast
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("playdeck", "runners", "webui", "bench", "testing")
 MAX_FUNCTION_LINES = 60
@@ -168,11 +166,6 @@ def test_benchmarks_do_not_import_the_test_suite():
     assert not offenders, "\n".join(offenders)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="playdeck.auth.users.grant_zone/revoke_zone canonicalise the zone name with playdeck.dns.changes.zone_key; "
-    "moving them into the DNS domain changes the CLI's call, which waits for the playdeck/cli/ split",
-)
 def test_accounts_do_not_import_dns():
     # DNS builds on accounts (zone editors); an arrow back makes the two one lump.
     graph = import_graph()

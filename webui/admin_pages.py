@@ -22,6 +22,7 @@ from playdeck.auth import credentials, users
 from playdeck.auth.models import User
 from playdeck.auth.permissions import Action, Role
 from playdeck.db import session_scope
+from playdeck.dns import editors
 from playdeck.errors import PlaydeckError, ValidationError
 from playdeck.launch_form import LaunchForm, parse_document
 from playdeck.serializers import project_json
@@ -158,8 +159,8 @@ def _grant_change(grant: bool) -> Callable[[Session, User], None]:
     changes = {
         ("project", True): users.grant_project,
         ("project", False): users.revoke_project,
-        ("zone", True): users.grant_zone,
-        ("zone", False): users.revoke_zone,
+        ("zone", True): editors.grant_zone,
+        ("zone", False): editors.revoke_zone,
     }
     change = changes[(kind, grant)]
     return lambda session, found: change(session, found, value)

@@ -16,6 +16,7 @@ from playdeck.auth import credentials, users
 from playdeck.auth.models import ApiToken
 from playdeck.auth.permissions import Action, Role
 from playdeck.db import session_scope
+from playdeck.dns import editors
 from playdeck.errors import Forbidden, ValidationError
 from webui import access
 from webui.payloads import json_request_body
@@ -110,13 +111,13 @@ def revoke_project(user: str, project: str) -> Response:
 @bp.put("/users/<user>/zones/<zone>")
 @access.rule(Action.ADMIN)
 def grant_zone(user: str, zone: str) -> Response:
-    return _grant(user, users.grant_zone, zone)
+    return _grant(user, editors.grant_zone, zone)
 
 
 @bp.delete("/users/<user>/zones/<zone>")
 @access.rule(Action.ADMIN)
 def revoke_zone(user: str, zone: str) -> Response:
-    return _grant(user, users.revoke_zone, zone)
+    return _grant(user, editors.revoke_zone, zone)
 
 
 # --- API tokens (everyone their own) ----------------------------------------------------------------

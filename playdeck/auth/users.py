@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from werkzeug.security import generate_password_hash
 
 from playdeck import audit
-from playdeck.auth.models import ApiToken, LoginSession, ProjectMember, User, ZoneEditor
+from playdeck.auth.models import ApiToken, LoginSession, ProjectMember, User
 from playdeck.auth.permissions import Principal, Role
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.models import AuditEvent, Project, utcnow
@@ -156,15 +156,6 @@ def grant_project(session: Session, user: User, project_name: str) -> None:
         audit.record(session, "user.grant_project", "user", user.name, {"project": project_name})
 
 
-def grant_zone(session: Session, user: User, zone: str) -> None:
-    from playdeck.dns.changes import zone_key
-
-    key = zone_key(zone)
-    if key not in {grant.zone for grant in user.zones}:
-        user.zones.append(ZoneEditor(zone=key))
-        audit.record(session, "user.grant_zone", "user", user.name, {"zone": key})
-
-
 def revoke_project(session: Session, user: User, project_name: str) -> None:
     project = session.scalar(select(Project).where(Project.name == project_name))
     member = next((m for m in user.projects if project is not None and m.project_id == project.id), None)
@@ -172,20 +163,6 @@ def revoke_project(session: Session, user: User, project_name: str) -> None:
         raise NotFound(f"{user.name} is not a member of project {project_name!r}")
     user.projects.remove(member)
     audit.record(session, "user.revoke_project", "user", user.name, {"project": project_name})
-
-
-def revoke_zone(session: Session, user: User, zone: str) -> None:
-    from playdeck.dns.changes import zone_key
-
-    try:
-        key = zone_key(zone)
-    except (NotFound, ValidationError):
-        key = zone
-    grant = next((g for g in user.zones if g.zone == key), None)
-    if grant is None:
-        raise NotFound(f"{user.name} is not an editor of zone {zone!r}")
-    user.zones.remove(grant)
-    audit.record(session, "user.revoke_zone", "user", user.name, {"zone": key})
 
 
 def list_users(session: Session) -> list[User]:

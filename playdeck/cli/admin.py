@@ -246,13 +246,14 @@ def user_grant(name: str, projects: tuple[str, ...], zones: tuple[str, ...]) -> 
     if not projects and not zones:
         raise click.UsageError("give --project or --zone (each repeatable)")
     from playdeck.auth import users
+    from playdeck.dns import editors
 
     with shell_session() as session:
         granted = users.get_user(session, name)
         for project_name in projects:
             users.grant_project(session, granted, project_name)
         for zone in zones:
-            users.grant_zone(session, granted, zone)
+            editors.grant_zone(session, granted, zone)
         show_user(session, granted)
 
 

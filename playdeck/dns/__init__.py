@@ -8,6 +8,7 @@ request or task, like ``playdeck.runs``):
 - ``listing``: list_records — search, sort, keyset pages (``RecordPage``);
 - ``importing``: preview_import, apply_import (``ImportPreview``);
 - ``export``: export_zone — the JSON contract the zone-file renderer reads;
+- ``editors``: grant_zone, revoke_zone — who edits which zone (stored with the accounts);
 - ``regeneration``: dirty_zones, deleted_zones, begin_run (a ``Regeneration`` of a live zone or the
   ``Removal`` of a deleted one), begin_regeneration, finish_regeneration, finish_removal, purge_zone;
 - ``scheduling``: writing (a change's transaction, committed with its zones' runs), schedule /

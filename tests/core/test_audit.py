@@ -9,7 +9,7 @@ import pytest
 
 from playdeck import audit, db, runs
 from playdeck.auth import credentials, users
-from playdeck.dns import records, zones
+from playdeck.dns import editors, records, zones
 from playdeck.errors import Conflict, Unauthenticated
 from tests.conftest import free_extra_vars
 
@@ -70,7 +70,7 @@ def test_a_change_that_rolls_back_leaves_no_event(services, events: Events):
 def test_dns_changes_users_and_tokens_are_audited(services, events: Events):
     with audit.acting_as("root", "cli"), db.session_scope() as session:
         users.create_user(session, "dana", "viewer", None)
-        users.grant_zone(session, users.get_user(session, "dana"), "example.test")
+        editors.grant_zone(session, users.get_user(session, "dana"), "example.test")
         users.set_role(session, users.get_user(session, "dana"), "developer")
         credentials.create_token(session, "dana", name="laptop")
     with db.session_scope() as session:

@@ -13,6 +13,7 @@ from playdeck import db
 from playdeck.auth import credentials, throttle, users
 from playdeck.auth.models import ApiToken, LoginFailure, LoginSession, User
 from playdeck.auth.permissions import Action, Role, allows, require_cancel, require_deploy, require_zone_editor
+from playdeck.dns import editors
 from playdeck.errors import Conflict, Forbidden, TooManyAttempts, Unauthenticated, ValidationError
 from playdeck.models import Project, utcnow
 
@@ -203,7 +204,7 @@ def test_roles_and_grants_decide_what_a_principal_may_do(embedded):
     add_user("dns", "viewer", None)
     with db.session_scope() as session:
         users.grant_project(session, users.get_user(session, "dev"), "sampleapp")
-        users.grant_zone(session, users.get_user(session, "dns"), "Example.Test")
+        editors.grant_zone(session, users.get_user(session, "dns"), "Example.Test")
         with pytest.raises(Exception, match="does not exist"):
             users.grant_project(session, users.get_user(session, "dev"), "nosuch")
     with db.session_scope() as session:
