@@ -108,13 +108,13 @@ def stop_descendants(spare: frozenset[int] = frozenset(), grace_seconds: float =
     return pids
 
 
-def reap_exited_children() -> None:
-    """Collect this process's children that have exited. bwrap's outer process exits as soon as the sandbox's
-    init reports the command's status, leaving that init, exited too, to the nearest subreaper (us): a zombie,
-    not a process of the run still running."""
-    for proc in descendants():
+def reap_exited_children(name: str | None = None) -> None:
+    """Collect this process's children that have exited (only those called ``name``, if given). bwrap's outer
+    process exits as soon as the sandbox's init reports the command's status, leaving that init, exited too, to
+    the nearest subreaper (us): a zombie, not a process of the run still running."""
+    for proc in psutil.Process().children():
         try:
-            if proc.ppid() == os.getpid() and proc.status() == psutil.STATUS_ZOMBIE:
+            if proc.status() == psutil.STATUS_ZOMBIE and (name is None or proc.name() == name):
                 os.waitpid(proc.pid, os.WNOHANG)
         except (psutil.Error, ChildProcessError):
             continue

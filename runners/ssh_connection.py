@@ -16,7 +16,6 @@ the run, so they are not left to the leftover sweep.
 from __future__ import annotations
 
 import logging
-import os
 import shlex
 import shutil
 import subprocess
@@ -110,20 +109,11 @@ def close(setup: SshSetup) -> None:
         processes.wait_gone(masters, MASTER_EXIT_SECONDS)
         # The ssh clients that started the masters exited once their task was done; their parents (Ansible's
         # task workers) had exited first, so they were re-parented to the run's subreaper, which reaps them here.
-        _reap_exited_ssh()
+        processes.reap_exited_children("ssh")
         if setup.temporary:
             shutil.rmtree(setup.control_dir, ignore_errors=True)
     except OSError:
         log.exception("could not close the ssh masters in %s", setup.control_dir)
-
-
-def _reap_exited_ssh() -> None:
-    for proc in psutil.Process().children():
-        try:
-            if proc.status() == psutil.STATUS_ZOMBIE and proc.name() == "ssh":
-                os.waitpid(proc.pid, os.WNOHANG)
-        except (psutil.Error, ChildProcessError):
-            continue
 
 
 def _is_master_of(proc: psutil.Process, control_dir: Path) -> bool:
