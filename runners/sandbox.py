@@ -48,6 +48,8 @@ BASE_ARGS = (
     "--cap-drop", "ALL",
 )  # fmt: skip
 SCRATCH_DIR = "tmp"
+# The checkout (or site-packages) Playdeck itself is imported from.
+CODE_ROOT = Path(__file__).resolve().parent.parent
 PROBE_SECONDS = 10
 # Run as `sh -c WRAPPER playdeck-sandbox BWRAP ARGS...`: binds the dir of $SSH_AUTH_SOCK (if set) just before the
 # "--" that ends bwrap's options, so it comes after the tmpfs over /tmp. (`for` walks the original arguments
@@ -153,7 +155,8 @@ def _read_only_under_tmp(settings: Settings, project_dir: Path) -> list[str]:
     /tmp (an install unpacked there, a test's tmp dir): its playbook's dir, the playbook and inventory dirs, the
     Python that runs Ansible. Anywhere else ``--ro-bind / /`` shows them already; inside the data dir they stay
     hidden (its tmpfs comes after)."""
-    readable = (Path(project_dir), settings.playbook_dir, settings.inventory_dir, Path(sys.prefix))
+    # CODE_ROOT too: an editable install's venv imports Playdeck (the DNS playbook's modules) from the checkout.
+    readable = (Path(project_dir), settings.playbook_dir, settings.inventory_dir, Path(sys.prefix), CODE_ROOT)
     args = []
     for path in dict.fromkeys(readable):
         if path.is_relative_to("/tmp") and path != Path("/tmp") and path.is_dir():
