@@ -168,7 +168,7 @@ def settle(zone: str, timeout: float = SETTLE_TIMEOUT) -> None:
     """Wait until BIND serves everything of ``zone`` and no regeneration is left; fail on a failed run."""
     from playdeck import db
     from playdeck.dns.models import Zone
-    from playdeck.states import is_terminal
+    from playdeck.runs.states import is_terminal
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -240,7 +240,8 @@ class Stack:
         # Configure this process too, so it can read run timestamps with the same services.
         os.environ.clear()
         os.environ.update(self.env)
-        from playdeck import db, taskqueue
+        from playdeck import db
+        from playdeck.runs import taskqueue
         from playdeck.settings import get_settings
 
         get_settings.cache_clear()
@@ -351,7 +352,7 @@ class Stack:
 
         from playdeck import db
         from playdeck.models import Run
-        from playdeck.states import is_terminal
+        from playdeck.runs.states import is_terminal
 
         columns = (Run.id, Run.state, Run.reason, Run.queued_at, Run.started_at, Run.finished_at)
         deadline = time.monotonic() + timeout

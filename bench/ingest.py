@@ -2,7 +2,7 @@
 path, and the lag between ansible producing an event and the event being readable in the DB.
 
 Replay: every recorded event goes to ``EventPump.put`` — ansible-runner's event handler in a worker —
-as fast as this process can call it; the pump's own thread writes the batches (``playdeck.events``)
+as fast as this process can call it; the pump's own thread writes the batches (``playdeck.runs.events``)
 exactly as in a run. Measured: events / (first put → ``close()`` returned, everything committed).
 Then the stored rows are counted: total, distinct counters, and the run's ``event_count``.
 

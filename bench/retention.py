@@ -1,9 +1,9 @@
 """Retention (issue 7, target 6): purging old runs at 10M events without stalling the live system.
 
-On the seeded ``bench_scale`` (see bench/scale.py), ``playdeck.purge.purge_runs`` deletes the
+On the seeded ``bench_scale`` (see bench/scale.py), ``playdeck.runs.purge.purge_runs`` deletes the
 oldest ``PURGED_RUNS`` runs (~98 events each) while two threads play the live system:
 
-* a worker: a running run whose events arrive in batches of 200 through ``playdeck.events``
+* a worker: a running run whose events arrive in batches of 200 through ``playdeck.runs.events``
   (the EventPump's path), one batch every 50 ms;
 * a reader: the first page of the 200,000-event run's log and the first page of the runs list,
   back to back.
@@ -55,7 +55,7 @@ def live_run() -> int:
 
 def writer(run_id: int):
     from playdeck.db import session_scope
-    from playdeck.events import event_row, store_events
+    from playdeck.runs.events import event_row, store_events
 
     counter = 0
 
@@ -76,8 +76,8 @@ def writer(run_id: int):
 
 def reader() -> None:
     from playdeck.db import session_scope
-    from playdeck.events import events_after
-    from playdeck.runs import RunFilters, list_runs
+    from playdeck.runs.events import events_after
+    from playdeck.runs.runs import RunFilters, list_runs
 
     with session_scope() as session:
         events_after(session, scale.BIG_RUN_ID, 0)
@@ -105,7 +105,7 @@ def measure(seconds: float | None, purge=None) -> tuple[list[float], list[float]
 
 
 def run() -> list[Row]:
-    from playdeck.purge import purge_runs
+    from playdeck.runs.purge import purge_runs
 
     scale.ensure_seeded()
     use_database(f"mysql+pymysql://root@127.0.0.1:3306/{scale.DB_NAME}?charset=utf8mb4")

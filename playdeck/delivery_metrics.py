@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, aliased
 
 from playdeck.errors import ValidationError
 from playdeck.models import Environment, Project, Run, utcnow
-from playdeck.states import RunState
+from playdeck.runs.states import RunState
 
 WINDOWS_DAYS = (30, 90)
 FAILURE_STATES = (RunState.FAILED, RunState.TIMEOUT, RunState.ERROR, RunState.LOST)

@@ -12,7 +12,7 @@ A secret field's value is replaced by the mask in the run's extra vars (what the
 audit log show) and kept, encrypted with PLAYDECK_SECRET_KEY and bound to its run, in
 ``runs.secret_vars_sealed`` only until the run ends (``runs._transition`` clears it): the worker decrypts
 it just before the playbook starts, and the run's events and files are masked with it like a project
-secret. A relaunch therefore cannot reuse it (``playdeck.relaunch`` refuses and says so).
+secret. A relaunch therefore cannot reuse it (``playdeck.runs.relaunch`` refuses and says so).
 """
 
 from __future__ import annotations

@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 from playdeck.db import session_scope
 from playdeck.db_clock import database_time
 from playdeck.models import Run, RunEvent, WebhookDelivery, Worker, utcnow
+from playdeck.runs.states import RunState
+from playdeck.runs.taskqueue import QUEUES
 from playdeck.settings import Settings, get_settings
-from playdeck.states import RunState
-from playdeck.taskqueue import QUEUES
 from playdeck.workers import LIVE_STATES, gone_after
 
 log = logging.getLogger(__name__)

@@ -24,16 +24,17 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select
 
-from playdeck import locks, purge, webhook_delivery
+from playdeck import webhook_delivery
 from playdeck.db import session_scope
 from playdeck.db_clock import database_time
-from playdeck.dispatch import redispatch_run
 from playdeck.dns.scheduling import schedule_dirty
 from playdeck.errors import DispatchError
-from playdeck.lost import mark_lost
 from playdeck.models import Project, Run, utcnow
+from playdeck.runs import locks, purge
+from playdeck.runs.dispatch import redispatch_run
+from playdeck.runs.lost import mark_lost
+from playdeck.runs.states import RunState
 from playdeck.settings import Settings, get_settings
-from playdeck.states import RunState
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from playdeck.db_clock import database_utcnow
 from playdeck.models import Environment, Project, Run, RunEvent
+from playdeck.runs.states import TERMINAL_STATES, is_terminal
 from playdeck.sql_json import iso_timestamp, json_bool, json_embedded, json_object, seconds_between
-from playdeck.states import TERMINAL_STATES, is_terminal
 
 
 def iso(value: dt.datetime | None) -> str | None:

@@ -1,7 +1,7 @@
 """Run notifications by webhook: per project, an HTTP endpoint gets a POST when a run starts or ends.
 
 A delivery is recorded in the transaction of the run's state change (``enqueue``, called by
-``playdeck.runs`` for every transition), so a state change and its notification commit or roll back
+``playdeck.runs.runs`` for every transition), so a state change and its notification commit or roll back
 together: a claim rolled back for a locked environment notifies nothing, a run that ended always does.
 The body is rendered then, from the run as it is at that moment; ``playdeck.webhook_delivery`` sends it
 later, with retries, and records each attempt on the delivery (the delivery log).
@@ -29,9 +29,9 @@ from sqlalchemy.orm import Session
 from playdeck import audit, projects, webhook_targets
 from playdeck.errors import NotFound, ValidationError
 from playdeck.models import Environment, Project, Run, Webhook, WebhookDelivery, utcnow
+from playdeck.runs.states import RunState
 from playdeck.serializers import iso
 from playdeck.settings import get_settings
-from playdeck.states import RunState
 
 EVENTS = ("started", "succeeded", "failed", "canceled", "timeout", "lost")
 EVENT_OF_STATE = {

@@ -1,7 +1,7 @@
 """Which registered worker master this process belongs to (``playdeck.workers`` keeps the registry).
 
-Its own module so ``playdeck.runs`` can stamp a claimed run with it without importing the registry,
-which builds on ``playdeck.runs``.
+Its own module so ``playdeck.runs.runs`` can stamp a claimed run with it without importing the registry,
+which builds on ``playdeck.runs.runs``.
 """
 
 from __future__ import annotations

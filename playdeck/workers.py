@@ -23,10 +23,10 @@ from playdeck import audit
 from playdeck.db_clock import database_time, database_utcnow
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.models import Environment, Project, Run, Worker, utcnow
-from playdeck.runs import USER_RE
+from playdeck.runs.runs import USER_RE
+from playdeck.runs.states import RunState
 from playdeck.serializers import iso
 from playdeck.settings import Settings, get_settings
-from playdeck.states import RunState
 
 # Re-exported: the worker registry (runners.worker_registry) sets and reads this process's worker here.
 from playdeck.worker_identity import current_worker_id, set_current_worker_id  # noqa: F401

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery.signals import worker_init, worker_process_init, worker_ready, worker_shutdown
 
 from playdeck import db
-from playdeck.taskqueue import make_celery
+from playdeck.runs.taskqueue import make_celery
 from runners import orphans, processes, worker_registry
 
 app = make_celery(name="playdeck-worker")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 
-from playdeck import lost, runs
 from playdeck.db import retry_while_unavailable, session_scope
+from playdeck.runs import lost, runs
+from playdeck.runs.states import RunState
 from playdeck.settings import Settings
-from playdeck.states import RunState
 from runners import spec as run_spec
 from runners import ssh_connection
 from runners.playbook_run import Executed

@@ -26,10 +26,10 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from playdeck import events, runs
 from playdeck.db import retry_while_unavailable, session_scope
+from playdeck.runs import events, runs
+from playdeck.runs.states import RunState
 from playdeck.settings import Settings
-from playdeck.states import RunState
 
 log = logging.getLogger(__name__)
 

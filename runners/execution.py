@@ -15,10 +15,11 @@ import socket
 import traceback
 from dataclasses import dataclass
 
-from playdeck import locks, runs, secrets
+from playdeck import secrets
 from playdeck.db import session_scope
+from playdeck.runs import locks, runs
+from playdeck.runs.states import RunState
 from playdeck.settings import Settings, get_settings
-from playdeck.states import RunState
 from runners import conclusion, playbook_run, preparation, retention, sandbox
 from runners import spec as run_spec
 from runners.spec import RunSpec

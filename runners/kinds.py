@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from playdeck.db import retry_while_unavailable
+from playdeck.runs.states import RunKind, RunState
 from playdeck.settings import Settings
-from playdeck.states import RunKind, RunState
 from runners import zone_regeneration
 from runners.spec import RunSpec
 

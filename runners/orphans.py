@@ -19,10 +19,10 @@ import psutil
 from sqlalchemy import select
 
 from playdeck.db import session_scope
-from playdeck.lost import mark_lost
 from playdeck.models import Run
+from playdeck.runs.lost import mark_lost
+from playdeck.runs.states import RunState, is_terminal
 from playdeck.settings import get_settings
-from playdeck.states import RunState, is_terminal
 from runners import processes, secret_files
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Removes per-run private data dirs (artifacts) older than the retention setting.
 
-Events and results live in the DB (old runs leave it through ``playdeck.purge``); the artifact dirs are
+Events and results live in the DB (old runs leave it through ``playdeck.runs.purge``); the artifact dirs are
 kept for inspection only, so they are pruned by age. A dir of a run that is still queued or running is
 never touched, however old.
 """
@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 from playdeck.db import session_scope
 from playdeck.models import Run
+from playdeck.runs.states import ACTIVE_STATES
 from playdeck.settings import Settings
-from playdeck.states import ACTIVE_STATES
 from runners import secret_files
 
 log = logging.getLogger(__name__)

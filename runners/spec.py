@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from playdeck import runs
 from playdeck.errors import NotFound
+from playdeck.runs import runs
+from playdeck.runs.states import RunKind
 from playdeck.settings import Settings
-from playdeck.states import RunKind
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from playdeck.taskqueue import EXECUTE_RUN_TASK
+from playdeck.runs.taskqueue import EXECUTE_RUN_TASK
 from runners import execution
 from runners.celery_app import app
 

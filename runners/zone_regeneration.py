@@ -19,8 +19,8 @@ from typing import Any
 from playdeck.db import session_scope
 from playdeck.dns.regeneration import Regeneration, Removal, begin_run, finish_regeneration, finish_removal
 from playdeck.dns.scheduling import ZONE_VAR
+from playdeck.runs.states import RunState
 from playdeck.settings import Settings
-from playdeck.states import RunState
 
 EXPORT_FILE = "zone-export.json"
 # Beside the project's playbook (dns-zone.yml), so it finds the same library/ of modules.

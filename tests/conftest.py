@@ -19,10 +19,11 @@ import pymysql
 import pytest
 import redis
 
-from playdeck import db, migrate, taskqueue
+from playdeck import db, migrate
 from playdeck.projects import ensure_sample_project
+from playdeck.runs import taskqueue
+from playdeck.runs.states import TERMINAL_STATES
 from playdeck.settings import Settings, get_settings
-from playdeck.states import TERMINAL_STATES
 from testing.servers import REPO_ROOT, ThrowawayMariaDB, ThrowawayRedis, Worker, kill_run_processes
 
 if TYPE_CHECKING:
@@ -269,7 +270,7 @@ TERMINAL = frozenset(state.value for state in TERMINAL_STATES)
 
 def wait_for_state(run_id: int, states: set[str] | frozenset[str], timeout: float = 120) -> str:
     """Poll the run (short sessions) until it reaches one of ``states``."""
-    from playdeck.runs import get_run
+    from playdeck.runs.runs import get_run
 
     deadline = time.monotonic() + timeout
     state = None

@@ -8,12 +8,12 @@ from werkzeug.exceptions import UnsupportedMediaType
 from playdeck.auth.permissions import Action
 from playdeck.db import connection_scope
 from playdeck.errors import ValidationError
-from playdeck.events import EVENTS_PER_PAGE, MAX_EVENTS_PER_PAGE, events_after, events_before
 from playdeck.models import RunEvent
-from playdeck.runs import run_state, submit_run
+from playdeck.runs.events import EVENTS_PER_PAGE, MAX_EVENTS_PER_PAGE, events_after, events_before
+from playdeck.runs.runs import run_state, submit_run
+from playdeck.runs.states import is_terminal
 from playdeck.serializers import event_log_sql, run_json
 from playdeck.settings import get_settings
-from playdeck.states import is_terminal
 from webui import access, authorize, queries
 from webui.json_rows import rendered_rows
 from webui.origin import require_same_origin

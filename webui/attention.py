@@ -10,10 +10,10 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template
 
-from playdeck.attention import needs_attention, state_explanation
 from playdeck.auth.permissions import Action
 from playdeck.db import session_scope
-from playdeck.runs import get_run
+from playdeck.runs.attention import needs_attention, state_explanation
+from playdeck.runs.runs import get_run
 from webui import access
 
 bp = Blueprint("attention", __name__)

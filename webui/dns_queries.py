@@ -24,8 +24,8 @@ from playdeck.dns.scheduling import DNS_PROJECT, environment_name, writing
 from playdeck.dns.validation import FORWARD, FORWARD_TYPES, REVERSE_TYPES
 from playdeck.errors import NotFound, ValidationError
 from playdeck.models import Environment, Project, Run
+from playdeck.runs.states import RunState
 from playdeck.serializers import iso
-from playdeck.states import RunState
 
 log = logging.getLogger(__name__)
 

@@ -7,13 +7,13 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from playdeck.auth.permissions import Action
 from playdeck.delivery_metrics import WINDOWS_DAYS, parse_days
 from playdeck.errors import Conflict, NotFound, ValidationError
-from playdeck.events import EVENTS_PER_PAGE
 from playdeck.launch_form import LaunchForm
 from playdeck.projects import is_built_in
-from playdeck.runs import submit_run
+from playdeck.runs.events import EVENTS_PER_PAGE
+from playdeck.runs.runs import submit_run
+from playdeck.runs.states import RunState
 from playdeck.serializers import HOST_SUMMARY_FIELDS
 from playdeck.settings import get_settings
-from playdeck.states import RunState
 from webui import access, authorize, queries
 from webui.attention import attention_json
 from webui.charts import delivery_charts

@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 
-from playdeck import runs
 from playdeck.db import Executor, connection_scope, session_scope
 from playdeck.delivery_metrics import delivery_metrics
 from playdeck.errors import NotFound
@@ -21,11 +20,12 @@ from playdeck.launch_form import LaunchForm
 from playdeck.launch_inputs import project_form
 from playdeck.models import Project, Run
 from playdeck.projects import get_environment, get_project, list_projects
-from playdeck.relaunch import relaunch_request
-from playdeck.run_progress import HOST_SUMMARIES, RunFacts, run_progress
-from playdeck.runs import RunFilters, RunPage, get_run, list_runs, parse_filters, parse_page, select_run_briefs
+from playdeck.runs import runs
+from playdeck.runs.progress import HOST_SUMMARIES, RunFacts, run_progress
+from playdeck.runs.relaunch import relaunch_request
+from playdeck.runs.runs import RunFilters, RunPage, get_run, list_runs, parse_filters, parse_page, select_run_briefs
+from playdeck.runs.states import ACTIVE_STATES, RunState
 from playdeck.serializers import project_json, run_json
-from playdeck.states import ACTIVE_STATES, RunState
 
 JsonDict = dict[str, Any]
 # The dashboard shows this many runs in progress; more are one click away on the runs page.
@@ -175,7 +175,7 @@ def dashboard() -> list[JsonDict]:
 
 
 def active_runs(limit: int = ACTIVE_RUNS_SHOWN) -> list[JsonDict]:
-    """Queued and running runs, oldest first, each with its progress (see ``playdeck.run_progress``)."""
+    """Queued and running runs, oldest first, each with its progress (see ``playdeck.runs.progress``)."""
     with session_scope() as session:
         active = session.scalars(
             select(Run)

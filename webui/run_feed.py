@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from playdeck.db import get_sessionmaker
 from playdeck.errors import NotFound
-from playdeck.events import MAX_EVENTS_PER_PAGE, events_after
-from playdeck.runs import get_run, run_state
+from playdeck.runs.events import MAX_EVENTS_PER_PAGE, events_after
+from playdeck.runs.runs import get_run, run_state
+from playdeck.runs.states import is_terminal
 from playdeck.serializers import event_json, run_json
-from playdeck.states import is_terminal
 from webui.sse import sse_message
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ RETRY_SECONDS = 1.0
 
 
 def render_events(rows: list[Any]) -> tuple[list[int], list[str]]:
-    """The counters and the ``run_event`` SSE messages of event rows (``playdeck.events.LOG_COLUMNS``)."""
+    """The counters and the ``run_event`` SSE messages of event rows (``playdeck.runs.events.LOG_COLUMNS``)."""
     counters, texts = [], []
     for row in rows:
         data = event_json(row)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from playdeck.db import session_scope
-from playdeck.events import MAX_EVENTS_PER_PAGE, events_after
 from playdeck.models import RunEvent
+from playdeck.runs.events import MAX_EVENTS_PER_PAGE, events_after
 
 
 def log_text(run_id: int) -> Iterator[str]:

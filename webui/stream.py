@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 
 from playdeck.db import session_scope
-from playdeck.events import events_after
+from playdeck.runs.events import events_after
 from webui import run_feed
 from webui.sse import KEEPALIVE
 

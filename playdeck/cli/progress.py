@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from playdeck.run_progress import TASK_RESULT_EVENTS
+from playdeck.runs.progress import TASK_RESULT_EVENTS
 
 BAR_WIDTH = 30
 CLEAR_LINE = "\r\x1b[K"

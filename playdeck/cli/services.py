@@ -30,7 +30,7 @@ ADMIN_PASSWORD_FILE = "admin-password"
 
 def parse_queues(ctx: click.Context, param: click.Parameter, value: str) -> list[str]:
     from playdeck.environments import QUEUE_RE
-    from playdeck.taskqueue import QUEUES
+    from playdeck.runs.taskqueue import QUEUES
 
     # Any queue name: an environment may be routed to its own (`playdeck env set ... --queue dc2`).
     queues = split_list(ctx, param, value)
@@ -107,7 +107,7 @@ def upgrade_database(with_sample: bool) -> None:
 def purge(older_than_days: int, pause_seconds: float) -> None:
     """Delete old ended runs and their events in small transactions (queued and running runs stay)."""
     from playdeck.models import utcnow
-    from playdeck.purge import purge_runs
+    from playdeck.runs.purge import purge_runs
 
     with database_errors():
         report = purge_runs(utcnow() - dt.timedelta(days=older_than_days), pause_seconds=pause_seconds)

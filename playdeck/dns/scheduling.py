@@ -2,7 +2,7 @@
 
 A regeneration is a run of the built-in ``dns`` project (the zone playbook), on the ``dns`` queue, in an
 environment named after the zone. So it shows in the run list with its log, is cancelled, timed out,
-reaped and retried like any run, and the project's environment lock (``playdeck.locks``) keeps two
+reaped and retried like any run, and the project's environment lock (``playdeck.runs.locks``) keeps two
 regenerations of one zone from running at once — serials stay monotonic.
 
 Coalescing: a change asks for a run with ``schedule``; if the zone already has one *queued*, that run
@@ -32,15 +32,15 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from playdeck import locks, runs
 from playdeck.dns.changes import lock_zone
 from playdeck.dns.models import CHANGED_ZONES, Zone
 from playdeck.dns.regeneration import deleted_zones, dirty_zones
 from playdeck.errors import PlaydeckError
 from playdeck.models import Environment, Project, Run, utcnow
 from playdeck.projects import DNS_PROJECT, add_project
+from playdeck.runs import locks, runs
+from playdeck.runs.states import RunState
 from playdeck.settings import get_settings
-from playdeck.states import RunState
 
 log = logging.getLogger(__name__)
 
@@ -177,8 +177,8 @@ def _spaced_start(session: Session, zone: Zone, project: Project, environment: E
 
 def dispatch_scheduled(scheduled: Scheduled | None) -> None:
     """Send a scheduled run. If the broker refuses, the run stays queued and the reaper re-sends it."""
-    from playdeck.dispatch import dispatch_run
     from playdeck.errors import DispatchError
+    from playdeck.runs.dispatch import dispatch_run
 
     if scheduled is None:
         return

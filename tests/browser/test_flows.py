@@ -7,9 +7,10 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from playdeck import db, runs
-from playdeck.events import event_row, store_events
-from playdeck.states import RunState
+from playdeck import db
+from playdeck.runs import runs
+from playdeck.runs.events import event_row, store_events
+from playdeck.runs.states import RunState
 from tests.browser.browser_testing import screenshot
 
 RUN_URL = re.compile(r".*/runs/(\d+)$")

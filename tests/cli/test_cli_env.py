@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 
-from playdeck import audit, db, runs
+from playdeck import audit, db
+from playdeck.runs import runs
 from tests.cli.cli_support import playdeck
 
 

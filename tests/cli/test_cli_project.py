@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from playdeck import db, runs
+from playdeck import db
 from playdeck.errors import ValidationError
+from playdeck.runs import runs
 from tests.cli.cli_support import playdeck
 
 

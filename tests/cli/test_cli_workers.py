@@ -11,8 +11,9 @@ import datetime as dt
 import json
 import time
 
-from playdeck import db, runs, workers
+from playdeck import db, workers
 from playdeck.models import Worker, utcnow
+from playdeck.runs import runs
 from playdeck.settings import get_settings
 from tests.cli.cli_support import SupervisedPlaydeck, playdeck, wait_until
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import requests
 
-from playdeck import db, runs
-from playdeck.events import events_after
+from playdeck import db
+from playdeck.runs import runs
+from playdeck.runs.events import events_after
 from tests.cli.cli_support import playdeck
 from tests.conftest import api_headers, as_user
 

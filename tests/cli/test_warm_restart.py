@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from playdeck import db, projects, runs
+from playdeck import db, projects
 from playdeck.cli.supervisor import CONFIG_DIR
+from playdeck.runs import runs
 from runners import orphans
 from testing import fault_report
 from testing.fault_report import executions

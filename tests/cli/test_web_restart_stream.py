@@ -10,9 +10,10 @@ import time
 import pytest
 import requests
 
-from playdeck import db, projects, runs
+from playdeck import db, projects
 from playdeck.cli.apiclient import parse_sse
-from playdeck.events import events_after
+from playdeck.runs import runs
+from playdeck.runs.events import events_after
 from testing import fault_report
 from tests.cli.cli_support import SupervisedPlaydeck
 from tests.conftest import api_headers, wait_for_state

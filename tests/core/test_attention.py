@@ -11,11 +11,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import event, update
 
-from playdeck import attention, db, runs
-from playdeck.attention import Kind, needs_attention, state_explanation
+from playdeck import db
 from playdeck.models import Run, utcnow
+from playdeck.runs import attention, runs
+from playdeck.runs.attention import Kind, needs_attention, state_explanation
+from playdeck.runs.states import RunState
 from playdeck.settings import Settings, get_settings
-from playdeck.states import RunState
 
 
 @pytest.fixture(params=["embedded", "production"])

@@ -7,10 +7,11 @@ from collections.abc import Callable
 
 import pytest
 
-from playdeck import audit, db, runs
+from playdeck import audit, db
 from playdeck.auth import credentials, users
 from playdeck.dns import editors, records, zones
 from playdeck.errors import Conflict, Unauthenticated
+from playdeck.runs import runs
 from tests.conftest import free_extra_vars
 
 

@@ -10,13 +10,14 @@ import datetime as dt
 import pytest
 from sqlalchemy import update
 
-from playdeck import db, runs
+from playdeck import db
 from playdeck.delivery_metrics import delivery_metrics, parse_days
 from playdeck.errors import ValidationError
 from playdeck.models import Run
 from playdeck.projects import get_environment, get_project
+from playdeck.runs import runs
+from playdeck.runs.states import RunState
 from playdeck.settings import Settings
-from playdeck.states import RunState
 
 NOW = dt.datetime(2026, 3, 31, 18, 0)
 TODAY = dt.datetime.combine(NOW.date(), dt.time())

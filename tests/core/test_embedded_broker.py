@@ -9,7 +9,7 @@ from queue import Empty
 from kombu import Connection
 
 from playdeck import embedded_broker
-from playdeck.taskqueue import make_celery
+from playdeck.runs.taskqueue import make_celery
 
 MESSAGES = 300
 

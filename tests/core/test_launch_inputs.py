@@ -9,13 +9,14 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select, text
 
-from playdeck import audit, db, launch_inputs, lost, projects, runs
+from playdeck import audit, db, launch_inputs, projects
 from playdeck.errors import ValidationError
 from playdeck.masking import REDACTED
 from playdeck.models import AuditEvent, Run
-from playdeck.relaunch import relaunch_request
+from playdeck.runs import lost, runs
+from playdeck.runs.relaunch import relaunch_request
+from playdeck.runs.states import RunState
 from playdeck.secrets import SecretKeyError
-from playdeck.states import RunState
 from tests.conftest import use_key
 
 PASSWORD = "s3cret-launch-value"

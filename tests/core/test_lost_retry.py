@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from playdeck import db, projects, reaper, runs
+from playdeck import db, projects, reaper
 from playdeck.errors import ValidationError
+from playdeck.runs import runs
 from tests.runners.test_reaper import age, queue, state_of
 from tests.webui.webui_testing import broker_messages
 

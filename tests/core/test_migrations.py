@@ -35,7 +35,7 @@ def test_events_stored_before_the_rekeying_of_run_events_survive_it(backend, mon
     and a batch written twice still stores each event once."""
     from sqlalchemy import text
 
-    from playdeck.events import events_after, store_events
+    from playdeck.runs.events import events_after, store_events
 
     url = request.getfixturevalue("mariadb_url") if backend == "mariadb" else f"sqlite:///{tmp_path}/m.db"
     configure(monkeypatch, seed_sample=False, data_dir=str(tmp_path / "data"), database_url=url)

@@ -1,4 +1,4 @@
-"""Purging old runs from the DB (playdeck.purge.purge_runs): only ended runs older than the cutoff
+"""Purging old runs from the DB (playdeck.runs.purge.purge_runs): only ended runs older than the cutoff
 go, each with its events and host summaries, whatever the batch size; everything else stays whole."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from playdeck import db
-from playdeck.events import event_row, store_events
 from playdeck.models import Environment, Project, Run, RunEvent, RunHostSummary, utcnow
-from playdeck.purge import purge_expired, purge_runs
+from playdeck.runs.events import event_row, store_events
+from playdeck.runs.purge import purge_expired, purge_runs
 from playdeck.settings import Settings
 from tests.cli.cli_support import playdeck
 

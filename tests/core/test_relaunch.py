@@ -6,10 +6,11 @@ import dataclasses
 
 import pytest
 
-from playdeck import db, runs
+from playdeck import db
 from playdeck.errors import Conflict, NotFound, ValidationError
-from playdeck.relaunch import relaunch_request
-from playdeck.states import RunState
+from playdeck.runs import runs
+from playdeck.runs.relaunch import relaunch_request
+from playdeck.runs.states import RunState
 from tests.conftest import free_extra_vars
 
 ORIGINAL = runs.RunRequest(

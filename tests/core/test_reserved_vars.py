@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from playdeck import db, runs
+from playdeck import db
 from playdeck.errors import ValidationError
 from playdeck.models import Run
+from playdeck.runs import runs
 from tests.conftest import free_extra_vars
 
 

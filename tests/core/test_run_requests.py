@@ -7,9 +7,10 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from playdeck import db, runs
+from playdeck import db
 from playdeck.errors import NotFound, ValidationError
 from playdeck.models import Run
+from playdeck.runs import runs
 from tests.conftest import free_extra_vars
 
 

@@ -9,11 +9,12 @@ import json
 import pytest
 from sqlalchemy import update
 
-from playdeck import db, events, runs
+from playdeck import db
 from playdeck.models import Run, RunEvent
+from playdeck.runs import events, runs
+from playdeck.runs.states import RunState
 from playdeck.serializers import event_json, event_log_sql, run_json
 from playdeck.settings import Settings
-from playdeck.states import RunState
 from tests.conftest import free_extra_vars
 
 # Text a naive rendering would break: quotes, backslashes, control characters, non-ASCII, an emoji.

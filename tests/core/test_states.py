@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from playdeck import db, runs
+from playdeck import db
 from playdeck.errors import IllegalTransition
-from playdeck.states import TERMINAL_STATES, RunState, can_transition, check_transition, sources_of
+from playdeck.runs import runs
+from playdeck.runs.states import TERMINAL_STATES, RunState, can_transition, check_transition, sources_of
 
 
 @pytest.mark.parametrize("terminal", sorted(TERMINAL_STATES))

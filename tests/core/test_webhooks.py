@@ -16,11 +16,12 @@ from cryptography.fernet import Fernet
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from playdeck import db, projects, runs, webhook_delivery, webhooks
-from playdeck.lost import record_lost
+from playdeck import db, projects, webhook_delivery, webhooks
 from playdeck.models import AuditEvent, Webhook, WebhookDelivery
+from playdeck.runs import runs
+from playdeck.runs.lost import record_lost
+from playdeck.runs.states import RunState
 from playdeck.settings import get_settings, load_settings
-from playdeck.states import RunState
 from tests.conftest import authorize, configure
 from tests.webhook_receiver import LOOPBACK, receiver
 from webui import create_app

@@ -9,10 +9,11 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 
-from playdeck import db, runs
+from playdeck import db
 from playdeck.dns import listing, records
 from playdeck.dns.validation import parse_ttl
 from playdeck.errors import ValidationError
+from playdeck.runs import runs
 from tests.conftest import web_client
 from tests.dns.conftest import ZONE, zone_state
 from webui.params import int_param

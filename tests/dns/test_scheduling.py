@@ -11,11 +11,12 @@ import math
 import pytest
 from sqlalchemy import select, update
 
-from playdeck import attention, db, reaper, runs
+from playdeck import db, reaper
 from playdeck.dns import records, regeneration, scheduling, zones
 from playdeck.models import Run, utcnow
+from playdeck.runs import attention, runs
+from playdeck.runs.states import RunState
 from playdeck.settings import get_settings
-from playdeck.states import RunState
 from tests.dns.conftest import REVERSE_ZONE, ZONE, make_reverse_zone
 
 

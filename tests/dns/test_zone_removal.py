@@ -9,12 +9,13 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select, update
 
-from playdeck import db, runs
+from playdeck import db
 from playdeck.dns import regeneration, scheduling, zones
 from playdeck.dns.models import Record, RRset, Zone, ZoneChange
 from playdeck.errors import Conflict
 from playdeck.models import Environment, Run
-from playdeck.states import RunState
+from playdeck.runs import runs
+from playdeck.runs.states import RunState
 from tests.conftest import web_client
 from tests.dns.conftest import ZONE, make_zone
 from tests.dns.test_records import create

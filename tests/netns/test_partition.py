@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from playdeck import db, runs
-from playdeck.dispatch import dispatch_run
+from playdeck import db
 from playdeck.models import RunEvent
+from playdeck.runs import runs
+from playdeck.runs.dispatch import dispatch_run
 from runners import orphans
 from tests.cli.cli_support import playdeck, wait_until
 from tests.conftest import TERMINAL, wait_for_state

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from playdeck import db, events, projects, runs, secrets
+from playdeck import db, projects, secrets
+from playdeck.runs import events, runs
 from tests.cli.cli_support import playdeck
 from tests.conftest import TERMINAL, configure_test_playbooks, use_key, wait_for_state
 from tests.netns.hosts import Network, SshTarget, ssh_keygen, write_accounts

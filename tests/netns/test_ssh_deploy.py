@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from playdeck import db, projects, runs, secrets
+from playdeck import db, projects, secrets
+from playdeck.runs import runs
 from playdeck.settings import Settings
 from tests.cli.cli_support import playdeck
 from tests.conftest import REPO_ROOT, TERMINAL, configure, use_key, wait_for_state

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 
-from playdeck import db, projects, runs
+from playdeck import db, projects
 from playdeck.errors import Conflict
 from playdeck.models import Run, RunEvent
+from playdeck.runs import runs
 from runners import orphans, processes
 from tests.conftest import TERMINAL
 

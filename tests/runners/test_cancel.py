@@ -7,10 +7,11 @@ import time
 import psutil
 import pytest
 
-from playdeck import db, projects, runs
+from playdeck import db, projects
 from playdeck.errors import Conflict
-from playdeck.events import events_after
-from playdeck.taskqueue import EXECUTE_RUN_TASK, producer
+from playdeck.runs import runs
+from playdeck.runs.events import events_after
+from playdeck.runs.taskqueue import EXECUTE_RUN_TASK, producer
 from runners import orphans
 from tests.cli.cli_support import wait_until
 from tests.conftest import TERMINAL, wait_for_state

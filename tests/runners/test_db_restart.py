@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from playdeck import db, projects, runs
-from playdeck.events import events_after
+from playdeck import db, projects
+from playdeck.runs import runs
+from playdeck.runs.events import events_after
 from playdeck.settings import Settings
 from testing import fault_report
 from tests.conftest import TERMINAL, configure_test_playbooks, wait_for_state

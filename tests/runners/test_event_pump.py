@@ -1,6 +1,6 @@
 """Event persistence: what ansible-runner hands the EventPump is stored once, byte for byte.
 
-On MariaDB the batch INSERT is written by playdeck.events itself (see its docstring), so the strings
+On MariaDB the batch INSERT is written by playdeck.runs.events itself (see its docstring), so the strings
 here carry every character MySQL escapes, and the SQL and formatting characters a driver could
 misread."""
 
@@ -9,8 +9,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from playdeck import db, events
+from playdeck import db
 from playdeck.models import Environment, Project, Run, RunEvent
+from playdeck.runs import events
 from playdeck.settings import Settings, get_settings
 from runners.event_pump import EventPump
 

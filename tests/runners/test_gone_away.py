@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from playdeck import db, projects, runs
+from playdeck import db, projects
+from playdeck.runs import runs
 from testing import fault_report
 from tests.conftest import configure_test_playbooks, wait_for_state
 

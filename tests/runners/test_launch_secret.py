@@ -8,9 +8,10 @@ import secrets as random
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from playdeck import db, projects, runs
+from playdeck import db, projects
 from playdeck.masking import REDACTED
 from playdeck.models import RunEvent
+from playdeck.runs import runs
 from playdeck.serializers import run_json
 from playdeck.settings import get_settings
 from tests.conftest import TERMINAL, use_key, wait_for_state

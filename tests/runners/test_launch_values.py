@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from playdeck import db, projects, runs
+from playdeck import db, projects
+from playdeck.runs import runs
 from playdeck.settings import Settings
 from tests.conftest import TERMINAL, free_extra_vars, wait_for_state, web_client
 

@@ -9,10 +9,11 @@ import threading
 
 import pytest
 
-from playdeck import db, projects, runs
+from playdeck import db, projects
 from playdeck.errors import Conflict, ValidationError
 from playdeck.models import Run
-from playdeck.states import RunState
+from playdeck.runs import runs
+from playdeck.runs.states import RunState
 from tests.conftest import TERMINAL, wait_for_state
 from tests.runners.test_cancel import processes_of, wait_until
 

@@ -9,8 +9,9 @@ import subprocess
 
 import pytest
 
-from playdeck import db, runs
-from playdeck.states import RunState
+from playdeck import db
+from playdeck.runs import runs
+from playdeck.runs.states import RunState
 from runners import orphans
 from testing import fault_report
 from tests.conftest import TERMINAL, wait_for_state

@@ -9,8 +9,9 @@ import signal
 import redis
 from sqlalchemy import update
 
-from playdeck import db, projects, reaper, runs
+from playdeck import db, projects, reaper
 from playdeck.models import Run, utcnow
+from playdeck.runs import runs
 from testing import fault_report
 from tests.conftest import TERMINAL, wait_for_state
 from tests.runners.test_cancel import processes_of, wait_until

@@ -11,8 +11,9 @@ from __future__ import annotations
 import psutil
 import pytest
 
-from playdeck import db, projects, runs
-from playdeck.events import events_after
+from playdeck import db, projects
+from playdeck.runs import runs
+from playdeck.runs.events import events_after
 from testing import fault_report
 from testing.fault_report import executions
 from tests.cli.cli_support import start_playdeck, stop_process_tree

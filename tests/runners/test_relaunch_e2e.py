@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from playdeck import db, runs
+from playdeck import db
+from playdeck.runs import runs
 from tests.conftest import as_user, wait_for_state, web_client
 from tests.runners.test_worker import submit
 

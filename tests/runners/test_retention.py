@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import time
 
-from playdeck import db, runs
-from playdeck.states import RunState
+from playdeck import db
+from playdeck.runs import runs
+from playdeck.runs.states import RunState
 from runners.retention import prune_artifacts
 
 

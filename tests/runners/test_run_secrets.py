@@ -25,13 +25,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import select
 
-from playdeck import db, projects, runs, webhooks
+from playdeck import db, projects, webhooks
 from playdeck import secrets as project_secrets
 from playdeck.masking import REDACTED
 from playdeck.models import Base, RunEvent
+from playdeck.runs import runs
+from playdeck.runs.states import RunState
 from playdeck.secrets import BECOME_PASSWORD, SSH_KEY, VAULT_PASSWORD, RunSecrets
 from playdeck.settings import get_settings
-from playdeck.states import RunState
 from runners import execution, playbook_run, retention, secret_files
 from tests.conftest import use_key, wait_for_state, web_client
 

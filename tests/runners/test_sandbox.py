@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from playdeck import db, projects, runs
-from playdeck.events import events_after
+from playdeck import db, projects
 from playdeck.models import RunEvent
+from playdeck.runs import runs
+from playdeck.runs.events import events_after
 from playdeck.settings import Settings, load_settings
 from runners import sandbox
 from tests.conftest import REPO_ROOT, TERMINAL, configure, make_user, use_key, wait_for_state

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from playdeck import db, projects, runs, webhook_delivery, webhooks
+from playdeck import db, projects, webhook_delivery, webhooks
+from playdeck.runs import runs
 from tests.conftest import TERMINAL, wait_for_state
 from tests.webhook_receiver import allow_loopback, receiver
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
-from playdeck import db, projects, runs
-from playdeck.events import events_after
-from playdeck.taskqueue import EXECUTE_RUN_TASK, producer
+from playdeck import db, projects
+from playdeck.runs import runs
+from playdeck.runs.events import events_after
+from playdeck.runs.taskqueue import EXECUTE_RUN_TASK, producer
 from testing import fault_report
 from tests.conftest import wait_for_state
 

@@ -12,7 +12,8 @@ import subprocess
 
 import pytest
 
-from playdeck import db, runs
+from playdeck import db
+from playdeck.runs import runs
 from playdeck.settings import Settings, get_settings
 from testing.servers import Worker
 from tests.cli.cli_support import PLAYDECK, playdeck, wait_until

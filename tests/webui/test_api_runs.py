@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from playdeck import taskqueue
+from playdeck.runs import taskqueue
+from playdeck.runs.states import RunState
 from playdeck.settings import Settings, get_settings
-from playdeck.states import RunState
 from tests.conftest import as_user, free_extra_vars, free_port, web_client
 from tests.webui.webui_testing import RUN, RunDriver, broker_messages, run_count
 

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import insert, select
 
 from playdeck import db
-from playdeck.events import MAX_EVENTS_PER_PAGE, event_row, store_events
 from playdeck.models import Environment, Project, Run
 from playdeck.projects import SAMPLE_PROJECT
+from playdeck.runs.events import MAX_EVENTS_PER_PAGE, event_row, store_events
 from playdeck.settings import Settings
 from tests.conftest import web_client
 from tests.statements import recorded_statements
@@ -54,7 +54,7 @@ def add_runs(count: int, events: int) -> int:
             [event_row(run_id, {"counter": n, "stdout": f"line {n}", "event_data": {"host": "web1"}})
              for n in range(1, events + 1)],
         )  # fmt: skip
-        from playdeck.runs import record_host_summaries
+        from playdeck.runs.runs import record_host_summaries
 
         record_host_summaries(session, run_id, HOST_STATS)
     return run_id

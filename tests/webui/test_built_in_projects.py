@@ -10,12 +10,13 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import select
 
-from playdeck import db, runs
+from playdeck import db
 from playdeck.dns import scheduling
 from playdeck.models import Run
 from playdeck.projects import DNS_PROJECT
+from playdeck.runs import runs
+from playdeck.runs.states import RunState
 from playdeck.settings import Settings
-from playdeck.states import RunState
 from tests.conftest import web_client
 from tests.core.test_lost_retry import lose
 from tests.dns.conftest import ZONE, make_zone

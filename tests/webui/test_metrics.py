@@ -13,8 +13,8 @@ from sqlalchemy import update
 
 from playdeck import db, workers
 from playdeck.models import Run, RunEvent, utcnow
+from playdeck.runs.states import RunState
 from playdeck.settings import Settings
-from playdeck.states import RunState
 from tests.conftest import as_user, web_client
 from tests.webui.webui_testing import RunDriver
 

@@ -6,7 +6,7 @@ import re
 
 from flask.testing import FlaskClient
 
-from playdeck.states import RunState
+from playdeck.runs.states import RunState
 from tests.webui.webui_testing import RunDriver
 
 

@@ -18,11 +18,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from playdeck.db import session_scope
-from playdeck.events import event_row, store_events
 from playdeck.models import Run
-from playdeck.runs import claim_run, finish_run, record_host_summaries
+from playdeck.runs.events import event_row, store_events
+from playdeck.runs.runs import claim_run, finish_run, record_host_summaries
+from playdeck.runs.states import RunState
 from playdeck.settings import Settings
-from playdeck.states import RunState
 from tests.conftest import as_user
 
 RUN = {"project": "sampleapp", "environment": "staging", "version": "1.2.3"}

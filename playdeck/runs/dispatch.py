@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 
 from playdeck.errors import DispatchError
-from playdeck.taskqueue import EXECUTE_RUN_TASK, producer
+from playdeck.runs.taskqueue import EXECUTE_RUN_TASK, producer
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from sqlalchemy import delete, select
 
 from playdeck.db import session_scope
 from playdeck.models import Run, RunEvent, RunHostSummary, utcnow
+from playdeck.runs.states import TERMINAL_STATES
 from playdeck.settings import Settings
-from playdeck.states import TERMINAL_STATES
 
 log = logging.getLogger(__name__)
 

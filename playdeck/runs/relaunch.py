@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from playdeck.errors import Conflict, ValidationError
 from playdeck.models import RunHostSummary
-from playdeck.runs import RunRequest, get_run
-from playdeck.states import is_terminal
+from playdeck.runs.runs import RunRequest, get_run
+from playdeck.runs.states import is_terminal
 
 RELAUNCH_HOSTS = ("all", "failed")
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass, replace
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from playdeck import locks, runs
-from playdeck.dispatch import dispatch_run
 from playdeck.errors import DispatchError, PlaydeckError
 from playdeck.models import Project, Run
-from playdeck.relaunch import relaunch_request
-from playdeck.states import RunState
+from playdeck.runs import locks, runs
+from playdeck.runs.dispatch import dispatch_run
+from playdeck.runs.relaunch import relaunch_request
+from playdeck.runs.states import RunState
 
 log = logging.getLogger(__name__)
 

@@ -16,14 +16,15 @@ from typing import Any
 from sqlalchemy import Integer, Select, bindparam, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from playdeck import audit, launch_inputs, locks, projects, webhooks
+from playdeck import audit, launch_inputs, projects, webhooks
 from playdeck.db import Executor
 from playdeck.db_clock import database_utcnow
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.launch_form import validate_values
 from playdeck.models import Environment, Project, Run, RunHostSummary, utcnow
+from playdeck.runs import locks
+from playdeck.runs.states import TERMINAL_STATES, RunKind, RunState, is_terminal, sources_of
 from playdeck.serializers import run_brief_sql
-from playdeck.states import TERMINAL_STATES, RunKind, RunState, is_terminal, sources_of
 from playdeck.var_names import check_var_name
 from playdeck.worker_identity import current_worker_id
 
@@ -519,7 +520,7 @@ def submit_run(request: RunRequest) -> Run:
     """Record the run in its own committed transaction, then hand it to the workers."""
     # Imported here so that importing the run service never pulls in the broker client.
     from playdeck.db import session_scope
-    from playdeck.dispatch import dispatch_run
+    from playdeck.runs.dispatch import dispatch_run
 
     with session_scope() as session:
         run = request_run(session, request)

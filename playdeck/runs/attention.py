@@ -21,12 +21,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
-from playdeck import locks
 from playdeck.db_clock import database_time
 from playdeck.models import DeployLock, Run, utcnow
+from playdeck.runs import locks
+from playdeck.runs.states import ACTIVE_STATES, RunState
 from playdeck.serializers import run_json
 from playdeck.settings import get_settings
-from playdeck.states import ACTIVE_STATES, RunState
 
 # A worker claims a dispatched run within a second or two; after half a minute nothing is taking it,
 # while a run just submitted is not reported before a worker had its chance.

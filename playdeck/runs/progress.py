@@ -20,8 +20,8 @@ from sqlalchemy import bindparam, func, select
 
 from playdeck.db import Executor
 from playdeck.models import Run, RunEvent, RunHostSummary, utcnow
+from playdeck.runs.states import RunState, is_terminal
 from playdeck.serializers import HOST_SUMMARY_FIELDS
-from playdeck.states import RunState, is_terminal
 
 # ansible-runner's events for one task finished on one host; the recap counts the same outcomes.
 TASK_RESULT_EVENTS = ("runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable")

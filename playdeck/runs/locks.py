@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from playdeck.models import DeployLock, Project, Run
-from playdeck.states import RunState
+from playdeck.runs.states import RunState
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def dispatch_next_waiting(project_id: int, environment_id: int) -> int | None:
     """After a run of this environment ended: send the next waiting run to the workers again (its first
     message was consumed while the lock was held). A duplicate message is harmless: only one claim wins."""
     from playdeck.db import session_scope
-    from playdeck.dispatch import redispatch_run
+    from playdeck.runs.dispatch import redispatch_run
 
     with session_scope() as session:
         waiting = next_waiting(session, project_id, environment_id)
