@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from playdeck import audit
 from playdeck.errors import NotFound, ValidationError
 from playdeck.models import Environment, Project
+from playdeck.paths import resolve_inside
 from playdeck.settings import get_settings
 
 SAMPLE_PROJECT = "sampleapp"
@@ -48,14 +47,6 @@ def get_environment(project: Project, name: str) -> Environment:
             return environment
     known = ", ".join(env.name for env in project.environments) or "none"
     raise NotFound(f"project '{project.name}' has no environment '{name}' (known: {known})")
-
-
-def resolve_inside(base: Path, relative: str, field: str) -> Path:
-    """An absolute path for ``relative`` that is guaranteed to stay inside ``base``."""
-    path = (base / relative).resolve()
-    if not path.is_relative_to(base.resolve()):
-        raise ValidationError(field, f"'{relative}' points outside {base}")
-    return path
 
 
 def add_project(

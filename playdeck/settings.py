@@ -159,6 +159,14 @@ class Settings:
     # Besides the run's private dir, the apps dir and the DNS zone dir: paths a sandboxed run may write
     # (absolute, separated by ":"; missing ones are skipped). Everything else it sees read-only.
     run_writable_paths: tuple[Path, ...] = ()
+    # Git sources (playdeck.git): every git command is stopped after git_timeout_seconds; a connection that
+    # moves under 1 KB/s for git_stall_seconds (HTTPS), or an SSH server silent that long, fails sooner. A
+    # project's mirror may not grow over git_max_mirror_mb (the fetch is stopped, the mirror removed).
+    # git_ca_file: a CA bundle HTTPS git servers are checked against instead of the system's (a private CA).
+    git_timeout_seconds: float = 600.0
+    git_stall_seconds: int = 60
+    git_max_mirror_mb: int = 2048
+    git_ca_file: Path | None = None
 
     @property
     def runs_dir(self) -> Path:
@@ -232,6 +240,10 @@ def load_settings() -> Settings:
         run_writable_paths=tuple(
             Path(path).resolve() for path in _env("RUN_WRITABLE_PATHS", "").split(os.pathsep) if path
         ),
+        git_timeout_seconds=_float("GIT_TIMEOUT", 600.0),
+        git_stall_seconds=_int("GIT_STALL_SECONDS", 60),
+        git_max_mirror_mb=_int("GIT_MAX_MIRROR_MB", 2048),
+        git_ca_file=Path(_env("GIT_CA_FILE", "")).resolve() if _env("GIT_CA_FILE", "") else None,
     )
 
 

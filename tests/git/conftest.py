@@ -1,0 +1,72 @@
+"""Fixtures of the git tests: settings of their own (data dir, git limits), repositories made with real
+commits, and the servers of testing.git_servers, each stopped after its test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from playdeck.settings import get_settings
+from testing.git_servers import HttpsGitServer, RepoBuilder, SshGitServer
+from testing.netns import Network, ssh_keygen
+
+TOKEN = "t0ken-0f-the-deploy-user"
+
+
+@pytest.fixture
+def git_settings(monkeypatch, tmp_path) -> Callable[..., None]:
+    """``git_settings(GIT_TIMEOUT="2")``: PLAYDECK_* values for this test (the data dir is the test's own)."""
+
+    def apply(**values: str) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(f"PLAYDECK_{name}", value)
+        get_settings.cache_clear()
+
+    apply(DATA_DIR=str(tmp_path / "data"))
+    yield apply
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def repo(tmp_path, git_settings) -> RepoBuilder:
+    """Repository "shop": main with 3 commits (tag v1.0 annotated on the first, v1.1 lightweight on the
+    second), a branch "feature" with one more commit; served as file://."""
+    builder = RepoBuilder(tmp_path / "repos", "shop")
+    builder.commit("first", {"deploy/site.yml": "- hosts: all\n", "VERSION": "1.0\n"})
+    builder.tag("v1.0", "release 1.0")
+    builder.commit("second", {"VERSION": "1.1\n"})
+    builder.tag("v1.1")
+    builder.commit("third", {"VERSION": "1.2\n"})
+    builder.branch("feature")
+    builder.commit("feature work", {"feature.txt": "new\n"})
+    builder.switch("main")
+    return builder
+
+
+@pytest.fixture
+def https_server(repo, git_settings) -> Iterator[HttpsGitServer]:
+    """``repo`` (and any repository made beside it) over HTTPS with TOKEN; its CA trusted by the settings."""
+    server = HttpsGitServer(repo.base, TOKEN)
+    git_settings(GIT_CA_FILE=str(server.ca_file))
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def network() -> Iterator[Network]:
+    net = Network()
+    try:
+        yield net
+    finally:
+        net.close()
+
+
+@pytest.fixture
+def ssh_server(network, tmp_path) -> Iterator[tuple[SshGitServer, Path]]:
+    """A git server over SSH in a namespace, and the path of the deploy key it accepts."""
+    key = tmp_path / "id_deploy"
+    server = SshGitServer(network, tmp_path / "ssh-server", ssh_keygen(key, "playdeck-git"))
+    yield server, key
+    server.close()
