@@ -321,7 +321,9 @@ class SshGitServer:
         self.shared = Path(tempfile.mkdtemp(prefix="pd-git-ssh-"))
         self.shared.chmod(0o755)
         self.uid = write_accounts(base / "accounts", "git", self.shared / "home", "unused", shell=GIT_SHELL)
-        self.target = SshTarget(network, network.add_host("git"), base / "sshd", authorized_key, base / "accounts")
+        # sshd reads authorized_keys as the user: its files must be where git can read them.
+        sshd_files = self.shared / "sshd"
+        self.target = SshTarget(network, network.add_host("git"), sshd_files, authorized_key, base / "accounts")
 
     @property
     def address(self) -> str:

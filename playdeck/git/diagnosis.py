@@ -37,21 +37,31 @@ MAX_DETAIL = 400
 
 
 def reason_of(stderr: str) -> str:
+    return diagnose(stderr)[0]
+
+
+def diagnose(stderr: str) -> tuple[str, str]:
+    """The reason, and the line of git's output that shows it (empty if none does)."""
     for reason, pattern in _COMPILED:
-        if pattern.search(stderr):
-            return reason
-    return errors.FAILED
+        for line in stderr.replace("\r", "\n").splitlines():
+            if pattern.search(line):
+                return reason, line
+    return errors.FAILED, ""
 
 
 def clean(stderr: str, secrets: tuple[str, ...], private_dir: str) -> str:
-    """The last few lines git wrote, without ``secrets``, without an Authorization header, and with the
-    command's private directory (key file paths) shortened."""
-    text = stderr.replace("\r", "\n")
+    """The line that shows what went wrong and the last lines git wrote, without ``secrets``, without an
+    Authorization header, and with the command's private directory (key file paths) shortened."""
+    lines = [line.strip(" @") for line in stderr.replace("\r", "\n").splitlines()]
+    lines = [line for line in lines if line]
+    shown = lines[-3:]
+    telling = diagnose(stderr)[1].strip(" @")
+    if telling and telling not in shown:
+        shown = [telling, *shown]
+    text = " / ".join(shown)
     for secret in sorted(secrets, key=len, reverse=True):
         text = text.replace(secret, "***")
     text = re.sub(r"(?i)(authorization:\s*)\S+(\s+\S+)?", r"\1***", text)
     if private_dir:
         text = text.replace(private_dir, "…")
-    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("@@@")]
-    detail = " / ".join(lines[-3:])
-    return detail if len(detail) <= MAX_DETAIL else "…" + detail[-MAX_DETAIL:]
+    return text if len(text) <= MAX_DETAIL else text[:MAX_DETAIL] + "…"
