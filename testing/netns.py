@@ -125,6 +125,12 @@ class Network:
         self.processes.append(process)
         return process
 
+    def __enter__(self) -> Network:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Kill every process group started here, delete every veth and namespace made (fails the test if a
         namespace is left)."""

@@ -42,6 +42,8 @@ _BASE_CONFIG = (
     ("gc.autoDetach", "false"),
     ("advice.detachedHead", "false"),
     ("init.defaultBranch", "main"),
+    # A checkout inflates and writes its files with a worker per core (2-3x faster for a run's tree).
+    ("checkout.workers", "0"),
 )
 
 # What git is given of Playdeck's own environment: proxies, and where the system's CAs are. Nothing else (no

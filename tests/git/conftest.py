@@ -56,11 +56,8 @@ def https_server(repo, git_settings) -> Iterator[HttpsGitServer]:
 
 @pytest.fixture
 def network() -> Iterator[Network]:
-    net = Network()
-    try:
+    with Network() as net:
         yield net
-    finally:
-        net.close()
 
 
 @pytest.fixture

@@ -35,11 +35,8 @@ FAST = {
 
 @pytest.fixture
 def network() -> Iterator[Network]:
-    net = Network()
-    try:
+    with Network() as net:
         yield net
-    finally:
-        net.close()
 
 
 @dataclass
