@@ -142,6 +142,15 @@ class Run(Base):
     relaunch_of_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("runs.id", ondelete="SET NULL", name="fk_runs_relaunch_of_id_runs")
     )
+    # Git projects: the branch, tag or commit the deploy asked for, and the commit it was resolved to when
+    # queued (the run executes exactly that commit, even if the branch moves meanwhile); "" / None for a
+    # directory project.
+    ref: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    commit_sha: Mapped[str | None] = mapped_column(String(64))
+    commit_subject: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    # A rollback: the run whose deploy this one undoes (it deploys the commit before that run's).
+    # No foreign key: SQLite cannot add one to the runs table without copying it (migration 0019).
+    rollback_of_id: Mapped[int | None] = mapped_column(BigId)
     # 0 for a run someone asked for; n for the n-th automatic retry of a lost run (relaunch_of).
     retry_number: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The worker (master process) whose pool executes the run; see Worker.
