@@ -77,7 +77,7 @@ def writer(run_id: int):
 def reader() -> None:
     from playdeck.db import session_scope
     from playdeck.runs.events import events_after
-    from playdeck.runs.runs import RunFilters, list_runs
+    from playdeck.runs.queries import RunFilters, list_runs
 
     with session_scope() as session:
         events_after(session, scale.BIG_RUN_ID, 0)

@@ -22,7 +22,9 @@ from sqlalchemy.orm import Session, aliased
 
 from playdeck.errors import ValidationError
 from playdeck.models import Environment, Project, Run, utcnow
+from playdeck.runs.queries import is_real_deploy, is_successful
 from playdeck.runs.states import RunState
+from playdeck.serializers import iso
 
 WINDOWS_DAYS = (30, 90)
 FAILURE_STATES = (RunState.FAILED, RunState.TIMEOUT, RunState.ERROR, RunState.LOST)
@@ -91,7 +93,7 @@ class DeliveryMetrics:
             "project": self.project,
             "environment": self.environment,
             "days": self.days,
-            "since": self.since.replace(tzinfo=dt.UTC).isoformat(),
+            "since": iso(self.since),
             "deploys": self.deploys,
             "failures": self.failures,
             "deploys_per_day": self.deploys_per_day,
@@ -141,8 +143,7 @@ def _judged(project: Project, environment: Environment | None) -> list[ColumnEle
     """The deploys the metrics judge: real (not check mode), finished, of the project (and environment)."""
     judged = [
         Run.project_id == project.id,
-        Run.kind == "deploy",
-        Run.check_mode.is_(False),
+        is_real_deploy(),
         Run.state.in_([str(state) for state in JUDGED_STATES]),
         Run.finished_at.is_not(None),
     ]
@@ -156,7 +157,7 @@ def _count_days(
 ) -> None:
     """Deploys, failures and the mean duration of the successful ones, per day, into ``per_day``."""
     day = func.date(Run.finished_at)
-    succeeded = Run.state == RunState.SUCCESSFUL
+    succeeded = is_successful()
     daily = session.execute(
         select(
             day,
@@ -185,9 +186,8 @@ def _count_restores(
         select(func.min(success.finished_at))
         .where(
             success.environment_id == Run.environment_id,
-            success.kind == "deploy",
-            success.check_mode.is_(False),
-            success.state == RunState.SUCCESSFUL,
+            is_real_deploy(success),
+            is_successful(success),
             success.finished_at > Run.finished_at,
         )
         .correlate(Run)

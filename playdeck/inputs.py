@@ -9,6 +9,7 @@ webhook's body) accepts; it is refused here as a 400 instead of failing later as
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -16,6 +17,8 @@ import yaml
 from playdeck.errors import ValidationError
 
 MAX_DEPTH = 20
+# Who asks for or cancels a run, drains a worker: an account name (or the system's).
+USER_RE = re.compile(r"[\w.@-]{1,100}")
 # libyaml when PyYAML has it: its scanner stops at once on deep nesting, the pure Python one looks ahead.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -70,3 +73,10 @@ def load_yaml(text: str, field: str, max_bytes: int, max_depth: int = MAX_DEPTH)
     except yaml.YAMLError as exc:
         raise ValidationError(field, f"is not valid YAML or JSON: {exc}") from None
     return check_value(value, field, max_depth)
+
+
+def check_user_name(value: Any, field: str) -> str:
+    """A user name recorded as who did something: 1-100 letters, digits and . @ _ -."""
+    if not isinstance(value, str) or not USER_RE.fullmatch(value):
+        raise ValidationError(field, "must be 1-100 characters of letters, digits and . @ _ -")
+    return value

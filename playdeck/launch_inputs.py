@@ -10,7 +10,7 @@ admins turn on ``allow_free_extra_vars`` (AWX's survey plus "prompt on launch").
 
 A secret field's value is replaced by the mask in the run's extra vars (what the API, the pages and the
 audit log show) and kept, encrypted with PLAYDECK_SECRET_KEY and bound to its run, in
-``runs.secret_vars_sealed`` only until the run ends (``runs._transition`` clears it): the worker decrypts
+``runs.secret_vars_sealed`` only until the run ends (``transitions.transition`` clears it): the worker decrypts
 it just before the playbook starts, and the run's events and files are masked with it like a project
 secret. A relaunch therefore cannot reuse it (``playdeck.runs.relaunch`` refuses and says so).
 """

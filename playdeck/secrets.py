@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from playdeck import audit, masking, projects
 from playdeck.errors import NotFound, PlaydeckError, ValidationError
 from playdeck.models import Environment, Project, Secret, utcnow
+from playdeck.serializers import iso
 from playdeck.settings import Settings, get_settings
 
 SSH_KEY = "ssh_key"
@@ -74,8 +75,8 @@ class SecretView:
             "scope": self.scope,
             "environment": self.environment,
             "value": self.masked,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
             "updated_by": self.updated_by,
         }
 

@@ -33,6 +33,7 @@ from playdeck import webhook_targets
 from playdeck.db import session_scope
 from playdeck.errors import PlaydeckError
 from playdeck.models import Webhook, WebhookDelivery, utcnow
+from playdeck.serializers import iso
 from playdeck.settings import Settings, get_settings
 from playdeck.webhooks import DELIVERED, FAILED, PENDING, TEST_EVENT, signing_secret, url_host
 
@@ -170,7 +171,7 @@ def _record(attempt: Attempt, status: int | None, error: str, final: bool, setti
         delivery = session.get(WebhookDelivery, attempt.delivery_id)
         if delivery is None:  # its webhook was deleted meanwhile
             return state
-        entry = {"at": now.replace(tzinfo=dt.UTC).isoformat(), "status_code": status, "error": error[:MAX_ERROR_CHARS]}
+        entry = {"at": iso(now), "status_code": status, "error": error[:MAX_ERROR_CHARS]}
         delivery.attempts_json = json.dumps([*delivery.attempt_log, entry])
         delivery.attempts = attempts
         delivery.last_status_code = status

@@ -1,7 +1,7 @@
 """Run notifications by webhook: per project, an HTTP endpoint gets a POST when a run starts or ends.
 
 A delivery is recorded in the transaction of the run's state change (``enqueue``, called by
-``playdeck.runs.runs`` for every transition), so a state change and its notification commit or roll back
+``playdeck.runs.transitions`` for every transition), so a state change and its notification commit or roll back
 together: a claim rolled back for a locked environment notifies nothing, a run that ended always does.
 The body is rendered then, from the run as it is at that moment; ``playdeck.webhook_delivery`` sends it
 later, with retries, and records each attempt on the delivery (the delivery log).

@@ -1,7 +1,7 @@
 """Which registered worker master this process belongs to (``playdeck.workers`` keeps the registry).
 
-Its own module so ``playdeck.runs.runs`` can stamp a claimed run with it without importing the registry,
-which builds on ``playdeck.runs.runs``.
+Its own module so ``playdeck.runs.transitions`` can stamp a claimed run with it without importing the registry,
+which builds on the run package.
 """
 
 from __future__ import annotations

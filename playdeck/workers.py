@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 
 from playdeck import audit
 from playdeck.db_clock import database_time, database_utcnow
-from playdeck.errors import Conflict, NotFound, ValidationError
+from playdeck.errors import Conflict, NotFound
+from playdeck.inputs import check_user_name
 from playdeck.models import Environment, Project, Run, Worker, utcnow
-from playdeck.runs.runs import USER_RE
 from playdeck.runs.states import RunState
 from playdeck.serializers import iso
 from playdeck.settings import Settings, get_settings
@@ -279,8 +279,7 @@ def request_drain(session: Session, targets: Sequence[WorkerView], by: str) -> l
     A gone worker cannot act on it: Conflict, before anything is recorded. Draining a draining or
     stopped worker changes nothing.
     """
-    if not isinstance(by, str) or not USER_RE.fullmatch(by):
-        raise ValidationError("user", "must be 1-100 characters of letters, digits and . @ _ -")
+    check_user_name(by, "user")
     for target in targets:
         if target.state == WorkerState.GONE:
             raise Conflict(

@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 
 from playdeck.db import retry_while_unavailable, session_scope
-from playdeck.runs import lost, runs
+from playdeck.runs import lost
 from playdeck.runs.states import RunState
+from playdeck.runs.transitions import finish_run, record_host_summaries
 from playdeck.settings import Settings
 from runners import spec as run_spec
 from runners import ssh_connection
@@ -60,11 +61,11 @@ def _record_end(run_id: int, state: RunState, executed: Executed, reason: str) -
     gone = None
     with session_scope() as session:
         if pump.stats is not None and not pump.disowned:
-            runs.record_host_summaries(session, run_id, pump.stats)
+            record_host_summaries(session, run_id, pump.stats)
         if state is RunState.LOST:
             # Through the one lost path, so the project's retry policy applies (messages after commit).
             gone = lost.record_lost(session, run_id, reason)
-        elif runs.finish_run(session, run_id, state, rc=executed.rc, reason=reason):
+        elif finish_run(session, run_id, state, rc=executed.rc, reason=reason):
             return state
     if gone is not None:
         lost.after_commit(gone)

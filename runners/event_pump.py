@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from playdeck.db import retry_while_unavailable, session_scope
-from playdeck.runs import events, runs
+from playdeck.runs import events, transitions
 from playdeck.runs.states import RunState
 from playdeck.settings import Settings
 
@@ -183,7 +183,7 @@ class EventPump:
         if self.playbook_pid is not None and not self._pid_recorded:
             # Lets a reaper find (and stop) the playbook's process group if this worker dies.
             with session_scope() as session:
-                runs.set_playbook_pid(session, self.run_id, self.playbook_pid)
+                transitions.set_playbook_pid(session, self.run_id, self.playbook_pid)
             self._pid_recorded = True
         while self._pending:
             batch = [self._pending[i] for i in range(min(len(self._pending), self.settings.event_batch_size))]
@@ -207,7 +207,7 @@ class EventPump:
     def _check_control(self, beat: bool) -> None:
         sent = time.monotonic()
         with session_scope() as session:
-            control = runs.control(session, self.run_id, beat=beat)
+            control = transitions.control(session, self.run_id, beat=beat)
         if beat:
             self._last_contact = sent
         if control.state == RunState.LOST:

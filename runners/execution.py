@@ -17,8 +17,10 @@ from dataclasses import dataclass
 
 from playdeck import secrets
 from playdeck.db import session_scope
-from playdeck.runs import locks, runs
+from playdeck.runs import locks
+from playdeck.runs.queries import get_run
 from playdeck.runs.states import RunState
+from playdeck.runs.transitions import claim_run, finish_run
 from playdeck.settings import Settings, get_settings
 from runners import conclusion, playbook_run, preparation, retention, sandbox
 from runners import spec as run_spec
@@ -38,7 +40,7 @@ def execute(run_id: int) -> Outcome:
     """Run ``run_id`` if this call wins the claim; any other delivery of the same run does nothing."""
     settings = get_settings()
     with session_scope() as session:
-        claimed = runs.claim_run(session, run_id, socket.gethostname(), os.getpid())
+        claimed = claim_run(session, run_id, socket.gethostname(), os.getpid())
         if not claimed:
             state = run_spec.current_state(session, run_id)
     if not claimed:
@@ -85,7 +87,7 @@ def _read_spec(run_id: int, settings: Settings) -> RunSpec:
 
 def _end_in_error(run_id: int, reason: str) -> RunState:
     with session_scope() as session:
-        runs.finish_run(session, run_id, RunState.ERROR, reason=reason)
+        finish_run(session, run_id, RunState.ERROR, reason=reason)
     return RunState.ERROR
 
 
@@ -94,7 +96,7 @@ def _environment_of(spec: RunSpec | None, run_id: int) -> tuple[int, int]:
         return spec.project_id, spec.environment_id
     # Only a run whose spec could not be read (it has just ended in error) is read again.
     with session_scope() as session:
-        run = runs.get_run(session, run_id)
+        run = get_run(session, run_id)
         return run.project_id, run.environment_id
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from playdeck.db import session_scope
 from playdeck.models import Run
-from playdeck.runs.states import ACTIVE_STATES
+from playdeck.runs.queries import is_active
 from playdeck.settings import Settings
 from runners import secret_files
 
@@ -44,9 +44,7 @@ def prune_artifacts(settings: Settings, now: float | None = None) -> list[int]:
     if not old:
         return []
     with session_scope() as session:
-        active = set(
-            session.scalars(select(Run.id).where(Run.id.in_(old), Run.state.in_([s.value for s in ACTIVE_STATES])))
-        )
+        active = set(session.scalars(select(Run.id).where(Run.id.in_(old), is_active())))
     removed = []
     for run_id, path in sorted(old.items()):
         if run_id in active:
@@ -72,9 +70,7 @@ def remove_secret_leftovers(settings: Settings) -> list[int]:
     if not found:
         return []
     with session_scope() as session:
-        active = set(
-            session.scalars(select(Run.id).where(Run.id.in_(found), Run.state.in_([s.value for s in ACTIVE_STATES])))
-        )
+        active = set(session.scalars(select(Run.id).where(Run.id.in_(found), is_active())))
     cleaned = [
         run_id for run_id, path in sorted(found.items()) if run_id not in active and secret_files.remove_leftovers(path)
     ]

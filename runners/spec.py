@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from playdeck.errors import NotFound
-from playdeck.runs import runs
+from playdeck.runs.queries import get_run
 from playdeck.runs.states import RunKind
 from playdeck.settings import Settings
 
@@ -38,7 +38,7 @@ class RunSpec:
 
 
 def read(session: Session, run_id: int, settings: Settings) -> RunSpec:
-    run = runs.get_run(session, run_id)
+    run = get_run(session, run_id)
     return RunSpec(
         run_id=run.id,
         kind=RunKind(run.kind),
@@ -63,6 +63,6 @@ def read(session: Session, run_id: int, settings: Settings) -> RunSpec:
 def current_state(session: Session, run_id: int) -> str:
     """The run's state as recorded now; "missing" for a run that does not exist."""
     try:
-        return runs.get_run(session, run_id).state
+        return get_run(session, run_id).state
     except NotFound:  # a DB error must surface, not pass for a missing run
         return "missing"

@@ -270,7 +270,7 @@ TERMINAL = frozenset(state.value for state in TERMINAL_STATES)
 
 def wait_for_state(run_id: int, states: set[str] | frozenset[str], timeout: float = 120) -> str:
     """Poll the run (short sessions) until it reaches one of ``states``."""
-    from playdeck.runs.runs import get_run
+    from playdeck.runs.queries import get_run
 
     deadline = time.monotonic() + timeout
     state = None

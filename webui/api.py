@@ -10,7 +10,8 @@ from playdeck.db import connection_scope
 from playdeck.errors import ValidationError
 from playdeck.models import RunEvent
 from playdeck.runs.events import EVENTS_PER_PAGE, MAX_EVENTS_PER_PAGE, events_after, events_before
-from playdeck.runs.runs import run_state, submit_run
+from playdeck.runs.queries import run_state
+from playdeck.runs.requests import submit_run
 from playdeck.runs.states import is_terminal
 from playdeck.serializers import event_log_sql, run_json
 from playdeck.settings import get_settings

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, jsonify, render_template
 from playdeck.auth.permissions import Action
 from playdeck.db import session_scope
 from playdeck.runs.attention import needs_attention, state_explanation
-from playdeck.runs.runs import get_run
+from playdeck.runs.queries import get_run
 from webui import access
 
 bp = Blueprint("attention", __name__)

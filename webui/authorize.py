@@ -18,7 +18,7 @@ from playdeck.db import session_scope
 from playdeck.dns.changes import zone_key
 from playdeck.errors import Forbidden, NotFound, ValidationError
 from playdeck.projects import get_environment, get_project
-from playdeck.runs.runs import get_run
+from playdeck.runs.queries import get_run
 from webui import access
 
 ACTOR_FROM_LOGIN = "is set from your login; leave it out"

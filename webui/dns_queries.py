@@ -24,13 +24,12 @@ from playdeck.dns.scheduling import DNS_PROJECT, environment_name, writing
 from playdeck.dns.validation import FORWARD, FORWARD_TYPES, REVERSE_TYPES
 from playdeck.errors import NotFound, ValidationError
 from playdeck.models import Environment, Project, Run
-from playdeck.runs.states import RunState
+from playdeck.runs.queries import is_active
 from playdeck.serializers import iso
 
 log = logging.getLogger(__name__)
 
 JsonDict = dict[str, Any]
-ACTIVE_RUN_STATES = (RunState.QUEUED.value, RunState.RUNNING.value)
 # The zone's status as the list shows it.
 UP_TO_DATE, PENDING, FAILED = "up to date", "pending", "failed"
 
@@ -59,7 +58,7 @@ def _active_runs(session: Session) -> dict[str, tuple[int, str]]:
         select(Environment.name, Run.id, Run.state)
         .join(Run, Run.environment_id == Environment.id)
         .join(Project, Project.id == Run.project_id)
-        .where(Project.name == DNS_PROJECT, Run.state.in_(ACTIVE_RUN_STATES))
+        .where(Project.name == DNS_PROJECT, is_active())
         .order_by(Run.id)
     )
     return {row.name: (row.id, row.state) for row in rows}

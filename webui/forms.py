@@ -9,7 +9,7 @@ from werkzeug.datastructures import MultiDict
 
 from playdeck.errors import ValidationError
 from playdeck.launch_form import LaunchField, LaunchForm, LaunchValueError, load_yaml, values_from_form
-from playdeck.runs.runs import MAX_EXTRA_VARS_BYTES, RunRequest
+from playdeck.runs.requests import MAX_EXTRA_VARS_BYTES, RunRequest
 
 # The launch form's inputs are named var.<variable>: apart from the form's own fields, whatever the names.
 INPUT_PREFIX = "var."

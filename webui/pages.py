@@ -10,7 +10,7 @@ from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.launch_form import LaunchForm
 from playdeck.projects import is_built_in
 from playdeck.runs.events import EVENTS_PER_PAGE
-from playdeck.runs.runs import submit_run
+from playdeck.runs.requests import submit_run
 from playdeck.runs.states import RunState
 from playdeck.serializers import HOST_SUMMARY_FIELDS
 from playdeck.settings import get_settings

@@ -14,7 +14,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from playdeck import inputs
 from playdeck.errors import ValidationError
-from playdeck.runs.runs import RunRequest
+from playdeck.runs.requests import RunRequest
 from webui.authorize import refuse_actor_fields
 
 RUN_FIELDS = ("project", "environment", "version", "extra_vars", "limit", "tags", "check")

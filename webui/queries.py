@@ -10,22 +10,21 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import select
 
 from playdeck.db import Executor, connection_scope, session_scope
 from playdeck.delivery_metrics import delivery_metrics
-from playdeck.errors import NotFound
 from playdeck.launch_form import LaunchForm
 from playdeck.launch_inputs import project_form
 from playdeck.models import Project, Run
 from playdeck.projects import get_environment, get_project, list_projects
-from playdeck.runs import runs
+from playdeck.runs import queries, transitions
 from playdeck.runs.progress import HOST_SUMMARIES, RunFacts, run_progress
+from playdeck.runs.queries import RunFilters, RunPage, get_run, list_runs
 from playdeck.runs.relaunch import relaunch_request
-from playdeck.runs.runs import RunFilters, RunPage, get_run, list_runs, parse_filters, parse_page, select_run_briefs
-from playdeck.runs.states import ACTIVE_STATES, RunState
+from playdeck.runs.requests import submit_run
 from playdeck.serializers import project_json, run_json
+from webui.params import parse_filters, parse_page
 
 JsonDict = dict[str, Any]
 # The dashboard shows this many runs in progress; more are one click away on the runs page.
@@ -37,7 +36,7 @@ def projects_json() -> list[JsonDict]:
         return [project_json(project) for project in list_projects(session)]
 
 
-_PROJECT_NAMES = select(Project.name).order_by(Project.name)  # built once: see runs._runs_query
+_PROJECT_NAMES = select(Project.name).order_by(Project.name)  # built once: see playdeck.runs.queries._runs_query
 
 
 def _project_names(session: Executor) -> list[str]:
@@ -73,7 +72,7 @@ def run_detail(run_id: int) -> JsonDict:
 
 def cancel_run(run_id: int, by: str, force: bool = False) -> JsonDict:
     """Cancel (queued: at once; running: the worker stops it; force: at once); 409 once ended."""
-    return run_json(runs.cancel_run(run_id, by, force))
+    return run_json(transitions.cancel_run(run_id, by, force))
 
 
 def relaunch_run(run_id: int, hosts: str, by: str) -> JsonDict:
@@ -81,7 +80,7 @@ def relaunch_run(run_id: int, hosts: str, by: str) -> JsonDict:
     with session_scope() as session:
         request = relaunch_request(session, run_id, hosts, requested_by=by)
     # Its own transaction, committed before the run is dispatched.
-    return run_json(runs.submit_run(request))
+    return run_json(submit_run(request))
 
 
 def _listing(session: Executor, args: Mapping[str, str], per_page: int) -> RunPage:
@@ -111,55 +110,13 @@ def run_page(args: Mapping[str, str], per_page: int) -> JsonDict:
     }
 
 
-def _latest_runs(session: Session, environment_ids: list[int]) -> tuple[dict[int, Run], dict[int, Run]]:
-    """Per environment: its latest run, and its last successful real deploy (what is deployed there).
-
-    One grouped query over the (environment, state) index for the latest, one ``LIMIT 1`` per environment
-    for the deployed one, one to load those runs: the cost follows the number of environments, not runs.
-    """
-    if not environment_ids:
-        return {}, {}
-    latest_ids: dict[int, int] = {}
-    grouped = (
-        select(Run.environment_id, func.max(Run.id))
-        .where(Run.environment_id.in_(environment_ids))
-        .group_by(Run.environment_id, Run.state)
-    )
-    for environment_id, run_id in session.execute(grouped):
-        latest_ids[environment_id] = max(latest_ids.get(environment_id, 0), run_id)
-    deployed_ids: dict[int, int] = {}
-    for environment_id in environment_ids:
-        run_id = session.scalar(
-            select(Run.id)
-            .where(
-                Run.environment_id == environment_id,
-                Run.state == RunState.SUCCESSFUL,
-                Run.check_mode.is_(False),
-                Run.kind == "deploy",
-            )
-            .order_by(Run.id.desc())
-            .limit(1)
-        )
-        if run_id is not None:
-            deployed_ids[environment_id] = run_id
-    wanted = set(latest_ids.values()) | set(deployed_ids.values())
-    loaded = {
-        run.id: run
-        for run in session.scalars(
-            select(Run).options(joinedload(Run.project), joinedload(Run.environment)).where(Run.id.in_(wanted))
-        )
-    }
-    return (
-        {env: loaded[run_id] for env, run_id in latest_ids.items()},
-        {env: loaded[run_id] for env, run_id in deployed_ids.items()},
-    )
-
-
 def dashboard() -> list[JsonDict]:
     """Every project with, per environment, its latest run and its deployed run (``None`` if none)."""
     with session_scope() as session:
         projects = list_projects(session)
-        latest, deployed = _latest_runs(session, [env.id for project in projects for env in project.environments])
+        latest, deployed = queries.latest_runs(
+            session, [env.id for project in projects for env in project.environments]
+        )
 
         def brief(run: Run | None) -> JsonDict | None:
             return None if run is None else run_json(run, with_summaries=False)
@@ -177,14 +134,10 @@ def dashboard() -> list[JsonDict]:
 def active_runs(limit: int = ACTIVE_RUNS_SHOWN) -> list[JsonDict]:
     """Queued and running runs, oldest first, each with its progress (see ``playdeck.runs.progress``)."""
     with session_scope() as session:
-        active = session.scalars(
-            select(Run)
-            .options(joinedload(Run.project), joinedload(Run.environment))
-            .where(Run.state.in_([str(state) for state in ACTIVE_STATES]))
-            .order_by(Run.id)
-            .limit(limit)
-        )
-        return [{**run_json(run, with_summaries=False), "progress": run_progress(session, run)} for run in active]
+        return [
+            {**run_json(run, with_summaries=False), "progress": run_progress(session, run)}
+            for run in queries.active_runs(session, limit)
+        ]
 
 
 def progress(run_id: int) -> JsonDict:
@@ -192,20 +145,10 @@ def progress(run_id: int) -> JsonDict:
         return run_progress(session, get_run(session, run_id))
 
 
-# The run page's run, without loading an entity (the run, its project, its environment and its recap
-# as entities were half the page's CPU, issue 7): its JSON rendered by the database, and beside it the
-# columns its progress is worked out from (run_progress.RunFacts).
-_RUN_PAGE_ROW = select_run_briefs(
-    Run.id, Run.environment_id, Run.state, Run.event_count, Run.queued_at, Run.started_at
-).where(Run.id == bindparam("run_id"))
-
-
 def run_with_progress(run_id: int) -> tuple[JsonDict, JsonDict]:
     """The run page's two read models: ``run_json(run)`` and ``run_progress``, from one connection."""
     with connection_scope() as connection:
-        row = connection.execute(_RUN_PAGE_ROW, {"run_id": run_id}).one_or_none()
-        if row is None:
-            raise NotFound(f"run {run_id} does not exist")
+        row = queries.run_page_row(connection, run_id)
         summaries = connection.execute(HOST_SUMMARIES, {"run_id": run_id}).all()
         text, *facts = row
         run = RunFacts(*facts, host_summaries=summaries)

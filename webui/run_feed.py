@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from playdeck.db import get_sessionmaker
 from playdeck.errors import NotFound
 from playdeck.runs.events import MAX_EVENTS_PER_PAGE, events_after
-from playdeck.runs.runs import get_run, run_state
+from playdeck.runs.queries import get_run, run_state
 from playdeck.runs.states import is_terminal
 from playdeck.serializers import event_json, run_json
 from webui.sse import sse_message

@@ -1,7 +1,7 @@
 """Internal DNS management: zones and records in the database, regenerated into BIND by a playbook.
 
 Modules, each taking a SQLAlchemy ``Session`` and leaving the commit to the caller (one transaction per
-request or task, like ``playdeck.runs.runs``):
+request or task, like ``playdeck.runs``):
 
 - ``zones``: create_zone, get_zone, list_zones, update_zone, delete_zone;
 - ``records``: get_record, create_record, update_record, delete_record (``RecordRow``);

@@ -23,6 +23,7 @@ from playdeck.dns.models import Record, Zone
 from playdeck.dns.validation import RecordData, parse_actor, record
 from playdeck.dns.zones import get_zone
 from playdeck.errors import NotFound
+from playdeck.serializers import iso
 
 # Marks an edit's field as "leave as it is" (None is a value for ttl: "the RRset's TTL").
 UNCHANGED: Any = object()
@@ -53,8 +54,8 @@ class RecordRow:
             "value": self.value,
             "comment": self.comment,
             "version": self.version,
-            "created_at": self.created_at.isoformat() + "Z",
-            "updated_at": self.updated_at.isoformat() + "Z",
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
         }
 
 

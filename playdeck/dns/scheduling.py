@@ -38,7 +38,9 @@ from playdeck.dns.regeneration import deleted_zones, dirty_zones
 from playdeck.errors import PlaydeckError
 from playdeck.models import Environment, Project, Run, utcnow
 from playdeck.projects import DNS_PROJECT, add_project
-from playdeck.runs import locks, runs
+from playdeck.runs import locks
+from playdeck.runs.queries import is_active
+from playdeck.runs.requests import RunRequest, request_run
 from playdeck.runs.states import RunState
 from playdeck.settings import get_settings
 
@@ -151,7 +153,7 @@ def _schedule(session: Session, zone: Zone, requested_by: str) -> Scheduled | No
         return None
     project = dns_project(session)
     environment = zone_environment(session, project, zone)
-    request = runs.RunRequest(
+    request = RunRequest(
         project=DNS_PROJECT,
         environment=environment.name,
         kind="dns",
@@ -160,7 +162,7 @@ def _schedule(session: Session, zone: Zone, requested_by: str) -> Scheduled | No
         not_before=_spaced_start(session, zone, project, environment),
         platform=True,
     )
-    run = runs.request_run(session, request)
+    run = request_run(session, request)
     return Scheduled(zone.name, run.id, run.queue, run.not_before)
 
 
@@ -244,7 +246,7 @@ def schedule_dirty() -> list[int]:
             session.scalars(
                 select(Environment.name)
                 .join(Run, Run.environment_id == Environment.id)
-                .where(Run.project_id == project.id, Run.state.in_([RunState.QUEUED.value, RunState.RUNNING.value]))
+                .where(Run.project_id == project.id, is_active())
             )
         )
         last_runs = {

@@ -19,12 +19,13 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from playdeck.db_clock import database_time
 from playdeck.models import DeployLock, Run, utcnow
 from playdeck.runs import locks
-from playdeck.runs.states import ACTIVE_STATES, RunState
+from playdeck.runs.queries import active_runs, is_successful
+from playdeck.runs.states import RunState
 from playdeck.serializers import run_json
 from playdeck.settings import get_settings
 
@@ -150,7 +151,7 @@ class _Facts:
                 select(Run.started_at, Run.finished_at)
                 .where(
                     Run.project_id == run.project_id,
-                    Run.state == RunState.SUCCESSFUL.value,
+                    is_successful(),
                     Run.environment_id == run.environment_id,
                     Run.kind == run.kind,
                     Run.started_at.is_not(None),
@@ -220,15 +221,7 @@ def _assess(run: Run, facts: _Facts) -> Attention | None:
 
 def needs_attention(session: Session, now: dt.datetime | None = None) -> list[Attention]:
     """Active runs stuck longer than expected, most urgent kind first, then oldest first."""
-    active = list(
-        session.scalars(
-            select(Run)
-            .options(joinedload(Run.project), joinedload(Run.environment))
-            .where(Run.state.in_([state.value for state in ACTIVE_STATES]))
-            .order_by(Run.id)
-            .limit(MAX_ACTIVE_SCANNED)
-        )
-    )
+    active = active_runs(session, MAX_ACTIVE_SCANNED)
     if not active:
         return []
     held = {(lock.project_id, lock.environment_id): lock.run_id for lock in session.scalars(select(DeployLock))}

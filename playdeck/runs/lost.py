@@ -19,10 +19,13 @@ from sqlalchemy.orm import Session
 
 from playdeck.errors import DispatchError, PlaydeckError
 from playdeck.models import Project, Run
-from playdeck.runs import locks, runs
+from playdeck.runs import locks
 from playdeck.runs.dispatch import dispatch_run
+from playdeck.runs.queries import get_run
 from playdeck.runs.relaunch import relaunch_request
+from playdeck.runs.requests import request_run
 from playdeck.runs.states import RunState
+from playdeck.runs.transitions import finish_run
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +46,11 @@ def record_lost(session: Session, run_id: int, reason: str) -> LostRun | None:
 
     None if the run was no longer running (it ended meanwhile; its own state stands).
     """
-    if not runs.finish_run(session, run_id, RunState.LOST, reason=reason):
+    if not finish_run(session, run_id, RunState.LOST, reason=reason):
         return None
     # A fresh load: the UPDATE above bypassed any copy already in this session.
     session.expire_all()
-    run = runs.get_run(session, run_id)
+    run = get_run(session, run_id)
     retry = None
     allowed = session.get(Project, run.project_id).retry_lost_runs
     if run.retry_number < allowed:
@@ -57,7 +60,7 @@ def record_lost(session: Session, run_id: int, reason: str) -> LostRun | None:
             with session.begin_nested():
                 request = relaunch_request(session, run_id, "all", requested_by=RETRY_REQUESTER)
                 # The platform's own decision (a DNS run's retry too), with the lost run's already checked values.
-                new = runs.request_run(session, replace(request, platform=True))
+                new = request_run(session, replace(request, platform=True))
                 new.retry_number = run.retry_number + 1
                 session.flush()
         except PlaydeckError as exc:

@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, func, select
 
 from playdeck.db import Executor
 from playdeck.models import Run, RunEvent, RunHostSummary, utcnow
+from playdeck.runs.queries import is_successful
 from playdeck.runs.states import RunState, is_terminal
 from playdeck.serializers import HOST_SUMMARY_FIELDS
 
@@ -71,7 +72,7 @@ _PREVIOUS_SUCCESSFUL = (
     select(Run.id, Run.started_at, Run.finished_at)
     .where(
         Run.environment_id == bindparam("environment_id"),
-        Run.state == RunState.SUCCESSFUL,
+        is_successful(),
         Run.id < bindparam("run_id"),
     )
     .order_by(Run.id.desc())

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from playdeck.errors import Conflict, ValidationError
 from playdeck.models import RunHostSummary
-from playdeck.runs.runs import RunRequest, get_run
+from playdeck.runs.queries import get_run
+from playdeck.runs.requests import RunRequest
 from playdeck.runs.states import is_terminal
 
 RELAUNCH_HOSTS = ("all", "failed")

@@ -8,9 +8,10 @@ import re
 from playwright.sync_api import Page, expect
 
 from playdeck import db
-from playdeck.runs import runs
 from playdeck.runs.events import event_row, store_events
+from playdeck.runs.requests import RunRequest, request_run
 from playdeck.runs.states import RunState
+from playdeck.runs.transitions import claim_run, finish_run
 from tests.browser.browser_testing import screenshot
 
 RUN_URL = re.compile(r".*/runs/(\d+)$")
@@ -105,13 +106,13 @@ def test_filter_runs(page: Page) -> None:
     finished = {}
     for project, state, by in (("chatty", RunState.SUCCESSFUL, "bob"), ("sleepy", RunState.FAILED, "carol")):
         with db.session_scope() as session:
-            run_id = runs.request_run(
-                session, runs.RunRequest(project, "prod" if project == "chatty" else "dev", requested_by=by)
+            run_id = request_run(
+                session, RunRequest(project, "prod" if project == "chatty" else "dev", requested_by=by)
             ).id
         with db.session_scope() as session:
-            assert runs.claim_run(session, run_id, "testhost", 1)
+            assert claim_run(session, run_id, "testhost", 1)
         with db.session_scope() as session:
-            assert runs.finish_run(session, run_id, state, rc=0)
+            assert finish_run(session, run_id, state, rc=0)
         finished[by] = run_id
 
     page.goto("/runs")
@@ -183,9 +184,9 @@ def test_the_keyboard_reaches_the_content_first(page: Page) -> None:
 def test_a_long_log_shows_its_tail_and_loads_earlier_lines_on_demand(page: Page) -> None:
     # 450 events stored the way a worker stores them, with colours and text that looks like HTML.
     with db.session_scope() as session:
-        run_id = runs.request_run(session, runs.RunRequest("chatty", "prod")).id
+        run_id = request_run(session, RunRequest("chatty", "prod")).id
     with db.session_scope() as session:
-        assert runs.claim_run(session, run_id, "testhost", 1)
+        assert claim_run(session, run_id, "testhost", 1)
     rows = [
         event_row(
             run_id,
@@ -201,7 +202,7 @@ def test_a_long_log_shows_its_tail_and_loads_earlier_lines_on_demand(page: Page)
     with db.session_scope() as session:
         store_events(session, run_id, rows)
     with db.session_scope() as session:
-        assert runs.finish_run(session, run_id, RunState.SUCCESSFUL, rc=0)
+        assert finish_run(session, run_id, RunState.SUCCESSFUL, rc=0)
 
     page.goto(f"/runs/{run_id}")
     lines = page.locator("#log .log-line")

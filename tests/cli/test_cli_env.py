@@ -6,13 +6,13 @@ import json
 import subprocess
 
 from playdeck import audit, db
-from playdeck.runs import runs
+from playdeck.runs.requests import RunRequest, request_run
 from tests.cli.cli_support import playdeck
 
 
 def queue_of_new_run(environment: str = "staging") -> str:
     with db.session_scope() as session:
-        return runs.request_run(session, runs.RunRequest(project="sampleapp", environment=environment)).queue
+        return request_run(session, RunRequest(project="sampleapp", environment=environment)).queue
 
 
 def test_env_set_queue_routes_new_runs_and_default_queue_undoes_it(embedded):

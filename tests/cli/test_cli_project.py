@@ -8,7 +8,7 @@ import pytest
 
 from playdeck import db
 from playdeck.errors import ValidationError
-from playdeck.runs import runs
+from playdeck.runs.requests import RunRequest, request_run
 from tests.cli.cli_support import playdeck
 
 
@@ -26,7 +26,7 @@ def test_project_set_changes_policies_that_requests_then_obey(embedded):
         "allow_free_extra_vars": False,
     }
     with pytest.raises(ValidationError, match="at most 90 s"), db.session_scope() as session:
-        runs.request_run(session, runs.RunRequest(project="sampleapp", environment="staging", timeout=91))
+        request_run(session, RunRequest(project="sampleapp", environment="staging", timeout=91))
 
 
 def test_project_set_unknown_project_or_bad_value_exits_2(embedded):
@@ -39,15 +39,15 @@ def test_project_set_unknown_project_or_bad_value_exits_2(embedded):
 
 
 def test_project_set_free_extra_vars_lets_a_form_take_undeclared_names(embedded):
-    free = runs.RunRequest(project="sampleapp", environment="staging", extra_vars={"greeting": "hi"})
+    free = RunRequest(project="sampleapp", environment="staging", extra_vars={"greeting": "hi"})
     with pytest.raises(ValidationError, match="'greeting' is not a variable"), db.session_scope() as session:
-        runs.request_run(session, free)
+        request_run(session, free)
     result = playdeck("project", "set", "sampleapp", "--free-extra-vars")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["allow_free_extra_vars"] is True
     with db.session_scope() as session:
-        assert runs.request_run(session, free).extra_vars["greeting"] == "hi"
+        assert request_run(session, free).extra_vars["greeting"] == "hi"
     # The declared fields keep their rules.
-    bounded = runs.RunRequest(project="sampleapp", environment="staging", extra_vars={"keep_releases": 21})
+    bounded = RunRequest(project="sampleapp", environment="staging", extra_vars={"keep_releases": 21})
     with pytest.raises(ValidationError, match="keep_releases: must be between 1 and 20"), db.session_scope() as session:
-        runs.request_run(session, bounded)
+        request_run(session, bounded)

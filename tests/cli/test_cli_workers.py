@@ -13,7 +13,8 @@ import time
 
 from playdeck import db, workers
 from playdeck.models import Worker, utcnow
-from playdeck.runs import runs
+from playdeck.runs.requests import RunRequest, submit_run
+from playdeck.runs.transitions import claim_run
 from playdeck.settings import get_settings
 from tests.cli.cli_support import SupervisedPlaydeck, playdeck, wait_until
 
@@ -45,9 +46,9 @@ def test_workers_shows_live_and_gone_workers_with_their_runs(embedded):
     active = register("deploy@web1")
     register("deploy@web2", hostname="web2", silent_for=3600)
     register("old@web1", state="stopped", stopped_at=utcnow())
-    run_id = runs.submit_run(runs.RunRequest(project="sampleapp", environment="staging")).id
+    run_id = submit_run(RunRequest(project="sampleapp", environment="staging")).id
     with db.session_scope() as session:
-        assert runs.claim_run(session, run_id, "web1", 4243, worker_id=active)
+        assert claim_run(session, run_id, "web1", 4243, worker_id=active)
 
     shown = listed()
     assert {name: entry["state"] for name, entry in shown.items()} == {"deploy@web1": "active", "deploy@web2": "gone"}

@@ -13,8 +13,8 @@ from pathlib import Path
 import requests
 
 from playdeck import db
-from playdeck.runs import runs
 from playdeck.runs.events import events_after
+from playdeck.runs.queries import get_run
 from tests.cli.cli_support import playdeck
 from tests.conftest import api_headers, as_user
 
@@ -59,7 +59,7 @@ def test_deploy_through_the_api_streams_live_and_persists_every_event(production
     streamed = [data["counter"] for kind, data, _ in messages if kind == "run_event"]
 
     with db.session_scope() as session:
-        run = runs.get_run(session, run_id)
+        run = get_run(session, run_id)
         stored = [event.counter for event in events_after(session, run_id, 0)]
         finished_at = run.finished_at
     # No gap, no duplicate: the stream delivered exactly what the DB holds, in order.

@@ -18,7 +18,8 @@ import redis
 
 from playdeck import db, projects
 from playdeck.cli.supervisor import CONFIG_DIR
-from playdeck.runs import runs
+from playdeck.runs.queries import get_run
+from playdeck.runs.requests import RunRequest, submit_run
 from runners import orphans
 from testing import fault_report
 from testing.fault_report import executions
@@ -40,10 +41,10 @@ def three_slot_marker(test_playbooks, monkeypatch):
 
 
 def submit(marker_file: str, pause: int) -> int:
-    request = runs.RunRequest(
+    request = RunRequest(
         project="marker", environment="dev", extra_vars={"marker_file": marker_file, "pause_seconds": pause}
     )
-    return runs.submit_run(request).id
+    return submit_run(request).id
 
 
 def test_restart_waits_for_running_deploys_and_runs_none_twice(
@@ -54,7 +55,7 @@ def test_restart_waits_for_running_deploys_and_runs_none_twice(
     for run_id in deploys:
         assert wait_for_state(run_id, {"running"}, timeout=60) == "running"
     with db.session_scope() as session:
-        old_worker = {runs.get_run(session, run_id).worker_pid for run_id in deploys}
+        old_worker = {get_run(session, run_id).worker_pid for run_id in deploys}
 
     started = time.monotonic()
     # supervisorctl restart = stopProcess (waits until stopped) then startProcess.
@@ -63,7 +64,7 @@ def test_restart_waits_for_running_deploys_and_runs_none_twice(
     playdeck_up.rpc.supervisor.startProcess("playdeck-worker-deploy")
 
     with db.session_scope() as session:
-        ended = [runs.get_run(session, run_id) for run_id in deploys]
+        ended = [get_run(session, run_id) for run_id in deploys]
     # The stop returned only after the deploys ended, all of them successfully, each executed once.
     assert [run.state for run in ended] == ["successful"] * 3
     assert all(run.attempt == 1 for run in ended)
@@ -73,7 +74,7 @@ def test_restart_waits_for_running_deploys_and_runs_none_twice(
     after = submit(str(marker), 0)
     assert wait_for_state(after, TERMINAL, timeout=90) == "successful"
     with db.session_scope() as session:
-        assert runs.get_run(session, after).worker_pid not in old_worker
+        assert get_run(session, after).worker_pid not in old_worker
     fault_report.record(1, [*deploys, after], marker=marker)
 
 
@@ -160,7 +161,7 @@ def test_restart_that_kills_after_stopwaitsecs_loses_runs_without_rerun(
     # Nothing left in the broker to come back later.
     wait_until(lambda: broker.llen("deploy") == broker.hlen("unacked") == 0, 30, "the messages to be acknowledged")
     with db.session_scope() as session:
-        ended = [runs.get_run(session, run_id) for run_id in deploys]
+        ended = [get_run(session, run_id) for run_id in deploys]
     assert [(run.state, run.attempt) for run in ended] == [("lost", 1)] * 3
     assert all("worker" in run.reason and "gone" in run.reason for run in ended), [run.reason for run in ended]
     fault_report.record(2, deploys, marker=marker)

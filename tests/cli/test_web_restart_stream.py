@@ -12,8 +12,8 @@ import requests
 
 from playdeck import db, projects
 from playdeck.cli.apiclient import parse_sse
-from playdeck.runs import runs
 from playdeck.runs.events import events_after
+from playdeck.runs.requests import RunRequest, submit_run
 from testing import fault_report
 from tests.cli.cli_support import SupervisedPlaydeck
 from tests.conftest import api_headers, wait_for_state
@@ -59,8 +59,8 @@ class ReconnectingReader(threading.Thread):
 
 
 def test_stream_resumes_after_a_web_restart_without_gap_or_duplicate(chatty, playdeck_up: SupervisedPlaydeck):
-    request = runs.RunRequest(project="chatty", environment="dev", extra_vars={"ticks": 60, "tick_seconds": 0.25})
-    run_id = runs.submit_run(request).id
+    request = RunRequest(project="chatty", environment="dev", extra_vars={"ticks": 60, "tick_seconds": 0.25})
+    run_id = submit_run(request).id
     reader = ReconnectingReader(f"{playdeck_up.url}/api/v1/runs/{run_id}/stream")
     reader.start()
     deadline = time.monotonic() + 60

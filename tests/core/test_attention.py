@@ -13,9 +13,12 @@ from sqlalchemy import event, update
 
 from playdeck import db
 from playdeck.models import Run, utcnow
-from playdeck.runs import attention, runs
+from playdeck.runs import attention
 from playdeck.runs.attention import Kind, needs_attention, state_explanation
+from playdeck.runs.queries import get_run
+from playdeck.runs.requests import RunRequest, request_run
 from playdeck.runs.states import RunState
+from playdeck.runs.transitions import claim_run, finish_run, request_cancel
 from playdeck.settings import Settings, get_settings
 
 
@@ -31,17 +34,17 @@ def ago(now: dt.datetime, seconds: float) -> dt.datetime:
 
 def queue(environment: str = "staging", **fields) -> int:
     with db.session_scope() as session:
-        return runs.request_run(session, runs.RunRequest("sampleapp", environment, **fields)).id
+        return request_run(session, RunRequest("sampleapp", environment, **fields)).id
 
 
 def start(run_id: int, host: str = "web-3") -> None:
     with db.session_scope() as session:
-        assert runs.claim_run(session, run_id, host, 4242)
+        assert claim_run(session, run_id, host, 4242)
 
 
 def finish(run_id: int, state: RunState = RunState.SUCCESSFUL) -> None:
     with db.session_scope() as session:
-        assert runs.finish_run(session, run_id, state, rc=0)
+        assert finish_run(session, run_id, state, rc=0)
 
 
 def set_times(run_id: int, **values: dt.datetime) -> None:
@@ -73,7 +76,7 @@ def listed(now: dt.datetime) -> dict[int, tuple[str, str]]:
 
 def explained(run_id: int, now: dt.datetime) -> str | None:
     with db.session_scope() as session:
-        return state_explanation(session, runs.get_run(session, run_id), now=now)
+        return state_explanation(session, get_run(session, run_id), now=now)
 
 
 # --- queued ---------------------------------------------------------------------------------------
@@ -129,7 +132,7 @@ def test_a_run_of_a_project_without_deploy_locks_never_waits_for_one(embedded):
     now = utcnow()
     running = running_since(now, 60)
     with db.session_scope() as session:
-        runs.get_run(session, running).project.lock_deploys = False
+        get_run(session, running).project.lock_deploys = False
     waiting = queue()
     set_times(waiting, queued_at=ago(now, 45))
 
@@ -204,7 +207,7 @@ def test_a_cancel_not_done_after_15_s_is_listed(embedded):
     now = utcnow()
     run_id = running_since(now, 100)
     with db.session_scope() as session:
-        runs.request_cancel(session, run_id, "alice")
+        request_cancel(session, run_id, "alice")
     set_times(run_id, cancel_requested_at=ago(now, 10))
     assert listed(now) == {}
 
@@ -221,7 +224,7 @@ def test_each_run_is_listed_once_with_its_most_urgent_reason_first(embedded):
     now = utcnow()
     gone = running_since(now, 100, environment="staging")
     with db.session_scope() as session:
-        runs.request_cancel(session, gone, "alice")
+        request_cancel(session, gone, "alice")
     set_times(gone, cancel_requested_at=ago(now, 60), heartbeat_at=ago(now, 60))
     waiting = queue("staging")
     set_times(waiting, queued_at=ago(now, 60))
@@ -247,13 +250,13 @@ def test_ended_runs_are_never_listed_nor_explained(services):
         run_id = queue()
         start(run_id)
         with db.session_scope() as session:
-            runs.request_cancel(session, run_id, "alice")
+            request_cancel(session, run_id, "alice")
         finish(run_id, state)
         set_times(run_id, queued_at=old, started_at=old, heartbeat_at=old, cancel_requested_at=old)
         ended.append(run_id)
     never_started = queue()
     with db.session_scope() as session:
-        runs.request_cancel(session, never_started, "bob")
+        request_cancel(session, never_started, "bob")
     set_times(never_started, queued_at=old)
 
     assert listed(now) == {}

@@ -11,7 +11,8 @@ from playdeck import audit, db
 from playdeck.auth import credentials, users
 from playdeck.dns import editors, records, zones
 from playdeck.errors import Conflict, Unauthenticated
-from playdeck.runs import runs
+from playdeck.runs.requests import RunRequest, request_run
+from playdeck.runs.transitions import request_cancel
 from tests.conftest import free_extra_vars
 
 
@@ -44,26 +45,26 @@ def events(request: pytest.FixtureRequest) -> Events:
 def test_a_deploy_and_its_cancel_are_audited_as_the_caller(services, events: Events):
     free_extra_vars()
     with audit.acting_as("alice", "192.0.2.7"), db.session_scope() as session:
-        run = runs.request_run(
+        run = request_run(
             session,
-            runs.RunRequest("sampleapp", "staging", extra_vars={"db_password": "hunter2"}, requested_by="alice"),
+            RunRequest("sampleapp", "staging", extra_vars={"db_password": "hunter2"}, requested_by="alice"),
         )
         run_id = run.id
     with audit.acting_as("bob", "192.0.2.8"), db.session_scope() as session:
-        runs.request_cancel(session, run_id, "bob")
+        request_cancel(session, run_id, "bob")
     requested, canceled = events(target_type="run")
     assert requested[:4] == ("alice", "192.0.2.7", "run.request", str(run_id))
     assert requested[4]["environment"] == "staging" and requested[4]["extra_vars"] == ["db_password"]
     assert "hunter2" not in str(events())  # names of extra vars only: a value may be a secret
     assert canceled[:4] == ("bob", "192.0.2.8", "run.cancel", str(run_id))
     with pytest.raises(Conflict), db.session_scope() as session:  # nothing to cancel: nothing recorded
-        runs.request_cancel(session, run_id, "bob")
+        request_cancel(session, run_id, "bob")
     assert len(events(action="run.cancel")) == 1
 
 
 def test_a_change_that_rolls_back_leaves_no_event(services, events: Events):
     with pytest.raises(RuntimeError), db.session_scope() as session:
-        runs.request_run(session, runs.RunRequest("sampleapp", "staging", requested_by="alice"))
+        request_run(session, RunRequest("sampleapp", "staging", requested_by="alice"))
         raise RuntimeError("the request failed after the run was written")
     assert events() == []
 

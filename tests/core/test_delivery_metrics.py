@@ -15,8 +15,9 @@ from playdeck.delivery_metrics import delivery_metrics, parse_days
 from playdeck.errors import ValidationError
 from playdeck.models import Run
 from playdeck.projects import get_environment, get_project
-from playdeck.runs import runs
+from playdeck.runs.requests import RunRequest, request_run
 from playdeck.runs.states import RunState
+from playdeck.runs.transitions import claim_run, finish_run
 from playdeck.settings import Settings
 
 NOW = dt.datetime(2026, 3, 31, 18, 0)
@@ -31,11 +32,11 @@ def services(request: pytest.FixtureRequest) -> Settings:
 
 def deploy(environment: str, state: RunState, finished: dt.datetime, seconds: float = 60, check: bool = False) -> int:
     with db.session_scope() as session:
-        run_id = runs.request_run(session, runs.RunRequest("sampleapp", environment, check=check)).id
+        run_id = request_run(session, RunRequest("sampleapp", environment, check=check)).id
     with db.session_scope() as session:
-        assert runs.claim_run(session, run_id, "testhost", 123)
+        assert claim_run(session, run_id, "testhost", 123)
     with db.session_scope() as session:
-        assert runs.finish_run(session, run_id, state, rc=0 if state == RunState.SUCCESSFUL else 2)
+        assert finish_run(session, run_id, state, rc=0 if state == RunState.SUCCESSFUL else 2)
         session.execute(
             update(Run)
             .where(Run.id == run_id)

@@ -8,15 +8,17 @@ import pytest
 
 from playdeck import db, projects, reaper
 from playdeck.errors import ValidationError
-from playdeck.runs import runs
+from playdeck.runs.queries import list_runs
+from playdeck.runs.transitions import claim_run
 from tests.runners.test_reaper import age, queue, state_of
 from tests.webui.webui_testing import broker_messages
+from webui.params import parse_filters
 
 
 def lose(run_id: int, settings) -> reaper.ReapReport:
     """Claim the run for a worker that then goes silent, and let the reaper find it."""
     with db.session_scope() as session:
-        assert runs.claim_run(session, run_id, "worker-a", 4242)
+        assert claim_run(session, run_id, "worker-a", 4242)
     age(run_id, heartbeat_at=settings.lost_after_seconds + 5)
     return reaper.reap()
 
@@ -30,7 +32,7 @@ def test_deploys_are_not_retried_by_default(embedded):
     run_id = queue()
     assert lose(run_id, embedded).lost == [run_id]
     with db.session_scope() as session:
-        listed = runs.list_runs(session, runs.parse_filters({})).runs
+        listed = list_runs(session, parse_filters({})).runs
     assert [json.loads(run)["id"] for run in listed] == [run_id]
     assert "retried" not in state_of(run_id).reason
 
@@ -43,7 +45,7 @@ def test_lost_run_is_retried_as_a_new_linked_run_up_to_the_limit(embedded):
     lost = state_of(first)
     assert lost.state == "lost"
     with db.session_scope() as session:
-        newest = json.loads(runs.list_runs(session, runs.parse_filters({})).runs[0])
+        newest = json.loads(list_runs(session, parse_filters({})).runs[0])
     retry = state_of(newest["id"])
     assert retry.id != first and retry.state == "queued"
     assert (retry.relaunch_of_id, retry.retry_number) == (first, 1)
@@ -56,7 +58,7 @@ def test_lost_run_is_retried_as_a_new_linked_run_up_to_the_limit(embedded):
     lose(retry.id, embedded)
     assert state_of(retry.id).state == "lost"
     with db.session_scope() as session:
-        assert json.loads(runs.list_runs(session, runs.parse_filters({})).runs[0])["id"] == retry.id
+        assert json.loads(list_runs(session, parse_filters({})).runs[0])["id"] == retry.id
 
 
 @pytest.mark.parametrize("bad", [-1, 6, True, "2"])

@@ -8,12 +8,14 @@ import pytest
 
 from playdeck import db
 from playdeck.errors import Conflict, NotFound, ValidationError
-from playdeck.runs import runs
+from playdeck.runs.queries import get_run
 from playdeck.runs.relaunch import relaunch_request
+from playdeck.runs.requests import RunRequest, request_run
 from playdeck.runs.states import RunState
+from playdeck.runs.transitions import claim_run, finish_run, record_host_summaries, request_cancel
 from tests.conftest import free_extra_vars
 
-ORIGINAL = runs.RunRequest(
+ORIGINAL = RunRequest(
     project="sampleapp",
     environment="staging",
     version="2.1.0",
@@ -40,21 +42,21 @@ def _free_extra_vars(embedded) -> None:
     free_extra_vars()
 
 
-def queue(request: runs.RunRequest = ORIGINAL) -> int:
+def queue(request: RunRequest = ORIGINAL) -> int:
     with db.session_scope() as session:
-        return runs.request_run(session, request).id
+        return request_run(session, request).id
 
 
 def finish(run_id: int, stats: dict | None = None, state: RunState = RunState.FAILED) -> None:
     """Through the services a worker calls, each step in its own transaction."""
     with db.session_scope() as session:
-        assert runs.claim_run(session, run_id, "testhost", 123)
+        assert claim_run(session, run_id, "testhost", 123)
     with db.session_scope() as session:
-        runs.record_host_summaries(session, run_id, stats or {})
-        assert runs.finish_run(session, run_id, state, rc=2)
+        record_host_summaries(session, run_id, stats or {})
+        assert finish_run(session, run_id, state, rc=2)
 
 
-def relaunch(run_id: int, hosts: str = "all", by: str = "bob") -> runs.RunRequest:
+def relaunch(run_id: int, hosts: str = "all", by: str = "bob") -> RunRequest:
     with db.session_scope() as session:
         return relaunch_request(session, run_id, hosts, requested_by=by)
 
@@ -69,7 +71,7 @@ def test_relaunch_copies_every_parameter_and_links_the_original(embedded):
     assert request == dataclasses.replace(ORIGINAL, requested_by="bob", relaunch_of=original)
     new = queue(request)
     with db.session_scope() as session:
-        run = runs.get_run(session, new)
+        run = get_run(session, new)
         assert (run.state, run.relaunch_of_id, run.requested_by) == ("queued", original, "bob")
         assert (run.limit, run.tags, run.extra_vars) == (
             "web*:!web9",
@@ -80,7 +82,7 @@ def test_relaunch_copies_every_parameter_and_links_the_original(embedded):
 
 
 def test_project_default_limits_stay_defaults(embedded):
-    original = queue(runs.RunRequest(project="sampleapp", environment="production"))
+    original = queue(RunRequest(project="sampleapp", environment="production"))
     finish(original, state=RunState.SUCCESSFUL)
 
     request = relaunch(original)
@@ -98,7 +100,7 @@ def test_failed_hosts_become_the_limit_sorted(embedded):
     assert request.limit == "app1,web2"
     assert (request.relaunch_of, request.version, request.tags) == (original, "2.1.0", ["release", "config"])
     with db.session_scope() as session:
-        assert runs.request_run(session, request).limit == "app1,web2"
+        assert request_run(session, request).limit == "app1,web2"
 
 
 def test_a_run_without_failed_hosts_cannot_be_relaunched_on_them(embedded):
@@ -114,7 +116,7 @@ def test_a_run_without_failed_hosts_cannot_be_relaunched_on_them(embedded):
 def test_a_run_that_ended_before_its_recap_has_no_failed_hosts(embedded):
     original = queue()
     with db.session_scope() as session:
-        runs.request_cancel(session, original, "carol")
+        request_cancel(session, original, "carol")
 
     with pytest.raises(Conflict, match="has no failed or unreachable hosts"):
         relaunch(original, "failed")
@@ -126,7 +128,7 @@ def test_only_a_finished_run_can_be_relaunched(embedded):
     with pytest.raises(Conflict, match=f"^run {run_id} is still queued$"):
         relaunch(run_id)
     with db.session_scope() as session:
-        assert runs.claim_run(session, run_id, "testhost", 123)
+        assert claim_run(session, run_id, "testhost", 123)
     with pytest.raises(Conflict, match=f"^run {run_id} is still running$"):
         relaunch(run_id, "failed")
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from playdeck import db
 from playdeck.errors import ValidationError
 from playdeck.models import Run
-from playdeck.runs import runs
+from playdeck.runs.requests import RunRequest, request_run
 from tests.conftest import free_extra_vars
 
 
@@ -19,9 +19,9 @@ from tests.conftest import free_extra_vars
      "ansible_connection", "hostvars", "inventory_hostname", "omit"],
 )  # fmt: skip
 def test_reserved_extra_vars_are_refused(embedded, name):
-    request = runs.RunRequest("sampleapp", "staging", extra_vars={name: "-o ProxyCommand=touch /tmp/pwned"})
+    request = RunRequest("sampleapp", "staging", extra_vars={name: "-o ProxyCommand=touch /tmp/pwned"})
     with pytest.raises(ValidationError, match="are reserved") as refused, db.session_scope() as session:
-        runs.request_run(session, request)
+        request_run(session, request)
     assert refused.value.field == "extra_vars"
     with db.session_scope() as session:
         assert session.scalar(select(func.count()).select_from(Run)) == 0
@@ -30,5 +30,5 @@ def test_reserved_extra_vars_are_refused(embedded, name):
 def test_ordinary_names_that_merely_contain_a_reserved_word_are_fine(embedded):
     free_extra_vars()
     with db.session_scope() as session:
-        run = runs.request_run(session, runs.RunRequest("sampleapp", "staging", extra_vars={"my_ansible_vars": 1}))
+        run = request_run(session, RunRequest("sampleapp", "staging", extra_vars={"my_ansible_vars": 1}))
         assert run.extra_vars == {"my_ansible_vars": 1}

@@ -10,13 +10,15 @@ from sqlalchemy import func, select
 from playdeck import db
 from playdeck.errors import NotFound, ValidationError
 from playdeck.models import Run
-from playdeck.runs import runs
+from playdeck.runs.queries import get_run, list_runs
+from playdeck.runs.requests import RunRequest, request_run
 from tests.conftest import free_extra_vars
+from webui.params import parse_filters
 
 
-def _request(**overrides) -> runs.RunRequest:
+def _request(**overrides) -> RunRequest:
     values = {"project": "sampleapp", "environment": "staging"} | overrides
-    return runs.RunRequest(**values)
+    return RunRequest(**values)
 
 
 @pytest.mark.parametrize(
@@ -54,7 +56,7 @@ def _request(**overrides) -> runs.RunRequest:
 )
 def test_bad_values_are_refused_and_nothing_is_stored(embedded, overrides, field):
     with pytest.raises(ValidationError) as excinfo, db.session_scope() as session:
-        runs.request_run(session, _request(**overrides))
+        request_run(session, _request(**overrides))
     assert excinfo.value.field == field
     with db.session_scope() as session:
         assert session.scalar(select(func.count()).select_from(Run)) == 0
@@ -66,7 +68,7 @@ def test_bad_values_are_refused_and_nothing_is_stored(embedded, overrides, field
 )
 def test_unknown_project_or_environment(embedded, overrides, message):
     with pytest.raises(NotFound, match=message), db.session_scope() as session:
-        runs.request_run(session, _request(**overrides))
+        request_run(session, _request(**overrides))
 
 
 def test_a_valid_request_is_queued_with_its_parameters(embedded):
@@ -76,9 +78,9 @@ def test_a_valid_request_is_queued_with_its_parameters(embedded):
         requested_by="alice",
     )  # fmt: skip
     with db.session_scope() as session:
-        run_id = runs.request_run(session, request).id
+        run_id = request_run(session, request).id
     with db.session_scope() as session:
-        run = runs.get_run(session, run_id)
+        run = get_run(session, run_id)
         assert (run.state, run.version, run.limit, run.tags, run.check_mode, run.requested_by) == (
             "queued", "2.1.0", "web1:web2", ["release"], True, "alice",
         )  # fmt: skip
@@ -88,13 +90,13 @@ def test_a_valid_request_is_queued_with_its_parameters(embedded):
 def test_list_runs_filters_and_pages(embedded):
     with db.session_scope() as session:
         for i in range(5):
-            runs.request_run(session, _request(environment="production" if i % 2 else "staging"))
+            request_run(session, _request(environment="production" if i % 2 else "staging"))
     with db.session_scope() as session:
-        page1 = runs.list_runs(session, runs.parse_filters({"environment": "staging"}), page=1, per_page=2)
-        page2 = runs.list_runs(session, runs.parse_filters({"environment": "staging"}), page=2, per_page=2)
+        page1 = list_runs(session, parse_filters({"environment": "staging"}), page=1, per_page=2)
+        page2 = list_runs(session, parse_filters({"environment": "staging"}), page=2, per_page=2)
     listed = [json.loads(run) for run in page1.runs + page2.runs]
     assert [run["environment"] for run in listed] == ["staging"] * 3
     assert page1.has_next and not page2.has_next
     assert listed[0]["id"] > listed[1]["id"] > listed[2]["id"]  # newest first
     with pytest.raises(ValidationError, match="state"):
-        runs.parse_filters({"state": "exploded"})
+        parse_filters({"state": "exploded"})

@@ -11,8 +11,11 @@ from sqlalchemy import update
 
 from playdeck import db
 from playdeck.models import Run, RunEvent
-from playdeck.runs import events, runs
+from playdeck.runs import events
+from playdeck.runs.queries import RunFilters, get_run, list_runs
+from playdeck.runs.requests import RunRequest, request_run
 from playdeck.runs.states import RunState
+from playdeck.runs.transitions import claim_run, finish_run
 from playdeck.serializers import event_json, event_log_sql, run_json
 from playdeck.settings import Settings
 from tests.conftest import free_extra_vars
@@ -32,10 +35,10 @@ def make_runs() -> list[int]:
     made = []
     free_extra_vars()
     with db.session_scope() as session:
-        queued = runs.request_run(session, runs.RunRequest("sampleapp", "staging", requested_by="alice")).id
-        ended = runs.request_run(
+        queued = request_run(session, RunRequest("sampleapp", "staging", requested_by="alice")).id
+        ended = request_run(
             session,
-            runs.RunRequest(
+            RunRequest(
                 "sampleapp",
                 "production",
                 version="2.0.1",
@@ -45,13 +48,13 @@ def make_runs() -> list[int]:
                 check=True,
             ),
         ).id
-        running = runs.request_run(session, runs.RunRequest("sampleapp", "staging")).id
+        running = request_run(session, RunRequest("sampleapp", "staging")).id
         made += [queued, ended, running]
     for run_id in (ended, running):
         with db.session_scope() as session:
-            assert runs.claim_run(session, run_id, "worker-é", 4242)
+            assert claim_run(session, run_id, "worker-é", 4242)
     with db.session_scope() as session:
-        assert runs.finish_run(session, ended, RunState.FAILED, rc=2, reason=AWKWARD)
+        assert finish_run(session, ended, RunState.FAILED, rc=2, reason=AWKWARD)
         # Whole seconds on one timestamp, microseconds on the others: iso() writes them differently.
         session.execute(
             update(Run)
@@ -68,13 +71,13 @@ def make_runs() -> list[int]:
 
 def listed() -> dict[int, dict]:
     with db.session_scope() as session:
-        page = runs.list_runs(session, runs.RunFilters(), per_page=50)
+        page = list_runs(session, RunFilters(), per_page=50)
     return {row["id"]: row for row in map(json.loads, page.runs)}
 
 
 def serialized(run_id: int) -> dict:
     with db.session_scope() as session:
-        return run_json(runs.get_run(session, run_id), with_summaries=False)
+        return run_json(get_run(session, run_id), with_summaries=False)
 
 
 def test_a_listed_run_is_what_run_json_writes(services: Settings) -> None:
@@ -99,7 +102,7 @@ def test_a_listed_run_is_what_run_json_writes(services: Settings) -> None:
 
 def test_a_page_of_log_lines_is_what_event_json_writes(services: Settings) -> None:
     with db.session_scope() as session:
-        run_id = runs.request_run(session, runs.RunRequest("sampleapp", "staging")).id
+        run_id = request_run(session, RunRequest("sampleapp", "staging")).id
     stored = [
         {"counter": 1, "uuid": "u-1", "event": "playbook_on_start", "created": "2026-03-01T10:00:00+00:00"},
         {

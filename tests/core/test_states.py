@@ -6,8 +6,10 @@ import pytest
 
 from playdeck import db
 from playdeck.errors import IllegalTransition
-from playdeck.runs import runs
+from playdeck.runs.queries import get_run
+from playdeck.runs.requests import RunRequest, request_run
 from playdeck.runs.states import TERMINAL_STATES, RunState, can_transition, check_transition, sources_of
+from playdeck.runs.transitions import claim_run, finish_run
 
 
 @pytest.mark.parametrize("terminal", sorted(TERMINAL_STATES))
@@ -28,25 +30,25 @@ def test_allowed_paths():
 
 def _queued_run() -> int:
     with db.session_scope() as session:
-        return runs.request_run(session, runs.RunRequest(project="sampleapp", environment="staging")).id
+        return request_run(session, RunRequest(project="sampleapp", environment="staging")).id
 
 
 def test_claim_is_won_once_and_a_finished_run_stays_finished(embedded):
     run_id = _queued_run()
     with db.session_scope() as session:
-        assert runs.claim_run(session, run_id, "a", 1)
+        assert claim_run(session, run_id, "a", 1)
     with db.session_scope() as session:
-        assert not runs.claim_run(session, run_id, "b", 2)  # second delivery loses
+        assert not claim_run(session, run_id, "b", 2)  # second delivery loses
     with db.session_scope() as session:
-        assert runs.finish_run(session, run_id, RunState.SUCCESSFUL, rc=0)
+        assert finish_run(session, run_id, RunState.SUCCESSFUL, rc=0)
     with db.session_scope() as session:
-        assert not runs.finish_run(session, run_id, RunState.FAILED, rc=2)  # exactly one terminal state
-        run = runs.get_run(session, run_id)
+        assert not finish_run(session, run_id, RunState.FAILED, rc=2)  # exactly one terminal state
+        run = get_run(session, run_id)
         assert (run.state, run.rc, run.worker_host, run.attempt) == ("successful", 0, "a", 1)
 
 
 def test_a_queued_run_cannot_finish_without_running(embedded):
     run_id = _queued_run()
     with db.session_scope() as session:
-        assert not runs.finish_run(session, run_id, RunState.SUCCESSFUL, rc=0)
-        assert runs.get_run(session, run_id).state == "queued"
+        assert not finish_run(session, run_id, RunState.SUCCESSFUL, rc=0)
+        assert get_run(session, run_id).state == "queued"

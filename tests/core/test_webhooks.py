@@ -18,9 +18,10 @@ from sqlalchemy import select, update
 
 from playdeck import db, projects, webhook_delivery, webhooks
 from playdeck.models import AuditEvent, Webhook, WebhookDelivery
-from playdeck.runs import runs
 from playdeck.runs.lost import record_lost
+from playdeck.runs.requests import RunRequest, request_run
 from playdeck.runs.states import RunState
+from playdeck.runs.transitions import cancel_run, claim_run, finish_run
 from playdeck.settings import get_settings, load_settings
 from tests.conftest import authorize, configure
 from tests.webhook_receiver import LOOPBACK, receiver
@@ -52,21 +53,21 @@ def add_hook(client: FlaskClient, url: str, **fields) -> dict:
 
 
 def submit(environment: str = "staging", **fields) -> int:
-    request = runs.RunRequest(project="sampleapp", environment=environment, version="1.2.3", requested_by="alice")
+    request = RunRequest(project="sampleapp", environment=environment, version="1.2.3", requested_by="alice")
     for name, value in fields.items():
         setattr(request, name, value)
     with db.session_scope() as session:
-        return runs.request_run(session, request).id
+        return request_run(session, request).id
 
 
 def start(run_id: int) -> bool:
     with db.session_scope() as session:
-        return runs.claim_run(session, run_id, "testhost", 123)
+        return claim_run(session, run_id, "testhost", 123)
 
 
 def finish(run_id: int, state: RunState, reason: str = "") -> None:
     with db.session_scope() as session:
-        assert runs.finish_run(session, run_id, state, rc=0, reason=reason)
+        assert finish_run(session, run_id, state, rc=0, reason=reason)
 
 
 def deliveries() -> list[WebhookDelivery]:
@@ -204,7 +205,7 @@ def test_canceled_lost_timeout_and_error_runs_notify(admin: FlaskClient):
     with receiver() as hook_receiver:
         add_hook(admin, hook_receiver.url, events=["canceled", "lost", "timeout", "failed"])
         canceled = submit()
-        runs.cancel_run(canceled, "bob")
+        cancel_run(canceled, "bob")
         lost = submit(environment="production")
         assert start(lost)
         with db.session_scope() as session:

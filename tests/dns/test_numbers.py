@@ -13,10 +13,9 @@ from playdeck import db
 from playdeck.dns import listing, records
 from playdeck.dns.validation import parse_ttl
 from playdeck.errors import ValidationError
-from playdeck.runs import runs
 from tests.conftest import web_client
 from tests.dns.conftest import ZONE, zone_state
-from webui.params import int_param
+from webui.params import int_param, parse_page
 
 NOT_NUMBERS = ["²", "١٢", "+5", " 5", "5 ", "-1", "5.0", "", "9" * 5000]
 
@@ -65,10 +64,10 @@ def test_listing_numbers_in_digits_are_read(zone):
 @pytest.mark.parametrize("text", [t for t in NOT_NUMBERS if t])
 def test_run_page_numbers_and_query_numbers_are_ascii_digits(text):
     with pytest.raises(ValidationError):
-        runs.parse_page(text)
+        parse_page(text)
     with pytest.raises(ValidationError):
         int_param("per_page", text, 50, 1, 500)
-    assert runs.parse_page("7") == 7 and int_param("per_page", "7", 50, 1, 500) == 7
+    assert parse_page("7") == 7 and int_param("per_page", "7", 50, 1, 500) == 7
 
 
 @pytest.mark.parametrize("text", ["²", "١٢", "+5", " 5"])

@@ -14,8 +14,9 @@ from sqlalchemy import select, update
 from playdeck import db, reaper
 from playdeck.dns import records, regeneration, scheduling, zones
 from playdeck.models import Run, utcnow
-from playdeck.runs import attention, runs
+from playdeck.runs import attention
 from playdeck.runs.states import RunState
+from playdeck.runs.transitions import claim_run, finish_run
 from playdeck.settings import get_settings
 from tests.dns.conftest import REVERSE_ZONE, ZONE, make_reverse_zone
 
@@ -50,7 +51,7 @@ def queued() -> list[tuple[int, dt.datetime | None]]:
 def start(run_id: int, started_ago: float = 0) -> dt.datetime:
     """Claim the run as a worker does and begin the zone's regeneration; when it started."""
     with db.session_scope() as session:
-        assert runs.claim_run(session, run_id, "dns-1", 4242)
+        assert claim_run(session, run_id, "dns-1", 4242)
         started = utcnow() - dt.timedelta(seconds=started_ago)
         session.execute(update(Run).where(Run.id == run_id).values(started_at=started))
     with db.session_scope() as session:
@@ -102,7 +103,7 @@ def test_a_change_long_after_the_last_regeneration_starts_at_once(services):
     ((first, _),) = queued()
     start(first, started_ago=60)
     with db.session_scope() as session:
-        runs.finish_run(session, first, RunState.SUCCESSFUL)
+        finish_run(session, first, RunState.SUCCESSFUL)
     add("www", "192.0.2.10")
     ((_, not_before),) = queued()
     assert not_before is None

@@ -14,8 +14,8 @@ from playdeck.dns import regeneration, scheduling, zones
 from playdeck.dns.models import Record, RRset, Zone, ZoneChange
 from playdeck.errors import Conflict
 from playdeck.models import Environment, Run
-from playdeck.runs import runs
 from playdeck.runs.states import RunState
+from playdeck.runs.transitions import claim_run, finish_run
 from tests.conftest import web_client
 from tests.dns.conftest import ZONE, make_zone
 from tests.dns.test_records import create
@@ -34,9 +34,9 @@ def schedule(zone: str = ZONE) -> int | None:
 
 def end_run(run_id: int, state: RunState = RunState.SUCCESSFUL, finished_ago: float = 0) -> None:
     with db.session_scope() as session:
-        assert runs.claim_run(session, run_id, "test", 1)
+        assert claim_run(session, run_id, "test", 1)
     with db.session_scope() as session:
-        assert runs.finish_run(session, run_id, state)
+        assert finish_run(session, run_id, state)
         if finished_ago:
             finished = session.get(Run, run_id).finished_at - dt.timedelta(seconds=finished_ago)
             session.execute(update(Run).where(Run.id == run_id).values(finished_at=finished))

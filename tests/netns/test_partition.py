@@ -6,8 +6,9 @@ from sqlalchemy import func, select
 
 from playdeck import db
 from playdeck.models import RunEvent
-from playdeck.runs import runs
 from playdeck.runs.dispatch import dispatch_run
+from playdeck.runs.queries import get_run
+from playdeck.runs.requests import RunRequest, submit_run
 from runners import orphans
 from tests.cli.cli_support import playdeck, wait_until
 from tests.conftest import TERMINAL, wait_for_state
@@ -24,10 +25,10 @@ def live_processes(run_id: int) -> list:
 
 
 def submit(cluster, **extra_vars) -> int:
-    request = runs.RunRequest(
+    request = RunRequest(
         project="ticks", environment="prod", extra_vars={"marker_file": str(cluster.marker_file), **extra_vars}
     )
-    return runs.submit_run(request).id
+    return submit_run(request).id
 
 
 def test_a_worker_cut_off_mid_run_has_it_lost_and_never_runs_it_again(cluster):
@@ -50,7 +51,7 @@ def test_a_worker_cut_off_mid_run_has_it_lost_and_never_runs_it_again(cluster):
     wait_until(lambda: f"run {run_id} ended lost" in worker.output(), 120, "the worker to see the run lost")
 
     with db.session_scope() as session:
-        run = runs.get_run(session, run_id)
+        run = get_run(session, run_id)
         assert run.state == "lost"
         assert run.reason.startswith(f"no heartbeat from worker {worker.hostname} for ")
         assert run.attempt == 1 and run.worker_host == worker.hostname
@@ -73,7 +74,7 @@ def test_two_worker_hosts_on_one_queue_never_run_a_run_twice(cluster):
 
     hosts = {worker.hostname for worker in workers}
     with db.session_scope() as session:
-        executed = [runs.get_run(session, run_id) for run_id in run_ids]
+        executed = [get_run(session, run_id) for run_id in run_ids]
     assert all(run.attempt == 1 and run.worker_host in hosts for run in executed)
     # Each worker held one run at a time, so the other host took its share.
     assert {run.worker_host for run in executed} == hosts

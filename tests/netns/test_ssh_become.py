@@ -14,7 +14,10 @@ import pytest
 from cryptography.fernet import Fernet
 
 from playdeck import db, projects, secrets
-from playdeck.runs import events, runs
+from playdeck.models import Run
+from playdeck.runs import events
+from playdeck.runs.queries import get_run
+from playdeck.runs.requests import RunRequest, submit_run
 from tests.cli.cli_support import playdeck
 from tests.conftest import TERMINAL, configure_test_playbooks, use_key, wait_for_state
 from tests.netns.hosts import Network, SshTarget, ssh_keygen, write_accounts
@@ -90,15 +93,15 @@ def root_password(network: Network, target_dir: Path, monkeypatch, tmp_path, mar
     return password
 
 
-def deploy_with_become_password(password: str) -> tuple[runs.Run, str]:
+def deploy_with_become_password(password: str) -> tuple[Run, str]:
     """The run's end and its whole log."""
     with db.session_scope() as session:
         secrets.set_secret(session, "app", None, "become_password", password, who="ops")
-    run_id = runs.submit_run(runs.RunRequest(project="app", environment="prod")).id
+    run_id = submit_run(RunRequest(project="app", environment="prod")).id
     wait_for_state(run_id, TERMINAL, timeout=120)
     with db.session_scope() as session:
         log = "".join(event.stdout for event in events.events_after(session, run_id))
-        return runs.get_run(session, run_id), log
+        return get_run(session, run_id), log
 
 
 def test_a_run_becomes_root_over_ssh_with_the_projects_become_password(root_password: str):

@@ -11,7 +11,9 @@ import pytest
 from cryptography.fernet import Fernet
 
 from playdeck import db, projects, secrets
-from playdeck.runs import runs
+from playdeck.models import Run
+from playdeck.runs.queries import get_run
+from playdeck.runs.requests import RunRequest, submit_run
 from playdeck.settings import Settings
 from tests.cli.cli_support import playdeck
 from tests.conftest import REPO_ROOT, TERMINAL, configure, use_key, wait_for_state
@@ -68,11 +70,11 @@ def fleet(network: Network, monkeypatch, tmp_path, mariadb_url, redis_url, start
     return Fleet(settings, targets)
 
 
-def deploy(version: str) -> runs.Run:
-    run_id = runs.submit_run(runs.RunRequest(project="app", environment="prod", version=version)).id
+def deploy(version: str) -> Run:
+    run_id = submit_run(RunRequest(project="app", environment="prod", version=version)).id
     wait_for_state(run_id, TERMINAL, timeout=120)
     with db.session_scope() as session:
-        return runs.get_run(session, run_id)
+        return get_run(session, run_id)
 
 
 def accepted_logins(target: SshTarget) -> int:

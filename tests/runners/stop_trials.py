@@ -23,7 +23,8 @@ from sqlalchemy import func, select
 from playdeck import db, projects
 from playdeck.errors import Conflict
 from playdeck.models import Run, RunEvent
-from playdeck.runs import runs
+from playdeck.runs.requests import RunRequest, submit_run
+from playdeck.runs.transitions import request_cancel
 from runners import orphans, processes
 from tests.conftest import TERMINAL
 
@@ -72,14 +73,14 @@ class Trial:
             self.seconds = self.rng.randint(1, 5)
 
     def submit(self, environment: str) -> None:
-        request = runs.RunRequest(
+        request = RunRequest(
             project=PROJECT,
             environment=environment,
             requested_by="stress",
             timeout=self.seconds if self.kind == "timeout" else None,
             idle_timeout=self.seconds if self.kind == "idle" else None,
         )
-        self.run_id = runs.submit_run(request).id
+        self.run_id = submit_run(request).id
 
     def observe(self, state: str, events: int, now: float) -> None:
         """Called each poll while the run is not ended: schedules and sends the cancel when its point is reached."""
@@ -94,7 +95,7 @@ class Trial:
             self.canceled = True
             try:
                 with db.session_scope() as session:
-                    runs.request_cancel(session, self.run_id, "stress")
+                    request_cancel(session, self.run_id, "stress")
             except Conflict:
                 pass  # ended first: the outcome check says whether that was right
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from playdeck import db, projects
-from playdeck.runs import runs
 from playdeck.runs.events import events_after
+from playdeck.runs.queries import get_run
+from playdeck.runs.requests import RunRequest, submit_run
 from playdeck.settings import Settings
 from testing import fault_report
 from tests.conftest import TERMINAL, configure_test_playbooks, wait_for_state
@@ -34,7 +35,7 @@ def chatty(monkeypatch, tmp_path, restartable_mariadb, redis_url, start_worker):
 
 
 def start_chatty(ticks: int) -> int:
-    run_id = runs.submit_run(runs.RunRequest(project="chatty", environment="dev", extra_vars={"ticks": ticks})).id
+    run_id = submit_run(RunRequest(project="chatty", environment="dev", extra_vars={"ticks": ticks})).id
     assert wait_for_state(run_id, {"running"}) == "running"
     wait_until(lambda: stored(run_id) >= 5, 60, "the first events to be stored")
     return run_id
@@ -42,7 +43,7 @@ def start_chatty(ticks: int) -> int:
 
 def stored(run_id: int) -> int:
     with db.session_scope() as session:
-        return runs.get_run(session, run_id).event_count
+        return get_run(session, run_id).event_count
 
 
 def produced_events(settings: Settings, run_id: int) -> list[dict]:
@@ -57,7 +58,7 @@ def assert_every_event_stored_once(settings: Settings, run_id: int, at_least: in
     produced = [event["counter"] for event in produced_events(settings, run_id)]
     with db.session_scope() as session:
         persisted = [event.counter for event in events_after(session, run_id, 0, limit=1000)]
-        assert runs.get_run(session, run_id).event_count == len(persisted)
+        assert get_run(session, run_id).event_count == len(persisted)
     assert persisted == produced and len(produced) > at_least  # every event, once, in order
 
 
@@ -91,5 +92,5 @@ def test_playbook_ending_while_the_database_is_down_still_records_its_end_and_ev
     assert wait_for_state(run_id, TERMINAL, timeout=120) == "successful"
     assert_every_event_stored_once(settings, run_id, at_least=30)
     with db.session_scope() as session:
-        assert [s.host for s in runs.get_run(session, run_id).host_summaries] == ["host1", "host2"]
+        assert [s.host for s in get_run(session, run_id).host_summaries] == ["host1", "host2"]
     assert f"run {run_id} events: DB unavailable" in worker.output()

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from playdeck import db, projects
-from playdeck.runs import runs
+from playdeck.runs.requests import RunRequest, submit_run
 from testing import fault_report
 from tests.conftest import configure_test_playbooks, wait_for_state
 
@@ -32,14 +32,14 @@ def test_worker_idle_past_wait_timeout_runs_the_next_deploy(
     with db.session_scope() as session:
         projects.add_project(session, "marker", "marker.yml", {"dev": "local2.ini"})
     worker = start_worker(concurrency=1)
-    request = runs.RunRequest(project="marker", environment="dev")
+    request = RunRequest(project="marker", environment="dev")
 
-    first = runs.submit_run(request).id
+    first = submit_run(request).id
     assert wait_for_state(first, {"successful", "failed", "error"}) == "successful"
 
     time.sleep(WAIT_TIMEOUT + 2)  # every connection the worker and this process pooled is now dead
 
-    second = runs.submit_run(request).id
+    second = submit_run(request).id
     assert wait_for_state(second, {"successful", "failed", "error"}) == "successful"
     assert "gone away" not in worker.output()
     fault_report.record(5, [first, second])

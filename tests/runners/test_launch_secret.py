@@ -11,7 +11,8 @@ from sqlalchemy import select
 from playdeck import db, projects
 from playdeck.masking import REDACTED
 from playdeck.models import RunEvent
-from playdeck.runs import runs
+from playdeck.runs.queries import get_run
+from playdeck.runs.requests import RunRequest, submit_run
 from playdeck.serializers import run_json
 from playdeck.settings import get_settings
 from tests.conftest import TERMINAL, use_key, wait_for_state
@@ -29,14 +30,14 @@ def test_a_secret_input_reaches_the_playbook_and_is_masked_everywhere_else(
     password = f"launch-{random.token_urlsafe(12)}"
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    request = runs.RunRequest("forms", "dev", extra_vars={"db_password": password, "out_dir": str(out_dir)})
-    run_id = runs.submit_run(request).id
+    request = RunRequest("forms", "dev", extra_vars={"db_password": password, "out_dir": str(out_dir)})
+    run_id = submit_run(request).id
 
     assert wait_for_state(run_id, TERMINAL) == "successful"
     # The playbook had the value itself, not the mask.
     assert {p.name: p.read_text() for p in out_dir.iterdir()} == {"host1.secret": password, "host2.secret": password}
     with db.session_scope() as session:
-        shown = run_json(runs.get_run(session, run_id))
+        shown = run_json(get_run(session, run_id))
         events = session.scalars(select(RunEvent).where(RunEvent.run_id == run_id)).all()
     assert shown["extra_vars"] == {"db_password": REDACTED, "out_dir": str(out_dir)}
     debug = [e for e in events if e.task == "Show the secret input" and e.event == "runner_on_ok"]

@@ -13,7 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from playdeck import db, projects
-from playdeck.runs import runs
+from playdeck.runs.queries import get_run
 from playdeck.settings import Settings
 from tests.conftest import TERMINAL, free_extra_vars, wait_for_state, web_client
 
@@ -40,7 +40,7 @@ def refused(client: FlaskClient, project: str, environment: str, extra_vars: dic
 
 def reason(run_id: int) -> str:
     with db.session_scope() as session:
-        return runs.get_run(session, run_id).reason or ""
+        return get_run(session, run_id).reason or ""
 
 
 @pytest.fixture

@@ -12,8 +12,10 @@ import pytest
 from playdeck import db, projects
 from playdeck.errors import Conflict, ValidationError
 from playdeck.models import Run
-from playdeck.runs import runs
+from playdeck.runs.queries import get_run
+from playdeck.runs.requests import RunRequest, request_run, submit_run
 from playdeck.runs.states import RunState
+from playdeck.runs.transitions import cancel_run, claim_run, finish_run
 from tests.conftest import TERMINAL, wait_for_state
 from tests.runners.test_cancel import processes_of, wait_until
 
@@ -27,13 +29,13 @@ def targets(test_playbooks):
 
 
 def submit(project: str, environment: str = "dev", seconds: int = 0, **fields) -> int:
-    request = runs.RunRequest(project=project, environment=environment, extra_vars={"sleep_seconds": seconds}, **fields)
-    return runs.submit_run(request).id
+    request = RunRequest(project=project, environment=environment, extra_vars={"sleep_seconds": seconds}, **fields)
+    return submit_run(request).id
 
 
 def run_of(run_id: int) -> Run:
     with db.session_scope() as session:
-        return runs.get_run(session, run_id)
+        return get_run(session, run_id)
 
 
 def test_second_deploy_to_an_environment_waits_for_the_first(targets, start_worker):
@@ -96,7 +98,7 @@ def test_force_cancel_after_the_worker_was_killed_releases_the_lock(targets, sta
     os.killpg(dead.process.pid, signal.SIGKILL)  # the worker master and its pool vanish
     dead.process.wait()
 
-    canceled = runs.cancel_run(holder, "release-manager", force=True)
+    canceled = cancel_run(holder, "release-manager", force=True)
     assert canceled.state == "canceled" and "force-canceled by release-manager" in canceled.reason
     start_worker(concurrency=1)  # a new worker takes the waiting run, re-dispatched by the cancel
     assert wait_for_state(waiting, TERMINAL) == "successful"
@@ -112,12 +114,12 @@ def race_finish_against_force_cancel(run_id: int) -> dict[str, bool]:
     def finish() -> None:
         barrier.wait()
         with db.session_scope() as session:
-            results["finished"] = runs.finish_run(session, run_id, RunState.SUCCESSFUL, rc=0)
+            results["finished"] = finish_run(session, run_id, RunState.SUCCESSFUL, rc=0)
 
     def cancel() -> None:
         barrier.wait()
         try:
-            results["canceled"] = runs.cancel_run(run_id, "racer", force=True).state == "canceled"
+            results["canceled"] = cancel_run(run_id, "racer", force=True).state == "canceled"
         except Conflict:
             results["canceled"] = False
 
@@ -132,9 +134,9 @@ def race_finish_against_force_cancel(run_id: int) -> dict[str, bool]:
 def test_cancel_racing_completion_ends_in_exactly_one_state(targets):
     for _ in range(10):
         with db.session_scope() as session:
-            run_id = runs.request_run(session, runs.RunRequest(project="locked", environment="qa")).id
+            run_id = request_run(session, RunRequest(project="locked", environment="qa")).id
         with db.session_scope() as session:
-            assert runs.claim_run(session, run_id, "racer", 1)
+            assert claim_run(session, run_id, "racer", 1)
         results = race_finish_against_force_cancel(run_id)
         assert results["finished"] != results["canceled"]  # exactly one writer won, the other was told
         assert run_of(run_id).state == ("successful" if results["finished"] else "canceled")

@@ -10,8 +10,10 @@ import subprocess
 import pytest
 
 from playdeck import db
-from playdeck.runs import runs
+from playdeck.runs.queries import get_run
+from playdeck.runs.requests import RunRequest, request_run, submit_run
 from playdeck.runs.states import RunState
+from playdeck.runs.transitions import claim_run, finish_run
 from runners import orphans
 from testing import fault_report
 from tests.conftest import TERMINAL, wait_for_state
@@ -25,7 +27,7 @@ def tagged_sleep(tag: str, seconds: int) -> subprocess.Popen:
 
 def queued_run(environment: str) -> int:
     with db.session_scope() as session:
-        return runs.request_run(session, runs.RunRequest(project="sampleapp", environment=environment)).id
+        return request_run(session, RunRequest(project="sampleapp", environment=environment)).id
 
 
 def test_sweep_stops_processes_of_ended_runs_and_of_dead_workers_only(embedded):
@@ -35,12 +37,12 @@ def test_sweep_stops_processes_of_ended_runs_and_of_dead_workers_only(embedded):
     dead_pid = subprocess.Popen(["true"])
     dead_pid.wait()
     with db.session_scope() as session:
-        assert runs.claim_run(session, ended, host, os.getpid())
-        assert runs.finish_run(session, ended, RunState.SUCCESSFUL, rc=0)
+        assert claim_run(session, ended, host, os.getpid())
+        assert finish_run(session, ended, RunState.SUCCESSFUL, rc=0)
     with db.session_scope() as session:
-        assert runs.claim_run(session, live, host, os.getpid())  # this test process plays the live worker
+        assert claim_run(session, live, host, os.getpid())  # this test process plays the live worker
     with db.session_scope() as session:
-        assert runs.claim_run(session, dead_worker, host, dead_pid.pid)
+        assert claim_run(session, dead_worker, host, dead_pid.pid)
     sleeps = {run_id: tagged_sleep(orphans.run_tag(run_id), 651) for run_id in (ended, live, dead_worker)}
     other_install = tagged_sleep(f"0123456789ab/{ended}", 651)  # same run id, another Playdeck's
     try:
@@ -51,9 +53,9 @@ def test_sweep_stops_processes_of_ended_runs_and_of_dead_workers_only(embedded):
         assert sleeps[ended].poll() is not None and sleeps[dead_worker].poll() is not None
         assert sleeps[live].poll() is None and other_install.poll() is None
         with db.session_scope() as session:
-            lost = runs.get_run(session, dead_worker)
+            lost = get_run(session, dead_worker)
             assert lost.state == "lost" and f"worker process {dead_pid.pid} on {host} is gone" in lost.reason
-            assert runs.get_run(session, live).state == "running"
+            assert get_run(session, live).state == "running"
     finally:
         for proc in [*sleeps.values(), other_install]:
             proc.kill()
@@ -71,11 +73,11 @@ def sleepy_project(test_playbooks):
 def sleeping_run(seconds: int) -> tuple[int, int]:
     """A run of "sleepy" whose 3 hosts each sleep ``seconds`` (a number no other test sleeps, to tell its
     processes apart), once they all do; returns the run's id and its pool process's pid."""
-    request = runs.RunRequest(project="sleepy", environment="dev", extra_vars={"sleep_seconds": seconds})
-    run_id = runs.submit_run(request).id
+    request = RunRequest(project="sleepy", environment="dev", extra_vars={"sleep_seconds": seconds})
+    run_id = submit_run(request).id
     wait_until(lambda: len(processes_of(f"sleep {seconds}")) >= 3, 60, "the playbook's sleeps")
     with db.session_scope() as session:
-        return run_id, runs.get_run(session, run_id).worker_pid
+        return run_id, get_run(session, run_id).worker_pid
 
 
 def test_killed_pool_process_run_ends_lost_no_orphan_no_rerun(sleepy_project, start_worker):
@@ -90,7 +92,7 @@ def test_killed_pool_process_run_ends_lost_no_orphan_no_rerun(sleepy_project, st
     # reject_on_worker_lost put the message back: it is delivered again and refused, not re-run.
     wait_until(lambda: "not executing it again" in worker.output(), 60, "the redelivery to be refused")
     with db.session_scope() as session:
-        assert runs.get_run(session, run_id).attempt == 1
+        assert get_run(session, run_id).attempt == 1
     fault_report.record(3, [run_id])
 
 
@@ -105,7 +107,7 @@ def test_term_to_every_worker_process_ends_the_run_lost_before_the_master_exits(
     worker.process.wait(timeout=60)
 
     with db.session_scope() as session:
-        run = runs.get_run(session, run_id)
+        run = get_run(session, run_id)
     assert run.state == "lost", run.state
     assert f"worker process {pool_pid}" in run.reason
     wait_until(lambda: processes_of("sleep 653") == [], 15, "no process of the run to be left")

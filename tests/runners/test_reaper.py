@@ -11,7 +11,9 @@ from sqlalchemy import update
 
 from playdeck import db, projects, reaper
 from playdeck.models import Run, utcnow
-from playdeck.runs import runs
+from playdeck.runs.queries import get_run
+from playdeck.runs.requests import RunRequest, submit_run
+from playdeck.runs.transitions import claim_run, control
 from testing import fault_report
 from tests.conftest import TERMINAL, wait_for_state
 from tests.runners.test_cancel import processes_of, wait_until
@@ -20,7 +22,7 @@ from tests.webui.webui_testing import broker_messages
 
 def queue(environment: str = "staging") -> int:
     """A queued run whose message is in the (embedded) broker, with no worker to take it."""
-    return runs.submit_run(runs.RunRequest(project="sampleapp", environment=environment)).id
+    return submit_run(RunRequest(project="sampleapp", environment=environment)).id
 
 
 def age(run_id: int, **seconds_ago: float) -> None:
@@ -32,15 +34,15 @@ def age(run_id: int, **seconds_ago: float) -> None:
 
 def state_of(run_id: int) -> Run:
     with db.session_scope() as session:
-        return runs.get_run(session, run_id)
+        return get_run(session, run_id)
 
 
 def test_silent_run_is_lost_and_its_lock_goes_to_the_next_run(embedded):
     holder, beating, waiting = queue(), queue("production"), queue()
     with db.session_scope() as session:
-        assert runs.claim_run(session, holder, "worker-a", 4242)
+        assert claim_run(session, holder, "worker-a", 4242)
     with db.session_scope() as session:
-        assert runs.claim_run(session, beating, "worker-b", 4343)
+        assert claim_run(session, beating, "worker-b", 4343)
     age(holder, heartbeat_at=embedded.lost_after_seconds + 5)
     age(beating, heartbeat_at=embedded.lost_after_seconds - 5)
 
@@ -53,7 +55,7 @@ def test_silent_run_is_lost_and_its_lock_goes_to_the_next_run(embedded):
     # The lock went with the lost run, and the waiting run was sent to the workers again.
     assert broker_messages(embedded).count(("playdeck.execute_run", [waiting])) == 2
     with db.session_scope() as session:
-        assert runs.claim_run(session, waiting, "worker-c", 4444)
+        assert claim_run(session, waiting, "worker-c", 4444)
 
 
 def test_forgotten_queued_run_is_sent_again_once_per_interval(embedded):
@@ -69,7 +71,7 @@ def test_forgotten_queued_run_is_sent_again_once_per_interval(embedded):
 def test_a_run_waiting_for_a_live_lock_is_not_resent(embedded):
     holder, waiting = queue(), queue()
     with db.session_scope() as session:
-        assert runs.claim_run(session, holder, "worker-a", 4242)
+        assert claim_run(session, holder, "worker-a", 4242)
     age(waiting, dispatched_at=embedded.redispatch_after_seconds + 1)
     assert reaper.reap().redispatched == []
 
@@ -77,7 +79,7 @@ def test_a_run_waiting_for_a_live_lock_is_not_resent(embedded):
 def test_queued_runs_survive_a_broker_that_lost_its_messages(test_playbooks, redis_url, start_worker):
     with db.session_scope() as session:
         projects.add_project(session, "marker", "marker.yml", {"dev": "local2.ini"})
-    run_id = runs.submit_run(runs.RunRequest(project="marker", environment="dev")).id
+    run_id = submit_run(RunRequest(project="marker", environment="dev")).id
     redis.Redis.from_url(redis_url).flushdb()  # Redis restarted without persistence
     start_worker()
     age(run_id, dispatched_at=test_playbooks.redispatch_after_seconds + 1)
@@ -89,7 +91,7 @@ def test_killed_worker_master_run_is_lost_within_the_bound(test_playbooks, start
     with db.session_scope() as session:
         projects.add_project(session, "sleepy", "sleep_long.yml", {"dev": "local2.ini"})
     worker = start_worker(concurrency=1)
-    run_id = runs.submit_run(runs.RunRequest(project="sleepy", environment="dev", extra_vars={"sleep_seconds": 661})).id
+    run_id = submit_run(RunRequest(project="sleepy", environment="dev", extra_vars={"sleep_seconds": 661})).id
     wait_until(lambda: processes_of("sleep 661"), 60, "the playbook's sleeps")
     os.killpg(worker.process.pid, signal.SIGKILL)  # master and pool, no warm shutdown
     worker.process.wait()
@@ -109,17 +111,19 @@ def test_a_worker_host_whose_clock_is_behind_keeps_its_live_runs_and_its_standin
     """Heartbeats carry the database's clock: a worker host two minutes behind (no NTP) beats as well
     as any, where its own clock would have made every run of it look lost and itself gone."""
     from playdeck import workers
+    from playdeck.runs import requests, transitions
 
     skewed = utcnow() - dt.timedelta(seconds=120)
-    monkeypatch.setattr(runs, "utcnow", lambda: skewed)
+    monkeypatch.setattr(requests, "utcnow", lambda: skewed)
+    monkeypatch.setattr(transitions, "utcnow", lambda: skewed)
     monkeypatch.setattr(workers, "utcnow", lambda: skewed)
     run_id = queue()
     with db.session_scope() as session:
         worker = workers.register(session, name="deploy@slow", hostname="slow", pid=4545, queues=["deploy"],
                                   concurrency=1)  # fmt: skip
-        assert runs.claim_run(session, run_id, "slow", 4545, worker_id=worker.id)
+        assert claim_run(session, run_id, "slow", 4545, worker_id=worker.id)
     with db.session_scope() as session:
-        runs.control(session, run_id, beat=True)
+        control(session, run_id, beat=True)
         workers.control(session, worker.id, beat=True)
     monkeypatch.undo()
 

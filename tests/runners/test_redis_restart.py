@@ -12,8 +12,9 @@ import psutil
 import pytest
 
 from playdeck import db, projects
-from playdeck.runs import runs
 from playdeck.runs.events import events_after
+from playdeck.runs.queries import get_run
+from playdeck.runs.requests import RunRequest, submit_run
 from testing import fault_report
 from testing.fault_report import executions
 from tests.cli.cli_support import start_playdeck, stop_process_tree
@@ -45,7 +46,7 @@ def reaper_process(marker_on_restartable_redis, monkeypatch, tmp_path):
 
 def submit(environment: str, marker, pause: int = 0) -> int:
     extra_vars = {"marker_file": str(marker), "pause_seconds": pause}
-    return runs.submit_run(runs.RunRequest(project="marker", environment=environment, extra_vars=extra_vars)).id
+    return submit_run(RunRequest(project="marker", environment=environment, extra_vars=extra_vars)).id
 
 
 def test_redis_restart_mid_run_loses_no_run_and_no_event(
@@ -66,12 +67,12 @@ def test_redis_restart_mid_run_loses_no_run_and_no_event(
     assert executions(marker) == sorted(f"{run_id} {host}" for run_id in all_runs for host in ("host1", "host2"))
     with db.session_scope() as session:
         for run_id in all_runs:
-            run = runs.get_run(session, run_id)
+            run = get_run(session, run_id)
             counters = [event.counter for event in events_after(session, run_id, 0)]
             # Every event, once, in order: counters 1..n without a gap, n = what ansible-runner produced.
             assert counters == list(range(1, fault_report.produced_events(run_id) + 1)), run_id
             assert run.event_count == len(counters) and run.attempt == 1
-        pool_pids = {runs.get_run(session, run_id).worker_pid for run_id in all_runs}
+        pool_pids = {get_run(session, run_id).worker_pid for run_id in all_runs}
     # The same worker, reconnected by itself, ran all three.
     assert "Connection to broker lost" in worker.output()
     assert worker.process.poll() is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from playdeck import db
-from playdeck.runs import runs
+from playdeck.runs.queries import get_run
 from tests.conftest import as_user, wait_for_state, web_client
 from tests.runners.test_worker import submit
 
@@ -27,7 +27,7 @@ def test_relaunch_on_failed_hosts_runs_only_them(start_worker):
     # host2 still fails (the playbook fails it every time); host1 is not touched at all.
     assert wait_for_state(relaunched, ENDED) == "failed"
     with db.session_scope() as session:
-        run = runs.get_run(session, relaunched)
+        run = get_run(session, relaunched)
         assert (run.relaunch_of_id, run.limit, run.version, run.requested_by) == (original, "host2", "3.1.0", "oncall")
         assert [(s.host, s.ok, s.failed) for s in run.host_summaries] == [("host2", 1, 1)]
         assert run.attempt == 1 and run.rc == 2

@@ -6,17 +6,18 @@ import os
 import time
 
 from playdeck import db
-from playdeck.runs import runs
+from playdeck.runs.requests import RunRequest, request_run
 from playdeck.runs.states import RunState
+from playdeck.runs.transitions import claim_run, finish_run
 from runners.retention import prune_artifacts
 
 
 def _run_with_artifacts(settings, age_days: float, still_running: bool = False) -> int:
     with db.session_scope() as session:
-        run_id = runs.request_run(session, runs.RunRequest(project="sampleapp", environment="staging")).id
-        runs.claim_run(session, run_id, "host", 1)
+        run_id = request_run(session, RunRequest(project="sampleapp", environment="staging")).id
+        claim_run(session, run_id, "host", 1)
         if not still_running:
-            runs.finish_run(session, run_id, RunState.SUCCESSFUL, rc=0)
+            finish_run(session, run_id, RunState.SUCCESSFUL, rc=0)
     path = settings.runs_dir / str(run_id)
     (path / "attempt-1").mkdir(parents=True)
     (path / "attempt-1" / "stdout").write_text("log")

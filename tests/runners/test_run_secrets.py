@@ -29,8 +29,10 @@ from playdeck import db, projects, webhooks
 from playdeck import secrets as project_secrets
 from playdeck.masking import REDACTED
 from playdeck.models import Base, RunEvent
-from playdeck.runs import runs
+from playdeck.runs.queries import get_run
+from playdeck.runs.requests import RunRequest, request_run, submit_run
 from playdeck.runs.states import RunState
+from playdeck.runs.transitions import claim_run, finish_run
 from playdeck.secrets import BECOME_PASSWORD, SSH_KEY, VAULT_PASSWORD, RunSecrets
 from playdeck.settings import get_settings
 from runners import execution, playbook_run, retention, secret_files
@@ -106,7 +108,7 @@ def submit(plain: Plaintexts, tmp_path: Path, vars_file: Path) -> int:
         "expected_public_key": plain.public_key,
         "expected_become_sha256": hashlib.sha256(plain.become_password.encode()).hexdigest(),
     }
-    return runs.submit_run(runs.RunRequest(project="vaulted", environment="dev", extra_vars=extra_vars)).id
+    return submit_run(RunRequest(project="vaulted", environment="dev", extra_vars=extra_vars)).id
 
 
 def db_text() -> str:
@@ -227,7 +229,7 @@ def test_a_secret_printed_encoded_is_masked_everywhere(secret_key, start_worker,
         webhooks.create_webhook(session, "printing", "https://hooks.example.com/playdeck", who="alice")
     worker = start_worker()
     extra_vars = {"runs_dir": str(get_settings().runs_dir)}
-    run_id = runs.submit_run(runs.RunRequest(project="printing", environment="dev", extra_vars=extra_vars)).id
+    run_id = submit_run(RunRequest(project="printing", environment="dev", extra_vars=extra_vars)).id
     assert wait_for_state(run_id, ENDED) == "failed", _reason(run_id)
 
     # It was printed: the masks are where it was.
@@ -257,7 +259,7 @@ def test_a_secret_printed_encoded_is_masked_everywhere(secret_key, start_worker,
 
 def _reason(run_id: int) -> str:
     with db.session_scope() as session:
-        return runs.get_run(session, run_id).reason
+        return get_run(session, run_id).reason
 
 
 @pytest.mark.parametrize("configured", ["unset", "wrong key"])
@@ -324,10 +326,10 @@ def test_stage_without_secrets_changes_nothing(tmp_path):
 def test_leftovers_of_ended_runs_are_removed_not_those_of_running_ones(embedded):
     def run_with_leftover(finished: bool) -> Path:
         with db.session_scope() as session:
-            run_id = runs.request_run(session, runs.RunRequest(project="sampleapp", environment="staging")).id
-            runs.claim_run(session, run_id, "host", 1)
+            run_id = request_run(session, RunRequest(project="sampleapp", environment="staging")).id
+            claim_run(session, run_id, "host", 1)
             if finished:
-                runs.finish_run(session, run_id, RunState.LOST, reason="worker died")
+                finish_run(session, run_id, RunState.LOST, reason="worker died")
         vault_file = embedded.runs_dir / str(run_id) / "attempt-1" / "env" / secret_files.VAULT_FILE
         vault_file.parent.mkdir(parents=True)
         vault_file.write_text("left behind")

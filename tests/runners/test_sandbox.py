@@ -15,8 +15,9 @@ from cryptography.fernet import Fernet
 
 from playdeck import db, projects
 from playdeck.models import RunEvent
-from playdeck.runs import runs
 from playdeck.runs.events import events_after
+from playdeck.runs.queries import get_run
+from playdeck.runs.requests import RunRequest, submit_run
 from playdeck.settings import Settings, load_settings
 from runners import sandbox
 from tests.conftest import REPO_ROOT, TERMINAL, configure, make_user, use_key, wait_for_state
@@ -59,7 +60,7 @@ def canary() -> str:
 
 
 def submit(project: str, **extra) -> int:
-    return runs.submit_run(runs.RunRequest(project=project, environment="dev", limit="host1", **extra)).id
+    return submit_run(RunRequest(project=project, environment="dev", limit="host1", **extra)).id
 
 
 def snoop(settings: Settings, tmp_path: Path, worker_log: Path) -> tuple[int, dict, list[str], list[Path]]:
@@ -90,7 +91,7 @@ def everything_the_run_left(settings: Settings, run_id: int) -> str:
     with db.session_scope() as session:
         events = events_after(session, run_id, 0, limit=1000, columns=columns)
         texts = [json.dumps([str(value) for value in event]) for event in events]
-        texts.append(runs.get_run(session, run_id).reason or "")
+        texts.append(get_run(session, run_id).reason or "")
     for root, _dirs, names in os.walk(settings.runs_dir / str(run_id)):
         texts += [(Path(root) / name).read_bytes().decode(errors="replace") for name in names]
     return "\n".join(texts)
@@ -141,7 +142,7 @@ def test_a_run_asked_to_be_sandboxed_without_bwrap_ends_in_error_unstarted(platf
 
     assert wait_for_state(run_id, TERMINAL) == "error"
     with db.session_scope() as session:
-        run = runs.get_run(session, run_id)
+        run = get_run(session, run_id)
         assert "PLAYDECK_RUN_SANDBOX=bwrap, but bwrap is not installed" in run.reason
         assert run.event_count == 0
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from playdeck import db, projects, webhook_delivery, webhooks
-from playdeck.runs import runs
+from playdeck.runs.requests import RunRequest, submit_run
+from playdeck.runs.transitions import cancel_run
 from tests.conftest import TERMINAL, wait_for_state
 from tests.webhook_receiver import allow_loopback, receiver
 
@@ -23,7 +24,7 @@ def add_hook(project: str, url: str, **fields) -> None:
 
 
 def submit(project: str, **extra) -> int:
-    return runs.submit_run(runs.RunRequest(project=project, environment="dev", version="2.0.1", **extra)).id
+    return submit_run(RunRequest(project=project, environment="dev", version="2.0.1", **extra)).id
 
 
 def test_deploys_notify_their_start_and_their_end(test_projects, start_worker, tmp_path):
@@ -64,7 +65,7 @@ def test_a_run_canceled_while_it_runs_notifies_its_cancel(test_projects, start_w
             add_hook("sleepy", hook_receiver.url, events=["canceled"])
             run_id = submit("sleepy")
             wait_for_state(run_id, {"running"})
-            runs.cancel_run(run_id, "bob")
+            cancel_run(run_id, "bob")
             assert wait_for_state(run_id, TERMINAL) == "canceled"
             (got,) = hook_receiver.wait_for(1)
     finally:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 
 from playdeck import db, projects
-from playdeck.runs import runs
 from playdeck.runs.events import events_after
+from playdeck.runs.queries import get_run
+from playdeck.runs.requests import RunRequest, submit_run
 from playdeck.runs.taskqueue import EXECUTE_RUN_TASK, producer
 from testing import fault_report
 from tests.conftest import wait_for_state
 
 
 def submit(project: str, **extra) -> int:
-    return runs.submit_run(runs.RunRequest(project=project, environment="dev", **extra)).id
+    return submit_run(RunRequest(project=project, environment="dev", **extra)).id
 
 
 def artifact_events(settings, run_id: int) -> list[dict]:
@@ -29,7 +30,7 @@ def test_deploy_runs_to_success_and_every_event_is_persisted(test_projects, star
     assert wait_for_state(run_id, {"successful", "failed", "error"}) == "successful"
 
     with db.session_scope() as session:
-        run = runs.get_run(session, run_id)
+        run = get_run(session, run_id)
         stored = events_after(session, run_id, 0, limit=1000)
         summaries = {s.host: (s.ok, s.changed, s.failed, s.skipped) for s in run.host_summaries}
         assert run.rc == 0 and run.attempt == 1 and run.started_at and run.finished_at
@@ -50,7 +51,7 @@ def test_failed_host_makes_the_run_failed_with_per_host_totals(test_projects, st
 
     assert wait_for_state(run_id, {"successful", "failed", "error"}) == "failed"
     with db.session_scope() as session:
-        run = runs.get_run(session, run_id)
+        run = get_run(session, run_id)
         assert run.rc == 2 and "rc 2" in run.reason
         assert {s.host: s.failed for s in run.host_summaries} == {"host1": 0, "host2": 1}
 
@@ -66,7 +67,7 @@ def test_duplicate_delivery_executes_the_run_once(test_projects, start_worker, t
     assert wait_for_state(run_id, {"successful", "failed", "error"}) == "successful"
     _wait_until(lambda: worker.output().count("not executing it again") == 2)
     with db.session_scope() as session:
-        assert runs.get_run(session, run_id).attempt == 1
+        assert get_run(session, run_id).attempt == 1
     # One line per host: the playbook ran once.
     assert sorted(marker.read_text().split("\n")[:-1]) == [f"{run_id} host1", f"{run_id} host2"]
     fault_report.record(9, [run_id], marker=marker)
@@ -79,7 +80,7 @@ def test_check_mode_limit_and_tags_reach_ansible(test_projects, start_worker, tm
 
     assert wait_for_state(run_id, {"successful", "failed", "error"}) == "successful"
     with db.session_scope() as session:
-        run = runs.get_run(session, run_id)
+        run = get_run(session, run_id)
         assert [s.host for s in run.host_summaries] == ["host2"]
     # --check: the shell task is skipped, so nothing was appended.
     assert not marker.exists()
@@ -104,4 +105,4 @@ def test_missing_playbook_ends_in_error_not_running(test_projects, start_worker)
     run_id = submit("marker")
     assert wait_for_state(run_id, {"successful", "failed", "error"}) == "error"
     with db.session_scope() as session:
-        assert "playbook 'deleted.yml' not found" in runs.get_run(session, run_id).reason
+        assert "playbook 'deleted.yml' not found" in get_run(session, run_id).reason

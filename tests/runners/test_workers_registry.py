@@ -13,7 +13,9 @@ import subprocess
 import pytest
 
 from playdeck import db
-from playdeck.runs import runs
+from playdeck.models import Run
+from playdeck.runs.queries import get_run
+from playdeck.runs.requests import RunRequest, submit_run
 from playdeck.settings import Settings, get_settings
 from testing.servers import Worker
 from tests.cli.cli_support import PLAYDECK, playdeck, wait_until
@@ -31,7 +33,7 @@ def fast_beats(test_projects: Settings, monkeypatch: pytest.MonkeyPatch) -> Sett
 
 
 def submit(**extra_vars) -> int:
-    return runs.submit_run(runs.RunRequest(project="marker", environment="dev", extra_vars=extra_vars)).id
+    return submit_run(RunRequest(project="marker", environment="dev", extra_vars=extra_vars)).id
 
 
 def listed(*options: str) -> list[dict]:
@@ -45,9 +47,9 @@ def shown(worker: Worker, *options: str) -> dict | None:
     return next((entry for entry in listed(*options) if entry["name"].startswith(f"{worker.name}@")), None)
 
 
-def run_row(run_id: int) -> runs.Run:
+def run_row(run_id: int) -> Run:
     with db.session_scope() as session:
-        return runs.get_run(session, run_id)
+        return get_run(session, run_id)
 
 
 def test_workers_lists_each_worker_what_it_runs_and_how_it_ended(fast_beats, start_worker):

@@ -14,7 +14,7 @@ from playdeck.auth import credentials, users
 from playdeck.auth.permissions import LEAST_ROLE, RANK, Action, Role
 from playdeck.db import session_scope
 from playdeck.dns.history import list_changes
-from playdeck.runs.runs import RunRequest, submit_run
+from playdeck.runs.requests import RunRequest, submit_run
 from tests.conftest import authorize
 from tests.webui.webui_testing import RUN
 from webui import access, dns_queries, errors

@@ -54,7 +54,7 @@ def add_runs(count: int, events: int) -> int:
             [event_row(run_id, {"counter": n, "stdout": f"line {n}", "event_data": {"host": "web1"}})
              for n in range(1, events + 1)],
         )  # fmt: skip
-        from playdeck.runs.runs import record_host_summaries
+        from playdeck.runs.transitions import record_host_summaries
 
         record_host_summaries(session, run_id, HOST_STATS)
     return run_id

@@ -14,8 +14,9 @@ from playdeck import db
 from playdeck.dns import scheduling
 from playdeck.models import Run
 from playdeck.projects import DNS_PROJECT
-from playdeck.runs import runs
+from playdeck.runs.queries import get_run
 from playdeck.runs.states import RunState
+from playdeck.runs.transitions import claim_run, finish_run
 from playdeck.settings import Settings
 from tests.conftest import web_client
 from tests.core.test_lost_retry import lose
@@ -37,8 +38,8 @@ def regeneration_run() -> int:
 def ended_regeneration_run() -> int:
     run_id = regeneration_run()
     with db.session_scope() as session:
-        assert runs.claim_run(session, run_id, "dns-1", 4242)
-        assert runs.finish_run(session, run_id, RunState.FAILED, rc=2, reason="rndc: connection refused")
+        assert claim_run(session, run_id, "dns-1", 4242)
+        assert finish_run(session, run_id, RunState.FAILED, rc=2, reason="rndc: connection refused")
     return run_id
 
 
@@ -111,7 +112,7 @@ def test_a_lost_regeneration_is_still_retried_by_the_platform(embedded: Settings
 
     with db.session_scope() as session:
         retry = session.scalar(select(Run).where(Run.relaunch_of_id == first))
-        assert retry is not None, runs.get_run(session, first).reason
+        assert retry is not None, get_run(session, first).reason
         assert (retry.kind, retry.state, retry.retry_number) == ("dns", "queued", 1)
         assert retry.extra_vars == {scheduling.ZONE_VAR: ZONE}
 

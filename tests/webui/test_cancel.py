@@ -4,7 +4,7 @@ worker, ended ones are a clear 409."""
 from __future__ import annotations
 
 from playdeck.db import session_scope
-from playdeck.runs.runs import get_run
+from playdeck.runs.queries import get_run
 from tests.conftest import as_user
 
 

@@ -19,7 +19,7 @@ from playdeck.auth import credentials, login_form, throttle, users
 from playdeck.auth.models import ApiToken
 from playdeck.db import session_scope
 from playdeck.models import utcnow
-from playdeck.runs.runs import RunRequest, submit_run
+from playdeck.runs.requests import RunRequest, submit_run
 from playdeck.settings import get_settings
 from tests.conftest import bearer, make_user
 from tests.webui.webui_testing import RUN

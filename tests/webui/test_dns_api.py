@@ -687,7 +687,7 @@ def test_a_change_is_kept_when_no_run_can_be_queued(
     def refuse(session: object, request: object) -> None:
         raise ValidationError("playbook", "'dns-zone.yml' not found")
 
-    monkeypatch.setattr(scheduling.runs, "request_run", refuse)
+    monkeypatch.setattr(scheduling, "request_run", refuse)
     made = client.post(RECORDS, json={"name": "www", "type": "A", "value": "192.0.2.10"})
     assert made.status_code == 201 and made.json["regeneration_run_id"] is None
     assert client.get(made.json["url"]).status_code == 200

@@ -20,8 +20,8 @@ from sqlalchemy import func, select
 from playdeck.db import session_scope
 from playdeck.models import Run
 from playdeck.runs.events import event_row, store_events
-from playdeck.runs.runs import claim_run, finish_run, record_host_summaries
 from playdeck.runs.states import RunState
+from playdeck.runs.transitions import claim_run, finish_run, record_host_summaries
 from playdeck.settings import Settings
 from tests.conftest import as_user
 

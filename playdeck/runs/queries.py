@@ -1,0 +1,214 @@
+"""Reading runs: one by id, pages of the listing, and the recurring questions asked of the runs table
+(which runs are active, which are real deploys, what was last deployed in an environment), each named once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Integer, Row, Select, and_, bindparam, func, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.util import AliasedClass
+from sqlalchemy.sql.elements import ColumnElement
+
+from playdeck.db import Executor
+from playdeck.errors import NotFound
+from playdeck.models import Environment, Project, Run
+from playdeck.runs.states import ACTIVE_STATES, RunKind, RunState
+from playdeck.serializers import run_brief_sql
+
+# Run, or an alias of it (a query comparing two runs).
+RunTable = type[Run] | AliasedClass[Run]
+
+
+# --- the recurring questions, named once -----------------------------------------------------------
+
+
+def is_active(run: RunTable = Run) -> ColumnElement[bool]:
+    """The run has yet to end: queued or running."""
+    return run.state.in_(sorted(state.value for state in ACTIVE_STATES))
+
+
+def is_successful(run: RunTable = Run) -> ColumnElement[bool]:
+    return run.state == RunState.SUCCESSFUL.value
+
+
+def is_real_deploy(run: RunTable = Run) -> ColumnElement[bool]:
+    """A deploy that changed its hosts: of kind deploy, not a check-mode (dry) run."""
+    return and_(run.kind == RunKind.DEPLOY.value, run.check_mode.is_(False))
+
+
+# Built once, values as parameters: SQLAlchemy memoizes a statement's cache key on the statement object.
+_LAST_SUCCESSFUL_DEPLOY = (
+    select(Run.id)
+    .where(Run.environment_id == bindparam("environment_id"), is_successful(), is_real_deploy())
+    .order_by(Run.id.desc())
+    .limit(1)
+)
+
+
+def last_successful_deploy(session: Executor, environment_id: int) -> int | None:
+    """The id of the environment's last successful real deploy (what is deployed there), None if none."""
+    return session.scalar(_LAST_SUCCESSFUL_DEPLOY, {"environment_id": environment_id})
+
+
+def active_runs(session: Session, limit: int) -> list[Run]:
+    """At most ``limit`` queued and running runs, oldest first, with their project and environment."""
+    return list(
+        session.scalars(
+            select(Run)
+            .options(joinedload(Run.project), joinedload(Run.environment))
+            .where(is_active())
+            .order_by(Run.id)
+            .limit(limit)
+        )
+    )
+
+
+def latest_runs(session: Session, environment_ids: list[int]) -> tuple[dict[int, Run], dict[int, Run]]:
+    """Per environment: its latest run, and its last successful real deploy (what is deployed there).
+
+    One grouped query over the (environment, state) index for the latest, one ``LIMIT 1`` per environment
+    for the deployed one, one to load those runs: the cost follows the number of environments, not runs.
+    """
+    if not environment_ids:
+        return {}, {}
+    latest_ids: dict[int, int] = {}
+    grouped = (
+        select(Run.environment_id, func.max(Run.id))
+        .where(Run.environment_id.in_(environment_ids))
+        .group_by(Run.environment_id, Run.state)
+    )
+    for environment_id, run_id in session.execute(grouped):
+        latest_ids[environment_id] = max(latest_ids.get(environment_id, 0), run_id)
+    deployed_ids = {
+        environment_id: run_id
+        for environment_id in environment_ids
+        if (run_id := last_successful_deploy(session, environment_id)) is not None
+    }
+    wanted = set(latest_ids.values()) | set(deployed_ids.values())
+    loaded = {
+        run.id: run
+        for run in session.scalars(
+            select(Run).options(joinedload(Run.project), joinedload(Run.environment)).where(Run.id.in_(wanted))
+        )
+    }
+    return (
+        {env: loaded[run_id] for env, run_id in latest_ids.items()},
+        {env: loaded[run_id] for env, run_id in deployed_ids.items()},
+    )
+
+
+# --- one run -----------------------------------------------------------------------------------------
+
+
+# Built once, the id a parameter: SQLAlchemy memoizes a statement's cache key on the statement object.
+_RUN_BY_ID = (
+    select(Run)
+    .options(joinedload(Run.project), joinedload(Run.environment), selectinload(Run.host_summaries))
+    .where(Run.id == bindparam("run_id"))
+)
+_STATE_BY_ID = select(Run.state).where(Run.id == bindparam("run_id"))
+
+
+def get_run(session: Session, run_id: int) -> Run:
+    run = session.scalar(_RUN_BY_ID, {"run_id": run_id})
+    if run is None:
+        raise NotFound(f"run {run_id} does not exist")
+    return run
+
+
+def run_state(session: Executor, run_id: int) -> str:
+    """Just the run's state (one indexed column, no entity): what a log reader checks before its page."""
+    state = session.scalar(_STATE_BY_ID, {"run_id": run_id})
+    if state is None:
+        raise NotFound(f"run {run_id} does not exist")
+    return state
+
+
+@dataclass
+class RunFilters:
+    project: str | None = None
+    environment: str | None = None
+    states: list[str] = field(default_factory=list)
+    requested_by: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+@dataclass
+class RunPage:
+    runs: list[str]  # JSON texts
+    page: int
+    per_page: int
+    has_next: bool
+
+
+# Each filter's column and comparison, in the order the WHERE clause lists them.
+_FILTER_CONDITIONS = {
+    "project": lambda: Project.name == bindparam("project"),
+    "environment": lambda: Environment.name == bindparam("environment"),
+    "states": lambda: Run.state.in_(bindparam("states", expanding=True)),
+    "requested_by": lambda: Run.requested_by == bindparam("requested_by"),
+    "since": lambda: Run.queued_at >= bindparam("since"),
+    "until": lambda: Run.queued_at < bindparam("until"),
+}
+
+
+def select_run_briefs(*columns: Any) -> Select[Any]:
+    """``run_brief_sql()`` (and ``columns``) from runs with the project and environment it names."""
+    # Outer joins keep runs the first table of the plan, read newest first along the primary key: with
+    # inner joins MariaDB may start from the 30 environments and sort all their runs (100k: 400 ms).
+    return (
+        select(run_brief_sql(), *columns)
+        .select_from(Run)
+        .outerjoin(Project, Run.project_id == Project.id)
+        .outerjoin(Environment, Run.environment_id == Environment.id)
+    )
+
+
+@functools.cache
+def _runs_query(filtered_by: frozenset[str]) -> Select[tuple[str]]:
+    """The listing's statement for one set of filters, values left as parameters. Built once per set:
+    SQLAlchemy memoizes a statement's cache key on the statement object, and walking this one's tree
+    (a JSON object of 25 columns) on every request was an eighth of the API's CPU (issue 7)."""
+    query = select_run_briefs()
+    for name, condition in _FILTER_CONDITIONS.items():
+        if name in filtered_by:
+            query = query.where(condition())
+    return (
+        query.order_by(Run.id.desc())
+        .offset(bindparam("offset", type_=Integer))
+        .limit(bindparam("limit", type_=Integer))
+    )
+
+
+def list_runs(session: Executor, filters: RunFilters, page: int = 1, per_page: int = 50) -> RunPage:
+    """A page of runs, newest first, each as the JSON text of ``run_json(run, with_summaries=False)``
+    rendered by the database (``serializers.run_brief_sql``): one value per run to parse, not 30."""
+    values = {name: getattr(filters, name) for name in _FILTER_CONDITIONS if getattr(filters, name)}
+    # One row more than a page tells whether a next page exists without counting the whole table.
+    rows = list(
+        session.scalars(
+            _runs_query(frozenset(values)), {**values, "offset": (page - 1) * per_page, "limit": per_page + 1}
+        )
+    )
+    return RunPage(runs=rows[:per_page], page=page, per_page=per_page, has_next=len(rows) > per_page)
+
+
+# The run page's run, without loading an entity (the run, its project, its environment and its recap
+# as entities were half the page's CPU, issue 7): its JSON rendered by the database, and beside it the
+# columns its progress is worked out from (progress.RunFacts).
+_RUN_PAGE_ROW = select_run_briefs(
+    Run.id, Run.environment_id, Run.state, Run.event_count, Run.queued_at, Run.started_at
+).where(Run.id == bindparam("run_id"))
+
+
+def run_page_row(session: Executor, run_id: int) -> Row[Any]:
+    """The run's JSON text, then its id, environment id, state, event count, queue and start times."""
+    row = session.execute(_RUN_PAGE_ROW, {"run_id": run_id}).one_or_none()
+    if row is None:
+        raise NotFound(f"run {run_id} does not exist")
+    return row

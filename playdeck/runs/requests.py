@@ -1,0 +1,201 @@
+"""Asking for a run: the request, its validation, and the queued row it becomes (then its dispatch)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from playdeck import audit, launch_inputs, projects
+from playdeck.errors import ValidationError
+from playdeck.inputs import check_user_name
+from playdeck.launch_form import validate_values
+from playdeck.models import Project, Run, utcnow
+from playdeck.runs.queries import get_run
+from playdeck.runs.states import RunKind, RunState
+from playdeck.runs.transitions import supersede_waiting
+from playdeck.var_names import check_var_name
+
+# Matched in full (fullmatch): with match, "$" also accepts a trailing newline ("1.0\n").
+VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
+# Ansible host patterns (names, groups, globs, ranges, unions, exclusions); no shell metacharacters,
+# although nothing is ever passed through a shell anyway.
+# No "@": Ansible reads "@path" as a file of host names, and echoes an unmatched one to the log.
+LIMIT_RE = re.compile(r"[A-Za-z0-9_.:,!&*\[\]-]{1,512}")
+TAG_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+MAX_EXTRA_VARS_BYTES = 64 * 1024
+MAX_TAGS = 50
+# Variables only the platform gives a run: the built-in DNS runs' zone, zone directory, rndc program
+# and server. From a launcher, dns_rndc would be a program the worker executes.
+PLATFORM_VAR_PREFIXES = ("dns_",)
+QUEUE_FOR_KIND = {RunKind.DEPLOY: "deploy", RunKind.DNS: "dns"}
+
+
+@dataclass
+class RunRequest:
+    project: str
+    environment: str
+    version: str = ""
+    extra_vars: dict[str, Any] = field(default_factory=dict)
+    limit: str = ""
+    tags: list[str] = field(default_factory=list)
+    check: bool = False
+    requested_by: str = "anonymous"
+    kind: str = RunKind.DEPLOY
+    # Seconds; None means the project's limit. Never more than the project allows.
+    timeout: int | None = None
+    idle_timeout: int | None = None
+    relaunch_of: int | None = None
+    # Naive UTC; the broker holds the run's message until then. Set by the system (DNS scheduling).
+    not_before: dt.datetime | None = None
+    # True only from Playdeck's own callers (DNS scheduling, retries of lost runs): a run of a built-in
+    # project, of another kind than a deploy, with the platform's variables. Whatever a person or a
+    # program launches (API, web form, CLI, relaunch) leaves it False.
+    platform: bool = False
+
+
+def _validate(request: RunRequest) -> None:
+    if not isinstance(request.project, str) or not request.project:
+        raise ValidationError("project", "is required")
+    if not isinstance(request.environment, str) or not request.environment:
+        raise ValidationError("environment", "is required")
+    if not isinstance(request.version, str) or (request.version and not VERSION_RE.fullmatch(request.version)):
+        raise ValidationError(
+            "version", "must be 1-128 characters of letters, digits and . _ + - (starting with a letter or digit)"
+        )
+    if not isinstance(request.extra_vars, dict):
+        raise ValidationError("extra_vars", "must be a JSON object of variable names to values")
+    for name in request.extra_vars:
+        check_var_name(name, "extra_vars")
+    if len(json.dumps(request.extra_vars)) > MAX_EXTRA_VARS_BYTES:
+        raise ValidationError("extra_vars", f"larger than {MAX_EXTRA_VARS_BYTES} bytes")
+    if not isinstance(request.limit, str) or (request.limit and not LIMIT_RE.fullmatch(request.limit)):
+        raise ValidationError(
+            "limit", "must be an Ansible host pattern of letters, digits and _ . : , ! & * [ ] - (no spaces, no @file)"
+        )
+    if not isinstance(request.tags, list) or len(request.tags) > MAX_TAGS:
+        raise ValidationError("tags", f"must be a list of at most {MAX_TAGS} tag names")
+    for tag in request.tags:
+        if not isinstance(tag, str) or not TAG_RE.fullmatch(tag):
+            raise ValidationError("tags", f"'{tag}' is not a valid tag (letters, digits, _ . -)")
+    if not isinstance(request.check, bool):
+        raise ValidationError("check", "must be true or false")
+    check_user_name(request.requested_by, "requested_by")
+    if request.kind not in QUEUE_FOR_KIND:
+        raise ValidationError("kind", f"must be one of {', '.join(QUEUE_FOR_KIND)}")
+    if not request.platform:
+        _validate_launched(request)
+
+
+def _validate_launched(request: RunRequest) -> None:
+    """What a launcher may not ask for, however privileged: the platform's own runs and variables."""
+    if projects.is_built_in(request.project):
+        raise ValidationError(
+            "project",
+            f"project '{request.project}' is built in: Playdeck starts its runs itself (DNS changes regenerate "
+            "their zones), nobody deploys or relaunches it",
+        )
+    if request.kind != RunKind.DEPLOY:
+        raise ValidationError("kind", "runs are started as deploys")
+    for name in request.extra_vars:
+        if name.startswith(PLATFORM_VAR_PREFIXES):
+            prefixes = ", ".join(PLATFORM_VAR_PREFIXES)
+            raise ValidationError("extra_vars", f"'{name}': names starting with {prefixes} are set by Playdeck only")
+
+
+def _validate_limits(request: RunRequest, project: Project) -> None:
+    bounds = (("timeout", request.timeout, project.run_timeout_seconds),
+              ("idle_timeout", request.idle_timeout, project.idle_timeout_seconds))  # fmt: skip
+    for field_name, value, project_limit in bounds:
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValidationError(field_name, "must be a whole number of seconds from 1")
+        if project_limit and value > project_limit:
+            raise ValidationError(field_name, f"at most {project_limit} s for project '{project.name}'")
+
+
+def _launch_values(request: RunRequest, project: Project) -> tuple[dict[str, Any], dict[str, str]]:
+    """A deploy's extra vars checked against the project's launch form (defaults filled in, undeclared
+    names refused), secrets masked; and the secret values alone. System runs (DNS) set their own."""
+    if request.kind != RunKind.DEPLOY:
+        return request.extra_vars, {}
+    form = launch_inputs.form_for(project)
+    return launch_inputs.split_secrets(form, validate_values(form, request.extra_vars))
+
+
+def request_run(session: Session, request: RunRequest) -> Run:
+    """Validate and record a queued run. The caller commits, then dispatches (never before)."""
+    _validate(request)
+    project = projects.get_project(session, request.project)
+    environment = projects.get_environment(project, request.environment)
+    _validate_limits(request, project)
+    extra_vars, secret_inputs = _launch_values(request, project)
+    now = utcnow()
+    run = Run(
+        kind=request.kind,
+        project=project,
+        environment=environment,
+        version=request.version,
+        extra_vars_json=json.dumps(extra_vars, sort_keys=True),
+        secret_var_names_json=json.dumps(sorted(secret_inputs)),
+        limit=request.limit,
+        tags_json=json.dumps(request.tags),
+        check_mode=request.check,
+        requested_by=request.requested_by,
+        # The environment's own queue (the workers that can reach its hosts), else the kind's default.
+        queue=environment.queue or QUEUE_FOR_KIND[request.kind],
+        state=RunState.QUEUED,
+        queued_at=now,
+        # Its message is sent right after this commits (submit_run).
+        dispatched_at=now,
+        timeout_seconds=request.timeout,
+        idle_timeout_seconds=request.idle_timeout,
+        relaunch_of_id=request.relaunch_of,
+        not_before=request.not_before,
+    )
+    session.add(run)
+    session.flush()
+    if secret_inputs:
+        # Sealed for this run's id, known once it is inserted; cleared when the run ends (_transition).
+        run.secret_vars_sealed = launch_inputs.seal(run.id, secret_inputs)
+    if run.kind == RunKind.DEPLOY:
+        # A DNS change's regeneration run is audited as the DNS change itself.
+        audit.record(
+            session,
+            "run.relaunch" if request.relaunch_of else "run.request",
+            "run",
+            run.id,
+            {
+                "project": project.name,
+                "environment": environment.name,
+                "version": request.version,
+                "limit": request.limit,
+                "tags": request.tags,
+                "check": request.check,
+                # Names only: a value may be a secret.
+                "extra_vars": sorted(extra_vars),
+                "relaunch_of": request.relaunch_of,
+            },
+        )
+    if project.supersede_queued and run.kind == RunKind.DEPLOY:
+        supersede_waiting(session, run)
+    return run
+
+
+def submit_run(request: RunRequest) -> Run:
+    """Record the run in its own committed transaction, then hand it to the workers."""
+    # Imported here so that importing the run service never pulls in the broker client.
+    from playdeck.db import session_scope
+    from playdeck.runs.dispatch import dispatch_run
+
+    with session_scope() as session:
+        run = request_run(session, request)
+        run_id, queue = run.id, run.queue
+    dispatch_run(run_id, queue)
+    with session_scope() as session:
+        return get_run(session, run_id)

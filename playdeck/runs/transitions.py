@@ -1,0 +1,200 @@
+"""A run's state changes: conditional UPDATEs (``WHERE state IN <allowed sources>``), so two processes
+racing for the same run never both win: a run is claimed by at most one worker and ends in exactly one state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from playdeck import audit, webhooks
+from playdeck.db_clock import database_utcnow
+from playdeck.errors import Conflict
+from playdeck.inputs import check_user_name
+from playdeck.models import Run, RunHostSummary, utcnow
+from playdeck.runs import locks
+from playdeck.runs.queries import get_run
+from playdeck.runs.states import TERMINAL_STATES, RunState, is_terminal, sources_of
+from playdeck.worker_identity import current_worker_id
+
+QUEUED_ONLY = frozenset({RunState.QUEUED})
+RUNNING_ONLY = frozenset({RunState.RUNNING})
+
+
+def transition(
+    session: Session, run_id: int, target: RunState, only_from: frozenset[RunState] | None = None, **values: Any
+) -> bool:
+    """Move the run to ``target`` if its current state allows it (and is in ``only_from``, if given);
+    False if another process got there first."""
+    sources = sources_of(target) if only_from is None else sources_of(target) & only_from
+    if target in TERMINAL_STATES:
+        # A launch's secret inputs are kept only for the worker that starts the run.
+        values["secret_vars_sealed"] = None
+    result = session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.state.in_([s.value for s in sources]))
+        .values(state=target.value, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    if target in TERMINAL_STATES:
+        # In the same transaction as the terminal state: no path to an end can leave the lock behind.
+        locks.release(session, run_id)
+    # Likewise the webhook notifications (an outbox): they commit, or roll back, with the state change.
+    webhooks.enqueue(session, run_id, target)
+    return True
+
+
+def claim_run(session: Session, run_id: int, worker_host: str, worker_pid: int, worker_id: int | None = None) -> bool:
+    """queued → running for exactly one worker, however many times the message is delivered.
+
+    ``worker_id`` defaults to the registered worker master of this (pool) process, if any.
+    False also when the run's environment is locked by another running deploy: the run then stays
+    queued (this transaction is rolled back) until the holder ends and dispatches it again.
+    """
+    now = utcnow()
+    claimed = transition(
+        session,
+        run_id,
+        RunState.RUNNING,
+        started_at=now,
+        heartbeat_at=database_utcnow(),
+        worker_host=worker_host,
+        worker_pid=worker_pid,
+        worker_id=current_worker_id() if worker_id is None else worker_id,
+        attempt=Run.attempt + 1,
+    )
+    if claimed and locks.acquire(session, run_id) is not None:
+        session.rollback()
+        return False
+    return claimed
+
+
+def finish_run(session: Session, run_id: int, state: RunState, rc: int | None = None, reason: str = "") -> bool:
+    if state not in TERMINAL_STATES:
+        raise ValueError(f"{state} is not a terminal state")
+    return transition(session, run_id, state, finished_at=utcnow(), rc=rc, reason=reason)
+
+
+@dataclass
+class RunControl:
+    """What an executing worker must know: is the run still its to run, and was a cancel requested."""
+
+    state: str
+    cancel_requested: bool
+
+
+def control(session: Session, run_id: int, beat: bool = False) -> RunControl:
+    """Read the run's control state; with ``beat``, also prove the worker is alive (heartbeat)."""
+    if beat:
+        session.execute(
+            update(Run)
+            .where(Run.id == run_id, Run.state == RunState.RUNNING.value)
+            .values(heartbeat_at=database_utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    row = session.execute(select(Run.state, Run.cancel_requested_at).where(Run.id == run_id)).one()
+    return RunControl(state=row.state, cancel_requested=row.cancel_requested_at is not None)
+
+
+def request_cancel(session: Session, run_id: int, by: str, force: bool = False) -> Run:
+    """Cancel a run: a queued one ends ``canceled`` at once and never starts; a running one is flagged
+    and its worker stops the whole process tree, then records ``canceled``.
+
+    ``force`` is for a run whose worker has vanished: the run is recorded ``canceled`` (and its deploy
+    lock released) at once; a worker that is in fact alive sees the state change on its next control
+    poll and stops every process of the run.
+
+    An ended run is a Conflict. Racing a run's own completion, exactly one terminal state wins: the
+    conditional updates decide.
+    """
+    check_user_name(by, "canceled_by")
+    now = utcnow()
+    stamp = {"cancel_requested_at": now, "canceled_by": by}
+    before_start = f"canceled by {by} before it started"
+    action = "run.force_cancel" if force else "run.cancel"
+    if transition(session, run_id, RunState.CANCELED, QUEUED_ONLY, finished_at=now, reason=before_start, **stamp):
+        audit.record(session, action, "run", run_id, {"was": RunState.QUEUED.value}, actor=by)
+        return get_run(session, run_id)
+    forced = f"force-canceled by {by}: recorded without waiting for the worker"
+    if force and transition(session, run_id, RunState.CANCELED, RUNNING_ONLY, finished_at=now, reason=forced, **stamp):
+        audit.record(session, action, "run", run_id, {"was": RunState.RUNNING.value}, actor=by)
+        return get_run(session, run_id)
+    flagged = session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.state == RunState.RUNNING.value, Run.cancel_requested_at.is_(None))
+        .values(**stamp)
+        .execution_options(synchronize_session=False)
+    )
+    run = get_run(session, run_id)
+    if run.state in TERMINAL_STATES:
+        raise Conflict(f"run {run_id} already ended: it is {run.state}")
+    if flagged.rowcount:
+        audit.record(session, action, "run", run_id, {"was": RunState.RUNNING.value}, actor=by)
+    return run
+
+
+def cancel_run(run_id: int, by: str, force: bool = False) -> Run:
+    """``request_cancel`` in its own transaction; when that ended a run holding its environment's lock,
+    the next waiting run is dispatched after the commit."""
+    from playdeck.db import session_scope
+
+    with session_scope() as session:
+        run = request_cancel(session, run_id, by, force)
+        ended, target = is_terminal(run.state), (run.project_id, run.environment_id)
+    if ended:
+        locks.dispatch_next_waiting(*target)
+    return run
+
+
+def supersede_waiting(session: Session, run: Run) -> None:
+    """Cancel the older runs still queued for the same environment: the newer version replaces them."""
+    now = utcnow()
+    waiting = session.scalars(
+        select(Run.id).where(
+            Run.project_id == run.project_id,
+            Run.environment_id == run.environment_id,
+            Run.state == RunState.QUEUED.value,
+            Run.id < run.id,
+        )
+    ).all()
+    # One by one through the conditional transition (few runs wait): one that started meanwhile keeps
+    # running, and each cancel notifies like any other.
+    for run_id in waiting:
+        transition(
+            session,
+            run_id,
+            RunState.CANCELED,
+            QUEUED_ONLY,
+            finished_at=now,
+            cancel_requested_at=now,
+            canceled_by=run.requested_by,
+            reason=f"superseded by run {run.id}",
+        )
+
+
+def set_playbook_pid(session: Session, run_id: int, pid: int) -> None:
+    session.execute(update(Run).where(Run.id == run_id).values(playbook_pid=pid))
+
+
+def record_host_summaries(session: Session, run_id: int, stats: dict[str, dict[str, int]]) -> None:
+    """Per-host totals from the ``playbook_on_stats`` event (``{"ok": {"host": n}, "failures": {...}}``)."""
+    columns = {
+        "ok": "ok",
+        "changed": "changed",
+        "failures": "failed",
+        "dark": "unreachable",
+        "skipped": "skipped",
+        "rescued": "rescued",
+        "ignored": "ignored",
+    }
+    per_host: dict[str, dict[str, int]] = {}
+    for stat_name, column in columns.items():
+        for host, count in (stats.get(stat_name) or {}).items():
+            per_host.setdefault(host, {})[column] = int(count)
+    for host, counts in per_host.items():
+        session.merge(RunHostSummary(run_id=run_id, host=host, **counts))
