@@ -34,7 +34,7 @@ class Project(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
-    # Relative to the playbook directory.
+    # Relative to the playbook directory (directory projects) or to the checkout (git projects).
     playbook: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
     # A run is stopped ("timeout") after this long, and after this long without output; a run may ask
@@ -54,10 +54,40 @@ class Project(Base):
     launch_form_json: Mapped[str | None] = mapped_column(Text)
     # With a form, launches may also pass variables it does not declare (name-checked like any).
     allow_free_extra_vars: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Where the playbook and inventories come from (playdeck.projects.registry): "directory", the server's
+    # playbook and inventory dirs (the sample, the built-in dns project, installs from before 0019), or "git",
+    # a commit of git_url checked out per run. Paths (playbook, inventories) are relative to that source.
+    source_kind: Mapped[str] = mapped_column(String(16), default="directory", server_default="directory")
+    # Git projects only. The URL carries no credential: the SSH key or the password/token is a project
+    # secret (playdeck.secrets GIT_SSH_KEY, GIT_PASSWORD), the user name for HTTPS beside it here.
+    git_url: Mapped[str | None] = mapped_column(String(2048))
+    # The default ref of a deploy that names none.
+    git_branch: Mapped[str | None] = mapped_column(String(255))
+    git_username: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    # The mirror is not fetched again when it was fetched less than this long ago (AWX's
+    # scm_update_cache_timeout); 0 fetches for every run.
+    git_cache_seconds: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
+    git_submodules: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # known_hosts lines of an SSH git server: its host key is checked, never trusted on first use.
+    git_known_hosts: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Deploy on push (the git hook): branch -> environment, a JSON object; None or {} deploys nothing.
+    branch_environments_json: Mapped[str | None] = mapped_column(Text)
+    # The label the vault password is given to ansible (--vault-id LABEL@file); "" for the default id.
+    vault_id: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    # Archived: kept with its runs, hidden from lists, never deployed again.
+    archived_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
 
     environments: Mapped[list[Environment]] = relationship(
         back_populates="project", order_by="Environment.name", cascade="all, delete-orphan"
     )
+
+    @property
+    def branch_environments(self) -> dict[str, str]:
+        return json.loads(self.branch_environments_json or "{}")
+
+    @property
+    def is_git(self) -> bool:
+        return self.source_kind == "git"
 
 
 class Environment(Base):
@@ -67,7 +97,8 @@ class Environment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(100))
-    # Relative to the inventory directory.
+    # Relative to the inventory directory (directory projects) or to the checkout (git projects); "" with
+    # an inline inventory.
     inventory: Mapped[str] = mapped_column(String(255))
     protected: Mapped[bool] = mapped_column(Boolean, default=False)
     # The broker queue this environment's deploys go to (None: the kind's default queue). Workers that
@@ -75,6 +106,12 @@ class Environment(Base):
     queue: Mapped[str | None] = mapped_column(String(64))
     # known_hosts lines for the environment's SSH targets: host keys are checked, never trusted blindly.
     known_hosts: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+    # An inventory kept here (INI or YAML, checked with ansible-inventory when saved) instead of the file
+    # ``inventory`` names ("" then); None: the file.
+    inline_inventory: Mapped[str | None] = mapped_column(Text)
+    # The environment's variables as a YAML mapping, set by the project's editors ("" for none).
+    variables_yaml: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     project: Mapped[Project] = relationship(back_populates="environments")
 
@@ -309,7 +346,7 @@ class Secret(Base):
     # None: every environment of the project; an environment's own secret of a kind wins over it.
     environment_id: Mapped[int | None] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"))
     scope: Mapped[str] = mapped_column(String(20))
-    # ssh_key | become_password | vault_password
+    # ssh_key | become_password | vault_password | git_ssh_key | git_password | webhook_secret
     kind: Mapped[str] = mapped_column(String(20))
     ciphertext: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)

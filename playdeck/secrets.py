@@ -1,4 +1,5 @@
-"""Project secrets: the SSH private key, become password and vault password a project's runs are given.
+"""Project secrets: the SSH private key, become password and vault password a project's runs are given, and
+the project's own: the credential its git repository is fetched with and the secret its push hook is signed with.
 
 Only ciphertext is stored: Fernet (AES-128-CBC with HMAC-SHA256) under the key in PLAYDECK_SECRET_KEY, which
 lives in the environment of the web and worker processes and never in the DB, so a copy of the DB (or a
@@ -6,10 +7,11 @@ backup) reveals no secret. The encrypted text also names the project, scope and 
 ciphertext copied into another row (another project's key for this project's run) is refused.
 
 A secret belongs to every environment of its project (environment None) or to one environment; for a run,
-the environment's own secret of a kind wins over the project-wide one. Nothing here returns a value except
-``secrets_for_run``, called by the worker just before the run (``runners.secret_files`` hands the values to
-ansible-runner and removes every copy afterwards); listings are masked, audit events name the kind and the
-scope, never the value.
+the environment's own secret of a kind wins over the project-wide one. The project's own kinds (``PROJECT_KINDS``)
+are project-wide only and never reach a playbook. Nothing here returns a value except ``secrets_for_run``,
+called by the worker just before the run (``runners.secret_files`` hands the values to ansible-runner and
+removes every copy afterwards), and ``project_secret`` (the git credential for a fetch, the push hook's
+secret); listings are masked, audit events name the kind and the scope, never the value.
 """
 
 from __future__ import annotations
@@ -36,7 +38,17 @@ from playdeck.settings import Settings, get_settings
 SSH_KEY = "ssh_key"
 BECOME_PASSWORD = "become_password"
 VAULT_PASSWORD = "vault_password"
-KINDS = (SSH_KEY, BECOME_PASSWORD, VAULT_PASSWORD)
+# What a run's playbook is given.
+RUN_KINDS = (SSH_KEY, BECOME_PASSWORD, VAULT_PASSWORD)
+# The project's own, for every environment: git's SSH key, or its HTTPS password or token (the user name is
+# Project.git_username), and the secret push hooks are verified with.
+GIT_SSH_KEY = "git_ssh_key"
+GIT_PASSWORD = "git_password"
+WEBHOOK_SECRET = "webhook_secret"
+PROJECT_KINDS = (GIT_SSH_KEY, GIT_PASSWORD, WEBHOOK_SECRET)
+KINDS = RUN_KINDS + PROJECT_KINDS
+# A push hook's secret is all that stands between the internet and a deploy: not a short word.
+MIN_WEBHOOK_SECRET_CHARS = 16
 # The same for every secret: a listing tells that a secret is set, not how long it is.
 MASK = "••••••••"
 MAX_PASSWORD_CHARS = 4096
@@ -100,7 +112,7 @@ class RunSecrets:
 
     @property
     def kinds(self) -> list[str]:
-        return [kind for kind in KINDS if getattr(self, kind)]
+        return [kind for kind in RUN_KINDS if getattr(self, kind)]
 
     def _values(self) -> list[str]:
         """The secrets to mask: each password and secret launch input; the SSH key whole, its base64 body
@@ -199,8 +211,10 @@ def validate(kind: str, value: str) -> str:
         raise ValidationError("value", "must be text")
     if "\x00" in value:
         raise ValidationError("value", "must not contain NUL characters")
-    if kind == SSH_KEY:
+    if kind in (SSH_KEY, GIT_SSH_KEY):
         return _validate_ssh_key(value)
+    if kind == WEBHOOK_SECRET and len(value) < MIN_WEBHOOK_SECRET_CHARS:
+        raise ValidationError("value", f"a webhook secret must be at least {MIN_WEBHOOK_SECRET_CHARS} characters")
     if not 1 <= len(value) <= MAX_PASSWORD_CHARS:
         raise ValidationError("value", f"a password must be 1 to {MAX_PASSWORD_CHARS} characters")
     if "\n" in value or "\r" in value:
@@ -271,6 +285,8 @@ def set_secret(
     for all of them. Raises ValidationError for an unusable value, NotFound for an unknown project or
     environment, SecretKeyError (503) when PLAYDECK_SECRET_KEY is not usable. Audited as ``secret.set``."""
     value = validate(kind, value)
+    if kind in PROJECT_KINDS and environment:
+        raise ValidationError("environment", f"a {kind} belongs to the whole project, not to one environment")
     # What the caller got wrong (404) before what the server lacks (503).
     found, env = _lookup(session, project, environment)
     fernet = cipher()
@@ -352,6 +368,7 @@ def secrets_for_run(session: Session, project_id: int, environment_id: int) -> R
             select(Secret).where(
                 Secret.project_id == project_id,
                 Secret.scope.in_(["", str(environment_id)]),
+                Secret.kind.in_(RUN_KINDS),
             )
         )
     )
@@ -370,6 +387,26 @@ def secrets_for_run(session: Session, project_id: int, environment_id: int) -> R
         where = f"project '{names[0]}'" + ("" if secret.scope == "" else f" environment '{names[1]}'")
         values[kind] = _open(fernet, secret, where)
     return RunSecrets(**values)
+
+
+def project_secret(session: Session, project_id: int, kind: str) -> str | None:
+    """The decrypted project-wide secret of ``kind`` (one of ``PROJECT_KINDS``: the git credential, the push
+    hook's secret), None when it is not set. For the code that fetches or verifies, never for a page."""
+    if kind not in PROJECT_KINDS:
+        raise ValueError(f"not a project secret kind: {kind}")
+    secret = session.scalar(
+        select(Secret).where(Secret.project_id == project_id, Secret.scope == "", Secret.kind == kind)
+    )
+    if secret is None:
+        return None
+    project = session.get(Project, project_id)
+    return _open(cipher(), secret, f"project '{project.name if project else project_id}'")
+
+
+def set_kinds(session: Session, project_id: int) -> frozenset[str]:
+    """The kinds of the project-wide secrets that are set (what a project's page may tell), without a key."""
+    rows = session.scalars(select(Secret.kind).where(Secret.project_id == project_id, Secret.scope == ""))
+    return frozenset(rows)
 
 
 def _names(session: Session, project_id: int, environment_id: int) -> tuple[str, str]:

@@ -25,9 +25,22 @@ def iso(value: dt.datetime | None) -> str | None:
 
 
 def project_json(project: Project) -> dict[str, Any]:
+    """What any reader may see of a project: never a secret (``playdeck.projects.registry.describe`` adds which
+    credentials are set, and the inline inventories' text)."""
     return {
         "name": project.name,
         "description": project.description,
+        # directory: the server's playbook and inventory dirs; git: a commit of git_url, checked out per run.
+        "source_kind": project.source_kind,
+        "git_url": project.git_url,
+        "git_branch": project.git_branch,
+        "git_username": project.git_username,
+        "git_cache_seconds": project.git_cache_seconds,
+        "git_submodules": project.git_submodules,
+        "git_known_hosts_entries": len((project.git_known_hosts or "").splitlines()),
+        "branch_environments": project.branch_environments,
+        "vault_id": project.vault_id,
+        "archived_at": iso(project.archived_at),
         "playbook": project.playbook,
         "run_timeout_seconds": project.run_timeout_seconds,
         "idle_timeout_seconds": project.idle_timeout_seconds,
@@ -39,7 +52,9 @@ def project_json(project: Project) -> dict[str, Any]:
         "environments": [
             {
                 "name": env.name,
+                # "" with an inline inventory (inventory_inline true).
                 "inventory": env.inventory,
+                "inventory_inline": env.inline_inventory is not None,
                 "protected": env.protected,
                 # null: the default queue of the run's kind (playdeck env set --queue)
                 "queue": env.queue,

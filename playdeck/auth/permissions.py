@@ -32,6 +32,7 @@ class Action(StrEnum):
     RELAUNCH = "relaunch"
     EDIT_RECORDS = "edit_records"  # records of the zones granted (any role can be granted a zone)
     MANAGE_ZONES = "manage_zones"  # create, configure, delete zones
+    EDIT_PROJECTS = "edit_projects"  # a project's source, playbook, environments (release managers: those granted)
     ADMIN = "admin"  # users, roles, grants, tokens of others, workers
 
 
@@ -44,6 +45,7 @@ LEAST_ROLE = {
     Action.RELAUNCH: Role.RELEASE_MANAGER,
     Action.EDIT_RECORDS: Role.VIEWER,
     Action.MANAGE_ZONES: Role.ADMIN,
+    Action.EDIT_PROJECTS: Role.RELEASE_MANAGER,
     Action.ADMIN: Role.ADMIN,
 }
 
@@ -94,3 +96,11 @@ def require_zone_editor(principal: Principal, zone: str) -> None:
     if principal.at_least(Role.ADMIN) or zone in principal.zones:
         return
     raise Forbidden(f"{principal.name} may not edit the records of zone {zone}")
+
+
+def require_project_editor(principal: Principal, project_id: int, project: str) -> None:
+    """Admins edit every project; a release manager the projects granted to them (``user grant --project``)."""
+    require(principal, Action.EDIT_PROJECTS)
+    if principal.at_least(Role.ADMIN) or project_id in principal.project_ids:
+        return
+    raise Forbidden(f"{principal.name} may not edit project {project}: it is not granted to them")

@@ -132,6 +132,7 @@ def request_run(session: Session, request: RunRequest) -> Run:
     """Validate and record a queued run. The caller commits, then dispatches (never before)."""
     _validate(request)
     project = projects.get_project(session, request.project)
+    projects.require_deployable(project)
     environment = projects.get_environment(project, request.environment)
     _validate_limits(request, project)
     extra_vars, secret_inputs = _launch_values(request, project)

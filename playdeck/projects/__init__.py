@@ -1,4 +1,9 @@
-"""Projects and their environments: lookup, registration and the sample project."""
+"""Projects and their environments: lookup, registration of directory projects by the platform's own code
+(the sample, the built-in dns project, tests) and the sample project.
+
+What people register and edit (git or directory projects, from the API, the admin pages and the CLI) goes
+through ``playdeck.projects.registry``, which checks their input (``validation``, ``inline_inventory``).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from playdeck import audit
-from playdeck.errors import NotFound, ValidationError
+from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.models import Environment, Project
 from playdeck.paths import resolve_inside
 from playdeck.settings import get_settings
@@ -17,6 +22,10 @@ SAMPLE_PROJECT = "sampleapp"
 # may and run any program, so only the platform starts its runs (``RunRequest.platform``).
 DNS_PROJECT = "dns"
 BUILT_IN_PROJECTS = frozenset({DNS_PROJECT})
+# Project.source_kind: the server's playbook and inventory dirs, or a git repository checked out per run.
+DIRECTORY = "directory"
+GIT = "git"
+SOURCE_KINDS = (DIRECTORY, GIT)
 # Per-project behaviour a registration may set (see the Project model).
 PROJECT_OPTIONS = frozenset(
     {"run_timeout_seconds", "idle_timeout_seconds", "lock_deploys", "supersede_queued", "retry_lost_runs",
@@ -30,8 +39,12 @@ def is_built_in(name: str) -> bool:
     return name in BUILT_IN_PROJECTS
 
 
-def list_projects(session: Session) -> list[Project]:
-    return list(session.scalars(select(Project).options(selectinload(Project.environments)).order_by(Project.name)))
+def list_projects(session: Session, include_archived: bool = False) -> list[Project]:
+    """By name; archived projects only with ``include_archived`` (their runs stay listed either way)."""
+    query = select(Project).options(selectinload(Project.environments)).order_by(Project.name)
+    if not include_archived:
+        query = query.where(Project.archived_at.is_(None))
+    return list(session.scalars(query))
 
 
 def get_project(session: Session, name: str) -> Project:
@@ -39,6 +52,12 @@ def get_project(session: Session, name: str) -> Project:
     if project is None:
         raise NotFound(f"project '{name}' does not exist")
     return project
+
+
+def require_deployable(project: Project) -> None:
+    """An archived project keeps its runs but is never deployed again."""
+    if project.archived_at is not None:
+        raise Conflict(f"project '{project.name}' is archived: it cannot be deployed")
 
 
 def get_environment(project: Project, name: str) -> Environment:
@@ -77,8 +96,8 @@ def add_project(
     return project
 
 
-def set_options(session: Session, name: str, **options: int | bool) -> Project:
-    """Change a project's run limits and deploy policies (see ``PROJECT_OPTIONS``)."""
+def check_options(options: dict[str, int | bool]) -> dict[str, int | bool]:
+    """``options`` (names of ``PROJECT_OPTIONS``) if each value is one the project may take."""
     unknown = set(options) - PROJECT_OPTIONS
     if unknown:
         raise ValidationError("options", f"unknown project options: {', '.join(sorted(unknown))}")
@@ -96,6 +115,12 @@ def set_options(session: Session, name: str, **options: int | bool) -> Project:
             raise ValidationError(flag, "must be true or false")
     if options.get("run_timeout_seconds") == 0:
         raise ValidationError("run_timeout_seconds", "must be at least 1 second")
+    return options
+
+
+def set_options(session: Session, name: str, **options: int | bool) -> Project:
+    """Change a project's run limits and deploy policies (see ``PROJECT_OPTIONS``)."""
+    check_options(options)
     project = get_project(session, name)
     before = {option: getattr(project, option) for option in options}
     for option, value in options.items():
