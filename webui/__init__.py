@@ -27,6 +27,7 @@ from webui import (
     metrics,
     openapi,
     pages,
+    projects_api,
     secrets_api,
     users_api,
     webhook_pages,
@@ -76,6 +77,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_pages.bp)
     app.register_blueprint(audit_log.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(projects_api.bp)
     app.register_blueprint(secrets_api.bp)
     app.register_blueprint(environments_api.bp)
     app.register_blueprint(launch_form_api.bp)

@@ -32,7 +32,11 @@ MAX_COUNTER = 2**31 - 1
 @bp.get("/projects")
 @access.rule(Action.READ)
 def list_projects() -> Response:
-    return jsonify(projects=queries.projects_json())
+    """``?archived=true`` lists the archived projects too."""
+    archived = request.args.get("archived", "false")
+    if archived not in ("true", "false"):
+        raise ValidationError("archived", "must be true or false")
+    return jsonify(projects=queries.projects_json(include_archived=archived == "true"))
 
 
 @bp.post("/runs")

@@ -31,9 +31,9 @@ JsonDict = dict[str, Any]
 ACTIVE_RUNS_SHOWN = 20
 
 
-def projects_json() -> list[JsonDict]:
+def projects_json(include_archived: bool = False) -> list[JsonDict]:
     with session_scope() as session:
-        return [project_json(project) for project in list_projects(session)]
+        return [project_json(project) for project in list_projects(session, include_archived)]
 
 
 _PROJECT_NAMES = select(Project.name).order_by(Project.name)  # built once: see playdeck.runs.queries._runs_query

@@ -33,6 +33,8 @@ PROJECT_OPTIONS = frozenset(
 )  # fmt: skip
 # Automatic retries of a lost run; a few cover a worker restart or crash, more would hide a real fault.
 MAX_RETRY_LOST_RUNS = 5
+# The columns are 32-bit.
+MAX_SECONDS = 2**31 - 1
 
 
 def is_built_in(name: str) -> bool:
@@ -103,7 +105,9 @@ def check_options(options: dict[str, int | bool]) -> dict[str, int | bool]:
         raise ValidationError("options", f"unknown project options: {', '.join(sorted(unknown))}")
     for limit in ("run_timeout_seconds", "idle_timeout_seconds"):
         value = options.get(limit)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SECONDS
+        ):
             raise ValidationError(limit, "must be a whole number of seconds (0 turns the idle timeout off)")
     retries = options.get("retry_lost_runs")
     if retries is not None and (

@@ -109,8 +109,8 @@ def _list(private: Path, text: str, field: str) -> dict:
     command = [_ansible_inventory(), "--list", "-i", str(source)]
     try:
         done = subprocess.run(
-            command, cwd=private, env=environment, capture_output=True, text=True, timeout=CHECK_TIMEOUT_SECONDS,
-            stdin=subprocess.DEVNULL,
+            command, cwd=private, env=environment, capture_output=True, encoding="utf-8", errors="replace",
+            timeout=CHECK_TIMEOUT_SECONDS, stdin=subprocess.DEVNULL,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
         raise ValidationError(field, f"ansible-inventory took over {CHECK_TIMEOUT_SECONDS} s to read it") from None

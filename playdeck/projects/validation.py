@@ -99,12 +99,12 @@ def check_git_url(value: Any, field: str = "git_url", allow_file: bool = False) 
     url = text_value(value, field, MAX_URL_CHARS).strip()
     if not url:
         raise ValidationError(field, "is required for a git project")
-    if not url.isascii() or not url.isprintable() or any(char.isspace() for char in url):
-        raise ValidationError(field, "must not contain spaces, control or non-ASCII characters")
     if url.startswith("-"):
         raise ValidationError(field, "must not start with '-' (git would take it for an option)")
     if TRANSPORT_RE.match(url):
         raise ValidationError(field, f"'<transport>::' URLs are not allowed; {URL_HELP}")
+    if not url.isascii() or not url.isprintable() or any(char.isspace() for char in url):
+        raise ValidationError(field, "must not contain spaces, control or non-ASCII characters")
     if "://" in url:
         _check_url_with_scheme(url, field, allow_file)
     else:

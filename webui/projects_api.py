@@ -1,0 +1,60 @@
+"""Registering and editing projects: ``POST /api/v1/projects`` (admins), ``GET /api/v1/projects/<project>``,
+``PATCH`` (admins, and release managers for the projects granted to them), ``DELETE`` (admins: archives the
+project, its runs stay). Thin views over ``playdeck.projects.registry``; the body is checked (inline
+inventories by ansible-inventory) before a database session is opened. Secrets are write-only: a project's
+JSON says which credentials are set, never their values.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, url_for
+
+from playdeck.auth.permissions import Action, Role
+from playdeck.db import session_scope
+from playdeck.projects import get_project, registry
+from playdeck.projects.changes import ProjectChanges, parse_changes
+from webui import access
+from webui.payloads import json_request_body
+
+bp = Blueprint("projects_api", __name__, url_prefix="/api/v1/projects")
+
+
+def _changes() -> ProjectChanges:
+    # file:// reads the server's disk: an admin's call.
+    return parse_changes(json_request_body(), allow_file_urls=access.principal().at_least(Role.ADMIN))
+
+
+@bp.post("")
+@access.rule(Action.ADMIN)
+def create_project() -> tuple[Response, int]:
+    changes = _changes()
+    with session_scope() as session:
+        shown = registry.describe(session, registry.create_project(session, access.principal(), changes))
+    response = jsonify(shown)
+    response.headers["Location"] = url_for("projects_api.get_project_json", project=shown["name"])
+    return response, 201
+
+
+@bp.get("/<project>")
+@access.rule(Action.READ)
+def get_project_json(project: str) -> Response:
+    with session_scope() as session:
+        return jsonify(registry.describe(session, get_project(session, project)))
+
+
+@bp.patch("/<project>")
+@access.rule(Action.EDIT_PROJECTS)
+def update_project(project: str) -> Response:
+    changes = _changes()
+    with session_scope() as session:
+        return jsonify(
+            registry.describe(session, registry.update_project(session, access.principal(), project, changes))
+        )
+
+
+@bp.delete("/<project>")
+@access.rule(Action.ADMIN)
+def archive_project(project: str) -> Response:
+    """Archives: the project and its runs are kept, it leaves the lists and is never deployed again."""
+    with session_scope() as session:
+        return jsonify(registry.describe(session, registry.archive_project(session, access.principal(), project)))
