@@ -9,7 +9,7 @@ whoever administers the server (has its configuration). Exit codes: 0 done (for 
 refused by the API, 3 API unreachable, 4 API error.
 
 The commands live beside the code only they use: ``runs`` (with ``apiclient`` and the ``progress`` line),
-``admin``, ``workers`` and ``services`` (with the ``supervisor`` set-up of ``up``); ``common`` and
+``admin``, ``projects``, ``workers`` and ``services`` (with the ``supervisor`` set-up of ``up``); ``common`` and
 ``output`` are what they share. This module is the group, its error handling, and ``main``.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from playdeck import private_files
-from playdeck.cli import admin, runs, services, workers
+from playdeck.cli import admin, projects, runs, services, workers
 from playdeck.cli.apiclient import ApiError, ApiUnreachable
 from playdeck.cli.common import EXIT_REFUSED, EXIT_RUN_FAILED, EXIT_SERVER_ERROR, EXIT_UNREACHABLE, CommandFailed
 from playdeck.errors import PlaydeckError
@@ -57,7 +57,7 @@ def cli() -> None:
     private_files.restrict_umask()
 
 
-for command_module in (runs, admin, workers, services):
+for command_module in (runs, admin, projects, workers, services):
     for command in command_module.COMMANDS:
         cli.add_command(command)
 

@@ -1,6 +1,6 @@
 """Administration, on the database directly (PLAYDECK_DATABASE_URL), for whoever administers the server:
-``project``, ``env``, ``user``, ``token``, ``secret`` and ``webhook``. Changes are audited as the login name
-of whoever runs the command (``playdeck.cli.common.shell_session``).
+``env``, ``user``, ``token``, ``secret`` and ``webhook`` (``project`` is in ``playdeck.cli.projects``).
+Changes are audited as the login name of whoever runs the command (``playdeck.cli.common.shell_session``).
 """
 
 from __future__ import annotations
@@ -21,57 +21,6 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from playdeck.auth.models import User
-
-
-@click.group()
-def project() -> None:
-    """Projects' run limits and deploy policies (works on PLAYDECK_DATABASE_URL directly)."""
-
-
-@project.command("set")
-@click.argument("name")
-@click.option("--run-timeout", type=click.IntRange(min=1), help="Seconds before a run is stopped (timeout).")
-@click.option(
-    "--idle-timeout",
-    type=click.IntRange(min=0),
-    help="Seconds without output before a run is stopped (0: off).",
-)
-@click.option("--lock-deploys/--no-lock-deploys", default=None, help="At most one running deploy per environment.")
-@click.option("--supersede/--no-supersede", default=None, help="A newer queued run cancels older waiting ones.")
-@click.option(
-    "--retry-lost",
-    type=click.IntRange(min=0),
-    help="Times a run lost with its worker is started again automatically, as a new run (0: off).",
-)
-@click.option(
-    "--free-extra-vars/--no-free-extra-vars",
-    default=None,
-    help="With a launch form: also take variables it does not declare (GET /api/v1/projects/NAME/launch-form).",
-)
-def project_set(
-    name: str,
-    run_timeout: int | None,
-    idle_timeout: int | None,
-    lock_deploys: bool | None,
-    supersede: bool | None,
-    retry_lost: int | None,
-    free_extra_vars: bool | None,
-) -> None:
-    """Change NAME's limits and policies; prints the project's settings."""
-    from playdeck.projects import set_options
-    from playdeck.serializers import project_json
-
-    chosen = {
-        "run_timeout_seconds": run_timeout,
-        "idle_timeout_seconds": idle_timeout,
-        "lock_deploys": lock_deploys,
-        "supersede_queued": supersede,
-        "retry_lost_runs": retry_lost,
-        "allow_free_extra_vars": free_extra_vars,
-    }
-    with shell_session() as session:
-        shown = project_json(set_options(session, name, **{k: v for k, v in chosen.items() if v is not None}))
-    click.echo(json.dumps({key: shown[key] for key in chosen}, indent=2))
 
 
 @click.group("env")
@@ -323,7 +272,9 @@ def secret() -> None:
     PLAYDECK_DATABASE_URL directly)."""
 
 
-SECRET_KIND = click.Choice(["ssh_key", "become_password", "vault_password"])
+SECRET_KIND = click.Choice(
+    ["ssh_key", "become_password", "vault_password", "git_ssh_key", "git_password", "webhook_secret"]
+)
 ENVIRONMENT_OPTION = click.option("--environment", "-e", help="One environment only (default: all of the project).")
 
 
@@ -337,7 +288,7 @@ def secret_set(project_name: str, kind: str, environment: str | None) -> None:
     from playdeck import secrets
 
     value = secret_input(f"{kind} for {project_name}: ")
-    if not sys.stdin.isatty() and kind != "ssh_key":
+    if not sys.stdin.isatty() and kind not in ("ssh_key", "git_ssh_key"):
         # A password piped with echo ends with a newline that is not part of it; a key keeps its own.
         value = value.removesuffix("\n").removesuffix("\r")
     with shell_session() as session:
@@ -435,4 +386,4 @@ def webhook_remove(project_name: str, webhook_id: int) -> None:
 
 
 # What playdeck.cli adds to the `playdeck` group.
-COMMANDS = (project, environment_group, user, token, secret, webhook)
+COMMANDS = (environment_group, user, token, secret, webhook)

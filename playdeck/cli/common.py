@@ -15,6 +15,8 @@ from playdeck.settings import get_settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from playdeck.auth.permissions import Principal
+
 
 EXIT_RUN_FAILED = 1
 EXIT_REFUSED = 2
@@ -54,6 +56,14 @@ def database_errors() -> Iterator[None]:
         shown_url = make_url(get_settings().database_url).render_as_string(hide_password=True)
         reason = str(exc.orig if getattr(exc, "orig", None) is not None else exc).splitlines()[0]
         raise CommandFailed(f"cannot use the database {shown_url}: {reason}", EXIT_RUN_FAILED) from None
+
+
+def shell_principal() -> Principal:
+    """Who a DB-direct command acts as: whoever has the server's configuration administers it (an admin),
+    under their login name."""
+    from playdeck.auth.permissions import Principal, Role
+
+    return Principal(id=0, name=default_user(), role=Role.ADMIN)
 
 
 @contextmanager
