@@ -27,6 +27,7 @@ from webui import (
     metrics,
     openapi,
     pages,
+    project_admin_pages,
     projects_api,
     secrets_api,
     users_api,
@@ -87,6 +88,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_docs.bp)
     app.register_blueprint(users_api.bp)
     app.register_blueprint(admin_pages.bp)
+    app.register_blueprint(project_admin_pages.bp)
     app.register_blueprint(account_pages.bp)
     errors.register(app)
     # Last: it checks that every route registered above declares who may call it.

@@ -192,7 +192,13 @@ def revoke_token(user: str, token_id: int) -> PageResult:
 def projects_page() -> str:
     with session_scope() as session:
         listed = [
-            {"name": project.name, "description": project.description, "environments": len(project.environments)}
+            {
+                "name": project.name,
+                "description": project.description,
+                "environments": len(project.environments),
+                "source_kind": project.source_kind,
+                "built_in": projects.is_built_in(project.name),
+            }
             for project in projects.list_projects(session)
         ]
     return render_template("admin_projects.html", projects=listed)
@@ -210,7 +216,7 @@ def _project_page(name: str, status: int = 200, **context: Any) -> tuple[str, in
     context.setdefault("form", {})
     page = render_template(
         "admin_project.html",
-        project={"name": name, "environments": environment_rows},
+        project={"name": name, "environments": environment_rows, "built_in": projects.is_built_in(name)},
         secrets=listed,
         kinds=secrets.KINDS,
         launch=launch,
