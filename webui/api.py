@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import UnsupportedMediaType
 
 from playdeck.auth.permissions import Action
@@ -16,6 +16,7 @@ from playdeck.runs.states import is_terminal
 from playdeck.serializers import event_log_sql, run_json
 from playdeck.settings import get_settings
 from webui import access, authorize, queries
+from webui.created import created
 from webui.json_rows import rendered_rows
 from webui.origin import require_same_origin
 from webui.params import int_param
@@ -48,9 +49,7 @@ def create_run() -> tuple[Response, int]:
     run_request = run_request_from_json(parse_json_object(request.get_data(cache=False)), authorize.actor())
     authorize.require_deploy(run_request.project, run_request.environment)
     run = submit_run(run_request)
-    response = jsonify(run_json(run))
-    response.headers["Location"] = url_for("api.get_run_json", run_id=run.id)
-    return response, 201
+    return created(run_json(run), "api.get_run_json", run_id=run.id)
 
 
 @bp.get("/runs")
@@ -96,9 +95,7 @@ def relaunch_run(run_id: int) -> tuple[Response, int]:
     authorize.refuse_actor_fields(body, "requested_by")
     refuse_unknown(body, ("hosts",))
     run = queries.relaunch_run(run_id, body.get("hosts", "all"), authorize.actor())
-    response = jsonify(run)
-    response.headers["Location"] = url_for("api.get_run_json", run_id=run["id"])
-    return response, 201
+    return created(run, "api.get_run_json", run_id=run["id"])
 
 
 @bp.get("/runs/<int:run_id>/events")

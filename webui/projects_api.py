@@ -7,13 +7,14 @@ JSON says which credentials are set, never their values.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, url_for
+from flask import Blueprint, Response, jsonify
 
 from playdeck.auth.permissions import Action, Role
 from playdeck.db import session_scope
 from playdeck.projects import get_project, registry
 from playdeck.projects.changes import ProjectChanges, parse_changes
 from webui import access
+from webui.created import created
 from webui.payloads import json_request_body
 
 bp = Blueprint("projects_api", __name__, url_prefix="/api/v1/projects")
@@ -30,9 +31,7 @@ def create_project() -> tuple[Response, int]:
     changes = _changes()
     with session_scope() as session:
         shown = registry.describe(session, registry.create_project(session, access.principal(), changes))
-    response = jsonify(shown)
-    response.headers["Location"] = url_for("projects_api.get_project_json", project=shown["name"])
-    return response, 201
+    return created(shown, "projects_api.get_project_json", project=shown["name"])
 
 
 @bp.get("/<project>")
