@@ -24,6 +24,7 @@ from playdeck import audit, secrets
 from playdeck.auth import permissions
 from playdeck.auth.permissions import Action, Principal, Role
 from playdeck.errors import Conflict, Forbidden, ValidationError
+from playdeck.git.urls import transport as git_transport
 from playdeck.models import Environment, Project, Run, utcnow
 from playdeck.projects import DIRECTORY, GIT, get_project, is_built_in, validation
 from playdeck.projects.changes import ProjectChanges
@@ -259,7 +260,7 @@ def _check_credentials(project: Project, kinds: set[str]) -> None:
     kind = sorted(kinds)[0]
     if project.source_kind != GIT:
         raise ValidationError(kind, "only a git project has a git credential")
-    transport = validation.url_transport(project.git_url or "")
+    transport = git_transport(project.git_url or "")
     if kind == GIT_SSH_KEY and transport != "ssh":
         raise ValidationError(kind, "an SSH key is for ssh:// and user@host:path URLs; this one is not")
     if kind == GIT_PASSWORD and transport != "https":

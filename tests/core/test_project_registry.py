@@ -13,13 +13,14 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select, text
 
-from playdeck import db, projects, runs, secrets
+from playdeck import db, projects, secrets
 from playdeck.auth import users
 from playdeck.auth.permissions import Principal
 from playdeck.errors import Conflict, Forbidden, ValidationError
 from playdeck.models import AuditEvent
 from playdeck.projects import registry
 from playdeck.projects.changes import parse_changes
+from playdeck.runs import runs
 from tests.conftest import make_user, use_key
 from tests.core.test_secrets import openssh_key
 
@@ -153,11 +154,11 @@ def test_the_accepted_url_forms(keyed):
 
 def test_file_urls_are_for_admins_only(keyed, tmp_path):
     url = git_repository(tmp_path / "shop")
-    with pytest.raises(ValidationError, match="file:// URLs are for admins"):
+    with pytest.raises(ValidationError, match="file:// URLs .* are for administrators only"):
         parse_changes(shop(url), allow_file_urls=False)
     create(shop("https://git.example.test/shop.git"))
     manager = principal("rita", "release_manager", projects=("shop",))
-    with pytest.raises(ValidationError, match="file:// URLs are for admins"):
+    with pytest.raises(ValidationError, match="file:// URLs .* are for administrators only"):
         update("shop", {"git_url": url}, manager)
     assert update("shop", {"git_url": url})["git_url"] == url
 

@@ -90,9 +90,9 @@ def test_errors_are_shown_next_to_their_field_with_the_input_kept(app: Flask, ke
     )
     assert 'value="kept"' in page and "[web\nweb1 = \n" in html.unescape(page)
     assert "PRIVATE KEY" not in page
-    refused = post_form(admin, "/admin/projects/new", registration(git_url="ext::sh -c touch% /tmp/x"),
+    refused = post_form(admin, "/admin/projects/new", registration(git_url="ext::sh%20-c%20touch%20/tmp/x"),
                         page="/admin/projects/new")  # fmt: skip
-    assert "'<transport>::' URLs are not allowed" in field_error(refused.get_data(as_text=True), "git_url")
+    assert "transport::address syntax is not allowed" in field_error(refused.get_data(as_text=True), "git_url")
     with db.session_scope() as session:
         assert [project.name for project in projects.list_projects(session)] == ["sampleapp"]
 

@@ -69,10 +69,10 @@ def test_secrets_are_never_returned(client: FlaskClient, keyed) -> None:
     ("change", "status", "field", "message"),
     [
         ({"playbook": "../../etc/passwd"}, 400, "playbook", "no '..'"),
-        ({"git_url": "ext::sh -c touch% /tmp/pwned"}, 400, "git_url", "'<transport>::' URLs are not allowed"),
+        ({"git_url": "ext::sh%20-c%20touch%20/tmp/pwned"}, 400, "git_url", "transport::address syntax is not allowed"),
         ({"git_url": "--upload-pack=touch /tmp/pwned"}, 400, "git_url", "must not start with '-'"),
-        ({"git_url": "https://ci:tok@git.example.test/shop.git"}, 400, "git_url", "must not carry a credential"),
-        ({"git_branch": "--orphan"}, 400, "git_branch", "starts with '-'"),
+        ({"git_url": "https://ci:tok@git.example.test/shop.git"}, 400, "git_url", "must not contain a user name"),
+        ({"git_branch": "--orphan"}, 400, "git_branch", "must not start with '-'"),
         ({"environments": {"staging": {"inline_inventory": "[web\nweb1 = 1\n"}}}, 400,
          "environments.staging.inline_inventory", "ansible-inventory: "),
         ({"git_ssh_key": "not a key"}, 400, "git_ssh_key", "not an SSH private key"),
