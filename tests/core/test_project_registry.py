@@ -20,7 +20,8 @@ from playdeck.errors import Conflict, Forbidden, ValidationError
 from playdeck.models import AuditEvent
 from playdeck.projects import registry
 from playdeck.projects.changes import parse_changes
-from playdeck.runs import runs
+from playdeck.runs.queries import get_run
+from playdeck.runs.requests import RunRequest, request_run
 from tests.conftest import make_user, use_key
 from tests.core.test_secrets import openssh_key
 
@@ -261,22 +262,22 @@ def test_built_in_projects_cannot_be_edited_or_archived(keyed):
 
 def test_an_archived_project_keeps_its_runs_is_hidden_and_cannot_be_deployed(keyed):
     with db.session_scope() as session:
-        run_id = runs.request_run(session, runs.RunRequest(project="sampleapp", environment="staging")).id
+        run_id = request_run(session, RunRequest(project="sampleapp", environment="staging")).id
     with db.session_scope() as session:
         registry.archive_project(session, principal(), "sampleapp")
     with db.session_scope() as session:
         assert projects.list_projects(session) == []
         assert [p.name for p in projects.list_projects(session, include_archived=True)] == ["sampleapp"]
-        assert runs.get_run(session, run_id).project.name == "sampleapp"
+        assert get_run(session, run_id).project.name == "sampleapp"
     with pytest.raises(Conflict, match="archived: it cannot be deployed"), db.session_scope() as session:
-        runs.request_run(session, runs.RunRequest(project="sampleapp", environment="staging"))
+        request_run(session, RunRequest(project="sampleapp", environment="staging"))
     with pytest.raises(Conflict, match="archived"):
         update("sampleapp", {"description": "x"})
 
 
 def test_an_environment_with_runs_is_not_removed(keyed):
     with db.session_scope() as session:
-        runs.request_run(session, runs.RunRequest(project="sampleapp", environment="staging"))
+        request_run(session, RunRequest(project="sampleapp", environment="staging"))
     with pytest.raises(Conflict, match="has runs"):
         update("sampleapp", {"environments": {"staging": None}})
     shown = update("sampleapp", {"environments": {"production": None}})
