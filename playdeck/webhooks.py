@@ -27,6 +27,7 @@ from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from playdeck import audit, projects, webhook_targets
+from playdeck.commit_label import source_label
 from playdeck.errors import NotFound, ValidationError
 from playdeck.models import Environment, Project, Run, Webhook, WebhookDelivery, utcnow
 from playdeck.runs.states import RunState
@@ -316,6 +317,10 @@ def _run_facts(session: Session, run_id: int) -> dict[str, Any]:
         "project": row.project_name,
         "environment": row.environment_name,
         "version": run.version,
+        # Git projects: the ref asked for, the commit deployed and its subject ("", null, "" otherwise).
+        "ref": run.ref,
+        "commit": run.commit_sha,
+        "commit_subject": run.commit_subject,
         "state": run.state,
         "reason": run.reason,
         "requested_by": run.requested_by,
@@ -333,7 +338,8 @@ def _slack_escape(text: str) -> str:
 
 
 def slack_text(event: str, run: dict[str, Any]) -> str:
-    what = f"{run['kind']} {run['version']}".strip() if run["version"] else run["kind"]
+    deployed = source_label(run)
+    what = f"{run['kind']} {deployed}" if deployed else run["kind"]
     line = (
         f"{_SLACK_MARK[event]} {_slack_escape(run['project'])}/{_slack_escape(run['environment'])}: "
         f"<{run['url']}|run {run['id']}> ({_slack_escape(what)} by {_slack_escape(run['requested_by'])}) {event}"

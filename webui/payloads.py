@@ -17,7 +17,7 @@ from playdeck.errors import ValidationError
 from playdeck.runs.requests import RunRequest
 from webui.authorize import refuse_actor_fields
 
-RUN_FIELDS = ("project", "environment", "version", "extra_vars", "limit", "tags", "check")
+RUN_FIELDS = ("project", "environment", "version", "ref", "extra_vars", "limit", "tags", "check")
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
@@ -60,6 +60,7 @@ def run_request_from_json(body: dict[str, Any], requested_by: str) -> RunRequest
         project=body.get("project", ""),
         environment=body.get("environment", ""),
         version=body.get("version", ""),
+        ref=body.get("ref", ""),
         extra_vars=body.get("extra_vars", {}),
         limit=body.get("limit", ""),
         tags=body.get("tags", []),

@@ -20,6 +20,7 @@ from playdeck.cli.apiclient import ApiError, ApiUnreachable, PlaydeckApi, config
 from playdeck.cli.common import EXIT_INTERRUPTED, EXIT_RUN_FAILED, CommandFailed, split_list
 from playdeck.cli.output import duration, format_table
 from playdeck.cli.progress import ProgressDisplay
+from playdeck.commit_label import source_label
 from playdeck.settings import get_settings
 
 Command = TypeVar("Command", bound=Callable[..., Any])
@@ -67,7 +68,12 @@ def retired_user_option(command: Command) -> Command:
 def describe_run(run: dict[str, Any]) -> str:
     parts = [f"rc {run['rc']}" if run.get("rc") is not None else "", duration(run.get("duration_seconds"))]
     details = ", ".join(part for part in parts if part)
-    line = f"Run {run['id']} {run['state']}" + (f" ({details})" if details else "")
+    deployed = source_label(run)
+    line = (
+        f"Run {run['id']} {run['state']}"
+        + (f" ({details})" if details else "")
+        + (f" [{deployed}]" if deployed else "")
+    )
     return line + (f": {run['reason']}" if run.get("reason") else "")
 
 
@@ -88,6 +94,12 @@ def api_client() -> PlaydeckApi:
 @click.argument("project")
 @click.option("--env", "environment", required=True, help="Environment of the project, e.g. staging.")
 @click.option("--version", default="", help="Version to deploy (the playbook's default if empty).")
+@click.option(
+    "--ref",
+    default="",
+    metavar="REF",
+    help="Git projects: the branch, tag or commit to deploy (default: the project's branch).",
+)
 @click.option("--extra-vars", callback=parse_extra_vars, metavar="JSON|@FILE", help="Extra variables for the playbook.")
 @click.option("--limit", default="", metavar="PATTERN", help="Only these hosts (Ansible host pattern).")
 @click.option("--tags", callback=split_list, metavar="A,B", help="Only tasks with these tags.")
@@ -98,6 +110,7 @@ def deploy(
     project: str,
     environment: str,
     version: str,
+    ref: str,
     extra_vars: dict[str, Any],
     limit: str,
     tags: list[str],
@@ -111,6 +124,7 @@ def deploy(
             "project": project,
             "environment": environment,
             "version": version,
+            **({"ref": ref} if ref else {}),
             "extra_vars": extra_vars,
             "limit": limit,
             "tags": tags,
@@ -178,7 +192,7 @@ def runs(project: str | None, environment: str | None, state: str | None, page: 
             run["state"],
             run["project"],
             run["environment"],
-            run["version"] or "-",
+            source_label(run, with_subject=False) or "-",
             run["requested_by"],
             (run["queued_at"] or "")[:19].replace("T", " "),
             duration(run.get("duration_seconds")) or "-",

@@ -1,6 +1,7 @@
 """Relaunch: a new run with a finished run's parameters, on all its hosts or only on those that failed.
 
-The new run is linked to the original (``relaunch_of``) and goes through ``request_run`` like any other,
+The new run is linked to the original (``relaunch_of``), deploys the same commit (a git project's, whatever its
+ref names now) and goes through ``request_run`` like any other,
 so it is validated against the project as it is now (a timeout the project no longer allows, a variable its
 launch form no longer declares, are refused). A run given secret inputs cannot be relaunched: their values
 are dropped when it ends (``playdeck.launch_inputs``).
@@ -63,4 +64,8 @@ def relaunch_request(session: Session, run_id: int, hosts: str = "all", *, reque
         timeout=run.timeout_seconds,
         idle_timeout=run.idle_timeout_seconds,
         relaunch_of=run.id,
+        # The same commit again (a git project's), not where its ref points now.
+        ref=run.ref,
+        commit_sha=run.commit_sha,
+        commit_subject=run.commit_subject,
     )

@@ -15,6 +15,7 @@ from playdeck.errors import ValidationError
 from playdeck.inputs import check_user_name
 from playdeck.launch_form import validate_values
 from playdeck.models import Project, Run, utcnow
+from playdeck.runs import source_refs
 from playdeck.runs.queries import get_run
 from playdeck.runs.states import RunKind, RunState
 from playdeck.runs.transitions import supersede_waiting
@@ -56,6 +57,11 @@ class RunRequest:
     # project, of another kind than a deploy, with the platform's variables. Whatever a person or a
     # program launches (API, web form, CLI, relaunch) leaves it False.
     platform: bool = False
+    # Git projects: the branch, tag or commit to deploy ("": the project's branch). ``submit_run`` resolves it
+    # (``playdeck.runs.source_refs``) and fills in the commit; a relaunch or a rollback names its commit itself.
+    ref: str = ""
+    commit_sha: str | None = None
+    commit_subject: str = ""
 
 
 def _validate(request: RunRequest) -> None:
@@ -67,6 +73,8 @@ def _validate(request: RunRequest) -> None:
         raise ValidationError(
             "version", "must be 1-128 characters of letters, digits and . _ + - (starting with a letter or digit)"
         )
+    if not isinstance(request.ref, str):
+        raise ValidationError("ref", "must be a branch, tag or commit name")
     if not isinstance(request.extra_vars, dict):
         raise ValidationError("extra_vars", "must be a JSON object of variable names to values")
     for name in request.extra_vars:
@@ -128,6 +136,28 @@ def _launch_values(request: RunRequest, project: Project) -> tuple[dict[str, Any
     return launch_inputs.split_secrets(form, validate_values(form, request.extra_vars))
 
 
+def _audit_request(session: Session, run: Run, request: RunRequest, extra_var_names: list[str]) -> None:
+    audit.record(
+        session,
+        "run.relaunch" if request.relaunch_of else "run.request",
+        "run",
+        run.id,
+        {
+            "project": request.project,
+            "environment": request.environment,
+            "version": request.version,
+            "ref": request.ref,
+            "commit": request.commit_sha,
+            "limit": request.limit,
+            "tags": request.tags,
+            "check": request.check,
+            # Names only: a value may be a secret.
+            "extra_vars": extra_var_names,
+            "relaunch_of": request.relaunch_of,
+        },
+    )
+
+
 def request_run(session: Session, request: RunRequest) -> Run:
     """Validate and record a queued run. The caller commits, then dispatches (never before)."""
     _validate(request)
@@ -135,6 +165,7 @@ def request_run(session: Session, request: RunRequest) -> Run:
     projects.require_deployable(project)
     environment = projects.get_environment(project, request.environment)
     _validate_limits(request, project)
+    source_refs.check(request, project)
     extra_vars, secret_inputs = _launch_values(request, project)
     now = utcnow()
     run = Run(
@@ -142,6 +173,9 @@ def request_run(session: Session, request: RunRequest) -> Run:
         project=project,
         environment=environment,
         version=request.version,
+        ref=request.ref,
+        commit_sha=request.commit_sha,
+        commit_subject=source_refs.subject(request.commit_subject),
         extra_vars_json=json.dumps(extra_vars, sort_keys=True),
         secret_var_names_json=json.dumps(sorted(secret_inputs)),
         limit=request.limit,
@@ -166,23 +200,7 @@ def request_run(session: Session, request: RunRequest) -> Run:
         run.secret_vars_sealed = launch_inputs.seal(run.id, secret_inputs)
     if run.kind == RunKind.DEPLOY:
         # A DNS change's regeneration run is audited as the DNS change itself.
-        audit.record(
-            session,
-            "run.relaunch" if request.relaunch_of else "run.request",
-            "run",
-            run.id,
-            {
-                "project": project.name,
-                "environment": environment.name,
-                "version": request.version,
-                "limit": request.limit,
-                "tags": request.tags,
-                "check": request.check,
-                # Names only: a value may be a secret.
-                "extra_vars": sorted(extra_vars),
-                "relaunch_of": request.relaunch_of,
-            },
-        )
+        _audit_request(session, run, request, sorted(extra_vars))
     if project.supersede_queued and run.kind == RunKind.DEPLOY:
         supersede_waiting(session, run)
     return run
@@ -194,6 +212,9 @@ def submit_run(request: RunRequest) -> Run:
     from playdeck.db import session_scope
     from playdeck.runs.dispatch import dispatch_run
 
+    _validate(request)
+    # Before the transaction: resolving a git project's ref may fetch its mirror.
+    request = source_refs.resolved(request)
     with session_scope() as session:
         run = request_run(session, request)
         run_id, queue = run.id, run.queue
