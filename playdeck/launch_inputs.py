@@ -45,6 +45,9 @@ def form_for(project: Project) -> LaunchForm:
     allow = project.allow_free_extra_vars
     if project.launch_form_json is not None:
         return LaunchForm(parse_fields(json.loads(project.launch_form_json)), "project", allow, file)
+    if project.is_git:
+        # Its playbook is in its repository, not in the server's playbook dir: only a form saved on the project.
+        return LaunchForm((), "none", allow, file)
     path = projects.resolve_inside(get_settings().playbook_dir, file, "launch_form")
     if not path.is_file():
         return LaunchForm((), "none", allow, file)

@@ -11,6 +11,7 @@ import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # The source tree that ships the sample playbooks and inventories next to the packages.
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
@@ -167,6 +168,10 @@ class Settings:
     git_stall_seconds: int = 60
     git_max_mirror_mb: int = 2048
     git_ca_file: Path | None = None
+    # A git run's roles/ and collections/requirements.yml (runners.galaxy): ansible-galaxy is stopped after
+    # galaxy_timeout_seconds, and gives up on a Galaxy server silent for galaxy_server_timeout_seconds.
+    galaxy_timeout_seconds: float = 600.0
+    galaxy_server_timeout_seconds: int = 60
 
     @property
     def runs_dir(self) -> Path:
@@ -240,10 +245,19 @@ def load_settings() -> Settings:
         run_writable_paths=tuple(
             Path(path).resolve() for path in _env("RUN_WRITABLE_PATHS", "").split(os.pathsep) if path
         ),
+        **_source_settings(),
+    )
+
+
+def _source_settings() -> dict[str, Any]:
+    """Git sources and the Galaxy requirements of their runs."""
+    return dict(
         git_timeout_seconds=_float("GIT_TIMEOUT", 600.0),
         git_stall_seconds=_int("GIT_STALL_SECONDS", 60),
         git_max_mirror_mb=_int("GIT_MAX_MIRROR_MB", 2048),
         git_ca_file=Path(_env("GIT_CA_FILE", "")).resolve() if _env("GIT_CA_FILE", "") else None,
+        galaxy_timeout_seconds=_float("GALAXY_TIMEOUT", 600.0),
+        galaxy_server_timeout_seconds=_int("GALAXY_SERVER_TIMEOUT", 60),
     )
 
 

@@ -24,6 +24,7 @@ from playdeck.runs.transitions import claim_run, finish_run
 from playdeck.settings import Settings, get_settings
 from runners import conclusion, playbook_run, preparation, retention, sandbox
 from runners import spec as run_spec
+from runners.source_errors import SourceUnavailable
 from runners.spec import RunSpec
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def execute(run_id: int) -> Outcome:
     try:
         spec = _read_spec(run_id, settings)
         state = _prepare_run_conclude(spec, settings)
-    except (secrets.SecretKeyError, sandbox.SandboxUnavailable) as exc:
+    except (secrets.SecretKeyError, sandbox.SandboxUnavailable, SourceUnavailable) as exc:
         # A configuration fault with a message a person can act on; the traceback adds nothing.
         log.error("run %s: %s", run_id, exc.message)
         state = _end_in_error(run_id, exc.message[:2000])

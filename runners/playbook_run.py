@@ -55,7 +55,7 @@ def run(spec: RunSpec, prepared: Prepared, settings: Settings) -> Executed:
     )
     pump.start()
     try:
-        staged = secret_files.stage(prepared.data_dir, run_secrets)
+        staged = secret_files.stage(prepared.data_dir, run_secrets, spec.vault_id)
         result = ansible_runner.run(
             **_runner_args(spec, prepared, staged),
             # Our own cancel_callback: without one, ansible-runner installs SIGTERM/SIGINT handlers
@@ -77,18 +77,20 @@ def run(spec: RunSpec, prepared: Prepared, settings: Settings) -> Executed:
 
 
 def _runner_args(spec: RunSpec, prepared: Prepared, staged: secret_files.Staged) -> dict[str, Any]:
-    playbook, jail = prepared.playbook, prepared.jail
+    jail = prepared.jail
+    # Relative to where it runs: a git project's "deploy/site.yml" in its checkout.
+    playbook = str(prepared.playbook.relative_to(prepared.project_dir))
     playbook_args = [*(["--check"] if spec.check else []), *staged.cmdline]
     return dict(
         private_data_dir=str(prepared.data_dir),
-        project_dir=str(playbook.parent),
-        playbook=playbook.name,
-        inventory=str(prepared.inventory),
+        project_dir=str(prepared.project_dir),
+        playbook=playbook,
+        inventory=[str(path) for path in prepared.inventories],
         limit=spec.limit or None,
         tags=",".join(spec.tags) or None,
         # In the sandbox: bwrap runs ansible-playbook; ansible-runner adds inventory, limit, extra vars, tags.
         binary=jail.binary if jail else None,
-        cmdline=secret_files.join_cmdline(jail.command(playbook.name, playbook_args) if jail else playbook_args),
+        cmdline=secret_files.join_cmdline(jail.command(playbook, playbook_args) if jail else playbook_args),
         ident=ARTIFACT_IDENT,
         envvars={
             "PATH": f"{ANSIBLE_BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -96,6 +98,7 @@ def _runner_args(spec: RunSpec, prepared: Prepared, staged: secret_files.Staged)
             orphans.RUN_ENV: orphans.run_tag(spec.run_id),
             # Host keys checked against the environment's, connections reused, modules pipelined.
             **prepared.ssh.envvars,
+            **prepared.envvars,
             **dict.fromkeys(HIDDEN_ENV, ""),
         },
         # Extra vars and settings are in env/ already (runners.preparation); passwords and the SSH key stay

@@ -1,8 +1,9 @@
 """The first step of executing a run: everything its playbook needs before it starts.
 
-In this order: the project's source (runners.source), the run's secrets and the sandbox (each may end the
-run in error before anything is written), a fresh private data dir, the kind's own step (runners.kinds),
-the extra vars and settings ansible-runner reads from env/, the SSH set-up, and the sandbox's invocation.
+In this order: the run's secrets (with a git project's credential) and the sandbox (each may end the run in
+error before anything is written), a fresh private data dir, the project's source in it (runners.source: a git
+project's checkout of the run's commit), the kind's own step (runners.kinds), the extra vars and settings
+ansible-runner reads from env/, the SSH set-up, and the sandbox's invocation.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from ansible_runner.utils import dump_artifact
 
 from playdeck import launch_inputs, secrets
 from playdeck.db import session_scope
+from playdeck.git import GitCredential
+from playdeck.projects.git_source import read_credential
 from playdeck.settings import Settings
 from runners import kinds, sandbox, secret_files, source, ssh_connection, unsafe_yaml
 from runners.spec import RunSpec
@@ -29,9 +32,12 @@ class Prepared:
     secret inputs' real values) and nothing after this step reads them."""
 
     data_dir: Path
-    # The project's playbook, or the one the run's kind runs instead.
+    # Where ansible-playbook runs, and the project's playbook (or the one the run's kind runs instead: then its dir).
+    project_dir: Path
     playbook: Path
-    inventory: Path
+    inventories: list[Path]
+    # For ansible, from the project's source (inventory plugins, roles and collections paths).
+    envvars: dict[str, str]
     secrets: secrets.RunSecrets
     ssh: ssh_connection.SshSetup
     # None when the run is not sandboxed (PLAYDECK_RUN_SANDBOX, runners.sandbox).
@@ -45,32 +51,52 @@ def private_data_dir(settings: Settings, spec: RunSpec) -> Path:
 
 
 def prepare(spec: RunSpec, settings: Settings) -> Prepared:
-    project_source = source.prepare(spec, settings)
     # Before anything starts: a project with secrets and no usable key ends here, in error, and so does a
     # run that is to be sandboxed on a host where bwrap does not work.
-    run_secrets = _load_secrets(spec)
+    run_secrets, git_credential = _load_secrets(spec)
     bwrap = sandbox.resolve(settings)
     data_dir = _fresh_private_dir(settings, spec)
+    project_source = source.prepare(spec, settings, data_dir, git_credential)
     kind = kinds.steps_for(spec.kind, settings)
     kind_inputs = kind.prepare(spec, data_dir)
     playbook = kind_inputs.playbook or project_source.playbook
+    project_dir = project_source.project_dir if kind_inputs.playbook is None else playbook.parent
     _write_env_files(spec, settings, data_dir, _extravars(spec, settings, run_secrets, kind_inputs))
     ssh = ssh_connection.prepare(data_dir, spec.known_hosts)
     jail = None
     if bwrap is not None:
         jail = sandbox.prepare(
-            bwrap, settings, data_dir, playbook.parent, writable=[ssh.control_dir] if ssh.temporary else []
+            bwrap,
+            settings,
+            data_dir,
+            project_dir,
+            writable=[ssh.control_dir] if ssh.temporary else [],
+            read_only=[*project_source.readable, *filter(None, [project_source.checkout])],
         )
-    return Prepared(data_dir, playbook, project_source.inventory, run_secrets, ssh, jail, kind)
+    return Prepared(
+        data_dir,
+        project_dir,
+        playbook,
+        project_source.inventories,
+        project_source.envvars,
+        run_secrets,
+        ssh,
+        jail,
+        kind,
+    )
 
 
-def _load_secrets(spec: RunSpec) -> secrets.RunSecrets:
+def _load_secrets(spec: RunSpec) -> tuple[secrets.RunSecrets, GitCredential | None]:
     """Decrypted in a short session just before the run; kept in memory only (see runners.secret_files),
-    but for the launch's secret inputs, which are extra vars (env/extravars, 0600, masked when the run ends)."""
+    but for the launch's secret inputs, which are extra vars (env/extravars, 0600, masked when the run ends).
+    A git project's credential too: only git gets it (never the playbook, a log or argv)."""
     with session_scope() as session:
         found = secrets.secrets_for_run(session, spec.project_id, spec.environment_id)
         inputs = launch_inputs.secret_inputs_for_run(session, spec.run_id)
-    return dataclasses.replace(found, inputs=inputs) if inputs else found
+        credential = None
+        if spec.git is not None:
+            credential = read_credential(session, spec.project_id, spec.git.username, spec.git.known_hosts)
+    return (dataclasses.replace(found, inputs=inputs) if inputs else found), credential
 
 
 def _fresh_private_dir(settings: Settings, spec: RunSpec) -> Path:
@@ -93,6 +119,9 @@ def _extravars(
         "playdeck_project": spec.project,
         "playdeck_environment": spec.environment,
         "playdeck_version": spec.version,
+        # Git projects: the ref the deploy asked for and the full commit it runs ("" for a directory project).
+        "playdeck_ref": spec.git.ref if spec.git else "",
+        "playdeck_commit": spec.git.commit if spec.git else "",
         "playdeck_apps_dir": str(settings.apps_dir),
     }
 

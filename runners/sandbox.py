@@ -126,9 +126,13 @@ def _probe(executable: str) -> str | None:
     return None
 
 
-def prepare(executable: str, settings: Settings, private_dir: Path, project_dir: Path, writable=()) -> Sandbox:
+def prepare(
+    executable: str, settings: Settings, private_dir: Path, project_dir: Path, writable=(), read_only=()
+) -> Sandbox:
     """The sandbox of the run whose private data dir is ``private_dir``; ``writable``: more dirs of the run
-    (e.g. the ssh control dir when it had to live outside the private dir)."""
+    (e.g. the ssh control dir when it had to live outside the private dir); ``read_only``: dirs it reads and
+    must not change, bound after everything else (a git run's checkout in its private dir, like a directory
+    project's playbook dir; the Galaxy roles and collections it uses, in the data dir)."""
     # Bind sources must exist: the apps dir is always offered; the zone dir exists where DNS runs (a DNS run
     # makes it before this), and declared paths that do not exist are left out.
     settings.apps_dir.mkdir(parents=True, exist_ok=True)
@@ -141,6 +145,8 @@ def prepare(executable: str, settings: Settings, private_dir: Path, project_dir:
         args += ["--ro-bind", "/dev/null", str(hidden)]
     # After the tmpfs: these are the only parts of the data dir the run sees.
     args += _binds([*inside, private_dir])
+    for path in read_only:
+        args += ["--ro-bind", str(path), str(path)]
     ansible_tmp = _ansible_tmp()
     if ansible_tmp is not None:
         scratch = private_dir / SCRATCH_DIR

@@ -57,8 +57,9 @@ def env_dir(data_dir: Path) -> Path:
     return data_dir / "env"
 
 
-def stage(data_dir: Path, secrets: RunSecrets) -> Staged:
-    """Prepare ``secrets`` for ansible-runner; only the vault password touches the disk (0600 in env/)."""
+def stage(data_dir: Path, secrets: RunSecrets, vault_id: str = "") -> Staged:
+    """Prepare ``secrets`` for ansible-runner; only the vault password touches the disk (0600 in env/).
+    ``vault_id``: the label of the project's vault password (``--vault-id LABEL@file``)."""
     if not secrets:
         return Staged()
     cmdline: list[str] = []
@@ -69,7 +70,7 @@ def stage(data_dir: Path, secrets: RunSecrets) -> Staged:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as file:
             file.write(secrets.vault_password + "\n")
-        cmdline += ["--vault-password-file", str(path)]
+        cmdline += ["--vault-id", f"{vault_id}@{path}"] if vault_id else ["--vault-password-file", str(path)]
     passwords = {}
     if secrets.become_password:
         cmdline.append("--ask-become-pass")

@@ -1,29 +1,73 @@
-"""The project's source for one run: the playbook and the inventory the run uses.
+"""The project's source for one run: where its playbook runs, the playbook, the inventory sources, and what the
+run reads besides (Galaxy requirements).
 
-Today both are files on the worker host, under the playbook and inventory dirs of the settings. This is the
-one step that projects from git replace (a checkout of the run's revision per run).
+A directory project's playbook and inventory are files on the worker host, under the playbook and inventory
+dirs of the settings. A git project's run gets its own checkout of its commit in its private dir
+(runners.git_checkout): the playbook, the inventory with its group_vars, ansible.cfg and the Galaxy
+requirements all come from that commit, and paths leaving the checkout (``..``, absolute, a symlink pointing
+out) are refused. Either way, an environment's inline inventory and its variables are written into the private
+dir (runners.run_inventory). Whatever is wrong ends the run in error with a reason saying what
+(SourceUnavailable), before the playbook starts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from playdeck.projects import resolve_inside
+from playdeck.errors import ValidationError
+from playdeck.git import GitCredential, inside_checkout
+from playdeck.paths import resolve_inside
 from playdeck.settings import Settings
+from runners import galaxy, git_checkout, run_inventory
+from runners.source_errors import SourceUnavailable
 from runners.spec import RunSpec
 
 
 @dataclass(frozen=True)
 class ProjectSource:
+    # Where ansible-playbook runs (a git project's checkout root: its ansible.cfg applies).
+    project_dir: Path
     playbook: Path
-    inventory: Path
+    inventories: list[Path]
+    # Variables for ansible (inventory plugins, roles and collections paths).
+    envvars: dict[str, str] = field(default_factory=dict)
+    # Dirs outside the private dir the run reads (the sandbox shows them read-only).
+    readable: list[Path] = field(default_factory=list)
+    # The run's checkout (None for a directory project): the sandbox shows it read-only, like a playbook dir.
+    checkout: Path | None = None
 
 
-def prepare(spec: RunSpec, settings: Settings) -> ProjectSource:
-    playbook = resolve_inside(settings.playbook_dir, spec.playbook, "playbook")
-    inventory = resolve_inside(settings.inventory_dir, spec.inventory, "inventory")
-    for path, what, name in ((playbook, "playbook", spec.playbook), (inventory, "inventory", spec.inventory)):
-        if not path.exists():
-            raise FileNotFoundError(f"{what} '{name}' not found in {path.parent}")
-    return ProjectSource(playbook, inventory)
+def prepare(spec: RunSpec, settings: Settings, data_dir: Path, credential: GitCredential | None) -> ProjectSource:
+    """``data_dir``: the run's fresh private dir; ``credential``: a git project's (read with the run's secrets)."""
+    if spec.git is None:
+        return _from_directories(spec, settings, data_dir)
+    checkout = git_checkout.checkout(spec.project_id, spec.git, credential, data_dir).resolve()
+    where = f"commit {spec.git.commit[:12]}"
+    try:
+        playbook = inside_checkout(checkout, spec.playbook, "playbook")
+    except ValidationError as exc:
+        raise SourceUnavailable(f"playbook '{spec.playbook}' leaves the checkout of {where}: {exc.message}") from None
+    if not playbook.is_file():
+        raise SourceUnavailable(f"playbook '{spec.playbook}' is not in {where} ({spec.git.ref})")
+    inventories = run_inventory.prepare(spec, checkout, data_dir, where)
+    installed = galaxy.install(checkout, settings)
+    return ProjectSource(
+        project_dir=checkout,
+        playbook=playbook,
+        inventories=inventories.sources,
+        envvars={**inventories.envvars, **installed.envvars},
+        readable=installed.dirs,
+        checkout=checkout,
+    )
+
+
+def _from_directories(spec: RunSpec, settings: Settings, data_dir: Path) -> ProjectSource:
+    try:
+        playbook = resolve_inside(settings.playbook_dir, spec.playbook, "playbook")
+    except ValidationError as exc:
+        raise SourceUnavailable(exc.message) from None
+    if not playbook.exists():
+        raise SourceUnavailable(f"playbook '{spec.playbook}' not found in {playbook.parent}")
+    inventories = run_inventory.prepare(spec, settings.inventory_dir, data_dir, "the inventory dir")
+    return ProjectSource(playbook.parent, playbook, inventories.sources, inventories.envvars)
