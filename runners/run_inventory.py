@@ -17,10 +17,9 @@ from pathlib import Path
 import yaml
 
 from playdeck.errors import ValidationError
-from playdeck.git import inside_checkout
 from playdeck.inputs import load_yaml
 from playdeck.projects import inline_inventory
-from runners.source_errors import SourceUnavailable
+from runners.source_errors import SourceUnavailable, existing_path
 from runners.spec import RunSpec
 
 # In the run's private dir, beside env/ and artifacts/ (not "inventory": ansible-runner's default source).
@@ -38,7 +37,7 @@ class Inventories:
 
 def prepare(spec: RunSpec, base: Path, data_dir: Path, where: str) -> Inventories:
     """``base``: where the environment's inventory path is (the checkout, or the settings' inventory dir);
-    ``where`` names it in a reason ("commit 3f2a9c1d0e4b", "the inventory dir")."""
+    ``where`` names it in a reason ("the checkout of commit 3f2a9c1d0e4b (main)", "the inventory dir")."""
     directory = data_dir / ENVIRONMENT_DIR
     envvars: dict[str, str] = {}
     if spec.inline_inventory is not None:
@@ -47,7 +46,7 @@ def prepare(spec: RunSpec, base: Path, data_dir: Path, where: str) -> Inventorie
         source.write_text(spec.inline_inventory)
         envvars = inline_inventory.ansible_environment(spec.inline_inventory)
     else:
-        source = _inventory_file(spec, base, where)
+        source = existing_path(base, spec.inventory, "inventory", where)
     sources = [source]
     variables = _variables(spec.variables_yaml)
     if variables:
@@ -60,17 +59,6 @@ def prepare(spec: RunSpec, base: Path, data_dir: Path, where: str) -> Inventorie
             enabled = dict.fromkeys(["yaml", *envvars["ANSIBLE_INVENTORY_ENABLED"].split(",")])
             envvars = {**envvars, "ANSIBLE_INVENTORY_ENABLED": ",".join(enabled)}
     return Inventories(sources, envvars)
-
-
-def _inventory_file(spec: RunSpec, base: Path, where: str) -> Path:
-    try:
-        # ``..``, an absolute path, or a symlink of the repository pointing outside.
-        path = inside_checkout(base, spec.inventory, "inventory")
-    except ValidationError as exc:
-        raise SourceUnavailable(f"inventory '{spec.inventory}' leaves {where}: {exc.message}") from None
-    if not path.exists():
-        raise SourceUnavailable(f"inventory '{spec.inventory}' is not in {where}")
-    return path
 
 
 def _variables(text: str) -> dict:

@@ -15,12 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playdeck.errors import ValidationError
-from playdeck.git import GitCredential, inside_checkout
-from playdeck.paths import resolve_inside
+from playdeck.git import GitCredential
 from playdeck.settings import Settings
 from runners import galaxy, git_checkout, run_inventory
-from runners.source_errors import SourceUnavailable
+from runners.source_errors import existing_path
 from runners.spec import RunSpec
 
 
@@ -43,13 +41,8 @@ def prepare(spec: RunSpec, settings: Settings, data_dir: Path, credential: GitCr
     if spec.git is None:
         return _from_directories(spec, settings, data_dir)
     checkout = git_checkout.checkout(spec.project_id, spec.git, credential, data_dir).resolve()
-    where = f"commit {spec.git.commit[:12]}"
-    try:
-        playbook = inside_checkout(checkout, spec.playbook, "playbook")
-    except ValidationError as exc:
-        raise SourceUnavailable(f"playbook '{spec.playbook}' leaves the checkout of {where}: {exc.message}") from None
-    if not playbook.is_file():
-        raise SourceUnavailable(f"playbook '{spec.playbook}' is not in {where} ({spec.git.ref})")
+    where = f"the checkout of commit {spec.git.commit[:12]} ({spec.git.ref})"
+    playbook = existing_path(checkout, spec.playbook, "playbook", where)
     inventories = run_inventory.prepare(spec, checkout, data_dir, where)
     installed = galaxy.install(checkout, settings)
     return ProjectSource(
@@ -63,11 +56,6 @@ def prepare(spec: RunSpec, settings: Settings, data_dir: Path, credential: GitCr
 
 
 def _from_directories(spec: RunSpec, settings: Settings, data_dir: Path) -> ProjectSource:
-    try:
-        playbook = resolve_inside(settings.playbook_dir, spec.playbook, "playbook")
-    except ValidationError as exc:
-        raise SourceUnavailable(exc.message) from None
-    if not playbook.exists():
-        raise SourceUnavailable(f"playbook '{spec.playbook}' not found in {playbook.parent}")
+    playbook = existing_path(settings.playbook_dir, spec.playbook, "playbook", "the playbook dir")
     inventories = run_inventory.prepare(spec, settings.inventory_dir, data_dir, "the inventory dir")
     return ProjectSource(playbook.parent, playbook, inventories.sources, inventories.envvars)

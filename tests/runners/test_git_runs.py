@@ -163,7 +163,7 @@ def test_a_commit_force_pushed_away_after_queueing_ends_the_run_saying_so(shop, 
     [
         ({}, {"deploy/site.yml": "/etc/hostname"}, "playbook 'deploy/site.yml' leaves the checkout"),
         ({"app.txt": "x"}, {"deploy/site.yml": "../../../../../etc/hostname"}, "leaves the checkout"),
-        ({"deploy/other.yml": "- hosts: all\n"}, {}, "playbook 'deploy/site.yml' is not in commit"),
+        ({"deploy/other.yml": "- hosts: all\n"}, {}, "playbook 'deploy/site.yml' is not in the checkout of commit"),
     ],
 )
 def test_a_playbook_leaving_the_checkout_or_missing_at_the_commit_ends_the_run_in_error(
@@ -199,3 +199,21 @@ def _wait_for(condition, timeout: float = 120) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("condition not met")
         time.sleep(0.1)
+
+
+def test_a_worker_with_an_empty_mirror_fetches_the_commit_it_has_never_seen(
+    shop, repo, start_worker, tmp_path, monkeypatch
+):
+    """A second worker host, played by a worker with a data dir of its own (its own, empty, mirror)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    run = queue("v1", out_dir=str(out))
+    other_host = tmp_path / "host2"
+    monkeypatch.setenv("PLAYDECK_DATA_DIR", str(other_host))
+    assert not (other_host / "git").exists()
+    start_worker()
+    assert wait_for_state(run.id, TERMINAL) == "successful", reason(run.id)
+    assert records(out, run.id)["alpha"]["commit"] == repo.head("v1")
+    # Its own mirror, and the run's checkout in its own data dir.
+    assert list((other_host / "git").glob("project-*.git"))
+    assert (other_host / "runs" / str(run.id) / "attempt-1" / "project" / "app.txt").read_text() == "app one\n"
