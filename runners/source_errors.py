@@ -23,5 +23,5 @@ def existing_path(base: Path, relative: str, what: str, where: str) -> Path:
     except ValidationError as exc:
         raise SourceUnavailable(f"{what} '{relative}' leaves {where}: {exc.message}") from None
     if not path.exists():
-        raise SourceUnavailable(f"{what} '{relative}' is not in {where}")
+        raise SourceUnavailable(f"{what} '{relative}' not found in {where}")
     return path

@@ -163,7 +163,7 @@ def test_a_commit_force_pushed_away_after_queueing_ends_the_run_saying_so(shop, 
     [
         ({}, {"deploy/site.yml": "/etc/hostname"}, "playbook 'deploy/site.yml' leaves the checkout"),
         ({"app.txt": "x"}, {"deploy/site.yml": "../../../../../etc/hostname"}, "leaves the checkout"),
-        ({"deploy/other.yml": "- hosts: all\n"}, {}, "playbook 'deploy/site.yml' is not in the checkout of commit"),
+        ({"deploy/other.yml": "- hosts: all\n"}, {}, "playbook 'deploy/site.yml' not found in the checkout of commit"),
     ],
 )
 def test_a_playbook_leaving_the_checkout_or_missing_at_the_commit_ends_the_run_in_error(
