@@ -224,7 +224,8 @@ def change_record(index: int) -> Change:
         # The zone row is locked until the commit: this is the change_seq of this change.
         seq = session.scalar(select(Zone.change_seq).where(Zone.name == BURST_ZONE))
     committed = time.time()
-    scheduling.request_regeneration(BURST_ZONE, "bench")
+    with db.session_scope() as session:
+        scheduling.request_regeneration(session, BURST_ZONE, "bench")
     return Change(seq, committed)
 
 
@@ -262,10 +263,12 @@ def served_latencies(made: list[Change], watch: Watch) -> list[float]:
 
 
 def burst(bind: ThrowawayBind, changes: int, seconds: float, clients: int) -> list[Row]:
+    from playdeck import db
     from playdeck.dns import scheduling
 
     make_zone(BURST_ZONE)
-    scheduling.request_regeneration(BURST_ZONE, "bench")
+    with db.session_scope() as session:
+        scheduling.request_regeneration(session, BURST_ZONE, "bench")
     settle(BURST_ZONE)
     before = max((run.id for run in regeneration_runs()), default=0)
     interval = seconds / changes
@@ -346,7 +349,8 @@ def regenerate(bind: ThrowawayBind) -> tuple[float, Any]:
 
     with Watch(LARGE_ZONE, bind.port) as watch:
         requested = time.time()
-        run_id = scheduling.request_regeneration(LARGE_ZONE, "bench")
+        with db.session_scope() as session:
+            run_id = scheduling.request_regeneration(session, LARGE_ZONE, "bench")
         settle(LARGE_ZONE)
         with db.session_scope() as session:
             served = session.scalar(select(Zone.served_serial).where(Zone.name == LARGE_ZONE))

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from playdeck import private_files
+from playdeck import private_files, unit_of_work
 from playdeck.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,8 @@ def get_engine() -> Engine:
         if _engine is None:
             _engine = make_engine(get_settings().database_url)
             _sessionmaker = sessionmaker(_engine, expire_on_commit=False)
+            # Messages recorded on a session (unit_of_work.send_after_commit) go out when it commits.
+            unit_of_work.install(_sessionmaker)
         return _engine
 
 
@@ -82,7 +84,9 @@ def get_sessionmaker() -> sessionmaker[Session]:
 
 @contextmanager
 def session_scope() -> Iterator[Session]:
-    """One short unit of work: commit on success, roll back on error, always close."""
+    """One short unit of work: commit on success (then the messages it recorded are sent), roll back on
+    error (and they are dropped), always close. A send that had to succeed and failed is raised here,
+    after the commit (``unit_of_work``)."""
     session = get_sessionmaker()()
     try:
         yield session
@@ -92,6 +96,7 @@ def session_scope() -> Iterator[Session]:
         raise
     finally:
         session.close()
+    unit_of_work.raise_failed_send(session)
 
 
 # What runs Core statements (selects of columns, updates by key): a Session or, cheaper, a Connection.

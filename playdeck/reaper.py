@@ -32,7 +32,7 @@ from playdeck.errors import DispatchError
 from playdeck.models import Project, Run, utcnow
 from playdeck.runs import locks, purge
 from playdeck.runs.dispatch import redispatch_run
-from playdeck.runs.lost import mark_lost
+from playdeck.runs.lost import record_lost
 from playdeck.runs.states import RunState
 from playdeck.settings import Settings, get_settings
 
@@ -70,7 +70,9 @@ def reap(settings: Settings | None = None, now: dt.datetime | None = None) -> Re
         silent = (beat_now - row.heartbeat_at).total_seconds()
         reason = f"no heartbeat from worker {row.worker_host} for {_age_text(silent)}: the worker is gone"
         # None when it ended meanwhile: its own state stands.
-        if mark_lost(row.id, reason) is not None:
+        with session_scope() as session:
+            lost = record_lost(session, row.id, reason)
+        if lost is not None:
             report.lost.append(row.id)
 
     # Dispatch times are the web's and workers' own clocks.

@@ -68,7 +68,6 @@ def _record_end(run_id: int, state: RunState, executed: Executed, reason: str) -
         elif finish_run(session, run_id, state, rc=executed.rc, reason=reason):
             return state
     if gone is not None:
-        lost.after_commit(gone)
         return state
     with session_scope() as session:
         # Someone else ended the run while it executed (force-cancel, reaper), or a retry finds

@@ -59,7 +59,8 @@ def execute(run_id: int) -> Outcome:
         log.exception("run %s failed inside the worker", run_id)
         state = _end_in_error(run_id, _describe(exc))
     # The environment's lock went with the terminal state; a run waiting for it may start now.
-    locks.dispatch_next_waiting(*_environment_of(spec, run_id))
+    with session_scope() as session:
+        locks.dispatch_next_waiting(session, *_environment_of(spec, run_id))
     # After the terminal state is recorded, so pruning never delays a run's result.
     retention.prune_if_due(settings)
     return Outcome(run_id, executed=True, state=str(state))

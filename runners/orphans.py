@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from playdeck.db import session_scope
 from playdeck.models import Run
-from playdeck.runs.lost import mark_lost
+from playdeck.runs.lost import record_lost
 from playdeck.runs.states import RunState, is_terminal
 from playdeck.settings import get_settings
 from runners import processes, secret_files
@@ -73,7 +73,9 @@ def mark_lost_runs(host: str) -> list[int]:
     for row in running_here:
         if row.worker_pid is not None and psutil.pid_exists(row.worker_pid):
             continue
-        if mark_lost(row.id, f"its worker process {row.worker_pid} on {host} is gone") is not None:
+        with session_scope() as session:
+            gone = record_lost(session, row.id, f"its worker process {row.worker_pid} on {host} is gone")
+        if gone is not None:
             lost.append(row.id)
     return lost
 

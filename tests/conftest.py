@@ -20,9 +20,15 @@ import pytest
 import redis
 
 from playdeck import db, migrate
+from playdeck.dns import scheduling
+from playdeck.models import Run
 from playdeck.projects import ensure_sample_project
 from playdeck.runs import taskqueue
+from playdeck.runs.lost import LostRun, record_lost
+from playdeck.runs.queries import get_run
+from playdeck.runs.requests import RunRequest, resolve, submit_run
 from playdeck.runs.states import TERMINAL_STATES
+from playdeck.runs.transitions import request_cancel
 from playdeck.settings import Settings, get_settings
 from testing.servers import REPO_ROOT, ThrowawayMariaDB, ThrowawayRedis, Worker, kill_run_processes
 
@@ -270,8 +276,6 @@ TERMINAL = frozenset(state.value for state in TERMINAL_STATES)
 
 def wait_for_state(run_id: int, states: set[str] | frozenset[str], timeout: float = 120) -> str:
     """Poll the run (short sessions) until it reaches one of ``states``."""
-    from playdeck.runs.queries import get_run
-
     deadline = time.monotonic() + timeout
     state = None
     while time.monotonic() < deadline:
@@ -281,6 +285,34 @@ def wait_for_state(run_id: int, states: set[str] | frozenset[str], timeout: floa
             return state
         time.sleep(0.1)
     raise TimeoutError(f"run {run_id} still '{state}' after {timeout}s")
+
+
+# What a view, a CLI command or the reaper does around a run service: the caller's transaction, whose
+# messages go to the broker once it commits (playdeck.unit_of_work).
+
+
+def queue_run(request: RunRequest) -> Run:
+    """The run queued, committed and sent to the workers; read again as the API would show it."""
+    request = resolve(request)
+    with db.session_scope() as session:
+        run_id = submit_run(session, request).id
+    with db.session_scope() as session:
+        return get_run(session, run_id)
+
+
+def cancel_run(run_id: int, by: str, force: bool = False) -> Run:
+    with db.session_scope() as session:
+        return request_cancel(session, run_id, by, force)
+
+
+def mark_lost(run_id: int, reason: str) -> LostRun | None:
+    with db.session_scope() as session:
+        return record_lost(session, run_id, reason)
+
+
+def request_regeneration(zone: str, requested_by: str = scheduling.SCHEDULER) -> int | None:
+    with db.session_scope() as session:
+        return scheduling.request_regeneration(session, zone, requested_by)
 
 
 def configure_test_playbooks(monkeypatch, tmp_path, database_url: str, broker_url: str, **values: str) -> Settings:

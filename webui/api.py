@@ -11,9 +11,8 @@ from playdeck.errors import ValidationError
 from playdeck.models import RunEvent
 from playdeck.runs.events import EVENTS_PER_PAGE, MAX_EVENTS_PER_PAGE, events_after, events_before
 from playdeck.runs.queries import run_state
-from playdeck.runs.requests import submit_run
 from playdeck.runs.states import is_terminal
-from playdeck.serializers import event_log_sql, run_json
+from playdeck.serializers import event_log_sql
 from playdeck.settings import get_settings
 from webui import access, authorize, queries
 from webui.created import created
@@ -48,8 +47,8 @@ def create_run() -> tuple[Response, int]:
         raise UnsupportedMediaType("send the run as a JSON object with Content-Type: application/json")
     run_request = run_request_from_json(parse_json_object(request.get_data(cache=False)), authorize.actor())
     authorize.require_deploy(run_request.project, run_request.environment)
-    run = submit_run(run_request)
-    return created(run_json(run), "api.get_run_json", run_id=run.id)
+    run = queries.submit(run_request)
+    return created(run, "api.get_run_json", run_id=run["id"])
 
 
 @bp.get("/runs")

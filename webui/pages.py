@@ -10,7 +10,6 @@ from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.launch_form import LaunchForm
 from playdeck.projects import is_built_in
 from playdeck.runs.events import EVENTS_PER_PAGE
-from playdeck.runs.requests import submit_run
 from playdeck.runs.states import RunState
 from playdeck.serializers import HOST_SUMMARY_FIELDS
 from playdeck.settings import get_settings
@@ -102,7 +101,7 @@ def submit_deploy(name: str) -> Response | tuple[str, int]:
     try:
         authorize.refuse_actor_fields(request.form, "requested_by")
         authorize.require_deploy(name, form.environment)
-        run = submit_run(form.to_request(name, authorize.actor(), launch))
+        run = queries.submit(form.to_request(name, authorize.actor(), launch))
     # The project exists (it was loaded above), so NotFound here means the environment.
     except (ValidationError, NotFound) as exc:
         field = exc.field if isinstance(exc, ValidationError) else "environment"
@@ -110,7 +109,7 @@ def submit_deploy(name: str) -> Response | tuple[str, int]:
         variable = getattr(exc, "variable", None)
         context = {"error": exc.message, "error_field": field, "error_variable": variable}
         return _deploy_page(project, form, launch, **context), 400
-    return redirect(url_for("pages.run", run_id=run.id), 303)
+    return redirect(url_for("pages.run", run_id=run["id"]), 303)
 
 
 @bp.get("/runs")

@@ -18,11 +18,12 @@ from playdeck.launch_form import LaunchForm
 from playdeck.launch_inputs import project_form
 from playdeck.models import Project, Run
 from playdeck.projects import get_environment, get_project, list_projects
-from playdeck.runs import queries, transitions
+from playdeck.runs import queries
 from playdeck.runs.progress import HOST_SUMMARIES, RunFacts, run_progress
 from playdeck.runs.queries import RunFilters, RunPage, get_run, list_runs
 from playdeck.runs.relaunch import relaunch_request
-from playdeck.runs.requests import submit_run
+from playdeck.runs.requests import RunRequest, resolve, submit_run
+from playdeck.runs.transitions import request_cancel
 from playdeck.serializers import project_json, run_json
 from webui.params import parse_filters, parse_page
 
@@ -71,8 +72,19 @@ def run_detail(run_id: int) -> JsonDict:
 
 
 def cancel_run(run_id: int, by: str, force: bool = False) -> JsonDict:
-    """Cancel (queued: at once; running: the worker stops it; force: at once); 409 once ended."""
-    return run_json(transitions.cancel_run(run_id, by, force))
+    """Cancel (queued: at once; running: the worker stops it; force: at once); 409 once ended. A run
+    waiting for the environment's lock is sent after the commit."""
+    with session_scope() as session:
+        return run_json(request_cancel(session, run_id, by, force))
+
+
+def submit(request: RunRequest) -> JsonDict:
+    """Queue a run: recorded, committed, then sent to the workers (a refusing broker is a 503, the run
+    recorded); the run as the API shows it."""
+    request = resolve(request)  # before the transaction: it may fetch a git project's mirror
+    with session_scope() as session:
+        run_id = submit_run(session, request).id
+    return run_detail(run_id)
 
 
 def relaunch_run(run_id: int, hosts: str, by: str) -> JsonDict:
@@ -80,7 +92,7 @@ def relaunch_run(run_id: int, hosts: str, by: str) -> JsonDict:
     with session_scope() as session:
         request = relaunch_request(session, run_id, hosts, requested_by=by)
     # Its own transaction, committed before the run is dispatched.
-    return run_json(submit_run(request))
+    return submit(request)
 
 
 def _listing(session: Executor, args: Mapping[str, str], per_page: int) -> RunPage:

@@ -12,7 +12,8 @@ request or task, like ``playdeck.runs``):
 - ``regeneration``: dirty_zones, deleted_zones, begin_run (a ``Regeneration`` of a live zone or the
   ``Removal`` of a deleted one), begin_regeneration, finish_regeneration, finish_removal, purge_zone;
 - ``scheduling``: writing (a change's transaction, committed with its zones' runs), schedule /
-  request_regeneration (a coalesced, spaced run per zone), schedule_dirty (the reaper's);
+  request_regeneration (a coalesced, spaced run per zone, sent when the caller commits), schedule_dirty
+  (the reaper's);
 - ``history``: list_changes — who changed what, before and after.
 
 Underneath: ``models`` (tables), ``validation`` (one field at a time), ``rules`` (between records),

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from playdeck.db import session_scope
 from playdeck.dns.changes import lock_zone
 from playdeck.dns.models import CHANGED_ZONES, Zone
 from playdeck.dns.regeneration import deleted_zones, dirty_zones
@@ -39,6 +40,7 @@ from playdeck.errors import PlaydeckError
 from playdeck.models import Environment, Project, Run, utcnow
 from playdeck.projects import DNS_PROJECT, add_project
 from playdeck.runs import locks
+from playdeck.runs.dispatch import dispatch_after_commit
 from playdeck.runs.queries import is_active
 from playdeck.runs.requests import RunRequest, request_run
 from playdeck.runs.states import RunState
@@ -124,8 +126,7 @@ def _queued_run(session: Session, environment: str) -> int | None:
 
 def schedule(session: Session, zone_name: object, requested_by: str = SCHEDULER) -> Scheduled | None:
     """In the caller's transaction: queue a run of the zone unless one is already queued — a
-    regeneration, or for a deleted zone its removal. The caller commits, then sends the run
-    (``dispatch_scheduled``)."""
+    regeneration, or for a deleted zone its removal. Its message is sent when the caller commits."""
     # The zone's row lock makes two schedulers of one zone take turns: one adds the run, the other sees it.
     return _schedule(session, lock_zone(session, zone_name, deleted=None), requested_by)
 
@@ -163,6 +164,8 @@ def _schedule(session: Session, zone: Zone, requested_by: str) -> Scheduled | No
         platform=True,
     )
     run = request_run(session, request)
+    # Sent when the caller commits; if the broker refuses, the run stays queued and the reaper re-sends it.
+    dispatch_after_commit(session, run.id, run.queue, run.not_before)
     return Scheduled(zone.name, run.id, run.queue, run.not_before)
 
 
@@ -177,27 +180,9 @@ def _spaced_start(session: Session, zone: Zone, project: Project, environment: E
     return not_before if not_before > utcnow() else None
 
 
-def dispatch_scheduled(scheduled: Scheduled | None) -> None:
-    """Send a scheduled run. If the broker refuses, the run stays queued and the reaper re-sends it."""
-    from playdeck.errors import DispatchError
-    from playdeck.runs.dispatch import dispatch_run
-
-    if scheduled is None:
-        return
-    try:
-        dispatch_run(scheduled.run_id, scheduled.queue, scheduled.not_before)
-    except DispatchError:
-        log.exception("regeneration run %s is queued; the reaper will send it", scheduled.run_id)
-
-
-def request_regeneration(zone_name: object, requested_by: str = SCHEDULER) -> int | None:
-    """``schedule`` in its own transaction, then dispatch. The run id, or None when a queued run already
-    covers the zone."""
-    from playdeck.db import session_scope
-
-    with session_scope() as session:
-        scheduled = schedule(session, zone_name, requested_by)
-    dispatch_scheduled(scheduled)
+def request_regeneration(session: Session, zone_name: object, requested_by: str = SCHEDULER) -> int | None:
+    """``schedule``, for the run id: None when a queued run already covers the zone."""
+    scheduled = schedule(session, zone_name, requested_by)
     return None if scheduled is None else scheduled.run_id
 
 
@@ -218,22 +203,16 @@ def writing(requested_by: str) -> Iterator[Write]:
     """One short transaction for a change to DNS data: it commits together with a regeneration run (or a
     removal) queued for every zone it changed; the runs are sent after the commit. So a change and its
     run are never apart, and a change that rolls back queues nothing."""
-    from playdeck.db import session_scope
-
     with session_scope() as session:
         write = Write(session)
         yield write
         write.scheduled = schedule_changed(session, requested_by)
-    for scheduled in write.scheduled:
-        dispatch_scheduled(scheduled)
 
 
 def schedule_dirty() -> list[int]:
     """For the reaper: a run for every dirty or deleted zone that has none queued or running. After a
     failed regeneration a dirty zone waits for the next change (or a person); a deleted zone's removal
     is tried again ``REMOVAL_RETRY_SECONDS`` after the last run ended. Returns the runs queued."""
-    from playdeck.db import session_scope
-
     with session_scope() as session:
         candidates = [
             (zone.name, environment_name(zone), zone.last_run_id, zone.deleted_at is not None)
@@ -263,7 +242,8 @@ def schedule_dirty() -> list[int]:
             continue
         if last_run_id is not None and not _due(last_runs.get(last_run_id), deleted):
             continue
-        run_id = request_regeneration(zone_name)
+        with session_scope() as session:
+            run_id = request_regeneration(session, zone_name)
         if run_id is not None:
             what = "is deleted but not yet removed from the DNS server" if deleted else "has changes no run covers"
             log.warning("zone %s %s: queued run %s", zone_name, what, run_id)

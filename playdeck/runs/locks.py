@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from playdeck.models import DeployLock, Project, Run
+from playdeck.runs.dispatch import redispatch_after_commit
 from playdeck.runs.states import RunState
 
 log = logging.getLogger(__name__)
@@ -67,16 +68,13 @@ def next_waiting(session: Session, project_id: int, environment_id: int) -> tupl
     return None if row is None else (row.id, row.queue)
 
 
-def dispatch_next_waiting(project_id: int, environment_id: int) -> int | None:
-    """After a run of this environment ended: send the next waiting run to the workers again (its first
-    message was consumed while the lock was held). A duplicate message is harmless: only one claim wins."""
-    from playdeck.db import session_scope
-    from playdeck.runs.dispatch import redispatch_run
-
-    with session_scope() as session:
-        waiting = next_waiting(session, project_id, environment_id)
+def dispatch_next_waiting(session: Session, project_id: int, environment_id: int) -> int | None:
+    """A run of this environment ends in the caller's transaction: the next waiting run is sent to the
+    workers again once it commits (its first message was consumed while the lock was held). A duplicate
+    message is harmless: only one claim wins."""
+    waiting = next_waiting(session, project_id, environment_id)
     if waiting is None:
         return None
-    redispatch_run(*waiting)
-    log.info("dispatched run %s, which was waiting for the environment's lock", waiting[0])
+    redispatch_after_commit(session, *waiting)
+    log.info("run %s, waiting for the environment's lock, is sent again after the commit", waiting[0])
     return waiting[0]

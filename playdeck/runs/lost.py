@@ -2,8 +2,8 @@
 
 Every path that declares a run lost (the reaper on a stale heartbeat, a worker's sweep on a dead pool
 process) goes through here, so each does the same three things: the terminal state (which releases
-the deploy lock) and, if the project retries lost runs, a new linked run, in one transaction; then,
-after the commit, the messages for the retry and for the next run waiting for the environment.
+the deploy lock) and, if the project retries lost runs, a new linked run, in the caller's transaction;
+then, after its commit, the messages for the retry and for the next run waiting for the environment.
 
 The lost run stays ``lost``: a retry is a new run (``relaunch_of`` the lost one, ``retry_number`` n),
 so the history says truthfully that the first attempt died and a second one was started.
@@ -11,21 +11,23 @@ so the history says truthfully that the first attempt died and a second one was 
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, replace
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from playdeck.errors import DispatchError, PlaydeckError
+from playdeck.errors import PlaydeckError
 from playdeck.models import Project, Run
 from playdeck.runs import locks
-from playdeck.runs.dispatch import dispatch_run
+from playdeck.runs.dispatch import dispatch_after_commit
 from playdeck.runs.queries import get_run
 from playdeck.runs.relaunch import relaunch_request
 from playdeck.runs.requests import request_run
 from playdeck.runs.states import RunState
 from playdeck.runs.transitions import finish_run
+from playdeck.unit_of_work import send_after_commit
 
 log = logging.getLogger(__name__)
 
@@ -69,26 +71,15 @@ def record_lost(session: Session, run_id: int, reason: str) -> LostRun | None:
             note = f"; retried automatically as run {new.id} (retry {new.retry_number} of {allowed})"
             retry = (new.id, new.queue)
         session.execute(update(Run).where(Run.id == run_id).values(reason=Run.reason + note))
+    _send_after_commit(session, run, retry)
     return LostRun(run_id, run.project_id, run.environment_id, retry)
 
 
-def after_commit(lost: LostRun) -> None:
-    """Send what a lost run set free. A failed send is not fatal: the reaper re-sends queued runs."""
-    log.warning("run %s lost%s", lost.run_id, f"; retry is run {lost.retry[0]}" if lost.retry else "")
-    try:
-        if lost.retry is not None:
-            dispatch_run(*lost.retry)
-        locks.dispatch_next_waiting(lost.project_id, lost.environment_id)
-    except DispatchError:
-        log.exception("after run %s was lost: dispatch failed; the reaper will send it again", lost.run_id)
-
-
-def mark_lost(run_id: int, reason: str) -> LostRun | None:
-    """``record_lost`` in its own transaction, then ``after_commit``."""
-    from playdeck.db import session_scope
-
-    with session_scope() as session:
-        lost = record_lost(session, run_id, reason)
-    if lost is not None:
-        after_commit(lost)
-    return lost
+def _send_after_commit(session: Session, run: Run, retry: tuple[int, str] | None) -> None:
+    """What a lost run sets free, sent once the caller commits: its retry, then the next run waiting for
+    its environment. A failed send is not fatal: the reaper re-sends queued runs."""
+    said = f"; retry is run {retry[0]}" if retry else ""
+    send_after_commit(session, functools.partial(log.warning, "run %s lost%s", run.id, said))
+    if retry is not None:
+        dispatch_after_commit(session, *retry)
+    locks.dispatch_next_waiting(session, run.project_id, run.environment_id)

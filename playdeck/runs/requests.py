@@ -16,7 +16,7 @@ from playdeck.inputs import check_user_name
 from playdeck.launch_form import validate_values
 from playdeck.models import Project, Run, utcnow
 from playdeck.runs import source_refs
-from playdeck.runs.queries import get_run
+from playdeck.runs.dispatch import dispatch_after_commit
 from playdeck.runs.states import RunKind, RunState
 from playdeck.runs.transitions import supersede_waiting
 from playdeck.var_names import check_var_name
@@ -57,7 +57,7 @@ class RunRequest:
     # project, of another kind than a deploy, with the platform's variables. Whatever a person or a
     # program launches (API, web form, CLI, relaunch) leaves it False.
     platform: bool = False
-    # Git projects: the branch, tag or commit to deploy ("": the project's branch). ``submit_run`` resolves it
+    # Git projects: the branch, tag or commit to deploy ("": the project's branch). ``resolve`` resolves it
     # (``playdeck.runs.source_refs``) and fills in the commit; a relaunch or a rollback names its commit itself.
     ref: str = ""
     commit_sha: str | None = None
@@ -186,7 +186,7 @@ def request_run(session: Session, request: RunRequest) -> Run:
         queue=environment.queue or QUEUE_FOR_KIND[request.kind],
         state=RunState.QUEUED,
         queued_at=now,
-        # Its message is sent right after this commits (submit_run).
+        # Its message is sent right after this commits (submit_run, or the caller's own dispatch).
         dispatched_at=now,
         timeout_seconds=request.timeout,
         idle_timeout_seconds=request.idle_timeout,
@@ -206,18 +206,17 @@ def request_run(session: Session, request: RunRequest) -> Run:
     return run
 
 
-def submit_run(request: RunRequest) -> Run:
-    """Record the run in its own committed transaction, then hand it to the workers."""
-    # Imported here so that importing the run service never pulls in the broker client.
-    from playdeck.db import session_scope
-    from playdeck.runs.dispatch import dispatch_run
-
+def resolve(request: RunRequest) -> RunRequest:
+    """Before the caller's transaction: the request checked, and a git project's ref resolved to its commit,
+    which may fetch the project's mirror (seconds: never inside a transaction). Then ``submit_run``."""
     _validate(request)
-    # Before the transaction: resolving a git project's ref may fetch its mirror.
-    request = source_refs.resolved(request)
-    with session_scope() as session:
-        run = request_run(session, request)
-        run_id, queue = run.id, run.queue
-    dispatch_run(run_id, queue)
-    with session_scope() as session:
-        return get_run(session, run_id)
+    return source_refs.resolved(request)
+
+
+def submit_run(session: Session, request: RunRequest) -> Run:
+    """``request_run`` for a ``resolve``d request, and its message to the workers once the caller commits. A
+    broker that refuses it is raised to the caller after the commit (``DispatchError``): the run stays queued
+    for the reaper."""
+    run = request_run(session, request)
+    dispatch_after_commit(session, run.id, run.queue, run.not_before, must_succeed=True)
+    return run

@@ -65,7 +65,7 @@ def check(request: SourceRequest, project: Project) -> None:
             )
         return
     if request.commit_sha is None:
-        raise ValidationError("ref", "was not resolved to a commit (git deploys are queued through submit_run)")
+        raise ValidationError("ref", "was not resolved to a commit (git deploys are queued through requests.resolve)")
     check_sha(request.commit_sha)
 
 

@@ -17,7 +17,7 @@ from playdeck.inputs import check_user_name
 from playdeck.models import Run, RunHostSummary, utcnow
 from playdeck.runs import locks
 from playdeck.runs.queries import get_run
-from playdeck.runs.states import TERMINAL_STATES, RunState, is_terminal, sources_of
+from playdeck.runs.states import TERMINAL_STATES, RunState, sources_of
 from playdeck.worker_identity import current_worker_id
 
 QUEUED_ONLY = frozenset({RunState.QUEUED})
@@ -107,7 +107,8 @@ def request_cancel(session: Session, run_id: int, by: str, force: bool = False) 
 
     ``force`` is for a run whose worker has vanished: the run is recorded ``canceled`` (and its deploy
     lock released) at once; a worker that is in fact alive sees the state change on its next control
-    poll and stops every process of the run.
+    poll and stops every process of the run. A run ended here sets its environment's lock free: the next
+    run waiting for it is sent after the caller's commit.
 
     An ended run is a Conflict. Racing a run's own completion, exactly one terminal state wins: the
     conditional updates decide.
@@ -115,15 +116,18 @@ def request_cancel(session: Session, run_id: int, by: str, force: bool = False) 
     check_user_name(by, "canceled_by")
     now = utcnow()
     stamp = {"cancel_requested_at": now, "canceled_by": by}
-    before_start = f"canceled by {by} before it started"
     action = "run.force_cancel" if force else "run.cancel"
-    if transition(session, run_id, RunState.CANCELED, QUEUED_ONLY, finished_at=now, reason=before_start, **stamp):
-        audit.record(session, action, "run", run_id, {"was": RunState.QUEUED.value}, actor=by)
-        return get_run(session, run_id)
-    forced = f"force-canceled by {by}: recorded without waiting for the worker"
-    if force and transition(session, run_id, RunState.CANCELED, RUNNING_ONLY, finished_at=now, reason=forced, **stamp):
-        audit.record(session, action, "run", run_id, {"was": RunState.RUNNING.value}, actor=by)
-        return get_run(session, run_id)
+    at_once = [(QUEUED_ONLY, RunState.QUEUED, f"canceled by {by} before it started")]
+    if force:
+        at_once.append(
+            (RUNNING_ONLY, RunState.RUNNING, f"force-canceled by {by}: recorded without waiting for the worker")
+        )
+    for only_from, was, reason in at_once:
+        if transition(session, run_id, RunState.CANCELED, only_from, finished_at=now, reason=reason, **stamp):
+            audit.record(session, action, "run", run_id, {"was": was.value}, actor=by)
+            run = get_run(session, run_id)
+            locks.dispatch_next_waiting(session, run.project_id, run.environment_id)
+            return run
     flagged = session.execute(
         update(Run)
         .where(Run.id == run_id, Run.state == RunState.RUNNING.value, Run.cancel_requested_at.is_(None))
@@ -135,19 +139,6 @@ def request_cancel(session: Session, run_id: int, by: str, force: bool = False) 
         raise Conflict(f"run {run_id} already ended: it is {run.state}")
     if flagged.rowcount:
         audit.record(session, action, "run", run_id, {"was": RunState.RUNNING.value}, actor=by)
-    return run
-
-
-def cancel_run(run_id: int, by: str, force: bool = False) -> Run:
-    """``request_cancel`` in its own transaction; when that ended a run holding its environment's lock,
-    the next waiting run is dispatched after the commit."""
-    from playdeck.db import session_scope
-
-    with session_scope() as session:
-        run = request_cancel(session, run_id, by, force)
-        ended, target = is_terminal(run.state), (run.project_id, run.environment_id)
-    if ended:
-        locks.dispatch_next_waiting(*target)
     return run
 
 

@@ -13,10 +13,11 @@ import time
 
 from playdeck import db, workers
 from playdeck.models import Worker, utcnow
-from playdeck.runs.requests import RunRequest, submit_run
+from playdeck.runs.requests import RunRequest
 from playdeck.runs.transitions import claim_run
 from playdeck.settings import get_settings
 from tests.cli.cli_support import SupervisedPlaydeck, playdeck, wait_until
+from tests.conftest import queue_run
 
 
 def register(name: str, hostname: str = "web1", silent_for: float = 0.0, **values) -> int:
@@ -46,7 +47,7 @@ def test_workers_shows_live_and_gone_workers_with_their_runs(embedded):
     active = register("deploy@web1")
     register("deploy@web2", hostname="web2", silent_for=3600)
     register("old@web1", state="stopped", stopped_at=utcnow())
-    run_id = submit_run(RunRequest(project="sampleapp", environment="staging")).id
+    run_id = queue_run(RunRequest(project="sampleapp", environment="staging")).id
     with db.session_scope() as session:
         assert claim_run(session, run_id, "web1", 4243, worker_id=active)
 

@@ -19,12 +19,12 @@ import redis
 from playdeck import db, projects
 from playdeck.cli.supervisor import CONFIG_DIR
 from playdeck.runs.queries import get_run
-from playdeck.runs.requests import RunRequest, submit_run
+from playdeck.runs.requests import RunRequest
 from runners import orphans
 from testing import fault_report
 from testing.fault_report import executions
 from tests.cli.cli_support import SupervisedPlaydeck, wait_all_running, wait_until
-from tests.conftest import TERMINAL, wait_for_state
+from tests.conftest import TERMINAL, queue_run, wait_for_state
 
 PAUSE_SECONDS = 15
 WORKER = "playdeck-worker-deploy"
@@ -44,7 +44,7 @@ def submit(marker_file: str, pause: int) -> int:
     request = RunRequest(
         project="marker", environment="dev", extra_vars={"marker_file": marker_file, "pause_seconds": pause}
     )
-    return submit_run(request).id
+    return queue_run(request).id
 
 
 def test_restart_waits_for_running_deploys_and_runs_none_twice(

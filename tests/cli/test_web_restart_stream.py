@@ -13,10 +13,10 @@ import requests
 from playdeck import db, projects
 from playdeck.cli.apiclient import parse_sse
 from playdeck.runs.events import events_after
-from playdeck.runs.requests import RunRequest, submit_run
+from playdeck.runs.requests import RunRequest
 from testing import fault_report
 from tests.cli.cli_support import SupervisedPlaydeck
-from tests.conftest import api_headers, wait_for_state
+from tests.conftest import api_headers, queue_run, wait_for_state
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ class ReconnectingReader(threading.Thread):
 
 def test_stream_resumes_after_a_web_restart_without_gap_or_duplicate(chatty, playdeck_up: SupervisedPlaydeck):
     request = RunRequest(project="chatty", environment="dev", extra_vars={"ticks": 60, "tick_seconds": 0.25})
-    run_id = submit_run(request).id
+    run_id = queue_run(request).id
     reader = ReconnectingReader(f"{playdeck_up.url}/api/v1/runs/{run_id}/stream")
     reader.start()
     deadline = time.monotonic() + 60

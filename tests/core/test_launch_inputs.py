@@ -13,14 +13,13 @@ from playdeck import audit, db, launch_inputs, projects
 from playdeck.errors import ValidationError
 from playdeck.masking import REDACTED
 from playdeck.models import AuditEvent, Run
-from playdeck.runs import lost
 from playdeck.runs.queries import get_run
 from playdeck.runs.relaunch import relaunch_request
 from playdeck.runs.requests import RunRequest, request_run
 from playdeck.runs.states import RunState
 from playdeck.runs.transitions import claim_run, request_cancel
 from playdeck.secrets import SecretKeyError
-from tests.conftest import use_key
+from tests.conftest import mark_lost, use_key
 
 PASSWORD = "s3cret-launch-value"
 SECRET_FORM = [{"name": "db_password", "type": "secret", "required": True}, {"name": "note", "type": "string"}]
@@ -135,7 +134,7 @@ def test_a_lost_run_with_secret_inputs_is_recorded_lost_and_not_retried(embedded
     run = queue(db_password=PASSWORD)
     with db.session_scope() as session:
         assert claim_run(session, run.id, "worker-a", 4242)
-    found = lost.mark_lost(run.id, "worker heartbeat stale")
+    found = mark_lost(run.id, "worker heartbeat stale")
     assert found is not None and found.retry is None
     with db.session_scope() as session:
         ended = get_run(session, run.id)

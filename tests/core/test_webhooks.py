@@ -21,9 +21,9 @@ from playdeck.models import AuditEvent, Webhook, WebhookDelivery
 from playdeck.runs.lost import record_lost
 from playdeck.runs.requests import RunRequest, request_run
 from playdeck.runs.states import RunState
-from playdeck.runs.transitions import cancel_run, claim_run, finish_run
+from playdeck.runs.transitions import claim_run, finish_run
 from playdeck.settings import get_settings, load_settings
-from tests.conftest import authorize, configure
+from tests.conftest import authorize, cancel_run, configure
 from tests.webhook_receiver import LOOPBACK, receiver
 from webui import create_app
 

@@ -17,7 +17,7 @@ from playdeck.dns.models import Record, RRset, Zone, ZoneChange
 from playdeck.models import Environment, Project, Run
 from playdeck.settings import get_settings
 from testing.dns_server import ThrowawayBind
-from tests.conftest import TERMINAL, configure, wait_for_state, web_client
+from tests.conftest import TERMINAL, configure, request_regeneration, wait_for_state, web_client
 from tests.dns.conftest import ZONE, make_zone
 from tests.runners.test_cancel import wait_until
 
@@ -80,7 +80,7 @@ def add_record(name: str, rtype: str, value: str, ttl: int = 300) -> None:
 
 def test_a_new_zone_and_its_changes_are_served_exactly(dns_stack, bind_server):
     make_zone()
-    first = scheduling.request_regeneration(ZONE, "alice")
+    first = request_regeneration(ZONE, "alice")
     assert wait_for_state(first, TERMINAL, timeout=120) == "successful"
     serial, expected = in_db(ZONE)
     assert bind_server.soa_serial(ZONE) == serial == zone_row().served_serial
@@ -103,7 +103,7 @@ def test_a_new_zone_and_its_changes_are_served_exactly(dns_stack, bind_server):
 
 def test_a_burst_of_changes_is_coalesced_into_a_few_runs(dns_stack, bind_server):
     make_zone()
-    assert wait_for_state(scheduling.request_regeneration(ZONE), TERMINAL, timeout=120) == "successful"
+    assert wait_for_state(request_regeneration(ZONE), TERMINAL, timeout=120) == "successful"
 
     for host in range(40):
         add_record(f"host{host}", "A", f"192.0.2.{100 + host}")

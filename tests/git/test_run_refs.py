@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from playdeck import db
 from playdeck.models import Project, Run
 from playdeck.runs.relaunch import relaunch_request
-from playdeck.runs.requests import RunRequest, submit_run
+from playdeck.runs.requests import RunRequest
 from playdeck.runs.states import RunState
 from playdeck.runs.transitions import finish_run
-from tests.conftest import use_key, web_client
+from tests.conftest import queue_run, use_key, web_client
 from tests.git.conftest import TOKEN
 from tests.git.projects import add_git_project
 
@@ -64,7 +64,7 @@ def test_twenty_deploys_queued_together_for_one_commit_cause_one_fetch(productio
 
     def queue() -> None:
         try:
-            results.append(submit_run(RunRequest("shop", "staging", ref="v1.1", requested_by="ci")))
+            results.append(queue_run(RunRequest("shop", "staging", ref="v1.1", requested_by="ci")))
         except Exception as exc:  # noqa: BLE001 - reported by the assertion below
             results.append(exc)
 
@@ -138,11 +138,11 @@ def test_a_directory_project_takes_no_ref(embedded):
 
 
 def test_a_relaunch_deploys_the_same_commit_after_the_branch_moved(embedded, shop, repo):
-    first = submit_run(RunRequest("shop", "staging", requested_by="ci"))
+    first = queue_run(RunRequest("shop", "staging", requested_by="ci"))
     with db.session_scope() as session:
         finish_run(session, first.id, RunState.ERROR, reason="test")
     repo.commit("moved on", {"VERSION": "2.0\n"})
     with db.session_scope() as session:
         request = relaunch_request(session, first.id, requested_by="ci")
-    again = submit_run(request)
+    again = queue_run(request)
     assert (again.ref, again.commit_sha, again.commit_subject) == ("main", first.commit_sha, "third")

@@ -8,10 +8,10 @@ from playdeck import db
 from playdeck.models import RunEvent
 from playdeck.runs.dispatch import dispatch_run
 from playdeck.runs.queries import get_run
-from playdeck.runs.requests import RunRequest, submit_run
+from playdeck.runs.requests import RunRequest
 from runners import orphans
 from tests.cli.cli_support import playdeck, wait_until
-from tests.conftest import TERMINAL, wait_for_state
+from tests.conftest import TERMINAL, queue_run, wait_for_state
 from tests.netns.conftest import LOST_AFTER, QUEUE
 
 
@@ -28,7 +28,7 @@ def submit(cluster, **extra_vars) -> int:
     request = RunRequest(
         project="ticks", environment="prod", extra_vars={"marker_file": str(cluster.marker_file), **extra_vars}
     )
-    return submit_run(request).id
+    return queue_run(request).id
 
 
 def test_a_worker_cut_off_mid_run_has_it_lost_and_never_runs_it_again(cluster):

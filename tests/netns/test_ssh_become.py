@@ -17,9 +17,9 @@ from playdeck import db, projects, secrets
 from playdeck.models import Run
 from playdeck.runs import events
 from playdeck.runs.queries import get_run
-from playdeck.runs.requests import RunRequest, submit_run
+from playdeck.runs.requests import RunRequest
 from tests.cli.cli_support import playdeck
-from tests.conftest import TERMINAL, configure_test_playbooks, use_key, wait_for_state
+from tests.conftest import TERMINAL, configure_test_playbooks, queue_run, use_key, wait_for_state
 from tests.netns.hosts import Network, SshTarget, ssh_keygen, write_accounts
 
 QUEUE = "dc-become"
@@ -97,7 +97,7 @@ def deploy_with_become_password(password: str) -> tuple[Run, str]:
     """The run's end and its whole log."""
     with db.session_scope() as session:
         secrets.set_secret(session, "app", None, "become_password", password, who="ops")
-    run_id = submit_run(RunRequest(project="app", environment="prod")).id
+    run_id = queue_run(RunRequest(project="app", environment="prod")).id
     wait_for_state(run_id, TERMINAL, timeout=120)
     with db.session_scope() as session:
         log = "".join(event.stdout for event in events.events_after(session, run_id))

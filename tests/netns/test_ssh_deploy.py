@@ -13,10 +13,10 @@ from cryptography.fernet import Fernet
 from playdeck import db, projects, secrets
 from playdeck.models import Run
 from playdeck.runs.queries import get_run
-from playdeck.runs.requests import RunRequest, submit_run
+from playdeck.runs.requests import RunRequest
 from playdeck.settings import Settings
 from tests.cli.cli_support import playdeck
-from tests.conftest import REPO_ROOT, TERMINAL, configure, use_key, wait_for_state
+from tests.conftest import REPO_ROOT, TERMINAL, configure, queue_run, use_key, wait_for_state
 from tests.netns.hosts import Network, SshTarget, ssh_keygen
 
 QUEUE = "dc-ssh"  # not one of the default queues: routed by the environment
@@ -71,7 +71,7 @@ def fleet(network: Network, monkeypatch, tmp_path, mariadb_url, redis_url, start
 
 
 def deploy(version: str) -> Run:
-    run_id = submit_run(RunRequest(project="app", environment="prod", version=version)).id
+    run_id = queue_run(RunRequest(project="app", environment="prod", version=version)).id
     wait_for_state(run_id, TERMINAL, timeout=120)
     with db.session_scope() as session:
         return get_run(session, run_id)

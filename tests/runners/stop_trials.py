@@ -23,10 +23,10 @@ from sqlalchemy import func, select
 from playdeck import db, projects
 from playdeck.errors import Conflict
 from playdeck.models import Run, RunEvent
-from playdeck.runs.requests import RunRequest, submit_run
+from playdeck.runs.requests import RunRequest
 from playdeck.runs.transitions import request_cancel
 from runners import orphans, processes
-from tests.conftest import TERMINAL
+from tests.conftest import TERMINAL, queue_run
 
 PROJECT = "stoppable"
 # Events before the last task's processes start: playbook and play start, 3 tasks x 7, the loop's 16, and
@@ -80,7 +80,7 @@ class Trial:
             timeout=self.seconds if self.kind == "timeout" else None,
             idle_timeout=self.seconds if self.kind == "idle" else None,
         )
-        self.run_id = submit_run(request).id
+        self.run_id = queue_run(request).id
 
     def observe(self, state: str, events: int, now: float) -> None:
         """Called each poll while the run is not ended: schedules and sends the cancel when its point is reached."""

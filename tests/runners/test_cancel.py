@@ -11,12 +11,12 @@ from playdeck import db, projects
 from playdeck.errors import Conflict
 from playdeck.runs.events import events_after
 from playdeck.runs.queries import get_run
-from playdeck.runs.requests import RunRequest, submit_run
+from playdeck.runs.requests import RunRequest
 from playdeck.runs.taskqueue import EXECUTE_RUN_TASK, producer
 from playdeck.runs.transitions import request_cancel
 from runners import orphans
 from tests.cli.cli_support import wait_until
-from tests.conftest import TERMINAL, wait_for_state
+from tests.conftest import TERMINAL, queue_run, wait_for_state
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def _cmdline_has(proc: psutil.Process, marker: str) -> bool:
 def test_cancel_running_run_stops_every_process_within_10_seconds(sleepy, start_worker):
     start_worker()
     seconds = 617  # a duration no other test uses: its processes are found by it
-    run_id = submit_run(RunRequest(project="sleepy", environment="dev", extra_vars={"sleep_seconds": seconds})).id
+    run_id = queue_run(RunRequest(project="sleepy", environment="dev", extra_vars={"sleep_seconds": seconds})).id
     wait_until(lambda: len(processes_of(f"sleep {seconds}")) >= 3, 60, "a sleep on each of the 3 hosts")
     playbook = processes_of(f"runs/{run_id}/attempt-1")
     assert playbook, "the run's ansible-playbook is running"
@@ -63,7 +63,7 @@ def test_cancel_running_run_stops_every_process_within_10_seconds(sleepy, start_
 
 
 def test_a_canceled_queued_run_never_starts_even_if_its_message_arrives(sleepy, start_worker, tmp_path):
-    run_id = submit_run(RunRequest(project="sleepy", environment="dev")).id  # no worker yet
+    run_id = queue_run(RunRequest(project="sleepy", environment="dev")).id  # no worker yet
     with db.session_scope() as session:
         assert request_cancel(session, run_id, "alice").state == "canceled"
     worker = start_worker()  # the message is still in Redis and is now delivered
@@ -76,7 +76,7 @@ def test_a_canceled_queued_run_never_starts_even_if_its_message_arrives(sleepy, 
 
 def test_cancelling_an_ended_run_is_a_conflict(sleepy, start_worker):
     start_worker()
-    run_id = submit_run(RunRequest(project="sleepy", environment="dev", extra_vars={"sleep_seconds": 0})).id
+    run_id = queue_run(RunRequest(project="sleepy", environment="dev", extra_vars={"sleep_seconds": 0})).id
     assert wait_for_state(run_id, TERMINAL) == "successful"
     with pytest.raises(Conflict, match="already ended: it is successful"), db.session_scope() as session:
         request_cancel(session, run_id, "bob")
@@ -86,7 +86,7 @@ def test_cancelling_an_ended_run_is_a_conflict(sleepy, start_worker):
 
 def test_duplicate_message_after_cancel_does_not_resurrect_the_run(sleepy, start_worker):
     worker = start_worker()
-    run_id = submit_run(RunRequest(project="sleepy", environment="dev", extra_vars={"sleep_seconds": 619})).id
+    run_id = queue_run(RunRequest(project="sleepy", environment="dev", extra_vars={"sleep_seconds": 619})).id
     assert wait_for_state(run_id, {"running"}) == "running"
     with db.session_scope() as session:
         request_cancel(session, run_id, "carol")

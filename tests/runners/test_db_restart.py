@@ -13,10 +13,10 @@ import pytest
 from playdeck import db, projects
 from playdeck.runs.events import events_after
 from playdeck.runs.queries import get_run
-from playdeck.runs.requests import RunRequest, submit_run
+from playdeck.runs.requests import RunRequest
 from playdeck.settings import Settings
 from testing import fault_report
-from tests.conftest import TERMINAL, configure_test_playbooks, wait_for_state
+from tests.conftest import TERMINAL, configure_test_playbooks, queue_run, wait_for_state
 from tests.runners.test_cancel import wait_until
 
 
@@ -35,7 +35,7 @@ def chatty(monkeypatch, tmp_path, restartable_mariadb, redis_url, start_worker):
 
 
 def start_chatty(ticks: int) -> int:
-    run_id = submit_run(RunRequest(project="chatty", environment="dev", extra_vars={"ticks": ticks})).id
+    run_id = queue_run(RunRequest(project="chatty", environment="dev", extra_vars={"ticks": ticks})).id
     assert wait_for_state(run_id, {"running"}) == "running"
     wait_until(lambda: stored(run_id) >= 5, 60, "the first events to be stored")
     return run_id

@@ -13,9 +13,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from playdeck import db, projects
-from playdeck.runs.requests import RunRequest, submit_run
+from playdeck.runs.requests import RunRequest
 from testing import fault_report
-from tests.conftest import configure_test_playbooks, wait_for_state
+from tests.conftest import configure_test_playbooks, queue_run, wait_for_state
 
 WAIT_TIMEOUT = 3
 
@@ -34,12 +34,12 @@ def test_worker_idle_past_wait_timeout_runs_the_next_deploy(
     worker = start_worker(concurrency=1)
     request = RunRequest(project="marker", environment="dev")
 
-    first = submit_run(request).id
+    first = queue_run(request).id
     assert wait_for_state(first, {"successful", "failed", "error"}) == "successful"
 
     time.sleep(WAIT_TIMEOUT + 2)  # every connection the worker and this process pooled is now dead
 
-    second = submit_run(request).id
+    second = queue_run(request).id
     assert wait_for_state(second, {"successful", "failed", "error"}) == "successful"
     assert "gone away" not in worker.output()
     fault_report.record(5, [first, second])

@@ -12,10 +12,10 @@ from playdeck import db, projects
 from playdeck.masking import REDACTED
 from playdeck.models import RunEvent
 from playdeck.runs.queries import get_run
-from playdeck.runs.requests import RunRequest, submit_run
+from playdeck.runs.requests import RunRequest
 from playdeck.serializers import run_json
 from playdeck.settings import get_settings
-from tests.conftest import TERMINAL, use_key, wait_for_state
+from tests.conftest import TERMINAL, queue_run, use_key, wait_for_state
 from tests.runners.test_run_secrets import db_text, files_under, leaks
 
 
@@ -31,7 +31,7 @@ def test_a_secret_input_reaches_the_playbook_and_is_masked_everywhere_else(
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     request = RunRequest("forms", "dev", extra_vars={"db_password": password, "out_dir": str(out_dir)})
-    run_id = submit_run(request).id
+    run_id = queue_run(request).id
 
     assert wait_for_state(run_id, TERMINAL) == "successful"
     # The playbook had the value itself, not the mask.

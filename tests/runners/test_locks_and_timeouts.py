@@ -13,10 +13,10 @@ from playdeck import db, projects
 from playdeck.errors import Conflict, ValidationError
 from playdeck.models import Run
 from playdeck.runs.queries import get_run
-from playdeck.runs.requests import RunRequest, request_run, submit_run
+from playdeck.runs.requests import RunRequest, request_run
 from playdeck.runs.states import RunState
-from playdeck.runs.transitions import cancel_run, claim_run, finish_run
-from tests.conftest import TERMINAL, wait_for_state
+from playdeck.runs.transitions import claim_run, finish_run
+from tests.conftest import TERMINAL, cancel_run, queue_run, wait_for_state
 from tests.runners.test_cancel import processes_of, wait_until
 
 
@@ -30,7 +30,7 @@ def targets(test_playbooks):
 
 def submit(project: str, environment: str = "dev", seconds: int = 0, **fields) -> int:
     request = RunRequest(project=project, environment=environment, extra_vars={"sleep_seconds": seconds}, **fields)
-    return submit_run(request).id
+    return queue_run(request).id
 
 
 def run_of(run_id: int) -> Run:

@@ -11,12 +11,12 @@ import pytest
 
 from playdeck import db
 from playdeck.runs.queries import get_run
-from playdeck.runs.requests import RunRequest, request_run, submit_run
+from playdeck.runs.requests import RunRequest, request_run
 from playdeck.runs.states import RunState
 from playdeck.runs.transitions import claim_run, finish_run
 from runners import orphans
 from testing import fault_report
-from tests.conftest import TERMINAL, wait_for_state
+from tests.conftest import TERMINAL, queue_run, wait_for_state
 from tests.runners.test_cancel import processes_of, wait_until
 
 
@@ -74,7 +74,7 @@ def sleeping_run(seconds: int) -> tuple[int, int]:
     """A run of "sleepy" whose 3 hosts each sleep ``seconds`` (a number no other test sleeps, to tell its
     processes apart), once they all do; returns the run's id and its pool process's pid."""
     request = RunRequest(project="sleepy", environment="dev", extra_vars={"sleep_seconds": seconds})
-    run_id = submit_run(request).id
+    run_id = queue_run(request).id
     wait_until(lambda: len(processes_of(f"sleep {seconds}")) >= 3, 60, "the playbook's sleeps")
     with db.session_scope() as session:
         return run_id, get_run(session, run_id).worker_pid

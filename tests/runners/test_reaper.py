@@ -12,17 +12,17 @@ from sqlalchemy import update
 from playdeck import db, projects, reaper
 from playdeck.models import Run, utcnow
 from playdeck.runs.queries import get_run
-from playdeck.runs.requests import RunRequest, submit_run
+from playdeck.runs.requests import RunRequest
 from playdeck.runs.transitions import claim_run, control
 from testing import fault_report
-from tests.conftest import TERMINAL, wait_for_state
+from tests.conftest import TERMINAL, queue_run, wait_for_state
 from tests.runners.test_cancel import processes_of, wait_until
 from tests.webui.webui_testing import broker_messages
 
 
 def queue(environment: str = "staging") -> int:
     """A queued run whose message is in the (embedded) broker, with no worker to take it."""
-    return submit_run(RunRequest(project="sampleapp", environment=environment)).id
+    return queue_run(RunRequest(project="sampleapp", environment=environment)).id
 
 
 def age(run_id: int, **seconds_ago: float) -> None:
@@ -79,7 +79,7 @@ def test_a_run_waiting_for_a_live_lock_is_not_resent(embedded):
 def test_queued_runs_survive_a_broker_that_lost_its_messages(test_playbooks, redis_url, start_worker):
     with db.session_scope() as session:
         projects.add_project(session, "marker", "marker.yml", {"dev": "local2.ini"})
-    run_id = submit_run(RunRequest(project="marker", environment="dev")).id
+    run_id = queue_run(RunRequest(project="marker", environment="dev")).id
     redis.Redis.from_url(redis_url).flushdb()  # Redis restarted without persistence
     start_worker()
     age(run_id, dispatched_at=test_playbooks.redispatch_after_seconds + 1)
@@ -91,7 +91,7 @@ def test_killed_worker_master_run_is_lost_within_the_bound(test_playbooks, start
     with db.session_scope() as session:
         projects.add_project(session, "sleepy", "sleep_long.yml", {"dev": "local2.ini"})
     worker = start_worker(concurrency=1)
-    run_id = submit_run(RunRequest(project="sleepy", environment="dev", extra_vars={"sleep_seconds": 661})).id
+    run_id = queue_run(RunRequest(project="sleepy", environment="dev", extra_vars={"sleep_seconds": 661})).id
     wait_until(lambda: processes_of("sleep 661"), 60, "the playbook's sleeps")
     os.killpg(worker.process.pid, signal.SIGKILL)  # master and pool, no warm shutdown
     worker.process.wait()

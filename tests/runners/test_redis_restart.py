@@ -14,11 +14,11 @@ import pytest
 from playdeck import db, projects
 from playdeck.runs.events import events_after
 from playdeck.runs.queries import get_run
-from playdeck.runs.requests import RunRequest, submit_run
+from playdeck.runs.requests import RunRequest
 from testing import fault_report
 from testing.fault_report import executions
 from tests.cli.cli_support import start_playdeck, stop_process_tree
-from tests.conftest import TERMINAL, configure_test_playbooks, wait_for_state
+from tests.conftest import TERMINAL, configure_test_playbooks, queue_run, wait_for_state
 from tests.runners.test_cancel import wait_until
 
 PAUSE_SECONDS = 10  # long enough that the restart and the worker's reconnection happen mid-run
@@ -46,7 +46,7 @@ def reaper_process(marker_on_restartable_redis, monkeypatch, tmp_path):
 
 def submit(environment: str, marker, pause: int = 0) -> int:
     extra_vars = {"marker_file": str(marker), "pause_seconds": pause}
-    return submit_run(RunRequest(project="marker", environment=environment, extra_vars=extra_vars)).id
+    return queue_run(RunRequest(project="marker", environment=environment, extra_vars=extra_vars)).id
 
 
 def test_redis_restart_mid_run_loses_no_run_and_no_event(

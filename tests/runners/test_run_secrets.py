@@ -30,13 +30,13 @@ from playdeck import secrets as project_secrets
 from playdeck.masking import REDACTED
 from playdeck.models import Base, RunEvent
 from playdeck.runs.queries import get_run
-from playdeck.runs.requests import RunRequest, request_run, submit_run
+from playdeck.runs.requests import RunRequest, request_run
 from playdeck.runs.states import RunState
 from playdeck.runs.transitions import claim_run, finish_run
 from playdeck.secrets import BECOME_PASSWORD, SSH_KEY, VAULT_PASSWORD, RunSecrets
 from playdeck.settings import get_settings
 from runners import execution, playbook_run, retention, secret_files
-from tests.conftest import use_key, wait_for_state, web_client
+from tests.conftest import queue_run, use_key, wait_for_state, web_client
 
 ENDED = {"successful", "failed", "error", "canceled", "timeout", "lost"}
 CENSORED = "the output has been hidden due to the fact that 'no_log: true' was specified for this result"
@@ -108,7 +108,7 @@ def submit(plain: Plaintexts, tmp_path: Path, vars_file: Path) -> int:
         "expected_public_key": plain.public_key,
         "expected_become_sha256": hashlib.sha256(plain.become_password.encode()).hexdigest(),
     }
-    return submit_run(RunRequest(project="vaulted", environment="dev", extra_vars=extra_vars)).id
+    return queue_run(RunRequest(project="vaulted", environment="dev", extra_vars=extra_vars)).id
 
 
 def db_text() -> str:
@@ -229,7 +229,7 @@ def test_a_secret_printed_encoded_is_masked_everywhere(secret_key, start_worker,
         webhooks.create_webhook(session, "printing", "https://hooks.example.com/playdeck", who="alice")
     worker = start_worker()
     extra_vars = {"runs_dir": str(get_settings().runs_dir)}
-    run_id = submit_run(RunRequest(project="printing", environment="dev", extra_vars=extra_vars)).id
+    run_id = queue_run(RunRequest(project="printing", environment="dev", extra_vars=extra_vars)).id
     assert wait_for_state(run_id, ENDED) == "failed", _reason(run_id)
 
     # It was printed: the masks are where it was.

@@ -17,10 +17,10 @@ from playdeck import db, projects
 from playdeck.models import RunEvent
 from playdeck.runs.events import events_after
 from playdeck.runs.queries import get_run
-from playdeck.runs.requests import RunRequest, submit_run
+from playdeck.runs.requests import RunRequest
 from playdeck.settings import Settings, load_settings
 from runners import sandbox
-from tests.conftest import REPO_ROOT, TERMINAL, configure, make_user, use_key, wait_for_state
+from tests.conftest import REPO_ROOT, TERMINAL, configure, make_user, queue_run, use_key, wait_for_state
 
 SECRET_KEY = Fernet.generate_key().decode()
 # Files a run must not read. /proc/1/environ is read too, and is readable in the sandbox: there it is the
@@ -60,7 +60,7 @@ def canary() -> str:
 
 
 def submit(project: str, **extra) -> int:
-    return submit_run(RunRequest(project=project, environment="dev", limit="host1", **extra)).id
+    return queue_run(RunRequest(project=project, environment="dev", limit="host1", **extra)).id
 
 
 def snoop(settings: Settings, tmp_path: Path, worker_log: Path) -> tuple[int, dict, list[str], list[Path]]:

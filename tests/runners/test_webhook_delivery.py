@@ -7,9 +7,8 @@ from __future__ import annotations
 import pytest
 
 from playdeck import db, projects, webhook_delivery, webhooks
-from playdeck.runs.requests import RunRequest, submit_run
-from playdeck.runs.transitions import cancel_run
-from tests.conftest import TERMINAL, wait_for_state
+from playdeck.runs.requests import RunRequest
+from tests.conftest import TERMINAL, cancel_run, queue_run, wait_for_state
 from tests.webhook_receiver import allow_loopback, receiver
 
 
@@ -24,7 +23,7 @@ def add_hook(project: str, url: str, **fields) -> None:
 
 
 def submit(project: str, **extra) -> int:
-    return submit_run(RunRequest(project=project, environment="dev", version="2.0.1", **extra)).id
+    return queue_run(RunRequest(project=project, environment="dev", version="2.0.1", **extra)).id
 
 
 def test_deploys_notify_their_start_and_their_end(test_projects, start_worker, tmp_path):

@@ -7,14 +7,14 @@ import json
 from playdeck import db, projects
 from playdeck.runs.events import events_after
 from playdeck.runs.queries import get_run
-from playdeck.runs.requests import RunRequest, submit_run
+from playdeck.runs.requests import RunRequest
 from playdeck.runs.taskqueue import EXECUTE_RUN_TASK, producer
 from testing import fault_report
-from tests.conftest import wait_for_state
+from tests.conftest import queue_run, wait_for_state
 
 
 def submit(project: str, **extra) -> int:
-    return submit_run(RunRequest(project=project, environment="dev", **extra)).id
+    return queue_run(RunRequest(project=project, environment="dev", **extra)).id
 
 
 def artifact_events(settings, run_id: int) -> list[dict]:

@@ -15,11 +15,11 @@ import pytest
 from playdeck import db
 from playdeck.models import Run
 from playdeck.runs.queries import get_run
-from playdeck.runs.requests import RunRequest, submit_run
+from playdeck.runs.requests import RunRequest
 from playdeck.settings import Settings, get_settings
 from testing.servers import Worker
 from tests.cli.cli_support import PLAYDECK, playdeck, wait_until
-from tests.conftest import TERMINAL, wait_for_state
+from tests.conftest import TERMINAL, queue_run, wait_for_state
 
 PAUSE_SECONDS = 15
 
@@ -33,7 +33,7 @@ def fast_beats(test_projects: Settings, monkeypatch: pytest.MonkeyPatch) -> Sett
 
 
 def submit(**extra_vars) -> int:
-    return submit_run(RunRequest(project="marker", environment="dev", extra_vars=extra_vars)).id
+    return queue_run(RunRequest(project="marker", environment="dev", extra_vars=extra_vars)).id
 
 
 def listed(*options: str) -> list[dict]:

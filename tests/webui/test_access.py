@@ -14,8 +14,8 @@ from playdeck.auth import credentials, users
 from playdeck.auth.permissions import LEAST_ROLE, RANK, Action, Role
 from playdeck.db import session_scope
 from playdeck.dns.history import list_changes
-from playdeck.runs.requests import RunRequest, submit_run
-from tests.conftest import authorize
+from playdeck.runs.requests import RunRequest
+from tests.conftest import authorize, queue_run
 from tests.webui.webui_testing import RUN
 from webui import access, dns_queries, errors
 
@@ -41,7 +41,7 @@ def setup_objects(requested_by: str) -> dict[str, Any]:
     routes' arguments."""
     zone = dns_queries.create_zone(new_zone(ZONE_A), "setup").data["name"]
     record = dns_queries.create_record(zone, {"name": "www", "rtype": "A", "value": "192.0.2.10"}, "setup").data
-    run = submit_run(RunRequest(project="sampleapp", environment="staging", version="1.0", requested_by=requested_by))
+    run = queue_run(RunRequest(project="sampleapp", environment="staging", version="1.0", requested_by=requested_by))
     with session_scope() as session:  # a token of someone else: only an admin may revoke it
         token_id = credentials.create_token(session, users.create_user(session, "bystander", "viewer", None).name).id
     return {

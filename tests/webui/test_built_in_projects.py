@@ -18,7 +18,7 @@ from playdeck.runs.queries import get_run
 from playdeck.runs.states import RunState
 from playdeck.runs.transitions import claim_run, finish_run
 from playdeck.settings import Settings
-from tests.conftest import web_client
+from tests.conftest import request_regeneration, web_client
 from tests.core.test_lost_retry import lose
 from tests.dns.conftest import ZONE, make_zone
 from tests.webui.webui_testing import RUN, run_count
@@ -30,7 +30,7 @@ BUILT_IN_ERROR = f"project '{DNS_PROJECT}' is built in"
 def regeneration_run() -> int:
     """A zone's regeneration run, queued as a DNS change queues it."""
     make_zone()
-    run_id = scheduling.request_regeneration(ZONE)
+    run_id = request_regeneration(ZONE)
     assert run_id is not None
     return run_id
 

@@ -19,9 +19,9 @@ from playdeck.auth import credentials, login_form, throttle, users
 from playdeck.auth.models import ApiToken
 from playdeck.db import session_scope
 from playdeck.models import utcnow
-from playdeck.runs.requests import RunRequest, submit_run
+from playdeck.runs.requests import RunRequest
 from playdeck.settings import get_settings
-from tests.conftest import bearer, make_user
+from tests.conftest import bearer, make_user, queue_run
 from tests.webui.webui_testing import RUN
 from webui import access, auth_pages, create_app
 
@@ -61,7 +61,7 @@ def audit_rows(action: str) -> list:
 
 
 def own_run() -> int:
-    return submit_run(RunRequest(project="sampleapp", environment="staging", version="1.0", requested_by="erin")).id
+    return queue_run(RunRequest(project="sampleapp", environment="staging", version="1.0", requested_by="erin")).id
 
 
 @pytest.fixture

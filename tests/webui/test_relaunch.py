@@ -7,11 +7,10 @@ import pytest
 
 from playdeck import projects
 from playdeck.db import session_scope
-from playdeck.runs.lost import mark_lost
 from playdeck.runs.states import RunState
 from playdeck.runs.taskqueue import EXECUTE_RUN_TASK
 from playdeck.runs.transitions import finish_run, record_host_summaries
-from tests.conftest import as_user, free_extra_vars
+from tests.conftest import as_user, free_extra_vars, mark_lost
 from tests.webui.webui_testing import RUN, RunDriver, broker_messages, run_count
 
 
