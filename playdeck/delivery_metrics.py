@@ -5,6 +5,10 @@
 - change failure rate: deploys that failed (failed, timeout, error, lost) over all finished deploys;
 - time to restore: from the first failed deploy of an environment to the next successful deploy there.
 
+A successful deploy that was rolled back (a later run is its ``rollback_of``, and started) was a failed change:
+it counts as a failure, its outage begins when it finished, and it restores nothing; the rollback's success
+(like any later success there) ends the outage.
+
 Only real deploys count: check-mode (dry) runs change nothing and canceled runs were never judged.
 Every number comes from a few aggregate queries over the project's finished runs in the window (the
 ``ix_runs_project_state`` index), so the cost does not grow with the number of events or other projects.
@@ -17,12 +21,12 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, literal_column, select
+from sqlalchemy import ColumnElement, and_, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from playdeck.errors import ValidationError
 from playdeck.models import Environment, Project, Run, utcnow
-from playdeck.runs.queries import is_real_deploy, is_successful
+from playdeck.runs.queries import RunTable, is_real_deploy, is_successful
 from playdeck.runs.states import RunState
 from playdeck.serializers import iso
 
@@ -152,12 +156,43 @@ def _judged(project: Project, environment: Environment | None) -> list[ColumnEle
     return judged
 
 
+def _rolled_back_ids(session: Session, project: Project, since: dt.datetime) -> list[int]:
+    """The runs of the project a rollback started for in the window (rollbacks are few: a short list, read
+    once, instead of a correlated lookup per run on an unindexed column)."""
+    return list(
+        session.scalars(
+            select(Run.rollback_of_id)
+            .where(
+                Run.project_id == project.id,
+                Run.queued_at >= since,
+                Run.rollback_of_id.is_not(None),
+                Run.started_at.is_not(None),
+            )
+            .distinct()
+        )
+    )
+
+
+def _good(run: RunTable, rolled_back: list[int]) -> ColumnElement[bool]:
+    """A successful deploy that stayed: not rolled back."""
+    return and_(is_successful(run), run.id.not_in(rolled_back))
+
+
+def _bad(rolled_back: list[int]) -> ColumnElement[bool]:
+    """A failed change: a deploy that failed, or a successful one that was rolled back."""
+    return or_(Run.state.in_([str(state) for state in FAILURE_STATES]), Run.id.in_(rolled_back))
+
+
 def _count_days(
-    session: Session, judged: list[ColumnElement[bool]], since: dt.datetime, per_day: dict[dt.date, DayMetrics]
+    session: Session,
+    judged: list[ColumnElement[bool]],
+    since: dt.datetime,
+    per_day: dict[dt.date, DayMetrics],
+    rolled_back: list[int],
 ) -> None:
     """Deploys, failures and the mean duration of the successful ones, per day, into ``per_day``."""
     day = func.date(Run.finished_at)
-    succeeded = is_successful()
+    succeeded = _good(Run, rolled_back)
     daily = session.execute(
         select(
             day,
@@ -176,7 +211,11 @@ def _count_days(
 
 
 def _count_restores(
-    session: Session, judged: list[ColumnElement[bool]], since: dt.datetime, per_day: dict[dt.date, DayMetrics]
+    session: Session,
+    judged: list[ColumnElement[bool]],
+    since: dt.datetime,
+    per_day: dict[dt.date, DayMetrics],
+    rolled_back: list[int],
 ) -> int:
     """Each outage's time to restore, on the day it was restored, into ``per_day``; the outages not restored."""
     # Time to restore: each failure is paired with the next success in its environment; the failures
@@ -187,7 +226,7 @@ def _count_restores(
         .where(
             success.environment_id == Run.environment_id,
             is_real_deploy(success),
-            is_successful(success),
+            _good(success, rolled_back),
             success.finished_at > Run.finished_at,
         )
         .correlate(Run)
@@ -199,7 +238,7 @@ def _count_restores(
             Run.finished_at.label("failed_at"),
             restored_at.label("restored_at"),
         )
-        .where(*judged, Run.state.in_([str(state) for state in FAILURE_STATES]), Run.finished_at >= since)
+        .where(*judged, _bad(rolled_back), Run.finished_at >= since)
         .subquery()
     )
     outages = session.execute(
@@ -235,8 +274,9 @@ def delivery_metrics(
         first_day + dt.timedelta(days=offset): DayMetrics(first_day + dt.timedelta(days=offset))
         for offset in range(days)
     }
-    _count_days(session, judged, since, per_day)
-    unrestored = _count_restores(session, judged, since, per_day)
+    rolled_back = _rolled_back_ids(session, project, since)
+    _count_days(session, judged, since, per_day, rolled_back)
+    unrestored = _count_restores(session, judged, since, per_day, rolled_back)
     return DeliveryMetrics(
         project=project.name,
         environment=environment.name if environment is not None else None,

@@ -104,6 +104,7 @@ def run_json(run: Run, with_summaries: bool = True) -> dict[str, Any]:
         "attempt": run.attempt,
         "event_count": run.event_count,
         "relaunch_of": run.relaunch_of_id,
+        "rollback_of": run.rollback_of_id,
         "retry_number": run.retry_number,
     }
     if with_summaries:
@@ -150,6 +151,7 @@ def run_brief_sql() -> ColumnElement[str]:
             "attempt": Run.attempt,
             "event_count": Run.event_count,
             "relaunch_of": Run.relaunch_of_id,
+            "rollback_of": Run.rollback_of_id,
             "retry_number": Run.retry_number,
         }
     )

@@ -51,6 +51,8 @@ class RunRequest:
     timeout: int | None = None
     idle_timeout: int | None = None
     relaunch_of: int | None = None
+    # A rollback: the run whose deploy this one undoes (playdeck.releases.rollback).
+    rollback_of: int | None = None
     # Naive UTC; the broker holds the run's message until then. Set by the system (DNS scheduling).
     not_before: dt.datetime | None = None
     # True only from Playdeck's own callers (DNS scheduling, retries of lost runs): a run of a built-in
@@ -136,10 +138,16 @@ def _launch_values(request: RunRequest, project: Project) -> tuple[dict[str, Any
     return launch_inputs.split_secrets(form, validate_values(form, request.extra_vars))
 
 
+def _audit_action(request: RunRequest) -> str:
+    if request.rollback_of:
+        return "run.rollback"
+    return "run.relaunch" if request.relaunch_of else "run.request"
+
+
 def _audit_request(session: Session, run: Run, request: RunRequest, extra_var_names: list[str]) -> None:
     audit.record(
         session,
-        "run.relaunch" if request.relaunch_of else "run.request",
+        _audit_action(request),
         "run",
         run.id,
         {
@@ -154,6 +162,7 @@ def _audit_request(session: Session, run: Run, request: RunRequest, extra_var_na
             # Names only: a value may be a secret.
             "extra_vars": extra_var_names,
             "relaunch_of": request.relaunch_of,
+            "rollback_of": request.rollback_of,
         },
     )
 
@@ -191,6 +200,7 @@ def request_run(session: Session, request: RunRequest) -> Run:
         timeout_seconds=request.timeout,
         idle_timeout_seconds=request.idle_timeout,
         relaunch_of_id=request.relaunch_of,
+        rollback_of_id=request.rollback_of,
         not_before=request.not_before,
     )
     session.add(run)

@@ -102,3 +102,57 @@ def test_only_the_offered_windows_are_accepted(value: str) -> None:
     with pytest.raises(ValidationError, match="must be one of 30, 90"):
         parse_days(value)
     assert parse_days(None) == 30 and parse_days("90") == 90
+
+
+def roll_back(replaced: int, environment: str, finished: dt.datetime, state: RunState = RunState.SUCCESSFUL) -> int:
+    """A rollback run of ``replaced``, through the same services a worker calls."""
+    with db.session_scope() as session:
+        request = RunRequest("sampleapp", environment, version="1.0", rollback_of=replaced)
+        run_id = request_run(session, request).id
+    with db.session_scope() as session:
+        assert claim_run(session, run_id, "testhost", 123)
+    with db.session_scope() as session:
+        assert finish_run(session, run_id, state, rc=0)
+        session.execute(
+            update(Run)
+            .where(Run.id == run_id)
+            .values(started_at=finished - dt.timedelta(seconds=30), finished_at=finished)
+        )
+    return run_id
+
+
+def test_a_rolled_back_deploy_is_a_failed_change_and_the_rollback_restores(services: Settings) -> None:
+    deploy("production", RunState.SUCCESSFUL, at(3, 9))
+    bad = deploy("production", RunState.SUCCESSFUL, at(2, 9))  # succeeded, but broke the site
+    roll_back(bad, "production", at(2, 9) + dt.timedelta(minutes=25))
+
+    result = metrics()
+
+    # The bad deploy is a failure, not a deploy; the first deploy and the rollback are the deploys.
+    assert (result.deploys, result.failures) == (2, 1)
+    assert result.change_failure_rate == pytest.approx(1 / 3)
+    # Its outage began when it finished and ended when the rollback succeeded.
+    assert result.median_restore_seconds == pytest.approx(25 * 60)
+    assert result.unrestored == 0
+
+
+def test_a_rollback_ends_the_outage_of_a_failed_deploy(services: Settings) -> None:
+    good = deploy("staging", RunState.SUCCESSFUL, at(3, 9))
+    deploy("staging", RunState.FAILED, at(2, 9))
+    roll_back(good, "staging", at(2, 10))
+
+    result = metrics(environment="staging")
+
+    # The good deploy was rolled back too (the rollback replaced it), and the rollback ended both outages.
+    assert result.median_restore_seconds is not None and result.unrestored == 0
+    assert max(seconds for day in result.per_day for seconds in day.restores) == pytest.approx(3600 * 25)
+
+
+def test_a_rollback_that_failed_restores_nothing(services: Settings) -> None:
+    bad = deploy("staging", RunState.SUCCESSFUL, at(2, 9))
+    roll_back(bad, "staging", at(2, 10), state=RunState.FAILED)
+
+    result = metrics(environment="staging")
+
+    assert (result.deploys, result.failures) == (0, 2)
+    assert result.median_restore_seconds is None and result.unrestored == 1
