@@ -172,6 +172,12 @@ class Settings:
     # galaxy_timeout_seconds, and gives up on a Galaxy server silent for galaxy_server_timeout_seconds.
     galaxy_timeout_seconds: float = 600.0
     galaxy_server_timeout_seconds: int = 60
+    # Deploy on push (playdeck.releases.push_deploys): the user a push hook's deploys are requested as. It must
+    # exist, be active and be allowed to deploy there (a developer granted the project for unprotected
+    # environments, a release manager for protected ones), like a person; without it, pushes deploy nothing.
+    git_hook_user: str = "git-hook"
+    # The largest push payload taken (413 above): GitHub sends up to 25 MB, most pushes are a few KB.
+    git_hook_max_bytes: int = 1024 * 1024
 
     @property
     def runs_dir(self) -> Path:
@@ -258,6 +264,8 @@ def _source_settings() -> dict[str, Any]:
         git_ca_file=Path(_env("GIT_CA_FILE", "")).resolve() if _env("GIT_CA_FILE", "") else None,
         galaxy_timeout_seconds=_float("GALAXY_TIMEOUT", 600.0),
         galaxy_server_timeout_seconds=_int("GALAXY_SERVER_TIMEOUT", 60),
+        git_hook_user=_env("GIT_HOOK_USER", "git-hook"),
+        git_hook_max_bytes=_int("GIT_HOOK_MAX_BYTES", 1024 * 1024),
     )
 
 

@@ -29,6 +29,7 @@ from webui import (
     pages,
     project_admin_pages,
     projects_api,
+    releases_api,
     secrets_api,
     users_api,
     webhook_pages,
@@ -81,6 +82,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(projects_api.bp)
     app.register_blueprint(secrets_api.bp)
     app.register_blueprint(environments_api.bp)
+    app.register_blueprint(releases_api.bp)
     app.register_blueprint(launch_form_api.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(webhooks_api.bp)

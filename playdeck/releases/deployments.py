@@ -13,8 +13,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from playdeck.db import session_scope
 from playdeck.errors import ValidationError
 from playdeck.models import Environment, Run
+from playdeck.projects import get_environment, get_project
 from playdeck.runs.queries import is_real_deploy, last_successful_deploy
 from playdeck.serializers import iso
 
@@ -96,3 +98,18 @@ def history(
         for run in runs[:limit]
     ]
     return rows, len(runs) > limit
+
+
+def environment_history(
+    project_name: str, environment_name: str, limit: int | None = None, before: int | None = None
+) -> dict[str, Any]:
+    """``history`` of a project's environment in its own session, as the API answers it."""
+    with session_scope() as session:
+        environment = get_environment(get_project(session, project_name), environment_name)
+        rows, more = history(session, environment, limit, before)
+    return {
+        "project": project_name,
+        "environment": environment_name,
+        "deployments": [row.to_json() for row in rows],
+        "has_more": more,
+    }
