@@ -19,6 +19,8 @@ INPUT_PREFIX = "var."
 class DeployForm:
     environment: str = ""
     version: str = ""
+    # Git projects: the branch, tag or commit to deploy ("": the project's branch).
+    ref: str = ""
     # Free extra vars (YAML or JSON), where the project takes them.
     extra_vars: str = ""
     limit: str = ""
@@ -34,6 +36,7 @@ class DeployForm:
         return cls(
             environment=form.get("environment", ""),
             version=form.get("version", "").strip(),
+            ref=form.get("ref", "").strip(),
             extra_vars=form.get("extra_vars", ""),
             limit=form.get("limit", "").strip(),
             tags=form.get("tags", ""),
@@ -68,6 +71,7 @@ class DeployForm:
             project=project,
             environment=self.environment,
             version=self.version,
+            ref=self.ref,
             extra_vars=extra_vars,
             limit=self.limit,
             tags=[tag.strip() for tag in self.tags.split(",") if tag.strip()],

@@ -9,6 +9,7 @@ from playdeck.delivery_metrics import WINDOWS_DAYS, parse_days
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.launch_form import LaunchForm
 from playdeck.projects import is_built_in
+from playdeck.releases.rollback import submit_rollback
 from playdeck.runs.events import EVENTS_PER_PAGE
 from playdeck.runs.states import RunState
 from playdeck.serializers import HOST_SUMMARY_FIELDS
@@ -110,6 +111,17 @@ def submit_deploy(name: str) -> Response | tuple[str, int]:
         context = {"error": exc.message, "error_field": field, "error_variable": variable}
         return _deploy_page(project, form, launch, **context), 400
     return redirect(url_for("pages.run", run_id=run["id"]), 303)
+
+
+@bp.post("/projects/<name>/environments/<environment>/rollback")
+@access.rule(Action.DEPLOY)
+def rollback(name: str, environment: str) -> Response:
+    """The environment's "Roll back" button: a deploy of the commit before the current one, then its run page."""
+    _require_same_origin()
+    authorize.refuse_actor_fields(request.form, "requested_by")
+    authorize.require_deploy(name, environment)
+    run = submit_rollback(name, environment, requested_by=authorize.actor())
+    return redirect(url_for("pages.run", run_id=run.id), 303)
 
 
 @bp.get("/runs")

@@ -18,6 +18,7 @@ from playdeck.launch_form import LaunchForm
 from playdeck.launch_inputs import project_form
 from playdeck.models import Project, Run
 from playdeck.projects import get_environment, get_project, list_projects
+from playdeck.releases import deployments
 from playdeck.runs import queries
 from playdeck.runs.progress import HOST_SUMMARIES, RunFacts, run_progress
 from playdeck.runs.queries import RunFilters, RunPage, get_run, list_runs
@@ -28,6 +29,8 @@ from playdeck.serializers import project_json, run_json
 from webui.params import parse_filters, parse_page
 
 JsonDict = dict[str, Any]
+# The project page shows this many deployed versions per environment (all of one environment: a page).
+DEPLOYMENTS_SHOWN = 5
 # The dashboard shows this many runs in progress; more are one click away on the runs page.
 ACTIVE_RUNS_SHOWN = 20
 
@@ -175,8 +178,16 @@ def project_page(name: str, days: int, environment: str | None, per_page: int) -
         env = get_environment(project, environment) if environment else None
         metrics = delivery_metrics(session, project, days, env)
         history = list_runs(session, RunFilters(project=name, environment=environment), page=1, per_page=per_page)
+        shown = [env] if env is not None else project.environments
         return {
             "project": _with_id(project),
+            "deployed_versions": {
+                item.name: [
+                    row.to_json()
+                    for row in deployments.history(session, item, DEPLOYMENTS_SHOWN if env is None else None)[0]
+                ]
+                for item in shown
+            },
             "metrics": metrics,
             "runs": history.runs,  # JSON texts, for webui.run_rows
             "more_runs": history.has_next,

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import requests
 import requests.auth
@@ -155,6 +156,11 @@ class PlaydeckApi:
     def relaunch_run(self, run_id: int, hosts: str) -> dict[str, Any]:
         """A new run with the parameters of ``run_id``; ``hosts`` "all", or "failed" for only those."""
         return self._json("POST", f"/api/v1/runs/{run_id}/relaunch", json={"hosts": hosts})
+
+    def rollback(self, project: str, environment: str, to_run: int | None = None) -> dict[str, Any]:
+        """A deploy of the commit before the current one in ``environment`` (or of run ``to_run``'s)."""
+        path = f"/api/v1/projects/{quote(project, safe='')}/environments/{quote(environment, safe='')}/rollback"
+        return self._json("POST", path, json={"to_run": to_run} if to_run is not None else {})
 
     def get_run(self, run_id: int) -> dict[str, Any]:
         return self._json("GET", f"/api/v1/runs/{run_id}")

@@ -253,5 +253,21 @@ def relaunch(run_id: int, failed: bool, wait: bool) -> None:
     announce_queued(api, run, wait)
 
 
+@click.command()
+@click.argument("project")
+@click.option("--env", "environment", required=True, help="The environment to roll back, e.g. production.")
+@click.option(
+    "--to", "to_run", type=click.IntRange(min=1), default=None, metavar="RUN", help="Deploy what run RUN deployed."
+)
+@click.option("--wait", is_flag=True, help="Follow the log; exit 0 only if the rollback succeeds.")
+def rollback(project: str, environment: str, to_run: int | None, wait: bool) -> None:
+    """Roll PROJECT's environment back: deploy the last successful commit before the current one (or run RUN's),
+    with that run's parameters, as a rollback of the current run. Exits 2 when there is nothing to roll back to."""
+    api = api_client()
+    run = api.rollback(project, environment, to_run)
+    click.echo(f"Rollback of run {run['rollback_of']} in {environment}")
+    announce_queued(api, run, wait)
+
+
 # What playdeck.cli adds to the `playdeck` group.
-COMMANDS = (deploy, runs, cancel, relaunch)
+COMMANDS = (deploy, runs, cancel, relaunch, rollback)
