@@ -176,8 +176,6 @@ class Settings:
     # exist, be active and be allowed to deploy there (a developer granted the project for unprotected
     # environments, a release manager for protected ones), like a person; without it, pushes deploy nothing.
     git_hook_user: str = "git-hook"
-    # The largest push payload taken (413 above): GitHub sends up to 25 MB, most pushes are a few KB.
-    git_hook_max_bytes: int = 1024 * 1024
 
     @property
     def runs_dir(self) -> Path:
@@ -265,7 +263,6 @@ def _source_settings() -> dict[str, Any]:
         galaxy_timeout_seconds=_float("GALAXY_TIMEOUT", 600.0),
         galaxy_server_timeout_seconds=_int("GALAXY_SERVER_TIMEOUT", 60),
         git_hook_user=_env("GIT_HOOK_USER", "git-hook"),
-        git_hook_max_bytes=_int("GIT_HOOK_MAX_BYTES", 1024 * 1024),
     )
 
 

@@ -16,7 +16,6 @@ from playdeck.auth.permissions import Action
 from playdeck.errors import ValidationError
 from playdeck.releases import deployments, push_deploys, ref_listing, rollback, shipping
 from playdeck.serializers import run_json
-from playdeck.settings import get_settings
 from webui import access, authorize
 from webui.origin import require_same_origin
 from webui.params import int_param
@@ -25,6 +24,8 @@ from webui.payloads import parse_json_object, refuse_unknown
 bp = Blueprint("releases_api", __name__, url_prefix="/api/v1/projects/<project>")
 ENVIRONMENT = "/environments/<environment>"
 MAX_RUN_ID = 2**63 - 1
+# The largest push payload taken (413 above): a push of a few commits is a few KB; GitHub caps its own at 25 MB.
+MAX_PUSH_BYTES = 1024 * 1024
 # Who the audit log names for a push hook request until its deploy is requested as the hook user.
 HOOK_ACTOR = "git-hook"
 
@@ -81,7 +82,7 @@ def roll_back(project: str, environment: str) -> tuple[Response, int]:
 def git_hook(project: str) -> tuple[Response, int]:
     """A push from GitHub, Gitea or GitLab: 202 with the run it queued, 200 when nothing is deployed, 401 for a
     missing or wrong signature, 400 for a payload that is not a push, 413 for one over the size limit."""
-    request.max_content_length = get_settings().git_hook_max_bytes
+    request.max_content_length = MAX_PUSH_BYTES
     body = request.get_data(cache=False)
     with audit.acting_as(HOOK_ACTOR, request.remote_addr or ""):
         answer = push_deploys.handle_push(project, request.headers, body)
