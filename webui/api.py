@@ -19,7 +19,7 @@ from webui.created import created
 from webui.json_rows import rendered_rows
 from webui.origin import require_same_origin
 from webui.params import int_param
-from webui.payloads import parse_json_object, refuse_unknown, run_request_from_json
+from webui.payloads import optional_json_body, parse_json_object, run_request_from_json
 from webui.stream import run_event_stream
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -87,12 +87,7 @@ def relaunch_run(run_id: int) -> tuple[Response, int]:
     # A relaunch starts a deploy: like create_run, refuse what a cross-site page can send. A form always
     # has a non-JSON Content-Type; a bodiless fetch() from another site still carries its Origin.
     require_same_origin("runs can only be relaunched from Playdeck's own pages or through the API")
-    raw = request.get_data(cache=False)
-    if (raw or request.mimetype) and not request.is_json:
-        raise UnsupportedMediaType('send {"hosts": "all"|"failed"} with Content-Type: application/json, or no body')
-    body = parse_json_object(raw) if raw else {}
-    authorize.refuse_actor_fields(body, "requested_by")
-    refuse_unknown(body, ("hosts",))
+    body = optional_json_body(("hosts",), '{"hosts": "all"|"failed"}')
     run = queries.relaunch_run(run_id, body.get("hosts", "all"), authorize.actor())
     return created(run, "api.get_run_json", run_id=run["id"])
 

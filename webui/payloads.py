@@ -52,6 +52,19 @@ def json_request_body(allowed: Iterable[str] | None = None) -> dict[str, Any]:
     return body
 
 
+def optional_json_body(allowed: Iterable[str], example: str) -> dict[str, Any]:
+    """The body of a POST whose body is optional (a relaunch, a rollback): none, or a JSON object of ``allowed``
+    fields that names no requester. ``example`` shows the caller what to send in the 415 answer."""
+    raw = request.get_data(cache=False)
+    # A form always has a non-JSON Content-Type: a cross-site page cannot send a JSON body.
+    if (raw or request.mimetype) and not request.is_json:
+        raise UnsupportedMediaType(f"send {example} with Content-Type: application/json, or no body")
+    body = parse_json_object(raw) if raw else {}
+    refuse_actor_fields(body, "requested_by")
+    refuse_unknown(body, allowed)
+    return body
+
+
 def run_request_from_json(body: dict[str, Any], requested_by: str) -> RunRequest:
     """``requested_by``: the caller's login; a body that names a requester is refused."""
     refuse_actor_fields(body, "requested_by")

@@ -8,8 +8,7 @@ verified by the project's webhook secret (``playdeck.releases.push_deploys``) an
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request, url_for
-from werkzeug.exceptions import UnsupportedMediaType
+from flask import Blueprint, Response, jsonify, request
 
 from playdeck import audit
 from playdeck.auth.permissions import Action
@@ -17,9 +16,10 @@ from playdeck.errors import ValidationError
 from playdeck.releases import deployments, push_deploys, ref_listing, rollback, shipping
 from playdeck.serializers import run_json
 from webui import access, authorize
+from webui.created import created
 from webui.origin import require_same_origin
 from webui.params import int_param
-from webui.payloads import parse_json_object, refuse_unknown
+from webui.payloads import optional_json_body
 
 bp = Blueprint("releases_api", __name__, url_prefix="/api/v1/projects/<project>")
 ENVIRONMENT = "/environments/<environment>"
@@ -64,17 +64,10 @@ def roll_back(project: str, environment: str) -> tuple[Response, int]:
     """201 with the rollback run; body (optional) ``{"to_run": id}``. 409 when there is nothing to roll back to."""
     # A rollback starts a deploy: refuse what a cross-site page can send (as for a relaunch).
     require_same_origin("rollbacks can only be started from Playdeck's own pages or through the API")
-    raw = request.get_data(cache=False)
-    if (raw or request.mimetype) and not request.is_json:
-        raise UnsupportedMediaType('send {"to_run": RUN_ID} with Content-Type: application/json, or no body')
-    body = parse_json_object(raw) if raw else {}
-    authorize.refuse_actor_fields(body, "requested_by")
-    refuse_unknown(body, ("to_run",))
+    body = optional_json_body(("to_run",), '{"to_run": RUN_ID}')
     authorize.require_deploy(project, environment)
     run = rollback.submit_rollback(project, environment, requested_by=authorize.actor(), to_run=body.get("to_run"))
-    response = jsonify(run_json(run))
-    response.headers["Location"] = url_for("api.get_run_json", run_id=run.id)
-    return response, 201
+    return created(run_json(run), "api.get_run_json", run_id=run.id)
 
 
 @bp.post("/git-hook")

@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from playdeck import secrets
+from playdeck.errors import ValidationError
 from playdeck.git import Commit, GitCredential, Mirror, check_ref
 from playdeck.git.urls import FILE, transport
 from playdeck.models import Project
@@ -50,6 +51,13 @@ class GitSource:
     cache_seconds: int
     submodules: bool
     credential: GitCredential | None = field(default=None, repr=False)
+
+    @classmethod
+    def of_git_project(cls, session: Session, project: Project) -> GitSource:
+        """``read``, or ValidationError on "project" for a directory project (it has no refs or commits)."""
+        if not project.is_git or not project.git_url:
+            raise ValidationError("project", f"project '{project.name}' is not deployed from git: it has no refs")
+        return cls.read(session, project)
 
     @classmethod
     def read(cls, session: Session, project: Project) -> GitSource:

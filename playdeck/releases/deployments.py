@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from playdeck.commit_label import short_sha
 from playdeck.db import session_scope
 from playdeck.errors import ValidationError
 from playdeck.models import Environment, Run
@@ -22,11 +23,6 @@ from playdeck.serializers import iso
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
-SHORT_SHA = 12
-
-
-def short_sha(sha: str | None) -> str:
-    return (sha or "")[:SHORT_SHA]
 
 
 @dataclass(frozen=True)

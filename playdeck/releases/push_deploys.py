@@ -23,12 +23,13 @@ from sqlalchemy.orm import Session
 from playdeck import audit, secrets
 from playdeck.auth import permissions, users
 from playdeck.auth.permissions import Principal
+from playdeck.commit_label import short_sha
 from playdeck.db import session_scope
 from playdeck.errors import Forbidden, NotFound, Unauthenticated
 from playdeck.git import Mirror
 from playdeck.models import Project
+from playdeck.projects.git_source import GitSource
 from playdeck.releases import push_payloads
-from playdeck.releases.mirrors import mirror_of
 from playdeck.runs.requests import RunRequest, submit_run
 from playdeck.settings import get_settings
 
@@ -65,7 +66,7 @@ def _read_project(session: Session, name: str) -> _Project | None:
     return _Project(
         id=project.id,
         secret=secrets.project_secret(session, project.id, secrets.WEBHOOK_SECRET),
-        mirror=mirror_of(session, project) if project.is_git else None,
+        mirror=GitSource.read(session, project).mirror() if project.is_git else None,
         branch_environments=project.branch_environments,
         protected=frozenset(env.name for env in project.environments if env.protected),
     )
@@ -144,4 +145,4 @@ def handle_push(name: str, headers: Mapping[str, str], body: bytes) -> HookAnswe
     if environment is None:
         return HookAnswer(200, f"{push.ref} is mapped to no environment: nothing to deploy")
     run_id = _queue(name, project, project.mirror, environment, push)
-    return HookAnswer(202, f"{push.ref} deploys {push.after[:12]} to {environment}", run_id, environment)
+    return HookAnswer(202, f"{push.ref} deploys {short_sha(push.after)} to {environment}", run_id, environment)

@@ -12,12 +12,12 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from playdeck.commit_label import short_sha
 from playdeck.db import session_scope
 from playdeck.errors import ValidationError
 from playdeck.git import Mirror, RefInfo
 from playdeck.projects import get_project
-from playdeck.releases.deployments import short_sha
-from playdeck.releases.mirrors import mirror_of
+from playdeck.projects.git_source import GitSource
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -84,14 +84,16 @@ def check_query(q: str | None, limit: int | None) -> tuple[str, int]:
 
 def list_refs(project_name: str, q: str | None = None, limit: int | None = None) -> RefListing:
     """The project's branches and tags whose name contains ``q`` (any case), at most ``limit``, newest first.
-    The default branch comes first when it matches."""
+    The default branch comes first when it matches, then the ref named exactly ``q``."""
     q, limit = check_query(q, limit)
     with session_scope() as session:
-        project = get_project(session, project_name)
-        mirror, max_age, default = mirror_of(session, project), project.git_cache_seconds, project.git_branch
+        source = GitSource.of_git_project(session, get_project(session, project_name))
     # No session is open from here on: a fetch can take long.
-    mirror.fetch(max_age)
+    mirror, default = source.mirror(), source.branch
+    mirror.fetch(source.cache_seconds)
     needle = q.casefold()
     matching = [ref for ref in cached_refs(mirror) if needle in ref.name.casefold()]
-    matching.sort(key=lambda ref: not (ref.kind == "branch" and ref.name == default))
+    # The default branch, then the ref named exactly (among 5,000 tags containing it, the deploy form's picker
+    # must list the one typed), then newest first (the sort is stable).
+    matching.sort(key=lambda ref: 0 if ref.kind == "branch" and ref.name == default else 1 if ref.name == q else 2)
     return RefListing(matching[:limit], len(matching), default)

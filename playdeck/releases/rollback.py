@@ -16,11 +16,11 @@ import dataclasses
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from playdeck.commit_label import short_sha
 from playdeck.db import session_scope
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.models import Environment, Project, Run
 from playdeck.projects import get_environment, get_project
-from playdeck.releases.deployments import short_sha
 from playdeck.runs.queries import get_run, is_real_deploy, is_successful, last_successful_deploy
 from playdeck.runs.relaunch import relaunch_request
 from playdeck.runs.requests import RunRequest, submit_run

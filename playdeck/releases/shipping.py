@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from playdeck.commit_label import short_sha
 from playdeck.db import session_scope
 from playdeck.git import ChangedCommit, Changes, Commit, Mirror
 from playdeck.models import Run
 from playdeck.projects import get_environment, get_project
-from playdeck.releases.deployments import short_sha
-from playdeck.releases.mirrors import mirror_of
+from playdeck.projects.git_source import GitSource
 from playdeck.runs.queries import last_successful_deploy
 
 # Commits listed each way; the totals count them all.
@@ -85,10 +85,11 @@ def what_will_ship(project_name: str, environment_name: str, ref: str) -> dict[s
     with session_scope() as session:
         project = get_project(session, project_name)
         environment = get_environment(project, environment_name)
-        mirror, max_age = mirror_of(session, project), project.git_cache_seconds
+        source = GitSource.of_git_project(session, project)
         run_id = last_successful_deploy(session, environment.id)
         deployed = _deployed(session.get(Run, run_id) if run_id is not None else None)
-    mirror.fetch(max_age)
+    mirror = source.mirror()
+    mirror.fetch(source.cache_seconds)
     chosen = mirror.resolve(ref)
     changes, text = _compare(mirror, deployed["commit"] if deployed else None, chosen.sha)
     return {

@@ -85,6 +85,8 @@ def test_git_deploys_are_told_apart_by_commit() -> None:
     request = roll_back()
 
     assert request.rollback_of == current
+    # Exactly the commit that run deployed, not where its ref points now (resolving passes it through).
+    assert (request.commit_sha, request.ref, request.commit_subject) == ("a" * 40, "v", "Release ")
 
 
 def test_to_a_chosen_run() -> None:

@@ -11,6 +11,7 @@ import pytest
 from playdeck.settings import get_settings
 from testing.git_servers import HttpsGitServer, RepoBuilder, SshGitServer
 from testing.netns import Network, ssh_keygen
+from tests.git.projects import shop_repo
 
 TOKEN = "t0ken-0f-the-deploy-user"
 
@@ -33,16 +34,7 @@ def git_settings(monkeypatch, tmp_path) -> Callable[..., None]:
 def repo(tmp_path, git_settings) -> RepoBuilder:
     """Repository "shop": main with 3 commits (tag v1.0 annotated on the first, v1.1 lightweight on the
     second), a branch "feature" with one more commit; served as file://."""
-    builder = RepoBuilder(tmp_path / "repos", "shop")
-    builder.commit("first", {"deploy/site.yml": "- hosts: all\n", "VERSION": "1.0\n"})
-    builder.tag("v1.0", "release 1.0")
-    builder.commit("second", {"VERSION": "1.1\n"})
-    builder.tag("v1.1")
-    builder.commit("third", {"VERSION": "1.2\n"})
-    builder.branch("feature")
-    builder.commit("feature work", {"feature.txt": "new\n"})
-    builder.switch("main")
-    return builder
+    return shop_repo(tmp_path / "repos")
 
 
 @pytest.fixture

@@ -3,10 +3,30 @@ tests/core/test_project_registry.py): a project whose source is a repository of 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy.orm import Session
 
 from playdeck import secrets
 from playdeck.models import Environment, Project
+from testing.git_servers import RepoBuilder
+
+
+def shop_repo(base: Path, *, revert_second: bool = False) -> RepoBuilder:
+    """Repository "shop" under ``base``: main with first (tag v1.0 annotated), second (tag v1.1 lightweight),
+    with ``revert_second`` a revert of second, then third; a branch "feature" with one more commit."""
+    builder = RepoBuilder(base, "shop")
+    builder.commit("first", {"deploy/site.yml": "- hosts: all\n", "VERSION": "1.0\n"})
+    builder.tag("v1.0", "release 1.0")
+    second = builder.commit("second", {"VERSION": "1.1\n"})
+    builder.tag("v1.1")
+    if revert_second:
+        builder.revert(second)
+    builder.commit("third", {"VERSION": "1.2\n"})
+    builder.branch("feature")
+    builder.commit("feature work", {"feature.txt": "new\n"})
+    builder.switch("main")
+    return builder
 
 
 def add_git_project(

@@ -11,13 +11,13 @@ from cryptography.fernet import Fernet
 from sqlalchemy import update
 
 from playdeck import db, secrets
-from playdeck.models import Project, Run
+from playdeck.models import Project
 from playdeck.runs.requests import RunRequest, request_run
 from playdeck.runs.states import RunState
 from playdeck.runs.transitions import claim_run, finish_run
 from testing.git_servers import RepoBuilder
 from tests.conftest import as_user, free_extra_vars, use_key
-from tests.git.projects import add_git_project
+from tests.git.projects import add_git_project, shop_repo
 
 HOOK_SECRET = "a-long-push-hook-secret-0123456789"
 
@@ -25,17 +25,7 @@ HOOK_SECRET = "a-long-push-hook-secret-0123456789"
 @pytest.fixture
 def repo(tmp_path) -> RepoBuilder:
     """main: first (tag v1.0, annotated), second (tag v1.1), a revert of second, third; branch feature."""
-    builder = RepoBuilder(tmp_path / "repos", "shop")
-    builder.commit("first", {"deploy/site.yml": "- hosts: all\n", "VERSION": "1.0\n"})
-    builder.tag("v1.0", "release 1.0")
-    second = builder.commit("second", {"VERSION": "1.1\n"})
-    builder.tag("v1.1")
-    builder.revert(second)
-    builder.commit("third", {"VERSION": "1.2\n"})
-    builder.branch("feature")
-    builder.commit("feature work", {"feature.txt": "new\n"})
-    builder.switch("main")
-    return builder
+    return shop_repo(tmp_path / "repos", revert_second=True)
 
 
 @pytest.fixture
@@ -57,12 +47,13 @@ def shop(embedded, repo: RepoBuilder, monkeypatch) -> RepoBuilder:
 def deployed(
     project: str, environment: str, commit: str | None, state: RunState = RunState.SUCCESSFUL, **request
 ) -> int:
-    """A finished deploy of ``commit`` (recorded as git-runs records it), through the worker's services."""
+    """A finished deploy of ``commit`` (a git project's, as resolved when queued; None for a directory project),
+    through the worker's services."""
+    if commit is not None:
+        request.update(ref="main", commit_sha=commit, commit_subject="s")
     with db.session_scope() as session:
-        run = request_run(session, RunRequest(project, environment, requested_by="dora", **request))
-        run_id = run.id
+        run_id = request_run(session, RunRequest(project, environment, requested_by="dora", **request)).id
     with db.session_scope() as session:
-        session.execute(update(Run).where(Run.id == run_id).values(commit_sha=commit, ref="main", commit_subject="s"))
         assert claim_run(session, run_id, "testhost", 1)
     with db.session_scope() as session:
         assert finish_run(session, run_id, state, rc=0)
@@ -96,6 +87,13 @@ def test_refs_are_read_again_after_a_fetch_only(client, shop: RepoBuilder) -> No
     shop.tag("v2.0")
     # Cache time 0: the next call fetches, and the new tag is listed.
     assert [ref["name"] for ref in client.get("/api/v1/projects/shop/refs?q=v2").get_json()["refs"]] == ["v2.0"]
+    shop.commit("fourth", {"VERSION": "2.0.1\n"})
+    shop.tag("v2.0.1")
+    newest_first = client.get("/api/v1/projects/shop/refs?q=v2").get_json()["refs"]
+    assert [ref["name"] for ref in newest_first] == ["v2.0.1", "v2.0"]
+    # The ref named exactly comes first (a picker showing a few of many matches lists the one typed).
+    exact = client.get("/api/v1/projects/shop/refs?q=v2.0&limit=1").get_json()
+    assert [ref["name"] for ref in exact["refs"]] == ["v2.0"] and exact["total"] == 2
 
 
 def test_what_will_ship_lists_commits_and_reverts_or_says_rollback(client, shop: RepoBuilder) -> None:
@@ -150,6 +148,19 @@ def test_deployed_versions_and_roll_back(client, embedded) -> None:
 
     chosen = client.post("/api/v1/projects/sampleapp/environments/staging/rollback", json={"to_run": first})
     assert chosen.status_code == 201 and chosen.get_json()["rollback_of"] == current
+
+
+def test_a_git_rollback_deploys_the_commit_it_goes_back_to(client, shop: RepoBuilder) -> None:
+    first = deployed("shop", "staging", shop.head("v1.0"))
+    current = deployed("shop", "staging", shop.head("main"))
+    shop.commit("fourth", {"VERSION": "1.3\n"})  # main moves on: the rollback still deploys v1.0's commit
+
+    answer = client.post("/api/v1/projects/shop/environments/staging/rollback")
+
+    assert answer.status_code == 201, answer.get_json()
+    rollback = answer.get_json()
+    assert (rollback["commit"], rollback["ref"], rollback["rollback_of"]) == (shop.head("v1.0"), "main", current)
+    assert rollback["commit_subject"] == "s" and first < rollback["id"]
 
 
 def test_roll_back_refusals(client, embedded) -> None:

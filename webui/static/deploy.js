@@ -14,8 +14,14 @@
   const deployedLine = document.getElementById("ship-deployed");
   const commits = document.getElementById("ship-commits");
   const WAIT_MS = 250;
+  // What may name a commit not in the list (an abbreviated or full id).
+  const COMMIT_RE = /^[0-9a-fA-F]{7,40}$/;
   let timer = null;
   let asked = 0;
+  let refsAsked = 0;
+  // The names the picker lists now: only those (or a commit id) are compared, so a half-typed name
+  // ("v1" on the way to "v1.4") is not sent to be refused.
+  let listed = [];
 
   function element(tag, className, text) {
     const node = document.createElement(tag);
@@ -34,6 +40,9 @@
   }
 
   function showRefs(body) {
+    listed = body.refs.map(function (ref) {
+      return ref.name;
+    });
     options.replaceChildren();
     body.refs.forEach(function (ref) {
       const item = element("li");
@@ -61,10 +70,17 @@
   }
 
   function loadRefs() {
+    const number = ++refsAsked;
     const url = picker.dataset.refsUrl + "?limit=20&q=" + encodeURIComponent(input.value.trim());
-    getJson(url).then(showRefs).catch(function (error) {
-      options.replaceChildren(element("li", "error", error.message));
-    });
+    return getJson(url)
+      .then(function (body) {
+        if (number === refsAsked) showRefs(body); // a later keystroke's answer wins
+      })
+      .catch(function (error) {
+        if (number !== refsAsked) return;
+        listed = [];
+        options.replaceChildren(element("li", "error", error.message));
+      });
   }
 
   function commitItem(change) {
@@ -82,8 +98,14 @@
     const ref = input.value.trim();
     const number = ++asked;
     commits.replaceChildren();
+    deployedLine.textContent = "";
+    summary.classList.remove("rollback");
     if (!ref) {
       summary.textContent = "Choose a branch, tag or commit.";
+      return;
+    }
+    if (listed.indexOf(ref) < 0 && !COMMIT_RE.test(ref)) {
+      summary.textContent = "Pick a branch or tag from the list, or type a commit id.";
       return;
     }
     summary.textContent = "…";
@@ -114,11 +136,9 @@
   input.addEventListener("input", function () {
     clearTimeout(timer);
     timer = setTimeout(function () {
-      loadRefs();
-      showChanges();
+      loadRefs().then(showChanges);
     }, WAIT_MS);
   });
   environment.addEventListener("change", showChanges);
-  loadRefs();
-  showChanges();
+  loadRefs().then(showChanges);
 })();
