@@ -9,7 +9,6 @@ from playdeck.delivery_metrics import WINDOWS_DAYS, parse_days
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.launch_form import LaunchForm
 from playdeck.projects import is_built_in
-from playdeck.releases.rollback import submit_rollback
 from playdeck.runs.events import EVENTS_PER_PAGE
 from playdeck.runs.states import RunState
 from playdeck.serializers import HOST_SUMMARY_FIELDS
@@ -120,8 +119,8 @@ def rollback(name: str, environment: str) -> Response:
     _require_same_origin()
     authorize.refuse_actor_fields(request.form, "requested_by")
     authorize.require_deploy(name, environment)
-    run = submit_rollback(name, environment, requested_by=authorize.actor())
-    return redirect(url_for("pages.run", run_id=run.id), 303)
+    run = queries.roll_back(name, environment, authorize.actor())
+    return redirect(url_for("pages.run", run_id=run["id"]), 303)
 
 
 @bp.get("/runs")

@@ -18,7 +18,7 @@ from playdeck.launch_form import LaunchForm
 from playdeck.launch_inputs import project_form
 from playdeck.models import Project, Run
 from playdeck.projects import get_environment, get_project, list_projects
-from playdeck.releases import deployments
+from playdeck.releases import deployments, rollback
 from playdeck.runs import queries
 from playdeck.runs.progress import HOST_SUMMARIES, RunFacts, run_progress
 from playdeck.runs.queries import RunFilters, RunPage, get_run, list_runs
@@ -88,6 +88,16 @@ def submit(request: RunRequest) -> JsonDict:
     with session_scope() as session:
         run_id = submit_run(session, request).id
     return run_detail(run_id)
+
+
+def roll_back(project_name: str, environment_name: str, by: str, to_run: object = None) -> JsonDict:
+    """Roll the environment back (``playdeck.releases.rollback``): queued like any deploy. The caller has checked
+    that ``by`` may deploy there."""
+    with session_scope() as session:
+        project = get_project(session, project_name)
+        environment = get_environment(project, environment_name)
+        request = rollback.rollback_request(session, project, environment, requested_by=by, to_run=to_run)
+    return submit(request)
 
 
 def relaunch_run(run_id: int, hosts: str, by: str) -> JsonDict:

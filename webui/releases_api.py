@@ -13,9 +13,8 @@ from flask import Blueprint, Response, jsonify, request
 from playdeck import audit
 from playdeck.auth.permissions import Action
 from playdeck.errors import ValidationError
-from playdeck.releases import deployments, push_deploys, ref_listing, rollback, shipping
-from playdeck.serializers import run_json
-from webui import access, authorize
+from playdeck.releases import deployments, push_deploys, ref_listing, shipping
+from webui import access, authorize, queries
 from webui.created import created
 from webui.origin import require_same_origin
 from webui.params import int_param
@@ -66,8 +65,8 @@ def roll_back(project: str, environment: str) -> tuple[Response, int]:
     require_same_origin("rollbacks can only be started from Playdeck's own pages or through the API")
     body = optional_json_body(("to_run",), '{"to_run": RUN_ID}')
     authorize.require_deploy(project, environment)
-    run = rollback.submit_rollback(project, environment, requested_by=authorize.actor(), to_run=body.get("to_run"))
-    return created(run_json(run), "api.get_run_json", run_id=run.id)
+    run = queries.roll_back(project, environment, authorize.actor(), body.get("to_run"))
+    return created(run, "api.get_run_json", run_id=run["id"])
 
 
 @bp.post("/git-hook")

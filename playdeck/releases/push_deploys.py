@@ -30,7 +30,7 @@ from playdeck.git import Mirror
 from playdeck.models import Project
 from playdeck.projects.git_source import GitSource
 from playdeck.releases import push_payloads
-from playdeck.runs.requests import RunRequest, submit_run
+from playdeck.runs.requests import RunRequest, resolve, submit_run
 from playdeck.settings import get_settings
 
 REFUSED = "the push hook's signature is missing or does not match the project's webhook secret"
@@ -125,7 +125,10 @@ def _queue(name: str, project: _Project, mirror: Mirror, environment: str, push:
         commit_subject=commit.subject,
     )
     with audit.acting_as(principal.name, audit.current_actor().address):
-        return submit_run(request).id
+        request = resolve(request)  # names its commit: checked, nothing fetched
+        with session_scope() as session:
+            # Sent to the workers once this commits.
+            return submit_run(session, request).id
 
 
 def handle_push(name: str, headers: Mapping[str, str], body: bytes) -> HookAnswer:

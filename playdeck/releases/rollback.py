@@ -17,13 +17,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from playdeck.commit_label import short_sha
-from playdeck.db import session_scope
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.models import Environment, Project, Run
-from playdeck.projects import get_environment, get_project
 from playdeck.runs.queries import get_run, is_real_deploy, is_successful, last_successful_deploy
 from playdeck.runs.relaunch import relaunch_request
-from playdeck.runs.requests import RunRequest, submit_run
+from playdeck.runs.requests import RunRequest
 from playdeck.runs.states import RunState
 
 
@@ -92,13 +90,3 @@ def rollback_request(
     current, target = rollback_target(session, project, environment, to_run)
     repeat = relaunch_request(session, target.id, requested_by=requested_by)
     return dataclasses.replace(repeat, relaunch_of=None, rollback_of=current.id, check=False)
-
-
-def submit_rollback(project_name: str, environment_name: str, *, requested_by: str, to_run: object = None) -> Run:
-    """``rollback_request`` in its own transaction, then submitted like any deploy (its own, committed before the
-    run is dispatched). The caller has checked that ``requested_by`` may deploy there."""
-    with session_scope() as session:
-        project = get_project(session, project_name)
-        environment = get_environment(project, environment_name)
-        request = rollback_request(session, project, environment, requested_by=requested_by, to_run=to_run)
-    return submit_run(request)
