@@ -18,6 +18,7 @@ from playdeck.errors import ValidationError
 from playdeck.git import Mirror, RefInfo
 from playdeck.projects import get_project
 from playdeck.projects.git_source import GitSource
+from playdeck.serializers import iso
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -45,7 +46,7 @@ class RefListing:
                     "kind": ref.kind,
                     "commit": ref.sha,
                     "short_commit": short_sha(ref.sha),
-                    "date": ref.date.isoformat(),
+                    "date": iso(ref.date),
                     "subject": ref.subject,
                     "author": ref.author,
                 }

@@ -16,6 +16,7 @@ from playdeck.models import Run
 from playdeck.projects import get_environment, get_project
 from playdeck.projects.git_source import GitSource
 from playdeck.runs.queries import last_successful_deploy
+from playdeck.serializers import iso
 
 # Commits listed each way; the totals count them all.
 LISTED = 50
@@ -27,7 +28,7 @@ def commit_json(commit: Commit, is_revert: bool | None = None) -> dict[str, Any]
         "short_commit": short_sha(commit.sha),
         "subject": commit.subject,
         "author": commit.author,
-        "date": commit.date.isoformat(),
+        "date": iso(commit.date),
     }
     if is_revert is not None:
         data["revert"] = is_revert

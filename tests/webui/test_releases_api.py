@@ -4,14 +4,13 @@ A file:// repository made by the test, the embedded services (SQLite)."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import update
 
 from playdeck import db, secrets
 from playdeck.models import Project
+from playdeck.releases.ref_listing import MAX_LIMIT
 from playdeck.runs.requests import RunRequest, request_run
 from playdeck.runs.states import RunState
 from playdeck.runs.transitions import claim_run, finish_run
@@ -184,14 +183,13 @@ def test_roll_back_refusals(client, embedded) -> None:
     assert cross_site.status_code == 403
 
 
-def test_refs_answer_fast_with_5000_tags_and_500_branches(client, shop: RepoBuilder) -> None:
+def test_the_picker_filters_5000_tags_and_500_branches(client, shop: RepoBuilder) -> None:
+    # How fast it answers is the benchmark's (python -m bench git: the version picker row), not a test's.
+    before = len(shop.git("for-each-ref", "refs/heads", "refs/tags").splitlines())
     shop.many_refs(tags=5000, branches=500)
-    client.get("/api/v1/projects/shop/refs")  # the first call fetches and reads the refs
-    timings = []
-    for query in ["", "t0", "t01", "t012", "b04", "v1", "zzz"] * 6:
-        started = time.perf_counter()
-        answer = client.get("/api/v1/projects/shop/refs", query_string={"q": query})
-        timings.append(time.perf_counter() - started)
-        assert answer.status_code == 200
-    timings.sort()
-    assert timings[int(len(timings) * 0.95)] < 0.1, timings
+    everything = client.get("/api/v1/projects/shop/refs", query_string={"limit": MAX_LIMIT}).get_json()
+    assert everything["total"] == before + 5500 and len(everything["refs"]) == MAX_LIMIT
+    typed = client.get("/api/v1/projects/shop/refs", query_string={"q": "t0123"}).get_json()
+    assert typed["total"] == 10 and sorted(ref["name"] for ref in typed["refs"]) == [f"t0123{n}" for n in range(10)]
+    branches = client.get("/api/v1/projects/shop/refs", query_string={"q": "b049"}).get_json()
+    assert branches["total"] == 10 and {ref["kind"] for ref in branches["refs"]} == {"branch"}
