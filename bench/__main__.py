@@ -1,12 +1,13 @@
 """``python -m bench [NAME ...]``: run benchmarks against real services and print one table.
 
 Names: pipeline (issue 2: dispatch latency, overhead ratio), ingest, sse, scale, drain, footprint,
-retention (issue 7), dns (issue 5, needs BIND). No name: every one but dns (``--dns`` adds it).
+retention (issue 7), git (issue 22), dns (issue 5, needs BIND). No name: every one but dns (``--dns`` adds it).
 Needs MariaDB on 127.0.0.1:3306 and Redis on 127.0.0.1:6379 (as ``scripts/test`` starts them). Every
 row's note carries the load average it was measured at: numbers from a busy machine are not results.
 
 ``scale`` and ``retention`` seed ``bench_scale`` (100k runs, 10M events) once, ~15 min, and reuse it;
-the recorded event stream for ``ingest`` is cached in ~/.cache/playdeck-bench (recorded when absent).
+the recorded event stream for ``ingest`` and the 200 MB repository of ``git`` (with its mirror) are cached in
+~/.cache/playdeck-bench (made when absent).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from bench import dns, pipeline
 from bench.harness import BENCH_DIR, Row, loadavg, machine_speed, print_table
 
 ISSUE_7 = ("ingest", "sse", "scale", "drain", "footprint", "retention")
-NAMES = ("pipeline", *ISSUE_7, "dns")
+NAMES = ("pipeline", *ISSUE_7, "git", "dns")
 
 
 def main() -> int:
@@ -35,6 +36,7 @@ def main() -> int:
     parser.add_argument("--dns", action="store_true", help="also the DNS benchmark (issue 5), with its defaults")
     parser.add_argument("--drain-runs", type=int, default=1000, help="queued runs for the drain (default 1000)")
     parser.add_argument("--scale-seconds", type=float, default=10, help="load per endpoint (default 10 s)")
+    parser.add_argument("--git-checkouts", type=int, default=5, help="checkouts of the 200 MB repository (default 5)")
     args = parser.parse_args()
     unknown = sorted(set(args.names) - set(NAMES))
     if unknown:
@@ -87,6 +89,10 @@ def run_one(name: str, args: argparse.Namespace) -> list[Row]:
         from bench import footprint
 
         return footprint.run()
+    if name == "git":
+        from bench import git
+
+        return git.run(checkouts=args.git_checkouts)
     if name == "retention":
         from bench import retention
 
