@@ -37,6 +37,7 @@ def main() -> int:
     parser.add_argument("--drain-runs", type=int, default=1000, help="queued runs for the drain (default 1000)")
     parser.add_argument("--scale-seconds", type=float, default=10, help="load per endpoint (default 10 s)")
     parser.add_argument("--git-checkouts", type=int, default=5, help="checkouts of the 200 MB repository (default 5)")
+    parser.add_argument("--git-pairs", type=int, default=20, help="git/directory deploy pairs (default 20)")
     args = parser.parse_args()
     unknown = sorted(set(args.names) - set(NAMES))
     if unknown:
@@ -92,7 +93,7 @@ def run_one(name: str, args: argparse.Namespace) -> list[Row]:
     if name == "git":
         from bench import git
 
-        return git.run(checkouts=args.git_checkouts)
+        return git.run(checkouts=args.git_checkouts, pairs=args.git_pairs)
     if name == "retention":
         from bench import retention
 
