@@ -1,133 +1,70 @@
 """The reaper: the DB, not the broker or a worker's memory, decides that runs move on.
 
-Every ``reaper_interval_seconds`` (``playdeck reaper``, one per install, under supervisord):
-- a running run whose heartbeat is older than ``lost_after_seconds`` is recorded ``lost`` — its
-  worker died, froze or lost the network; the deploy lock goes with it and the next waiting run is
-  dispatched (and, if the project retries lost runs, a retry is queued). If that worker is in fact
-  alive, its next control poll sees ``lost`` and stops every process of the run, so a run declared
-  lost never goes on anywhere.
-- a queued run whose message was sent more than ``redispatch_after_seconds`` ago and that is not
-  waiting for a deploy lock gets a new message: a broker restarted without persistence loses
-  messages, and a run must not stay queued forever. A duplicate is harmless: one claim wins.
-- a DNS zone with changes that no queued or running regeneration covers gets one (its dirty marker in
-  the DB, not a broker message, says it needs one).
-
-Alongside, on a thread of its own, it sends the webhook notifications (``playdeck.webhook_delivery``).
+One process per install (``playdeck reaper``, under supervisord) keeps the periodic duties of every
+domain in ``DOMAINS`` going (``playdeck.duties``), each on a thread of its own at its own interval:
+lost runs and forgotten queued messages (``playdeck.runs.recovery``), DNS zones with changes no run covers
+(``playdeck.dns.scheduling``), the purge of old runs (``playdeck.runs.purge``) and the webhook notifications
+(``playdeck.webhook_delivery``). A new duty registers in its own module; its module joins ``DOMAINS``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select
-
-from playdeck import webhook_delivery
-from playdeck.db import session_scope
-from playdeck.db_clock import database_time
-from playdeck.dns.scheduling import schedule_dirty
-from playdeck.errors import DispatchError
-from playdeck.models import Project, Run, utcnow
-from playdeck.runs import locks, purge
-from playdeck.runs.dispatch import redispatch_run
-from playdeck.runs.lost import record_lost
-from playdeck.runs.states import RunState
+from playdeck import duties, webhook_delivery
+from playdeck.dns import scheduling
+from playdeck.runs import purge, recovery
 from playdeck.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-# Bounds one pass's work; what is left is taken on the next pass.
-BATCH = 500
+# The modules whose import registers the reaper's duties.
+DOMAINS = (recovery, scheduling, purge, webhook_delivery)
 
 
 @dataclass
 class ReapReport:
-    lost: list[int] = field(default_factory=list)
-    redispatched: list[int] = field(default_factory=list)
-    regenerations: list[int] = field(default_factory=list)
+    """What one pass of every duty did: each duty's result by its name, and the duties that raised."""
 
+    results: dict[str, object] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)
 
-def _age_text(seconds: float) -> str:
-    return f"{seconds:.0f} s"
+    @property
+    def lost(self) -> list[int]:
+        return self.results.get(recovery.LOST_RUNS.name) or []
+
+    @property
+    def redispatched(self) -> list[int]:
+        return self.results.get(recovery.FORGOTTEN_RUNS.name) or []
+
+    @property
+    def regenerations(self) -> list[int]:
+        return self.results.get(scheduling.DIRTY_ZONES.name) or []
 
 
 def reap(settings: Settings | None = None, now: dt.datetime | None = None) -> ReapReport:
+    """One pass of every registered duty, in registration order, in the caller's thread."""
     settings = settings or get_settings()
     report = ReapReport()
-    with session_scope() as session:
-        # Heartbeats carry the database's clock (playdeck.db_clock): judged by it, hosts' skew is moot.
-        beat_now = now or database_time(session)
-        stale_before = beat_now - dt.timedelta(seconds=settings.lost_after_seconds)
-        stale = session.execute(
-            select(Run.id, Run.heartbeat_at, Run.worker_host)
-            .where(Run.state == RunState.RUNNING.value, Run.heartbeat_at < stale_before)
-            .order_by(Run.id)
-            .limit(BATCH)
-        ).all()
-    for row in stale:
-        silent = (beat_now - row.heartbeat_at).total_seconds()
-        reason = f"no heartbeat from worker {row.worker_host} for {_age_text(silent)}: the worker is gone"
-        # None when it ended meanwhile: its own state stands.
-        with session_scope() as session:
-            lost = record_lost(session, row.id, reason)
-        if lost is not None:
-            report.lost.append(row.id)
-
-    # Dispatch times are the web's and workers' own clocks.
-    now = now or utcnow()
-    resend_before = now - dt.timedelta(seconds=settings.redispatch_after_seconds)
-    with session_scope() as session:
-        forgotten = session.execute(
-            select(Run.id, Run.queue, Run.project_id, Run.environment_id, Project.lock_deploys)
-            .join(Project, Run.project_id == Project.id)
-            .where(
-                Run.state == RunState.QUEUED.value,
-                Run.dispatched_at < resend_before,
-                # A message held until not_before is not lost before then.
-                or_(Run.not_before.is_(None), Run.not_before < resend_before),
-            )
-            .order_by(Run.id)
-            .limit(BATCH)
-        ).all()
-        waiting_for_lock = {
-            row.id
-            for row in forgotten
-            if row.lock_deploys and locks.holder(session, row.project_id, row.environment_id) not in (None, row.id)
-        }
-    for row in forgotten:
-        if row.id in waiting_for_lock:
-            continue  # the lock holder dispatches it when it ends
-        try:
-            redispatch_run(row.id, row.queue)
-        except DispatchError:
-            log.exception("could not re-dispatch run %s; next pass tries again", row.id)
-            continue
-        log.warning("run %s still queued well after its message was sent: sent again", row.id)
-        report.redispatched.append(row.id)
-    # Zones with changes BIND does not serve and no run to carry them (a lost message or worker).
-    report.regenerations = schedule_dirty()
+    for duty in duties.registered():
+        outcome = duties.perform(duty, settings, now)
+        if outcome.failed:
+            report.failed.append(duty.name)
+        else:
+            report.results[duty.name] = outcome.result
     return report
 
 
 def run_forever(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     log.info(
-        "reaper: every %.0f s; lost after %.0f s without heartbeat; re-dispatch after %.0f s",
+        "reaper: every %.0f s; lost after %.0f s without heartbeat; re-dispatch after %.0f s; duties: %s",
         settings.reaper_interval_seconds,
         settings.lost_after_seconds,
         settings.redispatch_after_seconds,
+        ", ".join(duty.name for duty in duties.registered()),
     )
-    # The webhook notifications go out from here too: one sender per install, like the reaper.
-    webhook_delivery.start(settings)
-    last_purge = 0.0
-    while True:
-        try:
-            reap(settings)
-            if time.monotonic() - last_purge >= purge.PURGE_EVERY_SECONDS or not last_purge:
-                last_purge = time.monotonic()
-                purge.purge_expired(settings)
-        except Exception:  # a DB outage must not end the reaper: it tries again next pass
-            log.exception("reaper pass failed")
-        time.sleep(settings.reaper_interval_seconds)
+    # The duties' threads are daemons: this thread waits for ever, and the process ends on a signal.
+    duties.start(settings, duties.registered()).wait()

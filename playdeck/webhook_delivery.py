@@ -1,7 +1,8 @@
 """Sends the webhook deliveries ``playdeck.webhooks`` recorded, with retries and exponential backoff.
 
-Runs in the reaper process (one per install), on a thread of its own that looks for due deliveries
-every ``webhook_poll_seconds``. The delivery row is the truth: a restart loses nothing, it only delays.
+A duty of the reaper process (one per install, ``playdeck.duties``), on a thread of its own that looks
+for due deliveries every ``webhook_poll_seconds``. The delivery row is the truth: a restart loses
+nothing, it only delays.
 Each attempt claims its delivery first (a conditional UPDATE that moves ``next_attempt_at`` past the
 request's timeout), so a second sender never posts the same attempt at the same time; a sender that dies
 mid-request leaves the claim to expire and the attempt is made again — at least once, never lost.
@@ -21,7 +22,6 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -29,7 +29,7 @@ from http import HTTPStatus
 import urllib3
 from sqlalchemy import select, update
 
-from playdeck import webhook_targets
+from playdeck import duties, webhook_targets
 from playdeck.db import session_scope
 from playdeck.errors import PlaydeckError
 from playdeck.models import Webhook, WebhookDelivery, utcnow
@@ -244,18 +244,7 @@ def deliver_due(settings: Settings | None = None) -> dict[int, str]:
     return {delivery_id: state for delivery_id, state in results if state is not None}
 
 
-def run_forever(settings: Settings, stop: threading.Event) -> None:
-    while not stop.is_set():
-        try:
-            deliver_due(settings)
-        except Exception:  # a DB outage must not end the sender: it tries again next pass
-            log.exception("webhook delivery pass failed")
-        stop.wait(settings.webhook_poll_seconds)
-
-
-def start(settings: Settings | None = None) -> threading.Event:
-    """Send deliveries on a daemon thread until the returned event is set."""
-    settings = settings or get_settings()
-    stop = threading.Event()
-    threading.Thread(target=run_forever, args=(settings, stop), name="webhook-delivery", daemon=True).start()
-    return stop
+# In the reaper process, on a thread of its own (playdeck.duties): a receiver that times out delays no other duty.
+SENDING = duties.register(
+    "webhook sending", lambda settings, now: deliver_due(settings), every=lambda settings: settings.webhook_poll_seconds
+)

@@ -119,7 +119,8 @@ def purge(older_than_days: int, pause_seconds: float) -> None:
 
 @click.command()
 def reaper() -> NoReturn:
-    """Run the reaper in the foreground: lost runs recorded, forgotten queued runs sent again."""
+    """Run the reaper in the foreground: every domain's periodic duties (lost runs, forgotten queued runs,
+    DNS zones, purge, webhooks)."""
     import logging
 
     from playdeck.reaper import run_forever

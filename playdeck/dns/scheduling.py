@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from playdeck import duties
 from playdeck.db import session_scope
 from playdeck.dns.changes import lock_zone
 from playdeck.dns.models import CHANGED_ZONES, Zone
@@ -259,3 +260,7 @@ def _due(last_run: tuple[str, dt.datetime | None] | None, deleted: bool) -> bool
     if state in RESCHEDULE_AFTER:
         return True
     return deleted and finished_at is not None and (utcnow() - finished_at).total_seconds() >= REMOVAL_RETRY_SECONDS
+
+
+# Every reaper pass: the dirty marker, not a broker message, says a zone needs a run.
+DIRTY_ZONES = duties.register("dns dirty zones", lambda settings, now: schedule_dirty())

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 
+from playdeck import duties
 from playdeck.db import session_scope
 from playdeck.models import Run, RunEvent, RunHostSummary, utcnow
 from playdeck.runs.states import TERMINAL_STATES
@@ -122,3 +123,6 @@ def purge_expired(settings: Settings, now: dt.datetime | None = None) -> PurgeRe
         return None
     cutoff = (now or utcnow()) - dt.timedelta(days=settings.run_retention_days)
     return purge_runs(cutoff)
+
+
+PURGE = duties.register("purge", purge_expired, every=PURGE_EVERY_SECONDS)

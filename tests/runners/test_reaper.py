@@ -133,3 +133,26 @@ def test_a_worker_host_whose_clock_is_behind_keeps_its_live_runs_and_its_standin
         shown = {view.id: view for view in workers.list_workers(session)}
     assert shown[worker.id].state == "active"
     assert shown[worker.id].heartbeat_age() < 5
+
+
+def test_a_duty_that_raises_is_logged_and_the_others_still_run(embedded, monkeypatch, caplog):
+    """A duty that fails (here a query the DB refuses, as in an outage of its table) is logged and the
+    duties after it in the same pass still do their work; a new duty joins by registering, no loop edit."""
+    from sqlalchemy import text
+
+    from playdeck import duties
+
+    def broken(settings, now):
+        with db.session_scope() as session:
+            session.execute(text("SELECT * FROM no_such_table"))
+
+    monkeypatch.setattr(duties, "REGISTRY", {"broken": duties.Duty("broken", broken), **duties.REGISTRY})
+    forgotten = queue()
+    age(forgotten, dispatched_at=embedded.redispatch_after_seconds + 1)
+
+    report = reaper.reap()
+
+    assert report.failed == ["broken"]
+    assert report.redispatched == [forgotten]
+    assert set(report.results) == {duty.name for duty in duties.registered()} - {"broken"}
+    assert "duty 'broken' failed" in caplog.text and "no_such_table" in caplog.text

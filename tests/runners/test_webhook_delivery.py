@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from playdeck import db, projects, webhook_delivery, webhooks
+from playdeck import db, duties, projects, webhook_delivery, webhooks
 from playdeck.runs.requests import RunRequest
+from playdeck.settings import get_settings
 from tests.conftest import TERMINAL, cancel_run, queue_run, wait_for_state
 from tests.webhook_receiver import allow_loopback, receiver
 
@@ -28,7 +29,7 @@ def submit(project: str, **extra) -> int:
 
 def test_deploys_notify_their_start_and_their_end(test_projects, start_worker, tmp_path):
     start_worker()
-    stop_sending = webhook_delivery.start()
+    stop_sending = duties.start(get_settings(), [webhook_delivery.SENDING])
     try:
         with receiver() as good, receiver() as slack:
             add_hook("marker", good.url)
@@ -58,7 +59,7 @@ def test_a_run_canceled_while_it_runs_notifies_its_cancel(test_projects, start_w
     with db.session_scope() as session:
         projects.add_project(session, "sleepy", "sleep_long.yml", {"dev": "local3.ini"})
     start_worker()
-    stop_sending = webhook_delivery.start()
+    stop_sending = duties.start(get_settings(), [webhook_delivery.SENDING])
     try:
         with receiver() as hook_receiver:
             add_hook("sleepy", hook_receiver.url, events=["canceled"])
