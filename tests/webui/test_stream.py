@@ -49,30 +49,46 @@ def test_the_header_wins_over_the_query(client: FlaskClient, runs: RunDriver) ->
 
 
 def test_events_stored_while_a_client_watches_appear_live(any_client: FlaskClient, runs: RunDriver) -> None:
+    """The run moves on only once the client has seen the step before: queued, then running with three
+    lines, then seven more, then the end — each arriving on the open stream, whatever the machine's load."""
     run_id = runs.create(any_client)
+    seen: list = []
+    progressed = threading.Condition()
+
+    def note(message) -> None:
+        with progressed:
+            seen.append(message)
+            progressed.notify_all()
+
+    def client_has_seen(what: str, condition) -> None:
+        with progressed:
+            assert progressed.wait_for(lambda: condition(seen), timeout=20), f"the client never saw {what}"
 
     def worker() -> None:
-        time.sleep(0.4)
+        client_has_seen("the queued run", lambda ms: any(m.event == "state" for m in ms))
         runs.start(run_id)
         runs.emit(run_id, range(1, 4))
-        time.sleep(0.4)
+        client_has_seen(
+            "the running run's lines", lambda ms: event_counters(ms)[-1:] == [3] and "running" in states(ms)
+        )
         runs.emit(run_id, range(4, 11))
-        time.sleep(0.3)
+        client_has_seen("the later lines", lambda ms: event_counters(ms)[-1:] == [10])
         runs.finish(run_id)
 
     thread = threading.Thread(target=worker)
     thread.start()
     try:
-        messages = read_stream(any_client, f"/api/v1/runs/{run_id}/stream")
+        messages = read_stream(any_client, f"/api/v1/runs/{run_id}/stream", on_message=note)
     finally:
         thread.join()
 
     assert event_counters(messages) == list(range(1, 11))
-    states = [m.data["state"] for m in messages if m.event == "state"]
-    assert states[0] == "queued"
-    assert states[-1] == "successful"
-    assert "running" in states
+    assert states(messages) == ["queued", "running", "successful"]
     assert messages[-1].event == "end"
+
+
+def states(messages: list) -> list[str]:
+    return [m.data["state"] for m in messages if m.event == "state"]
 
 
 def test_a_reconnecting_client_misses_nothing(client: FlaskClient, runs: RunDriver) -> None:
@@ -152,10 +168,11 @@ def test_viewers_of_one_run_share_one_db_poll(client: FlaskClient, runs: RunDriv
 
     threads = [threading.Thread(target=watch, args=(i,)) for i in range(viewers)]
     with recorded_statements() as statements:
+        # From the first viewer on: the feed polls from then, however long the others take to connect.
+        watched_from = time.monotonic()
         for thread in threads:
             thread.start()
         connected.wait(timeout=20)
-        watched_from = time.monotonic()
         for chunk in (range(1, 6), range(6, 11)):
             time.sleep(0.5)
             runs.emit(run_id, chunk)

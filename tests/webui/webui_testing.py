@@ -9,7 +9,7 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,8 +128,15 @@ def sse_messages(chunks: Iterable[bytes]) -> Iterator[SseMessage]:
                 yield message
 
 
-def read_stream(client: FlaskClient, url: str, timeout: float = 20.0, **kwargs: Any) -> list[SseMessage]:
-    """Every message of an SSE response up to and including ``end`` (fails after ``timeout``)."""
+def read_stream(
+    client: FlaskClient,
+    url: str,
+    timeout: float = 20.0,
+    on_message: Callable[[SseMessage], None] | None = None,
+    **kwargs: Any,
+) -> list[SseMessage]:
+    """Every message of an SSE response up to and including ``end`` (fails after ``timeout``);
+    ``on_message`` sees each one as it arrives."""
     response = client.get(url, buffered=False, **kwargs)
     assert response.status_code == 200
     assert response.mimetype == "text/event-stream"
@@ -138,6 +145,8 @@ def read_stream(client: FlaskClient, url: str, timeout: float = 20.0, **kwargs: 
     try:
         for message in sse_messages(response.response):
             received.append(message)
+            if on_message is not None:
+                on_message(message)
             if message.event == "end":
                 return received
             assert time.monotonic() < deadline, f"no end within {timeout} s: {received[-5:]}"
