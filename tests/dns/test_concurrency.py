@@ -4,8 +4,8 @@ sessions, DB rules, the packed export."""
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 
 import dns.name
 import pytest
@@ -27,24 +27,28 @@ def any_zone(request) -> str:
 
 
 def test_a_writer_waits_for_the_zone_lock_and_then_sees_the_other_writers_record(any_zone):
-    holding = threading.Event()
+    holding, release = threading.Event(), threading.Event()
 
     def cname_writer():
         with db.session_scope() as session:
             changes.lock_zone(session, ZONE)
             holding.set()
-            time.sleep(0.5)
+            assert release.wait(30)
             records.create_record(session, ZONE, name="x", rtype="CNAME", value="a.example.org.", who="first")
 
-    thread = threading.Thread(target=cname_writer)
-    thread.start()
+    first = threading.Thread(target=cname_writer)
+    first.start()
     assert holding.wait(10)
-    started = time.monotonic()
-    with pytest.raises(ValidationError, match="CNAME and other records"):
-        create("x", "A", "192.0.2.1")
-    waited = time.monotonic() - started
-    thread.join()
-    assert waited >= 0.3, "the second writer did not wait for the first one's lock"
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        second = pool.submit(create, "x", "A", "192.0.2.1")
+        # While the first writer holds the zone's lock the second cannot be done: without the lock it
+        # would write its A record at once (and the CNAME after it would be the one refused).
+        with pytest.raises(FutureTimeout):
+            second.result(timeout=0.5)
+        release.set()
+        with pytest.raises(ValidationError, match="CNAME and other records"):
+            second.result(timeout=60)
+    first.join()
 
 
 def test_concurrent_writers_lose_no_change_and_no_count(any_zone):
