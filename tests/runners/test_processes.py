@@ -18,8 +18,18 @@ from tests.cli.cli_support import wait_until
 # Runs in a fresh interpreter: becoming a subreaper is per process and must not leak into pytest.
 SCRIPT = textwrap.dedent(
     """
-    import json, subprocess, sys, time
+    import json, os, subprocess, sys, time
     from runners import processes
+
+    def tagged(cmdline, tag):
+        found = []
+        for p in processes.psutil.process_iter(["cmdline"]):
+            try:
+                if p.info["cmdline"] == cmdline and p.environ().get("ORPHAN_TAG") == tag:
+                    found.append(p)
+            except processes.psutil.Error:
+                pass
+        return found
 
     subreaper = processes.become_subreaper() if sys.argv[1] == "subreaper" else False
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}  # never hold the test's pipes
@@ -27,8 +37,14 @@ SCRIPT = textwrap.dedent(
     spare = processes.descendant_pids()
     # Like an ansible task worker: a new session, then its parent exits, orphaning it.
     seconds = sys.argv[2]
-    subprocess.run(["sh", "-c", f"setsid sh -c 'sleep {seconds} & sleep {seconds}' & sleep 0.3"], check=True, **quiet)
-    time.sleep(0.5)
+    tag = {**os.environ, "ORPHAN_TAG": str(os.getpid())}
+    subprocess.run(["sh", "-c", f"setsid sh -c 'sleep {seconds} & sleep {seconds}' & sleep 0.3"], check=True,
+                   env=tag, **quiet)
+    # Both sleeps started (a loaded machine may take its time), wherever they were re-parented.
+    deadline = time.monotonic() + 30
+    while len(tagged(["sleep", seconds], tag["ORPHAN_TAG"])) < 2:
+        assert time.monotonic() < deadline, "the orphaned sleeps never started"
+        time.sleep(0.05)
     orphans = sorted(p.pid for p in processes.descendants() if p.pid not in spare)
     stopped = processes.stop_descendants(spare=spare, grace_seconds=1)
     alive = [pid for pid in orphans if processes.psutil.pid_exists(pid)
