@@ -5,7 +5,6 @@ playbook ends while the DB is still down."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -66,7 +65,7 @@ def test_run_survives_a_database_restart_without_losing_events(chatty, restartab
     settings, worker = chatty
     run_id = start_chatty(ticks=40)
     restartable_mariadb.stop()  # events keep coming while the DB is down
-    time.sleep(3)
+    wait_until(lambda: "DB write failed; will retry" in worker.output(), 60, "the outage to hit the event writes")
     restartable_mariadb.start()
     db.reset_engine()  # this test process's own pool held connections to the old server
 
@@ -85,7 +84,8 @@ def test_playbook_ending_while_the_database_is_down_still_records_its_end_and_ev
         60,
         "the playbook to end while the DB is down",
     )
-    time.sleep(2)  # the worker is now holding the last events and the result, retrying
+    # The worker now holds the last events and the result, retrying.
+    wait_until(lambda: f"run {run_id} events: DB unavailable" in worker.output(), 60, "the worker's last write to wait")
     restartable_mariadb.start()
     db.reset_engine()
 
