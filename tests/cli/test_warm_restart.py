@@ -10,6 +10,7 @@ leave no process behind, and the broker's later redelivery of their messages mus
 from __future__ import annotations
 
 import glob
+import threading
 import time
 from pathlib import Path
 
@@ -26,7 +27,6 @@ from testing.fault_report import executions
 from tests.cli.cli_support import SupervisedPlaydeck, wait_all_running, wait_until
 from tests.conftest import TERMINAL, queue_run, wait_for_state
 
-PAUSE_SECONDS = 15
 WORKER = "playdeck-worker-deploy"
 HOSTS = ("host1", "host2")
 
@@ -40,38 +40,47 @@ def three_slot_marker(test_playbooks, monkeypatch):
     return test_playbooks
 
 
-def submit(marker_file: str, pause: int) -> int:
-    request = RunRequest(
-        project="marker", environment="dev", extra_vars={"marker_file": marker_file, "pause_seconds": pause}
-    )
-    return queue_run(request).id
+def submit(marker_file: str, **extra_vars) -> int:
+    extra_vars = {"marker_file": marker_file, **extra_vars}
+    return queue_run(RunRequest(project="marker", environment="dev", extra_vars=extra_vars)).id
 
 
 def test_restart_waits_for_running_deploys_and_runs_none_twice(
     three_slot_marker, playdeck_up: SupervisedPlaydeck, tmp_path
 ):
     marker = tmp_path / "executions.txt"
-    deploys = [submit(str(marker), PAUSE_SECONDS) for _ in range(3)]
-    for run_id in deploys:
-        assert wait_for_state(run_id, {"running"}, timeout=60) == "running"
+    go_ahead = tmp_path / "go-ahead"  # the deploys wait for it: the restart comes while all three run
+    deploys = [submit(str(marker), release_file=str(go_ahead)) for _ in range(3)]
+    executed_once = sorted(f"{run_id} {host}" for run_id in deploys for host in HOSTS)
+    wait_until(lambda: executions(marker) == executed_once, 90, "the three deploys to wait for the go-ahead")
     with db.session_scope() as session:
         old_worker = {get_run(session, run_id).worker_pid for run_id in deploys}
 
-    started = time.monotonic()
     # supervisorctl restart = stopProcess (waits until stopped) then startProcess.
-    playdeck_up.rpc.supervisor.stopProcess("playdeck-worker-deploy")
-    stop_took = time.monotonic() - started
-    playdeck_up.rpc.supervisor.startProcess("playdeck-worker-deploy")
+    stop = threading.Thread(target=lambda: playdeck_up.rpc.supervisor.stopProcess(WORKER))
+    stop.start()
+    wait_until(
+        lambda: playdeck_up.rpc.supervisor.getProcessInfo(WORKER)["statename"] == "STOPPING",
+        30,
+        "supervisord to stop the worker",
+    )
+    with db.session_scope() as session:
+        # The worker is stopping, and the deploys go on.
+        assert [get_run(session, run_id).state for run_id in deploys] == ["running"] * 3
+    assert stop.is_alive(), "the stop returned while the deploys ran"
+    go_ahead.touch()
+    stop.join(timeout=120)
+    assert not stop.is_alive()
+    playdeck_up.rpc.supervisor.startProcess(WORKER)
 
     with db.session_scope() as session:
         ended = [get_run(session, run_id) for run_id in deploys]
     # The stop returned only after the deploys ended, all of them successfully, each executed once.
     assert [run.state for run in ended] == ["successful"] * 3
     assert all(run.attempt == 1 for run in ended)
-    assert stop_took >= PAUSE_SECONDS / 2
-    assert executions(marker) == sorted(f"{run_id} {host}" for run_id in deploys for host in HOSTS)
+    assert executions(marker) == executed_once
 
-    after = submit(str(marker), 0)
+    after = submit(str(marker))
     assert wait_for_state(after, TERMINAL, timeout=90) == "successful"
     with db.session_scope() as session:
         assert get_run(session, after).worker_pid not in old_worker
@@ -124,7 +133,7 @@ def test_restart_that_kills_after_stopwaitsecs_loses_runs_without_rerun(
     set_stopwaitsecs(playdeck_up, STOP_WAIT_SECONDS, tmp_path)
     worker_log = playdeck_up.layout.log_dir / f"{WORKER}.log"
     marker = tmp_path / "executions.txt"
-    deploys = [submit(str(marker), KILLED_PAUSE_SECONDS) for _ in range(3)]
+    deploys = [submit(str(marker), pause_seconds=KILLED_PAUSE_SECONDS) for _ in range(3)]
     executed_once = sorted(f"{run_id} {host}" for run_id in deploys for host in HOSTS)
     # Each has recorded its execution on both hosts and sits in its pause.
     wait_until(lambda: executions(marker) == executed_once, 90, "the three deploys to reach their pause")

@@ -21,7 +21,6 @@ from tests.cli.cli_support import start_playdeck, stop_process_tree
 from tests.conftest import TERMINAL, configure_test_playbooks, queue_run, wait_for_state
 from tests.runners.test_cancel import wait_until
 
-PAUSE_SECONDS = 10  # long enough that the restart and the worker's reconnection happen mid-run
 # About when the running deploy ends and the worker is free again: sooner would only queue duplicates.
 REDISPATCH_AFTER_SECONDS = 20
 
@@ -44,8 +43,8 @@ def reaper_process(marker_on_restartable_redis, monkeypatch, tmp_path):
     stop_process_tree(process, timeout=30)
 
 
-def submit(environment: str, marker, pause: int = 0) -> int:
-    extra_vars = {"marker_file": str(marker), "pause_seconds": pause}
+def submit(environment: str, marker, **extra_vars) -> int:
+    extra_vars = {"marker_file": str(marker), **extra_vars}
     return queue_run(RunRequest(project="marker", environment=environment, extra_vars=extra_vars)).id
 
 
@@ -54,12 +53,15 @@ def test_redis_restart_mid_run_loses_no_run_and_no_event(
 ):
     worker = start_worker(concurrency=1)  # one slot: the other two runs wait in Redis
     marker = tmp_path / "executions.txt"
-    running = submit("dev", marker, PAUSE_SECONDS)
+    go_ahead = tmp_path / "go-ahead"  # the running deploy waits for it: the restart happens mid-run
+    running = submit("dev", marker, release_file=str(go_ahead))
     same_environment, other_environment = submit("dev", marker), submit("qa", marker)
     wait_until(lambda: executions(marker) == [f"{running} host1", f"{running} host2"], 60, "the run's pause")
     assert throwaway_redis.client().llen("deploy") >= 2  # the waiting runs' messages, lost by the restart
 
     throwaway_redis.restart()
+    wait_until(lambda: "Connection to broker lost" in worker.output(), 60, "the worker to notice the restart")
+    go_ahead.touch()
 
     all_runs = [running, same_environment, other_environment]
     assert [wait_for_state(run_id, TERMINAL, timeout=120) for run_id in all_runs] == ["successful"] * 3

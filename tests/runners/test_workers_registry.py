@@ -21,8 +21,6 @@ from testing.servers import Worker
 from tests.cli.cli_support import PLAYDECK, playdeck, wait_until
 from tests.conftest import TERMINAL, queue_run, wait_for_state
 
-PAUSE_SECONDS = 15
-
 
 @pytest.fixture
 def fast_beats(test_projects: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
@@ -52,13 +50,14 @@ def run_row(run_id: int) -> Run:
         return get_run(session, run_id)
 
 
-def test_workers_lists_each_worker_what_it_runs_and_how_it_ended(fast_beats, start_worker):
+def test_workers_lists_each_worker_what_it_runs_and_how_it_ended(fast_beats, start_worker, tmp_path):
     worker = start_worker(queues="deploy", concurrency=2)
     entry = wait_until(lambda: shown(worker), 30, "the worker in `playdeck workers`")
     assert (entry["state"], entry["queues"], entry["concurrency"]) == ("active", ["deploy"], 2)
     assert entry["pid"] == worker.process.pid and entry["runs"] == []
 
-    run_id = submit(pause_seconds=PAUSE_SECONDS)
+    go_ahead = tmp_path / "go-ahead"  # the run runs until the test creates it, however slow the listing
+    run_id = submit(release_file=str(go_ahead))
     assert wait_for_state(run_id, {"running"}, timeout=60) == "running"
     executing = shown(worker)["runs"]
     assert [(run["id"], run["project"], run["environment"]) for run in executing] == [(run_id, "marker", "dev")]
@@ -66,8 +65,11 @@ def test_workers_lists_each_worker_what_it_runs_and_how_it_ended(fast_beats, sta
     row = next(line for line in table.splitlines() if worker.name in line)
     assert " active " in row and f"{run_id} marker/dev for " in row
 
-    worker.stop()  # warm shutdown: waits for the run
-    assert worker.process.returncode == 0
+    worker.process.send_signal(signal.SIGTERM)  # warm shutdown: waits for the run
+    wait_until(lambda: "Warm shutdown" in worker.output(), 30, "the worker to begin its warm shutdown")
+    assert worker.process.poll() is None and run_row(run_id).state == "running"
+    go_ahead.touch()
+    assert worker.process.wait(timeout=60) == 0
     assert run_row(run_id).state == "successful" and run_row(run_id).worker_id == entry["id"]
     assert shown(worker) is None, "a stopped worker is listed only with --all"
     stopped = shown(worker, "--all")
