@@ -95,6 +95,8 @@ def site(mariadb_server: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         web = None
         try:
             monkeypatch.setenv("PLAYDECK_DATA_DIR", str(tmp / "data"))
+            # Made before any test's own tmp dir: the module's is where its runs may read and write.
+            monkeypatch.setenv("PLAYDECK_RUN_WRITABLE_PATHS", str(tmp))
             configure_test_playbooks(
                 monkeypatch, tmp, f"mysql+pymysql://root@{mariadb_server}/{database}?charset=utf8mb4", broker_url
             )

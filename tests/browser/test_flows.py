@@ -12,6 +12,7 @@ from playdeck.runs.events import event_row, store_events
 from playdeck.runs.requests import RunRequest, request_run
 from playdeck.runs.states import RunState
 from playdeck.runs.transitions import claim_run, finish_run
+from playdeck.settings import get_settings
 from tests.browser.browser_testing import screenshot
 
 RUN_URL = re.compile(r".*/runs/(\d+)$")
@@ -44,14 +45,20 @@ def deploy_from_dashboard(page: Page, project: str, environment: str, extra_vars
 def test_deploy_from_the_dashboard_watch_the_log_grow_then_relaunch(page: Page) -> None:
     page.goto("/")
     screenshot(page, "dashboard")
-    run_id = deploy_from_dashboard(page, "chatty", "dev", "ticks: 5\ntick_seconds: 0.3")
+    # The run ticks once, then waits for the test's go-ahead before five more: the page is open on a
+    # running run, and later lines arrive while it watches, however slowly the browser loaded. The file
+    # is in the site's dir, which the run's sandbox shows it (its own /tmp hides the rest).
+    go_ahead = get_settings().run_writable_paths[0] / "go-ahead"
+    extra_vars = f"ticks: 1\nticks_after: 5\ntick_seconds: 0.3\nrelease_file: {go_ahead}"
+    run_id = deploy_from_dashboard(page, "chatty", "dev", extra_vars)
     # A mark on this document: still there at the end means the page was never reloaded.
     page.evaluate("window.notReloaded = true")
 
-    expect(page.locator("#state-badge")).to_have_text("running")
+    expect(page.locator("#state-badge")).to_have_text("running", timeout=LONG_MS)
     first_item = page.locator("#log .log-line", has_text="item=0")
     expect(first_item.first).to_be_attached(timeout=LONG_MS)
     seen = log_lines(page)
+    go_ahead.touch()
     expect(page.locator("#state-badge")).to_have_text("successful", timeout=LONG_MS)
     # Every later item's line and the recap arrived while the page stayed as it was.
     assert log_lines(page) >= seen + 5
