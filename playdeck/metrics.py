@@ -18,9 +18,11 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Met
 from sqlalchemy import and_, case, func, literal_column, select
 from sqlalchemy.orm import Session
 
+from playdeck.commit_label import short_sha
 from playdeck.db import session_scope
 from playdeck.db_clock import database_time
-from playdeck.models import Run, RunEvent, WebhookDelivery, Worker, utcnow
+from playdeck.models import Environment, Project, Run, RunEvent, WebhookDelivery, Worker, utcnow
+from playdeck.runs.queries import is_real_deploy, is_successful
 from playdeck.runs.states import RunState
 from playdeck.runs.taskqueue import QUEUES
 from playdeck.settings import Settings, get_settings
@@ -199,6 +201,34 @@ def webhook_deliveries(session: Session) -> GaugeMetricFamily:
     return metric
 
 
+def deployed_versions(session: Session) -> GaugeMetricFamily:
+    """What each environment runs: its last successful real deploy, as an info series whose value is when it
+    finished. One series per environment (the labels change with each deploy, they do not pile up)."""
+    metric = GaugeMetricFamily(
+        "playdeck_deployed_version_finished_timestamp_seconds",
+        "The last successful deploy of each environment: its version, ref and commit, and when it finished.",
+        labels=["project", "environment", "version", "ref", "commit"],
+    )
+    last = (
+        select(func.max(Run.id).label("run_id"))
+        .where(is_successful(), is_real_deploy())
+        .group_by(Run.environment_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Project.name, Environment.name, Run.version, Run.ref, Run.commit_sha, Run.finished_at)
+        .join(last, last.c.run_id == Run.id)
+        .join(Environment, Environment.id == Run.environment_id)
+        .join(Project, Project.id == Run.project_id)
+        .where(Project.archived_at.is_(None))
+        .order_by(Project.name, Environment.name)
+    )
+    for project, environment, version, ref, commit, finished_at in rows:
+        when = finished_at.replace(tzinfo=dt.UTC).timestamp() if finished_at else 0
+        metric.add_metric([project, environment, version, ref, short_sha(commit)], when)
+    return metric
+
+
 class PlaydeckCollector:
     """Registered in a fresh registry per scrape: nothing is kept between scrapes."""
 
@@ -214,6 +244,7 @@ class PlaydeckCollector:
             families.append(ingestion_lag(session, now))
             families += workers_online(session)
             families.append(webhook_deliveries(session))
+            families.append(deployed_versions(session))
         queues = sorted({sample.labels["queue"] for sample in families[1].samples})
         families += broker_messages(self.settings, queues)
         yield from families

@@ -88,6 +88,32 @@ def test_metrics_count_runs_queues_durations_lag_and_workers(any_client: FlaskCl
     assert metrics["playdeck_worker_slots"][()] == 2
 
 
+def test_each_environment_reports_the_version_it_runs(any_client: FlaskClient, runs: RunDriver):
+    first, second, broken, queued = (runs.create(any_client, version=v) for v in ("1.0", "1.1", "1.2", "1.3"))
+    dry_run_check = runs.create(any_client, version="9.9", check=True)
+    production = runs.create(any_client, environment="production", version="0.9")
+    for run_id, state in ((first, RunState.SUCCESSFUL), (second, RunState.SUCCESSFUL), (broken, RunState.FAILED),
+                          (dry_run_check, RunState.SUCCESSFUL), (production, RunState.SUCCESSFUL)):  # fmt: skip
+        runs.start(run_id)
+        runs.finish(run_id, state, rc=0 if state is RunState.SUCCESSFUL else 2)
+    finished = utcnow().replace(microsecond=0)
+    set_times(second, finished_at=finished)
+    # As a git project's deploy records them when queued (tests/git cover the resolving itself).
+    with db.session_scope() as session:
+        session.execute(update(Run).where(Run.id == second).values(ref="v1.1", commit_sha="3f2a9c1d0e4b" + "0" * 28))
+    assert queued  # never started: it is not what runs there
+
+    deployed = scrape(any_client)["playdeck_deployed_version_finished_timestamp_seconds"]
+
+    staging = (("commit", "3f2a9c1d0e4b"), ("environment", "staging"), ("project", "sampleapp"), ("ref", "v1.1"),
+               ("version", "1.1"))  # fmt: skip
+    assert deployed[staging] == finished.replace(tzinfo=dt.UTC).timestamp()
+    assert {dict(labels)["environment"]: dict(labels)["version"] for labels in deployed} == {
+        "staging": "1.1",
+        "production": "0.9",
+    }
+
+
 def test_an_idle_install_reports_zeros(client: FlaskClient):
     metrics = scrape(client)
     assert metrics["playdeck_event_ingestion_lag_seconds"][()] == 0
