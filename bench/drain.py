@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.harness import Row, Stack, loadavg
+from bench.harness import Row, Stack, loadavg, run_in_threads
 from bench.pipeline import bare_run
 
 WORKERS = 2
@@ -42,11 +42,7 @@ def bare_wall(runs: int) -> float:
 
         bare_run(Path(workdir), -1, playbook="trivial.yml", inventory="local1.ini")  # warm the page cache
         started = time.perf_counter()
-        threads = [threading.Thread(target=worker) for _ in range(WORKERS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        run_in_threads(worker, WORKERS)
         return time.perf_counter() - started
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import requests
 
 from bench import git_checkout
-from bench.harness import BENCH_DIR, Row, Stack, loadavg, median, percentile, utcnow
+from bench.harness import BENCH_DIR, Row, Stack, loadavg, median, percentile, run_in_threads, utcnow
 from bench.recording import CACHE_DIR
 
 GIT_CACHE = CACHE_DIR / "git"
@@ -247,11 +247,7 @@ def burst_rows(stack: Stack, server, base: Path) -> list[Row]:
         queued_runs.append(queue(stack, "burst", "v1"))
 
     started = time.monotonic()
-    threads = [threading.Thread(target=send) for _ in range(BURST)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_in_threads(send, BURST)
     queued = server.fetches() - before
     runs = [stack.wait_finished(run["id"], poll=0.5) for run in queued_runs]
     commits = {run["commit"] for run in queued_runs}

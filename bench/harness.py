@@ -13,6 +13,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -28,6 +29,15 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 PLAYDECK = shutil.which("playdeck", path=str(Path(sys.executable).parent)) or "playdeck"
 BENCH_USER = "bench"
+
+
+def run_in_threads(target, count: int) -> None:
+    """``target`` on ``count`` threads at once; back when every one has ended."""
+    threads = [threading.Thread(target=target) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def free_port() -> int:
