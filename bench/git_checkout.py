@@ -5,7 +5,9 @@ Builds (once, cached in --dir) a ~200 MB, 10,000-commit repository with git fast
 changing a 2 KB file each; then 5,000 tags and 500 branches. Fetches it into a Mirror (playdeck.git) and
 times, --repeat times each, into fresh directories: ``Mirror.checkout`` (read-tree -u with a private index,
 what Playdeck uses), ``git archive | tar -x``, ``git worktree add --detach`` and ``git clone --shared`` +
-checkout; then ``Mirror.list_refs`` and ``Mirror.resolve``. Prints min / median per row and the load average:
+checkout; then ``Mirror.is_reachable`` (is the run's commit still on a branch or tag?), the worker's whole step
+for a git run (``runners.git_checkout.checkout``: look the commit up, check it is reachable, write its tree),
+``Mirror.list_refs`` and ``Mirror.resolve``. Prints min / median per row and the load average:
 the machine's other work slows everything down.
 """
 
@@ -99,6 +101,22 @@ def compare(mirror_path: Path, sha: str, work: Path, repeat: int) -> None:
     row("git clone --shared + checkout", timed(shared_clone, repeat), "alternates: needs the mirror")
 
 
+def reachability(mirror, sha: str, repeat: int) -> None:
+    """Is main's tip still on a branch or tag: asked of main first (what a run does), or of every ref."""
+    row("Mirror.is_reachable(tip, 'main')", timed(lambda _: mirror.is_reachable(sha, "main"), repeat))
+    row("Mirror.is_reachable(tip): all refs", timed(lambda _: mirror.is_reachable(sha), repeat), "5,500 refs")
+
+
+def run_step(bench_dir: Path, sha: str, work: Path, repeat: int) -> list[float]:
+    """What a worker does before a git run's playbook, its mirror (project 0's) fresh: no fetch."""
+    from runners.git_checkout import checkout, mirror_for
+    from runners.spec import GitSpec
+
+    spec = GitSpec(f"file://{bench_dir / 'big.git'}", "main", sha, False, 10**9, "", "")
+    mirror_for(0, spec, None).fetch(10**9)
+    return timed(lambda n: checkout(0, spec, None, work / f"run{n}"), repeat)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.git_checkout")
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "playdeck-bench-git")
@@ -118,6 +136,8 @@ def main() -> int:
     row("Mirror.checkout (read-tree -u)", timed(lambda n: mirror.checkout(sha, work / f"co{n}"), args.repeat))
     print(f"{'':<38} disk per run: {du(work / 'co0')}")
     compare(mirror.path, sha, work, args.repeat)
+    reachability(mirror, sha, args.repeat)
+    row("the run's step (git_checkout.checkout)", run_step(args.dir, sha, work, args.repeat))
     refs = mirror.list_refs()
     row(f"Mirror.list_refs ({len(refs)} refs)", timed(lambda _: mirror.list_refs(), 20))
     row("Mirror.resolve('v4999')", timed(lambda _: mirror.resolve("v4999"), 20))

@@ -62,7 +62,7 @@ def _refresh(mirror: Mirror, git: GitSpec) -> None:
         raise SourceUnavailable(
             f"commit {_named(git)} is not in the repository (removed by a force-push before this host fetched it?)"
         )
-    if not mirror.is_reachable(git.commit):
+    if not mirror.is_reachable(git.commit, git.ref):
         raise SourceUnavailable(
             f"commit {_named(git)} is on no branch or tag of the repository any more: a force-push removed it after "
             "the run was queued"

@@ -7,7 +7,7 @@ Infrastructure taking plain values (no DB, Flask or Celery). The API:
 - ``credentials.GitCredential``: ``.ssh_key(private_key, known_hosts)`` or ``.https(username, password)``;
 - ``mirror.Mirror(key, url, credential=None, *, allow_file=False, root=None)``: ``fetch(max_age_seconds)``,
   ``fetched_at()``, ``resolve(ref) -> Commit``, ``list_refs() -> list[RefInfo]``,
-  ``commits_between(old_sha, new_sha, limit) -> Changes``, ``has_commit(sha)``, ``is_reachable(sha)``,
+  ``commits_between(old_sha, new_sha, limit) -> Changes``, ``has_commit(sha)``, ``is_reachable(sha, ref="")``,
   ``checkout(sha, dest, submodules=False)``;
 - ``checkout.inside_checkout(root, relative, field) -> Path``: a path of the checkout, or ValidationError;
 - ``objects``: Commit, RefInfo, ChangedCommit, Changes;

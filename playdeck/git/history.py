@@ -4,11 +4,12 @@ between two of them (what a deploy ships, or undoes). Ids are checked hex; no ot
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
 from playdeck.errors import ValidationError
-from playdeck.git import errors
+from playdeck.git import diagnosis, errors
 from playdeck.git.command import GitSession
 from playdeck.git.objects import ChangedCommit, Changes, Commit
 
@@ -44,13 +45,26 @@ def commit_in(git: GitSession, git_dir: Path, sha: str) -> bool:
     return output.stdout.split()[1:2] == ["commit"]
 
 
-def reachable_in(git: GitSession, git_dir: Path, sha: str) -> bool:
-    """Whether a branch or tag leads to ``sha`` (a commit a force-push removed is still stored, unreachable)."""
+def reachable_in(git: GitSession, git_dir: Path, sha: str, tips: Iterable[str] = ()) -> bool:
+    """Whether a branch or tag leads to ``sha`` (a commit a force-push removed is still stored, unreachable).
+    ``tips``: full ids (git's own) of branch or tag tips asked first, the run's ref's usually: one ancestry walk
+    from one tip (26 ms measured on a 10,000-commit mirror) instead of asking each of 5,500 refs (3 s; 0.75 s
+    with the commit-graph each fetch writes), which is left for a commit its own ref no longer leads to."""
     if not commit_in(git, git_dir, sha):
         return False
+    if any(_is_ancestor(git, git_dir, sha, check_sha(tip, "tip")) for tip in tips):
+        return True
     refs = ("refs/heads", "refs/tags")
     output = git.run(f"--git-dir={git_dir}", "for-each-ref", "--count=1", f"--contains={sha}", "--format=x", *refs)
     return bool(output.stdout.strip())
+
+
+def _is_ancestor(git: GitSession, git_dir: Path, sha: str, tip: str) -> bool:
+    base = (f"--git-dir={git_dir}", "merge-base", "--is-ancestor", "--end-of-options")
+    result = git.run(*base, sha, tip, check=False)
+    if result.returncode not in (0, 1):  # 1: not an ancestor; anything else: git could not tell
+        raise git.error(diagnosis.reason_of(result.stderr), result.stderr)
+    return result.returncode == 0
 
 
 def has_commit(git_dir: Path, sha: str) -> bool:
@@ -59,9 +73,9 @@ def has_commit(git_dir: Path, sha: str) -> bool:
         return commit_in(git, git_dir, sha)
 
 
-def is_reachable(git_dir: Path, sha: str) -> bool:
+def is_reachable(git_dir: Path, sha: str, tips: Iterable[str] = ()) -> bool:
     with GitSession() as git:
-        return reachable_in(git, git_dir, sha)
+        return reachable_in(git, git_dir, sha, tips)
 
 
 def _between(git: GitSession, git_dir: Path, include: str, exclude: str | None, limit: int):

@@ -121,6 +121,10 @@ class Mirror:
             try:
                 git.run(
                     f"--git-dir={self.path}",
+                    # A commit-graph of every commit, kept up to date by each fetch: ancestry questions
+                    # (is a run's commit still on a branch or tag?) and checkouts read it instead of parsing
+                    # commits (3 s → 0.75 s asking 5,500 refs measured on a 10,000-commit mirror).
+                    "-c", "fetch.writeCommitGraph=true",
                     "fetch", "--quiet", "--prune", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules",
                     "--", self.url, *REFSPECS,
                     watch=lambda: errors.TOO_LARGE if directory_bytes(self.path) > limit else None,
@@ -154,8 +158,13 @@ class Mirror:
     def has_commit(self, sha: str) -> bool:
         return self.path.exists() and history.has_commit(self.path, sha)
 
-    def is_reachable(self, sha: str) -> bool:
-        return self.path.exists() and history.is_reachable(self.path, sha)
+    def is_reachable(self, sha: str, ref: str = "") -> bool:
+        """Whether a branch or tag leads to commit ``sha``; ``ref`` (the branch or tag it was resolved from, as
+        the user named it) is asked first: it usually does, and asking one ref is far cheaper than all."""
+        if not self.path.exists():
+            return False
+        tip = resolving.tip_of(self.path, ref) if ref else None
+        return history.is_reachable(self.path, sha, [tip] if tip else [])
 
     def checkout(self, sha: str, dest: Path, submodules: bool = False) -> None:
         self._require()

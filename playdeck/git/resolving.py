@@ -76,9 +76,9 @@ def resolve(git_dir: Path, ref: str) -> Commit:
     ref = check_ref(ref)
     with GitSession() as git:
         table = _ref_table(git, git_dir)
-        for candidate in (ref, f"refs/{ref}", f"refs/tags/{ref}", f"refs/heads/{ref}"):
-            if candidate.startswith(tuple(_PREFIXES)) and candidate in table:
-                return commit_info(git, git_dir, table[candidate])
+        named = _named(table, ref)
+        if named is not None:
+            return commit_info(git, git_dir, named)
         if is_commit_id(ref):
             sha = _commit_id(git, git_dir, ref.lower())
             if sha is not None:
@@ -89,6 +89,25 @@ def resolve(git_dir: Path, ref: str) -> Commit:
                 return commit_info(git, git_dir, sha)
     names = sorted({name.split("/", 2)[2] for name in table})
     raise errors.UnknownRef(ref, difflib.get_close_matches(ref, names, n=MAX_MATCHES, cutoff=0.5))
+
+
+def _named(table: dict[str, str], ref: str) -> str | None:
+    """The commit of the branch or tag ``ref`` names, in git's order (as given under refs/, a tag, a branch)."""
+    for candidate in (ref, f"refs/{ref}", f"refs/tags/{ref}", f"refs/heads/{ref}"):
+        if candidate.startswith(tuple(_PREFIXES)) and candidate in table:
+            return table[candidate]
+    return None
+
+
+def tip_of(git_dir: Path, ref: str) -> str | None:
+    """The commit the branch or tag ``ref`` names now (a full id git printed); None for a commit id, a ref the
+    repository no longer has, or a value that is no valid ref name (nothing of it reaches git)."""
+    try:
+        ref = check_ref(ref)
+    except ValidationError:
+        return None
+    with GitSession() as git:
+        return _named(_ref_table(git, git_dir), ref)
 
 
 def _commit_id(git: GitSession, git_dir: Path, hex_id: str) -> str | None:

@@ -89,6 +89,33 @@ def test_force_pushed_commit_is_not_reachable_after_fetch(repo):
         mirror.resolve(removed)
 
 
+def test_a_commit_its_ref_no_longer_leads_to_is_still_reachable_from_another_branch(repo):
+    mirror = mirror_of(repo)
+    work = repo.head("feature")
+    repo.branch("keep", "feature", switch=False)  # the only ref left leading to it, once feature is rewritten
+    repo.switch("feature")
+    _, replacement = repo.rewrite_last("feature work, rewritten")
+    gone = repo.commit("more", {"more.txt": "x"})
+    mirror.fetch()
+    repo.git("reset", "--quiet", "--hard", replacement)
+    repo.publish()  # "more" force-pushed away, on no branch or tag
+    mirror.fetch()
+    assert mirror.is_reachable(work, "feature")  # feature no longer leads to it; keep does
+    assert mirror.is_reachable(replacement, "feature")
+    assert mirror.is_reachable(repo.head("v1.0"), "refs/tags/v1.0")  # an annotated tag: its commit
+    assert mirror.has_commit(gone)
+    for ref in ("feature", "main", "keep", "", "no-such-branch", gone, "-all"):
+        assert not mirror.is_reachable(gone, ref), ref
+
+
+def test_each_fetch_keeps_a_commit_graph_of_the_mirror(repo):
+    mirror = mirror_of(repo)
+    repo.commit("fourth", {"VERSION": "1.3\n"})
+    mirror.fetch()
+    graphs = mirror.path / "objects" / "info"
+    assert (graphs / "commit-graph").exists() or (graphs / "commit-graphs" / "commit-graph-chain").exists()
+
+
 def test_commits_between_lists_what_ships_and_flags_reverts_and_rollbacks(repo):
     old = repo.head("main")
     added = repo.commit("add cache", {"cache.txt": "on\n"})

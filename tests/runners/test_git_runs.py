@@ -158,6 +158,21 @@ def test_a_commit_force_pushed_away_after_queueing_ends_the_run_saying_so(shop, 
     assert "force-push removed it" in reason(run.id) and run.commit_sha[:12] in reason(run.id)
 
 
+def test_a_commit_its_branch_was_force_pushed_away_from_runs_while_another_branch_keeps_it(
+    shop, repo, start_worker, tmp_path
+):
+    out = tmp_path / "out"
+    out.mkdir()
+    repo.commit("three", release(tmp_path, "three", "gamma"))  # on no tag
+    run = queue(out_dir=str(out))
+    repo.branch("keep", switch=False)
+    removed, _ = repo.rewrite_last("three, again")
+    assert removed == run.commit_sha
+    start_worker()
+    assert wait_for_state(run.id, TERMINAL) == "successful", reason(run.id)
+    assert records(out, run.id)["gamma"]["commit"] == removed
+
+
 @pytest.mark.parametrize(
     ("files", "symlinks", "expected"),
     [
