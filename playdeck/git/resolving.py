@@ -1,9 +1,10 @@
 """From a name a user typed to a commit, and the list of names they can pick from.
 
-The user's ref never becomes a git argument: the mirror's branches and tags are read with one
+The user's ref never becomes a git argument of its own: the mirror's branches and tags are read with one
 ``for-each-ref`` and matched in Python (git's own order: the name as given under refs/, then a tag, then a
 branch); a commit id (checked hex) goes to ``cat-file --batch-check`` on stdin. Only full ids that git
-printed itself are passed back to git.
+printed itself are passed back to git. (``tip_of`` lists only a checked ref's full names under refs/heads and
+refs/tags, after ``--end-of-options``, and still matches exactly in Python.)
 """
 
 from __future__ import annotations
@@ -54,14 +55,17 @@ def list_refs(git_dir: Path) -> list[RefInfo]:
     return found
 
 
-def _ref_table(git: GitSession, git_dir: Path) -> dict[str, str]:
-    """Full ref name → commit id, for the branches and tags (annotated tags peeled)."""
+def _ref_table(
+    git: GitSession, git_dir: Path, patterns: tuple[str, ...] = ("refs/heads", "refs/tags")
+) -> dict[str, str]:
+    """Full ref name → commit id, for the branches and tags (annotated tags peeled), or for the refs under
+    ``patterns`` (full names under refs/, each a prefix: the caller picks the exact name)."""
     output = git.run(
         f"--git-dir={git_dir}",
         "for-each-ref",
         "--format=%(refname)%00%(objectname)%00%(*objectname)",
-        "refs/heads",
-        "refs/tags",
+        "--end-of-options",
+        *patterns,
     )
     table = {}
     for line in output.stdout.splitlines():
@@ -91,12 +95,15 @@ def resolve(git_dir: Path, ref: str) -> Commit:
     raise errors.UnknownRef(ref, difflib.get_close_matches(ref, names, n=MAX_MATCHES, cutoff=0.5))
 
 
+def _candidates(ref: str) -> list[str]:
+    """The full names ``ref`` may stand for, in git's order: as given under refs/, a tag, a branch."""
+    names = (ref, f"refs/{ref}", f"refs/tags/{ref}", f"refs/heads/{ref}")
+    return [name for name in names if name.startswith(tuple(_PREFIXES))]
+
+
 def _named(table: dict[str, str], ref: str) -> str | None:
-    """The commit of the branch or tag ``ref`` names, in git's order (as given under refs/, a tag, a branch)."""
-    for candidate in (ref, f"refs/{ref}", f"refs/tags/{ref}", f"refs/heads/{ref}"):
-        if candidate.startswith(tuple(_PREFIXES)) and candidate in table:
-            return table[candidate]
-    return None
+    """The commit of the branch or tag ``ref`` names."""
+    return next((table[name] for name in _candidates(ref) if name in table), None)
 
 
 def tip_of(git_dir: Path, ref: str) -> str | None:
@@ -106,8 +113,10 @@ def tip_of(git_dir: Path, ref: str) -> str | None:
         ref = check_ref(ref)
     except ValidationError:
         return None
+    # Only the few candidate names are listed (checked, full names under refs/heads or refs/tags, after
+    # --end-of-options): reading all 5,500 refs of a big mirror cost more than the ancestry check itself.
     with GitSession() as git:
-        return _named(_ref_table(git, git_dir), ref)
+        return _named(_ref_table(git, git_dir, tuple(_candidates(ref))), ref)
 
 
 def _commit_id(git: GitSession, git_dir: Path, hex_id: str) -> str | None:
