@@ -153,8 +153,8 @@ class RepoBuilder:
         self.publish()
 
 
-def _certificate(directory: Path) -> tuple[Path, Path, Path]:
-    """A CA and a certificate for 127.0.0.1 signed by it: (ca file, certificate, key)."""
+def _certificate(directory: Path, address: str) -> tuple[Path, Path, Path]:
+    """A CA and a certificate for the IP ``address`` signed by it: (ca file, certificate, key)."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Playdeck test CA")])
@@ -165,10 +165,10 @@ def _certificate(directory: Path) -> tuple[Path, Path, Path]:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(ca_key, hashes.SHA256())
     )  # fmt: skip
     leaf = (
-        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, address)]))
         .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(address))]), False)
         .sign(ca_key, hashes.SHA256())
     )  # fmt: skip
     paths = directory / "ca.pem", directory / "server.pem", directory / "server.key"
@@ -262,16 +262,18 @@ class _GitHttpServer(ThreadingHTTPServer):
 
 
 class HttpsGitServer:
-    """Serves the bare repositories under ``root`` at ``https://127.0.0.1:<port>/<name>.git`` to whoever sends
-    HTTP Basic ``username``:``token``. ``ca_file`` is the CA its certificate chains to."""
+    """Serves the bare repositories under ``root`` at ``https://<address>:<port>/<name>.git`` to whoever sends
+    HTTP Basic ``username``:``token``. ``ca_file`` is the CA its certificate chains to. ``address``: where it
+    listens (a namespace's gateway, for a worker inside it), 127.0.0.1 by default."""
 
-    def __init__(self, root: Path, token: str, username: str = "deploy") -> None:
+    def __init__(self, root: Path, token: str, username: str = "deploy", address: str = "127.0.0.1") -> None:
         self.root = root
+        self.address = address
         self.certs = Path(tempfile.mkdtemp(prefix="pd-git-tls-"))
-        self.ca_file, certificate, key = _certificate(self.certs)
+        self.ca_file, certificate, key = _certificate(self.certs, address)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(certificate, key)
-        self.server = _GitHttpServer(("127.0.0.1", 0), _GitHandler)
+        self.server = _GitHttpServer((address, 0), _GitHandler)
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.server.root, self.server.username, self.server.token = root, username, token
         self.server.requests, self.server.lock = [], threading.Lock()
@@ -280,7 +282,7 @@ class HttpsGitServer:
         self.thread.start()
 
     def url(self, name: str) -> str:
-        return f"https://127.0.0.1:{self.port}/{name}.git"
+        return f"https://{self.address}:{self.port}/{name}.git"
 
     def fetches(self) -> int:
         """Fetches served: each begins with the upload-pack advertisement (401s not counted)."""

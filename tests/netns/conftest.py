@@ -55,9 +55,9 @@ class Cluster:
     def executions(self) -> list[str]:
         return self.marker_file.read_text().splitlines() if self.marker_file.exists() else []
 
-    def start_worker(self, host: Host) -> NamespaceWorker:
+    def start_worker(self, host: Host, env: dict[str, str] | None = None) -> NamespaceWorker:
         log = self.tmp_path / f"worker-{host.name}.log"
-        worker = NamespaceWorker(self.network, host, log, queues=QUEUE)
+        worker = NamespaceWorker(self.network, host, log, queues=QUEUE, env=env)
         self.workers.append(worker)
         return worker
 

@@ -58,9 +58,18 @@ def listen_also_on(redis_server: ThrowawayRedis, *addresses: str) -> str:
 
 
 class NamespaceWorker(Worker):
-    """``playdeck worker`` inside ``host``'s namespace, with ``hostname`` as its host name (own UTS namespace)."""
+    """``playdeck worker`` inside ``host``'s namespace, with ``hostname`` as its host name (own UTS namespace);
+    ``env``: variables of its own over this process's (e.g. PLAYDECK_DATA_DIR: a host's own disk)."""
 
-    def __init__(self, network: Network, host: Host, log_path: Path, queues: str, concurrency: int = 1) -> None:
+    def __init__(
+        self,
+        network: Network,
+        host: Host,
+        log_path: Path,
+        queues: str,
+        concurrency: int = 1,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.log_path = log_path
         self.name = f"test-{uuid.uuid4().hex[:8]}"
         self.hostname = f"{network.tag}-{host.name}"
@@ -73,6 +82,6 @@ class NamespaceWorker(Worker):
             host,
             [shutil.which("unshare") or "unshare", "--uts", "sh", "-c", f"hostname {self.hostname} && exec {worker}"],
             log_path,
-            env=dict(os.environ),
+            env={**os.environ, **(env or {})},
         )
         self.wait_ready()
