@@ -95,6 +95,7 @@ def compare(mirror_path: Path, sha: str, work: Path, repeat: int) -> None:
         subprocess.run(["git", "clone", "-q", "--shared", "--no-checkout", str(mirror_path), str(work / f"clone{n}")])
         subprocess.run(["git", "-C", str(work / f"clone{n}"), "checkout", "-q", "--detach", sha], check=True)
 
+    subprocess.run([*git, "worktree", "prune"], check=True)  # a previous bench's, its trees removed since
     row("git archive | tar -x", timed(archive, repeat), du(work / "archive0"))
     row("git worktree add --detach", timed(worktree, repeat), "links back to the mirror")
     subprocess.run([*git, "worktree", "prune"], check=True)
