@@ -9,10 +9,10 @@ from cryptography.fernet import Fernet
 
 from playdeck import db, environments
 from playdeck.runs.queries import get_run
-from playdeck.runs.requests import RunRequest, submit_run
+from playdeck.runs.requests import RunRequest
 from playdeck.settings import get_settings
 from testing.git_servers import HttpsGitServer, RepoBuilder
-from tests.conftest import TERMINAL, use_key, wait_for_state
+from tests.conftest import TERMINAL, queue_run, use_key, wait_for_state
 from tests.git.projects import add_git_project
 from tests.netns.conftest import QUEUE
 
@@ -53,7 +53,7 @@ def test_a_worker_on_another_host_fetches_and_runs_a_commit_it_has_never_seen(cl
         out = tmp_path / "out"
         out.mkdir()
         # Resolved here (this host's mirror fetched), executed there.
-        run = submit_run(RunRequest("shop", "staging", ref=first, requested_by="ci", extra_vars={"out_dir": str(out)}))
+        run = queue_run(RunRequest("shop", "staging", ref=first, requested_by="ci", extra_vars={"out_dir": str(out)}))
         assert server.fetches() == 1
         worker_data = tmp_path / "w1-data"
         worker = net.start_worker(host, env={"PLAYDECK_DATA_DIR": str(worker_data)})

@@ -13,9 +13,9 @@ import pytest
 from playdeck import db
 from playdeck.models import Run
 from playdeck.runs.queries import get_run
-from playdeck.runs.requests import RunRequest, submit_run
+from playdeck.runs.requests import RunRequest
 from testing.git_servers import RepoBuilder
-from tests.conftest import TERMINAL, wait_for_state
+from tests.conftest import TERMINAL, queue_run, wait_for_state
 from tests.git.projects import add_git_project
 
 PLAYBOOK = """\
@@ -86,7 +86,7 @@ def shop(test_playbooks, repo) -> str:
 
 def queue(ref: str = "", **extra_vars) -> Run:
     request = RunRequest("shop", "staging", ref=ref, requested_by="ci", extra_vars=extra_vars)
-    return submit_run(request)
+    return queue_run(request)
 
 
 def records(out: Path, run_id: int) -> dict[str, dict]:
