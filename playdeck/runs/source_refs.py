@@ -46,6 +46,8 @@ def resolved(request: Request) -> Request:
         return request  # request_run says it is required
     with session_scope() as session:
         project = projects.get_project(session, request.project)
+        # An archived project is refused before its repository is asked anything (request_run refuses it too).
+        projects.require_deployable(project)
         source = GitSource.read(session, project) if project.is_git else None
     if source is None:
         return request  # check() refuses a ref for a directory project
