@@ -56,16 +56,20 @@ def run(spec: RunSpec, prepared: Prepared, settings: Settings) -> Executed:
     pump.start()
     try:
         staged = secret_files.stage(prepared.data_dir, run_secrets, spec.vault_id)
-        result = ansible_runner.run(
-            **_runner_args(spec, prepared, staged),
-            # Our own cancel_callback: without one, ansible-runner installs SIGTERM/SIGINT handlers
-            # in the pool child and a warm shutdown's TERM would cancel the deploy.
-            # ansible-runner SIGKILLs the playbook's process group once this says so: after the TERM
-            # sent by the stopper has had its grace period.
-            cancel_callback=stopper.cancel_callback(pump.stop_requested, spec.run_id),
-            event_handler=pump.put,
-        )
-        runner_status, rc = result.status, result.rc
+        if pump.stop_requested.is_set():
+            # Canceled while it was prepared: the playbook is not started at all.
+            runner_status, rc = "canceled", None
+        else:
+            result = ansible_runner.run(
+                **_runner_args(spec, prepared, staged),
+                # Our own cancel_callback: without one, ansible-runner installs SIGTERM/SIGINT handlers
+                # in the pool child and a warm shutdown's TERM would cancel the deploy.
+                # ansible-runner SIGKILLs the playbook's process group once this says so: after the TERM
+                # sent by the stopper has had its grace period.
+                cancel_callback=stopper.cancel_callback(pump.stop_requested, spec.run_id),
+                event_handler=pump.put,
+            )
+            runner_status, rc = result.status, result.rc
     finally:
         try:
             leftovers = _stop_leftovers(prepared, preexisting)

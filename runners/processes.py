@@ -152,16 +152,26 @@ class GracefulStop:
         self.spare = spare
         self.grace_seconds = grace_seconds
         self._deadline: float | None = None
+        self._signaled: set[int] = set()
 
     def begin(self) -> None:
         if self._deadline is None:
             self._deadline = time.monotonic() + self.grace_seconds
-            signal_all([p for p in descendants() if p.pid not in self.spare], signal.SIGTERM)
+            self._signal_newcomers()
 
     def due(self) -> bool:
         if self._deadline is None:
             return False
+        # A stop can come before the playbook's processes exist (while the run is prepared, or between
+        # ansible-runner's start and its fork): those that appear later get their TERM here, at the next
+        # look, instead of living out the whole grace period.
+        self._signal_newcomers()
         return time.monotonic() >= self._deadline or not live_descendants(self.spare)
+
+    def _signal_newcomers(self) -> None:
+        newcomers = [p for p in descendants() if p.pid not in self.spare and p.pid not in self._signaled]
+        self._signaled.update(p.pid for p in newcomers)
+        signal_all(newcomers, signal.SIGTERM)
 
     def cancel_callback(self, stop_requested: threading.Event, run_id: int) -> Callable[[], bool]:
         """ansible-runner's ``cancel_callback``: true once a stop was requested and its grace period is over

@@ -117,3 +117,20 @@ def test_the_cancel_callback_never_raises_and_stops_at_the_grace_deadline(monkey
     while not should_cancel():
         assert time.monotonic() < deadline, "the callback never said to cancel"
         time.sleep(0.05)
+
+
+def test_processes_started_after_a_stop_get_their_term_at_the_next_look():
+    """A cancel that arrives while the run is still being prepared finds no process to signal: the
+    playbook started a moment later must still be stopped at once, not after the whole grace period."""
+    stop_requested = threading.Event()
+    stopper = processes.GracefulStop(spare=processes.descendant_pids(), grace_seconds=60)
+    should_cancel = stopper.cancel_callback(stop_requested, run_id=1)
+    stop_requested.set()
+    stopper.begin()  # nothing of the run exists yet
+    late = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        wait_until(should_cancel, 20, "the late process to be stopped well before the 60 s grace deadline")
+        assert late.wait(timeout=5) == -15  # ended by its TERM
+    finally:
+        late.kill()
+        late.wait()
