@@ -363,6 +363,12 @@ def enqueue(session: Session, run_id: int, state: RunState | str) -> int:
     event = EVENT_OF_STATE.get(RunState(state))
     if event is None:
         return 0
+    return enqueue_event(session, run_id, event)
+
+
+def enqueue_event(session: Session, run_id: int, event: str) -> int:
+    """In the transaction of whatever happened to the run: a pending delivery of ``event`` for each active
+    webhook of the run's project that asked for it. Returns how many."""
     hooks = session.execute(
         select(Webhook.id, Webhook.format, Webhook.events)
         .join(Run, Run.project_id == Webhook.project_id)

@@ -1,7 +1,8 @@
 """The run lifecycle, from a request to its purge.
 
 Where a run is
-- created: ``requests`` (RunRequest, validation, request_run records the queued row, submit_run);
+- created: ``requests`` (validation of a ``run_request.RunRequest``, the release rules of
+  ``playdeck.release_control.admission``, request_run records the queued row, submit_run);
 - queued: ``dispatch`` sends its message through ``taskqueue`` (the Celery producer and queues), after the commit;
 - executed: by a worker in ``runners/`` (runners.execution), which moves it with ``transitions``
   (claim, finish, cancel, supersede, control: conditional UPDATEs) under the environment's ``locks``;

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -15,8 +13,10 @@ from playdeck.errors import ValidationError
 from playdeck.inputs import check_user_name
 from playdeck.launch_form import validate_values
 from playdeck.models import Project, Run, utcnow
+from playdeck.release_control import admission
 from playdeck.runs import source_refs
 from playdeck.runs.dispatch import dispatch_after_commit
+from playdeck.runs.run_request import RunRequest
 from playdeck.runs.states import RunKind, RunState
 from playdeck.runs.transitions import supersede_waiting
 from playdeck.var_names import check_var_name
@@ -34,36 +34,6 @@ MAX_TAGS = 50
 # and server. From a launcher, dns_rndc would be a program the worker executes.
 PLATFORM_VAR_PREFIXES = ("dns_",)
 QUEUE_FOR_KIND = {RunKind.DEPLOY: "deploy", RunKind.DNS: "dns"}
-
-
-@dataclass
-class RunRequest:
-    project: str
-    environment: str
-    version: str = ""
-    extra_vars: dict[str, Any] = field(default_factory=dict)
-    limit: str = ""
-    tags: list[str] = field(default_factory=list)
-    check: bool = False
-    requested_by: str = "anonymous"
-    kind: str = RunKind.DEPLOY
-    # Seconds; None means the project's limit. Never more than the project allows.
-    timeout: int | None = None
-    idle_timeout: int | None = None
-    relaunch_of: int | None = None
-    # A rollback: the run whose deploy this one undoes (playdeck.releases.rollback).
-    rollback_of: int | None = None
-    # Naive UTC; the broker holds the run's message until then. Set by the system (DNS scheduling).
-    not_before: dt.datetime | None = None
-    # True only from Playdeck's own callers (DNS scheduling, retries of lost runs): a run of a built-in
-    # project, of another kind than a deploy, with the platform's variables. Whatever a person or a
-    # program launches (API, web form, CLI, relaunch) leaves it False.
-    platform: bool = False
-    # Git projects: the branch, tag or commit to deploy ("": the project's branch). ``resolve`` resolves it
-    # (``playdeck.runs.source_refs``) and fills in the commit; a relaunch or a rollback names its commit itself.
-    ref: str = ""
-    commit_sha: str | None = None
-    commit_subject: str = ""
 
 
 def _validate(request: RunRequest) -> None:
@@ -175,6 +145,7 @@ def request_run(session: Session, request: RunRequest) -> Run:
     environment = projects.get_environment(project, request.environment)
     _validate_limits(request, project)
     source_refs.check(request, project)
+    admission.check(session, request, project, environment)
     extra_vars, secret_inputs = _launch_values(request, project)
     now = utcnow()
     run = Run(
