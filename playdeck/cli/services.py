@@ -26,6 +26,7 @@ GUNICORN_GRACEFUL_SECONDS = 10  # SSE streams never end by themselves; clients r
 # The user `playdeck up` creates on a fresh install, and the file its random password is left in.
 FIRST_ADMIN = "admin"
 ADMIN_PASSWORD_FILE = "admin-password"
+SECRET_KEY_FILE = "secret-key"
 
 
 def parse_queues(ctx: click.Context, param: click.Parameter, value: str) -> list[str]:
@@ -180,8 +181,8 @@ def up() -> NoReturn:
     """Run everything in the foreground under supervisord: web UI, a deploy worker and a DNS worker."""
     from playdeck.cli import supervisor
 
-    settings = get_settings()
     upgrade_database(with_sample=True)
+    settings = ensure_secret_key(get_settings())
     ensure_port_free(settings.web_host, settings.web_port)
     create_first_admin(settings)
     config = supervisor.write_config(settings)
@@ -190,6 +191,25 @@ def up() -> NoReturn:
     click.echo(f"Logs: {supervisor.SupervisorLayout.for_settings(settings).log_dir}")
     click.echo(f"Status: supervisorctl -c {config} status    Stop: Ctrl-C")
     exec_argv(supervisor.supervisord_argv(config))
+
+
+def ensure_secret_key(settings: Settings) -> Settings:
+    """Without a configured secrets key, `playdeck up` makes one on first start in <data_dir>/secret-key (0600)
+    and every process it starts reads it (PLAYDECK_SECRET_KEY_FILE): the quick start can then store SSH keys
+    and passwords, which without a key are refused (503)."""
+    if settings.secret_key or settings.secret_key_file:
+        return settings
+    from cryptography.fernet import Fernet
+
+    path = settings.data_dir / SECRET_KEY_FILE
+    if not path.exists():
+        write_secret(path, Fernet.generate_key().decode())
+        click.echo(f"First start: created the secrets key in {path} (readable by you only).")
+        click.echo("  Stored secrets cannot be read without it: back it up with the database.")
+    # Inherited by supervisord and so by every program it runs.
+    os.environ["PLAYDECK_SECRET_KEY_FILE"] = str(path)
+    get_settings.cache_clear()
+    return get_settings()
 
 
 def create_first_admin(settings: Settings) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+import requests
 from supervisor.datatypes import RestartWhenExitUnexpected
 from supervisor.options import ServerOptions
 
@@ -18,6 +19,7 @@ from playdeck.cli import supervisor
 from playdeck.errors import PlaydeckError
 from playdeck.settings import get_settings
 from tests.cli.cli_support import SupervisedPlaydeck
+from tests.conftest import api_headers, use_key
 
 WORKERS = ("playdeck-worker-deploy", "playdeck-worker-dns")
 
@@ -120,10 +122,27 @@ def test_supervisord_runs_every_program_and_stops_them_all(playdeck_up: Supervis
     # The fixture's teardown stops supervisord and fails the test if any of these processes is left.
 
 
-def test_the_data_dir_and_every_file_in_it_are_playdecks_users_only(playdeck_up: SupervisedPlaydeck) -> None:
+@pytest.fixture
+def no_secrets_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_key(monkeypatch, None)
+
+
+def test_the_quick_start_makes_a_secrets_key_and_keeps_every_file_its_users_only(
+    no_secrets_key: None, playdeck_up: SupervisedPlaydeck
+) -> None:
     data_dir = playdeck_up.layout.supervisor_dir.parent
-    expected = ["playdeck.db", "cli-token", "admin-password", "log/playdeck-web.log", "log/playdeck-worker-deploy.log"]
+    expected = ["playdeck.db", "cli-token", "admin-password", "secret-key", "log/playdeck-web.log",
+                "log/playdeck-worker-deploy.log"]  # fmt: skip
     assert all((data_dir / name).is_file() for name in expected)
+    # With that key the quick start stores secrets (without one: 503).
+    answer = requests.put(
+        f"{playdeck_up.url}/api/v1/projects/sampleapp/secrets/become_password",
+        json={"value": "s3cret"},
+        headers=api_headers(),
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    assert "s3cret" not in answer.text
 
     entries = [data_dir, *data_dir.rglob("*")]
     # Not even read access for the group or others: the DB, the logs, the token, the broker's messages...
