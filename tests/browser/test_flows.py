@@ -11,7 +11,7 @@ from playdeck import db
 from playdeck.runs.events import event_row, store_events
 from playdeck.runs.requests import RunRequest, request_run
 from playdeck.runs.states import RunState
-from playdeck.runs.transitions import claim_run, finish_run
+from playdeck.runs.transitions import claim_run, finish_run, record_host_summaries
 from playdeck.settings import get_settings
 from tests.browser.browser_testing import screenshot
 
@@ -169,14 +169,38 @@ def test_project_page_draws_the_delivery_charts(page: Page) -> None:
     screenshot(page, "project")
 
 
+def finished_run_with_hosts(hosts: list[str]) -> int:
+    """A successful run of "chatty" whose recap counted every column for each of ``hosts``."""
+    with db.session_scope() as session:
+        run_id = request_run(session, RunRequest("chatty", "prod")).id
+    with db.session_scope() as session:
+        assert claim_run(session, run_id, "testhost", 1)
+    stats = {name: dict.fromkeys(hosts, 12) for name in ("ok", "changed", "failures", "dark", "skipped", "rescued",
+                                                           "ignored")}  # fmt: skip
+    with db.session_scope() as session:
+        record_host_summaries(session, run_id, stats)
+        assert finish_run(session, run_id, RunState.SUCCESSFUL, rc=0)
+    return run_id
+
+
 def test_a_phone_sized_screen_needs_no_sideways_scrolling(page: Page) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
-    for path in ("/", "/runs", "/projects/chatty"):
+    run_id = finished_run_with_hosts(["web-frontend-01.example.internal", "db1"])
+    for path in ("/", "/runs", "/projects/chatty", f"/runs/{run_id}"):
         page.goto(path)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} is {overflow}px wider than a phone screen: {page.evaluate(WIDEST)}"
     page.goto("/")
     screenshot(page, "dashboard-phone")
+
+
+def test_the_signed_in_users_name_is_readable_on_the_bar(page: Page) -> None:
+    page.goto("/runs")
+    name = page.locator(".topbar .user")
+    expect(name).to_be_visible()
+    colour = name.evaluate("(el) => getComputedStyle(el).color")
+    bar = page.locator(".topbar").evaluate("(el) => getComputedStyle(el).backgroundColor")
+    assert colour != bar, f"the user's name is drawn in the bar's own colour {bar}"
 
 
 def test_the_keyboard_reaches_the_content_first(page: Page) -> None:

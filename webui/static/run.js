@@ -337,10 +337,13 @@
     body.replaceChildren();
     run.host_summaries.forEach(function (summary) {
       const row = body.insertRow();
-      row.insertCell().textContent = summary.host;
+      const hostCell = row.insertCell();
+      hostCell.className = "host";
+      hostCell.textContent = summary.host;
       columns.forEach(function (column) {
         const cell = row.insertCell();
         cell.className = "count" + (summary[column] ? " nonzero-" + column : "");
+        cell.dataset.label = column;
         cell.textContent = String(summary[column]);
       });
     });
