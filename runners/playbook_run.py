@@ -27,6 +27,8 @@ ARTIFACT_IDENT = "artifacts"
 # own credentials (the secrets key, a password in the DB or broker URL, the CLI's API token).
 HIDDEN_ENV = ("PLAYDECK_SECRET_KEY", "PLAYDECK_DATABASE_URL", "PLAYDECK_BROKER_URL", "PLAYDECK_TOKEN")
 
+LIBRARY_WARNINGS_IGNORED = "ignore:DSA is deprecated"
+
 # Put the ansible installed beside this interpreter first on PATH, even when its bin directory is not
 # on PATH (a supervisord program, a venv used without activation).
 ANSIBLE_BIN_DIR = str(Path(sys.executable).parent)
@@ -98,6 +100,9 @@ def _runner_args(spec: RunSpec, prepared: Prepared, staged: secret_files.Staged)
         ident=ARTIFACT_IDENT,
         envvars={
             "PATH": f"{ANSIBLE_BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}",
+            # Every ansible process warns at import that cryptography deprecates DSA: a note to Ansible's
+            # developers that opened every run's log. Matched by its text, so Python needs no import for it.
+            "PYTHONWARNINGS": LIBRARY_WARNINGS_IGNORED,
             # Inherited by every process of the run, in any session: lets a sweep find them later.
             orphans.RUN_ENV: orphans.run_tag(spec.run_id),
             # Host keys checked against the environment's, connections reused, modules pipelined.
