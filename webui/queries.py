@@ -17,7 +17,7 @@ from playdeck.delivery_metrics import delivery_metrics
 from playdeck.launch_form import LaunchForm
 from playdeck.launch_inputs import project_form
 from playdeck.models import Project, Run
-from playdeck.projects import get_environment, get_project, list_projects
+from playdeck.projects import get_environment, get_project, is_built_in, list_projects
 from playdeck.releases import deployments, rollback
 from playdeck.runs import queries
 from playdeck.runs.progress import HOST_SUMMARIES, RunFacts, run_progress
@@ -136,9 +136,10 @@ def run_page(args: Mapping[str, str], per_page: int) -> JsonDict:
 
 
 def dashboard() -> list[JsonDict]:
-    """Every project with, per environment, its latest run and its deployed run (``None`` if none)."""
+    """Every project with, per environment, its latest run and its deployed run (``None`` if none). Not the
+    built-in dns project: nobody deploys it, its zones' regenerations are on the DNS pages."""
     with session_scope() as session:
-        projects = list_projects(session)
+        projects = [project for project in list_projects(session) if not is_built_in(project.name)]
         latest, deployed = queries.latest_runs(
             session, [env.id for project in projects for env in project.environments]
         )

@@ -73,7 +73,10 @@ def test_the_deploy_form_refuses_the_dns_project(embedded: Settings) -> None:
     assert response.status_code == 400
     assert escape(BUILT_IN_ERROR) in response.get_data(as_text=True)
     assert run_count() == before
-    assert f"/projects/{DNS_PROJECT}/deploy" not in client.get("/").get_data(as_text=True)
+    dashboard = client.get("/").get_data(as_text=True)
+    assert f"/projects/{DNS_PROJECT}/deploy" not in dashboard
+    # Not listed among the apps at all ("never deployed" beside each zone): its runs are on the DNS pages.
+    assert f'id="project-{DNS_PROJECT}"' not in dashboard and 'id="project-sampleapp"' in dashboard
 
 
 def test_nobody_relaunches_a_regeneration_run(embedded: Settings) -> None:
