@@ -9,6 +9,8 @@ PAGE = "/projects/sampleapp/webhooks"
 
 
 def test_an_admin_adds_pauses_tests_and_deletes_a_webhook_from_the_page(client: FlaskClient):
+    # Found from the project's admin page, not by knowing the address.
+    assert f'href="{PAGE}"' in client.get("/admin/projects/sampleapp").get_data(as_text=True)
     page = client.get(PAGE)
     assert page.status_code == 200 and "No webhooks yet" in page.get_data(as_text=True)
     form = {"url": "https://hooks.example.test/p", "format": "slack", "events": ["failed", "lost"], "active": "1"}
