@@ -26,6 +26,7 @@ from playdeck.dns import models as _dns_models  # noqa: F401
 
 # Re-exported: the data model's base, column types and clock, as every module has imported them from here.
 from playdeck.model_base import Base, BigId, LongText, Timestamp, utcnow
+from playdeck.notifications import models as _notification_models  # noqa: F401
 
 
 class Project(Base):
@@ -377,18 +378,24 @@ class Webhook(Base):
 
 
 class WebhookDelivery(Base):
-    """One notification of one run event to one webhook: recorded in the transaction of the run's state
-    change (an outbox), then sent, and re-sent with backoff, by ``playdeck.webhook_delivery``."""
+    """One notification of one run event to one webhook or notification destination: recorded in the
+    transaction of the run's state change (an outbox), then sent, and re-sent with backoff, by
+    ``playdeck.webhook_delivery``."""
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
         # The sender's poll: pending deliveries whose time has come.
         Index("ix_webhook_deliveries_state_next", "state", "next_attempt_at"),
         Index("ix_webhook_deliveries_webhook", "webhook_id", "id"),
+        Index("ix_webhook_deliveries_destination", "destination_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    # Exactly one of the two is set: a project's webhook, or a routed notification's destination.
+    webhook_id: Mapped[int | None] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    destination_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notification_destinations.id", ondelete="CASCADE", name="fk_webhook_deliveries_destination")
+    )
     # None for a test delivery, which belongs to no run.
     run_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("runs.id", ondelete="CASCADE"))
     event: Mapped[str] = mapped_column(String(20))
@@ -405,7 +412,7 @@ class WebhookDelivery(Base):
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     finished_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
 
-    webhook: Mapped[Webhook] = relationship()
+    webhook: Mapped[Webhook | None] = relationship()
 
     @property
     def attempt_log(self) -> list[dict[str, Any]]:

@@ -176,6 +176,24 @@ class Settings:
     # exist, be active and be allowed to deploy there (a developer granted the project for unprotected
     # environments, a release manager for protected ones), like a person; without it, pushes deploy nothing.
     git_hook_user: str = "git-hook"
+    # Routed notifications (playdeck.notifications). base_url: the web UI's address as people reach it, for
+    # the links in notifications (PLAYDECK_BASE_URL; default PLAYDECK_URL). E-mail goes through smtp_host
+    # ("" : e-mail destinations fail their deliveries with that reason), with STARTTLS unless smtp_starttls
+    # is off, the server's certificate checked against the system's CAs or smtp_ca_file (a private CA),
+    # logging in when smtp_user is set. A running deploy past running_long_factor × the median duration of
+    # the last running_long_runs successful deploys of its environment is "running longer than usual"
+    # (factor 0: never).
+    base_url: str = "http://127.0.0.1:8000"
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_from: str = "playdeck@localhost"
+    smtp_starttls: bool = True
+    smtp_timeout_seconds: float = 10.0
+    smtp_ca_file: Path | None = None
+    running_long_factor: float = 2.0
+    running_long_runs: int = 10
 
     @property
     def runs_dir(self) -> Path:
@@ -250,6 +268,7 @@ def load_settings() -> Settings:
             Path(path).resolve() for path in _env("RUN_WRITABLE_PATHS", "").split(os.pathsep) if path
         ),
         **_source_settings(),
+        **_notification_settings(f"http://{web_host}:{web_port}"),
     )
 
 
@@ -263,6 +282,23 @@ def _source_settings() -> dict[str, Any]:
         galaxy_timeout_seconds=_float("GALAXY_TIMEOUT", 600.0),
         galaxy_server_timeout_seconds=_int("GALAXY_SERVER_TIMEOUT", 60),
         git_hook_user=_env("GIT_HOOK_USER", "git-hook"),
+    )
+
+
+def _notification_settings(default_url: str) -> dict[str, Any]:
+    """Routed notifications: links, SMTP, "running longer than usual"."""
+    return dict(
+        base_url=_env("BASE_URL", _env("URL", default_url)).rstrip("/"),
+        smtp_host=_env("SMTP_HOST", ""),
+        smtp_port=_int("SMTP_PORT", 587),
+        smtp_user=_env("SMTP_USER", ""),
+        smtp_password=_env("SMTP_PASSWORD", ""),
+        smtp_from=_env("SMTP_FROM", "playdeck@localhost"),
+        smtp_starttls=_env("SMTP_STARTTLS", "1").lower() in ("1", "true", "yes"),
+        smtp_timeout_seconds=_float("SMTP_TIMEOUT_SECONDS", 10.0),
+        smtp_ca_file=Path(_env("SMTP_CA_FILE", "")).resolve() if _env("SMTP_CA_FILE", "") else None,
+        running_long_factor=_float("RUNNING_LONG_FACTOR", 2.0),
+        running_long_runs=_int("RUNNING_LONG_RUNS", 10),
     )
 
 

@@ -1,4 +1,6 @@
-"""Sends the webhook deliveries ``playdeck.webhooks`` recorded, with retries and exponential backoff.
+"""Sends the deliveries ``playdeck.webhooks`` (project webhooks) and ``playdeck.notifications.routing``
+(notification destinations) recorded, with retries and exponential backoff: HTTP posts, and e-mail through
+``playdeck.notifications.smtp`` (whose outcome is retried or given up on alike).
 
 A duty of the reaper process (one per install, ``playdeck.duties``), on a thread of its own that looks
 for due deliveries every ``webhook_poll_seconds``. The delivery row is the truth: a restart loses
@@ -28,14 +30,18 @@ from http import HTTPStatus
 
 import urllib3
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from playdeck import duties, webhook_targets
 from playdeck.db import session_scope
 from playdeck.errors import PlaydeckError
 from playdeck.models import Webhook, WebhookDelivery, utcnow
+from playdeck.notifications import smtp
+from playdeck.notifications.models import NotificationDestination
+from playdeck.notifications.outbox import DELIVERED, FAILED, PENDING, TEST_EVENT
 from playdeck.serializers import iso
 from playdeck.settings import Settings, get_settings
-from playdeck.webhooks import DELIVERED, FAILED, PENDING, TEST_EVENT, signing_secret, url_host
+from playdeck.webhooks import signing_secret, url_host
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +58,23 @@ USER_AGENT = "Playdeck-Webhook/1"
 @dataclass(frozen=True)
 class Attempt:
     delivery_id: int
-    webhook_id: int
+    # One of the two: a project's webhook, or a notification destination.
+    webhook_id: int | None
+    destination_id: int | None
+    # "webhook", or the destination's kind (slack, teams, json, email).
+    kind: str
     event: str
     url: str
+    recipients: str
     payload: str
     secret_ciphertext: str
     attempts: int
     active: bool
+
+    @property
+    def owner(self) -> str:
+        """What logs name it by."""
+        return f"webhook {self.webhook_id}" if self.webhook_id is not None else f"destination {self.destination_id}"
 
 
 def backoff_seconds(settings: Settings, attempts: int) -> float:
@@ -72,7 +88,8 @@ def signature(secret: str, body: bytes) -> str:
 
 def _claim(delivery_id: int, settings: Settings) -> Attempt | None:
     now = utcnow()
-    lease = dt.timedelta(seconds=settings.webhook_timeout_seconds + 30)
+    # Past the longest attempt: a post's timeout, or an SMTP exchange of a few round trips, each with its own.
+    lease = dt.timedelta(seconds=max(settings.webhook_timeout_seconds, 4 * settings.smtp_timeout_seconds) + 30)
     with session_scope() as session:
         claimed = session.execute(
             update(WebhookDelivery)
@@ -86,29 +103,40 @@ def _claim(delivery_id: int, settings: Settings) -> Attempt | None:
         )
         if claimed.rowcount != 1:
             return None
-        row = session.execute(
-            select(WebhookDelivery, Webhook)
-            .join(Webhook, WebhookDelivery.webhook_id == Webhook.id)
-            .where(WebhookDelivery.id == delivery_id)
-        ).one()
-        delivery, hook = row
-        return Attempt(
-            delivery.id,
-            hook.id,
-            delivery.event,
-            hook.url,
-            delivery.payload,
-            hook.secret_ciphertext,
-            delivery.attempts,
-            hook.active,
-        )
+        return _attempt(session, delivery_id)
+
+
+def _attempt(session: Session, delivery_id: int) -> Attempt:
+    delivery, hook, destination = session.execute(
+        select(WebhookDelivery, Webhook, NotificationDestination)
+        .outerjoin(Webhook, WebhookDelivery.webhook_id == Webhook.id)
+        .outerjoin(NotificationDestination, WebhookDelivery.destination_id == NotificationDestination.id)
+        .where(WebhookDelivery.id == delivery_id)
+    ).one()
+    common = {"delivery_id": delivery.id, "event": delivery.event, "payload": delivery.payload,
+              "attempts": delivery.attempts}  # fmt: skip
+    if hook is not None:
+        return Attempt(webhook_id=hook.id, destination_id=None, kind="webhook", url=hook.url, recipients="",
+                       secret_ciphertext=hook.secret_ciphertext, active=hook.active, **common)  # fmt: skip
+    return Attempt(webhook_id=None, destination_id=destination.id, kind=destination.kind, url=destination.url,
+                   recipients=destination.recipients, secret_ciphertext="", active=destination.active,
+                   **common)  # fmt: skip
+
+
+def _send(attempt: Attempt, settings: Settings) -> tuple[int | None, str, bool]:
+    """Post or mail the attempt: the receiver's status code (None: none, or a mail), what went wrong
+    ("" if nothing), and whether that is final."""
+    if attempt.kind == "email":
+        outcome = smtp.send(attempt.payload, [a for a in attempt.recipients.split(",") if a], settings)
+        return None, outcome.error, outcome.final
+    return _post(attempt, settings)
 
 
 def _post(attempt: Attempt, settings: Settings) -> tuple[int | None, str, bool]:
     """The receiver's status code (None: no answer), what went wrong ("" if nothing), and whether that is
     final (no retry can help: the address is refused, a 4xx)."""
     try:
-        secret = signing_secret(attempt.webhook_id, attempt.secret_ciphertext)
+        secret = signing_secret(attempt.webhook_id or 0, attempt.secret_ciphertext)
     except PlaydeckError as exc:
         return None, exc.message, False
     try:
@@ -187,7 +215,12 @@ def _give_up_inactive(attempt: Attempt) -> None:
         session.execute(
             update(WebhookDelivery)
             .where(WebhookDelivery.id == attempt.delivery_id)
-            .values(state=FAILED, next_attempt_at=None, finished_at=utcnow(), last_error="the webhook was deactivated")
+            .values(
+                state=FAILED,
+                next_attempt_at=None,
+                finished_at=utcnow(),
+                last_error=f"the {'webhook' if attempt.webhook_id is not None else 'destination'} was deactivated",
+            )
             .execution_options(synchronize_session=False)
         )
 
@@ -202,32 +235,32 @@ def deliver_one(delivery_id: int, settings: Settings | None = None) -> str | Non
     if not attempt.active and attempt.event != TEST_EVENT:
         _give_up_inactive(attempt)
         return FAILED
-    status, error, final = _post(attempt, settings)
+    status, error, final = _send(attempt, settings)
     state = _record(attempt, status, error, final, settings)
     if error:
-        log.warning("webhook %s delivery %s: %s (%s)", attempt.webhook_id, delivery_id, error, state)
+        log.warning("%s delivery %s: %s (%s)", attempt.owner, delivery_id, error, state)
     return state
 
 
-def due(settings: Settings | None = None, limit: int = BATCH) -> dict[int, list[int]]:
-    """Due deliveries (up to ``limit``), oldest first, by webhook."""
+def due(settings: Settings | None = None, limit: int = BATCH) -> dict[tuple[int | None, int | None], list[int]]:
+    """Due deliveries (up to ``limit``), oldest first, by webhook or destination."""
     with session_scope() as session:
         rows = session.execute(
-            select(WebhookDelivery.id, WebhookDelivery.webhook_id)
+            select(WebhookDelivery.id, WebhookDelivery.webhook_id, WebhookDelivery.destination_id)
             .where(WebhookDelivery.state == PENDING, WebhookDelivery.next_attempt_at <= utcnow())
             .order_by(WebhookDelivery.id)
             .limit(limit)
         ).all()
-    by_webhook: dict[int, list[int]] = {}
-    for delivery_id, webhook_id in rows:
-        by_webhook.setdefault(webhook_id, []).append(delivery_id)
-    return by_webhook
+    by_receiver: dict[tuple[int | None, int | None], list[int]] = {}
+    for delivery_id, webhook_id, destination_id in rows:
+        by_receiver.setdefault((webhook_id, destination_id), []).append(delivery_id)
+    return by_receiver
 
 
 def deliver_due(settings: Settings | None = None) -> dict[int, str]:
     """One pass: an attempt at each due delivery (up to ``BATCH``); their states afterwards.
 
-    A webhook's deliveries go one after the other, oldest first, so a receiver hears "started" before
+    A webhook's (a destination's) deliveries go one after the other, oldest first, so a receiver hears "started" before
     "succeeded"; different webhooks are served side by side. A retried notification can still arrive
     after a later one: receivers should go by the run's state and times, not by arrival.
     """

@@ -27,12 +27,14 @@ from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from playdeck import audit, projects, webhook_targets
-from playdeck.commit_label import source_label
 from playdeck.errors import NotFound, ValidationError
-from playdeck.models import Environment, Project, Run, Webhook, WebhookDelivery, utcnow
+from playdeck.models import Run, Webhook, WebhookDelivery, utcnow
+from playdeck.notifications import rendering, routing
+from playdeck.notifications.events import choose
+from playdeck.notifications.outbox import PENDING, TEST_EVENT, delivery_page, pending, run_facts
+from playdeck.notifications.rendering import slack_escape
 from playdeck.runs.states import RunState
 from playdeck.serializers import iso
-from playdeck.settings import get_settings
 
 EVENTS = ("started", "succeeded", "failed", "canceled", "timeout", "lost")
 EVENT_OF_STATE = {
@@ -45,21 +47,10 @@ EVENT_OF_STATE = {
     RunState.TIMEOUT: "timeout",
     RunState.LOST: "lost",
 }
-TEST_EVENT = "test"
 FORMATS = ("json", "slack")
 MAX_URL_CHARS = 2048
 MAX_SECRET_CHARS = 1024
-PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 MAX_DELIVERIES_PAGE = 200
-_SLACK_MARK = {
-    "started": ":arrow_forward:",
-    "succeeded": ":white_check_mark:",
-    "failed": ":x:",
-    "canceled": ":black_square_for_stop:",
-    "timeout": ":hourglass:",
-    "lost": ":warning:",
-    TEST_EVENT: ":bell:",
-}
 
 
 @dataclass(frozen=True)
@@ -106,6 +97,7 @@ def delivery_dict(delivery: WebhookDelivery) -> dict[str, Any]:
     return {
         "id": delivery.id,
         "webhook_id": delivery.webhook_id,
+        "destination_id": delivery.destination_id,
         "run_id": delivery.run_id,
         "event": delivery.event,
         "state": delivery.state,
@@ -150,16 +142,7 @@ def checked_url(url: Any) -> str:
 
 def validate_events(events: Any) -> list[str]:
     """A list (or comma-separated text) of event names, in the canonical order; None: every event."""
-    if events is None:
-        return list(EVENTS)
-    if isinstance(events, str):
-        events = [name.strip() for name in events.split(",") if name.strip()]
-    if not isinstance(events, list) or not events or not all(isinstance(name, str) for name in events):
-        raise ValidationError("events", f"must be a non-empty list of: {', '.join(EVENTS)}")
-    unknown = sorted(set(events) - set(EVENTS))
-    if unknown:
-        raise ValidationError("events", f"unknown event(s) {', '.join(unknown)}; known: {', '.join(EVENTS)}")
-    return [name for name in EVENTS if name in events]
+    return choose(events, EVENTS)
 
 
 def _validate_format(value: Any) -> str:
@@ -300,61 +283,8 @@ def delete_webhook(session: Session, project: str, webhook_id: int, who: str | N
 # --- deliveries -------------------------------------------------------------------------------------
 
 
-def _run_facts(session: Session, run_id: int) -> dict[str, Any]:
-    # Columns, not the ORM object: the state change was a bulk UPDATE that an object already loaded in
-    # this session would not show.
-    row = session.execute(
-        select(Run, Project.name.label("project_name"), Environment.name.label("environment_name"))
-        .join(Project, Run.project_id == Project.id)
-        .join(Environment, Run.environment_id == Environment.id)
-        .where(Run.id == run_id)
-        .execution_options(populate_existing=True)
-    ).one()
-    run = row.Run
-    return {
-        "id": run.id,
-        "kind": run.kind,
-        "project": row.project_name,
-        "environment": row.environment_name,
-        "version": run.version,
-        # Git projects: the ref asked for, the commit deployed and its subject ("", null, "" otherwise).
-        "ref": run.ref,
-        "commit": run.commit_sha,
-        "commit_subject": run.commit_subject,
-        "state": run.state,
-        "reason": run.reason,
-        "requested_by": run.requested_by,
-        "check": run.check_mode,
-        "queued_at": iso(run.queued_at),
-        "started_at": iso(run.started_at),
-        "finished_at": iso(run.finished_at),
-        "duration_seconds": None if run.started_at is None or run.finished_at is None else run.duration_seconds,
-        "url": f"{get_settings().api_url}/runs/{run.id}",
-    }
-
-
-def _slack_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def slack_text(event: str, run: dict[str, Any]) -> str:
-    deployed = source_label(run)
-    what = f"{run['kind']} {deployed}" if deployed else run["kind"]
-    line = (
-        f"{_SLACK_MARK[event]} {_slack_escape(run['project'])}/{_slack_escape(run['environment'])}: "
-        f"<{run['url']}|run {run['id']}> ({_slack_escape(what)} by {_slack_escape(run['requested_by'])}) {event}"
-    )
-    if run["duration_seconds"] is not None:
-        line += f" after {run['duration_seconds']:.0f} s"
-    if run["reason"] and event != "succeeded":
-        line += f": {_slack_escape(run['reason'][:500])}"
-    return line
-
-
 def render(format: str, event: str, run: dict[str, Any]) -> str:
-    if format == "slack":
-        return json.dumps({"text": slack_text(event, run)})
-    return json.dumps({"event": f"run.{event}", "run": run}, sort_keys=True)
+    return rendering.render(format, event, run)
 
 
 def enqueue(session: Session, run_id: int, state: RunState | str) -> int:
@@ -368,7 +298,12 @@ def enqueue(session: Session, run_id: int, state: RunState | str) -> int:
 
 def enqueue_event(session: Session, run_id: int, event: str) -> int:
     """In the transaction of whatever happened to the run: a pending delivery of ``event`` for each active
-    webhook of the run's project that asked for it. Returns how many."""
+    webhook of the run's project that asked for it, and for each notification destination subscribed to
+    it (``playdeck.notifications.routing``). Returns how many."""
+    return _enqueue_to_webhooks(session, run_id, event) + routing.route(session, run_id, event)
+
+
+def _enqueue_to_webhooks(session: Session, run_id: int, event: str) -> int:
     hooks = session.execute(
         select(Webhook.id, Webhook.format, Webhook.events)
         .join(Run, Run.project_id == Webhook.project_id)
@@ -377,28 +312,12 @@ def enqueue_event(session: Session, run_id: int, event: str) -> int:
     chosen = [hook for hook in hooks if event in hook.events.split(",")]
     if not chosen:
         return 0
-    run = _run_facts(session, run_id)
+    run = run_facts(session, run_id)
     now = utcnow()
     for hook in chosen:
-        session.add(_pending(hook.id, run_id, event, render(hook.format, event, run), now))
+        session.add(pending(run_id, event, render(hook.format, event, run), now, webhook_id=hook.id))
     session.flush()
     return len(chosen)
-
-
-def _pending(webhook_id: int, run_id: int | None, event: str, payload: str, now: dt.datetime) -> WebhookDelivery:
-    """A delivery due at once, not yet attempted."""
-    return WebhookDelivery(
-        webhook_id=webhook_id,
-        run_id=run_id,
-        event=event,
-        payload=payload,
-        state=PENDING,
-        attempts=0,
-        last_error="",
-        attempts_json="[]",
-        created_at=now,
-        next_attempt_at=now,
-    )
 
 
 def enqueue_test(session: Session, project: str, webhook_id: int, who: str | None = None) -> WebhookDelivery:
@@ -407,11 +326,11 @@ def enqueue_test(session: Session, project: str, webhook_id: int, who: str | Non
     hook = get_webhook(session, project, webhook_id)
     actor = who or audit.current_actor().name
     if hook.format == "slack":
-        body = {"text": f"{_SLACK_MARK[TEST_EVENT]} Playdeck test notification for project "
-                        f"{_slack_escape(hook.project.name)} (sent by {_slack_escape(actor)})"}  # fmt: skip
+        body = {"text": f":bell: Playdeck test notification for project "
+                        f"{slack_escape(hook.project.name)} (sent by {slack_escape(actor)})"}  # fmt: skip
     else:
         body = {"event": TEST_EVENT, "project": hook.project.name, "webhook_id": hook.id, "sent_by": actor}
-    delivery = _pending(hook.id, None, TEST_EVENT, json.dumps(body, sort_keys=True), utcnow())
+    delivery = pending(None, TEST_EVENT, json.dumps(body, sort_keys=True), utcnow(), webhook_id=hook.id)
     session.add(delivery)
     session.flush()
     audit.record(session, "webhook.test", "webhook", hook.id, {"project": hook.project.name, "delivery": delivery.id},
@@ -424,8 +343,4 @@ def list_deliveries(
 ) -> tuple[list[WebhookDelivery], bool]:
     """Newest first, in keyset pages; the flag says whether older ones exist."""
     hook = get_webhook(session, project, webhook_id)
-    query = select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id)
-    if before_id is not None:
-        query = query.where(WebhookDelivery.id < before_id)
-    rows = list(session.scalars(query.order_by(WebhookDelivery.id.desc()).limit(limit + 1)))
-    return rows[:limit], len(rows) > limit
+    return delivery_page(session, WebhookDelivery.webhook_id == hook.id, before_id, limit)

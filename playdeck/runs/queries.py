@@ -54,6 +54,40 @@ def last_successful_deploy(session: Executor, environment_id: int) -> int | None
     return session.scalar(_LAST_SUCCESSFUL_DEPLOY, {"environment_id": environment_id})
 
 
+# A deploy that ended so leaves its environment broken: the next success "fixes" it.
+BROKEN_ENDS = frozenset({RunState.FAILED.value, RunState.ERROR.value, RunState.TIMEOUT.value})
+_PREVIOUS_ENDED_DEPLOY = (
+    select(Run.state)
+    .where(
+        Run.environment_id == select(Run.environment_id).where(Run.id == bindparam("run_id")).scalar_subquery(),
+        Run.id < bindparam("run_id"),
+        is_real_deploy(),
+        ~is_active(),
+    )
+    .order_by(Run.id.desc())
+    .limit(1)
+)
+_RECENT_SUCCESSFUL_DEPLOYS = (
+    select(Run.started_at, Run.finished_at)
+    .where(Run.environment_id == bindparam("environment_id"), is_successful(), is_real_deploy())
+    .order_by(Run.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
+def fixes_a_failure(session: Executor, run_id: int) -> bool:
+    """The run is a real deploy and its environment's previous real deploy that ended, ended broken
+    (failed, error, timeout): a success of it is a fix."""
+    is_deploy = session.scalar(select(is_real_deploy()).where(Run.id == run_id))
+    return bool(is_deploy) and session.scalar(_PREVIOUS_ENDED_DEPLOY, {"run_id": run_id}) in BROKEN_ENDS
+
+
+def recent_deploy_durations(session: Executor, environment_id: int, limit: int) -> list[float]:
+    """The durations (seconds) of the environment's last ``limit`` successful real deploys, newest first."""
+    rows = session.execute(_RECENT_SUCCESSFUL_DEPLOYS, {"environment_id": environment_id, "limit": limit})
+    return [(finished - started).total_seconds() for started, finished in rows if started and finished]
+
+
 def active_runs(session: Session, limit: int) -> list[Run]:
     """At most ``limit`` queued and running runs, oldest first, with their project and environment."""
     return list(
