@@ -1,0 +1,116 @@
+"""A real SMTP server for notification tests: aiosmtpd on a free local port, STARTTLS required, with a
+throwaway self-signed certificate for 127.0.0.1 (the client is told to trust it through
+PLAYDECK_SMTP_CA_FILE), recording every mail it accepts and refusing the recipients it is told to."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.conftest import free_port
+
+
+def self_signed_cert(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (and localhost) and its key, made now, valid for a day."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "smtp-cert.pem", directory / "smtp-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+@dataclass
+class Mail:
+    mail_from: str
+    recipients: list[str]
+    over_tls: bool
+    message: EmailMessage
+
+
+@dataclass
+class SmtpReceiver:
+    host: str
+    port: int
+    cert: Path
+    # Recipients answered 550 at RCPT.
+    refuse: set[str] = field(default_factory=set)
+    mails: list[Mail] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def wait_for(self, count: int, timeout: float = 30) -> list[Mail]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.mails) >= count:
+                    return list(self.mails)
+            time.sleep(0.05)
+        raise TimeoutError(f"the SMTP server got {len(self.mails)} mails, not {count}, in {timeout} s")
+
+
+class _Handler:
+    def __init__(self, state: SmtpReceiver) -> None:
+        self.state = state
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd's naming
+        if address in self.state.refuse:
+            return "550 5.1.1 no such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's naming
+        message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        with self.state.lock:
+            self.state.mails.append(
+                Mail(envelope.mail_from, list(envelope.rcpt_tos), session.ssl is not None, message)
+            )
+        return "250 Message accepted"
+
+
+@contextmanager
+def smtp_server(directory: Path) -> Iterator[SmtpReceiver]:
+    cert, key = self_signed_cert(directory)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    state = SmtpReceiver("127.0.0.1", free_port(), cert)
+    controller = Controller(
+        _Handler(state), hostname=state.host, port=state.port, tls_context=context, require_starttls=True
+    )
+    controller.start()
+    try:
+        yield state
+    finally:
+        controller.stop()
