@@ -94,9 +94,7 @@ class _Handler:
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's naming
         message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
         with self.state.lock:
-            self.state.mails.append(
-                Mail(envelope.mail_from, list(envelope.rcpt_tos), session.ssl is not None, message)
-            )
+            self.state.mails.append(Mail(envelope.mail_from, list(envelope.rcpt_tos), session.ssl is not None, message))
         return "250 Message accepted"
 
 
