@@ -25,6 +25,8 @@ from webui import (
     health,
     launch_form_api,
     metrics,
+    notification_pages,
+    notifications_api,
     openapi,
     pages,
     project_admin_pages,
@@ -87,6 +89,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(metrics.bp)
     app.register_blueprint(webhooks_api.bp)
     app.register_blueprint(webhook_pages.bp)
+    app.register_blueprint(notifications_api.bp)
+    app.register_blueprint(notification_pages.bp)
     app.register_blueprint(api_docs.bp)
     app.register_blueprint(users_api.bp)
     app.register_blueprint(admin_pages.bp)

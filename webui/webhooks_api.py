@@ -5,31 +5,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, jsonify, url_for
 
 from playdeck import webhooks
 from playdeck.auth.permissions import Action
 from playdeck.db import session_scope
 from playdeck.errors import ValidationError
-from webui import access, authorize
-from webui.params import int_param
+from webui import access, authorize, delivery_log
 from webui.payloads import json_request_body
 
 bp = Blueprint("webhooks_api", __name__, url_prefix="/api/v1/projects/<project>/webhooks")
 
 CREATE_FIELDS = ("url", "format", "events", "secret", "active")
-# Ids are BIGINT (SQLite: 64-bit INTEGER).
-MAX_ID = 2**63 - 1
 
 
 def deliveries_page(project: str, webhook_id: int) -> tuple[list[dict[str, Any]], int | None]:
-    """A page of the delivery log (``before``, ``limit``) and the id the next page starts before."""
-    limit = int_param("limit", request.args.get("limit"), 50, 1, webhooks.MAX_DELIVERIES_PAGE)
-    before = int_param("before", request.args.get("before"), MAX_ID, 1, MAX_ID)
-    with session_scope() as session:
-        found, more = webhooks.list_deliveries(session, project, webhook_id, before, limit)
-        rows = [webhooks.delivery_dict(delivery) for delivery in found]
-    return rows, rows[-1]["id"] if more and rows else None
+    """A page of the webhook's delivery log (``before``, ``limit``) and the id the next page starts before."""
+    return delivery_log.page(
+        lambda session, before, limit: webhooks.list_deliveries(session, project, webhook_id, before, limit)
+    )
 
 
 @bp.get("")

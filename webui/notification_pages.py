@@ -1,0 +1,133 @@
+"""Routed notifications as pages (admins), ``/admin/notifications``: the destinations with a form to add one,
+and each destination's subscriptions (with a form), switches and delivery log. Buttons post forms back here
+(CSRF-checked by ``webui.access``); the work is done by ``playdeck.notifications``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from playdeck.auth.permissions import Action
+from playdeck.db import session_scope
+from playdeck.errors import ValidationError
+from playdeck.models import Project
+from playdeck.notifications import destinations, subscriptions
+from playdeck.notifications.events import EVENTS, FAILURE_EVENTS, PHRASES
+from webui import access, authorize
+from webui.notifications_api import deliveries_page
+
+bp = Blueprint("notification_pages", __name__, url_prefix="/admin/notifications")
+
+
+def _form_context(error: ValidationError | None) -> dict[str, Any]:
+    return {
+        "form": request.form if error is not None else {},
+        "error": error.message if error else None,
+        "error_field": error.field if error else None,
+        "events": EVENTS,
+        "phrases": PHRASES,
+        "failure_events": sorted(FAILURE_EVENTS),
+    }
+
+
+def _list_page(error: ValidationError | None = None, status: int = 200) -> tuple[str, int]:
+    with session_scope() as session:
+        found = destinations.list_all(session)
+    return render_template("notifications.html", destinations=found, kinds=destinations.KINDS,
+                           **_form_context(error)), status  # fmt: skip
+
+
+def _destination_page(name: str, error: ValidationError | None = None, status: int = 200) -> tuple[str, int]:
+    with session_scope() as session:
+        destination = destinations.view(destinations.get(session, name))
+        subs = subscriptions.list_for(session, name)
+        project_names = list(session.scalars(select(Project.name).order_by(Project.name)))
+        environment_names = subscriptions.environment_names(session)
+    rows, next_before = deliveries_page(name)
+    return render_template(
+        "notification_destination.html", destination=destination, subscriptions=subs, deliveries=rows,
+        next_before=next_before, projects=project_names, environments=environment_names,
+        **_form_context(error),
+    ), status  # fmt: skip
+
+
+@bp.get("")
+@access.rule(Action.ADMIN)
+def index() -> tuple[str, int]:
+    return _list_page()
+
+
+@bp.post("")
+@access.rule(Action.ADMIN)
+def create() -> Response | tuple[str, int]:
+    kind = request.form.get("kind", "")
+    target = request.form.get("target", "").strip()
+    try:
+        with session_scope() as session:
+            made = destinations.create(
+                session, request.form.get("name", "").strip(), kind,
+                url=None if kind == "email" else target, recipients=target if kind == "email" else None,
+                active=request.form.get("active") == "1", who=authorize.actor(),
+            )  # fmt: skip
+    except ValidationError as exc:
+        return _list_page(exc, 400)
+    return redirect(url_for("notification_pages.destination", name=made.name), 303)
+
+
+@bp.get("/<name>")
+@access.rule(Action.ADMIN)
+def destination(name: str) -> tuple[str, int]:
+    return _destination_page(name)
+
+
+@bp.post("/<name>/subscriptions")
+@access.rule(Action.ADMIN)
+def subscribe(name: str) -> Response | tuple[str, int]:
+    form = request.form
+    values: dict[str, Any] = {
+        "project": form.get("project") or None,
+        "environment": form.get("environment") or None,
+        "events": form.getlist("events") or [],
+        "failure_only": form.get("failure_only") == "1",
+    }
+    values.update({field: form.get(field) or None for field in subscriptions.QUIET_FIELDS})
+    try:
+        with session_scope() as session:
+            subscriptions.create(session, name, values, who=authorize.actor())
+    except ValidationError as exc:
+        return _destination_page(name, exc, 400)
+    return redirect(url_for("notification_pages.destination", name=name), 303)
+
+
+@bp.post("/<name>/subscriptions/<int:subscription_id>/delete")
+@access.rule(Action.ADMIN)
+def unsubscribe(name: str, subscription_id: int) -> Response:
+    with session_scope() as session:
+        subscriptions.delete(session, name, subscription_id, who=authorize.actor())
+    return redirect(url_for("notification_pages.destination", name=name), 303)
+
+
+@bp.post("/<name>/active")
+@access.rule(Action.ADMIN)
+def set_active(name: str) -> Response:
+    with session_scope() as session:
+        destinations.update(session, name, {"active": request.form.get("active") == "1"}, who=authorize.actor())
+    return redirect(url_for("notification_pages.destination", name=name), 303)
+
+
+@bp.post("/<name>/test")
+@access.rule(Action.ADMIN)
+def test(name: str) -> Response:
+    with session_scope() as session:
+        destinations.enqueue_test(session, name, who=authorize.actor())
+    return redirect(url_for("notification_pages.destination", name=name), 303)
+
+
+@bp.post("/<name>/delete")
+@access.rule(Action.ADMIN)
+def delete(name: str) -> Response:
+    with session_scope() as session:
+        destinations.delete(session, name, who=authorize.actor())
+    return redirect(url_for("notification_pages.index"), 303)
