@@ -4,10 +4,12 @@ and each destination's subscriptions (with a form), switches and delivery log. B
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from playdeck.auth.permissions import Action
 from playdeck.db import session_scope
@@ -101,28 +103,32 @@ def subscribe(name: str) -> Response | tuple[str, int]:
     return redirect(url_for("notification_pages.destination", name=name), 303)
 
 
+def _then_back(name: str, action: Callable[[Session], object]) -> Response:
+    """Do ``action`` in a transaction, then show the destination's page again."""
+    with session_scope() as session:
+        action(session)
+    return redirect(url_for("notification_pages.destination", name=name), 303)
+
+
 @bp.post("/<name>/subscriptions/<int:subscription_id>/delete")
 @access.rule(Action.ADMIN)
 def unsubscribe(name: str, subscription_id: int) -> Response:
-    with session_scope() as session:
-        subscriptions.delete(session, name, subscription_id, who=authorize.actor())
-    return redirect(url_for("notification_pages.destination", name=name), 303)
+    return _then_back(name, lambda session: subscriptions.delete(session, name, subscription_id, who=authorize.actor()))
 
 
 @bp.post("/<name>/active")
 @access.rule(Action.ADMIN)
 def set_active(name: str) -> Response:
-    with session_scope() as session:
-        destinations.update(session, name, {"active": request.form.get("active") == "1"}, who=authorize.actor())
-    return redirect(url_for("notification_pages.destination", name=name), 303)
+    active = request.form.get("active") == "1"
+    return _then_back(
+        name, lambda session: destinations.update(session, name, {"active": active}, who=authorize.actor())
+    )
 
 
 @bp.post("/<name>/test")
 @access.rule(Action.ADMIN)
 def test(name: str) -> Response:
-    with session_scope() as session:
-        destinations.enqueue_test(session, name, who=authorize.actor())
-    return redirect(url_for("notification_pages.destination", name=name), 303)
+    return _then_back(name, lambda session: destinations.enqueue_test(session, name, who=authorize.actor()))
 
 
 @bp.post("/<name>/delete")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -46,16 +46,7 @@ class DestinationView:
     created_by: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "kind": self.kind,
-            "url": self.url,
-            "recipients": self.recipients,
-            "active": self.active,
-            "created_at": iso(self.created_at),
-            "created_by": self.created_by,
-        }
+        return {**asdict(self), "created_at": iso(self.created_at)}
 
 
 def view(destination: NotificationDestination) -> DestinationView:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -42,17 +42,7 @@ class SubscriptionView:
     created_by: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "destination": self.destination,
-            "project": self.project,
-            "environment": self.environment,
-            "events": self.events,
-            "failure_only": self.failure_only,
-            "quiet_hours": self.quiet_hours,
-            "created_at": iso(self.created_at),
-            "created_by": self.created_by,
-        }
+        return {**asdict(self), "created_at": iso(self.created_at)}
 
 
 def _view(session: Session, destination: NotificationDestination, sub: NotificationSubscription) -> SubscriptionView:
