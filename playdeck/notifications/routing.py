@@ -29,19 +29,16 @@ Subscription = NotificationSubscription
 
 def _matching(session: Session, run_id: int) -> list[tuple[NotificationSubscription, str]]:
     """The subscriptions (with their destination's kind) of active destinations that cover the run's
-    project and environment."""
-    run = session.execute(
-        select(Run.project_id, Environment.name)
-        .join(Environment, Run.environment_id == Environment.id)
-        .where(Run.id == run_id)
-    ).one()
+    project and environment: one query, in every state change's transaction."""
     rows = session.execute(
         select(Subscription, NotificationDestination.kind)
         .join(NotificationDestination, Subscription.destination_id == NotificationDestination.id)
+        .join(Run, Run.id == run_id)
+        .join(Environment, Environment.id == Run.environment_id)
         .where(
             NotificationDestination.active == true(),
-            or_(Subscription.project_id.is_(None), Subscription.project_id == run.project_id),
-            or_(Subscription.environment.is_(None), Subscription.environment == run.name),
+            or_(Subscription.project_id.is_(None), Subscription.project_id == Run.project_id),
+            or_(Subscription.environment.is_(None), Subscription.environment == Environment.name),
         )
         .order_by(Subscription.id)
     ).all()

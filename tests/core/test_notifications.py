@@ -49,9 +49,11 @@ def setup(monkeypatch, tmp_path, smtp_port: int, cert: str = "", **extra: str) -
         projects.add_project(session, "other", "sampleapp/deploy.yml", {"staging": "sampleapp/staging.ini"})
 
 
-@pytest.fixture
-def configured(monkeypatch, tmp_path, smtp):
-    setup(monkeypatch, tmp_path, smtp.port, str(smtp.cert))
+@pytest.fixture(params=["sqlite", "mariadb"])
+def configured(monkeypatch, tmp_path, smtp, request):
+    """Each test twice: on SQLite and on MariaDB."""
+    database = {"database_url": request.getfixturevalue("mariadb_url")} if request.param == "mariadb" else {}
+    setup(monkeypatch, tmp_path, smtp.port, str(smtp.cert), **database)
     return smtp
 
 
