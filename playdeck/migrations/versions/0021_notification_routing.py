@@ -1,7 +1,7 @@
 """notification_routing: named notification destinations, their subscriptions, run notices; the webhook
 outbox carries a destination's deliveries too (webhook_id or destination_id)
 
-Revision ID: 0024
+Revision ID: 0021
 Revises: 0020
 Create Date: 2027-01-10 12:00:00.000000
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-revision = '0024'
+revision = '0021'
 down_revision = '0020'
 branch_labels = None
 depends_on = None
