@@ -177,7 +177,7 @@ def test_a_finished_run_page_shows_its_facts_and_host_summary(client: FlaskClien
     assert '<dd data-field="worker_host">testhost</dd>' in page
     assert '<dd data-field="rc">0</dd>' in page
     summary = re.search(r'<table class="host-summary" id="host-summary">(.*?)</table>', page, re.S).group(1)
-    rows = re.findall(r"<tr>\s*<td>(\w+)</td>(.*?)</tr>", summary, re.S)
+    rows = re.findall(r"<tr>\s*<td class=\"host\">(\w+)</td>(.*?)</tr>", summary, re.S)
     counts = {host: re.findall(r">(\d+)</td>", cells) for host, cells in rows}
     # Columns: ok, changed, failed, unreachable, skipped, rescued, ignored.
     assert counts == {"web1": ["3", "1", "0", "0", "0", "0", "0"], "web2": ["2", "0", "1", "0", "0", "0", "0"]}
