@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from playdeck import audit, projects
 from playdeck.errors import ValidationError
 from playdeck.models import Environment
+from playdeck.release_control.required_success import check_requirement
 
 # A queue is a Redis list named after it; keep it to a plain word.
 QUEUE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -78,6 +79,7 @@ class EnvironmentView:
     environment: str
     queue: str | None
     known_hosts_entries: int
+    requires_success_in: str | None
 
     def as_json(self) -> dict:
         return {
@@ -85,11 +87,14 @@ class EnvironmentView:
             "environment": self.environment,
             "queue": self.queue,
             "known_hosts_entries": self.known_hosts_entries,
+            "requires_success_in": self.requires_success_in,
         }
 
 
 def view(project: str, environment: Environment) -> EnvironmentView:
-    return EnvironmentView(project, environment.name, environment.queue, environment.known_hosts_entries)
+    return EnvironmentView(
+        project, environment.name, environment.queue, environment.known_hosts_entries, environment.requires_success_in
+    )
 
 
 def get(session: Session, project_name: str, environment_name: str) -> EnvironmentView:
@@ -98,10 +103,18 @@ def get(session: Session, project_name: str, environment_name: str) -> Environme
 
 
 def set_options(
-    session: Session, project_name: str, environment_name: str, *, queue=UNCHANGED, known_hosts=UNCHANGED
+    session: Session,
+    project_name: str,
+    environment_name: str,
+    *,
+    queue=UNCHANGED,
+    known_hosts=UNCHANGED,
+    requires_success_in=UNCHANGED,
 ) -> EnvironmentView:
-    """Route the environment to ``queue`` (None: back to the kind's default queue) and/or replace its known
-    hosts; audited. Runs already queued keep the queue they were sent to."""
+    """Route the environment to ``queue`` (None: back to the kind's default queue), replace its known hosts,
+    and/or name the environment where what is deployed here must have succeeded first (None: no such rule;
+    ``playdeck.release_control.required_success``); audited. Runs already queued keep their queue and stay
+    queued."""
     project = projects.get_project(session, project_name)
     environment = projects.get_environment(project, environment_name)
     before: dict = {}
@@ -115,6 +128,10 @@ def set_options(
         before["known_hosts_entries"] = len(environment.known_hosts.splitlines())
         after["known_hosts_entries"] = len(normalised.splitlines())
         environment.known_hosts = normalised
+    if requires_success_in is not UNCHANGED:
+        before["requires_success_in"] = environment.requires_success_in
+        after["requires_success_in"] = check_requirement(project, environment, requires_success_in)
+        environment.requires_success_in = after["requires_success_in"]
     if after:
         audit.record(
             session,

@@ -113,6 +113,10 @@ class Environment(Base):
     inline_inventory: Mapped[str | None] = mapped_column(Text)
     # The environment's variables as a YAML mapping, set by the project's editors ("" for none).
     variables_yaml: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The environment of the same project (by name) where a commit (a directory project's version) must have
+    # succeeded before it is deployed here ("production accepts only what succeeded in staging"); None: no rule.
+    # Checked by playdeck.release_control.required_success.
+    requires_success_in: Mapped[str | None] = mapped_column(String(100))
 
     project: Mapped[Project] = relationship(back_populates="environments")
 
@@ -132,6 +136,8 @@ class Run(Base):
         Index("ix_runs_queued_at", "queued_at"),
         # The runs list filtered by requester ("my runs"), newest first (migration 0012).
         Index("ix_runs_requested_by", "requested_by"),
+        # The run page links a run to the promotions made from it (migration 0023).
+        Index("ix_runs_promoted_from_id", "promoted_from_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -189,6 +195,9 @@ class Run(Base):
     # A rollback: the run whose deploy this one undoes (it deploys the commit before that run's).
     # No foreign key: SQLite cannot add one to the runs table without copying it (migration 0019).
     rollback_of_id: Mapped[int | None] = mapped_column(BigId)
+    # A promotion: the successful run (of another environment) whose commit and parameters this one deploys.
+    # No foreign key, as for rollback_of_id (migration 0023).
+    promoted_from_id: Mapped[int | None] = mapped_column(BigId)
     # 0 for a run someone asked for; n for the n-th automatic retry of a lost run (relaunch_of).
     retry_number: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The worker (master process) whose pool executes the run; see Worker.

@@ -59,6 +59,8 @@ def project_json(project: Project) -> dict[str, Any]:
                 # null: the default queue of the run's kind (playdeck env set --queue)
                 "queue": env.queue,
                 "known_hosts_entries": env.known_hosts_entries,
+                # null, or the environment where a commit must have succeeded before it is deployed here
+                "requires_success_in": env.requires_success_in,
             }
             for env in project.environments
         ],
@@ -105,6 +107,7 @@ def run_json(run: Run, with_summaries: bool = True) -> dict[str, Any]:
         "event_count": run.event_count,
         "relaunch_of": run.relaunch_of_id,
         "rollback_of": run.rollback_of_id,
+        "promoted_from": run.promoted_from_id,
         "retry_number": run.retry_number,
     }
     if with_summaries:
@@ -152,6 +155,7 @@ def run_brief_sql() -> ColumnElement[str]:
             "event_count": Run.event_count,
             "relaunch_of": Run.relaunch_of_id,
             "rollback_of": Run.rollback_of_id,
+            "promoted_from": Run.promoted_from_id,
             "retry_number": Run.retry_number,
         }
     )

@@ -254,13 +254,19 @@ def set_protected(name: str, environment: str) -> PageResult:
 @bp.post("/projects/<name>/environments/<environment>/settings")
 @access.rule(Action.ADMIN)
 def set_environment_settings(name: str, environment: str) -> PageResult:
-    """The queue (empty: the default one) and the known_hosts lines, replaced whole."""
-    queue = request.form.get("queue", "").strip() or None
-    known_hosts = request.form.get("known_hosts", "")
+    """The queue (empty: the default one), the known_hosts lines, replaced whole, and the environment what is
+    deployed here must have succeeded in first (empty: no such rule)."""
+    options = {
+        "queue": request.form.get("queue", "").strip() or None,
+        "known_hosts": request.form.get("known_hosts", ""),
+    }
+    # The page's form always sends it; a form without it leaves the rule as it is.
+    if "requires_success_in" in request.form:
+        options["requires_success_in"] = request.form["requires_success_in"] or None
     return _change_project(
         name,
-        lambda session: environments.set_options(session, name, environment, queue=queue, known_hosts=known_hosts),
-        {"environment": environment, "queue": queue or "", "known_hosts": known_hosts},
+        lambda session: environments.set_options(session, name, environment, **options),
+        {"environment": environment, **{key: value or "" for key, value in options.items()}},
     )
 
 

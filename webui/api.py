@@ -92,6 +92,22 @@ def relaunch_run(run_id: int) -> tuple[Response, int]:
     return created(run, "api.get_run_json", run_id=run["id"])
 
 
+@bp.post("/runs/<int:run_id>/promote")
+@access.rule(Action.DEPLOY)
+def promote_run(run_id: int) -> tuple[Response, int]:
+    """201 with a deploy of a successful run's commit and parameters to another environment of its project;
+    body ``{"to": "production"}``. 409 for a run that is not a successful real deploy, or when the target
+    requires success elsewhere first; 403 for a caller who may not deploy to the target."""
+    # A promotion starts a deploy: refuse what a cross-site page can send (as for a relaunch).
+    require_same_origin("runs can only be promoted from Playdeck's own pages or through the API")
+    to = optional_json_body(("to",), '{"to": "ENVIRONMENT"}').get("to")
+    if not isinstance(to, str) or not to:
+        raise ValidationError("to", "is required: the name of the environment to promote to")
+    authorize.require_promote(run_id, to)
+    run = queries.promote_run(run_id, to, authorize.actor())
+    return created(run, "api.get_run_json", run_id=run["id"])
+
+
 @bp.get("/runs/<int:run_id>/events")
 @access.rule(Action.READ)
 def list_events(run_id: int) -> Response:

@@ -51,6 +51,13 @@ def require_deploy(project: object, environment: object) -> None:
     permissions.require_deploy(principal, project_id, project, environment, protected)
 
 
+def require_promote(run_id: int, to: object) -> None:
+    """The caller may deploy the run's project to ``to``: promoting is deploying there."""
+    with session_scope() as session:
+        project = get_run(session, run_id).project.name
+    require_deploy(project, to)
+
+
 def require_cancel(run_id: int, force: bool) -> None:
     """A developer cancels their own runs; forcing, and others' runs, need a release manager. Checked
     apart from the cancel itself: who requested a run never changes."""

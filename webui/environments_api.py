@@ -1,7 +1,8 @@
 """An environment's routing and SSH host keys, for admins:
 ``/api/v1/projects/<project>/environments/<environment>`` — read, and changed with PATCH (the queue its
 runs go to, ``null`` for the default one; the known_hosts lines its SSH targets must match, replaced
-whole). The same service as ``playdeck env set``."""
+whole; the environment where what is deployed here must have succeeded first, ``null`` for none). The same
+service as ``playdeck env set``."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from webui.payloads import json_request_body
 
 bp = Blueprint("environments_api", __name__, url_prefix="/api/v1/projects/<project>/environments/<environment>")
 
-FIELDS = ("queue", "known_hosts")
+FIELDS = ("queue", "known_hosts", "requires_success_in")
 
 
 def environment_json(session: Session, project: str, environment: str) -> dict[str, Any]:

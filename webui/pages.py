@@ -148,7 +148,14 @@ def runs() -> tuple[str, int]:
 
 def _run_page(run_id: int, error: str | None = None) -> str:
     run, progress = queries.run_with_progress(run_id)
-    return render_template("run.html", run=run, progress=progress, log_tail=LOG_TAIL, error=error)
+    promotions = queries.run_promotions(run)
+    # Only the environments the caller may deploy to are offered (the submission is checked anyway).
+    promotions["targets"] = [
+        env for env in promotions["targets"] if authorize.may_deploy(promotions["project_id"], env)
+    ]
+    return render_template(
+        "run.html", run=run, progress=progress, promotions=promotions, log_tail=LOG_TAIL, error=error
+    )
 
 
 @bp.get("/runs/<int:run_id>")
@@ -179,6 +186,22 @@ def relaunch(run_id: int) -> Response | tuple[str, int]:
         new_run = queries.relaunch_run(run_id, request.form.get("hosts", "all"), authorize.actor())
     # Still running, nothing failed, or refused by the project as it is now: say so on the run page.
     except (Conflict, ValidationError) as exc:
+        return _run_page(run_id, exc.message), exc.status_code
+    return redirect(url_for("pages.run", run_id=new_run["id"]), 303)
+
+
+@bp.post("/runs/<int:run_id>/promote")
+@access.rule(Action.DEPLOY)
+def promote(run_id: int) -> Response | tuple[str, int]:
+    """The run page's "Promote to" control: a deploy of this run's commit to the chosen environment."""
+    _require_same_origin()
+    authorize.refuse_actor_fields(request.form, "requested_by")
+    to = request.form.get("to", "")
+    try:
+        authorize.require_promote(run_id, to)
+        new_run = queries.promote_run(run_id, to, authorize.actor())
+    # Not promotable, or refused by the target's rules (requires success elsewhere): say so on the run page.
+    except (Conflict, ValidationError, NotFound) as exc:
         return _run_page(run_id, exc.message), exc.status_code
     return redirect(url_for("pages.run", run_id=new_run["id"]), 303)
 

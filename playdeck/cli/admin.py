@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 @click.group("env")
 def environment_group() -> None:
-    """Environments' queue routing and SSH known hosts (works on PLAYDECK_DATABASE_URL directly)."""
+    """Environments' queue routing, SSH known hosts and release rules (works on PLAYDECK_DATABASE_URL directly)."""
 
 
 @environment_group.command("set")
@@ -39,21 +39,43 @@ def environment_group() -> None:
     default=None,
     help="Replace the host keys its SSH targets must present (known_hosts format; - for stdin).",
 )
+@click.option(
+    "--requires-success-in",
+    metavar="ENV",
+    default=None,
+    help="Deploy here only commits (versions) that succeeded in this other environment first.",
+)
+@click.option("--no-requires-success-in", is_flag=True, help="Drop that rule.")
 def environment_set(
-    project_name: str, environment: str, queue: str | None, default_queue: bool, known_hosts_file: Any
+    project_name: str,
+    environment: str,
+    queue: str | None,
+    default_queue: bool,
+    known_hosts_file: Any,
+    requires_success_in: str | None,
+    no_requires_success_in: bool,
 ) -> None:
-    """Route ENV's runs to a queue and/or set its SSH known hosts; prints the environment's settings."""
+    """Route ENV's runs to a queue, set its SSH known hosts and/or the environment what it deploys must have
+    succeeded in first; prints the environment's settings."""
     from playdeck import environments
 
-    if queue is not None and default_queue:
-        raise click.UsageError("--queue and --default-queue exclude each other")
     changes: dict[str, Any] = {}
-    if queue is not None or default_queue:
-        changes["queue"] = queue
+    for value, unset, name in (
+        (queue, default_queue, "queue"),
+        (requires_success_in, no_requires_success_in, "requires_success_in"),
+    ):
+        option = name.replace("_", "-")
+        if value is not None and unset:
+            raise click.UsageError(f"--{option} and its unsetting flag exclude each other")
+        if value is not None or unset:
+            changes[name] = value
     if known_hosts_file is not None:
         changes["known_hosts"] = known_hosts_file.read()
     if not changes:
-        raise click.UsageError("nothing to change: give --queue, --default-queue or --known-hosts-file")
+        raise click.UsageError(
+            "nothing to change: give --queue, --default-queue, --known-hosts-file, --requires-success-in or "
+            "--no-requires-success-in"
+        )
     with shell_session() as session:
         shown = environments.set_options(session, project_name, environment, **changes)
     click.echo(json.dumps(shown.as_json(), indent=2))
@@ -64,7 +86,7 @@ def environment_set(
 @click.argument("environment", metavar="ENV")
 @click.option("--known-hosts", "print_known_hosts", is_flag=True, help="Print the known_hosts lines instead.")
 def environment_show(project_name: str, environment: str, print_known_hosts: bool) -> None:
-    """ENV's queue and known hosts."""
+    """ENV's queue, known hosts and release rules."""
     from playdeck import environments, projects
 
     with shell_session() as session:

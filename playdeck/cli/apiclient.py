@@ -157,6 +157,10 @@ class PlaydeckApi:
         """A new run with the parameters of ``run_id``; ``hosts`` "all", or "failed" for only those."""
         return self._json("POST", f"/api/v1/runs/{run_id}/relaunch", json={"hosts": hosts})
 
+    def promote_run(self, run_id: int, to: str) -> dict[str, Any]:
+        """A deploy of successful run ``run_id``'s commit and parameters to environment ``to``."""
+        return self._json("POST", f"/api/v1/runs/{run_id}/promote", json={"to": to})
+
     def rollback(self, project: str, environment: str, to_run: int | None = None) -> dict[str, Any]:
         """A deploy of the commit before the current one in ``environment`` (or of run ``to_run``'s)."""
         path = f"/api/v1/projects/{quote(project, safe='')}/environments/{quote(environment, safe='')}/rollback"

@@ -1,5 +1,5 @@
-"""Runs, through the JSON API: ``deploy``, ``runs``, ``cancel``, ``relaunch``; with ``--wait``, the run's live
-log and a progress line (``playdeck.cli.progress``) until it ends.
+"""Runs, through the JSON API: ``deploy``, ``runs``, ``cancel``, ``relaunch``, ``rollback``, ``promote``; with
+``--wait``, the run's live log and a progress line (``playdeck.cli.progress``) until it ends.
 
 They go through the API (``playdeck.cli.apiclient``), not the database, so a run started from a terminal
 is validated, recorded and dispatched exactly like one started in the UI, as the token's user.
@@ -269,5 +269,19 @@ def rollback(project: str, environment: str, to_run: int | None, wait: bool) -> 
     announce_queued(api, run, wait)
 
 
+@click.command()
+@click.argument("run_id", type=click.IntRange(min=1))
+@click.option("--to", "environment", required=True, help="The environment to promote to, e.g. production.")
+@click.option("--wait", is_flag=True, help="Follow the log; exit 0 only if the promoted deploy succeeds.")
+def promote(run_id: int, environment: str, wait: bool) -> None:
+    """Deploy what successful run RUN_ID deployed (its commit or version, and its parameters) to another
+    environment of its project, linked to it. Exits 2 when refused: a run that did not succeed, a check-mode
+    run, or a target that accepts only what succeeded elsewhere first."""
+    api = api_client()
+    run = api.promote_run(run_id, environment)
+    click.echo(f"Promotion of run {run_id} to {environment}")
+    announce_queued(api, run, wait)
+
+
 # What playdeck.cli adds to the `playdeck` group.
-COMMANDS = (deploy, runs, cancel, relaunch, rollback)
+COMMANDS = (deploy, runs, cancel, relaunch, rollback, promote)

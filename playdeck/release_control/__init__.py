@@ -2,4 +2,6 @@
 
 - ``admission``: every rule a requested deploy must pass before its run is recorded, checked in the
   request's transaction (``check``), in the order of ``admission.RULES``.
+- ``required_success``: the rule of an environment that accepts only what succeeded in another one first.
+- ``promotion``: a deploy of a successful run's commit and parameters to another environment of its project.
 """

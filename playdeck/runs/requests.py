@@ -111,6 +111,8 @@ def _launch_values(request: RunRequest, project: Project) -> tuple[dict[str, Any
 def _audit_action(request: RunRequest) -> str:
     if request.rollback_of:
         return "run.rollback"
+    if request.promoted_from:
+        return "run.promote"
     return "run.relaunch" if request.relaunch_of else "run.request"
 
 
@@ -133,6 +135,7 @@ def _audit_request(session: Session, run: Run, request: RunRequest, extra_var_na
             "extra_vars": extra_var_names,
             "relaunch_of": request.relaunch_of,
             "rollback_of": request.rollback_of,
+            "promoted_from": request.promoted_from,
         },
     )
 
@@ -172,6 +175,7 @@ def request_run(session: Session, request: RunRequest) -> Run:
         idle_timeout_seconds=request.idle_timeout,
         relaunch_of_id=request.relaunch_of,
         rollback_of_id=request.rollback_of,
+        promoted_from_id=request.promoted_from,
         not_before=request.not_before,
     )
     session.add(run)

@@ -365,6 +365,14 @@
     });
   }
 
+  // A deploy that succeeded can be promoted to another environment (the page draws the form for one that may).
+  function showPromote(run) {
+    const promote = document.getElementById("promote-form");
+    if (promote) {
+      promote.hidden = run.state !== "successful";
+    }
+  }
+
   // --- start: the tail, then the stream after it ----------------------------------------------------
   function follow() {
     // EventSource reconnects by itself and sends Last-Event-ID, so a dropped connection resumes
@@ -393,6 +401,7 @@
         .then(function (run) {
           fillHostSummary(run);
           showRelaunch(run);
+          showPromote(run);
         });
     });
   }
