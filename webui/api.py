@@ -101,10 +101,7 @@ def promote_run(run_id: int) -> tuple[Response, int]:
     # A promotion starts a deploy: refuse what a cross-site page can send (as for a relaunch).
     require_same_origin("runs can only be promoted from Playdeck's own pages or through the API")
     to = optional_json_body(("to",), '{"to": "ENVIRONMENT"}').get("to")
-    if not isinstance(to, str) or not to:
-        raise ValidationError("to", "is required: the name of the environment to promote to")
-    authorize.require_promote(run_id, to)
-    run = queries.promote_run(run_id, to, authorize.actor())
+    run = queries.promote_run(run_id, to, authorize.actor(), authorize.deploy_check())
     return created(run, "api.get_run_json", run_id=run["id"])
 
 

@@ -17,6 +17,7 @@ from playdeck.auth.permissions import Action, Principal
 from playdeck.db import session_scope
 from playdeck.dns.changes import zone_key
 from playdeck.errors import Forbidden, NotFound, ValidationError
+from playdeck.models import Environment, Project
 from playdeck.projects import get_environment, get_project
 from playdeck.runs.queries import get_run
 from webui import access
@@ -51,11 +52,15 @@ def require_deploy(project: object, environment: object) -> None:
     permissions.require_deploy(principal, project_id, project, environment, protected)
 
 
-def require_promote(run_id: int, to: object) -> None:
-    """The caller may deploy the run's project to ``to``: promoting is deploying there."""
-    with session_scope() as session:
-        project = get_run(session, run_id).project.name
-    require_deploy(project, to)
+def deploy_check() -> Callable[[Project, Environment], None]:
+    """``require_deploy`` for a service that finds the project and environment itself (a promotion's target,
+    once the run it promotes is known to be promotable)."""
+    principal = access.principal()
+
+    def check(project: Project, environment: Environment) -> None:
+        permissions.require_deploy(principal, project.id, project.name, environment.name, environment.protected)
+
+    return check
 
 
 def require_cancel(run_id: int, force: bool) -> None:

@@ -146,15 +146,19 @@ def runs() -> tuple[str, int]:
     ), 400 if error else 200
 
 
-def _run_page(run_id: int, error: str | None = None) -> str:
-    run, progress = queries.run_with_progress(run_id)
+def _promotions(run: queries.JsonDict) -> queries.JsonDict:
     promotions = queries.run_promotions(run)
     # Only the environments the caller may deploy to are offered (the submission is checked anyway).
     promotions["targets"] = [
         env for env in promotions["targets"] if authorize.may_deploy(promotions["project_id"], env)
     ]
+    return promotions
+
+
+def _run_page(run_id: int, error: str | None = None) -> str:
+    run, progress = queries.run_with_progress(run_id)
     return render_template(
-        "run.html", run=run, progress=progress, promotions=promotions, log_tail=LOG_TAIL, error=error
+        "run.html", run=run, progress=progress, promotions=_promotions(run), log_tail=LOG_TAIL, error=error
     )
 
 
@@ -190,18 +194,24 @@ def relaunch(run_id: int) -> Response | tuple[str, int]:
     return redirect(url_for("pages.run", run_id=new_run["id"]), 303)
 
 
+@bp.get("/runs/<int:run_id>/promotion")
+@access.rule(Action.READ)
+def run_promotion(run_id: int) -> str:
+    """The run page's promotion part alone: run.js swaps it in when the run it follows succeeds."""
+    run = queries.run_detail(run_id)
+    return render_template("_promotion.html", run=run, promotions=_promotions(run))
+
+
 @bp.post("/runs/<int:run_id>/promote")
 @access.rule(Action.DEPLOY)
 def promote(run_id: int) -> Response | tuple[str, int]:
     """The run page's "Promote to" control: a deploy of this run's commit to the chosen environment."""
     _require_same_origin()
     authorize.refuse_actor_fields(request.form, "requested_by")
-    to = request.form.get("to", "")
     try:
-        authorize.require_promote(run_id, to)
-        new_run = queries.promote_run(run_id, to, authorize.actor())
+        new_run = queries.promote_run(run_id, request.form.get("to", ""), authorize.actor(), authorize.deploy_check())
     # Not promotable, or refused by the target's rules (requires success elsewhere): say so on the run page.
-    except (Conflict, ValidationError, NotFound) as exc:
+    except (Conflict, ValidationError) as exc:
         return _run_page(run_id, exc.message), exc.status_code
     return redirect(url_for("pages.run", run_id=new_run["id"]), 303)
 

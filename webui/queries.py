@@ -17,7 +17,7 @@ from playdeck.delivery_metrics import delivery_metrics
 from playdeck.launch_form import LaunchForm
 from playdeck.launch_inputs import project_form
 from playdeck.models import Project, Run
-from playdeck.projects import get_environment, get_project, is_built_in, list_projects
+from playdeck.projects import get_environment, get_project, list_projects
 from playdeck.release_control import promotion
 from playdeck.releases import deployments, rollback
 from playdeck.runs import queries
@@ -25,7 +25,6 @@ from playdeck.runs.progress import HOST_SUMMARIES, RunFacts, run_progress
 from playdeck.runs.queries import RunFilters, RunPage, get_run, list_runs
 from playdeck.runs.relaunch import relaunch_request
 from playdeck.runs.requests import RunRequest, resolve, submit_run
-from playdeck.runs.states import RunState
 from playdeck.runs.transitions import request_cancel
 from playdeck.serializers import project_json, run_json
 from webui.params import parse_filters, parse_page
@@ -110,28 +109,24 @@ def relaunch_run(run_id: int, hosts: str, by: str) -> JsonDict:
     return submit(request)
 
 
-def promote_run(run_id: int, to: object, by: str) -> JsonDict:
-    """Queue a deploy of a successful run's commit and parameters to environment ``to`` of its project."""
+def promote_run(run_id: int, to: object, by: str, may_deploy: promotion.DeployCheck) -> JsonDict:
+    """Queue a deploy of a successful run's commit and parameters to environment ``to`` of its project, once
+    ``may_deploy`` has let ``by`` deploy there."""
     with session_scope() as session:
-        request = promotion.promotion_request(session, run_id, to, requested_by=by)
+        request = promotion.promotion_request(session, run_id, to, requested_by=by, may_deploy=may_deploy)
     return submit(request)
 
 
 def run_promotions(run: JsonDict) -> JsonDict:
-    """The run page's promotion part: the runs promoted from this one, and, for a run that may be promoted,
-    the project's id and its other environments (the view keeps those the caller may deploy to). A run still
-    active may yet succeed: the page draws its control hidden, and run.js shows it if the run succeeds."""
-    state = run["state"] if run["terminal"] else RunState.SUCCESSFUL
-    promotable = not promotion.refusal(run["id"], run["kind"], state, run["check"])
-    with session_scope() as session:
-        promoted_to = [
-            {"id": run_id, "environment": env} for run_id, env in promotion.promotions_of(session, run["id"])
-        ]
-        if not promotable or is_built_in(run["project"]):
-            return {"promoted_to": promoted_to, "project_id": None, "targets": []}
-        project = _with_id(get_project(session, run["project"]))
-    targets = [env for env in project["environments"] if env["name"] != run["environment"]]
-    return {"promoted_to": promoted_to, "project_id": project["id"], "targets": targets}
+    """The run page's promotion part, for a successful real deploy (others have none and offer none): the runs
+    promoted from it, and its project's id and other environments (the view keeps those the caller may
+    deploy to)."""
+    if promotion.refusal(run["id"], run["kind"], run["state"], run["check"]):
+        return {"promoted_to": [], "project_id": None, "targets": []}
+    with connection_scope() as connection:
+        found = promotion.options(connection, run["project"], run["id"])
+    targets = [env for env in found.environments if env["name"] != run["environment"]]
+    return {"promoted_to": found.promoted_to, "project_id": found.project_id, "targets": targets}
 
 
 def _listing(session: Executor, args: Mapping[str, str], per_page: int) -> RunPage:

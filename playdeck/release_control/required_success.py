@@ -40,13 +40,11 @@ def check_requirement(project: Project, environment: Environment, name: str | No
     if name not in known:
         names = ", ".join(sorted(set(known) - {environment.name})) or "none"
         raise ValidationError(FIELD, f"project '{project.name}' has no environment '{name}' (others: {names})")
-    seen, step = {environment.name}, known[name]
-    while step.requires_success_in is not None and step.requires_success_in in known:
-        if step.requires_success_in in seen:
-            raise ValidationError(
-                FIELD, f"{name} requires success in {step.requires_success_in} first: a loop would admit nothing"
-            )
-        seen.add(step.name)
+    chain, step = [environment.name, name], known[name]
+    while step.requires_success_in in known and step.requires_success_in not in chain[1:]:
+        chain.append(step.requires_success_in)
+        if step.requires_success_in == environment.name:
+            raise ValidationError(FIELD, f"{' -> '.join(chain)}: a loop of requirements would admit nothing")
         step = known[step.requires_success_in]
     return name
 

@@ -21,7 +21,8 @@ def test_an_admin_routes_an_environment_and_sets_its_host_keys(client: FlaskClie
     changed = client.patch(URL, json={"queue": "dc2", "known_hosts": f"# web\n\n{LINE}\n"})
     assert changed.status_code == 200, changed.json
     assert changed.json == {"project": "sampleapp", "environment": "production", "queue": "dc2",
-                            "known_hosts_entries": 1, "known_hosts": f"{LINE}\n"}  # fmt: skip
+                            "known_hosts_entries": 1, "known_hosts": f"{LINE}\n",
+                            "requires_success_in": None}  # fmt: skip
     assert client.get(URL).json == changed.json
     # The queue alone; back to the default queue with null.
     assert client.patch(URL, json={"queue": None}).json["queue"] is None
@@ -51,7 +52,8 @@ def test_bad_settings_are_refused_and_nothing_changes(client: FlaskClient, body,
     refused = client.patch(URL, json=body)
     assert (refused.status_code, refused.json["field"]) == (status, field), refused.json
     assert client.get(URL).json == {"project": "sampleapp", "environment": "production", "queue": None,
-                                    "known_hosts_entries": 0, "known_hosts": ""}  # fmt: skip
+                                    "known_hosts_entries": 0, "known_hosts": "",
+                                    "requires_success_in": None}  # fmt: skip
 
 
 def test_unknown_environments_and_non_admins_are_refused(client: FlaskClient) -> None:

@@ -365,12 +365,25 @@
     });
   }
 
-  // A deploy that succeeded can be promoted to another environment (the page draws the form for one that may).
-  function showPromote(run) {
-    const promote = document.getElementById("promote-form");
-    if (promote) {
-      promote.hidden = run.state !== "successful";
+  // A deploy that succeeded can be promoted to another environment: its "Promote to" buttons, drawn by the server.
+  function showPromotion(run) {
+    if (run.state !== "successful") {
+      return;
     }
+    fetch(root.dataset.promotionUrl, { headers: { Accept: "text/html" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.text();
+      })
+      .then(function (html) {
+        // The partial is Playdeck's own template output, every value escaped by the server.
+        const parsed = new DOMParser().parseFromString(html, "text/html");
+        const section = document.getElementById("promotion");
+        section.replaceChildren.apply(section, Array.from(parsed.body.childNodes));
+      })
+      .catch(function () {
+        // A reload shows it all the same.
+      });
   }
 
   // --- start: the tail, then the stream after it ----------------------------------------------------
@@ -401,7 +414,7 @@
         .then(function (run) {
           fillHostSummary(run);
           showRelaunch(run);
-          showPromote(run);
+          showPromotion(run);
         });
     });
   }
