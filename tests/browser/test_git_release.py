@@ -1,5 +1,6 @@
 """A git project in a real browser: pick a tag in the deploy form's picker, see what will ship, deploy and wait
-for success, then roll back from the project page and see the rollback run linked to the run it replaces.
+for success, then roll back from the project page and see the rollback run linked to the run it replaces; promote
+a successful staging run to production from its run page and follow the links between the two.
 The repository is a file:// one made by the test (tags v1.0 and v1.1); the worker checks out each run's commit."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from playdeck import db
+from playdeck import db, environments
 from testing.git_servers import RepoBuilder
 from tests.browser.browser_testing import screenshot
 from tests.git.projects import add_git_project
@@ -71,3 +72,37 @@ def test_pick_a_tag_see_what_ships_deploy_then_roll_back(page: Page, site_env, t
     expect(current).to_contain_text("first release")  # v1.0's commit again, as run #first deployed it
     assert first < second < rollback
     screenshot(page, "git-rolled-back")
+
+
+def test_promote_a_successful_staging_run_to_production_from_its_run_page(page: Page, site_env, tmp_path) -> None:
+    repo = RepoBuilder(tmp_path / "repos", "promo")
+    repo.commit("first release", {"deploy/site.yml": PLAYBOOK, "deploy/inventory.ini": INVENTORY})
+    repo.tag("v1.0")
+    with db.session_scope() as session:
+        add_git_project(
+            session,
+            "promo",
+            repo.url,
+            environments={"staging": "deploy/inventory.ini", "production": "deploy/inventory.ini"},
+        )
+        session.flush()
+        environments.set_options(session, "promo", "production", requires_success_in="staging")
+    page.goto("/projects/promo/deploy?environment=staging")
+    page.get_by_label("Branch, tag or commit").fill("v1.0")
+    page.get_by_role("button", name="Deploy").click()
+    page.wait_for_url(RUN_URL)
+    staging = int(RUN_URL.match(page.url).group(1))
+    expect(page.locator("#state-badge")).to_have_text("successful", timeout=LONG_MS)
+
+    # Shown once the run page sees the run succeed, without a reload.
+    page.get_by_role("button", name="Promote to production").click()
+    page.wait_for_url(RUN_URL)
+    production = int(RUN_URL.match(page.url).group(1))
+    expect(page.locator("#promoted-from")).to_have_text(f"Promoted from run #{staging}")
+    expect(page.locator(".commit code")).to_have_attribute("title", repo.head("v1.0"))
+    expect(page.locator("#state-badge")).to_have_text("successful", timeout=LONG_MS)
+    screenshot(page, "git-promoted")
+    page.locator("#promoted-from a").click()
+    page.wait_for_url(re.compile(rf".*/runs/{staging}$"))
+    expect(page.locator("#promoted-to")).to_contain_text(f"production in run #{production}")
+    assert staging < production
