@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
+
 from playdeck import audit, db
+from playdeck.errors import Conflict
 from playdeck.runs.requests import RunRequest, request_run
 from tests.cli.cli_support import playdeck
 
@@ -60,3 +63,23 @@ def test_env_set_refuses_bad_input_with_exit_2(embedded, tmp_path):
     unknown = playdeck("env", "set", "sampleapp", "qa", "--queue", "dc2")
     assert unknown.returncode == 2 and "has no environment 'qa'" in unknown.stderr
     assert queue_of_new_run() == "deploy"
+
+
+def test_env_set_requires_success_in_holds_deploys_to_what_succeeded_there(embedded):
+    required = playdeck("env", "set", "sampleapp", "production", "--requires-success-in", "staging")
+    assert required.returncode == 0, required.stderr
+    assert json.loads(required.stdout)["requires_success_in"] == "staging"
+    with db.session_scope() as session:
+        refused = pytest.raises(Conflict, request_run, session, RunRequest("sampleapp", "production", version="9.0"))
+    assert "version 9.0 has no successful deploy in staging" in refused.value.message
+    for options, message in (
+        (["--requires-success-in", "production"], "production cannot require success in itself"),
+        (["--requires-success-in", "qa"], "has no environment 'qa'"),
+        (["--requires-success-in", "staging", "--no-requires-success-in"], "exclude each other"),
+    ):
+        result = playdeck("env", "set", "sampleapp", "production", *options)
+        assert result.returncode == 2 and message in result.stderr, (options, result.stderr)
+
+    dropped = playdeck("env", "set", "sampleapp", "production", "--no-requires-success-in")
+    assert dropped.returncode == 0 and json.loads(dropped.stdout)["requires_success_in"] is None
+    assert queue_of_new_run("production") == "deploy"  # recorded: no rule any more

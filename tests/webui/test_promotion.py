@@ -9,14 +9,15 @@ import re
 import pytest
 from flask.testing import FlaskClient
 
-from playdeck import db
+from playdeck import db, environments
 from playdeck.runs.states import RunState
 from playdeck.runs.transitions import claim_run, finish_run
 from testing.git_servers import RepoBuilder
 from tests.conftest import as_user, free_extra_vars, request_regeneration
 from tests.dns.conftest import make_zone
 from tests.git.projects import add_git_project, shop_repo
-from tests.webui.account_testing import audited
+from tests.statements import recorded_statements
+from tests.webui.account_testing import audited, browser_as, post_form
 from tests.webui.test_releases_api import deployed
 
 PRODUCTION = "/api/v1/projects/shop/environments/production"
@@ -234,3 +235,62 @@ def test_a_missing_required_environment_refuses_with_what_to_do(client, shop: Re
         "has no environment 'qa' any more: an admin must change production's requires_success_in"
         in (refused.get_json()["error"])
     )
+
+
+def test_the_admin_project_page_shows_and_edits_the_rule(app, shop: RepoBuilder) -> None:
+    admin = browser_as(app, "alice", "admin")
+    page = "/admin/projects/shop"
+    action = f"{page}/environments/production/settings"
+
+    saved = post_form(admin, action, {"queue": "", "known_hosts": "", "requires_success_in": "staging"}, page=page)
+
+    assert saved.status_code == 303
+    shown = admin.get(page).get_data(as_text=True)
+    assert re.search(r'data-environment="production">.*?class="requires-success-in">staging<', shown, re.S)
+    assert '<option value="staging" selected>staging</option>' in shown
+    refused = post_form(admin, action, {"queue": "", "known_hosts": "", "requires_success_in": "moon"}, page=page)
+    assert refused.status_code == 400 and "has no environment &#39;moon&#39;" in refused.get_data(as_text=True)
+    cleared = post_form(admin, action, {"queue": "", "known_hosts": "", "requires_success_in": ""}, page=page)
+    assert cleared.status_code == 303
+    assert [details["after"] for _, _, details in audited("environment.update")] == [
+        {"queue": None, "known_hosts_entries": 0, "requires_success_in": "staging"},
+        {"queue": None, "known_hosts_entries": 0, "requires_success_in": None},
+    ]
+
+
+def test_the_run_page_form_promotes_and_refuses_with_the_reason(app, shop: RepoBuilder) -> None:
+    staging = deployed("shop", "staging", shop.head("v1.0"))
+    qa = deployed("shop", "qa", shop.head("v1.1"))
+    with db.session_scope() as session:
+        environments.set_options(session, "shop", "production", requires_success_in="staging")
+    admin = browser_as(app, "alice", "admin")
+
+    promoted = post_form(admin, f"/runs/{staging}/promote", {"to": "production"}, page=f"/runs/{staging}")
+    assert promoted.status_code == 303
+    new_id = int(promoted.headers["Location"].rsplit("/", 1)[1])
+    refused = post_form(admin, f"/runs/{qa}/promote", {"to": "production"}, page=f"/runs/{qa}")
+    assert refused.status_code == 409
+    assert "has no successful deploy in staging" in refused.get_data(as_text=True)
+    # A developer's own session: the button is not offered, and a forged form is refused.
+    developer = browser_as(app, "dev", "developer", projects=("shop",))
+    forged = post_form(developer, f"/runs/{staging}/promote", {"to": "production"}, page=f"/runs/{staging}")
+    assert forged.status_code == 403
+    assert [run["id"] for run in admin.get("/api/v1/runs?environment=production").get_json()["runs"]] == [new_id]
+
+
+def test_the_promotion_part_alone_and_what_it_costs(client, shop: RepoBuilder) -> None:
+    staging = deployed("shop", "staging", shop.head("v1.0"))
+    failed = deployed("shop", "staging", shop.head("v1.1"), state=RunState.FAILED)
+    part = client.get(f"/runs/{staging}/promotion").get_data(as_text=True)
+    assert "Promote to production" in part and "<html" not in part
+    assert "Promote to" not in client.get(f"/runs/{failed}/promotion").get_data(as_text=True)
+    assert client.get("/runs/424242/promotion").status_code == 404
+
+    # The run page of a successful deploy reads its promotions and environments in one statement; others none.
+    reads = {}
+    for run_id in (failed, staging):
+        client.get(f"/runs/{run_id}")
+        with recorded_statements() as statements:
+            assert client.get(f"/runs/{run_id}").status_code == 200
+        reads[run_id] = [text for text, _ in statements if "promoted_from_id =" in text or "FROM environments" in text]
+    assert (len(reads[failed]), len(reads[staging])) == (0, 1), reads
