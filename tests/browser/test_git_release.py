@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from playdeck import db, environments
 from testing.git_servers import RepoBuilder
 from tests.browser.browser_testing import screenshot
-from tests.git.projects import add_git_project
+from tests.git.projects import add_git_project, add_staged_project
 
 RUN_URL = re.compile(r".*/runs/(\d+)$")
 LONG_MS = 90_000
@@ -79,13 +79,7 @@ def test_promote_a_successful_staging_run_to_production_from_its_run_page(page: 
     repo.commit("first release", {"deploy/site.yml": PLAYBOOK, "deploy/inventory.ini": INVENTORY})
     repo.tag("v1.0")
     with db.session_scope() as session:
-        add_git_project(
-            session,
-            "promo",
-            repo.url,
-            environments={"staging": "deploy/inventory.ini", "production": "deploy/inventory.ini"},
-        )
-        session.flush()
+        add_staged_project(session, "promo", repo.url)
         environments.set_options(session, "promo", "production", requires_success_in="staging")
     page.goto("/projects/promo/deploy?environment=staging")
     page.get_by_label("Branch, tag or commit").fill("v1.0")

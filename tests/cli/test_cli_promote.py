@@ -16,7 +16,7 @@ from playdeck import db
 from testing.git_servers import RepoBuilder
 from tests.cli.cli_support import playdeck
 from tests.conftest import api_headers, free_extra_vars, make_user
-from tests.git.projects import add_git_project
+from tests.git.projects import add_staged_project
 
 PLAYBOOK = """\
 - name: Record what this run deploys
@@ -46,14 +46,7 @@ def shop(production_web_api: str, tmp_path: Path) -> RepoBuilder:
     repo.tag("v1")
     repo.commit("two", {"app.txt": "app two\n"})
     with db.session_scope() as session:
-        project = add_git_project(
-            session,
-            "shop",
-            repo.url,
-            environments={"staging": "deploy/inventory.ini", "production": "deploy/inventory.ini"},
-            git_cache_seconds=0,
-        )
-        next(env for env in project.environments if env.name == "production").protected = True
+        add_staged_project(session, "shop", repo.url, git_cache_seconds=0)
     free_extra_vars("shop")
     return repo
 

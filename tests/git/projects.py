@@ -58,3 +58,22 @@ def add_git_project(
     if token:
         secrets.set_secret(session, name, None, secrets.GIT_PASSWORD, token, who="tests")
     return project
+
+
+def add_staged_project(
+    session: Session,
+    name: str,
+    url: str,
+    *,
+    environments: tuple[str, ...] = ("staging", "production"),
+    protected: tuple[str, ...] = ("production",),
+    **fields: object,
+) -> Project:
+    """A git project whose ``environments`` all use deploy/inventory.ini, the ``protected`` ones protected."""
+    project = add_git_project(
+        session, name, url, environments=dict.fromkeys(environments, "deploy/inventory.ini"), **fields
+    )
+    for environment in project.environments:
+        environment.protected = environment.name in protected
+    session.flush()
+    return project

@@ -16,7 +16,7 @@ from playdeck import db, secrets
 from playdeck.models import AuditEvent, Run
 from testing.git_servers import RepoBuilder
 from tests.conftest import make_user, use_key
-from tests.git.projects import add_git_project
+from tests.git.projects import add_staged_project
 
 SECRET = "a-long-push-hook-secret-0123456789"
 URL = "/api/v1/projects/shop/git-hook"
@@ -29,15 +29,9 @@ def shop(embedded, tmp_path, monkeypatch) -> RepoBuilder:
     repo = RepoBuilder(tmp_path / "repos", "shop")
     repo.commit("first", {"deploy/site.yml": "- hosts: all\n"})
     with db.session_scope() as session:
-        project = add_git_project(
-            session,
-            "shop",
-            repo.url,
-            environments={"staging": "deploy/inventory.ini", "production": "deploy/inventory.ini"},
-            branch_environments_json=json.dumps({"main": "staging", "release": "production"}),
+        add_staged_project(
+            session, "shop", repo.url, branch_environments_json=json.dumps({"main": "staging", "release": "production"})
         )
-        next(env for env in project.environments if env.name == "production").protected = True
-        session.flush()
         secrets.set_secret(session, "shop", None, secrets.WEBHOOK_SECRET, SECRET, who="tests")
     return repo
 

@@ -15,7 +15,7 @@ from playdeck.runs.transitions import claim_run, finish_run
 from testing.git_servers import RepoBuilder
 from tests.conftest import as_user, free_extra_vars, request_regeneration
 from tests.dns.conftest import make_zone
-from tests.git.projects import add_git_project, shop_repo
+from tests.git.projects import add_staged_project, shop_repo
 from tests.statements import recorded_statements
 from tests.webui.account_testing import audited, browser_as, post_form
 from tests.webui.test_releases_api import deployed
@@ -28,13 +28,7 @@ def shop(embedded, tmp_path) -> RepoBuilder:
     """shop: staging, qa and a protected production, all deploying main of a repository with tags v1.0, v1.1."""
     repo = shop_repo(tmp_path / "repos")
     with db.session_scope() as session:
-        project = add_git_project(
-            session,
-            "shop",
-            repo.url,
-            environments={name: "deploy/inventory.ini" for name in ("staging", "qa", "production")},
-        )
-        next(env for env in project.environments if env.name == "production").protected = True
+        add_staged_project(session, "shop", repo.url, environments=("staging", "qa", "production"))
     free_extra_vars("shop")
     return repo
 
