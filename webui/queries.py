@@ -17,7 +17,7 @@ from playdeck.delivery_metrics import delivery_metrics
 from playdeck.launch_form import LaunchForm
 from playdeck.launch_inputs import project_form
 from playdeck.models import Project, Run
-from playdeck.projects import get_environment, get_project, list_projects
+from playdeck.projects import get_environment, get_project, is_built_in, list_projects
 from playdeck.release_control import promotion
 from playdeck.releases import deployments, rollback
 from playdeck.runs import queries
