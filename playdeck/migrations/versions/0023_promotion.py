@@ -3,7 +3,7 @@ environment) and environments.requires_success_in (the environment of the same p
 here must first have succeeded; null: no such rule)
 
 Revision ID: 0023
-Revises: 0020
+Revises: 0024
 Create Date: 2026-12-20 10:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0023'
-down_revision = '0020'
+down_revision = '0024'
 branch_labels = None
 depends_on = None
 
