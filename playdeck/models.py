@@ -136,7 +136,7 @@ class Run(Base):
         Index("ix_runs_queued_at", "queued_at"),
         # The runs list filtered by requester ("my runs"), newest first (migration 0012).
         Index("ix_runs_requested_by", "requested_by"),
-        # The run page links a run to the promotions made from it (migration 0023).
+        # The run page links a run to the promotions made from it (migration 0022).
         Index("ix_runs_promoted_from_id", "promoted_from_id"),
     )
 
@@ -196,7 +196,7 @@ class Run(Base):
     # No foreign key: SQLite cannot add one to the runs table without copying it (migration 0019).
     rollback_of_id: Mapped[int | None] = mapped_column(BigId)
     # A promotion: the successful run (of another environment) whose commit and parameters this one deploys.
-    # No foreign key, as for rollback_of_id (migration 0023).
+    # No foreign key, as for rollback_of_id (migration 0022).
     promoted_from_id: Mapped[int | None] = mapped_column(BigId)
     # 0 for a run someone asked for; n for the n-th automatic retry of a lost run (relaunch_of).
     retry_number: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

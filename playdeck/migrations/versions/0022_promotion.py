@@ -2,16 +2,16 @@
 environment) and environments.requires_success_in (the environment of the same project where what is deployed
 here must first have succeeded; null: no such rule)
 
-Revision ID: 0023
-Revises: 0024
+Revision ID: 0022
+Revises: 0021
 Create Date: 2026-12-20 10:00:00.000000
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0023'
-down_revision = '0024'
+revision = '0022'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 
