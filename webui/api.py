@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import UnsupportedMediaType
 
@@ -17,6 +19,7 @@ from playdeck.settings import get_settings
 from webui import access, authorize, queries
 from webui.created import created
 from webui.json_rows import rendered_rows
+from webui.live import live_stream, parse_runs
 from webui.origin import require_same_origin
 from webui.params import int_param
 from webui.payloads import optional_json_body, parse_json_object, run_request_from_json
@@ -152,8 +155,23 @@ def stream_events(run_id: int) -> Response:
     after = int_param(name, value, 0, 0, MAX_COUNTER)
     # Answer 404 now: once a stream has started, its status can no longer change.
     queries.run_detail(run_id)
-    return Response(
-        run_event_stream(run_id, after),
-        mimetype="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return _event_stream(run_event_stream(run_id, after))
+
+
+@bp.get("/live")
+@access.rule(Action.READ)
+def live() -> Response:
+    """One stream for a browser's tabs: ``runs=ID:AFTER,...`` (each run's events after its counter; an
+    unknown run gets ``gone``) and ``overview=true`` (``overview`` whenever the lists of runs change)."""
+    runs = parse_runs(request.args.get("runs", ""))
+    overview = request.args.get("overview", "false")
+    if overview not in ("true", "false"):
+        raise ValidationError("overview", "must be true or false")
+    if not runs and overview == "false":
+        raise ValidationError("runs", "name at least one run, or ask for overview=true")
+    return _event_stream(live_stream(runs, overview == "true"))
+
+
+def _event_stream(body: Iterator[str]) -> Response:
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return Response(body, mimetype="text/event-stream", headers=headers)

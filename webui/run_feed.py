@@ -38,11 +38,12 @@ LINGER_SECONDS = 10.0
 RETRY_SECONDS = 1.0
 
 
-def render_events(rows: list[Any]) -> tuple[list[int], list[str]]:
-    """The counters and the ``run_event`` SSE messages of event rows (``playdeck.runs.events.LOG_COLUMNS``)."""
+def render_events(run_id: int, rows: list[Any]) -> tuple[list[int], list[str]]:
+    """The counters and the ``run_event`` SSE messages of event rows (``playdeck.runs.events.LOG_COLUMNS``).
+    Each carries its run's id: one browser stream serves several runs (``webui.live``)."""
     counters, texts = [], []
     for row in rows:
-        data = event_json(row)
+        data = {**event_json(row), "run_id": run_id}
         counters.append(row.counter)
         texts.append(sse_message("run_event", data, row.counter))
     return counters, texts
@@ -80,6 +81,8 @@ class RunFeed(threading.Thread):
         self.gone = False
         self.version = 0  # bumped on every change, so a client can wait for the next one
         self.watchers = 0
+        # Events set on every change, for clients that wait on several feeds at once (``webui.live``).
+        self.listeners: set[threading.Event] = set()
         self.closed = False
         self._unwatched_since: float | None = None
 
@@ -114,7 +117,7 @@ class RunFeed(threading.Thread):
             end = None
             if is_terminal(state) and not full:
                 end = sse_message("end", run or run_json(get_run(session, self.run_id)))
-        counters, texts = render_events(rows)
+        counters, texts = render_events(self.run_id, rows)
         self._publish(state=state, run=run, counters=counters, texts=texts, end=end)
         return full
 
@@ -136,6 +139,8 @@ class RunFeed(threading.Thread):
             self.gone = gone
             self.version += 1
             self.changed.notify_all()
+            for listener in self.listeners:
+                listener.set()
 
     def _retire(self) -> bool:
         """True once nobody has watched for LINGER_SECONDS: the feed leaves the registry and stops."""
@@ -153,6 +158,14 @@ class RunFeed(threading.Thread):
             return True
 
     # --- the clients ------------------------------------------------------------------------------
+
+    def listen(self, listener: threading.Event, on: bool = True) -> None:
+        """Set ``listener`` on every change from now on (``on``), or no longer."""
+        with self.changed:
+            if on:
+                self.listeners.add(listener)
+            else:
+                self.listeners.discard(listener)
 
     def snapshot(self, after: int, seen_version: int, timeout: float) -> Snapshot:
         """What is new for a client at counter ``after``, waiting up to ``timeout`` for a change

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +100,24 @@ def active_runs(session: Session, limit: int) -> list[Run]:
             .limit(limit)
         )
     )
+
+
+# Active runs a mark looks at; past this many, the mark still moves with the newest run.
+MARKED_ACTIVE_RUNS = 1000
+
+
+def activity_mark(session: Executor) -> str:
+    """A short text that changes whenever the pages listing runs would: a run is added, an active run
+    changes state, logs more lines or is asked to cancel, or it ends (leaves the active runs). Open
+    pages compare it rather than reload on a timer (``webui.live``)."""
+    newest = session.scalar(select(func.max(Run.id)))
+    active = session.execute(
+        select(Run.id, Run.state, Run.event_count, Run.cancel_requested_at)
+        .where(is_active())
+        .order_by(Run.id)
+        .limit(MARKED_ACTIVE_RUNS)
+    ).all()
+    return hashlib.blake2b(repr((newest, [tuple(row) for row in active])).encode(), digest_size=8).hexdigest()
 
 
 def latest_runs(session: Session, environment_ids: list[int]) -> tuple[dict[int, Run], dict[int, Run]]:
