@@ -56,7 +56,8 @@ def dashboard() -> str:
 @bp.get("/dashboard/active")
 @access.rule(Action.READ)
 def dashboard_active() -> str:
-    """The dashboard's "in progress" section alone: dashboard.js swaps it in every few seconds."""
+    """The dashboard's "in progress" section alone, for a client that wants just that part (the page
+    itself refreshes its data-live sections from the whole page, live.js)."""
     return render_template("_active_runs.html", active=queries.active_runs(), attention=attention_json())
 
 

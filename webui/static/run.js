@@ -1,4 +1,4 @@
-// Live run page: the log's tail, then /api/v1/runs/<id>/stream from there on; earlier lines on demand;
+// Live run page: the log's tail, then the run's events over the shared stream (live.js); earlier lines on demand;
 // ANSI colours, follow / stop following, search; the state, the progress and the host table.
 // Everything from the server is inserted as text (textContent / text nodes), never as HTML.
 (function () {
@@ -8,6 +8,7 @@
   if (!root) {
     return;
   }
+  const runId = parseInt(root.dataset.runId, 10);
   const log = document.getElementById("log");
   const badge = document.getElementById("state-badge");
   const table = document.getElementById("host-summary");
@@ -244,11 +245,30 @@
       const value = run[cell.dataset.time];
       cell.textContent = value ? value.replace("T", " ").slice(0, 19) + " UTC" : "—";
     });
-    const duration = document.getElementById("run-duration");
-    if (duration && run.duration_seconds !== null && run.duration_seconds !== undefined) {
-      duration.textContent = durationText(run.duration_seconds);
+    if (run.duration_seconds !== null && run.duration_seconds !== undefined) {
+      tickFrom(run.duration_seconds, run.state === "running");
     }
     refreshExplanation();
+  }
+
+  // --- the duration ticks while the run runs --------------------------------------------------------
+  // Counted from the server's duration (never the browser's clock, which may be off), on the page's
+  // monotonic clock; every new state from the server sets it again.
+  let tickBase = null;
+  let ticker = null;
+
+  function tickFrom(seconds, running) {
+    const duration = document.getElementById("run-duration");
+    if (!duration) return;
+    clearInterval(ticker);
+    ticker = null;
+    tickBase = performance.now() - seconds * 1000;
+    duration.textContent = durationText(seconds);
+    if (running) {
+      ticker = setInterval(function () {
+        duration.textContent = durationText((performance.now() - tickBase) / 1000);
+      }, 1000);
+    }
   }
 
   // Why the run is in its state ("waiting for run #7, which holds the lock", ...); hidden once it ended.
@@ -320,7 +340,16 @@
     });
   }
 
+  // Progress is asked for again only after new lines arrived (and not while the tab is hidden).
   let progressTimer = null;
+  let progressStale = false;
+  function refreshProgressIfStale() {
+    if (progressStale && !document.hidden) {
+      progressStale = false;
+      refreshProgress();
+    }
+  }
+
   function refreshProgress() {
     return fetch(root.dataset.progressUrl, { headers: { Accept: "application/json" } })
       .then(function (response) {
@@ -388,44 +417,45 @@
 
   // --- start: the tail, then the stream after it ----------------------------------------------------
   function follow() {
-    // EventSource reconnects by itself and sends Last-Event-ID, so a dropped connection resumes
-    // after the last event shown: no gap and no line twice.
-    const source = new EventSource(root.dataset.streamUrl + "?after=" + latest);
-    source.addEventListener("run_event", function (message) {
-      appendEvents([JSON.parse(message.data)]);
-    });
-    source.addEventListener("state", function (message) {
-      showState(JSON.parse(message.data));
-    });
-    source.addEventListener("end", function (message) {
-      // Closed here, or the browser would reconnect to a finished stream forever.
-      source.close();
-      clearInterval(progressTimer);
-      refreshProgress();
-      const cancelForm = document.getElementById("cancel-form");
-      if (cancelForm) {
-        cancelForm.remove(); // nothing left to cancel
-      }
-      showState(JSON.parse(message.data));
-      fetch(root.dataset.runUrl, { headers: { Accept: "application/json" } })
-        .then(function (response) {
-          return response.json();
-        })
-        .then(function (run) {
-          fillHostSummary(run);
-          showRelaunch(run);
-          showPromotion(run);
-        });
+    // Over the browser's one shared stream (live.js): from the last event shown, so a reconnect, or
+    // this tab coming back from hidden, misses no line and shows none twice.
+    window.playdeckLive.watchRun(runId, latest, {
+      run_event: function (event) {
+        appendEvents([event]);
+        progressStale = true;
+      },
+      state: showState,
+      end: function (run) {
+        clearInterval(progressTimer);
+        refreshProgress();
+        const cancelForm = document.getElementById("cancel-form");
+        if (cancelForm) {
+          cancelForm.remove(); // nothing left to cancel
+        }
+        showState(run);
+        fetch(root.dataset.runUrl, { headers: { Accept: "application/json" } })
+          .then(function (response) {
+            return response.json();
+          })
+          .then(function (run) {
+            fillHostSummary(run);
+            showRelaunch(run);
+            showPromotion(run);
+          });
+      },
     });
   }
 
   showFollowing();
+  if (root.dataset.state === "running" && root.dataset.durationSeconds) {
+    tickFrom(parseFloat(root.dataset.durationSeconds), true);
+  }
   fetchEvents({ before: MAX_COUNTER, limit: TAIL })
     .then(function (page) {
       appendEvents(page.events);
       earlierButton.hidden = !(page.events.length >= TAIL && earliest > 1);
       if (!page.terminal) {
-        progressTimer = setInterval(refreshProgress, PROGRESS_EVERY_MS);
+        progressTimer = setInterval(refreshProgressIfStale, PROGRESS_EVERY_MS);
       }
     })
     .catch(function () {
