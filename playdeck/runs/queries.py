@@ -255,12 +255,21 @@ def list_runs(session: Executor, filters: RunFilters, page: int = 1, per_page: i
 # as entities were half the page's CPU, issue 7): its JSON rendered by the database, and beside it the
 # columns its progress is worked out from (progress.RunFacts).
 _RUN_PAGE_ROW = select_run_briefs(
-    Run.id, Run.environment_id, Run.state, Run.event_count, Run.queued_at, Run.started_at
+    Run.id,
+    Run.environment_id,
+    Run.state,
+    Run.event_count,
+    Run.queued_at,
+    Run.started_at,
+    Run.limit,
+    Run.tags_json,
+    Run.check_mode,
 ).where(Run.id == bindparam("run_id"))
 
 
 def run_page_row(session: Executor, run_id: int) -> Row[Any]:
-    """The run's JSON text, then its id, environment id, state, event count, queue and start times."""
+    """The run's JSON text, then its id, environment id, state, event count, queue and start times,
+    limit, tags and check mode (``progress.RunFacts``)."""
     row = session.execute(_RUN_PAGE_ROW, {"run_id": run_id}).one_or_none()
     if row is None:
         raise NotFound(f"run {run_id} does not exist")

@@ -307,12 +307,15 @@
         bar.value = progress.percent;
         bar.setAttribute("aria-label", "Run #" + progress.run_id + " progress");
         box.appendChild(bar);
-        text.textContent = progress.percent + " % · " + progress.done + " of ~" + progress.expected + " tasks" +
-          (progress.eta_seconds === null ? "" : progress.eta_seconds >= 1
-            ? " · about " + durationText(progress.eta_seconds) + " left"
-            : " · finishing any moment (past the last run's time)");
+        // One estimate: the time left is the same fraction of the compared run's work as the percent.
+        text.textContent = progress.percent + " % · " + progress.done + " of ~" + progress.expected + " steps" +
+          (progress.terminal ? "" : progress.eta_seconds === null
+            ? " · more steps than the run compared with: no estimate"
+            : progress.eta_seconds >= 1 ? " · about " + durationText(progress.eta_seconds) + " left"
+              : " · finishing any moment");
       } else {
-        text.textContent = progress.done + " tasks done (no earlier successful run to compare)";
+        text.textContent = progress.done + " steps done (" +
+          (progress.baseline_note || "no earlier successful run to compare") + ")";
       }
       box.appendChild(text);
     }
