@@ -97,8 +97,8 @@ def test_loop_items_count_as_steps(client: FlaskClient, runs: RunDriver) -> None
     loop = [("runner_item_on_ok", host) for host in ("web1", "web2") for _ in range(8)]
     previous = runs.create(client)
     runs.start(previous)
-    emit_kinds(previous, 1, [("runner_on_ok", "web1"), ("runner_on_ok", "web2"), *loop,
-                             ("runner_on_ok", "web1"), ("runner_on_ok", "web2"), ("playbook_on_stats", "")])  # fmt: skip
+    tasks = [("runner_on_ok", "web1"), ("runner_on_ok", "web2")]
+    emit_kinds(previous, 1, [*tasks, *loop, *tasks, ("playbook_on_stats", "")])
     runs.finish(previous)
     current = runs.create(client)
     runs.start(current)
