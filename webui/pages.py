@@ -14,7 +14,7 @@ from playdeck.runs.states import RunState
 from playdeck.serializers import HOST_SUMMARY_FIELDS
 from playdeck.settings import get_settings
 from webui import access, authorize, queries
-from webui.attention import attention_json
+from webui.attention import attention_json, page_with_error
 from webui.charts import delivery_charts
 from webui.formatting import FILTERS
 from webui.forms import DeployForm
@@ -172,14 +172,29 @@ def run(run_id: int) -> str:
 @bp.post("/runs/<int:run_id>/cancel")
 @access.rule(Action.CANCEL)
 def cancel(run_id: int) -> Response | tuple[str, int]:
+    return _cancel(run_id, force=False)
+
+
+@bp.post("/runs/<int:run_id>/force-cancel")
+@access.rule(Action.FORCE_CANCEL)
+def force_cancel(run_id: int) -> Response | tuple[str, int]:
+    """Recorded canceled at once, for a run whose worker has vanished (release managers)."""
+    return _cancel(run_id, force=True)
+
+
+def _cancel(run_id: int, force: bool) -> Response | tuple[str, int]:
+    # Back to /attention when the button was there; any other value is the run page (never a URL).
+    from_attention = request.form.get("return_to") == "attention" or force
     _require_same_origin()
     authorize.refuse_actor_fields(request.form, "canceled_by")
-    authorize.require_cancel(run_id, force=False)
+    authorize.require_cancel(run_id, force=force)
     try:
-        queries.cancel_run(run_id, authorize.actor())
+        queries.cancel_run(run_id, authorize.actor(), force=force)
     except Conflict as exc:
-        return _run_page(run_id, exc.message), 409
-    return redirect(url_for("pages.run", run_id=run_id), 303)
+        return (page_with_error(exc.message) if from_attention else _run_page(run_id, exc.message)), 409
+    return redirect(
+        url_for("attention.page" if from_attention else "pages.run", run_id=None if from_attention else run_id), 303
+    )
 
 
 @bp.post("/runs/<int:run_id>/relaunch")

@@ -257,6 +257,19 @@
   let tickBase = null;
   let ticker = null;
 
+  // "No output for N s": counted on from the server's figure, back to zero with every new line.
+  const silence = document.getElementById("run-silence");
+  let quietSince = silence ? performance.now() - parseFloat(silence.dataset.seconds) * 1000 : null;
+
+  function showSilence() {
+    if (!silence || quietSince === null) return;
+    const seconds = (performance.now() - quietSince) / 1000;
+    const idle = parseInt(silence.dataset.idleTimeout, 10);
+    silence.textContent = "No output for " + durationText(seconds) +
+      (idle ? " (the idle timeout stops the run after " + durationText(idle) + ")" : "");
+    silence.hidden = seconds < parseFloat(silence.dataset.noticeAfter);
+  }
+
   function tickFrom(seconds, running) {
     const duration = document.getElementById("run-duration");
     if (!duration) return;
@@ -267,7 +280,11 @@
     if (running) {
       ticker = setInterval(function () {
         duration.textContent = durationText((performance.now() - tickBase) / 1000);
+        showSilence();
       }, 1000);
+    } else if (silence) {
+      silence.hidden = true; // it has ended: nothing is late any more
+      quietSince = null;
     }
   }
 
@@ -426,6 +443,10 @@
       run_event: function (event) {
         appendEvents([event]);
         progressStale = true;
+        if (quietSince !== null) {
+          quietSince = performance.now();
+          showSilence();
+        }
       },
       state: showState,
       end: function (run) {
