@@ -123,3 +123,34 @@ def test_the_duration_ticks_while_the_run_runs(page: Page) -> None:
     assert first.endswith(" s"), first
     # No reload and no new state from the server: the page counts on by itself.
     expect(duration).not_to_have_text(first, timeout=5_000)
+
+
+def test_without_shared_worker_one_leader_tab_streams_for_the_others(page: Page) -> None:
+    """Browsers without SharedWorker: the tabs elect a leader (Web Locks) that holds the one stream and
+    hands each tab its lines over a BroadcastChannel; when the leader closes, another tab takes over."""
+    # No SharedWorker; each EventSource a tab opens is counted in that tab.
+    page.context.add_init_script(
+        """delete window.SharedWorker;
+        window.streamsOpened = 0;
+        const Original = window.EventSource;
+        window.EventSource = function (url) { window.streamsOpened++; return new Original(url); };"""
+    )
+    run_id = running_run()
+    emit(run_id, range(1, 3))
+    tabs = [page, page.context.new_page(), page.context.new_page()]
+    for tab in tabs:
+        tab.goto(f"/runs/{run_id}")
+        expect(tab.locator("#log .log-line")).to_have_count(2, timeout=WAIT_MS)
+        assert tab.evaluate("typeof SharedWorker") == "undefined"
+    emit(run_id, range(3, 5))
+    for tab in tabs:
+        expect(tab.locator("#log .log-line")).to_have_count(4, timeout=WAIT_MS)
+    streaming = [tab.evaluate("window.streamsOpened") > 0 for tab in tabs]
+    assert streaming == [True, False, False], "one tab, the first, holds the stream for all three"
+
+    page.close()
+    emit(run_id, range(5, 7))
+    for tab in tabs[1:]:
+        expect(tab.locator("#log .log-line")).to_have_count(6, timeout=WAIT_MS)
+        assert log_counters(tab) == list(range(1, 7))
+    assert sum(tab.evaluate("window.streamsOpened") > 0 for tab in tabs[1:]) == 1, "one new leader"
