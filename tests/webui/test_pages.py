@@ -216,4 +216,7 @@ def test_static_assets_are_served_without_a_build_step(client: FlaskClient) -> N
     script = _text(client.get("/static/run.js"))
     assert "new EventSource" in script
     assert "innerHTML" not in script
+    # The log's own script inserts what the server sends as text too.
+    log_view = _text(client.get("/static/log_view.js"))
+    assert "PlaydeckLog" in log_view and "innerHTML" not in log_view
     assert client.get("/static/style.css").status_code == 200
