@@ -24,8 +24,8 @@ TARGET = re.compile(r"\blog-target\b")
 def _event(n: int) -> dict:
     host = "web1" if n % 2 else "web2"
     if n == FAILURE_AT:
-        return {"counter": n, "event": "runner_on_failed", "stdout": f"\x1b[0;31mfatal: [{host}]: FAILED! => boom\x1b[0m",
-                "event_data": {"host": host, "res": {"msg": "boom"}}}  # fmt: skip
+        stdout = f"\x1b[0;31mfatal: [{host}]: FAILED! => boom\x1b[0m"
+        return {"counter": n, "event": "runner_on_failed", "stdout": stdout, "event_data": {"host": host}}
     text = f"ok: [{host}] line {n}" + (" the Needle here" if n == NEEDLE_AT else "")
     return {"counter": n, "event": "runner_on_ok", "stdout": f"\x1b[0;32m{text}\x1b[0m",
             "event_data": {"host": host, "res": {"changed": False}}}  # fmt: skip
