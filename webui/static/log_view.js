@@ -201,20 +201,18 @@
     showWindowState();
   }
 
-  function trimOldest() {
+  // Drops the lines farthest from where the reader is (``newest``: those at the end); they load again.
+  function trim(newest) {
     let extra = log.childElementCount - MAX_LINES_KEPT;
     if (extra <= 0) return;
-    while (extra-- > 0) log.removeChild(log.firstElementChild);
-    earliest = parseInt(log.firstElementChild.dataset.counter, 10);
-    atStart = false;
-  }
-
-  function trimNewest() {
-    let extra = log.childElementCount - MAX_LINES_KEPT;
-    if (extra <= 0) return;
-    while (extra-- > 0) log.removeChild(log.lastElementChild);
-    windowEnd = parseInt(log.lastElementChild.dataset.counter, 10);
-    attached = false;
+    while (extra-- > 0) log.removeChild(newest ? log.lastElementChild : log.firstElementChild);
+    if (newest) {
+      windowEnd = parseInt(log.lastElementChild.dataset.counter, 10);
+      attached = false;
+    } else {
+      earliest = parseInt(log.firstElementChild.dataset.counter, 10);
+      atStart = false;
+    }
   }
 
   function appendEvents(events, reachesEnd, edgeWhenAsked) {
@@ -225,7 +223,7 @@
       windowEnd = Math.max(windowEnd, edgeWhenAsked);
     }
     if (earliest === null && events.length) earliest = events[0].counter;
-    trimOldest();
+    trim(false);
     noteEdge(windowEnd);
     showWindowState();
     scrollToEnd();
@@ -255,7 +253,7 @@
         atStart = page.events.length < PAGE;
         // Keep the lines the reader was looking at in place.
         log.scrollTop += log.scrollHeight - before;
-        trimNewest();
+        trim(true);
         showWindowState();
       }).finally(function () {
         earlierButton.disabled = false;
