@@ -273,6 +273,7 @@
 
   // The window around one event, which is then highlighted and scrolled to.
   function jumpTo(counter) {
+    counter = Math.min(counter, MAX_COUNTER - 1);
     return exclusive(function () {
       const edge = liveEdge;
       return Promise.all([
@@ -568,6 +569,7 @@
   }
 
   function checkForFailure() {
+    if (failureButton.dataset.look === "no") return;
     getJson(eventsUrl, { status: "failed,unreachable", limit: 1 }).then(function (page) {
       if (page.events.length) noteFailure(page.events[0].counter);
     }, ignore);
