@@ -160,6 +160,12 @@ def _page(
     session: Executor, columns: Sequence[ColumnElement[Any]], newer: bool, log_filter: LogFilter, **values: Any
 ) -> list[Row[Any]]:
     values["limit"] = max(1, min(values["limit"], MAX_EVENTS_PER_PAGE))
+    return _rows(session, columns, newer, log_filter, values)
+
+
+def _rows(
+    session: Executor, columns: Sequence[ColumnElement[Any]], newer: bool, log_filter: LogFilter, values: dict[str, Any]
+) -> list[Row[Any]]:
     statement = _page_query(tuple(columns), newer, log_filter.shape)
     return list(session.execute(statement, values | log_filter.bind_values()).all())
 
@@ -192,3 +198,10 @@ def events_before(
     (the (run, counter) index read backwards: the cost is the page, not the run's length). Rows of
     ``columns``."""
     return _page(session, columns, False, log_filter, run_id=run_id, counter=before, limit=limit)[::-1]
+
+
+def matching_counters(session: Executor, run_id: int, log_filter: LogFilter, limit: int) -> list[int]:
+    """Counters of the first ``limit`` events ``log_filter`` keeps: one read of the run's range, stopped
+    there. Not capped at a page, since a counter is all a row brings back (a search counts its hits)."""
+    rows = _rows(session, (RunEvent.counter,), True, log_filter, {"run_id": run_id, "counter": 0, "limit": limit})
+    return [row.counter for row in rows]

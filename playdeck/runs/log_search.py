@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, select
 
 from playdeck.db import Executor
 from playdeck.models import RunEvent
-from playdeck.runs.events import events_after, events_before
+from playdeck.runs.events import events_after, events_before, matching_counters
 from playdeck.runs.log_filters import LogFilter
 
 HITS_PER_PAGE = 50
@@ -60,12 +60,6 @@ def snippet(stdout: str, text: str) -> str:
     return ("…" if start > line_start else "") + plain[start:end] + ("…" if end < line_end else "")
 
 
-def _counted(session: Executor, run_id: int, log_filter: LogFilter) -> list[int]:
-    """Counters of the first ``COUNTED_HITS + 1`` matches: one scan of the run, stopped there."""
-    rows = events_after(session, run_id, 0, COUNTED_HITS + 1, (RunEvent.counter,), log_filter)
-    return [row.counter for row in rows]
-
-
 def _page_counters(
     session: Executor,
     run_id: int,
@@ -106,7 +100,8 @@ def search(
     before ``before``) with a snippet each; the total over the whole run."""
     assert log_filter.text, "a search needs a text"
     limit = max(1, min(limit, MAX_HITS_PER_PAGE))
-    counted = _counted(session, run_id, log_filter)
+    # The first COUNTED_HITS + 1: one more than counted tells there are more.
+    counted = matching_counters(session, run_id, log_filter, COUNTED_HITS + 1)
     page, index = _page_counters(session, run_id, log_filter, counted, (after, before), limit)
     rows = session.execute(_PAGE_ROWS, {"run_id": run_id, "counters": page}).all() if page else []
     hits = [

@@ -128,6 +128,13 @@ def test_hits_are_paged_and_counted_over_the_whole_run(any_client: FlaskClient, 
     assert len(search(any_client, run_id, q="deploy step", limit=7)["hits"]) == 7
 
 
+def test_more_hits_than_a_page_of_events_are_all_counted(any_client: FlaskClient, runs: RunDriver) -> None:
+    run_id = finished_run(any_client, runs, lines([f"step {n}" for n in range(1, 2501)]))
+    found = search(any_client, run_id, q="step", after=2400)
+    assert (found["total"], found["total_exact"], found["first_index"]) == (2500, True, 2401)
+    assert counters(found)[0] == 2401 and len(found["hits"]) == 50
+
+
 def test_past_the_counted_hits_pages_still_follow(
     client: FlaskClient, runs: RunDriver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
