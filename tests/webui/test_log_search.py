@@ -128,11 +128,15 @@ def test_hits_are_paged_and_counted_over_the_whole_run(any_client: FlaskClient, 
     assert len(search(any_client, run_id, q="deploy step", limit=7)["hits"]) == 7
 
 
-def test_more_hits_than_a_page_of_events_are_all_counted(any_client: FlaskClient, runs: RunDriver) -> None:
-    run_id = finished_run(any_client, runs, lines([f"step {n}" for n in range(1, 2501)]))
-    found = search(any_client, run_id, q="step", after=2400)
-    assert (found["total"], found["total_exact"], found["first_index"]) == (2500, True, 2401)
-    assert counters(found)[0] == 2401 and len(found["hits"]) == 50
+def test_hits_are_counted_up_to_a_thousand(any_client: FlaskClient, runs: RunDriver) -> None:
+    run_id = finished_run(any_client, runs, lines([f"step {n}" for n in range(1, 1002)]))
+    found = search(any_client, run_id, q="step", after=950)
+    assert (found["total"], found["total_exact"], found["first_index"]) == (1000, False, 951)
+    assert counters(found) == list(range(951, 1001)) and found["has_next"]
+    beyond = search(any_client, run_id, q="step", after=1000)
+    assert (counters(beyond), beyond["first_index"], beyond["has_next"]) == ([1001], None, False)
+    exact = search(any_client, run_id, q="step", before=1001, limit=3)
+    assert (exact["total"], counters(exact), exact["first_index"]) == (1000, [998, 999, 1000], 998)
 
 
 def test_past_the_counted_hits_pages_still_follow(

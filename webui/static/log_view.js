@@ -433,7 +433,9 @@
     if (page.total === 0) return "No match in the whole log" + (filtered() ? " for this host and status" : "");
     const total = page.total.toLocaleString("en") + (page.total_exact ? "" : "+");
     const noun = page.total === 1 && page.total_exact ? " match" : " matches";
-    if (page.first_index === null) return total + noun + " (showing hits past the first " + total + ")";
+    if (page.first_index === null) {
+      return total + noun + " (showing hits past the first " + page.total.toLocaleString("en") + ")";
+    }
     const last = page.first_index + page.hits.length - 1;
     return total + noun + " (showing " + page.first_index + "–" + last + ")";
   }
