@@ -13,6 +13,7 @@ from playdeck.auth.permissions import Action, Role
 from playdeck.db import session_scope
 from playdeck.projects import get_project, registry
 from playdeck.projects.changes import ProjectChanges, parse_changes
+from playdeck.release_control import freeze_windows
 from webui import access
 from webui.created import created
 from webui.payloads import json_request_body
@@ -37,8 +38,14 @@ def create_project() -> tuple[Response, int]:
 @bp.get("/<project>")
 @access.rule(Action.READ)
 def get_project_json(project: str) -> Response:
+    """The project; each environment with where it stands with freeze windows now (``freeze``)."""
     with session_scope() as session:
-        return jsonify(registry.describe(session, get_project(session, project)))
+        found = get_project(session, project)
+        shown = registry.describe(session, found)
+        freezes = freeze_windows.statuses_json(session, [env.id for env in found.environments])
+        for described, environment in zip(shown["environments"], found.environments, strict=True):
+            described["freeze"] = freezes[environment.id]
+        return jsonify(shown)
 
 
 @bp.patch("/<project>")
