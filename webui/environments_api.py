@@ -15,7 +15,6 @@ from playdeck import environments, projects
 from playdeck.auth.permissions import Action
 from playdeck.db import session_scope
 from playdeck.errors import ValidationError
-from playdeck.release_control import freeze_windows
 from webui import access
 from webui.payloads import json_request_body
 
@@ -25,11 +24,9 @@ FIELDS = ("queue", "known_hosts", "requires_success_in")
 
 
 def environment_json(session: Session, project: str, environment: str) -> dict[str, Any]:
-    """The environment's settings with its known_hosts lines (host keys are public, not secrets), and where it
-    stands with freeze windows now (``freeze``: current and next window)."""
+    """The environment's settings with its known_hosts lines (host keys are public, not secrets)."""
     env = projects.get_environment(projects.get_project(session, project), environment)
-    freeze = freeze_windows.statuses_json(session, [env.id])[env.id]
-    return {**environments.view(project, env).as_json(), "known_hosts": env.known_hosts, "freeze": freeze}
+    return {**environments.view(project, env).as_json(), "known_hosts": env.known_hosts}
 
 
 @bp.get("")

@@ -32,11 +32,13 @@ DEFAULT_TIMEZONE = "UTC"
 EXAMPLES = {WEEKLY: "'Fri 16:00'", YEARLY: "'Dec 20' or 'Dec 20 18:00'", ADHOC: "'2026-12-24 18:00'"}
 
 
-def _text(value: object, field_name: str, most: int, *, required: bool) -> str:
+def _text(value: object, field_name: str, most: int, *, required: bool, lines: bool = False) -> str:
+    """Text of at most ``most`` characters; several lines only with ``lines`` (a reason, not a name)."""
     if not isinstance(value, str) or len(value) > most or (required and not value.strip()):
         need = "non-empty text" if required else "text"
         raise ValidationError(field_name, f"must be {need} of at most {most} characters")
-    if any(ord(ch) < 32 and ch not in "\n\t" or ord(ch) == 127 for ch in value):
+    allowed = "\n\t" if lines else ""
+    if any(ord(ch) < 32 and ch not in allowed or ord(ch) == 127 for ch in value):
         raise ValidationError(field_name, "must not contain control characters")
     return check_text(value.strip(), field_name)
 
@@ -69,7 +71,7 @@ def _columns(given: Mapping[str, Any]) -> dict[str, Any]:
     if kind not in KINDS:
         raise ValidationError("kind", f"must be one of {', '.join(KINDS)}")
     where = calendar.zone(given.get("timezone"))
-    reason = _text(given.get("reason", ""), "reason", MAX_REASON_CHARS, required=kind == ADHOC)
+    reason = _text(given.get("reason", ""), "reason", MAX_REASON_CHARS, required=kind == ADHOC, lines=True)
     return {
         "name": _text(given.get("name"), "name", MAX_NAME_CHARS, required=True),
         "kind": kind,
