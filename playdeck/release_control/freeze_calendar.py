@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import heapq
 import re
 import zoneinfo
 from collections.abc import Iterable, Iterator
@@ -28,9 +29,9 @@ KINDS = (WEEKLY, YEARLY, ADHOC)
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 WEEK_MINUTES = 7 * 24 * 60
-# Windows that keep chaining (each starts before the last ends) are reported as frozen past this horizon
-# instead of being followed for ever.
-CHAIN_HORIZON = dt.timedelta(days=400)
+# Windows that keep chaining (each starts before the last ends) are followed this far ahead, then reported as
+# frozen for longer (``open_ended``): a calendar with no gap at all must not cost a page its time.
+CHAIN_HORIZON = dt.timedelta(days=60)
 MAX_SPEC_CHARS = 40
 
 _TIME = r"(?P<hour>\d{1,2}):(?P<minute>\d{2})"
@@ -239,7 +240,7 @@ class FreezeStatus:
     until: dt.datetime | None = None
     chain: tuple[Occurrence, ...] = ()
     next: Occurrence | None = None
-    # The chain went on past CHAIN_HORIZON: ``until`` is only a lower bound.
+    # The chain goes on past CHAIN_HORIZON: ``until`` is only a lower bound.
     open_ended: bool = False
 
     @property
@@ -276,25 +277,40 @@ class Calendar:
 
     def status(self, environment_id: int | None) -> FreezeStatus:
         windows = self.applicable(environment_id)
-        current = tuple(held for window in windows if (held := self._around(window, self.at)[0]))
+        current, upcoming = [], []
+        for window in windows:
+            held, soon = self._around(window, self.at)
+            if held:
+                current.append(held)
+            if soon:
+                upcoming.append((soon.start, window.id, soon))
+        heapq.heapify(upcoming)
         if not current:
-            return FreezeStatus(self.at, next=self._next(windows, self.at))
-        until, chain, open_ended = max(held.end for held in current), [], False
-        while True:
-            # A window that starts before (or just as) the chain ends extends it.
-            longer = [held for window in windows if (held := self._around(window, until)[0]) and held.end > until]
-            if not longer:
-                break
-            chain.append(max(longer, key=lambda held: held.end))
-            until = chain[-1].end
-            if until - self.at > CHAIN_HORIZON:
-                open_ended = True
-                break
-        return FreezeStatus(self.at, current, until, tuple(chain), self._next(windows, until), open_ended)
+            return FreezeStatus(self.at, next=upcoming[0][2] if upcoming else None)
+        until, chain, open_ended = self._chain(max(held.end for held in current), upcoming)
+        return FreezeStatus(
+            self.at, tuple(current), until, tuple(chain), upcoming[0][2] if upcoming else None, open_ended
+        )
 
-    def _next(self, windows: list[Window], after: dt.datetime) -> Occurrence | None:
-        upcoming = [soon for window in windows if (soon := self._around(window, after)[1])]
-        return min(upcoming, key=lambda soon: soon.start, default=None)
+    def _chain(
+        self, until: dt.datetime, upcoming: list[tuple[dt.datetime, int, Occurrence]]
+    ) -> tuple[dt.datetime, list[Occurrence], bool]:
+        """Follow the occurrences after ``at`` in start order (a heap holding each window's next one): each that
+        starts before the freeze ends (or just as it ends) extends it. Only starts within CHAIN_HORIZON are
+        followed, so windows that never leave a gap cost a bounded time. ``upcoming`` is left holding what
+        starts after the chain."""
+        chain: list[Occurrence] = []
+        while upcoming and upcoming[0][0] <= until:
+            if upcoming[0][0] - self.at > CHAIN_HORIZON:
+                return until, chain, True
+            _, window_id, occurrence = heapq.heappop(upcoming)
+            if occurrence.end > until:
+                chain.append(occurrence)
+                until = occurrence.end
+            following = self._around(occurrence.window, occurrence.start)[1]
+            if following:
+                heapq.heappush(upcoming, (following.start, window_id, following))
+        return until, chain, False
 
 
 def local_text(instant: dt.datetime, where: zoneinfo.ZoneInfo) -> str:

@@ -27,6 +27,8 @@ from playdeck.runs.run_request import RunRequest
 from playdeck.serializers import iso
 
 MAX_OVERRIDE_CHARS = 1000
+# Windows named in a refusal, at most (a chain may hold many).
+NAMED = 5
 EVENT = "freeze_overridden"
 
 
@@ -64,9 +66,12 @@ def refusal(project: Project, environment: Environment, status: FreezeStatus) ->
     last = max(status.current, key=lambda held: held.end)
     message = f"deploys to {project.name}/{environment.name} are frozen by {names} until {end_text(last)}"
     if status.chain:
-        following = ", ".join(f"'{held.window.name}'" for held in status.chain)
+        names = list(dict.fromkeys(held.window.name for held in status.chain))
+        following = ", ".join(f"'{name}'" for name in names[:NAMED]) + (
+            f" and {len(names) - NAMED} more" if len(names) > NAMED else ""
+        )
         message += (
-            f"; {following} follow{'s' if len(status.chain) == 1 else ''} without a gap, so deploys are refused "
+            f"; {following} follow{'s' if len(names) == 1 else ''} without a gap, so deploys are refused "
             f"until {end_text(status.chain[-1])}"
         )
     if status.open_ended:
@@ -105,7 +110,7 @@ def record_override(session: Session, run: Run) -> None:
             "project": run.project.name,
             "environment": run.environment.name,
             "reason": run.freeze_override,
-            "windows": [held.window.name for held in status.current + status.chain],
+            "windows": list(dict.fromkeys(held.window.name for held in status.current + status.chain)),
             "frozen_until": iso(status.until),
         },
     )
