@@ -218,14 +218,35 @@ def occurrences(window: Window, at: dt.datetime) -> Iterator[Occurrence]:
     return iter((Occurrence(window, window.start, window.end),))  # type: ignore[arg-type]
 
 
-def around(window: Window, at: dt.datetime) -> tuple[Occurrence | None, Occurrence | None]:
-    """The window's occurrence holding ``at`` (None: none) and its next to start after ``at``."""
+def _evaluate(window: Window, at: dt.datetime) -> tuple[Occurrence | None, Occurrence | None]:
     holding, upcoming = None, None
     for occurrence in occurrences(window, at):
         if occurrence.holds(at):
             holding = occurrence
         elif occurrence.start > at and (upcoming is None or occurrence.start < upcoming.start):
             upcoming = occurrence
+    return holding, upcoming
+
+
+# Per window: the answer of ``around`` and the instants it holds for. Pages ask every few seconds and the
+# answer changes only when an occurrence starts or ends; a plain dict (one entry per window, emptied when
+# full), since a lost or repeated entry costs only a recomputation.
+_ANSWERS: dict[Window, tuple[dt.datetime, dt.datetime, Occurrence | None, Occurrence | None]] = {}
+MAX_ANSWERS = 20_000
+_NEVER = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+def around(window: Window, at: dt.datetime) -> tuple[Occurrence | None, Occurrence | None]:
+    """The window's occurrence holding ``at`` (None: none) and its next to start after ``at``."""
+    known = _ANSWERS.get(window)
+    if known is not None and known[0] <= at < known[1]:
+        return known[2], known[3]
+    holding, upcoming = _evaluate(window, at)
+    # The same answer holds until the held occurrence ends or the next one starts.
+    boundaries = [moment for moment in (holding and holding.end, upcoming and upcoming.start) if moment]
+    if len(_ANSWERS) >= MAX_ANSWERS:
+        _ANSWERS.clear()
+    _ANSWERS[window] = (at, min(boundaries, default=_NEVER), holding, upcoming)
     return holding, upcoming
 
 
@@ -248,42 +269,46 @@ class FreezeStatus:
         return bool(self.current)
 
 
+# A window's next occurrence, ordered by its start (the id breaks ties).
+Upcoming = tuple[dt.datetime, int, Occurrence]
+
+
 @dataclass
 class Calendar:
-    """Windows evaluated at one instant for any number of environments; each window's occurrences around
-    ``at`` are computed once (the dashboard asks for every environment)."""
+    """Windows evaluated at one instant for any number of environments (the dashboard asks for every one)."""
 
     windows: Iterable[Window]
     at: dt.datetime
     _by_scope: dict[int | None, list[Window]] = field(default_factory=dict, init=False)
-    _memo: dict[tuple[int, dt.datetime], tuple[Occurrence | None, Occurrence | None]] = field(
-        default_factory=dict, init=False
-    )
+    # Per scope (an environment id, None for the global windows): the occurrences holding ``at`` and each
+    # window's next one, computed once however many environments share the global windows.
+    _evaluated: dict[int | None, tuple[list[Occurrence], list[Upcoming]]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         for window in self.windows:
             self._by_scope.setdefault(window.environment_id, []).append(window)
-
-    def _around(self, window: Window, instant: dt.datetime) -> tuple[Occurrence | None, Occurrence | None]:
-        key = (window.id, instant)
-        if key not in self._memo:
-            self._memo[key] = around(window, instant)
-        return self._memo[key]
 
     def applicable(self, environment_id: int | None) -> list[Window]:
         """The global windows, and the environment's own."""
         own = self._by_scope.get(environment_id, []) if environment_id is not None else []
         return self._by_scope.get(None, []) + own
 
+    def _scope(self, scope: int | None) -> tuple[list[Occurrence], list[Upcoming]]:
+        if scope not in self._evaluated:
+            current, upcoming = [], []
+            for window in self._by_scope.get(scope, []):
+                held, soon = around(window, self.at)
+                if held:
+                    current.append(held)
+                if soon:
+                    upcoming.append((soon.start, window.id, soon))
+            self._evaluated[scope] = current, upcoming
+        return self._evaluated[scope]
+
     def status(self, environment_id: int | None) -> FreezeStatus:
-        windows = self.applicable(environment_id)
-        current, upcoming = [], []
-        for window in windows:
-            held, soon = self._around(window, self.at)
-            if held:
-                current.append(held)
-            if soon:
-                upcoming.append((soon.start, window.id, soon))
+        shared_current, shared_upcoming = self._scope(None)
+        own_current, own_upcoming = self._scope(environment_id) if environment_id is not None else ([], [])
+        current, upcoming = shared_current + own_current, shared_upcoming + own_upcoming
         heapq.heapify(upcoming)
         if not current:
             return FreezeStatus(self.at, next=upcoming[0][2] if upcoming else None)
@@ -292,9 +317,7 @@ class Calendar:
             self.at, tuple(current), until, tuple(chain), upcoming[0][2] if upcoming else None, open_ended
         )
 
-    def _chain(
-        self, until: dt.datetime, upcoming: list[tuple[dt.datetime, int, Occurrence]]
-    ) -> tuple[dt.datetime, list[Occurrence], bool]:
+    def _chain(self, until: dt.datetime, upcoming: list[Upcoming]) -> tuple[dt.datetime, list[Occurrence], bool]:
         """Follow the occurrences after ``at`` in start order (a heap holding each window's next one): each that
         starts before the freeze ends (or just as it ends) extends it. Only starts within CHAIN_HORIZON are
         followed, so windows that never leave a gap cost a bounded time. ``upcoming`` is left holding what
@@ -307,7 +330,7 @@ class Calendar:
             if occurrence.end > until:
                 chain.append(occurrence)
                 until = occurrence.end
-            following = self._around(occurrence.window, occurrence.start)[1]
+            following = around(occurrence.window, occurrence.start)[1]
             if following:
                 heapq.heappush(upcoming, (following.start, window_id, following))
         return until, chain, False

@@ -9,6 +9,7 @@ Windows may overlap (a global New Year freeze over a team's weekend freeze): eva
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -170,16 +171,38 @@ def _scope_name(environment: Environment | None) -> str:
 # --- reading ------------------------------------------------------------------------------------------------
 
 
+# The columns a window is evaluated from, read as plain rows: no ORM object per window on every page.
+_EVALUATED = (
+    FreezeWindow.id,
+    FreezeWindow.name,
+    FreezeWindow.kind,
+    FreezeWindow.timezone,
+    FreezeWindow.start_spec,
+    FreezeWindow.end_spec,
+    FreezeWindow.starts_at,
+    FreezeWindow.ends_at,
+    FreezeWindow.environment_id,
+    FreezeWindow.reason,
+)
+
+
 def parsed(window: FreezeWindow) -> calendar.Window:
-    """A stored window as ``freeze_calendar`` evaluates it (stored values were checked when saved)."""
-    where = calendar.zone(window.timezone)
-    if window.kind == WEEKLY:
-        start, end = calendar.parse_weekly(window.start_spec, "start"), calendar.parse_weekly(window.end_spec, "end")
-    elif window.kind == YEARLY:
-        start, end = calendar.parse_yearly(window.start_spec, "start"), calendar.parse_yearly(window.end_spec, "end")
+    """A stored window as ``freeze_calendar`` evaluates it."""
+    return _parsed(tuple(getattr(window, column.key) for column in _EVALUATED))
+
+
+@functools.lru_cache(maxsize=20_000)
+def _parsed(row: tuple[Any, ...]) -> calendar.Window:
+    # Keyed by every column it reads: a changed window is a new key. Stored values were checked when saved.
+    window_id, name, kind, timezone, start_spec, end_spec, starts_at, ends_at, environment_id, reason = row
+    where = calendar.zone(timezone)
+    if kind == WEEKLY:
+        start, end = calendar.parse_weekly(start_spec, "start"), calendar.parse_weekly(end_spec, "end")
+    elif kind == YEARLY:
+        start, end = calendar.parse_yearly(start_spec, "start"), calendar.parse_yearly(end_spec, "end")
     else:
-        start, end = (moment.replace(tzinfo=dt.UTC) for moment in (window.starts_at, window.ends_at))  # type: ignore[union-attr]
-    return calendar.Window(window.id, window.name, window.kind, where, start, end, window.environment_id, window.reason)
+        start, end = starts_at.replace(tzinfo=dt.UTC), ends_at.replace(tzinfo=dt.UTC)
+    return calendar.Window(window_id, name, kind, where, start, end, environment_id, reason)
 
 
 def list_windows(session: Session, project: str | None = None, environment: str | None = None) -> list[FreezeWindow]:
@@ -198,13 +221,13 @@ def list_windows(session: Session, project: str | None = None, environment: str 
 def calendar_at(session: Session, at: dt.datetime, environment_ids: Iterable[int] | None = None) -> Calendar:
     """The windows that apply to ``environment_ids`` (None: all), ad hoc ones already over left out, ready to
     evaluate at ``at`` (aware)."""
-    query = select(FreezeWindow).where(
+    query = select(*_EVALUATED).where(
         or_(FreezeWindow.kind != ADHOC, FreezeWindow.ends_at > at.astimezone(dt.UTC).replace(tzinfo=None))
     )
     if environment_ids is not None:
         ids = list(environment_ids)
         query = query.where(or_(FreezeWindow.environment_id.is_(None), FreezeWindow.environment_id.in_(ids)))
-    return Calendar([parsed(window) for window in session.scalars(query)], at)
+    return Calendar([_parsed(tuple(row)) for row in session.execute(query)], at)
 
 
 def status_at(session: Session, environment_id: int, at: dt.datetime | None = None) -> FreezeStatus:
