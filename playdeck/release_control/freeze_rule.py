@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session
 from playdeck import audit, webhooks
 from playdeck.auth.models import User
 from playdeck.auth.permissions import LEAST_ROLE, RANK, Action, Role
-from playdeck.errors import Conflict, Forbidden, ValidationError
-from playdeck.inputs import check_text
+from playdeck.errors import Conflict, Forbidden
 from playdeck.models import Environment, Project, Run
 from playdeck.release_control import freeze_windows
 from playdeck.release_control.freeze_calendar import FreezeStatus, end_text, utc_text
@@ -42,11 +41,7 @@ class Frozen(Conflict):
 
 def override_reason(value: object) -> str:
     """The override's reason, checked ("": no override)."""
-    if not isinstance(value, str) or len(value) > MAX_OVERRIDE_CHARS:
-        raise ValidationError("freeze_override", f"must be text of at most {MAX_OVERRIDE_CHARS} characters")
-    if any(ord(ch) < 32 and ch not in "\n\t" or ord(ch) == 127 for ch in value):
-        raise ValidationError("freeze_override", "must not contain control characters")
-    return check_text(value.strip(), "freeze_override")
+    return freeze_windows.checked_text(value, "freeze_override", MAX_OVERRIDE_CHARS, required=False, lines=True)
 
 
 def _require_override_role(session: Session, name: str) -> None:

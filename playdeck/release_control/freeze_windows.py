@@ -33,7 +33,7 @@ DEFAULT_TIMEZONE = "UTC"
 EXAMPLES = {WEEKLY: "'Fri 16:00'", YEARLY: "'Dec 20' or 'Dec 20 18:00'", ADHOC: "'2026-12-24 18:00'"}
 
 
-def _text(value: object, field_name: str, most: int, *, required: bool, lines: bool = False) -> str:
+def checked_text(value: object, field_name: str, most: int, *, required: bool, lines: bool = False) -> str:
     """Text of at most ``most`` characters; several lines only with ``lines`` (a reason, not a name)."""
     if not isinstance(value, str) or len(value) > most or (required and not value.strip()):
         need = "non-empty text" if required else "text"
@@ -72,9 +72,9 @@ def _columns(given: Mapping[str, Any]) -> dict[str, Any]:
     if kind not in KINDS:
         raise ValidationError("kind", f"must be one of {', '.join(KINDS)}")
     where = calendar.zone(given.get("timezone"))
-    reason = _text(given.get("reason", ""), "reason", MAX_REASON_CHARS, required=kind == ADHOC, lines=True)
+    reason = checked_text(given.get("reason", ""), "reason", MAX_REASON_CHARS, required=kind == ADHOC, lines=True)
     return {
-        "name": _text(given.get("name"), "name", MAX_NAME_CHARS, required=True),
+        "name": checked_text(given.get("name"), "name", MAX_NAME_CHARS, required=True),
         "kind": kind,
         "timezone": where.key,
         "reason": reason,
