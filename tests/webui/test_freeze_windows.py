@@ -249,6 +249,9 @@ def test_the_freeze_page_lists_windows_and_takes_new_ones(manager: FlaskClient) 
     assert added.status_code == 303
     page = manager.get("/freeze-windows").get_data(as_text=True)
     assert "every Dec 20 – Jan 3 Europe/Berlin" in page and "every environment" in page
+    window_id = int(re.search(r'id="freeze-window-(\d+)"', page).group(1))
+    assert manager.post(f"/freeze-windows/{window_id}/delete").status_code == 303
+    assert "No freeze windows." in manager.get("/freeze-windows").get_data(as_text=True)
     bad = manager.post("/freeze-windows", data={"name": "X", "kind": "weekly", "timezone": "Nowhere/Land",
                                                  "start": "Fri 16:00", "end": "Mon 08:00"})  # fmt: skip
     assert bad.status_code == 400 and "unknown time zone" in bad.get_data(as_text=True)
