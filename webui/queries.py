@@ -16,15 +16,16 @@ from playdeck.db import Executor, connection_scope, session_scope
 from playdeck.delivery_metrics import delivery_metrics
 from playdeck.launch_form import LaunchForm
 from playdeck.launch_inputs import project_form
-from playdeck.models import Project, Run
+from playdeck.models import Environment, Project, Run
 from playdeck.projects import get_environment, get_project, is_built_in, list_projects
 from playdeck.release_control import promotion
-from playdeck.releases import deployments, rollback
-from playdeck.runs import queries
+from playdeck.releases import deployments, host_versions, rollback
+from playdeck.runs import failure_summary, queries
 from playdeck.runs.progress import HOST_SUMMARIES, RunFacts, run_progress
 from playdeck.runs.queries import RunFilters, RunPage, get_run, list_runs
 from playdeck.runs.relaunch import relaunch_request
 from playdeck.runs.requests import RunRequest, resolve, submit_run
+from playdeck.runs.states import RunKind
 from playdeck.runs.transitions import request_cancel
 from playdeck.serializers import project_json, run_json
 from webui.params import parse_filters, parse_page
@@ -161,9 +162,9 @@ def dashboard() -> list[JsonDict]:
     built-in dns project: nobody deploys it, its zones' regenerations are on the DNS pages."""
     with session_scope() as session:
         projects = [project for project in list_projects(session) if not is_built_in(project.name)]
-        latest, deployed = queries.latest_runs(
-            session, [env.id for project in projects for env in project.environments]
-        )
+        environment_ids = [env.id for project in projects for env in project.environments]
+        latest, deployed = queries.latest_runs(session, environment_ids)
+        hosts = host_versions.environment_hosts(session, environment_ids)
 
         def brief(run: Run | None) -> JsonDict | None:
             return None if run is None else run_json(run, with_summaries=False)
@@ -173,6 +174,8 @@ def dashboard() -> list[JsonDict]:
                 "project": _with_id(project),
                 "latest": {env.name: brief(latest.get(env.id)) for env in project.environments},
                 "deployed": {env.name: brief(deployed.get(env.id)) for env in project.environments},
+                # What each host runs now; an environment no run recorded hosts for shows its deployed run.
+                "hosts": {env.name: host_versions.environment_json(hosts[env.id]) for env in project.environments},
             }
             for project in projects
         ]
@@ -200,7 +203,19 @@ def run_with_progress(run_id: int) -> tuple[JsonDict, JsonDict]:
         text, *facts = row
         run = RunFacts(*facts, host_summaries=summaries)
         progress = run_progress(connection, run)
-    return {**json.loads(text), "host_summaries": [summary._asdict() for summary in summaries]}, progress
+        outcome = _run_outcome(connection, json.loads(text), run.environment_id)
+    return {**outcome, "host_summaries": [summary._asdict() for summary in summaries]}, progress
+
+
+def _run_outcome(connection: Executor, run: JsonDict, environment_id: int) -> JsonDict:
+    """An ended run with why it ended badly (``failure_summary``) and, for a real deploy, what it did to
+    its hosts (``host_changes``: changed and unchanged hosts, see ``host_versions.run_changes``)."""
+    if not run["terminal"]:
+        return run
+    changes = None
+    if run["kind"] == RunKind.DEPLOY.value and not run["check"]:
+        changes = host_versions.run_changes(connection, run["id"], environment_id)
+    return {**run, "failure_summary": failure_summary.of_run(connection, run["id"]), "host_changes": changes}
 
 
 def project_page(name: str, days: int, environment: str | None, per_page: int) -> JsonDict:
@@ -220,7 +235,16 @@ def project_page(name: str, days: int, environment: str | None, per_page: int) -
                 ]
                 for item in shown
             },
+            "hosts": {
+                item.name: host_versions.environment_json(found)
+                for item, found in zip(shown, _hosts_of(session, shown), strict=True)
+            },
             "metrics": metrics,
             "runs": history.runs,  # JSON texts, for webui.run_rows
             "more_runs": history.has_next,
         }
+
+
+def _hosts_of(session: Executor, environments: list[Environment]) -> list[list[host_versions.HostVersion]]:
+    found = host_versions.environment_hosts(session, [env.id for env in environments])
+    return [found[env.id] for env in environments]
