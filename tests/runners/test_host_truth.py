@@ -149,7 +149,7 @@ def test_a_failure_with_a_rollback_is_summarised_on_the_page_in_the_api_and_in_w
     assert sent == summary
 
 
-def test_a_playbook_that_reports_nothing_counts_its_hosts_only_after_a_whole_successful_run(test_projects, start_worker):
+def test_a_playbook_reporting_nothing_counts_its_hosts_only_after_a_whole_successful_run(test_projects, start_worker):
     start_worker()
     good = queue_run(RunRequest(project="marker", environment="dev", version="7.0")).id
     assert wait_for_state(good, TERMINAL) == "successful"
