@@ -21,7 +21,7 @@ from playdeck.projects import get_environment, get_project, is_built_in, list_pr
 from playdeck.release_control import promotion
 from playdeck.releases import deployments, host_versions, rollback
 from playdeck.runs import failure_summary, queries
-from playdeck.runs.progress import HOST_SUMMARIES, RunFacts, run_progress
+from playdeck.runs.progress import RunFacts, run_progress
 from playdeck.runs.queries import RunFilters, RunPage, get_run, list_runs
 from playdeck.runs.relaunch import relaunch_request
 from playdeck.runs.requests import RunRequest, resolve, submit_run
@@ -196,26 +196,32 @@ def progress(run_id: int) -> JsonDict:
 
 
 def run_with_progress(run_id: int) -> tuple[JsonDict, JsonDict]:
-    """The run page's two read models: ``run_json(run)`` and ``run_progress``, from one connection."""
+    """The run page's two read models: ``run_json(run)`` (and, once it ended, ``_outcome``) and
+    ``run_progress``, from one connection."""
     with connection_scope() as connection:
         row = queries.run_page_row(connection, run_id)
-        summaries = connection.execute(HOST_SUMMARIES, {"run_id": run_id}).all()
-        text, *facts = row
+        summaries = connection.execute(host_versions.RUN_RECAP, {"run_id": run_id}).all()
+        text, *facts, stored_summary = row
         run = RunFacts(*facts, host_summaries=summaries)
         progress = run_progress(connection, run)
-        outcome = _run_outcome(connection, json.loads(text), run.environment_id)
-    return {**outcome, "host_summaries": [summary._asdict() for summary in summaries]}, progress
+        shown = json.loads(text)
+        if shown["terminal"]:
+            shown.update(_outcome(connection, shown, run.environment_id, stored_summary, summaries))
+    return {**shown, "host_summaries": [summary._asdict() for summary in summaries]}, progress
 
 
-def _run_outcome(connection: Executor, run: JsonDict, environment_id: int) -> JsonDict:
-    """An ended run with why it ended badly (``failure_summary``) and, for a real deploy, what it did to
-    its hosts (``host_changes``: changed and unchanged hosts, see ``host_versions.run_changes``)."""
-    if not run["terminal"]:
-        return run
+def _outcome(
+    connection: Executor, run: JsonDict, environment_id: int, stored_summary: str | None, summaries: list[Any]
+) -> JsonDict:
+    """An ended run's ``failure_summary`` and, for a real deploy, what it did to its hosts (``host_changes``,
+    see ``host_versions.run_changes``)."""
     changes = None
     if run["kind"] == RunKind.DEPLOY.value and not run["check"]:
-        changes = host_versions.run_changes(connection, run["id"], environment_id)
-    return {**run, "failure_summary": failure_summary.of_run(connection, run["id"]), "host_changes": changes}
+        changes = host_versions.run_changes(connection, summaries, environment_id)
+    return {
+        "failure_summary": failure_summary.for_run(run["state"], run["reason"], stored_summary),
+        "host_changes": changes,
+    }
 
 
 def project_page(name: str, days: int, environment: str | None, per_page: int) -> JsonDict:

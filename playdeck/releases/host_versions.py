@@ -29,7 +29,7 @@ from playdeck.db import Executor
 from playdeck.models import HostDeployment, Run, RunHostSummary, utcnow
 from playdeck.runs.host_outcomes import Report
 from playdeck.runs.states import RunKind, RunState
-from playdeck.serializers import iso
+from playdeck.serializers import HOST_SUMMARY_FIELDS, iso
 
 
 @dataclass(frozen=True)
@@ -150,20 +150,31 @@ def environment_json(hosts: list[HostVersion]) -> dict[str, Any]:
     return {"summary": describe(hosts), "hosts": [host.to_json() for host in hosts]}
 
 
-_RUN_RECAP = select(RunHostSummary.host, RunHostSummary.deployed_version, RunHostSummary.deployed_commit).where(
-    RunHostSummary.run_id == bindparam("run_id")
+# A run's recap as the run page reads it: HOST_SUMMARY_FIELDS, then what the run switched each host to.
+RUN_RECAP = (
+    select(
+        *(getattr(RunHostSummary, column) for column in HOST_SUMMARY_FIELDS),
+        RunHostSummary.deployed_version,
+        RunHostSummary.deployed_commit,
+    )
+    .where(RunHostSummary.run_id == bindparam("run_id"))
+    .order_by(RunHostSummary.host)
 )
 
 
-def run_changes(session: Executor, run_id: int, environment_id: int) -> dict[str, Any]:
-    """What an ended run did to its hosts: those it switched (``changed``: host, version) and the others it
-    ran on with what they run now (``unchanged``: host, version label, None if no run recorded one)."""
-    current = {host.host: host for host in environment_hosts(session, [environment_id])[environment_id]}
+def run_changes(session: Executor, recap: Iterable[Any], environment_id: int) -> dict[str, Any]:
+    """What an ended run did to its hosts, from its ``RUN_RECAP`` rows: those it switched (``changed``: host,
+    version) and the others it ran on with what they run now (``unchanged``: host, version label, None if
+    no run recorded one)."""
     changed, unchanged = [], []
-    for host, version, commit in sorted(session.execute(_RUN_RECAP, {"run_id": run_id})):
-        if version is not None:
-            changed.append({"host": host, "version": label(version, commit)})
+    for row in recap:
+        if row.deployed_version is not None:
+            changed.append({"host": row.host, "version": label(row.deployed_version, row.deployed_commit)})
         else:
-            now = current.get(host)
-            unchanged.append({"host": host, "version": now.label if now else None})
+            unchanged.append({"host": row.host, "version": None})
+    if unchanged:
+        current = {host.host: host for host in environment_hosts(session, [environment_id])[environment_id]}
+        for entry in unchanged:
+            now = current.get(entry["host"])
+            entry["version"] = now.label if now else None
     return {"changed": changed, "unchanged": unchanged}

@@ -13,10 +13,9 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from playdeck.db import Executor
 from playdeck.models import Run
 from playdeck.runs.host_outcomes import Failure, HostOutcomes
 from playdeck.runs.states import RunState
@@ -81,15 +80,6 @@ def store(session: Session, run_id: int, summary: dict[str, Any] | None) -> None
         .values(failure_summary_json=json.dumps(summary))
         .execution_options(synchronize_session=False)
     )
-
-
-_STORED = select(Run.state, Run.reason, Run.failure_summary_json).where(Run.id == bindparam("run_id"))
-
-
-def of_run(session: Executor, run_id: int) -> dict[str, Any] | None:
-    """The run's summary as ``for_run`` gives it, read by id (three columns, no entity)."""
-    row = session.execute(_STORED, {"run_id": run_id}).one_or_none()
-    return None if row is None else for_run(*row)
 
 
 def only_reason(state: str, reason: str) -> dict[str, Any]:
