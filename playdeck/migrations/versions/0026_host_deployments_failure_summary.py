@@ -6,7 +6,7 @@ Environments deployed before this have no host rows: their pages show the last s
 until a run reports (or completes) a switch.
 
 Revision ID: 0026
-Revises: 0021
+Revises: 0022
 Create Date: 2026-12-20 10:00:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import mysql
 
 revision = '0026'
-down_revision = '0021'
+down_revision = '0022'
 branch_labels = None
 depends_on = None
 
