@@ -5,7 +5,7 @@ runs.failure_summary_json (why a run ended badly, per failed host)
 Environments deployed before this have no host rows: their pages show the last successful deploy as before,
 until a run reports (or completes) a switch.
 
-Revision ID: 0026
+Revision ID: 0023
 Revises: 0022
 Create Date: 2026-12-20 10:00:00.000000
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-revision = '0026'
+revision = '0023'
 down_revision = '0022'
 branch_labels = None
 depends_on = None
