@@ -206,6 +206,9 @@ class Run(Base):
     worker_id: Mapped[int | None] = mapped_column(
         ForeignKey("workers.id", ondelete="SET NULL", name="fk_runs_worker_id_workers")
     )
+    # A run that ended badly: why, per failed host, as JSON (playdeck.runs.failure_summary), written by
+    # its worker when it ended; None for a good end or a run its worker did not conclude.
+    failure_summary_json: Mapped[str | None] = mapped_column(LongText)
 
     project: Mapped[Project] = relationship()
     environment: Mapped[Environment] = relationship()
@@ -310,6 +313,26 @@ class RunHostSummary(Base):
     skipped: Mapped[int] = mapped_column(Integer, default=0)
     rescued: Mapped[int] = mapped_column(Integer, default=0)
     ignored: Mapped[int] = mapped_column(Integer, default=0)
+    # What this run switched the host to (playdeck.releases.host_versions); None: it did not switch it.
+    deployed_version: Mapped[str | None] = mapped_column(String(128))
+    deployed_commit: Mapped[str | None] = mapped_column(String(64))
+
+
+class HostDeployment(Base):
+    """What one host of an environment runs now: the version (and commit) the last run that switched it
+    left there, whatever that run's end (playdeck.releases.host_versions)."""
+
+    __tablename__ = "host_deployments"
+
+    environment_id: Mapped[int] = mapped_column(
+        ForeignKey("environments.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    version: Mapped[str] = mapped_column(String(128), default="")
+    commit_sha: Mapped[str | None] = mapped_column(String(64))
+    # No foreign key: the run may be purged (playdeck.runs.purge) while the host still runs its version.
+    run_id: Mapped[int] = mapped_column(BigId)
+    updated_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
 
 
 class AuditEvent(Base):

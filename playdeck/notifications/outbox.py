@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from playdeck.models import Environment, Project, Run, WebhookDelivery
+from playdeck.runs import failure_summary
 from playdeck.serializers import iso
 from playdeck.settings import get_settings
 
@@ -57,6 +58,8 @@ def run_facts(session: Session, run_id: int) -> dict[str, Any]:
         "finished_at": iso(run.finished_at),
         "duration_seconds": None if run.started_at is None or run.finished_at is None else run.duration_seconds,
         "url": run_link(run.id),
+        # A run that ended badly: its failed hosts, failing tasks and messages (playdeck.runs.failure_summary).
+        "failure_summary": failure_summary.for_run(run.state, run.reason, run.failure_summary_json),
     }
 
 

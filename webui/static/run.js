@@ -83,6 +83,8 @@
     const line = document.createElement("div");
     line.className = "log-line";
     line.dataset.counter = String(event.counter);
+    // The anchor a link to this line uses (#event-<counter>, e.g. from the failure summary).
+    line.id = "event-" + event.counter;
     const text = event.stdout;
     let style = {};
     let last = 0;
@@ -212,10 +214,9 @@
     });
   }
 
-  earlierButton.addEventListener("click", function () {
-    if (earliest === null) return;
-    earlierButton.disabled = true;
-    fetchEvents({ before: earliest, limit: TAIL }).then(function (page) {
+  // Up to ``limit`` events just before the first one shown, put in front of it.
+  function loadEarlier(limit) {
+    return fetchEvents({ before: earliest, limit: limit }).then(function (page) {
       const before = log.scrollHeight;
       const fragment = document.createDocumentFragment();
       page.events.forEach(function (event) {
@@ -225,10 +226,66 @@
       if (page.events.length) earliest = page.events[0].counter;
       // Keep the lines the reader was looking at in place.
       log.scrollTop += log.scrollHeight - before;
-      earlierButton.hidden = page.events.length < TAIL || earliest <= 1;
-      earlierButton.disabled = false;
+      earlierButton.hidden = page.events.length < limit || earliest <= 1;
       if (query !== "") searchAll();
+      return page.events.length;
     });
+  }
+
+  earlierButton.addEventListener("click", function () {
+    if (earliest === null) return;
+    earlierButton.disabled = true;
+    loadEarlier(TAIL).then(function () {
+      earlierButton.disabled = false;
+    });
+  });
+
+  // --- a link to a line (#event-<counter>): earlier lines are loaded back to it, then it is shown -------
+  const PAGE_MAX = 1000; // the events API's largest page
+
+  function linkedCounter(hash) {
+    const match = /^#event-(\d+)$/.exec(hash || "");
+    return match ? parseInt(match[1], 10) : null;
+  }
+
+  function jumpTo(counter) {
+    if (counter === null || earliest === null) return Promise.resolve();
+    if (counter < earliest) {
+      return loadEarlier(Math.min(PAGE_MAX, earliest - counter + TAIL)).then(function (loaded) {
+        return loaded ? jumpTo(counter) : showLine(counter);
+      });
+    }
+    showLine(counter);
+    return Promise.resolve();
+  }
+
+  // The event's line, or the first one after it (an event without output has no line).
+  function showLine(counter) {
+    const lines = log.querySelectorAll(".log-line");
+    const line = Array.from(lines).find(function (candidate) {
+      return parseInt(candidate.dataset.counter, 10) >= counter;
+    });
+    if (!line) return;
+    following = false;
+    showFollowing();
+    log.querySelectorAll(".log-target").forEach(function (old) {
+      old.classList.remove("log-target");
+    });
+    line.hidden = false;
+    line.classList.add("log-target");
+    line.scrollIntoView({ block: "center" });
+    log.focus({ preventScroll: true });
+  }
+
+  document.addEventListener("click", function (event) {
+    const link = event.target.closest && event.target.closest('a[href^="#event-"]');
+    if (!link) return;
+    event.preventDefault();
+    history.replaceState(null, "", link.getAttribute("href"));
+    jumpTo(linkedCounter(link.getAttribute("href")));
+  });
+  window.addEventListener("hashchange", function () {
+    jumpTo(linkedCounter(window.location.hash));
   });
 
   // --- state, progress, hosts -----------------------------------------------------------------------
@@ -415,6 +472,8 @@
           fillHostSummary(run);
           showRelaunch(run);
           showPromotion(run);
+          // For the failure summary (failure_summary.js), which this page does not draw itself.
+          root.dispatchEvent(new CustomEvent("run-ended", { detail: run }));
         });
     });
   }
@@ -427,6 +486,7 @@
       if (!page.terminal) {
         progressTimer = setInterval(refreshProgress, PROGRESS_EVERY_MS);
       }
+      return jumpTo(linkedCounter(window.location.hash));
     })
     .catch(function () {
       // The stream alone still shows the log, from its start.

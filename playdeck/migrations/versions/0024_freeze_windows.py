@@ -1,8 +1,8 @@
 """freeze windows: freeze_windows (weekly, yearly or ad hoc, per environment or global) and
 runs.freeze_override (a release manager's reason for deploying inside one)
 
-Revision ID: 0023
-Revises: 0022
+Revision ID: 0024
+Revises: 0023
 Create Date: 2026-12-11 09:00:00.000000
 """
 
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-revision = '0023'
-down_revision = '0022'
+revision = '0024'
+down_revision = '0023'
 branch_labels = None
 depends_on = None
 
