@@ -198,6 +198,8 @@
           fillHostSummary(run);
           showRelaunch(run);
           showPromotion(run);
+          // For the failure summary (failure_summary.js), which this page does not draw itself.
+          root.dispatchEvent(new CustomEvent("run-ended", { detail: run }));
         });
     });
   }
