@@ -198,12 +198,17 @@ class Run(Base):
     # A promotion: the successful run (of another environment) whose commit and parameters this one deploys.
     # No foreign key, as for rollback_of_id (migration 0022).
     promoted_from_id: Mapped[int | None] = mapped_column(BigId)
+    # A release manager's reason for deploying inside a freeze window ("": none; playdeck.release_control).
+    freeze_override: Mapped[str] = mapped_column(Text, default="", server_default="")
     # 0 for a run someone asked for; n for the n-th automatic retry of a lost run (relaunch_of).
     retry_number: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The worker (master process) whose pool executes the run; see Worker.
     worker_id: Mapped[int | None] = mapped_column(
         ForeignKey("workers.id", ondelete="SET NULL", name="fk_runs_worker_id_workers")
     )
+    # A run that ended badly: why, per failed host, as JSON (playdeck.runs.failure_summary), written by
+    # its worker when it ended; None for a good end or a run its worker did not conclude.
+    failure_summary_json: Mapped[str | None] = mapped_column(LongText)
 
     project: Mapped[Project] = relationship()
     environment: Mapped[Environment] = relationship()
@@ -308,6 +313,26 @@ class RunHostSummary(Base):
     skipped: Mapped[int] = mapped_column(Integer, default=0)
     rescued: Mapped[int] = mapped_column(Integer, default=0)
     ignored: Mapped[int] = mapped_column(Integer, default=0)
+    # What this run switched the host to (playdeck.releases.host_versions); None: it did not switch it.
+    deployed_version: Mapped[str | None] = mapped_column(String(128))
+    deployed_commit: Mapped[str | None] = mapped_column(String(64))
+
+
+class HostDeployment(Base):
+    """What one host of an environment runs now: the version (and commit) the last run that switched it
+    left there, whatever that run's end (playdeck.releases.host_versions)."""
+
+    __tablename__ = "host_deployments"
+
+    environment_id: Mapped[int] = mapped_column(
+        ForeignKey("environments.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    version: Mapped[str] = mapped_column(String(128), default="")
+    commit_sha: Mapped[str | None] = mapped_column(String(64))
+    # No foreign key: the run may be purged (playdeck.runs.purge) while the host still runs its version.
+    run_id: Mapped[int] = mapped_column(BigId)
+    updated_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
 
 
 class AuditEvent(Base):
@@ -375,7 +400,7 @@ class Webhook(Base):
     url: Mapped[str] = mapped_column(String(2048))
     # json | slack ({"text": ...}, what Slack's and Mattermost's incoming webhooks take)
     format: Mapped[str] = mapped_column(String(10), default="json")
-    # Comma-separated: started, succeeded, failed, canceled, timeout, lost.
+    # Comma-separated: started, succeeded, failed, canceled, timeout, lost, freeze_overridden.
     events: Mapped[str] = mapped_column(String(255))
     # "": deliveries are not signed.
     secret_ciphertext: Mapped[str] = mapped_column(Text, default="")
@@ -384,6 +409,33 @@ class Webhook(Base):
     created_by: Mapped[str] = mapped_column(String(100), default="")
 
     project: Mapped[Project] = relationship()
+
+
+class FreezeWindow(Base):
+    """When deploys are refused (``playdeck.release_control.freeze_windows``): weekly or yearly wall times in
+    ``timezone`` ("Fri 16:00" – "Mon 08:00", "Dec 20" – "Jan 3"), or an ad hoc stretch between two instants,
+    for one environment or (environment_id None) every environment."""
+
+    __tablename__ = "freeze_windows"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    environment_id: Mapped[int | None] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    # weekly | yearly | adhoc
+    kind: Mapped[str] = mapped_column(String(10))
+    # An IANA zone name (Europe/Berlin).
+    timezone: Mapped[str] = mapped_column(String(64))
+    # As canonical text: "Fri 16:00" (weekly), "Dec 20" or "Dec 20 18:00" (yearly); "" for an ad hoc window.
+    start_spec: Mapped[str] = mapped_column(String(40), default="")
+    end_spec: Mapped[str] = mapped_column(String(40), default="")
+    # An ad hoc window's instants (naive UTC); None for a recurring one.
+    starts_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    ends_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+
+    environment: Mapped[Environment | None] = relationship()
 
 
 class WebhookDelivery(Base):

@@ -11,6 +11,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from playdeck.db_clock import database_utcnow
 from playdeck.models import Environment, Project, Run, RunEvent
+from playdeck.runs import failure_summary
 from playdeck.runs.states import TERMINAL_STATES, is_terminal
 from playdeck.sql_json import iso_timestamp, json_bool, json_embedded, json_object, seconds_between
 
@@ -109,9 +110,19 @@ def run_json(run: Run, with_summaries: bool = True) -> dict[str, Any]:
         "rollback_of": run.rollback_of_id,
         "promoted_from": run.promoted_from_id,
         "retry_number": run.retry_number,
+        # A release manager's reason for deploying inside a freeze window ("": none).
+        "freeze_override": run.freeze_override,
     }
     if with_summaries:
         data["host_summaries"] = [{name: getattr(s, name) for name in HOST_SUMMARY_FIELDS} for s in run.host_summaries]
+        # The hosts this run switched, and to what (playdeck.releases.host_versions).
+        data["deployed_hosts"] = [
+            {"host": s.host, "version": s.deployed_version, "commit": s.deployed_commit}
+            for s in run.host_summaries
+            if s.deployed_version is not None
+        ]
+        # Why it ended badly, per failed host, with the log line of each failure (None for a good end).
+        data["failure_summary"] = failure_summary.for_run(run.state, run.reason, run.failure_summary_json)
     return data
 
 
@@ -157,6 +168,7 @@ def run_brief_sql() -> ColumnElement[str]:
             "rollback_of": Run.rollback_of_id,
             "promoted_from": Run.promoted_from_id,
             "retry_number": Run.retry_number,
+            "freeze_override": Run.freeze_override,
         }
     )
 

@@ -1,17 +1,23 @@
 """The last step of executing a run: its terminal state and reason, the kind's own conclusion, then the
-run's end recorded (host recap, terminal state; the environment's lock and the notifications go with it)."""
+run's end recorded (host recap, what its hosts run now, the failure summary, terminal state; the environment's
+lock and the notifications go with it)."""
 
 from __future__ import annotations
 
 import logging
 
+from sqlalchemy.orm import Session
+
 from playdeck.db import retry_while_unavailable, session_scope
-from playdeck.runs import lost
+from playdeck.models import Run
+from playdeck.releases import host_versions
+from playdeck.runs import failure_summary, lost
 from playdeck.runs.states import RunState
 from playdeck.runs.transitions import finish_run, record_host_summaries
 from playdeck.settings import Settings
 from runners import spec as run_spec
 from runners import ssh_connection
+from runners.event_pump import EventPump
 from runners.playbook_run import Executed
 from runners.preparation import Prepared
 from runners.spec import RunSpec
@@ -60,8 +66,8 @@ def _record_end(run_id: int, state: RunState, executed: Executed, reason: str) -
     pump = executed.pump
     gone = None
     with session_scope() as session:
-        if pump.stats is not None and not pump.disowned:
-            record_host_summaries(session, run_id, pump.stats)
+        if not pump.disowned:
+            _record_outcomes(session, run_id, state, reason, pump)
         if state is RunState.LOST:
             # Through the one lost path, so the project's retry policy applies (messages after commit).
             gone = lost.record_lost(session, run_id, reason)
@@ -73,6 +79,19 @@ def _record_end(run_id: int, state: RunState, executed: Executed, reason: str) -
         # Someone else ended the run while it executed (force-cancel, reaper), or a retry finds
         # its own earlier commit applied: the recorded state stands.
         return RunState(run_spec.current_state(session, run_id))
+
+
+def _record_outcomes(session: Session, run_id: int, state: RunState, reason: str, pump: EventPump) -> None:
+    """Before the terminal state (its webhooks carry the summary): the host recap, from the playbook's own
+    or, when it was stopped before it, from the events; what the hosts run now; why it ended badly."""
+    outcomes = pump.outcomes
+    recap = record_host_summaries(session, run_id, pump.stats if pump.stats is not None else outcomes.stats())
+    run = session.get(Run, run_id)
+    if run is None:
+        return
+    host_versions.record(session, run, host_versions.switched_hosts(run, state, outcomes.reports(), recap))
+    rows = [{"host": host, **counts} for host, counts in sorted(recap.items())]
+    failure_summary.store(session, run_id, failure_summary.build(state, reason, rows, outcomes))
 
 
 def _reason(state: RunState, spec: RunSpec, executed: Executed) -> str:

@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from playdeck.db import retry_while_unavailable, session_scope
 from playdeck.runs import events, transitions
+from playdeck.runs.host_outcomes import HostOutcomes
 from playdeck.runs.states import RunState
 from playdeck.settings import Settings
 
@@ -76,6 +77,8 @@ class EventPump:
         self.stats: dict[str, Any] | None = None
         # The first task failure, in words ("host1: Validate zone: named-checkzone: ..."), for the reason.
         self.first_failure = ""
+        # Per host: its recap as the events tell it, where it failed, the switch it reported.
+        self.outcomes = HostOutcomes()
         self.persisted = 0
         self.playbook_pid: int | None = None
         self._pid_recorded = False
@@ -110,7 +113,9 @@ class EventPump:
             self.stats = data
         elif event.get("event") in FAILURE_EVENTS and not data.get("ignore_errors") and not self.first_failure:
             self.first_failure = describe_failure(data)
-        self._pending.append(events.event_row(self.run_id, event))
+        row = events.event_row(self.run_id, event)
+        self.outcomes.add(row["counter"], row["event"], data)
+        self._pending.append(row)
         if len(self._pending) >= self.settings.event_batch_size:
             self._wake.set()
         return True

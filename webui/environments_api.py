@@ -1,4 +1,4 @@
-"""An environment's routing and SSH host keys, for admins:
+"""An environment's routing, SSH host keys and what its hosts run now, for admins:
 ``/api/v1/projects/<project>/environments/<environment>`` — read, and changed with PATCH (the queue its
 runs go to, ``null`` for the default one; the known_hosts lines its SSH targets must match, replaced
 whole; the environment where what is deployed here must have succeeded first, ``null`` for none). The same
@@ -15,6 +15,7 @@ from playdeck import environments, projects
 from playdeck.auth.permissions import Action
 from playdeck.db import session_scope
 from playdeck.errors import ValidationError
+from playdeck.releases import host_versions
 from webui import access
 from webui.payloads import json_request_body
 
@@ -26,7 +27,13 @@ FIELDS = ("queue", "known_hosts", "requires_success_in")
 def environment_json(session: Session, project: str, environment: str) -> dict[str, Any]:
     """The environment's settings with its known_hosts lines (host keys are public, not secrets)."""
     env = projects.get_environment(projects.get_project(session, project), environment)
-    return {**environments.view(project, env).as_json(), "known_hosts": env.known_hosts}
+    hosts = host_versions.environment_hosts(session, [env.id])[env.id]
+    return {
+        **environments.view(project, env).as_json(),
+        "known_hosts": env.known_hosts,
+        # What each host runs now (playdeck.releases.host_versions).
+        "hosts": host_versions.environment_json(hosts),
+    }
 
 
 @bp.get("")

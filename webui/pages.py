@@ -80,8 +80,9 @@ def project(name: str) -> str:
 def _deploy_page(project: queries.JsonDict, form: DeployForm, launch: LaunchForm, **context: object) -> str:
     # Only the environments the caller may deploy to are offered (the submission is checked anyway).
     environments = [env for env in project["environments"] if authorize.may_deploy(project["id"], env)]
+    freeze = queries.freeze_statuses(project["name"])
     return render_template(
-        "deploy.html", project=project, environments=environments, form=form, launch=launch, **context
+        "deploy.html", project=project, environments=environments, form=form, launch=launch, freeze=freeze, **context
     )
 
 
@@ -110,6 +111,9 @@ def submit_deploy(name: str) -> Response | tuple[str, int]:
         variable = getattr(exc, "variable", None)
         context = {"error": exc.message, "error_field": field, "error_variable": variable}
         return _deploy_page(project, form, launch, **context), 400
+    # Frozen (a freeze window, an override with none in effect), archived: the reason, and the form again.
+    except Conflict as exc:
+        return _deploy_page(project, form, launch, error=exc.message, error_field="freeze_override"), 409
     return redirect(url_for("pages.run", run_id=run["id"]), 303)
 
 

@@ -16,15 +16,16 @@ from playdeck.db import Executor, connection_scope, session_scope
 from playdeck.delivery_metrics import delivery_metrics
 from playdeck.launch_form import LaunchForm
 from playdeck.launch_inputs import project_form
-from playdeck.models import Project, Run
+from playdeck.models import Environment, Project, Run
 from playdeck.projects import get_environment, get_project, is_built_in, list_projects
-from playdeck.release_control import promotion
-from playdeck.releases import deployments, rollback
-from playdeck.runs import queries
-from playdeck.runs.progress import HOST_SUMMARIES, RunFacts, run_progress
+from playdeck.release_control import freeze_windows, promotion
+from playdeck.releases import deployments, host_versions, rollback
+from playdeck.runs import failure_summary, queries
+from playdeck.runs.progress import RunFacts, run_progress
 from playdeck.runs.queries import RunFilters, RunPage, get_run, list_runs
 from playdeck.runs.relaunch import relaunch_request
 from playdeck.runs.requests import RunRequest, resolve, submit_run
+from playdeck.runs.states import RunKind
 from playdeck.runs.transitions import request_cancel
 from playdeck.serializers import project_json, run_json
 from webui.params import parse_filters, parse_page
@@ -62,6 +63,14 @@ def _with_id(project: Project) -> JsonDict:
 def project_detail(name: str) -> JsonDict:
     with session_scope() as session:
         return _with_id(get_project(session, name))
+
+
+def freeze_statuses(name: str) -> dict[str, JsonDict]:
+    """Where each of the project's environments stands with freeze windows now (current and next window)."""
+    with session_scope() as session:
+        project = get_project(session, name)
+        found = freeze_windows.statuses_json(session, [env.id for env in project.environments])
+        return {env.name: found[env.id] for env in project.environments}
 
 
 def launch_form(name: str) -> LaunchForm:
@@ -157,13 +166,15 @@ def run_page(args: Mapping[str, str], per_page: int) -> JsonDict:
 
 
 def dashboard() -> list[JsonDict]:
-    """Every project with, per environment, its latest run and its deployed run (``None`` if none). Not the
-    built-in dns project: nobody deploys it, its zones' regenerations are on the DNS pages."""
+    """Every project with, per environment, its latest run and its deployed run (``None`` if none), and where it
+    stands with freeze windows. Not the built-in dns project: nobody deploys it, its zones' regenerations are on
+    the DNS pages."""
     with session_scope() as session:
         projects = [project for project in list_projects(session) if not is_built_in(project.name)]
-        latest, deployed = queries.latest_runs(
-            session, [env.id for project in projects for env in project.environments]
-        )
+        environment_ids = [env.id for project in projects for env in project.environments]
+        latest, deployed = queries.latest_runs(session, environment_ids)
+        freezes = freeze_windows.statuses_json(session, environment_ids)
+        hosts = host_versions.environment_hosts(session, environment_ids)
 
         def brief(run: Run | None) -> JsonDict | None:
             return None if run is None else run_json(run, with_summaries=False)
@@ -173,6 +184,9 @@ def dashboard() -> list[JsonDict]:
                 "project": _with_id(project),
                 "latest": {env.name: brief(latest.get(env.id)) for env in project.environments},
                 "deployed": {env.name: brief(deployed.get(env.id)) for env in project.environments},
+                "freeze": {env.name: freezes[env.id] for env in project.environments},
+                # What each host runs now; an environment no run recorded hosts for shows its deployed run.
+                "hosts": {env.name: host_versions.environment_json(hosts[env.id]) for env in project.environments},
             }
             for project in projects
         ]
@@ -193,14 +207,32 @@ def progress(run_id: int) -> JsonDict:
 
 
 def run_with_progress(run_id: int) -> tuple[JsonDict, JsonDict]:
-    """The run page's two read models: ``run_json(run)`` and ``run_progress``, from one connection."""
+    """The run page's two read models: ``run_json(run)`` (and, once it ended, ``_outcome``) and
+    ``run_progress``, from one connection."""
     with connection_scope() as connection:
         row = queries.run_page_row(connection, run_id)
-        summaries = connection.execute(HOST_SUMMARIES, {"run_id": run_id}).all()
-        text, *facts = row
+        summaries = connection.execute(host_versions.RUN_RECAP, {"run_id": run_id}).all()
+        text, *facts, stored_summary = row
         run = RunFacts(*facts, host_summaries=summaries)
         progress = run_progress(connection, run)
-    return {**json.loads(text), "host_summaries": [summary._asdict() for summary in summaries]}, progress
+        shown = json.loads(text)
+        if shown["terminal"]:
+            shown.update(_outcome(connection, shown, run.environment_id, stored_summary, summaries))
+    return {**shown, "host_summaries": [summary._asdict() for summary in summaries]}, progress
+
+
+def _outcome(
+    connection: Executor, run: JsonDict, environment_id: int, stored_summary: str | None, summaries: list[Any]
+) -> JsonDict:
+    """An ended run's ``failure_summary`` and, for a real deploy, what it did to its hosts (``host_changes``,
+    see ``host_versions.run_changes``)."""
+    changes = None
+    if run["kind"] == RunKind.DEPLOY.value and not run["check"]:
+        changes = host_versions.run_changes(connection, summaries, environment_id)
+    return {
+        "failure_summary": failure_summary.for_run(run["state"], run["reason"], stored_summary),
+        "host_changes": changes,
+    }
 
 
 def project_page(name: str, days: int, environment: str | None, per_page: int) -> JsonDict:
@@ -220,7 +252,16 @@ def project_page(name: str, days: int, environment: str | None, per_page: int) -
                 ]
                 for item in shown
             },
+            "hosts": {
+                item.name: host_versions.environment_json(found)
+                for item, found in zip(shown, _hosts_of(session, shown), strict=True)
+            },
             "metrics": metrics,
             "runs": history.runs,  # JSON texts, for webui.run_rows
             "more_runs": history.has_next,
         }
+
+
+def _hosts_of(session: Executor, environments: list[Environment]) -> list[list[host_versions.HostVersion]]:
+    found = host_versions.environment_hosts(session, [env.id for env in environments])
+    return [found[env.id] for env in environments]

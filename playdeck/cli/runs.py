@@ -21,6 +21,7 @@ from playdeck.cli.common import EXIT_INTERRUPTED, EXIT_RUN_FAILED, CommandFailed
 from playdeck.cli.output import duration, format_table
 from playdeck.cli.progress import ProgressDisplay
 from playdeck.commit_label import source_label
+from playdeck.runs import failure_summary
 from playdeck.settings import get_settings
 
 Command = TypeVar("Command", bound=Callable[..., Any])
@@ -85,6 +86,20 @@ def host_summary_table(run: dict[str, Any]) -> str:
     return format_table(headers, [[s["host"], *(s.get(c, 0) for c in HOST_SUMMARY_COLUMNS)] for s in summaries])
 
 
+def failure_text(run: dict[str, Any], page_url: str) -> str:
+    """Why the run ended badly (``playdeck.runs.failure_summary``), and where its first failure is in the log;
+    "" for a good end."""
+    summary = run.get("failure_summary")
+    details = failure_summary.lines(summary)
+    if not details:
+        return ""
+    text = "\n".join(["Why it ended badly:", *(f"  {line}" for line in details)])
+    first = next((host["failure"] for host in summary["hosts"] if host.get("failure")), None)
+    if first is not None:
+        text += f"\nFirst failure in the log: {page_url}#event-{first['counter']}"
+    return text
+
+
 def api_client() -> PlaydeckApi:
     settings = get_settings()
     return PlaydeckApi(settings.api_url, configured_token(settings))
@@ -104,6 +119,13 @@ def api_client() -> PlaydeckApi:
 @click.option("--limit", default="", metavar="PATTERN", help="Only these hosts (Ansible host pattern).")
 @click.option("--tags", callback=split_list, metavar="A,B", help="Only tasks with these tags.")
 @click.option("--check", is_flag=True, help="Dry run: Ansible check mode, nothing is changed.")
+@click.option(
+    "--override-freeze",
+    "freeze_override",
+    default="",
+    metavar="REASON",
+    help="Deploy inside a freeze window anyway, for this reason (release managers; recorded and notified).",
+)
 @retired_user_option
 @click.option("--wait", is_flag=True, help="Follow the log; exit 0 only if the run succeeds.")
 def deploy(
@@ -115,6 +137,7 @@ def deploy(
     limit: str,
     tags: list[str],
     check: bool,
+    freeze_override: str,
     wait: bool,
 ) -> None:
     """Queue a deploy of PROJECT to an environment (through the API, as the user of PLAYDECK_TOKEN)."""
@@ -129,6 +152,7 @@ def deploy(
             "limit": limit,
             "tags": tags,
             "check": check,
+            **({"freeze_override": freeze_override} if freeze_override else {}),
         }
     )
     announce_queued(api, run, wait)
@@ -146,6 +170,9 @@ def announce_queued(api: PlaydeckApi, run: dict[str, Any], wait: bool) -> None:
         sys.exit(EXIT_INTERRUPTED)
     click.echo(describe_run(final))
     click.echo(host_summary_table(final))
+    explained = failure_text(final, api.run_page_url(run["id"]))
+    if explained:
+        click.echo(explained)
     sys.exit(0 if final["state"] == "successful" else EXIT_RUN_FAILED)
 
 

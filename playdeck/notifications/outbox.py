@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from playdeck.models import Environment, Project, Run, WebhookDelivery
+from playdeck.runs import failure_summary
 from playdeck.serializers import iso
 from playdeck.settings import get_settings
 
@@ -49,12 +50,16 @@ def run_facts(session: Session, run_id: int) -> dict[str, Any]:
         "state": run.state,
         "reason": run.reason,
         "requested_by": run.requested_by,
+        # A release manager's reason for deploying inside a freeze window ("": none).
+        "freeze_override": run.freeze_override,
         "check": run.check_mode,
         "queued_at": iso(run.queued_at),
         "started_at": iso(run.started_at),
         "finished_at": iso(run.finished_at),
         "duration_seconds": None if run.started_at is None or run.finished_at is None else run.duration_seconds,
         "url": run_link(run.id),
+        # A run that ended badly: its failed hosts, failing tasks and messages (playdeck.runs.failure_summary).
+        "failure_summary": failure_summary.for_run(run.state, run.reason, run.failure_summary_json),
     }
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from playdeck.commit_label import source_label
 from playdeck.notifications.events import PHRASES
+from playdeck.runs import failure_summary
 
 _SLACK_MARK = {
     "started": ":arrow_forward:",
@@ -33,6 +34,8 @@ _SLACK_MARK = {
 }
 # The project webhooks' events read as their names, as they always have.
 _WEBHOOK_EVENTS = frozenset({"started", "succeeded", "failed", "canceled", "timeout", "lost"})
+# A chat message or a mail names this many failed hosts; the JSON format and the run page have them all.
+SUMMARY_LINES = 5
 _TEAMS_COLOR = {"failed": "attention", "timeout": "attention", "lost": "attention", "rejected": "attention"}
 
 
@@ -54,17 +57,25 @@ def _detail(event: str, run: dict[str, Any]) -> str:
     line = ""
     if run["duration_seconds"] is not None:
         line += f" after {run['duration_seconds']:.0f} s"
-    if run["reason"] and event not in ("succeeded", "fixed"):
+    if event == "freeze_overridden" and run.get("freeze_override"):
+        line += f": {run['freeze_override'][:500]}"
+    elif run["reason"] and event not in ("succeeded", "fixed"):
         line += f": {run['reason'][:500]}"
     return line
 
 
+def _why(run: dict[str, Any]) -> list[str]:
+    """The failure summary's first lines (``playdeck.runs.failure_summary``); the JSON format has it whole."""
+    return failure_summary.lines(run.get("failure_summary"))[:SUMMARY_LINES]
+
+
 def slack_text(event: str, run: dict[str, Any]) -> str:
-    return (
+    line = (
         f"{_SLACK_MARK.get(event, ':bell:')} {slack_escape(run['project'])}/{slack_escape(run['environment'])}: "
         f"<{run['url']}|run {run['id']}> ({slack_escape(_what(run))} by {slack_escape(run['requested_by'])}) "
         f"{_phrase(event)}{slack_escape(_detail(event, run))}"
     )
+    return "\n".join([line, *(f"• {slack_escape(why)}" for why in _why(run))])
 
 
 def headline(event: str, run: dict[str, Any]) -> str:
@@ -110,6 +121,7 @@ def email(event: str, run: dict[str, Any]) -> dict[str, str]:
     ]
     if _detail(event, run):
         lines.append(f"Detail: {_detail(event, run).lstrip(' :')}")
+    lines += [f"  {why}" for why in _why(run)]
     action = "Approve or reject it" if event == "approval_requested" else "Open the run"
     lines += ["", f"{action}: {run['url']}", ""]
     return {"subject": f"[Playdeck] {headline(event, run)}", "text": "\n".join(lines)}

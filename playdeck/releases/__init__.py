@@ -5,6 +5,7 @@ Modules, each taking a SQLAlchemy ``Session`` where it reads the database and le
 git is only ever read from a project's mirror, fetched outside any transaction:
 
 - ``deployments``: an environment's deployed run and its "Deployed versions" history (``Deployment``);
+- ``host_versions``: what each host of an environment runs now, from what runs did to it (``HostVersion``);
 - ``rollback``: the request that rolls an environment back to the commit before the current one, or to a run's;
 - ``ref_listing``: the branches and tags a deploy form offers (``list_refs``, cached per mirror fetch);
 - ``shipping``: what deploying a ref to an environment ships (``what_will_ship``);

@@ -18,6 +18,7 @@ from playdeck.db import session_scope
 from playdeck.errors import ValidationError
 from playdeck.models import Environment, Run
 from playdeck.projects import get_environment, get_project
+from playdeck.releases import host_versions
 from playdeck.runs.queries import is_real_deploy, last_successful_deploy
 from playdeck.serializers import iso
 
@@ -103,9 +104,12 @@ def environment_history(
     with session_scope() as session:
         environment = get_environment(get_project(session, project_name), environment_name)
         rows, more = history(session, environment, limit, before)
+        hosts = host_versions.environment_hosts(session, [environment.id])[environment.id]
     return {
         "project": project_name,
         "environment": environment_name,
+        # What each host runs now, from what the runs did to it (whatever their end).
+        "hosts": host_versions.environment_json(hosts),
         "deployments": [row.to_json() for row in rows],
         "has_more": more,
     }

@@ -6,7 +6,8 @@ Where a run is
 - queued: ``dispatch`` sends its message through ``taskqueue`` (the Celery producer and queues), after the commit;
 - executed: by a worker in ``runners/`` (runners.execution), which moves it with ``transitions``
   (claim, finish, cancel, supersede, control: conditional UPDATEs) under the environment's ``locks``;
-- persisted: the ``runs`` row (playdeck.models), its log in ``events``, its recap by ``transitions``;
+- persisted: the ``runs`` row (playdeck.models), its log in ``events``, its recap by ``transitions`` (or, for a
+  run stopped before its recap, from its events: ``host_outcomes``), why it ended badly in ``failure_summary``;
 - shown: ``queries`` (get, list, the run page, the named questions: active, real deploy, last successful
   deploy), ``progress`` (tasks done, ETA) and ``attention`` (runs stuck), read by webui/ and the API.
 

@@ -253,7 +253,7 @@ def list_runs(session: Executor, filters: RunFilters, page: int = 1, per_page: i
 
 # The run page's run, without loading an entity (the run, its project, its environment and its recap
 # as entities were half the page's CPU, issue 7): its JSON rendered by the database, and beside it the
-# columns its progress is worked out from (progress.RunFacts).
+# columns its progress is worked out from (progress.RunFacts), then its stored failure summary.
 _RUN_PAGE_ROW = select_run_briefs(
     Run.id,
     Run.environment_id,
@@ -264,12 +264,14 @@ _RUN_PAGE_ROW = select_run_briefs(
     Run.limit,
     Run.tags_json,
     Run.check_mode,
+    Run.failure_summary_json,
 ).where(Run.id == bindparam("run_id"))
 
 
 def run_page_row(session: Executor, run_id: int) -> Row[Any]:
     """The run's JSON text, then its id, environment id, state, event count, queue and start times,
-    limit, tags and check mode (``progress.RunFacts``)."""
+    limit, tags and check mode (``progress.RunFacts``), then its failure summary's JSON text
+    (``failure_summary.for_run``)."""
     row = session.execute(_RUN_PAGE_ROW, {"run_id": run_id}).one_or_none()
     if row is None:
         raise NotFound(f"run {run_id} does not exist")

@@ -172,8 +172,9 @@ def set_playbook_pid(session: Session, run_id: int, pid: int) -> None:
     session.execute(update(Run).where(Run.id == run_id).values(playbook_pid=pid))
 
 
-def record_host_summaries(session: Session, run_id: int, stats: dict[str, dict[str, int]]) -> None:
-    """Per-host totals from the ``playbook_on_stats`` event (``{"ok": {"host": n}, "failures": {...}}``)."""
+def record_host_summaries(session: Session, run_id: int, stats: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """Per-host totals from the ``playbook_on_stats`` event (``{"ok": {"host": n}, "failures": {...}}``);
+    returns them as host -> column -> count."""
     columns = {
         "ok": "ok",
         "changed": "changed",
@@ -189,3 +190,4 @@ def record_host_summaries(session: Session, run_id: int, stats: dict[str, dict[s
             per_host.setdefault(host, {})[column] = int(count)
     for host, counts in per_host.items():
         session.merge(RunHostSummary(run_id=run_id, host=host, **counts))
+    return per_host

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import os
 
+import requests
+
 from playdeck.settings import get_settings
 from tests.cli.cli_support import SupervisedPlaydeck, playdeck
+from tests.conftest import api_headers
 
 
 def current_release(host: str) -> str:
@@ -33,6 +36,14 @@ def test_deploy_wait_follows_real_deploys_to_their_end(playdeck_up: SupervisedPl
     assert "3.0.0 failed on web1" in unhealthy.stdout
     assert "current is back on 2.0.0" in unhealthy.stdout
     assert current_release("web1") == "releases/2.0.0"
+    # Its end says why, per host: the health check, then the rollback's message.
+    why = unhealthy.stdout[unhealthy.stdout.index("Why it ended badly:") :]
+    assert "web1 failed in 'Run the health script of the current release'" in why
+    assert "finally 'Fail the deploy of this host': 3.0.0 failed on web1:" in why and "back on 2.0.0" in why
+    # The sample reports its switches: both hosts were switched to 3.0.0 and back, and run 2.0.0.
+    url = f"{playdeck_up.url}/api/v1/projects/sampleapp/environments/staging/deployments"
+    hosts = requests.get(url, headers=api_headers(), timeout=10).json()["hosts"]
+    assert hosts["summary"] == "2.0.0 on 2 hosts"
 
 
 def test_deploy_wait_exits_1_when_no_host_matches(playdeck_up: SupervisedPlaydeck) -> None:

@@ -82,8 +82,8 @@ def test_statements_per_request_do_not_grow_with_the_data(services: Settings, ur
 
 # Statements of the requests made most (issue 7: at 20 concurrent clients on 2 cores, a request has
 # about 10 ms of CPU, and each statement is a round trip): the caller (credential and user in one),
-# then what the page needs.
-BUDGETS = {"/api/v1/runs": 2, "/api/v1/runs/{run}/events": 3, "/runs/{run}": 5, "/runs": 3}
+# then what the page needs. An ended deploy's page also reads what its hosts run now (issue 23).
+BUDGETS = {"/api/v1/runs": 2, "/api/v1/runs/{run}/events": 3, "/runs/{run}": 6, "/runs": 3}
 
 
 @pytest.mark.parametrize("url", list(BUDGETS))

@@ -220,4 +220,7 @@ def test_static_assets_are_served_without_a_build_step(client: FlaskClient) -> N
     assert "new SharedWorker" in _text(client.get("/static/live.js"))
     assert "new EventSource" in _text(client.get("/static/live-hub.js"))
     assert "importScripts" in _text(client.get("/static/live-worker.js"))
+    # The log's own script inserts what the server sends as text too.
+    log_view = _text(client.get("/static/log_view.js"))
+    assert "PlaydeckLog" in log_view and "innerHTML" not in log_view
     assert client.get("/static/style.css").status_code == 200

@@ -1,6 +1,6 @@
-// Live run page: the log's tail, then the run's events over the shared stream (live.js); earlier lines on demand;
-// ANSI colours, follow / stop following, search; the state, the progress and the host table.
-// Everything from the server is inserted as text (textContent / text nodes), never as HTML.
+// Live run page: the run's events over the browser's shared stream (live.js) after the log's tail
+// (log_view.js shows the log); the state,
+// the progress and the host table. Everything from the server is inserted as text, never as HTML.
 (function () {
   "use strict";
 
@@ -8,229 +8,13 @@
   if (!root) {
     return;
   }
-  const runId = parseInt(root.dataset.runId, 10);
-  const log = document.getElementById("log");
   const badge = document.getElementById("state-badge");
   const table = document.getElementById("host-summary");
   const pending = document.getElementById("host-summary-pending");
-  const earlierButton = document.getElementById("log-earlier");
-  const followButton = document.getElementById("log-follow");
-  const searchInput = document.getElementById("log-search");
-  const searchCount = document.getElementById("log-search-count");
-  const TAIL = parseInt(root.dataset.logTail, 10) || 200;
-  // A browser tab stays responsive with this many lines; older ones are dropped and can be loaded again.
-  const MAX_LINES_KEPT = 5000;
-  const MAX_COUNTER = 2147483647;
+  // The log's window, search and filters (log_view.js).
+  const logView = window.PlaydeckLog;
+  const runId = parseInt(root.dataset.runId, 10);
   const PROGRESS_EVERY_MS = 2000;
-
-  let following = true;
-  let query = "";
-  let earliest = null; // counter of the first event shown
-  let latest = 0; // counter of the last event shown
-
-  // --- ANSI SGR colours -> spans with classes; every other escape sequence is dropped --------------
-  const ESCAPE = /\u001b\[([0-9;]*)([A-Za-z])/g;
-
-  function applySgr(style, params) {
-    const codes = params === "" ? [0] : params.split(";").map(function (p) { return parseInt(p, 10) || 0; });
-    for (let i = 0; i < codes.length; i++) {
-      const code = codes[i];
-      if (code === 0) {
-        style = {};
-      } else if (code === 1) {
-        style.bold = true;
-      } else if (code === 2) {
-        style.dim = true;
-      } else if (code === 3) {
-        style.italic = true;
-      } else if (code === 4) {
-        style.underline = true;
-      } else if (code === 22) {
-        style.bold = false;
-        style.dim = false;
-      } else if (code === 23) {
-        style.italic = false;
-      } else if (code === 24) {
-        style.underline = false;
-      } else if ((code >= 30 && code <= 37) || (code >= 90 && code <= 97)) {
-        style.fg = code;
-      } else if (code === 39) {
-        style.fg = null;
-      } else if ((code >= 40 && code <= 47) || (code >= 100 && code <= 107)) {
-        style.bg = code;
-      } else if (code === 49) {
-        style.bg = null;
-      } else if (code === 38 || code === 48) {
-        // 256-colour and true-colour forms: skip their arguments, keep the default colour.
-        i += codes[i + 1] === 5 ? 2 : codes[i + 1] === 2 ? 4 : 0;
-      }
-    }
-    return Object.assign({}, style);
-  }
-
-  function styleClass(style) {
-    const names = [];
-    if (style.fg) names.push("ansi-fg-" + style.fg);
-    if (style.bg) names.push("ansi-bg-" + style.bg);
-    if (style.bold) names.push("ansi-bold");
-    if (style.dim) names.push("ansi-dim");
-    if (style.italic) names.push("ansi-italic");
-    if (style.underline) names.push("ansi-underline");
-    return names.join(" ");
-  }
-
-  // One log line element for an event's stdout (which may hold several lines).
-  function renderLine(event) {
-    const line = document.createElement("div");
-    line.className = "log-line";
-    line.dataset.counter = String(event.counter);
-    const text = event.stdout;
-    let style = {};
-    let last = 0;
-    function emit(chunk) {
-      if (!chunk) return;
-      const names = styleClass(style);
-      if (names) {
-        const span = document.createElement("span");
-        span.className = names;
-        span.textContent = chunk;
-        line.appendChild(span);
-      } else {
-        line.appendChild(document.createTextNode(chunk));
-      }
-    }
-    ESCAPE.lastIndex = 0;
-    let match;
-    while ((match = ESCAPE.exec(text)) !== null) {
-      emit(text.slice(last, match.index));
-      if (match[2] === "m") {
-        style = applySgr(style, match[1]);
-      }
-      last = ESCAPE.lastIndex;
-    }
-    // Lone escape characters (a cut-off sequence) are not shown either.
-    emit(text.slice(last).replace(/\u001b/g, ""));
-    applySearch(line);
-    return line;
-  }
-
-  // --- follow / search ------------------------------------------------------------------------------
-  function showFollowing() {
-    followButton.setAttribute("aria-pressed", following ? "true" : "false");
-    followButton.textContent = following ? "Following" : "Follow";
-  }
-
-  function scrollToEnd() {
-    if (following) {
-      log.scrollTop = log.scrollHeight;
-    }
-  }
-
-  followButton.addEventListener("click", function () {
-    following = !following;
-    showFollowing();
-    scrollToEnd();
-  });
-
-  let lastScrollTop = 0;
-  log.addEventListener("scroll", function () {
-    const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
-    // Scrolling up stops following; scrolling back to the end follows again.
-    if (log.scrollTop < lastScrollTop && !atEnd && following) {
-      following = false;
-      showFollowing();
-    } else if (atEnd && !following) {
-      following = true;
-      showFollowing();
-    }
-    lastScrollTop = log.scrollTop;
-  });
-
-  function applySearch(line) {
-    const hit = query !== "" && line.textContent.toLowerCase().includes(query);
-    line.classList.toggle("search-hit", hit);
-    line.hidden = query !== "" && !hit;
-    return hit;
-  }
-
-  function searchAll() {
-    let hits = 0;
-    log.querySelectorAll(".log-line").forEach(function (line) {
-      if (applySearch(line)) hits++;
-    });
-    searchCount.textContent = query === "" ? "" : hits + " matching line" + (hits === 1 ? "" : "s") + " loaded";
-  }
-
-  let searchTimer = null;
-  searchInput.addEventListener("input", function () {
-    clearTimeout(searchTimer);
-    searchTimer = setTimeout(function () {
-      query = searchInput.value.trim().toLowerCase();
-      searchAll();
-      scrollToEnd();
-    }, 150);
-  });
-  searchInput.addEventListener("keydown", function (event) {
-    if (event.key === "Escape") {
-      searchInput.value = "";
-      query = "";
-      searchAll();
-    }
-  });
-
-  // --- the log: tail, live lines, earlier pages -----------------------------------------------------
-  function trimOldest() {
-    let extra = log.childElementCount - MAX_LINES_KEPT;
-    if (extra <= 0) return;
-    while (extra-- > 0) {
-      log.removeChild(log.firstElementChild);
-    }
-    // What was dropped can be loaded again.
-    earliest = parseInt(log.firstElementChild.dataset.counter, 10);
-    earlierButton.hidden = false;
-  }
-
-  function appendEvents(events) {
-    const fragment = document.createDocumentFragment();
-    events.forEach(function (event) {
-      if (event.counter <= latest) return; // never a line twice
-      latest = event.counter;
-      if (earliest === null) earliest = event.counter;
-      if (event.stdout) fragment.appendChild(renderLine(event));
-    });
-    log.appendChild(fragment);
-    trimOldest();
-    if (query !== "") searchAll();
-    scrollToEnd();
-  }
-
-  function fetchEvents(params) {
-    return fetch(root.dataset.eventsUrl + "?" + new URLSearchParams(params), {
-      headers: { Accept: "application/json" },
-    }).then(function (response) {
-      if (!response.ok) throw new Error("events: HTTP " + response.status);
-      return response.json();
-    });
-  }
-
-  earlierButton.addEventListener("click", function () {
-    if (earliest === null) return;
-    earlierButton.disabled = true;
-    fetchEvents({ before: earliest, limit: TAIL }).then(function (page) {
-      const before = log.scrollHeight;
-      const fragment = document.createDocumentFragment();
-      page.events.forEach(function (event) {
-        if (event.stdout) fragment.appendChild(renderLine(event));
-      });
-      log.insertBefore(fragment, log.firstChild);
-      if (page.events.length) earliest = page.events[0].counter;
-      // Keep the lines the reader was looking at in place.
-      log.scrollTop += log.scrollHeight - before;
-      earlierButton.hidden = page.events.length < TAIL || earliest <= 1;
-      earlierButton.disabled = false;
-      if (query !== "") searchAll();
-    });
-  });
 
   // --- state, progress, hosts -----------------------------------------------------------------------
   function showState(run) {
@@ -360,8 +144,8 @@
     });
   }
 
-  // Progress is asked for again only after new lines arrived (and not while the tab is hidden).
   let progressTimer = null;
+  // Progress is asked for again only after new lines arrived (and not while the tab is hidden).
   let progressStale = false;
   function refreshProgressIfStale() {
     if (progressStale && !document.hidden) {
@@ -439,9 +223,9 @@
   function follow() {
     // Over the browser's one shared stream (live.js): from the last event shown, so a reconnect, or
     // this tab coming back from hidden, misses no line and shows none twice.
-    window.playdeckLive.watchRun(runId, latest, {
+    window.playdeckLive.watchRun(runId, logView.liveEdge(), {
       run_event: function (event) {
-        appendEvents([event]);
+        logView.live(event);
         progressStale = true;
         if (quietSince !== null) {
           quietSince = performance.now();
@@ -465,19 +249,18 @@
             fillHostSummary(run);
             showRelaunch(run);
             showPromotion(run);
+            // For the failure summary (failure_summary.js), which this page does not draw itself.
+            root.dispatchEvent(new CustomEvent("run-ended", { detail: run }));
           });
       },
     });
   }
 
-  showFollowing();
   if (root.dataset.state === "running" && root.dataset.durationSeconds) {
     tickFrom(parseFloat(root.dataset.durationSeconds), true);
   }
-  fetchEvents({ before: MAX_COUNTER, limit: TAIL })
+  logView.start()
     .then(function (page) {
-      appendEvents(page.events);
-      earlierButton.hidden = !(page.events.length >= TAIL && earliest > 1);
       if (!page.terminal) {
         progressTimer = setInterval(refreshProgressIfStale, PROGRESS_EVERY_MS);
       }
