@@ -27,6 +27,7 @@ from playdeck.dns import models as _dns_models  # noqa: F401
 # Re-exported: the data model's base, column types and clock, as every module has imported them from here.
 from playdeck.model_base import Base, BigId, LongText, Timestamp, utcnow
 from playdeck.notifications import models as _notification_models  # noqa: F401
+from playdeck.schedules import models as _schedule_models  # noqa: F401
 
 
 class Project(Base):

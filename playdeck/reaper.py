@@ -4,8 +4,9 @@ One process per install (``playdeck reaper``, under supervisord) keeps the perio
 domain in ``DOMAINS`` going (``playdeck.duties``), each on a thread of its own at its own interval:
 lost runs and forgotten queued messages (``playdeck.runs.recovery``), DNS zones with changes no run covers
 (``playdeck.dns.scheduling``), the purge of old runs (``playdeck.runs.purge``), the webhook notifications
-(``playdeck.webhook_delivery``) and the deploys running longer than usual
-(``playdeck.notifications.running_long``). A new duty registers in its own module; its module joins ``DOMAINS``.
+(``playdeck.webhook_delivery``), the deploys running longer than usual
+(``playdeck.notifications.running_long``) and the schedules whose time has come (``playdeck.schedules.firing``).
+A new duty registers in its own module; its module joins ``DOMAINS``.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from playdeck import duties, webhook_delivery
 from playdeck.dns import scheduling
 from playdeck.notifications import running_long
 from playdeck.runs import purge, recovery
+from playdeck.schedules import firing
 from playdeck.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 # The modules whose import registers the reaper's duties.
-DOMAINS = (recovery, scheduling, purge, webhook_delivery, running_long)
+DOMAINS = (recovery, scheduling, purge, webhook_delivery, running_long, firing)
 
 
 @dataclass

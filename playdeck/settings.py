@@ -197,6 +197,12 @@ class Settings:
     smtp_ca_file: Path | None = None
     running_long_factor: float = 2.0
     running_long_runs: int = 10
+    # Schedules (playdeck.schedules): the reaper looks for due schedules every schedule_interval_seconds (a
+    # pass with nothing due is one indexed query), so a fire is at most that late. A fire time more than
+    # schedule_missed_after_seconds past when a scheduler gets to it was missed (no scheduler ran): the
+    # schedule's missed policy decides.
+    schedule_interval_seconds: float = 1.0
+    schedule_missed_after_seconds: float = 120.0
 
     @property
     def runs_dir(self) -> Path:
@@ -273,6 +279,8 @@ def load_settings() -> Settings:
         ),
         **_source_settings(),
         **_notification_settings(f"http://{web_host}:{web_port}"),
+        schedule_interval_seconds=_float("SCHEDULE_INTERVAL_SECONDS", 1.0),
+        schedule_missed_after_seconds=_float("SCHEDULE_MISSED_AFTER_SECONDS", 120.0),
     )
 
 

@@ -71,6 +71,12 @@ def _validate(request: RunRequest) -> None:
         _validate_launched(request)
 
 
+def validate(request: RunRequest) -> None:
+    """The request's fields checked as ``request_run`` checks them, without the project: for what is asked for
+    now and run later (a schedule)."""
+    _validate(request)
+
+
 def _validate_launched(request: RunRequest) -> None:
     """What a launcher may not ask for, however privileged: the platform's own runs and variables."""
     if projects.is_built_in(request.project):

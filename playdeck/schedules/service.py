@@ -1,0 +1,251 @@
+"""Schedules of a project's environment: created, changed, paused, resumed, deleted and described.
+
+A schedule's run fields are checked when it is saved as a run request is (``playdeck.runs.requests``), and
+again when it fires, as its owner, under the release rules of that moment (``playdeck.schedules.firing``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from playdeck import audit, launch_inputs, projects
+from playdeck.errors import Conflict, NotFound, ValidationError
+from playdeck.launch_form import validate_values
+from playdeck.models import Environment, Project, utcnow
+from playdeck.runs.requests import RunRequest, validate
+from playdeck.schedules import cron, timing
+from playdeck.schedules.models import Schedule, ScheduleFire
+
+# The fields a schedule is made of, besides its project and environment.
+TIMING_FIELDS = ("cron", "timezone", "at")
+RUN_FIELDS = ("version", "ref", "extra_vars", "limit", "tags", "check")
+OPTION_FIELDS = ("only_new_commits", "missed_policy", "enabled")
+FIELDS = ("project", "environment", *TIMING_FIELDS, *RUN_FIELDS, *OPTION_FIELDS)
+MISSED_POLICIES = ("run_once", "skip")
+RECENT_FIRES = 20
+
+
+def run_request(schedule: Schedule, project: str, environment: str) -> RunRequest:
+    """The run a schedule asks for, requested as its owner."""
+    return RunRequest(
+        project=project,
+        environment=environment,
+        version=schedule.version,
+        ref=schedule.ref,
+        extra_vars=schedule.extra_vars,
+        limit=schedule.limit,
+        tags=schedule.tags,
+        check=schedule.check_mode,
+        requested_by=schedule.owner,
+    )
+
+
+def _set_timing(schedule: Schedule, given: Mapping[str, Any], now: dt.datetime) -> None:
+    """Cron + timezone, or at: checked, stored, and the next fire time worked out from now."""
+    has_cron, has_at = given.get("cron") is not None, given.get("at") is not None
+    if has_cron == has_at:
+        raise ValidationError("cron", 'give either "cron" (with "timezone") or "at" (ISO 8601 with an offset)')
+    if has_cron:
+        schedule.cron = cron.parse(given["cron"]).expression
+        schedule.timezone = cron.zone(given.get("timezone", "UTC")).key
+        schedule.at = None
+    else:
+        if given.get("timezone") is not None:
+            cron.zone(given["timezone"])
+        schedule.at = timing.parse_at(given["at"], now)
+        schedule.timezone = given.get("timezone") or "UTC"
+        schedule.cron = None
+    schedule.next_fire_at = timing.first_time(schedule, now)
+
+
+def _set_run_fields(schedule: Schedule, given: Mapping[str, Any]) -> None:
+    for name in RUN_FIELDS:
+        if name in given:
+            value = given[name]
+            if name in ("extra_vars", "tags"):
+                # Shapes checked by _shape_check; names and values by _check_run_fields.
+                setattr(schedule, f"{name}_json", json.dumps(value, sort_keys=True))
+            else:
+                setattr(schedule, "check_mode" if name == "check" else name, value)
+
+
+def _set_options(schedule: Schedule, given: Mapping[str, Any]) -> None:
+    for name in ("only_new_commits", "enabled"):
+        if name in given:
+            if not isinstance(given[name], bool):
+                raise ValidationError(name, "must be true or false")
+            setattr(schedule, name, given[name])
+    if "missed_policy" in given:
+        if given["missed_policy"] not in MISSED_POLICIES:
+            raise ValidationError("missed_policy", f"must be one of {', '.join(MISSED_POLICIES)}")
+        schedule.missed_policy = given["missed_policy"]
+
+
+def _check_run_fields(schedule: Schedule, project: Project, environment: Environment) -> None:
+    """What the schedule will ask for, checked now as a run request is (fields, launch form, source)."""
+    if not isinstance(schedule.extra_vars, dict):
+        raise ValidationError("extra_vars", "must be a JSON object of variable names to values")
+    request = run_request(schedule, project.name, environment.name)
+    validate(request)
+    validate_values(launch_inputs.form_for(project), request.extra_vars)
+    if not project.is_git:
+        if schedule.ref:
+            raise ValidationError("ref", f"project '{project.name}' deploys from a directory: it has no refs")
+        if schedule.only_new_commits:
+            raise ValidationError("only_new_commits", f"project '{project.name}' has no commits to compare")
+
+
+def _shape_check(given: Mapping[str, Any]) -> None:
+    for name in ("extra_vars",):
+        if name in given and not isinstance(given[name], dict):
+            raise ValidationError(name, "must be a JSON object of variable names to values")
+    if "tags" in given and not isinstance(given["tags"], list):
+        raise ValidationError("tags", "must be a list of tag names")
+
+
+def create(session: Session, given: Mapping[str, Any], owner: str, now: dt.datetime | None = None) -> Schedule:
+    """A new schedule of ``given`` (the API's fields), owned by ``owner``. The caller checked that the owner may
+    deploy there."""
+    now = now or utcnow()
+    _shape_check(given)
+    project = projects.get_project(session, _name(given, "project"))
+    projects.require_deployable(project)
+    environment = projects.get_environment(project, _name(given, "environment"))
+    schedule = Schedule(project_id=project.id, environment_id=environment.id, owner=owner, paused_reason="")
+    schedule.created_at = schedule.updated_at = now
+    _set_timing(schedule, given, now)
+    _set_run_fields(schedule, given)
+    _set_options(schedule, given)
+    _check_run_fields(schedule, project, environment)
+    session.add(schedule)
+    session.flush()
+    audit.record(session, "schedule.create", "schedule", schedule.id, describe_fields(schedule))
+    return schedule
+
+
+def update(session: Session, schedule_id: int, given: Mapping[str, Any], now: dt.datetime | None = None) -> Schedule:
+    """Change a schedule's fields; a new timing, or a resume, counts from now (what passed while it was paused
+    is not run afterwards)."""
+    now = now or utcnow()
+    _shape_check(given)
+    schedule = get(session, schedule_id)
+    project, environment = _target(session, schedule)
+    if any(name in given for name in TIMING_FIELDS):
+        timing_now = {name: getattr(schedule, name) for name in ("cron", "timezone")}
+        timing_now["at"] = schedule.at.replace(tzinfo=dt.UTC).isoformat() if schedule.at else None
+        if "cron" in given:
+            timing_now["at"] = None
+        if "at" in given:
+            timing_now["cron"] = None
+        _set_timing(schedule, {**timing_now, **given}, now)
+    was_enabled = schedule.enabled
+    _set_run_fields(schedule, given)
+    _set_options(schedule, given)
+    _check_run_fields(schedule, project, environment)
+    if schedule.enabled and not was_enabled:
+        _resume(schedule, now)
+    schedule.updated_at = now
+    audit.record(session, "schedule.update", "schedule", schedule.id, {"fields": sorted(given)})
+    return schedule
+
+
+def _resume(schedule: Schedule, now: dt.datetime) -> None:
+    schedule.paused_reason = ""
+    schedule.next_fire_at = timing.first_time(schedule, now)
+    if schedule.next_fire_at is None:
+        raise Conflict(f"schedule {schedule.id} ran once at {schedule.at} already: give it a new time to resume it")
+
+
+def delete(session: Session, schedule_id: int) -> None:
+    schedule = get(session, schedule_id)
+    audit.record(session, "schedule.delete", "schedule", schedule.id, describe_fields(schedule))
+    session.delete(schedule)
+
+
+def get(session: Session, schedule_id: int) -> Schedule:
+    schedule = session.get(Schedule, schedule_id)
+    if schedule is None:
+        raise NotFound(f"schedule {schedule_id} does not exist")
+    return schedule
+
+
+def _target(session: Session, schedule: Schedule) -> tuple[Project, Environment]:
+    environment = session.get(Environment, schedule.environment_id)
+    assert environment is not None  # deleted with its environment (cascade)
+    return environment.project, environment
+
+
+def target_names(session: Session, schedule_id: int) -> tuple[str, str, bool, str]:
+    """Project, environment, whether it is protected, and the owner: for the caller's permission checks."""
+    schedule = get(session, schedule_id)
+    project, environment = _target(session, schedule)
+    return project.name, environment.name, environment.protected, schedule.owner
+
+
+def _name(given: Mapping[str, Any], field: str) -> str:
+    value = given.get(field)
+    if not isinstance(value, str) or not value:
+        raise ValidationError(field, "is required")
+    return value
+
+
+def list_schedules(session: Session, project: str | None = None) -> list[Schedule]:
+    query = select(Schedule).order_by(Schedule.id)
+    if project is not None:
+        query = query.where(Schedule.project_id == projects.get_project(session, project).id)
+    return list(session.scalars(query))
+
+
+def _iso(instant: dt.datetime | None) -> str | None:
+    return instant.replace(tzinfo=dt.UTC).isoformat() if instant is not None else None
+
+
+def describe_fields(schedule: Schedule) -> dict[str, Any]:
+    return {
+        "id": schedule.id,
+        "owner": schedule.owner,
+        "cron": schedule.cron,
+        "timezone": schedule.timezone,
+        "at": _iso(schedule.at),
+        "version": schedule.version,
+        "ref": schedule.ref,
+        "extra_vars": schedule.extra_vars,
+        "limit": schedule.limit,
+        "tags": schedule.tags,
+        "check": schedule.check_mode,
+        "only_new_commits": schedule.only_new_commits,
+        "missed_policy": schedule.missed_policy,
+        "enabled": schedule.enabled,
+        "paused_reason": schedule.paused_reason,
+        "next_fire_at": _iso(schedule.next_fire_at),
+    }
+
+
+def fire_dict(fire: ScheduleFire) -> dict[str, Any]:
+    return {
+        "fire_time": _iso(fire.fire_time),
+        "fired_at": _iso(fire.fired_at),
+        "outcome": fire.outcome,
+        "run_id": fire.run_id,
+        "reason": fire.reason,
+    }
+
+
+def describe(session: Session, schedule: Schedule, fires: bool = False) -> dict[str, Any]:
+    project, environment = _target(session, schedule)
+    data = {"project": project.name, "environment": environment.name, **describe_fields(schedule)}
+    if fires:
+        recent = session.scalars(
+            select(ScheduleFire)
+            .where(ScheduleFire.schedule_id == schedule.id)
+            .order_by(ScheduleFire.fire_time.desc())
+            .limit(RECENT_FIRES)
+        )
+        data["fires"] = [fire_dict(fire) for fire in recent]
+    return data
