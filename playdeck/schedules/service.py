@@ -117,7 +117,10 @@ def create(session: Session, given: Mapping[str, Any], owner: str, now: dt.datet
     project = projects.get_project(session, _name(given, "project"))
     projects.require_deployable(project)
     environment = projects.get_environment(project, _name(given, "environment"))
-    schedule = Schedule(project_id=project.id, environment_id=environment.id, owner=owner, paused_reason="")
+    # The columns' defaults, set now: they are checked before the row is inserted.
+    schedule = Schedule(project_id=project.id, environment_id=environment.id, owner=owner, paused_reason="",
+                        version="", ref="", extra_vars_json="{}", limit="", tags_json="[]", check_mode=False,
+                        only_new_commits=False, missed_policy="run_once", enabled=True)  # fmt: skip
     schedule.created_at = schedule.updated_at = now
     _set_timing(schedule, given, now)
     _set_run_fields(schedule, given)

@@ -1,0 +1,218 @@
+"""The schedules duty on MariaDB with a fixed clock: each fire time gives at most one run, with three passes
+racing and with a pass killed mid-fire; missed fires by policy; refusals recorded, owners who lost their
+rights pause the schedule."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select, update
+
+from playdeck import db
+from playdeck.auth import users
+from playdeck.models import Environment, Run
+from playdeck.schedules import firing, service
+from playdeck.schedules.models import Schedule, ScheduleFire
+from playdeck.settings import get_settings
+from tests.conftest import configure, make_user
+
+T0 = dt.datetime(2027, 3, 27, 12, 0)
+
+
+def add(owner: str = "dev", now: dt.datetime = T0, **fields) -> int:
+    given = {"project": "sampleapp", "environment": "staging", "cron": "0 2 * * *", "timezone": "Europe/Berlin",
+             "version": "1.0.0", **fields}  # fmt: skip
+    with db.session_scope() as session:
+        return service.create(session, given, owner, now=now).id
+
+
+def fires(schedule_id: int) -> list[tuple[dt.datetime, str, int | None, str]]:
+    with db.session_scope() as session:
+        rows = session.execute(
+            select(ScheduleFire.fire_time, ScheduleFire.outcome, ScheduleFire.run_id, ScheduleFire.reason)
+            .where(ScheduleFire.schedule_id == schedule_id)
+            .order_by(ScheduleFire.fire_time)
+        ).all()
+    return [tuple(row) for row in rows]
+
+
+def run_count() -> int:
+    with db.session_scope() as session:
+        return session.scalar(select(func.count()).select_from(Run))
+
+
+def schedule_row(schedule_id: int) -> Schedule:
+    with db.session_scope() as session:
+        schedule = session.get(Schedule, schedule_id)
+        session.expunge(schedule)
+        return schedule
+
+
+def setup(monkeypatch, tmp_path, mariadb_url) -> None:
+    configure(monkeypatch, data_dir=str(tmp_path / "data"), database_url=mariadb_url)
+    make_user("dev", "developer", projects=("sampleapp",))
+
+
+def test_a_cron_schedule_fires_each_time_once_in_its_zone(monkeypatch, tmp_path, mariadb_url):
+    setup(monkeypatch, tmp_path, mariadb_url)
+    schedule_id = add()
+    # 02:00 Berlin on 2027-03-28 does not exist: it fires at 03:00 CEST = 01:00 UTC.
+    assert schedule_row(schedule_id).next_fire_at == dt.datetime(2027, 3, 28, 1, 0)
+    settings = get_settings()
+    assert firing.fire_due(settings, dt.datetime(2027, 3, 28, 0, 59, 59)) == []
+    fired = firing.fire_due(settings, dt.datetime(2027, 3, 28, 1, 0, 0, 300_000))
+    assert [(f.outcome, f.reason) for f in fired] == [("run", "")]
+    assert firing.fire_due(settings, dt.datetime(2027, 3, 28, 1, 0, 5)) == []
+    with db.session_scope() as session:
+        run = session.get(Run, fired[0].run_id)
+        assert (run.requested_by, run.version, run.state) == ("dev", "1.0.0", "queued")
+    assert schedule_row(schedule_id).next_fire_at == dt.datetime(2027, 3, 29, 0, 0)  # 02:00 CEST
+    assert run_count() == 1
+
+
+def test_three_passes_racing_for_one_fire_time_give_one_run(monkeypatch, tmp_path, mariadb_url):
+    setup(monkeypatch, tmp_path, mariadb_url)
+    schedule_id = add()
+    planned = firing._plan
+    all_planned = threading.Barrier(3, timeout=30)
+
+    def plan_then_wait(settings, schedule_id, now):
+        plan = planned(settings, schedule_id, now)
+        all_planned.wait()  # every pass saw the schedule due before any fires it
+        return plan
+
+    monkeypatch.setattr(firing, "_plan", plan_then_wait)
+    results: list[list[firing.Fired]] = []
+    passes = [
+        threading.Thread(target=lambda: results.append(firing.fire_due(get_settings(), dt.datetime(2027, 3, 28, 1))))
+        for _ in range(3)
+    ]
+    for one in passes:
+        one.start()
+    for one in passes:
+        one.join(60)
+    assert sorted(len(result) for result in results) == [0, 0, 1]
+    assert [outcome for _, outcome, _, _ in fires(schedule_id)] == ["run"]
+    assert run_count() == 1
+
+
+def test_the_unique_fire_row_refuses_a_second_fire_even_past_the_first_guard(monkeypatch, tmp_path, mariadb_url):
+    setup(monkeypatch, tmp_path, mariadb_url)
+    schedule_id = add()
+    now = dt.datetime(2027, 3, 28, 1)
+    plan = firing._plan(get_settings(), schedule_id, now)
+    assert firing._fire(plan, now).outcome == "run"
+    # A stale pass whose schedule row was put back (as if the conditional update had not stopped it).
+    with db.session_scope() as session:
+        session.execute(update(Schedule).where(Schedule.id == schedule_id).values(next_fire_at=plan.due_at))
+    assert firing._fire(plan, now) is None
+    assert run_count() == 1
+
+
+KILLED_PASS = """
+import sys, time
+from pathlib import Path
+from playdeck.schedules import firing
+from playdeck.settings import get_settings
+import datetime as dt
+decide = firing._decide
+def decide_then_hang(session, schedule, plan, fire):
+    decide(session, schedule, plan, fire)
+    session.flush()  # the fire row and the run are written, not committed
+    Path(sys.argv[1]).write_text("inside")
+    time.sleep(600)
+firing._decide = decide_then_hang
+firing.fire_due(get_settings(), dt.datetime(2027, 3, 28, 1))
+"""
+
+
+def test_a_pass_killed_mid_fire_leaves_nothing_and_the_next_fires_once(monkeypatch, tmp_path, mariadb_url):
+    setup(monkeypatch, tmp_path, mariadb_url)
+    schedule_id = add()
+    marker = tmp_path / "inside"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    child = subprocess.Popen([sys.executable, "-c", KILLED_PASS, str(marker)], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert child.poll() is None, "the pass ended before it fired"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        # The killed pass holds the schedule row's lock; it is released when its connection drops.
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert fires(schedule_id) == []
+    assert run_count() == 0
+    fired = firing.fire_due(get_settings(), dt.datetime(2027, 3, 28, 1, 0, 2))
+    assert [f.outcome for f in fired] == ["run"]
+    assert firing.fire_due(get_settings(), dt.datetime(2027, 3, 28, 1, 0, 3)) == []
+    assert run_count() == 1
+
+
+def test_missed_fires_run_once_or_are_skipped_by_policy_and_recorded(monkeypatch, tmp_path, mariadb_url):
+    setup(monkeypatch, tmp_path, mariadb_url)
+    run_once = add(cron="0 * * * *", timezone="UTC")
+    skip = add(cron="0 * * * *", timezone="UTC", missed_policy="skip")
+    # No scheduler from 12:00 until 15:20: 13:00, 14:00, 15:00 passed.
+    fired = {f.schedule_id: f for f in firing.fire_due(get_settings(), dt.datetime(2027, 3, 27, 15, 20))}
+    assert fired[run_once].outcome == "run" and fired[run_once].fire_time == dt.datetime(2027, 3, 27, 15)
+    assert "2 earlier fire time(s) from 2027-03-27 13:00 UTC passed" in fired[run_once].reason
+    assert "1200 s late" in fired[run_once].reason
+    assert fired[skip].outcome == "skipped" and "missed policy: skip" in fired[skip].reason
+    assert fired[skip].run_id is None
+    assert run_count() == 1
+    # Both go on at their next time.
+    for schedule_id in (run_once, skip):
+        assert schedule_row(schedule_id).next_fire_at == dt.datetime(2027, 3, 27, 16)
+    on_time = firing.fire_due(get_settings(), dt.datetime(2027, 3, 27, 16, 0, 1))
+    assert sorted(f.outcome for f in on_time) == ["run", "run"]
+
+
+def test_an_owner_who_may_no_longer_deploy_there_pauses_the_schedule_with_the_reason(
+    monkeypatch, tmp_path, mariadb_url
+):
+    setup(monkeypatch, tmp_path, mariadb_url)
+    schedule_id = add()
+    with db.session_scope() as session:
+        users.revoke_project(session, users.get_user(session, "dev"), "sampleapp")
+    fired = firing.fire_due(get_settings(), dt.datetime(2027, 3, 28, 1))
+    assert [(f.outcome, f.run_id) for f in fired] == [("paused", None)]
+    schedule = schedule_row(schedule_id)
+    assert not schedule.enabled
+    assert "dev is not a member of project sampleapp" in schedule.paused_reason
+    assert firing.fire_due(get_settings(), dt.datetime(2027, 3, 29, 1)) == []
+    assert run_count() == 0
+
+
+def test_a_refusal_at_fire_time_is_recorded_and_the_schedule_goes_on(monkeypatch, tmp_path, mariadb_url):
+    setup(monkeypatch, tmp_path, mariadb_url)
+    schedule_id = add()
+    # A release rule: staging accepts only what succeeded in production first (never, here).
+    with db.session_scope() as session:
+        session.execute(update(Environment).where(Environment.name == "staging").values(requires_success_in="production"))
+    fired = firing.fire_due(get_settings(), dt.datetime(2027, 3, 28, 1))
+    assert [f.outcome for f in fired] == ["refused"]
+    assert "production" in fired[0].reason
+    assert schedule_row(schedule_id).enabled
+    assert run_count() == 0
+
+
+def test_a_one_off_schedule_fires_once_and_is_done(monkeypatch, tmp_path, mariadb_url):
+    setup(monkeypatch, tmp_path, mariadb_url)
+    schedule_id = add(cron=None, at="2027-03-27T14:30:00+01:00", timezone="Europe/Berlin")
+    assert schedule_row(schedule_id).next_fire_at == dt.datetime(2027, 3, 27, 13, 30)
+    fired = firing.fire_due(get_settings(), dt.datetime(2027, 3, 27, 13, 30, 1))
+    assert [f.outcome for f in fired] == ["run"]
+    assert schedule_row(schedule_id).next_fire_at is None
+    assert firing.fire_due(get_settings(), dt.datetime(2027, 3, 28, 13, 30, 1)) == []
+    assert run_count() == 1
