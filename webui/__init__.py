@@ -34,6 +34,7 @@ from webui import (
     project_admin_pages,
     projects_api,
     releases_api,
+    schedules_api,
     secrets_api,
     users_api,
     webhook_pages,
@@ -88,6 +89,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(environments_api.bp)
     app.register_blueprint(releases_api.bp)
     app.register_blueprint(launch_form_api.bp)
+    app.register_blueprint(schedules_api.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(webhooks_api.bp)
     app.register_blueprint(freeze_api.bp)

@@ -176,6 +176,19 @@ class PlaydeckApi:
     def delete_freeze_window(self, window_id: int) -> None:
         self._send("DELETE", f"/api/v1/freeze-windows/{window_id}")
 
+    def create_schedule(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._json("POST", "/api/v1/schedules", json=body)
+
+    def list_schedules(self, project: str | None = None) -> list[dict[str, Any]]:
+        params = {"project": project} if project else None
+        return self._json("GET", "/api/v1/schedules", params=params)["schedules"]
+
+    def update_schedule(self, schedule_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        return self._json("PATCH", f"/api/v1/schedules/{schedule_id}", json=body)
+
+    def delete_schedule(self, schedule_id: int) -> None:
+        self._send("DELETE", f"/api/v1/schedules/{schedule_id}")
+
     def get_run(self, run_id: int) -> dict[str, Any]:
         return self._json("GET", f"/api/v1/runs/{run_id}")
 

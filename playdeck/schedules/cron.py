@@ -188,6 +188,7 @@ def _offset_changes(day: dt.date, tz: ZoneInfo) -> bool:
 def _day_times(cron: Cron, tz: ZoneInfo, day: dt.date, last: dt.datetime) -> Iterator[dt.datetime]:
     """The day's fire instants after ``last``, in order. On an ordinary day wall order is instant order, so
     hours already past are skipped whole; on a day the offset changes, every time is placed and sorted."""
+
     def at(hour: int, minute: int) -> dt.datetime:
         return to_utc(dt.datetime(day.year, day.month, day.day, hour, minute), tz)
 

@@ -23,11 +23,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from playdeck import duties
-from playdeck.auth import permissions, users
-from playdeck.auth.models import User
 from playdeck.db import session_scope
 from playdeck.errors import PlaydeckError
-from playdeck.models import Environment, Project, utcnow
+from playdeck.models import Environment, utcnow
 from playdeck.runs import requests
 from playdeck.runs.dispatch import dispatch_after_commit
 from playdeck.runs.run_request import RunRequest
@@ -88,27 +86,11 @@ def _plan(settings: Settings, schedule_id: int, now: dt.datetime) -> _Plan | Non
     return _Plan(schedule_id, due_at, due, request)
 
 
-def _owner_refusal(session: Session, owner: str, project: Project, environment: Environment) -> str:
-    """Why the owner may not deploy there now ("" if they may)."""
-    user = session.scalar(select(User).where(User.name == owner))
-    if user is None:
-        return f"its owner {owner} no longer exists"
-    if not user.active:
-        return f"its owner {owner} is deactivated"
-    try:
-        permissions.require_deploy(
-            users.principal(user), project.id, project.name, environment.name, environment.protected
-        )
-    except PlaydeckError as error:
-        return f"its owner may no longer deploy to {project.name}/{environment.name}: {error.message}"
-    return ""
-
-
 def _decide(session: Session, schedule: Schedule, plan: _Plan, fire: ScheduleFire) -> None:
     """Fill in the fire row's outcome (and the run), in the firing transaction after its insert."""
     environment = session.get(Environment, schedule.environment_id)
     project = environment.project
-    refusal = _owner_refusal(session, schedule.owner, project, environment)
+    refusal = service.owner_refusal(session, schedule.owner, project, environment)
     if refusal:
         schedule.enabled, schedule.paused_reason = False, f"paused itself: {refusal}"
         fire.outcome, fire.reason = "paused", refusal
@@ -122,7 +104,8 @@ def _decide(session: Session, schedule: Schedule, plan: _Plan, fire: ScheduleFir
         return
     if schedule.only_new_commits and plan.request.commit_sha == schedule.last_commit_sha:
         fire.outcome = "skipped"
-        fire.reason = f"no new commit on {plan.request.ref} since the last scheduled deploy ({schedule.last_commit_sha})"
+        last = schedule.last_commit_sha
+        fire.reason = f"no new commit on {plan.request.ref} since the last scheduled deploy ({last})"
         return
     try:
         with session.begin_nested():
@@ -141,7 +124,8 @@ def _fire(plan: _Plan, now: dt.datetime) -> Fired | None:
         with session_scope() as session:
             claimed = session.execute(
                 update(Schedule)
-                .where(Schedule.id == plan.schedule_id, Schedule.enabled.is_(True), Schedule.next_fire_at == plan.due_at)
+                .where(Schedule.id == plan.schedule_id, Schedule.enabled.is_(True))
+                .where(Schedule.next_fire_at == plan.due_at)
                 .values(next_fire_at=plan.due.next_fire_at, updated_at=now)
                 .execution_options(synchronize_session=False)
             )

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from playdeck.model_base import BigId, Base, Timestamp, utcnow
+from playdeck.model_base import Base, BigId, Timestamp, utcnow
 
 
 class Schedule(Base):

@@ -15,7 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from playdeck import audit, launch_inputs, projects
-from playdeck.errors import Conflict, NotFound, ValidationError
+from playdeck.auth import permissions, users
+from playdeck.auth.models import User
+from playdeck.errors import Conflict, Forbidden, NotFound, ValidationError
 from playdeck.launch_form import validate_values
 from playdeck.models import Environment, Project, utcnow
 from playdeck.runs.requests import RunRequest, validate
@@ -152,13 +154,33 @@ def update(session: Session, schedule_id: int, given: Mapping[str, Any], now: dt
     _set_options(schedule, given)
     _check_run_fields(schedule, project, environment)
     if schedule.enabled and not was_enabled:
-        _resume(schedule, now)
+        _resume(session, schedule, now)
     schedule.updated_at = now
     audit.record(session, "schedule.update", "schedule", schedule.id, {"fields": sorted(given)})
     return schedule
 
 
-def _resume(schedule: Schedule, now: dt.datetime) -> None:
+def owner_refusal(session: Session, owner: str, project: Project, environment: Environment) -> str:
+    """Why the schedule's owner may not deploy there now ("" if they may): their permissions, not the saver's."""
+    user = session.scalar(select(User).where(User.name == owner))
+    if user is None:
+        return f"its owner {owner} no longer exists"
+    if not user.active:
+        return f"its owner {owner} is deactivated"
+    try:
+        permissions.require_deploy(
+            users.principal(user), project.id, project.name, environment.name, environment.protected
+        )
+    except Forbidden as error:
+        return f"its owner may no longer deploy to {project.name}/{environment.name}: {error.message}"
+    return ""
+
+
+def _resume(session: Session, schedule: Schedule, now: dt.datetime) -> None:
+    project, environment = _target(session, schedule)
+    refusal = owner_refusal(session, schedule.owner, project, environment)
+    if refusal:
+        raise Conflict(f"schedule {schedule.id} cannot resume: {refusal}")
     schedule.paused_reason = ""
     schedule.next_fire_at = timing.first_time(schedule, now)
     if schedule.next_fire_at is None:

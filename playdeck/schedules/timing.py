@@ -73,13 +73,14 @@ def due(schedule: Timed, due_at: dt.datetime, now: dt.datetime, missed_after: fl
     """``due_at``: the schedule's next_fire_at, not after ``now``."""
     latest, passed_over, following = due_at, 0, None
     if schedule.cron is not None:
-        for instant in cron.times_after(cron.parse(schedule.cron), cron.zone(schedule.timezone), due_at):
+        expression, tz = cron.parse(schedule.cron), cron.zone(schedule.timezone)
+        for instant in cron.times_after(expression, tz, due_at):
             if instant > now:
                 following = instant
                 break
             if passed_over >= MAX_COUNTED:
                 # Far behind: the rest is not counted; the next time is worked out from now.
-                latest, following = instant, cron.next_time(cron.parse(schedule.cron), cron.zone(schedule.timezone), now)
+                latest, following = instant, cron.next_time(expression, tz, now)
                 break
             latest, passed_over = instant, passed_over + 1
     late = (now - latest).total_seconds() > missed_after

@@ -199,7 +199,8 @@ def test_a_refusal_at_fire_time_is_recorded_and_the_schedule_goes_on(monkeypatch
     schedule_id = add()
     # A release rule: staging accepts only what succeeded in production first (never, here).
     with db.session_scope() as session:
-        session.execute(update(Environment).where(Environment.name == "staging").values(requires_success_in="production"))
+        staging = update(Environment).where(Environment.name == "staging")
+        session.execute(staging.values(requires_success_in="production"))
     fired = firing.fire_due(get_settings(), dt.datetime(2027, 3, 28, 1))
     assert [f.outcome for f in fired] == ["refused"]
     assert "production" in fired[0].reason
