@@ -32,7 +32,10 @@ def parse_at(value: object, now: dt.datetime) -> dt.datetime:
         raise ValidationError("at", f"'{value}' is not an ISO 8601 date and time") from None
     if parsed.tzinfo is None:
         raise ValidationError("at", f"'{value}' has no offset: add one (e.g. +01:00 or Z) so the time is unambiguous")
-    at = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+    try:
+        at = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+    except OverflowError:
+        raise ValidationError("at", f"'{value}' is outside the years Playdeck can store") from None
     if at <= now:
         raise ValidationError("at", f"{parsed.isoformat()} is in the past")
     return at
