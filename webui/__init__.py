@@ -34,6 +34,7 @@ from webui import (
     project_admin_pages,
     projects_api,
     releases_api,
+    schedule_pages,
     schedules_api,
     secrets_api,
     users_api,
@@ -90,6 +91,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(releases_api.bp)
     app.register_blueprint(launch_form_api.bp)
     app.register_blueprint(schedules_api.bp)
+    app.register_blueprint(schedule_pages.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(webhooks_api.bp)
     app.register_blueprint(freeze_api.bp)

@@ -264,13 +264,18 @@ def fire_dict(fire: ScheduleFire) -> dict[str, Any]:
 
 def describe(session: Session, schedule: Schedule, fires: bool = False) -> dict[str, Any]:
     project, environment = _target(session, schedule)
+    """The schedule as the API shows it, with its last fire; ``fires``: its last ``RECENT_FIRES`` fires too."""
     data = {"project": project.name, "environment": environment.name, **describe_fields(schedule)}
-    if fires:
-        recent = session.scalars(
+    recent = [
+        fire_dict(fire)
+        for fire in session.scalars(
             select(ScheduleFire)
             .where(ScheduleFire.schedule_id == schedule.id)
             .order_by(ScheduleFire.fire_time.desc())
-            .limit(RECENT_FIRES)
+            .limit(RECENT_FIRES if fires else 1)
         )
-        data["fires"] = [fire_dict(fire) for fire in recent]
+    ]
+    data["last_fire"] = recent[0] if recent else None
+    if fires:
+        data["fires"] = recent
     return data

@@ -124,3 +124,25 @@ def test_an_owner_losing_rights_pauses_the_schedule_and_it_cannot_resume(client)
     assert read["fires"][0]["outcome"] == "paused"
     resume = client.patch(f"/api/v1/schedules/{schedule['id']}", json={"enabled": True})
     assert resume.status_code == 409 and "cannot resume" in resume.json["error"]
+
+
+def test_the_schedules_page_lists_adds_and_pauses(client):
+    from tests.conftest import make_user
+
+    make_user("admin")
+    page = client.get("/projects/sampleapp/schedules")
+    assert page.status_code == 200 and "No schedules yet." in page.text and "schedules.js" in page.text
+    # A bearer-token client needs no CSRF token; the form's fields are the page's.
+    form = {"environment": "staging", "kind": "cron", "cron": "15 4 * * *", "timezone": "America/New_York",
+            "version": "1.0.0", "missed_policy": "skip", "tags": "app, db"}  # fmt: skip
+    added = client.post("/projects/sampleapp/schedules", data=form)
+    assert added.status_code == 303
+    listing = client.get("/projects/sampleapp/schedules").text
+    assert "<code>15 4 * * *</code> in America/New_York" in listing and "enabled" in listing
+    schedule_id = client.get("/api/v1/schedules").json["schedules"][0]["id"]
+    assert client.get("/api/v1/schedules").json["schedules"][0]["tags"] == ["app", "db"]
+    paused = client.post(f"/projects/sampleapp/schedules/{schedule_id}/enabled", data={"enabled": "0"})
+    assert paused.status_code == 303
+    assert client.get(f"/api/v1/schedules/{schedule_id}").json["enabled"] is False
+    refused = client.post("/projects/sampleapp/schedules", data={**form, "cron": "* * *"})
+    assert refused.status_code == 400 and "needs 5 fields" in refused.text
