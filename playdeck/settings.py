@@ -201,7 +201,7 @@ class Settings:
     # pass with nothing due is one indexed query), so a fire is at most that late. A fire time more than
     # schedule_missed_after_seconds past when a scheduler gets to it was missed (no scheduler ran): the
     # schedule's missed policy decides.
-    schedule_interval_seconds: float = 1.0
+    schedule_interval_seconds: float = 0.5
     schedule_missed_after_seconds: float = 120.0
 
     @property
@@ -279,7 +279,7 @@ def load_settings() -> Settings:
         ),
         **_source_settings(),
         **_notification_settings(f"http://{web_host}:{web_port}"),
-        schedule_interval_seconds=_float("SCHEDULE_INTERVAL_SECONDS", 1.0),
+        schedule_interval_seconds=_float("SCHEDULE_INTERVAL_SECONDS", 0.5),
         schedule_missed_after_seconds=_float("SCHEDULE_MISSED_AFTER_SECONDS", 120.0),
     )
 

@@ -14,6 +14,7 @@ reason; any other refusal (a freeze, a release rule, an archived project) is tha
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from dataclasses import dataclass
@@ -23,9 +24,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from playdeck import duties
+from playdeck.auth.permissions import Principal
 from playdeck.db import session_scope
 from playdeck.errors import PlaydeckError
-from playdeck.models import Environment, utcnow
+from playdeck.models import Environment, Project, utcnow
 from playdeck.runs import requests
 from playdeck.runs.dispatch import dispatch_after_commit
 from playdeck.runs.run_request import RunRequest
@@ -50,10 +52,19 @@ class Fired:
 
 @dataclass(frozen=True)
 class _Plan:
+    """A due schedule as the pass read it, and what it will ask for."""
+
     schedule_id: int
     due_at: dt.datetime
     due: timing.Due
-    request: RunRequest | None
+    owner: str
+    missed_policy: str
+    only_new_commits: bool
+    last_commit_sha: str | None
+    project_id: int
+    environment_protected: bool
+    is_git: bool
+    request: RunRequest
     # Why nothing is requested (a ref that does not resolve), found before the transaction.
     refusal: str = ""
 
@@ -68,101 +79,154 @@ def _late_text(due: timing.Due, due_at: dt.datetime, now: dt.datetime) -> str:
     return "; ".join(parts)
 
 
-def _plan(settings: Settings, schedule_id: int, now: dt.datetime) -> _Plan | None:
-    """What to do about a due schedule, worked out before the firing transaction: a git ref's resolution may
-    fetch the project's mirror, which takes seconds."""
+def _due_plans(settings: Settings, now: dt.datetime) -> list[_Plan]:
+    """The due schedules (up to ``BATCH``, earliest first) with their targets, in one query."""
     with session_scope() as session:
-        schedule = session.get(Schedule, schedule_id)
-        if schedule is None or not schedule.enabled or schedule.next_fire_at is None or schedule.next_fire_at > now:
-            return None
-        due_at = schedule.next_fire_at
-        due = timing.due(schedule, due_at, now, settings.schedule_missed_after_seconds)
-        environment = session.get(Environment, schedule.environment_id)
-        request = service.run_request(schedule, environment.project.name, environment.name)
+        rows = session.execute(
+            select(Schedule, Environment.name, Environment.protected, Project.name, Project.source_kind)
+            .join(Environment, Environment.id == Schedule.environment_id)
+            .join(Project, Project.id == Schedule.project_id)
+            .where(Schedule.enabled.is_(True), Schedule.next_fire_at <= now)
+            .order_by(Schedule.next_fire_at)
+            .limit(BATCH)
+        ).all()
+        return [
+            _Plan(
+                schedule_id=schedule.id,
+                due_at=schedule.next_fire_at,
+                due=timing.due(schedule, schedule.next_fire_at, now, settings.schedule_missed_after_seconds),
+                owner=schedule.owner,
+                missed_policy=schedule.missed_policy,
+                only_new_commits=schedule.only_new_commits,
+                last_commit_sha=schedule.last_commit_sha,
+                project_id=schedule.project_id,
+                environment_protected=protected,
+                is_git=source_kind == "git",
+                request=service.run_request(schedule, project, environment),
+            )
+            for schedule, environment, protected, project, source_kind in rows
+        ]
+
+
+def _resolved(plan: _Plan) -> _Plan:
+    """A git project's ref resolved to its commit, outside any transaction (it may fetch the mirror, which takes
+    seconds); a ref that does not resolve is that fire's refusal."""
+    if not plan.is_git:
+        return plan
     try:
-        request = requests.resolve(request)
+        return dataclasses.replace(plan, request=requests.resolve(plan.request))
     except PlaydeckError as error:
-        return _Plan(schedule_id, due_at, due, None, error.message)
-    return _Plan(schedule_id, due_at, due, request)
+        return dataclasses.replace(plan, refusal=error.message)
 
 
-def _decide(session: Session, schedule: Schedule, plan: _Plan, fire: ScheduleFire) -> None:
-    """Fill in the fire row's outcome (and the run), in the firing transaction after its insert."""
-    environment = session.get(Environment, schedule.environment_id)
-    project = environment.project
-    refusal = service.owner_refusal(session, schedule.owner, project, environment)
+class Owners:
+    """Each owner's permissions, read once per pass (a pass is one moment): many schedules share an owner."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, Principal | str] = {}
+
+    def refusal(self, session: Session, plan: _Plan) -> str:
+        """Why the plan's owner may not deploy to its target now ("" if they may)."""
+        if plan.owner not in self._known:
+            self._known[plan.owner] = service.owner_principal(session, plan.owner)
+        principal = self._known[plan.owner]
+        if isinstance(principal, str):
+            return principal
+        request = plan.request
+        return service.deploy_refusal(
+            principal, plan.project_id, request.project, request.environment, plan.environment_protected
+        )
+
+
+@dataclass
+class _Decision:
+    outcome: str = "run"
+    reason: str = ""
+    run_id: int | None = None
+
+
+def _decide(session: Session, plan: _Plan, owners: Owners, decision: _Decision) -> None:
+    """The fire's outcome (and its run, requested in a savepoint), in the firing transaction."""
+    refusal = owners.refusal(session, plan)
     if refusal:
-        schedule.enabled, schedule.paused_reason = False, f"paused itself: {refusal}"
-        fire.outcome, fire.reason = "paused", refusal
+        session.execute(
+            update(Schedule)
+            .where(Schedule.id == plan.schedule_id)
+            .values(enabled=False, paused_reason=f"paused itself: {refusal}")
+        )
+        decision.outcome, decision.reason = "paused", refusal
         return
-    if plan.due.late and schedule.missed_policy == "skip":
-        fire.outcome = "skipped"
-        fire.reason = f"{fire.reason}: skipped (missed policy: skip)"
+    if plan.due.late and plan.missed_policy == "skip":
+        decision.outcome, decision.reason = "skipped", f"{decision.reason}: skipped (missed policy: skip)"
         return
-    if plan.request is None:
-        fire.outcome, fire.reason = "refused", plan.refusal
+    if plan.refusal:
+        decision.outcome, decision.reason = "refused", plan.refusal
         return
-    if schedule.only_new_commits and plan.request.commit_sha == schedule.last_commit_sha:
-        fire.outcome = "skipped"
-        last = schedule.last_commit_sha
-        fire.reason = f"no new commit on {plan.request.ref} since the last scheduled deploy ({last})"
+    if plan.only_new_commits and plan.request.commit_sha == plan.last_commit_sha:
+        decision.outcome = "skipped"
+        decision.reason = (
+            f"no new commit on {plan.request.ref} since the last scheduled deploy ({plan.last_commit_sha})"
+        )
         return
     try:
         with session.begin_nested():
             run = requests.request_run(session, plan.request)
     except PlaydeckError as error:
-        fire.outcome, fire.reason = "refused", error.message
+        decision.outcome, decision.reason = "refused", error.message
         return
-    fire.outcome, fire.run_id = "run", run.id
-    schedule.last_commit_sha = plan.request.commit_sha
+    decision.run_id = run.id
+    if plan.request.commit_sha is not None:
+        session.execute(
+            update(Schedule).where(Schedule.id == plan.schedule_id).values(last_commit_sha=plan.request.commit_sha)
+        )
     dispatch_after_commit(session, run.id, run.queue, run.not_before)
 
 
-def _fire(plan: _Plan, now: dt.datetime) -> Fired | None:
+def _record(session: Session, plan: _Plan, decision: _Decision, now: dt.datetime) -> None:
+    """The fire row: unique per (schedule, fire time), so a second one for the same time fails the commit of
+    the transaction it is in, run and all."""
+    session.add(
+        ScheduleFire(
+            schedule_id=plan.schedule_id,
+            fire_time=plan.due.fire_time,
+            fired_at=now,
+            outcome=decision.outcome,
+            run_id=decision.run_id,
+            reason=decision.reason,
+        )
+    )
+    session.flush()
+
+
+def _fire(plan: _Plan, owners: Owners, now: dt.datetime) -> Fired | None:
     """The firing transaction; None if another scheduler fired (or the schedule changed) first."""
     try:
         with session_scope() as session:
+            # First: the row lock orders racing passes, and a loser stops here before requesting anything.
             claimed = session.execute(
                 update(Schedule)
                 .where(Schedule.id == plan.schedule_id, Schedule.enabled.is_(True))
                 .where(Schedule.next_fire_at == plan.due_at)
                 .values(next_fire_at=plan.due.next_fire_at, updated_at=now)
-                .execution_options(synchronize_session=False)
             )
             if claimed.rowcount != 1:
                 return None
-            fire = ScheduleFire(
-                schedule_id=plan.schedule_id,
-                fire_time=plan.due.fire_time,
-                fired_at=now,
-                outcome="run",
-                reason=_late_text(plan.due, plan.due_at, now),
-            )
-            session.add(fire)
-            session.flush()
-            schedule = session.get(Schedule, plan.schedule_id)
-            _decide(session, schedule, plan, fire)
-            fired = Fired(plan.schedule_id, fire.fire_time, fire.outcome, fire.run_id, fire.reason)
+            decision = _Decision(reason=_late_text(plan.due, plan.due_at, now))
+            _decide(session, plan, owners, decision)
+            _record(session, plan, decision, now)
     except IntegrityError:
         log.info("schedule %s at %s was fired by another scheduler", plan.schedule_id, plan.due.fire_time)
         return None
-    return fired
+    return Fired(plan.schedule_id, plan.due.fire_time, decision.outcome, decision.run_id, decision.reason)
 
 
 def fire_due(settings: Settings, now: dt.datetime | None = None) -> list[Fired]:
     """One pass: every enabled schedule whose time has come (up to ``BATCH``), fired once; what was decided."""
     now = now or utcnow()
-    with session_scope() as session:
-        due = session.scalars(
-            select(Schedule.id)
-            .where(Schedule.enabled.is_(True), Schedule.next_fire_at <= now)
-            .order_by(Schedule.next_fire_at)
-            .limit(BATCH)
-        ).all()
+    owners = Owners()
     fired = []
-    for schedule_id in due:
-        plan = _plan(settings, schedule_id, now)
-        outcome = _fire(plan, now) if plan is not None else None
+    for plan in _due_plans(settings, now):
+        outcome = _fire(_resolved(plan), owners, now)
         if outcome is not None:
             fired.append(outcome)
     return fired

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from playdeck import audit, launch_inputs, projects
 from playdeck.auth import permissions, users
 from playdeck.auth.models import User
+from playdeck.auth.permissions import Principal
 from playdeck.errors import Conflict, Forbidden, NotFound, ValidationError
 from playdeck.launch_form import validate_values
 from playdeck.models import Environment, Project, utcnow
@@ -160,20 +161,31 @@ def update(session: Session, schedule_id: int, given: Mapping[str, Any], now: dt
     return schedule
 
 
-def owner_refusal(session: Session, owner: str, project: Project, environment: Environment) -> str:
-    """Why the schedule's owner may not deploy there now ("" if they may): their permissions, not the saver's."""
+def owner_principal(session: Session, owner: str) -> Principal | str:
+    """The owner's permissions now, or why they have none (gone, deactivated)."""
     user = session.scalar(select(User).where(User.name == owner))
     if user is None:
         return f"its owner {owner} no longer exists"
     if not user.active:
         return f"its owner {owner} is deactivated"
+    return users.principal(user)
+
+
+def deploy_refusal(principal: Principal, project_id: int, project: str, environment: str, protected: bool) -> str:
+    """Why the owner may not deploy there ("" if they may)."""
     try:
-        permissions.require_deploy(
-            users.principal(user), project.id, project.name, environment.name, environment.protected
-        )
+        permissions.require_deploy(principal, project_id, project, environment, protected)
     except Forbidden as error:
-        return f"its owner may no longer deploy to {project.name}/{environment.name}: {error.message}"
+        return f"its owner may no longer deploy to {project}/{environment}: {error.message}"
     return ""
+
+
+def owner_refusal(session: Session, owner: str, project: Project, environment: Environment) -> str:
+    """Why the schedule's owner may not deploy there now ("" if they may): their permissions, not the saver's."""
+    principal = owner_principal(session, owner)
+    if isinstance(principal, str):
+        return principal
+    return deploy_refusal(principal, project.id, project.name, environment.name, environment.protected)
 
 
 def _resume(session: Session, schedule: Schedule, now: dt.datetime) -> None:

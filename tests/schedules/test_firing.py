@@ -80,15 +80,15 @@ def test_a_cron_schedule_fires_each_time_once_in_its_zone(monkeypatch, tmp_path,
 def test_three_passes_racing_for_one_fire_time_give_one_run(monkeypatch, tmp_path, mariadb_url):
     setup(monkeypatch, tmp_path, mariadb_url)
     schedule_id = add()
-    planned = firing._plan
+    planned = firing._due_plans
     all_planned = threading.Barrier(3, timeout=30)
 
-    def plan_then_wait(settings, schedule_id, now):
-        plan = planned(settings, schedule_id, now)
+    def plan_then_wait(settings, now):
+        plans = planned(settings, now)
         all_planned.wait()  # every pass saw the schedule due before any fires it
-        return plan
+        return plans
 
-    monkeypatch.setattr(firing, "_plan", plan_then_wait)
+    monkeypatch.setattr(firing, "_due_plans", plan_then_wait)
     results: list[list[firing.Fired]] = []
     passes = [
         threading.Thread(target=lambda: results.append(firing.fire_due(get_settings(), dt.datetime(2027, 3, 28, 1))))
@@ -107,12 +107,12 @@ def test_the_unique_fire_row_refuses_a_second_fire_even_past_the_first_guard(mon
     setup(monkeypatch, tmp_path, mariadb_url)
     schedule_id = add()
     now = dt.datetime(2027, 3, 28, 1)
-    plan = firing._plan(get_settings(), schedule_id, now)
-    assert firing._fire(plan, now).outcome == "run"
+    [plan] = firing._due_plans(get_settings(), now)
+    assert firing._fire(plan, firing.Owners(), now).outcome == "run"
     # A stale pass whose schedule row was put back (as if the conditional update had not stopped it).
     with db.session_scope() as session:
         session.execute(update(Schedule).where(Schedule.id == schedule_id).values(next_fire_at=plan.due_at))
-    assert firing._fire(plan, now) is None
+    assert firing._fire(plan, firing.Owners(), now) is None
     assert run_count() == 1
 
 
@@ -122,13 +122,13 @@ from pathlib import Path
 from playdeck.schedules import firing
 from playdeck.settings import get_settings
 import datetime as dt
-decide = firing._decide
-def decide_then_hang(session, schedule, plan, fire):
-    decide(session, schedule, plan, fire)
-    session.flush()  # the fire row and the run are written, not committed
+record = firing._record
+def record_then_hang(session, plan, decision, now):
+    record(session, plan, decision, now)  # the run and the fire row are written, not committed
+    assert decision.run_id is not None
     Path(sys.argv[1]).write_text("inside")
     time.sleep(600)
-firing._decide = decide_then_hang
+firing._record = record_then_hang
 firing.fire_due(get_settings(), dt.datetime(2027, 3, 28, 1))
 """
 
