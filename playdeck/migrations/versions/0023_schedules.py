@@ -64,7 +64,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Dropping the tables drops their indexes (MariaDB refuses to drop ix_schedules_project alone while the
+    # project foreign key needs it).
     op.drop_table('schedule_fires')
-    op.drop_index('ix_schedules_project', table_name='schedules')
-    op.drop_index('ix_schedules_enabled_next', table_name='schedules')
     op.drop_table('schedules')
