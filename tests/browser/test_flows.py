@@ -4,7 +4,9 @@ filter runs, edit a DNS record; the project page's charts; a phone-sized screen;
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from playdeck import db
@@ -14,6 +16,7 @@ from playdeck.runs.states import RunState
 from playdeck.runs.transitions import claim_run, finish_run, record_host_summaries
 from playdeck.settings import get_settings
 from tests.browser.browser_testing import screenshot
+from tests.browser.conftest import TIMEOUT_MS
 
 RUN_URL = re.compile(r".*/runs/(\d+)$")
 # A playbook's run on a busy two-core machine: generous, and only ever waited out when something is wrong.
@@ -252,3 +255,42 @@ def test_a_long_log_shows_its_tail_and_loads_earlier_lines_on_demand(page: Page)
     expect(lines).to_have_count(450)
     expect(lines.first).to_contain_text("line 1")
     expect(page.get_by_role("button", name="Load earlier lines")).to_be_hidden()  # nothing earlier left
+
+
+@pytest.fixture
+def schedule_page(browser, site_env, signed_in) -> Iterator[Page]:
+    """``page``, except that the console may show the preview's 400 for a half-typed expression (the API's
+    answer to bad input); a script error still fails the test."""
+    context = browser.new_context(base_url=site_env.url, storage_state=str(signed_in))
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors
+
+
+def test_add_a_schedule_with_the_live_preview_of_its_next_times(schedule_page: Page) -> None:
+    page = schedule_page
+    page.goto("/projects/chatty")
+    page.locator("#project-schedules").click()
+    expect(page.locator("#schedules")).to_contain_text("No schedules yet.")
+    preview = page.locator("#schedule-preview-times li")
+    expect(preview).to_have_count(5)  # the default expression's, on load
+    page.get_by_label("Time zone").fill("Europe/Berlin")
+    page.get_by_label("Cron expression (minute hour day-of-month month day-of-week)").fill("30 4 * * *")
+    # Each time in the zone (04:30 at +01:00 or +02:00) and in UTC (02:30 or 03:30 Z).
+    expect(preview.first).to_have_text(re.compile(r"T04:30:00\+0[12]:00 \(.*T0[23]:30:00Z\)"))
+    expect(preview).to_have_count(5)
+    page.get_by_label("Cron expression (minute hour day-of-month month day-of-week)").fill("30 25 * * *")
+    expect(page.locator("#schedule-preview-error")).to_have_text(re.compile("hour: 25 is outside 0-23"))
+    expect(preview).to_have_count(0)
+    page.get_by_label("Cron expression (minute hour day-of-month month day-of-week)").fill("30 4 * * 1-5")
+    page.get_by_role("button", name="Add schedule").click()
+    row = page.locator("#schedules tbody tr").first
+    expect(row).to_contain_text("30 4 * * 1-5 in Europe/Berlin")
+    expect(row).to_contain_text("enabled")
+    screenshot(page, "schedules")
+    row.get_by_role("button", name="Pause").click()
+    expect(page.locator("#schedules tbody tr").first).to_contain_text("paused")
