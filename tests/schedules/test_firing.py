@@ -217,3 +217,28 @@ def test_a_one_off_schedule_fires_once_and_is_done(monkeypatch, tmp_path, mariad
     assert schedule_row(schedule_id).next_fire_at is None
     assert firing.fire_due(get_settings(), dt.datetime(2027, 3, 28, 13, 30, 1)) == []
     assert run_count() == 1
+
+
+def test_only_new_commits_skips_a_fire_when_the_branch_has_not_moved(embedded, tmp_path):
+    from testing.git_servers import RepoBuilder
+    from tests.git.projects import add_staged_project
+
+    repo = RepoBuilder(tmp_path / "repos", "shop")
+    repo.commit("one", {"deploy/site.yml": "- hosts: all\n  tasks: []\n", "deploy/inventory.ini": "web1\n"})
+    with db.session_scope() as session:
+        add_staged_project(session, "shop", repo.url, git_cache_seconds=0)
+    schedule_id = add(owner="admin", project="shop", version="", ref="main", only_new_commits=True,
+                      cron="0 * * * *", timezone="UTC")  # fmt: skip
+    settings = get_settings()
+    first = firing.fire_due(settings, dt.datetime(2027, 3, 27, 13, 0, 1))
+    assert [f.outcome for f in first] == ["run"]
+    second = firing.fire_due(settings, dt.datetime(2027, 3, 27, 14, 0, 1))
+    assert [f.outcome for f in second] == ["skipped"]
+    assert second[0].reason.startswith("no new commit on main since the last scheduled deploy")
+    repo.commit("two", {"app.txt": "two\n"})
+    third = firing.fire_due(settings, dt.datetime(2027, 3, 27, 15, 0, 1))
+    assert [f.outcome for f in third] == ["run"]
+    with db.session_scope() as session:
+        commits = [session.get(Run, f.run_id).commit_sha for f in (*first, *third)]
+    assert commits[0] != commits[1] and schedule_row(schedule_id).last_commit_sha == commits[1]
+    assert run_count() == 2
