@@ -242,3 +242,22 @@ def test_only_new_commits_skips_a_fire_when_the_branch_has_not_moved(embedded, t
         commits = [session.get(Run, f.run_id).commit_sha for f in (*first, *third)]
     assert commits[0] != commits[1] and schedule_row(schedule_id).last_commit_sha == commits[1]
     assert run_count() == 2
+
+
+def test_a_freeze_refuses_the_fire_and_the_refusal_is_recorded(monkeypatch, tmp_path, mariadb_url):
+    from playdeck.release_control import freeze_windows
+
+    setup(monkeypatch, tmp_path, mariadb_url)
+    schedule_id = add(cron="* * * * *", timezone="UTC")
+    # Freezes are judged by the real clock (the moment the run would be recorded): one around now.
+    now = dt.datetime.now(dt.UTC)
+    start, end = (f"{now + dt.timedelta(hours=hours):%Y-%m-%d %H:%M}" for hours in (-1, 1))
+    with db.session_scope() as session:
+        freeze_windows.create_window(session, {
+            "name": "Release freeze", "kind": "adhoc", "timezone": "UTC", "reason": "quarter end", "start": start,
+            "end": end, "project": "sampleapp", "environment": "staging"}, who="admin")  # fmt: skip
+    fired = firing.fire_due(get_settings(), dt.datetime(2027, 3, 27, 12, 1, 0, 200_000))
+    assert [f.outcome for f in fired] == ["refused"]
+    assert "frozen by 'Release freeze'" in fired[0].reason
+    assert fires(schedule_id)[0][1:3] == ("refused", None)
+    assert schedule_row(schedule_id).enabled and run_count() == 0

@@ -1,8 +1,8 @@
 """schedules: deploys on a cron expression in a time zone or once at a time; schedule_fires: each fire time
 decided once (unique per schedule and time), with its run or the reason it ran none
 
-Revision ID: 0023
-Revises: 0022
+Revision ID: 0025
+Revises: 0024
 Create Date: 2027-01-20 10:00:00.000000
 """
 
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-revision = '0023'
-down_revision = '0022'
+revision = '0025'
+down_revision = '0024'
 branch_labels = None
 depends_on = None
 
