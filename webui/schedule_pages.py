@@ -23,7 +23,7 @@ bp = Blueprint("schedule_pages", __name__, url_prefix="/projects/<project>/sched
 def _list_page(project: str, error: PlaydeckError | None = None) -> tuple[str, int]:
     with session_scope() as session:
         environments = [env.name for env in projects.get_project(session, project).environments]
-        schedules = [service.describe(session, item) for item in service.list_schedules(session, project)]
+        schedules = service.describe_list(session, project)
     return render_template(
         "schedules.html",
         project=project,

@@ -35,8 +35,7 @@ def require_manager(schedule_id: int) -> None:
 def list_schedules() -> Response:
     """``?project=NAME``: only that project's."""
     with session_scope() as session:
-        schedules = service.list_schedules(session, request.args.get("project"))
-        return jsonify(schedules=[service.describe(session, schedule) for schedule in schedules])
+        return jsonify(schedules=service.describe_list(session, request.args.get("project")))
 
 
 @bp.post("")

@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from playdeck import duties
+from playdeck import audit, duties
 from playdeck.auth.permissions import Principal
 from playdeck.db import session_scope
 from playdeck.errors import PlaydeckError
@@ -169,7 +169,8 @@ def _decide(session: Session, plan: _Plan, owners: Owners, decision: _Decision) 
         )
         return
     try:
-        with session.begin_nested():
+        # Audited as the owner's request, from this schedule (the address column says where a request came from).
+        with session.begin_nested(), audit.acting_as(plan.owner, f"schedule {plan.schedule_id}"):
             run = requests.request_run(session, plan.request)
     except PlaydeckError as error:
         decision.outcome, decision.reason = "refused", error.message

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from playdeck import audit, launch_inputs, projects
@@ -275,8 +275,8 @@ def fire_dict(fire: ScheduleFire) -> dict[str, Any]:
 
 
 def describe(session: Session, schedule: Schedule, fires: bool = False) -> dict[str, Any]:
-    project, environment = _target(session, schedule)
     """The schedule as the API shows it, with its last fire; ``fires``: its last ``RECENT_FIRES`` fires too."""
+    project, environment = _target(session, schedule)
     data = {"project": project.name, "environment": environment.name, **describe_fields(schedule)}
     recent = [
         fire_dict(fire)
@@ -291,3 +291,37 @@ def describe(session: Session, schedule: Schedule, fires: bool = False) -> dict[
     if fires:
         data["fires"] = recent
     return data
+
+
+def describe_list(session: Session, project: str | None = None) -> list[dict[str, Any]]:
+    """``describe`` of every schedule (of ``project``), in three queries however many there are."""
+    schedules = list_schedules(session, project)
+    targets = {
+        environment_id: (project_name, environment_name)
+        for environment_id, project_name, environment_name in session.execute(
+            select(Environment.id, Project.name, Environment.name).join(Project, Project.id == Environment.project_id)
+        )
+    }
+    latest = (
+        select(ScheduleFire.schedule_id, func.max(ScheduleFire.fire_time).label("fire_time"))
+        .group_by(ScheduleFire.schedule_id)
+        .subquery()
+    )
+    last_fires = {
+        fire.schedule_id: fire_dict(fire)
+        for fire in session.scalars(
+            select(ScheduleFire).join(
+                latest,
+                (latest.c.schedule_id == ScheduleFire.schedule_id) & (latest.c.fire_time == ScheduleFire.fire_time),
+            )
+        )
+    }
+    return [
+        {
+            "project": targets[schedule.environment_id][0],
+            "environment": targets[schedule.environment_id][1],
+            **describe_fields(schedule),
+            "last_fire": last_fires.get(schedule.id),
+        }
+        for schedule in schedules
+    ]

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 
 from playdeck import db
 from playdeck.auth import users
-from playdeck.models import Environment, Run
+from playdeck.models import AuditEvent, Environment, Run
 from playdeck.schedules import firing, service
 from playdeck.schedules.models import Schedule, ScheduleFire
 from playdeck.settings import get_settings
@@ -73,6 +73,8 @@ def test_a_cron_schedule_fires_each_time_once_in_its_zone(monkeypatch, tmp_path,
     with db.session_scope() as session:
         run = session.get(Run, fired[0].run_id)
         assert (run.requested_by, run.version, run.state) == ("dev", "1.0.0", "queued")
+        request = session.scalars(select(AuditEvent).where(AuditEvent.action == "run.request")).one()
+        assert (request.actor, request.address, request.target) == ("dev", f"schedule {schedule_id}", str(run.id))
     assert schedule_row(schedule_id).next_fire_at == dt.datetime(2027, 3, 29, 0, 0)  # 02:00 CEST
     assert run_count() == 1
 

@@ -44,6 +44,8 @@ def test_create_list_read_pause_resume_delete(client):
     assert [f.outcome for f in fired] == ["run"]
     read = client.get(f"/api/v1/schedules/{schedule['id']}").json
     assert [(fire["outcome"], fire["run_id"]) for fire in read["fires"]] == [("run", fired[0].run_id)]
+    [listed] = client.get("/api/v1/schedules").json["schedules"]
+    assert (listed["project"], listed["last_fire"]["run_id"]) == ("sampleapp", fired[0].run_id)
     run = client.get(f"/api/v1/runs/{fired[0].run_id}").json
     assert (run["requested_by"], run["limit"], run["check"]) == ("admin", "localhost", True)
 
