@@ -46,3 +46,43 @@ def test_bad_schedules_exit_2_with_the_reason(web_api):
     assert past.returncode == 2 and "in the past" in past.stderr
     once = playdeck("schedule", "add", "sampleapp", "--env", "staging", "--at", "2099-01-01T00:00:00+01:00")
     assert once.returncode == 0 and "once at 2098-12-31T23:00:00+00:00" in once.stdout
+
+
+def test_three_real_reapers_fire_each_schedule_once(monkeypatch, tmp_path, mariadb_url):
+    """`playdeck reaper` ×3 (one per worker host) on MariaDB: 30 one-off schedules due within seconds give
+    30 runs, one each."""
+    import datetime as dt
+
+    from sqlalchemy import func, select
+
+    from playdeck import db
+    from playdeck.models import Run
+    from playdeck.schedules import service
+    from playdeck.schedules.models import ScheduleFire
+    from tests.cli.cli_support import start_playdeck, stop_process_tree, wait_until
+    from tests.conftest import configure
+
+    configure(monkeypatch, data_dir=str(tmp_path / "data"), database_url=mariadb_url)
+    reapers = [start_playdeck("reaper", log=tmp_path / f"reaper{number}.log") for number in range(3)]
+    try:
+        soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=8)
+        with db.session_scope() as session:
+            for number in range(30):
+                at = (soon + dt.timedelta(milliseconds=100 * number)).isoformat()
+                given = {"project": "sampleapp", "environment": "staging", "at": at, "version": "1.0.0"}
+                service.create(session, given, "admin")
+
+        def fired() -> int:
+            with db.session_scope() as session:
+                return session.scalar(select(func.count()).select_from(ScheduleFire))
+
+        wait_until(lambda: fired() >= 30, timeout=90, what="30 fires")
+        time_to_double_fire = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=3)
+        wait_until(lambda: dt.datetime.now(dt.UTC) > time_to_double_fire, timeout=10, what="a few more passes")
+    finally:
+        for reaper in reapers:
+            stop_process_tree(reaper, timeout=15)
+    with db.session_scope() as session:
+        outcomes = session.execute(select(ScheduleFire.outcome, func.count()).group_by(ScheduleFire.outcome)).all()
+        runs = session.scalar(select(func.count()).select_from(Run))
+    assert outcomes == [("run", 30)] and runs == 30
