@@ -85,7 +85,7 @@ def test_nobody_relaunches_a_regeneration_run(embedded: Settings) -> None:
     before = run_count()
 
     api = client.post(f"/api/v1/runs/{ended}/relaunch")
-    page = client.post(f"/runs/{ended}/relaunch", data={"hosts": "all"})
+    page = client.post(f"/runs/{ended}/relaunch", data={"hosts": "all", "confirm": "yes"})
 
     assert api.status_code == 400, api.json
     assert api.json["field"] == "project" and BUILT_IN_ERROR in api.json["error"]
