@@ -198,6 +198,8 @@ class Run(Base):
     # A promotion: the successful run (of another environment) whose commit and parameters this one deploys.
     # No foreign key, as for rollback_of_id (migration 0022).
     promoted_from_id: Mapped[int | None] = mapped_column(BigId)
+    # A release manager's reason for deploying inside a freeze window ("": none; playdeck.release_control).
+    freeze_override: Mapped[str] = mapped_column(Text, default="", server_default="")
     # 0 for a run someone asked for; n for the n-th automatic retry of a lost run (relaunch_of).
     retry_number: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The worker (master process) whose pool executes the run; see Worker.
@@ -398,7 +400,7 @@ class Webhook(Base):
     url: Mapped[str] = mapped_column(String(2048))
     # json | slack ({"text": ...}, what Slack's and Mattermost's incoming webhooks take)
     format: Mapped[str] = mapped_column(String(10), default="json")
-    # Comma-separated: started, succeeded, failed, canceled, timeout, lost.
+    # Comma-separated: started, succeeded, failed, canceled, timeout, lost, freeze_overridden.
     events: Mapped[str] = mapped_column(String(255))
     # "": deliveries are not signed.
     secret_ciphertext: Mapped[str] = mapped_column(Text, default="")
@@ -407,6 +409,33 @@ class Webhook(Base):
     created_by: Mapped[str] = mapped_column(String(100), default="")
 
     project: Mapped[Project] = relationship()
+
+
+class FreezeWindow(Base):
+    """When deploys are refused (``playdeck.release_control.freeze_windows``): weekly or yearly wall times in
+    ``timezone`` ("Fri 16:00" – "Mon 08:00", "Dec 20" – "Jan 3"), or an ad hoc stretch between two instants,
+    for one environment or (environment_id None) every environment."""
+
+    __tablename__ = "freeze_windows"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    environment_id: Mapped[int | None] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    # weekly | yearly | adhoc
+    kind: Mapped[str] = mapped_column(String(10))
+    # An IANA zone name (Europe/Berlin).
+    timezone: Mapped[str] = mapped_column(String(64))
+    # As canonical text: "Fri 16:00" (weekly), "Dec 20" or "Dec 20 18:00" (yearly); "" for an ad hoc window.
+    start_spec: Mapped[str] = mapped_column(String(40), default="")
+    end_spec: Mapped[str] = mapped_column(String(40), default="")
+    # An ad hoc window's instants (naive UTC); None for a recurring one.
+    starts_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    ends_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+
+    environment: Mapped[Environment | None] = relationship()
 
 
 class WebhookDelivery(Base):

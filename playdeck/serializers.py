@@ -110,6 +110,8 @@ def run_json(run: Run, with_summaries: bool = True) -> dict[str, Any]:
         "rollback_of": run.rollback_of_id,
         "promoted_from": run.promoted_from_id,
         "retry_number": run.retry_number,
+        # A release manager's reason for deploying inside a freeze window ("": none).
+        "freeze_override": run.freeze_override,
     }
     if with_summaries:
         data["host_summaries"] = [{name: getattr(s, name) for name in HOST_SUMMARY_FIELDS} for s in run.host_summaries]
@@ -166,6 +168,7 @@ def run_brief_sql() -> ColumnElement[str]:
             "rollback_of": Run.rollback_of_id,
             "promoted_from": Run.promoted_from_id,
             "retry_number": Run.retry_number,
+            "freeze_override": Run.freeze_override,
         }
     )
 

@@ -83,6 +83,9 @@ class Settings:
     visibility_timeout: int
     worker_concurrency: int
     heartbeat_seconds: float
+    # A running run silent this long is shown as "no output for N s" (run page, /attention), or at half
+    # its idle timeout if that comes sooner: before the idle timeout stops it.
+    silence_notice_seconds: float
     event_flush_seconds: float
     event_batch_size: int
     cancel_poll_seconds: float
@@ -232,6 +235,7 @@ def load_settings() -> Settings:
         visibility_timeout=_int("VISIBILITY_TIMEOUT", max_run_seconds * 3),
         worker_concurrency=_int("WORKER_CONCURRENCY", 2),
         heartbeat_seconds=_float("HEARTBEAT_SECONDS", 5.0),
+        silence_notice_seconds=_float("SILENCE_NOTICE_SECONDS", 60.0),
         event_flush_seconds=_float("EVENT_FLUSH_SECONDS", 0.1),
         event_batch_size=_int("EVENT_BATCH_SIZE", 1000),
         cancel_poll_seconds=_float("CANCEL_POLL_SECONDS", 0.25),

@@ -36,7 +36,8 @@ from playdeck.notifications.rendering import slack_escape
 from playdeck.runs.states import RunState
 from playdeck.serializers import iso
 
-EVENTS = ("started", "succeeded", "failed", "canceled", "timeout", "lost")
+# freeze_overridden: a release manager deployed inside a freeze window (playdeck.release_control.freeze_rule).
+EVENTS = ("started", "succeeded", "failed", "canceled", "timeout", "lost", "freeze_overridden")
 EVENT_OF_STATE = {
     RunState.RUNNING: "started",
     RunState.SUCCESSFUL: "succeeded",

@@ -22,6 +22,8 @@ from webui import (
     dns_pages,
     environments_api,
     errors,
+    freeze_api,
+    freeze_pages,
     health,
     launch_form_api,
     metrics,
@@ -88,6 +90,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(launch_form_api.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(webhooks_api.bp)
+    app.register_blueprint(freeze_api.bp)
+    app.register_blueprint(freeze_pages.bp)
     app.register_blueprint(webhook_pages.bp)
     app.register_blueprint(notifications_api.bp)
     app.register_blueprint(notification_pages.bp)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
+
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import UnsupportedMediaType
 
@@ -10,6 +13,8 @@ from playdeck.db import connection_scope
 from playdeck.errors import ValidationError
 from playdeck.models import RunEvent
 from playdeck.runs.events import EVENTS_PER_PAGE, MAX_EVENTS_PER_PAGE, events_after, events_before
+from playdeck.runs.log_filters import LogFilter, parse_filter
+from playdeck.runs.log_search import HITS_PER_PAGE, MAX_HITS_PER_PAGE, search
 from playdeck.runs.queries import run_state
 from playdeck.runs.states import is_terminal
 from playdeck.serializers import event_log_sql
@@ -17,6 +22,7 @@ from playdeck.settings import get_settings
 from webui import access, authorize, queries
 from webui.created import created
 from webui.json_rows import rendered_rows
+from webui.live import live_stream, parse_runs
 from webui.origin import require_same_origin
 from webui.params import int_param
 from webui.payloads import optional_json_body, parse_json_object, run_request_from_json
@@ -105,27 +111,40 @@ def promote_run(run_id: int) -> tuple[Response, int]:
     return created(run, "api.get_run_json", run_id=run["id"])
 
 
+def _log_filter(text: str | None = None) -> LogFilter:
+    """``host`` and ``status`` (comma-separated ``log_filters.STATUSES``) from the query string."""
+    return parse_filter(request.args.get("host"), request.args.get("status"), text)
+
+
+def _cursor() -> tuple[int, int | None]:
+    """``after`` (default 0) or ``before``, never both."""
+    if "after" in request.args and "before" in request.args:
+        raise ValidationError("before", "give either after or before, not both")
+    after = int_param("after", request.args.get("after"), 0, 0, MAX_COUNTER)
+    before = int_param("before", request.args.get("before"), 0, 0, MAX_COUNTER) if "before" in request.args else None
+    return after, before
+
+
 @bp.get("/runs/<int:run_id>/events")
 @access.rule(Action.READ)
 def list_events(run_id: int) -> Response:
     """A page of events after a counter; a client is done once ``terminal`` and the page is not full.
 
     ``before`` instead pages backwards: the ``limit`` events just below that counter (the run page
-    shows a long log's tail first and loads earlier lines on demand)."""
-    if "after" in request.args and "before" in request.args:
-        raise ValidationError("before", "give either after or before, not both")
-    after = int_param("after", request.args.get("after"), 0, 0, MAX_COUNTER)
-    before = int_param("before", request.args.get("before"), 0, 0, MAX_COUNTER) if "before" in request.args else None
+    shows a long log's tail first and loads earlier lines on demand). ``host`` and ``status`` keep only
+    that host's events and those of these outcomes."""
+    after, before = _cursor()
     limit = int_param("limit", request.args.get("limit"), EVENTS_PER_PAGE, 1, MAX_EVENTS_PER_PAGE)
+    log_filter = _log_filter()
     # Each event as the JSON text the database rendered, with its counter for the next cursor.
     columns = (RunEvent.counter, event_log_sql())
     with connection_scope() as connection:
         # State first: if it is terminal, the events read next are complete (see webui.stream).
         state = run_state(connection, run_id)
         page = (
-            events_after(connection, run_id, after, limit, columns)
+            events_after(connection, run_id, after, limit, columns, log_filter)
             if before is None
-            else events_before(connection, run_id, before, limit, columns)
+            else events_before(connection, run_id, before, limit, columns, log_filter)
         )
     return rendered_rows(
         "events",
@@ -134,6 +153,23 @@ def list_events(run_id: int) -> Response:
         run_state=state,
         terminal=is_terminal(state),
     )
+
+
+@bp.get("/runs/<int:run_id>/events/search")
+@access.rule(Action.READ)
+def search_events(run_id: int) -> Response:
+    """The run's lines holding ``q`` (literally, ignoring case), counted over the whole run, a page of them
+    after ``after`` (or before ``before``) with a snippet each; ``host`` and ``status`` as for events."""
+    text = request.args.get("q", "")
+    if not text.strip():
+        raise ValidationError("q", "give the text to search for")
+    log_filter = _log_filter(text)
+    after, before = _cursor()
+    limit = int_param("limit", request.args.get("limit"), HITS_PER_PAGE, 1, MAX_HITS_PER_PAGE)
+    with connection_scope() as connection:
+        run_state(connection, run_id)  # 404 for an unknown run
+        found = search(connection, run_id, log_filter, after, before, limit)
+    return jsonify(query=text, **dataclasses.asdict(found))
 
 
 @bp.get("/runs/<int:run_id>/progress")
@@ -152,8 +188,23 @@ def stream_events(run_id: int) -> Response:
     after = int_param(name, value, 0, 0, MAX_COUNTER)
     # Answer 404 now: once a stream has started, its status can no longer change.
     queries.run_detail(run_id)
-    return Response(
-        run_event_stream(run_id, after),
-        mimetype="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return _event_stream(run_event_stream(run_id, after))
+
+
+@bp.get("/live")
+@access.rule(Action.READ)
+def live() -> Response:
+    """One stream for a browser's tabs: ``runs=ID:AFTER,...`` (each run's events after its counter; an
+    unknown run gets ``gone``) and ``overview=true`` (``overview`` whenever the lists of runs change)."""
+    runs = parse_runs(request.args.get("runs", ""))
+    overview = request.args.get("overview", "false")
+    if overview not in ("true", "false"):
+        raise ValidationError("overview", "must be true or false")
+    if not runs and overview == "false":
+        raise ValidationError("runs", "name at least one run, or ask for overview=true")
+    return _event_stream(live_stream(runs, overview == "true"))
+
+
+def _event_stream(body: Iterator[str]) -> Response:
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return Response(body, mimetype="text/event-stream", headers=headers)

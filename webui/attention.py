@@ -12,7 +12,7 @@ from flask import Blueprint, Response, jsonify, render_template
 
 from playdeck.auth.permissions import Action
 from playdeck.db import session_scope
-from playdeck.runs.attention import needs_attention, state_explanation
+from playdeck.runs.attention import needs_attention, silence, state_explanation
 from playdeck.runs.queries import get_run
 from webui import access
 
@@ -38,10 +38,27 @@ def run_explanation(run: dict[str, Any]) -> str | None:
     return explanation(run["id"])["explanation"]
 
 
+@bp.app_template_global("run_silence")
+def run_silence(run: dict[str, Any]) -> dict[str, Any] | None:
+    """For the run page (its JSON shape): how long a running run has printed nothing, None otherwise."""
+    if run.get("state") != "running":
+        return None
+    with session_scope() as session:
+        quiet = silence(session, get_run(session, run["id"]))
+        if quiet is None:
+            return None
+        return {"seconds": quiet.seconds, "notice_after": quiet.notice_after, "idle_timeout": quiet.idle_timeout}
+
+
 @bp.get("/attention")
 @access.rule(Action.READ)
 def page() -> str:
     return render_template("attention.html", items=attention_json())
+
+
+def page_with_error(message: str) -> str:
+    """The page again, saying why a button did nothing (the run ended meanwhile, say)."""
+    return render_template("attention.html", items=attention_json(), error=message)
 
 
 @bp.get("/api/v1/attention")

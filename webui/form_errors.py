@@ -19,6 +19,7 @@ LABELS = {
     "tags": "Tags",
     "check": "Check mode",
     "confirm": "Confirmation",
+    "freeze_override": "Override reason",
 }
 
 

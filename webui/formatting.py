@@ -40,10 +40,10 @@ def age(iso: str | None, now: dt.datetime | None = None) -> str:
 
 
 def eta(seconds: float | None) -> str:
-    """Time left by the previous run's duration; "any moment" once this run has taken longer."""
+    """The time left (``playdeck.runs.progress``); None once this run has done more than its baseline."""
     if seconds is None:
-        return EMPTY
-    return f"about {duration(seconds)} left" if seconds >= 1 else "finishing any moment (past the last run's time)"
+        return "more steps than the run compared with: no estimate"
+    return f"about {duration(seconds)} left" if seconds >= 1 else "finishing any moment"
 
 
 def percent(fraction: float | None) -> str:

@@ -27,6 +27,8 @@ class DeployForm:
     limit: str = ""
     tags: str = ""
     check: bool = False
+    # A release manager's reason for deploying inside a freeze window ("": none).
+    freeze_override: str = ""
     # The launch form's inputs as typed (``var.<name>``), to show a refused form again; a secret's is
     # kept for the request only and never drawn back into the page.
     inputs: MultiDict[str, str] = field(default_factory=MultiDict)
@@ -45,6 +47,7 @@ class DeployForm:
             limit=form.get("limit", "").strip(),
             tags=form.get("tags", ""),
             check=form.get("check") is not None,
+            freeze_override=form.get("freeze_override", "").strip(),
             inputs=MultiDict([(key, value) for key, value in form.items(multi=True) if key.startswith(INPUT_PREFIX)]),
             submitted=True,
             # The hidden input (set by the dialog) or the confirmation box's checkbox: either names the environment.
@@ -110,6 +113,7 @@ class DeployForm:
             tags=[tag.strip() for tag in self.tags.split(",") if tag.strip()],
             check=self.check,
             requested_by=requested_by,
+            freeze_override=self.freeze_override,
         )
         if errors:
             # The rest is checked now too, so the page lists everything to mend, not one error per submit.

@@ -15,7 +15,7 @@ from playdeck.runs.states import RunState
 from playdeck.serializers import HOST_SUMMARY_FIELDS
 from playdeck.settings import get_settings
 from webui import access, authorize, confirmation, queries
-from webui.attention import attention_json
+from webui.attention import attention_json, page_with_error
 from webui.charts import delivery_charts
 from webui.form_errors import FormErrors, form_errors
 from webui.formatting import FILTERS
@@ -59,7 +59,8 @@ def dashboard() -> str:
 @bp.get("/dashboard/active")
 @access.rule(Action.READ)
 def dashboard_active() -> str:
-    """The dashboard's "in progress" section alone: dashboard.js swaps it in every few seconds."""
+    """The dashboard's "in progress" section alone, for a client that wants just that part (the page
+    itself refreshes its data-live sections from the whole page, live.js)."""
     return render_template("_active_runs.html", active=queries.active_runs(), attention=attention_json())
 
 
@@ -85,10 +86,11 @@ def _deploy_page(
     # Only the environments the caller may deploy to are offered (the submission is checked anyway).
     environments = [env for env in project["environments"] if authorize.may_deploy(project["id"], env)]
     errors = errors or FormErrors()
+    freeze = queries.freeze_statuses(project["name"])
     return render_template(
         "deploy.html", project=project, environments=environments, form=form, launch=launch,
         guide=deploy_guide(project["name"]), errors=errors, error_field=errors.first_field,
-        error_variable=None, **context,
+        error_variable=None, freeze=freeze, **context,
     )  # fmt: skip
 
 
@@ -129,6 +131,10 @@ def submit_deploy(name: str) -> Response | tuple[str, int]:
     except (ValidationError, NotFound) as exc:
         errors = form_errors(exc, {field.name: field.title for field in launch.fields}, "environment")
         return _deploy_page(project, form, launch, errors, ask_confirm="confirm" in errors.by_field), 400
+    # Frozen (a freeze window, an override with none in effect), archived: the reason, and the form again.
+    except Conflict as exc:
+        errors = form_errors(exc, {}, "freeze_override")
+        return _deploy_page(project, form, launch, errors), 409
     return redirect(url_for("pages.run", run_id=run["id"]), 303)
 
 
@@ -198,16 +204,31 @@ def _ask(run_id: int, question: str, button: str) -> tuple[str, int]:
 @bp.post("/runs/<int:run_id>/cancel")
 @access.rule(Action.CANCEL)
 def cancel(run_id: int) -> Response | tuple[str, int]:
+    return _cancel(run_id, force=False)
+
+
+@bp.post("/runs/<int:run_id>/force-cancel")
+@access.rule(Action.FORCE_CANCEL)
+def force_cancel(run_id: int) -> Response | tuple[str, int]:
+    """Recorded canceled at once, for a run whose worker has vanished (release managers)."""
+    return _cancel(run_id, force=True)
+
+
+def _cancel(run_id: int, force: bool) -> Response | tuple[str, int]:
+    # Back to /attention when the button was there; any other value is the run page (never a URL).
+    from_attention = request.form.get("return_to") == "attention" or force
     _require_same_origin()
     authorize.refuse_actor_fields(request.form, "canceled_by")
-    authorize.require_cancel(run_id, force=False)
+    authorize.require_cancel(run_id, force=force)
     if not confirmation.confirmed():
         return _ask(run_id, "Cancel this run? Its playbook is stopped where it is.", "Cancel run")
     try:
-        queries.cancel_run(run_id, authorize.actor())
+        queries.cancel_run(run_id, authorize.actor(), force=force)
     except Conflict as exc:
-        return _run_page(run_id, exc.message), 409
-    return redirect(url_for("pages.run", run_id=run_id), 303)
+        return (page_with_error(exc.message) if from_attention else _run_page(run_id, exc.message)), 409
+    return redirect(
+        url_for("attention.page" if from_attention else "pages.run", run_id=None if from_attention else run_id), 303
+    )
 
 
 @bp.post("/runs/<int:run_id>/relaunch")

@@ -17,7 +17,7 @@ from playdeck.errors import ValidationError
 from playdeck.runs.requests import RunRequest
 from webui.authorize import refuse_actor_fields
 
-RUN_FIELDS = ("project", "environment", "version", "ref", "extra_vars", "limit", "tags", "check")
+RUN_FIELDS = ("project", "environment", "version", "ref", "extra_vars", "limit", "tags", "check", "freeze_override")
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
@@ -79,4 +79,5 @@ def run_request_from_json(body: dict[str, Any], requested_by: str) -> RunRequest
         tags=body.get("tags", []),
         check=body.get("check", False),
         requested_by=requested_by,
+        freeze_override=body.get("freeze_override", ""),
     )

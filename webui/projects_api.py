@@ -7,12 +7,17 @@ JSON says which credentials are set, never their values.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, jsonify
+from sqlalchemy.orm import Session
 
 from playdeck.auth.permissions import Action, Role
 from playdeck.db import session_scope
+from playdeck.models import Project
 from playdeck.projects import get_project, registry
 from playdeck.projects.changes import ProjectChanges, parse_changes
+from playdeck.release_control import freeze_windows
 from webui import access
 from webui.created import created
 from webui.payloads import json_request_body
@@ -25,12 +30,21 @@ def _changes() -> ProjectChanges:
     return parse_changes(json_request_body(), allow_file_urls=access.principal().at_least(Role.ADMIN))
 
 
+def _shown(session: Session, project: Project) -> dict[str, Any]:
+    """``registry.describe``, each environment with where it stands with freeze windows now (``freeze``)."""
+    shown = registry.describe(session, project)
+    freezes = freeze_windows.statuses_json(session, [env.id for env in project.environments])
+    for described, environment in zip(shown["environments"], project.environments, strict=True):
+        described["freeze"] = freezes[environment.id]
+    return shown
+
+
 @bp.post("")
 @access.rule(Action.ADMIN)
 def create_project() -> tuple[Response, int]:
     changes = _changes()
     with session_scope() as session:
-        shown = registry.describe(session, registry.create_project(session, access.principal(), changes))
+        shown = _shown(session, registry.create_project(session, access.principal(), changes))
     return created(shown, "projects_api.get_project_json", project=shown["name"])
 
 
@@ -38,7 +52,7 @@ def create_project() -> tuple[Response, int]:
 @access.rule(Action.READ)
 def get_project_json(project: str) -> Response:
     with session_scope() as session:
-        return jsonify(registry.describe(session, get_project(session, project)))
+        return jsonify(_shown(session, get_project(session, project)))
 
 
 @bp.patch("/<project>")
@@ -46,9 +60,7 @@ def get_project_json(project: str) -> Response:
 def update_project(project: str) -> Response:
     changes = _changes()
     with session_scope() as session:
-        return jsonify(
-            registry.describe(session, registry.update_project(session, access.principal(), project, changes))
-        )
+        return jsonify(_shown(session, registry.update_project(session, access.principal(), project, changes)))
 
 
 @bp.delete("/<project>")
@@ -56,4 +68,4 @@ def update_project(project: str) -> Response:
 def archive_project(project: str) -> Response:
     """Archives: the project and its runs are kept, it leaves the lists and is never deployed again."""
     with session_scope() as session:
-        return jsonify(registry.describe(session, registry.archive_project(session, access.principal(), project)))
+        return jsonify(_shown(session, registry.archive_project(session, access.principal(), project)))

@@ -19,7 +19,7 @@ from playdeck.launch_form import LaunchForm
 from playdeck.launch_inputs import project_form
 from playdeck.models import Environment, Project, Run
 from playdeck.projects import get_environment, get_project, is_built_in, list_projects
-from playdeck.release_control import promotion
+from playdeck.release_control import freeze_windows, promotion
 from playdeck.releases import deployments, host_versions, rollback
 from playdeck.runs import failure_summary, queries
 from playdeck.runs.progress import RunFacts, run_progress
@@ -64,6 +64,14 @@ def _with_id(project: Project) -> JsonDict:
 def project_detail(name: str) -> JsonDict:
     with session_scope() as session:
         return _with_id(get_project(session, name))
+
+
+def freeze_statuses(name: str) -> dict[str, JsonDict]:
+    """Where each of the project's environments stands with freeze windows now (current and next window)."""
+    with session_scope() as session:
+        project = get_project(session, name)
+        found = freeze_windows.statuses_json(session, [env.id for env in project.environments])
+        return {env.name: found[env.id] for env in project.environments}
 
 
 def launch_form(name: str) -> LaunchForm:
@@ -169,12 +177,14 @@ def run_page(args: Mapping[str, str], per_page: int) -> JsonDict:
 
 
 def dashboard() -> list[JsonDict]:
-    """Every project with, per environment, its latest run and its deployed run (``None`` if none). Not the
-    built-in dns project: nobody deploys it, its zones' regenerations are on the DNS pages."""
+    """Every project with, per environment, its latest run and its deployed run (``None`` if none), and where it
+    stands with freeze windows. Not the built-in dns project: nobody deploys it, its zones' regenerations are on
+    the DNS pages."""
     with session_scope() as session:
         projects = [project for project in list_projects(session) if not is_built_in(project.name)]
         environment_ids = [env.id for project in projects for env in project.environments]
         latest, deployed = queries.latest_runs(session, environment_ids)
+        freezes = freeze_windows.statuses_json(session, environment_ids)
         hosts = host_versions.environment_hosts(session, environment_ids)
 
         def brief(run: Run | None) -> JsonDict | None:
@@ -185,6 +195,7 @@ def dashboard() -> list[JsonDict]:
                 "project": _with_id(project),
                 "latest": {env.name: brief(latest.get(env.id)) for env in project.environments},
                 "deployed": {env.name: brief(deployed.get(env.id)) for env in project.environments},
+                "freeze": {env.name: freezes[env.id] for env in project.environments},
                 # What each host runs now; an environment no run recorded hosts for shows its deployed run.
                 "hosts": {env.name: host_versions.environment_json(hosts[env.id]) for env in project.environments},
             }

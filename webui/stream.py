@@ -30,49 +30,68 @@ def backlog_page(run_id: int, after: int) -> tuple[int, list[str]]:
     the new cursor and the messages."""
     with session_scope() as session:
         rows = events_after(session, run_id, after)
-    counters, texts = run_feed.render_events(rows)
+    counters, texts = run_feed.render_events(run_id, rows)
     return (counters[-1] if counters else after), texts
 
 
+class Follower:
+    """One client's place in one run's stream: the last event it was sent and the state it knows.
+    ``take`` hands it what is new; ``done`` once the run has ended (after ``end``) or is gone."""
+
+    def __init__(self, run_id: int, after: int) -> None:
+        self.run_id = run_id
+        self.cursor = after
+        self.known_state: str | None = None
+        self.seen_version = -1
+        self.done = False
+        self.gone = False
+        self.feed = run_feed.watch(run_id, after)
+
+    def take(self, timeout: float) -> tuple[list[str], bool]:
+        """The messages that are new for this client, waiting up to ``timeout`` for a change; and
+        whether more are waiting already (it read a page of its backlog)."""
+        news = self.feed.snapshot(self.cursor, self.seen_version, timeout=timeout)
+        if news.gone:
+            self.done = self.gone = True
+            return [], False
+        messages = []
+        # The state goes first, so a client knows what it is watching before the lines arrive.
+        if news.state_message is not None and news.state != self.known_state:
+            self.known_state = news.state
+            messages.append(news.state_message)
+        if self.cursor < news.floor:
+            self.cursor, texts = backlog_page(self.run_id, self.cursor)
+            self.seen_version = -1  # look at the window again at once
+            return messages + texts, True
+        messages += news.texts
+        self.cursor = news.cursor
+        self.seen_version = news.version
+        if news.end_message is not None:
+            messages.append(news.end_message)
+            self.done = True
+        return messages, False
+
+    def close(self) -> None:
+        run_feed.unwatch(self.feed)
+
+
 def run_event_stream(run_id: int, after: int) -> Iterator[str]:
-    cursor = after
-    known_state: str | None = None
-    seen_version = -1
+    follower = Follower(run_id, after)
     last_write = time.monotonic()
-    feed = run_feed.watch(run_id, after)
     try:
         yield f"retry: {RECONNECT_MILLISECONDS}\n\n"
-        while True:
+        while not follower.done:
             wait = max(0.0, KEEPALIVE_SECONDS - (time.monotonic() - last_write))
-            news = feed.snapshot(cursor, seen_version, timeout=wait)
-            if news.gone:
-                return
-            messages = []
-            # The state goes first, so a client knows what it is watching before the lines arrive.
-            if news.state_message is not None and news.state != known_state:
-                known_state = news.state
-                messages.append(news.state_message)
-            if cursor < news.floor:
-                cursor, texts = backlog_page(run_id, cursor)
-                messages += texts
-                seen_version = -1  # look at the window again at once
-            else:
-                messages += news.texts
-                cursor = news.cursor
-                seen_version = news.version
-                if news.end_message is not None:
-                    messages.append(news.end_message)
+            messages, _ = follower.take(wait)
             if messages:
                 yield "".join(messages)
                 last_write = time.monotonic()
-            if news.end_message is not None and seen_version == news.version:
-                return
-            if time.monotonic() - last_write >= KEEPALIVE_SECONDS:
+            elif time.monotonic() - last_write >= KEEPALIVE_SECONDS:
                 yield KEEPALIVE
                 last_write = time.monotonic()
     except GeneratorExit:
         # The server closes the generator when the client goes away; no session is open between polls.
-        log.debug("client left the stream of run %s at counter %s", run_id, cursor)
+        log.debug("client left the stream of run %s at counter %s", run_id, follower.cursor)
         raise
     finally:
-        run_feed.unwatch(feed)
+        follower.close()

@@ -33,6 +33,8 @@ class Action(StrEnum):
     EDIT_RECORDS = "edit_records"  # records of the zones granted (any role can be granted a zone)
     MANAGE_ZONES = "manage_zones"  # create, configure, delete zones
     EDIT_PROJECTS = "edit_projects"  # a project's source, playbook, environments (release managers: those granted)
+    MANAGE_FREEZES = "manage_freezes"  # add, change, delete freeze windows (reading them: READ)
+    OVERRIDE_FREEZE = "override_freeze"  # deploy inside a freeze window, with a reason
     ADMIN = "admin"  # users, roles, grants, tokens of others, workers
 
 
@@ -46,6 +48,8 @@ LEAST_ROLE = {
     Action.EDIT_RECORDS: Role.VIEWER,
     Action.MANAGE_ZONES: Role.ADMIN,
     Action.EDIT_PROJECTS: Role.RELEASE_MANAGER,
+    Action.MANAGE_FREEZES: Role.RELEASE_MANAGER,
+    Action.OVERRIDE_FREEZE: Role.RELEASE_MANAGER,
     Action.ADMIN: Role.ADMIN,
 }
 

@@ -1,7 +1,7 @@
 """The ``playdeck`` command.
 
-``deploy``, ``relaunch``, ``cancel`` and ``runs`` talk to the JSON API (PLAYDECK_URL) with an API token
-(PLAYDECK_TOKEN), so a run started from a terminal is validated, recorded and dispatched exactly like one
+``deploy``, ``relaunch``, ``cancel``, ``runs`` and ``freeze`` talk to the JSON API (PLAYDECK_URL) with an API
+token (PLAYDECK_TOKEN), so a run started from a terminal is validated, recorded and dispatched exactly like one
 started in the UI, as the token's user. ``db``, ``worker``, ``web`` and ``up`` run the local services;
 ``project``, ``env``, ``workers``, ``drain``, ``user``, ``token`` and ``notify`` work on the database directly:
 they are for whoever administers the server (has its configuration). Exit codes: 0 done (for ``deploy --wait`` and
@@ -9,8 +9,9 @@ they are for whoever administers the server (has its configuration). Exit codes:
 refused by the API, 3 API unreachable, 4 API error.
 
 The commands live beside the code only they use: ``runs`` (with ``apiclient`` and the ``progress`` line),
-``admin``, ``notify``, ``projects``, ``workers`` and ``services`` (with the ``supervisor`` set-up of ``up``);
-``common`` and ``output`` are what they share. This module is the group, its error handling, and ``main``.
+``freezes``, ``admin``, ``notify``, ``projects``, ``workers`` and ``services`` (with the ``supervisor`` set-up
+of ``up``); ``common`` and ``output`` are what they share. This module is the group, its error handling, and
+``main``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import click
 
 from playdeck import private_files
-from playdeck.cli import admin, notify, projects, runs, services, workers
+from playdeck.cli import admin, freezes, notify, projects, runs, services, workers
 from playdeck.cli.apiclient import ApiError, ApiUnreachable
 from playdeck.cli.common import EXIT_REFUSED, EXIT_RUN_FAILED, EXIT_SERVER_ERROR, EXIT_UNREACHABLE, CommandFailed
 from playdeck.errors import PlaydeckError
@@ -57,7 +58,7 @@ def cli() -> None:
     private_files.restrict_umask()
 
 
-for command_module in (runs, admin, notify, projects, workers, services):
+for command_module in (runs, freezes, admin, notify, projects, workers, services):
     for command in command_module.COMMANDS:
         cli.add_command(command)
 

@@ -356,7 +356,10 @@ def webhook() -> None:
 @click.argument("url")
 @click.option("--format", "format_", type=click.Choice(["json", "slack"]), default="json", show_default=True)
 @click.option(
-    "--events", callback=split_list, metavar="A,B", help="started,succeeded,failed,canceled,timeout,lost (default all)."
+    "--events",
+    callback=split_list,
+    metavar="A,B",
+    help="started,succeeded,failed,canceled,timeout,lost,freeze_overridden (default all).",
 )
 @click.option("--signed", is_flag=True, help="Sign each POST (X-Playdeck-Signature); the secret is read from stdin.")
 @click.option("--inactive", is_flag=True, help="Add it paused.")

@@ -166,6 +166,16 @@ class PlaydeckApi:
         path = f"/api/v1/projects/{quote(project, safe='')}/environments/{quote(environment, safe='')}/rollback"
         return self._json("POST", path, json={"to_run": to_run} if to_run is not None else {})
 
+    def list_freeze_windows(self, project: str | None = None, environment: str | None = None) -> dict[str, Any]:
+        params = {name: value for name, value in (("project", project), ("environment", environment)) if value}
+        return self._json("GET", "/api/v1/freeze-windows", params=params)
+
+    def create_freeze_window(self, fields: dict[str, Any]) -> dict[str, Any]:
+        return self._json("POST", "/api/v1/freeze-windows", json=fields)
+
+    def delete_freeze_window(self, window_id: int) -> None:
+        self._send("DELETE", f"/api/v1/freeze-windows/{window_id}")
+
     def get_run(self, run_id: int) -> dict[str, Any]:
         return self._json("GET", f"/api/v1/runs/{run_id}")
 

@@ -119,6 +119,13 @@ def api_client() -> PlaydeckApi:
 @click.option("--limit", default="", metavar="PATTERN", help="Only these hosts (Ansible host pattern).")
 @click.option("--tags", callback=split_list, metavar="A,B", help="Only tasks with these tags.")
 @click.option("--check", is_flag=True, help="Dry run: Ansible check mode, nothing is changed.")
+@click.option(
+    "--override-freeze",
+    "freeze_override",
+    default="",
+    metavar="REASON",
+    help="Deploy inside a freeze window anyway, for this reason (release managers; recorded and notified).",
+)
 @retired_user_option
 @click.option("--wait", is_flag=True, help="Follow the log; exit 0 only if the run succeeds.")
 def deploy(
@@ -130,6 +137,7 @@ def deploy(
     limit: str,
     tags: list[str],
     check: bool,
+    freeze_override: str,
     wait: bool,
 ) -> None:
     """Queue a deploy of PROJECT to an environment (through the API, as the user of PLAYDECK_TOKEN)."""
@@ -144,6 +152,7 @@ def deploy(
             "limit": limit,
             "tags": tags,
             "check": check,
+            **({"freeze_override": freeze_override} if freeze_override else {}),
         }
     )
     announce_queued(api, run, wait)

@@ -50,6 +50,8 @@ def run_facts(session: Session, run_id: int) -> dict[str, Any]:
         "state": run.state,
         "reason": run.reason,
         "requested_by": run.requested_by,
+        # A release manager's reason for deploying inside a freeze window ("": none).
+        "freeze_override": run.freeze_override,
         "check": run.check_mode,
         "queued_at": iso(run.queued_at),
         "started_at": iso(run.started_at),

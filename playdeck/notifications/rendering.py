@@ -57,7 +57,9 @@ def _detail(event: str, run: dict[str, Any]) -> str:
     line = ""
     if run["duration_seconds"] is not None:
         line += f" after {run['duration_seconds']:.0f} s"
-    if run["reason"] and event not in ("succeeded", "fixed"):
+    if event == "freeze_overridden" and run.get("freeze_override"):
+        line += f": {run['freeze_override'][:500]}"
+    elif run["reason"] and event not in ("succeeded", "fixed"):
         line += f": {run['reason'][:500]}"
     return line
 

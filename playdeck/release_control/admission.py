@@ -12,13 +12,13 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 from playdeck.models import Environment, Project
-from playdeck.release_control import required_success
+from playdeck.release_control import freeze_rule, required_success
 from playdeck.runs.run_request import RunRequest
 
 Rule = Callable[[Session, RunRequest, Project, Environment], None]
 
 # Checked in this order; the first refusal is the answer.
-RULES: tuple[Rule, ...] = (required_success.require_prior_success,)
+RULES: tuple[Rule, ...] = (required_success.require_prior_success, freeze_rule.check)
 
 
 def check(session: Session, request: RunRequest, project: Project, environment: Environment) -> None:

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from playdeck.db_clock import database_time
-from playdeck.models import DeployLock, Run, utcnow
+from playdeck.models import DeployLock, Run, RunEvent, utcnow
 from playdeck.runs import locks
 from playdeck.runs.queries import active_runs, is_successful
 from playdeck.runs.states import RunState
@@ -59,6 +59,7 @@ class Kind(StrEnum):
 
     HEARTBEAT_STALE = "heartbeat_stale"
     CANCEL_PENDING = "cancel_pending"
+    NO_OUTPUT = "no_output"
     NO_WORKER = "no_worker"
     OVERDUE = "overdue"
     WORKERS_BUSY = "workers_busy"
@@ -166,6 +167,39 @@ class _Facts:
         return self._usual[key]
 
 
+@dataclass(frozen=True)
+class Silence:
+    """How long a running run has printed nothing, and when that is worth saying (``notice_after``)."""
+
+    seconds: float
+    notice_after: float
+    idle_timeout: int | None
+
+    @property
+    def noticed(self) -> bool:
+        return self.seconds >= self.notice_after
+
+    def text(self) -> str:
+        stops = f"; its idle timeout stops it after {words(self.idle_timeout)}" if self.idle_timeout else ""
+        return f"no output for {words(self.seconds)}{stops}"
+
+
+def silence(session: Session, run: Run, now: dt.datetime | None = None) -> Silence | None:
+    """Since the run's last log line (or its start); None unless it is running. One indexed read: the
+    run's newest event is the last entry of its (run, counter) key."""
+    if run.state != RunState.RUNNING:
+        return None
+    last = session.scalar(
+        select(RunEvent.created).where(RunEvent.run_id == run.id).order_by(RunEvent.counter.desc()).limit(1)
+    )
+    since = last or run.started_at or run.queued_at
+    idle = run.idle_timeout_seconds or run.project.idle_timeout_seconds or None
+    notice = get_settings().silence_notice_seconds
+    if idle:
+        notice = min(notice, idle / 2)
+    return Silence(max(0.0, _seconds(now or utcnow(), since)), notice, idle)
+
+
 def _lock_text(holder: int, run: Run) -> str:
     return f"waiting for run #{holder}, which holds the {run.environment.name} deploy lock"
 
@@ -210,6 +244,8 @@ def _assess(run: Run, facts: _Facts) -> Attention | None:
             f"cancel requested {words(_seconds(now, run.cancel_requested_at))} ago and not done yet "
             "(force-cancel records it at once if its worker is gone)",
         )
+    elif (quiet := silence(facts.session, run, now)) is not None and quiet.noticed:
+        found = (Kind.NO_OUTPUT, quiet.text())
     else:
         usual = facts.usual_seconds(run)
         if usual is not None and running_for > max(usual * OVERRUN_FACTOR, OVERRUN_MIN_SECONDS):

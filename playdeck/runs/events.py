@@ -24,6 +24,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from playdeck.db import Executor
 from playdeck.models import Run, RunEvent
+from playdeck.runs import log_filters
+from playdeck.runs.log_filters import NO_FILTER, FilterShape, LogFilter
 
 MAX_EVENTS_PER_PAGE = 1000
 # A page of the log as the API serves it unless asked for more, and as the run page first shows it: a
@@ -136,21 +138,36 @@ LOG_COLUMNS = (RunEvent.counter, RunEvent.uuid, RunEvent.event, RunEvent.host, R
 
 
 @functools.cache
-def _page_query(columns: tuple[ColumnElement[Any], ...], newer: bool) -> Select[Any]:
-    """The page statement for these columns, after (``newer``) or before a counter; built once per
-    shape, since SQLAlchemy memoizes a statement's cache key on the statement object."""
+def _page_query(
+    columns: tuple[ColumnElement[Any], ...], newer: bool, shape: FilterShape = NO_FILTER.shape
+) -> Select[Any]:
+    """The page statement for these columns, after (``newer``) or before a counter, with a filter of this
+    shape; built once per shape, since SQLAlchemy memoizes a statement's cache key on the statement object."""
     run_id, counter, limit = bindparam("run_id"), bindparam("counter"), bindparam("limit", type_=Integer)
     return (
         select(*columns)
-        .where(RunEvent.run_id == run_id, RunEvent.counter > counter if newer else RunEvent.counter < counter)
+        .where(
+            RunEvent.run_id == run_id,
+            RunEvent.counter > counter if newer else RunEvent.counter < counter,
+            *log_filters.conditions(shape),
+        )
         .order_by(RunEvent.counter if newer else RunEvent.counter.desc())
         .limit(limit)
     )
 
 
-def _page(session: Executor, columns: Sequence[ColumnElement[Any]], newer: bool, **values: int) -> list[Row[Any]]:
+def _page(
+    session: Executor, columns: Sequence[ColumnElement[Any]], newer: bool, log_filter: LogFilter, **values: Any
+) -> list[Row[Any]]:
     values["limit"] = max(1, min(values["limit"], MAX_EVENTS_PER_PAGE))
-    return list(session.execute(_page_query(tuple(columns), newer), values).all())
+    return _rows(session, columns, newer, log_filter, values)
+
+
+def _rows(
+    session: Executor, columns: Sequence[ColumnElement[Any]], newer: bool, log_filter: LogFilter, values: dict[str, Any]
+) -> list[Row[Any]]:
+    statement = _page_query(tuple(columns), newer, log_filter.shape)
+    return list(session.execute(statement, values | log_filter.bind_values()).all())
 
 
 def events_after(
@@ -159,12 +176,14 @@ def events_after(
     after: int = 0,
     limit: int = MAX_EVENTS_PER_PAGE,
     columns: Sequence[ColumnElement[Any]] = LOG_COLUMNS,
+    log_filter: LogFilter = NO_FILTER,
 ) -> list[Row[Any]]:
-    """Events with counter > ``after`` in counter order: the cursor for the API, the stream and the CLI.
+    """Events with counter > ``after`` in counter order (those ``log_filter`` keeps): the cursor for the
+    API, the stream and the CLI.
 
     Rows of ``columns`` (``row.counter``, ``row.stdout``...), not ORM objects: a page is up to 1,000
     events, and building entities for them cost more than the query and the JSON together."""
-    return _page(session, columns, True, run_id=run_id, counter=after, limit=limit)
+    return _page(session, columns, True, log_filter, run_id=run_id, counter=after, limit=limit)
 
 
 def events_before(
@@ -173,7 +192,16 @@ def events_before(
     before: int,
     limit: int = MAX_EVENTS_PER_PAGE,
     columns: Sequence[ColumnElement[Any]] = LOG_COLUMNS,
+    log_filter: LogFilter = NO_FILTER,
 ) -> list[Row[Any]]:
-    """The ``limit`` events just below counter ``before``, in counter order (the (run, counter) index
-    read backwards: the cost is the page, not the run's length). Rows of ``columns``."""
-    return _page(session, columns, False, run_id=run_id, counter=before, limit=limit)[::-1]
+    """The ``limit`` events just below counter ``before`` (those ``log_filter`` keeps), in counter order
+    (the (run, counter) index read backwards: the cost is the page, not the run's length). Rows of
+    ``columns``."""
+    return _page(session, columns, False, log_filter, run_id=run_id, counter=before, limit=limit)[::-1]
+
+
+def matching_counters(session: Executor, run_id: int, log_filter: LogFilter, limit: int) -> list[int]:
+    """Counters of the first ``limit`` events ``log_filter`` keeps: one read of the run's range, stopped
+    there. Not capped at a page, since a counter is all a row brings back (a search counts its hits)."""
+    rows = _rows(session, (RunEvent.counter,), True, log_filter, {"run_id": run_id, "counter": 0, "limit": limit})
+    return [row.counter for row in rows]

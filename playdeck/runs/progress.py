@@ -1,8 +1,13 @@
-"""How far a run has got: tasks done per host, of those the previous successful run did, and an ETA.
+"""How far a run has got: work done per host, of what the most similar earlier successful run did, and
+one estimate of the time left.
 
-Expected work comes from the previous successful run of the same project and environment: its host
-recap (ok + failed + skipped + unreachable tasks per host, one small query) and its duration. Done work
-is the count of task results per host among the run's events. A run can have hundreds of thousands of
+Work is counted in task results per host *and* loop items (a loop of 200 items is 200 steps, not one:
+counting tasks alone showed "90 %" for most of a run whose last task looped). Expected work comes from
+the most recent successful run of the same environment with the same limit, tags and check mode (the
+same work, issue 23; another limit or tags do other work): the same count over its events, read once
+per process and kept, and its duration. Without one, the progress says so and has no percent. The
+percent and the time left come from the same fraction of that run's work, so they never disagree.
+Done work is the same count among the run's own events. A run can have hundreds of thousands of
 events, so they are never counted from the start on every request: a per-process tally remembers how
 far it has counted each run and reads only the newer events, at most ``MAX_ROWS_PER_CALL`` per call.
 """
@@ -19,13 +24,19 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 
 from playdeck.db import Executor
-from playdeck.models import Run, RunEvent, RunHostSummary, utcnow
+from playdeck.models import Run, RunEvent, RunHostSummary
 from playdeck.runs.queries import is_successful
 from playdeck.runs.states import RunState, is_terminal
 from playdeck.serializers import HOST_SUMMARY_FIELDS
 
-# ansible-runner's events for one task finished on one host; the recap counts the same outcomes.
-TASK_RESULT_EVENTS = ("runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable")
+# ansible-runner's events for one task finished on one host (the recap counts the same outcomes), and
+# for one loop item finished on one host.
+TASK_RESULT_EVENTS = (
+    "runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable",
+    "runner_item_on_ok", "runner_item_on_failed", "runner_item_on_skipped",
+)  # fmt: skip
+# What the progress says when no earlier run did the same work.
+NO_BASELINE = "no earlier successful run with the same limit, tags and check mode to compare"
 ROWS_PER_QUERY = 5000
 MAX_ROWS_PER_CALL = 50_000
 # Runs whose tally is kept; a run scrolled out is counted again from its first event if asked for.
@@ -44,12 +55,15 @@ class RunFacts:
     event_count: int
     queued_at: dt.datetime
     started_at: dt.datetime | None
+    limit: str
+    tags_json: str
+    check_mode: bool
     host_summaries: Sequence[Any]
 
 
 @dataclass
 class Baseline:
-    """What the previous successful run of the same project and environment did."""
+    """What the most similar earlier successful run did (see the module's docstring)."""
 
     run_id: int | None = None
     duration_seconds: float | None = None
@@ -64,16 +78,21 @@ class _Tally:
 
 # Keyed by run id and queue time: a run id can name another run after a database is recreated.
 _tallies: OrderedDict[tuple[int, dt.datetime], _Tally] = OrderedDict()
+# The work of ended runs used as baselines, by the same key.
+_ended: OrderedDict[tuple[int, dt.datetime], dict[str, int]] = OrderedDict()
 _lock = threading.Lock()
 
 
 # Built once, values as parameters: SQLAlchemy memoizes a statement's cache key on the statement object.
-_PREVIOUS_SUCCESSFUL = (
-    select(Run.id, Run.started_at, Run.finished_at)
+_MOST_SIMILAR = (
+    select(Run.id, Run.started_at, Run.finished_at, Run.queued_at)
     .where(
         Run.environment_id == bindparam("environment_id"),
         is_successful(),
         Run.id < bindparam("run_id"),
+        Run.limit == bindparam("limit"),
+        Run.tags_json == bindparam("tags_json"),
+        Run.check_mode == bindparam("check_mode"),
     )
     .order_by(Run.id.desc())
     .limit(1)
@@ -86,13 +105,30 @@ HOST_SUMMARIES = (
 )
 
 
-def previous_successful(session: Executor, run: Run | RunFacts) -> Baseline:
-    previous = session.execute(_PREVIOUS_SUCCESSFUL, {"environment_id": run.environment_id, "run_id": run.id}).first()
+def most_similar_successful(session: Executor, run: Run | RunFacts) -> Baseline:
+    """The newest earlier successful run of the environment with the same limit, tags and check mode."""
+    values = {"environment_id": run.environment_id, "run_id": run.id, "limit": run.limit,
+              "tags_json": run.tags_json, "check_mode": run.check_mode}  # fmt: skip
+    previous = session.execute(_MOST_SIMILAR, values).first()
     if previous is None:
         return Baseline()
-    run_id, started, finished = previous
+    run_id, started, finished, queued = previous
     duration = (finished - started).total_seconds() if started and finished else None
-    return Baseline(run_id=run_id, duration_seconds=duration, tasks_per_host=_recap(session, run_id))
+    return Baseline(run_id=run_id, duration_seconds=duration, tasks_per_host=_work_of_ended(session, run_id, queued))
+
+
+def _work_of_ended(session: Executor, run_id: int, queued_at: dt.datetime) -> dict[str, int]:
+    """Task results and loop items per host of an ended run: counted once, then kept (it never changes)."""
+    key = (run_id, queued_at)
+    with _lock:
+        known = _ended.get(key)
+    if known is None:
+        known = dict(count_task_results(session, run_id, 0, MAX_ROWS_PER_CALL)[1])
+        with _lock:
+            _ended[key] = known
+            while len(_ended) > TALLIES_KEPT:
+                _ended.popitem(last=False)
+    return known
 
 
 def count_task_results(session: Executor, run_id: int, after: int, max_rows: int) -> tuple[int, Counter[str]]:
@@ -158,36 +194,45 @@ def _recap(session: Executor, run_id: int) -> dict[str, int]:
     return _tasks_in_recap(session.execute(HOST_SUMMARIES, {"run_id": run_id}))
 
 
-def run_progress(session: Executor, run: Run | RunFacts, now: dt.datetime | None = None) -> dict[str, Any]:
+def run_progress(session: Executor, run: Run | RunFacts) -> dict[str, Any]:
     """The JSON shape of ``GET /api/v1/runs/<id>/progress``."""
-    baseline = previous_successful(session, run)
-    # An ended run's recap says what its events would, without reading them (200,000 events: seconds).
-    # It is the run's host summaries, which its caller has read already.
-    recap = _tasks_in_recap(run.host_summaries) if is_terminal(run.state) else None
-    done, counted_through = (recap, run.event_count) if recap else tasks_done(session, run)
-    hosts = sorted(set(done) | set(baseline.tasks_per_host))
-    per_host = [
-        {"host": host, "done": done.get(host, 0), "expected": baseline.tasks_per_host.get(host)} for host in hosts
-    ]
+    baseline = most_similar_successful(session, run)
+    ended = is_terminal(run.state)
+    if ended:
+        # An ended run's recap says what its events would, without reading them (200,000 events:
+        # seconds); the caller has read it already. Loop items are left out on both sides then.
+        done, counted_through = _tasks_in_recap(run.host_summaries), run.event_count
+        expected_per_host = _recap(session, baseline.run_id) if baseline.run_id else {}
+    else:
+        done, counted_through = tasks_done(session, run)
+        expected_per_host = baseline.tasks_per_host
+    hosts = sorted(set(done) | set(expected_per_host))
+    per_host = [{"host": host, "done": done.get(host, 0), "expected": expected_per_host.get(host)} for host in hosts]
     total_done = sum(done.values())
-    expected = sum(baseline.tasks_per_host.values()) or None
-    eta = None
-    if baseline.duration_seconds is not None and run.started_at is not None and not is_terminal(run.state):
-        elapsed = ((now or utcnow()) - run.started_at).total_seconds()
-        eta = max(0.0, baseline.duration_seconds - elapsed)
+    expected = sum(expected_per_host.values()) or None
     return {
         "run_id": run.id,
         "state": run.state,
-        "terminal": is_terminal(run.state),
+        "terminal": ended,
         "done": total_done,
         "expected": expected,
         "percent": _percent(run.state, total_done, expected),
         "hosts": per_host,
         "previous_run_id": baseline.run_id,
         "previous_duration_seconds": baseline.duration_seconds,
-        "eta_seconds": eta,
+        "baseline_note": None if baseline.run_id else NO_BASELINE,
+        "eta_seconds": None if ended else _time_left(baseline, total_done, expected),
         "counted_through": counted_through,
     }
+
+
+def _time_left(baseline: Baseline, done: int, expected: int | None) -> float | None:
+    """The baseline's duration times the share of its work still to do: the same fraction as the
+    percent, so the two cannot disagree. None without a baseline, or once this run has done more work
+    than the baseline did (it is doing something else; no honest number)."""
+    if baseline.duration_seconds is None or not expected or done > expected:
+        return None
+    return baseline.duration_seconds * (expected - done) / expected
 
 
 def _percent(state: str, done: int, expected: int | None) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +100,24 @@ def active_runs(session: Session, limit: int) -> list[Run]:
             .limit(limit)
         )
     )
+
+
+# Active runs a mark looks at; past this many, the mark still moves with the newest run.
+MARKED_ACTIVE_RUNS = 1000
+
+
+def activity_mark(session: Executor) -> str:
+    """A short text that changes whenever the pages listing runs would: a run is added, an active run
+    changes state, logs more lines or is asked to cancel, or it ends (leaves the active runs). Open
+    pages compare it rather than reload on a timer (``webui.live``)."""
+    newest = session.scalar(select(func.max(Run.id)))
+    active = session.execute(
+        select(Run.id, Run.state, Run.event_count, Run.cancel_requested_at)
+        .where(is_active())
+        .order_by(Run.id)
+        .limit(MARKED_ACTIVE_RUNS)
+    ).all()
+    return hashlib.blake2b(repr((newest, [tuple(row) for row in active])).encode(), digest_size=8).hexdigest()
 
 
 def latest_runs(session: Session, environment_ids: list[int]) -> tuple[dict[int, Run], dict[int, Run]]:
@@ -236,13 +255,23 @@ def list_runs(session: Executor, filters: RunFilters, page: int = 1, per_page: i
 # as entities were half the page's CPU, issue 7): its JSON rendered by the database, and beside it the
 # columns its progress is worked out from (progress.RunFacts), then its stored failure summary.
 _RUN_PAGE_ROW = select_run_briefs(
-    Run.id, Run.environment_id, Run.state, Run.event_count, Run.queued_at, Run.started_at, Run.failure_summary_json
+    Run.id,
+    Run.environment_id,
+    Run.state,
+    Run.event_count,
+    Run.queued_at,
+    Run.started_at,
+    Run.limit,
+    Run.tags_json,
+    Run.check_mode,
+    Run.failure_summary_json,
 ).where(Run.id == bindparam("run_id"))
 
 
 def run_page_row(session: Executor, run_id: int) -> Row[Any]:
-    """The run's JSON text, then its id, environment id, state, event count, queue and start times, then its
-    failure summary's JSON text (``failure_summary.for_run``)."""
+    """The run's JSON text, then its id, environment id, state, event count, queue and start times,
+    limit, tags and check mode (``progress.RunFacts``), then its failure summary's JSON text
+    (``failure_summary.for_run``)."""
     row = session.execute(_RUN_PAGE_ROW, {"run_id": run_id}).one_or_none()
     if row is None:
         raise NotFound(f"run {run_id} does not exist")

@@ -15,7 +15,7 @@ from playdeck.errors import NotFound, ValidationError, collect, raise_all
 from playdeck.inputs import check_user_name
 from playdeck.launch_form import validate_values
 from playdeck.models import Project, Run, utcnow
-from playdeck.release_control import admission
+from playdeck.release_control import admission, freeze_rule
 from playdeck.runs import source_refs
 from playdeck.runs.dispatch import dispatch_after_commit
 from playdeck.runs.run_request import RunRequest
@@ -185,6 +185,7 @@ def _audit_request(session: Session, run: Run, request: RunRequest, extra_var_na
             "relaunch_of": request.relaunch_of,
             "rollback_of": request.rollback_of,
             "promoted_from": request.promoted_from,
+            "freeze_override": request.freeze_override,
         },
     )
 
@@ -225,6 +226,7 @@ def request_run(session: Session, request: RunRequest) -> Run:
         rollback_of_id=request.rollback_of,
         promoted_from_id=request.promoted_from,
         not_before=request.not_before,
+        freeze_override=request.freeze_override,
     )
     session.add(run)
     session.flush()
@@ -234,6 +236,8 @@ def request_run(session: Session, request: RunRequest) -> Run:
     if run.kind == RunKind.DEPLOY:
         # A DNS change's regeneration run is audited as the DNS change itself.
         _audit_request(session, run, request, sorted(extra_vars))
+    if run.freeze_override:
+        freeze_rule.record_override(session, run)
     if project.supersede_queued and run.kind == RunKind.DEPLOY:
         supersede_waiting(session, run)
     return run

@@ -156,7 +156,18 @@ def page(browser, site_env: Site, signed_in: Path) -> Iterator:
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     errors: list[str] = []
+    # A form refused with a 4xx comes back as a page saying why: the browser logs its status as an error, which
+    # is the page's answer, not a script's failure. Any other failed load still counts.
+    refused_pages: set[str] = set()
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "response",
+        lambda response: (
+            refused_pages.add(response.url)
+            if response.request.resource_type == "document" and 400 <= response.status < 500
+            else None
+        ),
+    )
     page.on(
         "console",
         lambda message: (
@@ -165,4 +176,5 @@ def page(browser, site_env: Site, signed_in: Path) -> Iterator:
     )
     yield page
     context.close()
+    errors = [error for error in errors if not any(error.endswith(f"({url})") for url in refused_pages)]
     assert not errors, f"errors in the browser console: {errors}"

@@ -42,7 +42,9 @@ def test_an_empty_page_keeps_the_cursor(client: FlaskClient, runs: RunDriver) ->
     assert page == {"events": [], "next_after": 2, "run_state": "running", "terminal": False}
 
 
-@pytest.mark.parametrize("query", ["after=-1", "after=x", "limit=0", "limit=1001"])
+@pytest.mark.parametrize(
+    "query", ["after=-1", "after=x", "limit=0", "limit=1001", "status=fail", "status=FAILED", f"host={'h' * 256}"]
+)
 def test_bad_cursor_parameters_are_a_400(client: FlaskClient, runs: RunDriver, query: str) -> None:
     run_id = runs.create(client)
     response = client.get(f"/api/v1/runs/{run_id}/events?{query}")

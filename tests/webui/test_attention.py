@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
+import pytest
 from flask import render_template_string
 from flask.testing import FlaskClient
 from markupsafe import escape
 from sqlalchemy import update
 
+from playdeck import projects
 from playdeck.db import session_scope
-from playdeck.models import Run, utcnow
+from playdeck.models import Run, RunEvent, utcnow
+from playdeck.runs.queries import get_run
+from playdeck.runs.requests import RunRequest
+from playdeck.settings import get_settings
+from tests.cli.cli_support import wait_until
+from tests.conftest import TERMINAL, as_user, queue_run, wait_for_state, web_client
 from tests.webui.webui_testing import RunDriver
 
 NO_WORKER = "no worker has taken it for 10 min 00 s: is a worker consuming queue 'deploy'?"
@@ -133,3 +141,104 @@ def test_the_run_page_line_says_why_while_active_and_nothing_once_ended(app, cli
         runs.finish(run_id)
         ended = render_template_string(line, run=client.get(f"/api/v1/runs/{run_id}").json)
         assert 'id="run-explanation" hidden></p>' in ended  # kept for run.js, shown empty: nothing to explain
+
+
+# --- "no output for N s" and the cancel buttons (issue 23) ----------------------------------------
+
+
+def test_a_silent_running_run_is_listed_before_its_idle_timeout(client: FlaskClient, runs: RunDriver) -> None:
+    run_id = runs.create(client)
+    runs.start(run_id)  # a fresh heartbeat: the worker is there, the playbook says nothing
+    set_times(run_id, started_at=125)
+
+    listed = {item["run"]["id"]: item for item in client.get("/api/v1/attention").json["runs"]}
+    assert listed[run_id]["kind"] == "no_output"
+    # The project's idle timeout is 600 s: said at 60 s, well before it stops the run.
+    assert listed[run_id]["why"] == "no output for 2 min 05 s; its idle timeout stops it after 10 min 00 s"
+
+    page = client.get(f"/runs/{run_id}").get_data(as_text=True)
+    notice = re.search(r'<p class="warning" id="run-silence"[^>]*>', page).group(0)
+    assert 'data-notice-after="60.0"' in notice and 'data-idle-timeout="600"' in notice and "hidden" not in notice
+    assert "no output for 2 min 05 s" in page  # the explanation line says it too, before any script runs
+
+
+def test_a_run_with_recent_output_is_not_silent(client: FlaskClient, runs: RunDriver) -> None:
+    run_id = runs.create(client)
+    runs.start(run_id)
+    set_times(run_id, started_at=125)
+    runs.emit(run_id, [1])  # a line just now (its created stamp is now)
+    with session_scope() as session:
+        session.execute(update(RunEvent).where(RunEvent.run_id == run_id).values(created=utcnow()))
+    assert run_id not in [item["run"]["id"] for item in client.get("/api/v1/attention").json["runs"]]
+    page = client.get(f"/runs/{run_id}").get_data(as_text=True)
+    assert re.search(r'<p class="warning" id="run-silence"[^>]*hidden', page)
+
+
+def test_the_buttons_follow_the_permissions(client: FlaskClient, runs: RunDriver) -> None:
+    developer = as_user("dora", "developer", projects=("sampleapp",))
+    own = runs.create(client, by="dora")
+    others = runs.create(client, by="erin", environment="production")
+    for run_id in (own, others):
+        runs.start(run_id)
+        set_times(run_id, started_at=300)
+
+    def buttons(headers) -> dict[int, list[str]]:
+        page = client.get("/attention", headers=headers).get_data(as_text=True)
+        rows = re.findall(r'<tr class="run" data-run-id="(\d+)".*?</tr>', page, re.S)
+        bodies = re.findall(r'<tr class="run" data-run-id="\d+".*?</tr>', page, re.S)
+        labels = [re.findall(r"<button[^>]*>([^<]+)</button>", body) for body in bodies]
+        return dict(zip(map(int, rows), labels, strict=True))
+
+    assert buttons(developer) == {own: ["Cancel"], others: []}
+    assert buttons(as_user("rita", "release_manager")) == {own: ["Cancel", "Force-cancel"],
+                                                           others: ["Cancel", "Force-cancel"]}  # fmt: skip
+    assert buttons(as_user("vic", "viewer")) == {own: [], others: []}
+
+    # The server checks the same: a developer cannot cancel another's run or force-cancel at all.
+    assert client.post(f"/runs/{others}/cancel", data={"return_to": "attention"}, headers=developer).status_code == 403
+    assert client.post(f"/runs/{own}/force-cancel", headers=developer).status_code == 403
+    response = client.post(f"/runs/{own}/cancel", data={"return_to": "attention"}, headers=developer)
+    assert response.status_code == 303 and response.headers["Location"].endswith("/attention")
+
+
+def test_force_cancel_from_the_attention_page_ends_a_run_at_once(client: FlaskClient, runs: RunDriver) -> None:
+    run_id = runs.create(client)
+    runs.start(run_id)
+    set_times(run_id, started_at=600, heartbeat_at=300)
+    response = client.post(f"/runs/{run_id}/force-cancel", headers=as_user("rita", "release_manager"))
+    assert response.status_code == 303 and response.headers["Location"].endswith("/attention")
+    with session_scope() as session:
+        assert (get_run(session, run_id).state, get_run(session, run_id).canceled_by) == ("canceled", "rita")
+    again = client.post(f"/runs/{run_id}/force-cancel", headers=as_user("rita", "release_manager"))
+    assert again.status_code == 409 and b"already ended" in again.data
+
+
+def test_the_cancel_button_on_attention_stops_a_real_silent_run(
+    test_playbooks, start_worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real playbook that sleeps without a word, a real worker: /attention says so, and its Cancel
+    button (the form as the page has it) ends the run canceled."""
+    monkeypatch.setenv("PLAYDECK_SILENCE_NOTICE_SECONDS", "2")
+    get_settings.cache_clear()
+    with session_scope() as session:
+        projects.add_project(session, "sleepy", "sleep_long.yml", {"dev": "local3.ini"})
+    client = web_client()
+    start_worker()
+    run_id = queue_run(RunRequest(project="sleepy", environment="dev", extra_vars={"sleep_seconds": 619})).id
+    assert wait_for_state(run_id, {"running"}, timeout=60) == "running"
+
+    def silent_row() -> str | None:
+        page = client.get("/attention").get_data(as_text=True)
+        found = re.search(rf'<tr class="run" data-run-id="{run_id}" data-kind="no_output">.*?</tr>', page, re.S)
+        return found.group(0) if found else None
+
+    wait_until(lambda: silent_row() is not None, 60, "the run listed with no output")
+    row = silent_row()
+    assert "no output for" in row
+    action = re.search(r'<form method="post" action="([^"]+)"', row).group(1)
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', row))
+    response = client.post(action, data=fields)
+    assert response.status_code == 303 and response.headers["Location"].endswith("/attention")
+
+    assert wait_for_state(run_id, TERMINAL, timeout=60) == "canceled"
+    assert f'data-run-id="{run_id}"' not in client.get("/attention").get_data(as_text=True)

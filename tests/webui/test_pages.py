@@ -182,7 +182,7 @@ def test_a_finished_run_page_shows_its_facts_and_host_summary(client: FlaskClien
     # Columns: ok, changed, failed, unreachable, skipped, rescued, ignored.
     assert counts == {"web1": ["3", "1", "0", "0", "0", "0", "0"], "web2": ["2", "0", "1", "0", "0", "0", "0"]}
     assert f'href="/runs/{run_id}/log.txt"' in page
-    assert f'data-stream-url="/api/v1/runs/{run_id}/stream"' in page
+    assert f'data-run-id="{run_id}"' in page and 'data-live-url="/api/v1/live"' in page
     # User data is escaped, never markup.
     assert "<script>alert(1)</script>" not in page
 
@@ -214,6 +214,13 @@ def test_the_raw_log_is_every_line_in_order(client: FlaskClient, runs: RunDriver
 
 def test_static_assets_are_served_without_a_build_step(client: FlaskClient) -> None:
     script = _text(client.get("/static/run.js"))
-    assert "new EventSource" in script
+    assert "playdeckLive.watchRun" in script
     assert "innerHTML" not in script
+    # The browser's one shared stream: a SharedWorker, which holds the EventSource through the hub.
+    assert "new SharedWorker" in _text(client.get("/static/live.js"))
+    assert "new EventSource" in _text(client.get("/static/live-hub.js"))
+    assert "importScripts" in _text(client.get("/static/live-worker.js"))
+    # The log's own script inserts what the server sends as text too.
+    log_view = _text(client.get("/static/log_view.js"))
+    assert "PlaydeckLog" in log_view and "innerHTML" not in log_view
     assert client.get("/static/style.css").status_code == 200

@@ -1,0 +1,120 @@
+"""Which of a run's log lines to read: one host's, those of some task outcomes, those holding a text.
+
+A filter becomes conditions on the run's (run_id, counter) range, so a filtered page is the same range read
+as an unfiltered one that skips what does not match: its cost is the rows read until the page is full
+(all of a run's rows when few match: ~40 ms per 100,000 events on MariaDB, see bench/logs.py). There is
+no index on host, event or text to keep up at ingestion (migration 0013 dropped the last one on purpose).
+
+Text is matched literally: the user's ``%``, ``_`` and the escape character itself are escaped, and the
+pattern is a bound value, never SQL. Case is ignored as the column's collation ignores it (MariaDB's
+``utf8mb4_general_ci``, which also ignores accents; SQLite ignores the case of ASCII letters only).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, bindparam, not_, or_
+from sqlalchemy.sql.elements import ColumnElement
+
+from playdeck.errors import ValidationError
+from playdeck.models import RunEvent
+from playdeck.sql_json import json_true
+
+# A task's outcome on a host, as ansible-runner names its events (per task, and per loop item).
+OK_EVENTS = ("runner_on_ok", "runner_item_on_ok")
+STATUS_EVENTS = {
+    "failed": ("runner_on_failed", "runner_item_on_failed"),
+    "changed": OK_EVENTS,
+    "unreachable": ("runner_on_unreachable",),
+    "ok": OK_EVENTS,
+    "skipped": ("runner_on_skipped", "runner_item_on_skipped"),
+}
+STATUSES = tuple(STATUS_EVENTS)
+FAILURE_STATUSES = ("failed", "unreachable")
+MAX_TEXT_CHARS = 200
+MAX_HOST_CHARS = 255  # the column's width
+LIKE_ESCAPE = "/"
+# What a filter's SQL depends on: a host given, the statuses, a text given.
+FilterShape = tuple[bool, tuple[str, ...], bool]
+
+
+def _changed() -> ColumnElement[bool]:
+    # ansible's result says whether the task changed the host; "ok" is an ok event that did not.
+    return json_true(RunEvent.event_data_json, "$.res.changed")
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """``host``: that host's lines only; ``statuses``: lines of those outcomes (``STATUSES``); ``text``:
+    lines whose output holds it. ``None``/empty: no condition of that kind."""
+
+    host: str | None = None
+    statuses: tuple[str, ...] = ()
+    text: str | None = None
+
+    @property
+    def shape(self) -> FilterShape:
+        """What the SQL statement depends on (the values are bound): statements are built once per shape."""
+        return bool(self.host), self.statuses, bool(self.text)
+
+    def bind_values(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        if self.host:
+            values["host"] = self.host
+        if self.text:
+            values["pattern"] = f"%{like_literal(self.text)}%"
+        return values
+
+
+NO_FILTER = LogFilter()
+
+
+def like_literal(text: str) -> str:
+    """``text`` as a LIKE pattern that matches exactly it (with ``ESCAPE LIKE_ESCAPE``)."""
+    for char in (LIKE_ESCAPE, "%", "_"):
+        text = text.replace(char, LIKE_ESCAPE + char)
+    return text
+
+
+def _status_condition(status: str) -> ColumnElement[bool]:
+    outcome = RunEvent.event.in_(STATUS_EVENTS[status])
+    if status == "changed":
+        return and_(outcome, _changed())
+    if status == "ok":
+        return and_(outcome, not_(_changed()))
+    return outcome
+
+
+@functools.cache
+def conditions(shape: FilterShape) -> tuple[ColumnElement[bool], ...]:
+    """The WHERE conditions of a filter of this shape (values as bind parameters ``host``, ``pattern``)."""
+    has_host, statuses, has_text = shape
+    found: list[ColumnElement[bool]] = []
+    if has_host:
+        found.append(RunEvent.host == bindparam("host"))
+    if statuses:
+        found.append(or_(*[_status_condition(status) for status in statuses]))
+    if has_text:
+        found.append(RunEvent.stdout.like(bindparam("pattern"), escape=LIKE_ESCAPE))
+    return tuple(found)
+
+
+def parse_statuses(value: str | None) -> tuple[str, ...]:
+    """``failed,unreachable`` → the statuses in ``STATUSES`` order (one statement per set, not per order)."""
+    given = {part.strip() for part in (value or "").split(",") if part.strip()}
+    unknown = sorted(given - set(STATUSES))
+    if unknown:
+        raise ValidationError("status", f"'{unknown[0]}' is not a status; choose from {', '.join(STATUSES)}")
+    return tuple(status for status in STATUSES if status in given)
+
+
+def parse_filter(host: str | None, status: str | None, text: str | None = None) -> LogFilter:
+    """A filter from query-string values, with a clear error for each bad one."""
+    if host is not None and len(host) > MAX_HOST_CHARS:
+        raise ValidationError("host", f"a host name has at most {MAX_HOST_CHARS} characters")
+    if text is not None and len(text) > MAX_TEXT_CHARS:
+        raise ValidationError("q", f"search for at most {MAX_TEXT_CHARS} characters")
+    return LogFilter(host=host or None, statuses=parse_statuses(status), text=text or None)
