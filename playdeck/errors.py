@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 
 class PlaydeckError(Exception):
     """Base of every error a user can cause and should be told about."""
@@ -19,6 +21,8 @@ class ValidationError(PlaydeckError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        # The message without the field's name, for a form that shows it beside the field.
+        self.field_message = message
 
 
 class NotFound(PlaydeckError):
@@ -62,3 +66,37 @@ class TooManyAttempts(PlaydeckError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class FieldErrors(ValidationError):
+    """Several fields refused at once, so a person can mend them all in one go. ``field`` and the first line of
+    ``message`` are the first error's (what a client that reads one error shows); ``errors`` has them all."""
+
+    def __init__(self, errors: list[ValidationError]) -> None:
+        PlaydeckError.__init__(self, "; ".join(error.message for error in errors))
+        self.field = errors[0].field
+        self.field_message = errors[0].field_message
+        self.errors = errors
+
+
+def each_error(error: ValidationError) -> list[ValidationError]:
+    return list(error.errors) if isinstance(error, FieldErrors) else [error]
+
+
+def collect(checks: Iterable[Callable[[], object]]) -> list[ValidationError]:
+    """Run every check; the ValidationErrors they raise (each of a FieldErrors), in order."""
+    errors: list[ValidationError] = []
+    for check in checks:
+        try:
+            check()
+        except ValidationError as exc:
+            errors += each_error(exc)
+    return errors
+
+
+def raise_all(errors: list[ValidationError]) -> None:
+    """Nothing if ``errors`` is empty; the one error as it is; several as one FieldErrors."""
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise FieldErrors(errors)

@@ -71,8 +71,37 @@ def load_yaml(text: str, field: str, max_bytes: int, max_depth: int = MAX_DEPTH)
                 depth -= 1
         value = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader (CSafeLoader or SafeLoader)
     except yaml.YAMLError as exc:
-        raise ValidationError(field, f"is not valid YAML or JSON: {exc}") from None
+        raise ValidationError(field, explain_yaml_error(exc)) from None
     return check_value(value, field, max_depth)
+
+
+# What PyYAML's problems mean to a person typing variables (its own words quote marks, columns and parser states).
+_YAML_PROBLEMS = (
+    ("could not find expected ':'", "a mapping needs 'name: value'"),
+    ("mapping values are not allowed", "a second ': ' on one line: quote a value that contains ': ', or put a "
+     "nested 'name: value' on its own indented line"),
+    ("expected ',' or ']'", "a '[' list is not closed with ']' (or a comma is missing)"),
+    ("expected ',' or '}'", "a '{' mapping is not closed with '}' (or a comma is missing)"),
+    ("end of stream", "a quote is not closed"),
+    ("tab character", "a tab indents this line: indent with spaces"),
+    ("expected key", "the indentation does not line up with the lines above"),
+    ("'-' indicator", "list items ('- item') and 'name: value' lines are mixed at one level"),
+    ("cannot start any token", "a value cannot start with @, ` or %: put it in quotes"),
+    ("<document start>", "there is more text after the value ended"),
+)  # fmt: skip
+# Problems reported where the scanner gave up (often the end): the line that opened the construct is the one to mend.
+_STARTED_AT = ("simple key", "quoted scalar", "flow sequence", "flow mapping")
+
+
+def explain_yaml_error(exc: yaml.YAMLError) -> str:
+    """ "line 2: a mapping needs 'name: value'": the line and what to mend, without the parser's positions."""
+    problem = str(getattr(exc, "problem", "") or "")
+    context = str(getattr(exc, "context", "") or "")
+    fallback = f"this is not valid YAML or JSON ({problem})" if problem else "this is not valid YAML or JSON"
+    explained = next((plain for words, plain in _YAML_PROBLEMS if words in problem), fallback)
+    mark = getattr(exc, "context_mark", None) if any(words in context for words in _STARTED_AT) else None
+    mark = mark or getattr(exc, "problem_mark", None)
+    return f"line {mark.line + 1}: {explained}" if mark is not None else explained
 
 
 def check_user_name(value: Any, field: str) -> str:

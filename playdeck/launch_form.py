@@ -15,6 +15,7 @@ matching can take time exponential in the value's length is refused when it is d
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from playdeck import inputs
-from playdeck.errors import PlaydeckError, ValidationError
+from playdeck.errors import PlaydeckError, ValidationError, collect, raise_all
 from playdeck.masking import MIN_FORM_CHARS, REDACTED
 from playdeck.pattern_safety import exponential_shape
 from playdeck.var_names import check_var_name
@@ -54,6 +55,7 @@ class LaunchValueError(ValidationError):
     def __init__(self, variable: str, message: str) -> None:
         PlaydeckError.__init__(self, f"{variable}: {message}")
         self.field = "extra_vars"
+        self.field_message = message
         self.variable = variable
 
 
@@ -288,22 +290,27 @@ def validate_values(form: LaunchForm, extra_vars: Mapping[str, Any]) -> dict[str
     if not form.declared:
         return dict(extra_vars)
     undeclared = sorted(name for name in extra_vars if form.get(name) is None)
+    errors: list[ValidationError] = []
     if undeclared and not form.allow_free_extra_vars:
         declared = ", ".join(form.names) or "none"
-        raise ValidationError(
-            "extra_vars", f"'{undeclared[0]}' is not a variable of this project's launch form (declared: {declared})"
-        )
+        errors += [ValidationError("extra_vars", f"'{name}' is not a variable of this project's launch form "
+                                   f"(declared: {declared})") for name in undeclared]  # fmt: skip
     cleaned = {name: extra_vars[name] for name in undeclared}
-    for field in form.fields:
-        value = extra_vars.get(field.name)
-        if value is None:
-            if field.default is not None:
-                cleaned[field.name] = field.default
-            elif field.required:
-                raise LaunchValueError(field.name, "is required")
-            continue
-        cleaned[field.name] = check_value(field, value)
+    # Every field is checked, so a form shows all its refused inputs at once.
+    errors += collect(functools.partial(_field_value, field, extra_vars, cleaned) for field in form.fields)
+    raise_all(errors)
     return cleaned
+
+
+def _field_value(field: LaunchField, extra_vars: Mapping[str, Any], cleaned: dict[str, Any]) -> None:
+    value = extra_vars.get(field.name)
+    if value is None:
+        if field.default is not None:
+            cleaned[field.name] = field.default
+        elif field.required:
+            raise LaunchValueError(field.name, "is required")
+        return
+    cleaned[field.name] = check_value(field, value)
 
 
 def check_value(field: LaunchField, value: Any) -> Any:
@@ -380,17 +387,20 @@ def values_from_form(form: LaunchForm, data: Mapping[str, Any], prefix: str = "v
     input is left out (the default or the playbook's value applies), a number is read as one, an unchecked
     box is false. The values are then checked by ``validate_values`` like any other launch's."""
     values: dict[str, Any] = {}
-    for field in form.fields:
-        key = prefix + field.name
-        if field.type == "boolean":
-            values[field.name] = data.get(key) is not None
-        elif field.type == "multi-choice":
-            # None chosen: left out, like an empty input.
-            if chosen := [item for item in data.getlist(key) if item]:
-                values[field.name] = chosen
-        elif (raw := data.get(key, "")) != "":
-            values[field.name] = _form_integer(field, raw) if field.type == "integer" else raw
+    checks = (functools.partial(_form_value, field, data, prefix + field.name, values) for field in form.fields)
+    raise_all(collect(checks))
     return values
+
+
+def _form_value(field: LaunchField, data: Mapping[str, Any], key: str, values: dict[str, Any]) -> None:
+    if field.type == "boolean":
+        values[field.name] = data.get(key) is not None
+    elif field.type == "multi-choice":
+        # None chosen: left out, like an empty input.
+        if chosen := [item for item in data.getlist(key) if item]:
+            values[field.name] = chosen
+    elif (raw := data.get(key, "")) != "":
+        values[field.name] = _form_integer(field, raw) if field.type == "integer" else raw
 
 
 def _form_integer(field: LaunchField, raw: str) -> int:

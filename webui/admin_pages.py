@@ -26,7 +26,7 @@ from playdeck.dns import editors
 from playdeck.errors import PlaydeckError, ValidationError
 from playdeck.launch_form import LaunchForm, parse_document
 from playdeck.serializers import project_json
-from webui import access, authorize
+from webui import access, authorize, confirmation
 from webui.origin import require_same_origin
 
 bp = Blueprint("admin_pages", __name__, url_prefix="/admin")
@@ -246,9 +246,13 @@ def _change_project(name: str, change: Callable[[Session], None], typed: dict[st
 @bp.post("/projects/<name>/environments/<environment>/protected")
 @access.rule(Action.ADMIN)
 def set_protected(name: str, environment: str) -> PageResult:
-    return _change_project(
-        name, lambda session: projects.set_protected(session, name, environment, flag(request.form, "protected"))
-    )
+    protect = flag(request.form, "protected")
+    if not protect and not confirmation.confirmed():
+        _require_same_origin()
+        question = f"Unprotect {name} {environment}? Its deploys will no longer ask for a confirmation."
+        back = url_for("admin_pages.project_page", name=name)
+        return confirmation.ask(question, [("Project", name), ("Environment", environment)], "Unprotect", back)
+    return _change_project(name, lambda session: projects.set_protected(session, name, environment, protect))
 
 
 @bp.post("/projects/<name>/environments/<environment>/settings")

@@ -8,7 +8,8 @@ from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from playdeck.errors import PlaydeckError
+from playdeck.errors import PlaydeckError, ValidationError, each_error
+from playdeck.launch_form import LaunchValueError
 
 log = logging.getLogger(__name__)
 
@@ -18,14 +19,29 @@ DATABASE_DOWN = "the database is not available; try again shortly"
 INTERNAL_ERROR = "internal server error; the details are in the server log"
 
 
-def _answer(status: int, message: str, field: str | None = None) -> tuple[Response | str, int]:
+def _answer(
+    status: int, message: str, field: str | None = None, errors: list[dict[str, str]] | None = None
+) -> tuple[Response | str, int]:
     if request.path.startswith(API_PREFIX):
-        return jsonify(error=message, field=field), status
+        if errors is None:
+            return jsonify(error=message, field=field), status
+        return jsonify(error=message, field=field, errors=errors), status
     return render_template("error.html", status=status, message=message), status
 
 
+def field_errors_json(error: ValidationError) -> list[dict[str, str]]:
+    """Every refused field (``field``, ``message`` without the field's name; ``variable`` for a launch form's
+    variable): ``error`` and ``field`` stay the first one's, for clients that read only those."""
+    return [
+        {"field": each.field, "message": each.field_message}
+        | ({"variable": each.variable} if isinstance(each, LaunchValueError) else {})
+        for each in each_error(error)
+    ]
+
+
 def _playdeck_error(error: PlaydeckError) -> tuple[Response | str, int]:
-    return _answer(error.status_code, error.message, getattr(error, "field", None))
+    errors = field_errors_json(error) if isinstance(error, ValidationError) else None
+    return _answer(error.status_code, error.message, getattr(error, "field", None), errors)
 
 
 def _http_error(error: HTTPException) -> tuple[Response | str, int]:

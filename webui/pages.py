@@ -9,15 +9,17 @@ from playdeck.delivery_metrics import WINDOWS_DAYS, parse_days
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.launch_form import LaunchForm
 from playdeck.projects import is_built_in
+from playdeck.releases.deploy_guide import deploy_guide
 from playdeck.runs.events import EVENTS_PER_PAGE
 from playdeck.runs.states import RunState
 from playdeck.serializers import HOST_SUMMARY_FIELDS
 from playdeck.settings import get_settings
-from webui import access, authorize, queries
+from webui import access, authorize, confirmation, queries
 from webui.attention import attention_json, page_with_error
 from webui.charts import delivery_charts
+from webui.form_errors import FormErrors, form_errors
 from webui.formatting import FILTERS
-from webui.forms import DeployForm
+from webui.forms import DeployForm, run_version_label
 from webui.origin import require_same_origin
 from webui.run_rows import run_rows
 from webui.runlog import log_text
@@ -28,6 +30,7 @@ for _name, _filter in FILTERS.items():
 for _name, _global in authorize.TEMPLATE_GLOBALS.items():
     bp.add_app_template_global(_global, _name)
 bp.add_app_template_global(run_rows)
+bp.add_app_template_global(run_version_label)
 # Playdeck starts a built-in project's runs itself: no page offers to deploy or relaunch them.
 bp.add_app_template_global(is_built_in, "built_in_project")
 
@@ -77,21 +80,37 @@ def project(name: str) -> str:
     )
 
 
-def _deploy_page(project: queries.JsonDict, form: DeployForm, launch: LaunchForm, **context: object) -> str:
+def _deploy_page(
+    project: queries.JsonDict, form: DeployForm, launch: LaunchForm, errors: FormErrors | None = None, **context: object
+) -> str:
     # Only the environments the caller may deploy to are offered (the submission is checked anyway).
     environments = [env for env in project["environments"] if authorize.may_deploy(project["id"], env)]
+    errors = errors or FormErrors()
     freeze = queries.freeze_statuses(project["name"])
     return render_template(
-        "deploy.html", project=project, environments=environments, form=form, launch=launch, freeze=freeze, **context
-    )
+        "deploy.html", project=project, environments=environments, form=form, launch=launch,
+        guide=deploy_guide(project["name"]), errors=errors, error_field=errors.first_field,
+        error_variable=None, freeze=freeze, **context,
+    )  # fmt: skip
 
 
 # The form and its submission are separate views so that each declares its own access rule.
 @bp.get("/projects/<name>/deploy")
 @access.rule(Action.READ)
 def deploy(name: str) -> str:
-    form = DeployForm(environment=request.args.get("environment", ""))
-    return _deploy_page(queries.project_detail(name), form, queries.launch_form(name))
+    """``?environment=``: preselected; ``?from_run=ID``: "Edit and relaunch", the form filled in from that run."""
+    project, launch = queries.project_detail(name), queries.launch_form(name)
+    from_run = request.args.get("from_run", "")
+    if from_run.isdigit():
+        form = DeployForm.from_run(queries.edit_source(int(from_run), name), launch)
+    else:
+        form = DeployForm(environment=request.args.get("environment", ""))
+    return _deploy_page(project, form, launch, edited_run=int(from_run) if from_run.isdigit() else None)
+
+
+def _needs_confirmation(project: queries.JsonDict, form: DeployForm) -> bool:
+    protected = {env["name"] for env in project["environments"] if env.get("protected")}
+    return form.environment in protected and form.confirm != form.environment
 
 
 @bp.post("/projects/<name>/deploy")
@@ -103,17 +122,19 @@ def submit_deploy(name: str) -> Response | tuple[str, int]:
     try:
         authorize.refuse_actor_fields(request.form, "requested_by")
         authorize.require_deploy(name, form.environment)
-        run = queries.submit(form.to_request(name, authorize.actor(), launch))
+        run_request = form.to_request(name, authorize.actor(), launch)
+        if _needs_confirmation(project, form):
+            # No JavaScript (or a hand-made post): the form again, with the box that confirms it.
+            raise ValidationError("confirm", f"'{form.environment}' is protected: confirm this deploy below")
+        run = queries.submit(run_request)
     # The project exists (it was loaded above), so NotFound here means the environment.
     except (ValidationError, NotFound) as exc:
-        field = exc.field if isinstance(exc, ValidationError) else "environment"
-        # A launch form's variable: the error is shown on its own input too.
-        variable = getattr(exc, "variable", None)
-        context = {"error": exc.message, "error_field": field, "error_variable": variable}
-        return _deploy_page(project, form, launch, **context), 400
+        errors = form_errors(exc, {field.name: field.title for field in launch.fields}, "environment")
+        return _deploy_page(project, form, launch, errors, ask_confirm="confirm" in errors.by_field), 400
     # Frozen (a freeze window, an override with none in effect), archived: the reason, and the form again.
     except Conflict as exc:
-        return _deploy_page(project, form, launch, error=exc.message, error_field="freeze_override"), 409
+        errors = form_errors(exc, {}, "freeze_override")
+        return _deploy_page(project, form, launch, errors), 409
     return redirect(url_for("pages.run", run_id=run["id"]), 303)
 
 
@@ -173,6 +194,13 @@ def run(run_id: int) -> str:
     return _run_page(run_id)
 
 
+def _ask(run_id: int, question: str, button: str) -> tuple[str, int]:
+    run = queries.run_detail(run_id)
+    facts = [("Run", f"#{run_id}"), ("Project", run["project"]), ("Environment", run["environment"]),
+             ("Version", run_version_label(run)), ("Hosts", run["limit"] or "all")]  # fmt: skip
+    return confirmation.ask(question, facts, button, url_for("pages.run", run_id=run_id))
+
+
 @bp.post("/runs/<int:run_id>/cancel")
 @access.rule(Action.CANCEL)
 def cancel(run_id: int) -> Response | tuple[str, int]:
@@ -192,6 +220,8 @@ def _cancel(run_id: int, force: bool) -> Response | tuple[str, int]:
     _require_same_origin()
     authorize.refuse_actor_fields(request.form, "canceled_by")
     authorize.require_cancel(run_id, force=force)
+    if not confirmation.confirmed():
+        return _ask(run_id, "Cancel this run? Its playbook is stopped where it is.", "Cancel run")
     try:
         queries.cancel_run(run_id, authorize.actor(), force=force)
     except Conflict as exc:
@@ -206,6 +236,9 @@ def _cancel(run_id: int, force: bool) -> Response | tuple[str, int]:
 def relaunch(run_id: int) -> Response | tuple[str, int]:
     _require_same_origin()
     authorize.refuse_actor_fields(request.form, "requested_by")
+    if not confirmation.confirmed():
+        hosts = "its failed hosts" if request.form.get("hosts") == "failed" else "the same hosts"
+        return _ask(run_id, f"Relaunch this run on {hosts}, with the same parameters?", "Relaunch")
     try:
         new_run = queries.relaunch_run(run_id, request.form.get("hosts", "all"), authorize.actor())
     # Still running, nothing failed, or refused by the project as it is now: say so on the run page.

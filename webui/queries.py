@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from playdeck.db import Executor, connection_scope, session_scope
 from playdeck.delivery_metrics import delivery_metrics
+from playdeck.errors import NotFound
 from playdeck.launch_form import LaunchForm
 from playdeck.launch_inputs import project_form
 from playdeck.models import Environment, Project, Run
@@ -77,6 +78,16 @@ def launch_form(name: str) -> LaunchForm:
     """The project's launch form, as the deploy form renders it and its submission is checked against."""
     with session_scope() as session:
         return project_form(session, name)
+
+
+def edit_source(run_id: int, project_name: str) -> JsonDict:
+    """ "Edit and relaunch": a run of ``project_name`` as the deploy form is pre-filled from it, with the names of
+    its secret inputs (their values are not kept). 404 for another project's run or a built-in's."""
+    with session_scope() as session:
+        run = get_run(session, run_id)
+        if run.project.name != project_name or is_built_in(project_name):
+            raise NotFound(f"run {run_id} is not a deploy of project '{project_name}'")
+        return {**run_json(run), "secret_var_names": run.secret_var_names}
 
 
 def run_detail(run_id: int) -> JsonDict:

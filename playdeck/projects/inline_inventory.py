@@ -16,18 +16,17 @@ session (``playdeck.projects.registry.parse_changes``).
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from playdeck.errors import PlaydeckError, ValidationError
 from playdeck.inputs import load_yaml
+from playdeck.projects import ansible_cli
 
 MAX_INVENTORY_BYTES = 256 * 1024
-CHECK_TIMEOUT_SECONDS = 30
+CHECK_TIMEOUT_SECONDS = ansible_cli.TIMEOUT_SECONDS
 YAML, INI = "yaml", "ini"
 FAILED_RE = re.compile(r"Failed to parse inventory with '\w+' plugin: (?P<reason>.+)")
 # Ansible's ERROR and WARNING prefixes, and the deprecation noise of its imports.
@@ -80,38 +79,16 @@ def check(text: object, field: str) -> str:
     text = normalise(text)
     with tempfile.TemporaryDirectory(prefix="playdeck-inventory-") as private:
         listed = _list(Path(private), text, field)
-    if not _hosts(listed):
+    if not hosts_of(listed):
         raise ValidationError(field, "lists no host")
     return text
-
-
-def _ansible_inventory() -> str:
-    # The one installed beside this Python (the venv's), else whatever PATH offers.
-    beside = Path(sys.executable).parent / "ansible-inventory"
-    return str(beside) if beside.is_file() else "ansible-inventory"
 
 
 def _list(private: Path, text: str, field: str) -> dict:
     source = private / filename(text)
     source.write_text(text)
-    config = private / "ansible.cfg"
-    config.write_text("")
-    environment = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(private),
-        "LANG": "C.UTF-8",
-        "ANSIBLE_CONFIG": str(config),
-        "ANSIBLE_LOCAL_TEMP": str(private / "tmp"),
-        "ANSIBLE_NOCOLOR": "1",
-        "PYTHONWARNINGS": "ignore",
-        **ansible_environment(text),
-    }
-    command = [_ansible_inventory(), "--list", "-i", str(source)]
     try:
-        done = subprocess.run(
-            command, cwd=private, env=environment, capture_output=True, encoding="utf-8", errors="replace",
-            timeout=CHECK_TIMEOUT_SECONDS, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+        done = ansible_cli.run(private, ["ansible-inventory", "--list", "-i", str(source)], ansible_environment(text))
     except subprocess.TimeoutExpired:
         raise ValidationError(field, f"ansible-inventory took over {CHECK_TIMEOUT_SECONDS} s to read it") from None
     except OSError as exc:
@@ -134,7 +111,8 @@ def _reason(stderr: str, source: str) -> str:
     return f"ansible-inventory: {lines[-1] if lines else 'it could not be parsed'}"[:1000]
 
 
-def _hosts(listed: dict) -> set[str]:
+def hosts_of(listed: dict) -> set[str]:
+    """Every host name of ``ansible-inventory --list`` output."""
     hosts = set(listed.get("_meta", {}).get("hostvars", {}))
     for group in listed.values():
         if isinstance(group, dict):

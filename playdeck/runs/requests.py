@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -9,7 +10,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from playdeck import audit, launch_inputs, projects
-from playdeck.errors import ValidationError
+from playdeck.db import session_scope
+from playdeck.errors import NotFound, ValidationError, collect, raise_all
 from playdeck.inputs import check_user_name
 from playdeck.launch_form import validate_values
 from playdeck.models import Project, Run, utcnow
@@ -36,39 +38,54 @@ PLATFORM_VAR_PREFIXES = ("dns_",)
 QUEUE_FOR_KIND = {RunKind.DEPLOY: "deploy", RunKind.DNS: "dns"}
 
 
-def _validate(request: RunRequest) -> None:
+def _check_names(request: RunRequest) -> None:
     if not isinstance(request.project, str) or not request.project:
         raise ValidationError("project", "is required")
     if not isinstance(request.environment, str) or not request.environment:
         raise ValidationError("environment", "is required")
+
+
+def _check_source(request: RunRequest) -> None:
     if not isinstance(request.version, str) or (request.version and not VERSION_RE.fullmatch(request.version)):
         raise ValidationError(
             "version", "must be 1-128 characters of letters, digits and . _ + - (starting with a letter or digit)"
         )
+
+
+def _check_ref(request: RunRequest) -> None:
     if not isinstance(request.ref, str):
         raise ValidationError("ref", "must be a branch, tag or commit name")
+
+
+def _check_extra_vars(request: RunRequest) -> None:
     if not isinstance(request.extra_vars, dict):
         raise ValidationError("extra_vars", "must be a JSON object of variable names to values")
-    for name in request.extra_vars:
-        check_var_name(name, "extra_vars")
+    raise_all(collect(functools.partial(check_var_name, name, "extra_vars") for name in request.extra_vars))
     if len(json.dumps(request.extra_vars)) > MAX_EXTRA_VARS_BYTES:
         raise ValidationError("extra_vars", f"larger than {MAX_EXTRA_VARS_BYTES} bytes")
+
+
+def _check_limit(request: RunRequest) -> None:
     if not isinstance(request.limit, str) or (request.limit and not LIMIT_RE.fullmatch(request.limit)):
         raise ValidationError(
             "limit", "must be an Ansible host pattern of letters, digits and _ . : , ! & * [ ] - (no spaces, no @file)"
         )
+
+
+def _check_tags(request: RunRequest) -> None:
     if not isinstance(request.tags, list) or len(request.tags) > MAX_TAGS:
         raise ValidationError("tags", f"must be a list of at most {MAX_TAGS} tag names")
     for tag in request.tags:
         if not isinstance(tag, str) or not TAG_RE.fullmatch(tag):
             raise ValidationError("tags", f"'{tag}' is not a valid tag (letters, digits, _ . -)")
+
+
+def _check_others(request: RunRequest) -> None:
     if not isinstance(request.check, bool):
         raise ValidationError("check", "must be true or false")
     check_user_name(request.requested_by, "requested_by")
     if request.kind not in QUEUE_FOR_KIND:
         raise ValidationError("kind", f"must be one of {', '.join(QUEUE_FOR_KIND)}")
-    if not request.platform:
-        _validate_launched(request)
 
 
 def validate(request: RunRequest) -> None:
@@ -79,7 +96,7 @@ def validate(request: RunRequest) -> None:
 
 def _validate_launched(request: RunRequest) -> None:
     """What a launcher may not ask for, however privileged: the platform's own runs and variables."""
-    if projects.is_built_in(request.project):
+    if isinstance(request.project, str) and projects.is_built_in(request.project):
         raise ValidationError(
             "project",
             f"project '{request.project}' is built in: Playdeck starts its runs itself (DNS changes regenerate "
@@ -87,10 +104,42 @@ def _validate_launched(request: RunRequest) -> None:
         )
     if request.kind != RunKind.DEPLOY:
         raise ValidationError("kind", "runs are started as deploys")
-    for name in request.extra_vars:
-        if name.startswith(PLATFORM_VAR_PREFIXES):
+    for name in request.extra_vars if isinstance(request.extra_vars, dict) else ():
+        if isinstance(name, str) and name.startswith(PLATFORM_VAR_PREFIXES):
             prefixes = ", ".join(PLATFORM_VAR_PREFIXES)
             raise ValidationError("extra_vars", f"'{name}': names starting with {prefixes} are set by Playdeck only")
+
+
+def _check_launched(request: RunRequest) -> None:
+    if not request.platform:
+        _validate_launched(request)
+
+
+# Each check looks at its own fields: all of them run, so every refused field is reported at once.
+_CHECKS = (_check_names, _check_source, _check_ref, _check_extra_vars, _check_limit, _check_tags, _check_others,
+           _check_launched)  # fmt: skip
+
+
+def field_errors(request: RunRequest) -> list[ValidationError]:
+    """Everything wrong with the request's fields on their own (no project read), each field's error once."""
+    return collect(functools.partial(check, request) for check in _CHECKS)
+
+
+def _all_errors(session: Session, request: RunRequest) -> list[ValidationError]:
+    """The fields' errors and, when the project and environment are known, what the project refuses too (run
+    limits, the launch form's values): all at once, so a form is mended in one go."""
+    errors = field_errors(request)
+    if any(error.field in ("project", "environment") for error in errors):
+        return errors
+    try:
+        project = projects.get_project(session, request.project)
+        projects.get_environment(project, request.environment)
+    except (NotFound, ValidationError):
+        return errors  # request_run says so, once the fields are mended
+    checks = [functools.partial(_validate_limits, request, project)]
+    if isinstance(request.extra_vars, dict):
+        checks.append(functools.partial(_launch_values, request, project))
+    return errors + collect(checks)
 
 
 def _validate_limits(request: RunRequest, project: Project) -> None:
@@ -149,11 +198,10 @@ def _audit_request(session: Session, run: Run, request: RunRequest, extra_var_na
 
 def request_run(session: Session, request: RunRequest) -> Run:
     """Validate and record a queued run. The caller commits, then dispatches (never before)."""
-    _validate(request)
+    raise_all(_all_errors(session, request))
     project = projects.get_project(session, request.project)
     projects.require_deployable(project)
     environment = projects.get_environment(project, request.environment)
-    _validate_limits(request, project)
     source_refs.check(request, project)
     admission.check(session, request, project, environment)
     extra_vars, secret_inputs = _launch_values(request, project)
@@ -204,7 +252,10 @@ def request_run(session: Session, request: RunRequest) -> Run:
 def resolve(request: RunRequest) -> RunRequest:
     """Before the caller's transaction: the request checked, and a git project's ref resolved to its commit,
     which may fetch the project's mirror (seconds: never inside a transaction). Then ``submit_run``."""
-    _validate(request)
+    if field_errors(request):
+        # Refused before any fetch, with the project's own complaints too when it can say them.
+        with session_scope() as session:
+            raise_all(_all_errors(session, request))
     return source_refs.resolved(request)
 
 

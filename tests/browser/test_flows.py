@@ -89,6 +89,8 @@ def test_deploy_from_the_dashboard_watch_the_log_grow_then_relaunch(page: Page) 
     screenshot(page, "run-successful")
 
     # Relaunch: a new run with the same parameters, its progress measured against this one.
+    # It asks first, naming the run (confirm.js): accepted.
+    page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Relaunch", exact=True).click()
     page.wait_for_url(RUN_URL)
     assert run_id_of(page) != run_id
@@ -106,6 +108,7 @@ def test_cancel_a_running_deploy(page: Page) -> None:
     expect(page.locator("#state-badge")).to_have_text("running")
     screenshot(page, "run-running")
 
+    page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Cancel run").click()
 
     expect(page.locator("#state-badge")).to_have_text("canceled", timeout=LONG_MS)

@@ -77,6 +77,7 @@ def test_a_search_finds_a_line_that_is_not_loaded_and_jumps_to_it(page: Page, lo
     expect(page.locator("#event-10")).to_have_class(TARGET)
     expect(page.locator("#event-1")).not_to_have_class(TARGET)
     page.get_by_role("list", name="Search hits").get_by_role("button").nth(49).click()  # the page's last hit
+    expect(page.locator("#event-138")).to_have_class(TARGET)  # 1, 10–19, 100–138: the 50th; loaded and shown
     page.get_by_role("button", name="Next hit").click()  # the next page's first
     expect(page.locator("#log-search-count")).to_have_text("612 matches (showing 51–100)")
 

@@ -190,7 +190,7 @@ def test_protecting_an_environment_decides_who_deploys_there(app: Flask, admin: 
     assert client.post("/api/v1/runs", json=production, headers=bearer(token)).status_code == 403
 
     url = "/admin/projects/sampleapp/environments/production/protected"
-    assert admin_post(admin, url, {"protected": "0"}).status_code == 303
+    assert admin_post(admin, url, {"protected": "0", "confirm": "yes"}).status_code == 303
     page = admin.get("/admin/projects/sampleapp").get_data(as_text=True)
     assert re.search(r'data-environment="production">.*?class="protected">no<', page, re.S)
     assert client.post("/api/v1/runs", json=production, headers=bearer(token)).status_code == 201

@@ -197,7 +197,7 @@ def test_the_buttons_follow_the_permissions(client: FlaskClient, runs: RunDriver
     # The server checks the same: a developer cannot cancel another's run or force-cancel at all.
     assert client.post(f"/runs/{others}/cancel", data={"return_to": "attention"}, headers=developer).status_code == 403
     assert client.post(f"/runs/{own}/force-cancel", headers=developer).status_code == 403
-    response = client.post(f"/runs/{own}/cancel", data={"return_to": "attention"}, headers=developer)
+    response = client.post(f"/runs/{own}/cancel", data={"return_to": "attention", "confirm": "yes"}, headers=developer)
     assert response.status_code == 303 and response.headers["Location"].endswith("/attention")
 
 
@@ -205,11 +205,15 @@ def test_force_cancel_from_the_attention_page_ends_a_run_at_once(client: FlaskCl
     run_id = runs.create(client)
     runs.start(run_id)
     set_times(run_id, started_at=600, heartbeat_at=300)
-    response = client.post(f"/runs/{run_id}/force-cancel", headers=as_user("rita", "release_manager"))
+    response = client.post(
+        f"/runs/{run_id}/force-cancel", data={"confirm": "yes"}, headers=as_user("rita", "release_manager")
+    )
     assert response.status_code == 303 and response.headers["Location"].endswith("/attention")
     with session_scope() as session:
         assert (get_run(session, run_id).state, get_run(session, run_id).canceled_by) == ("canceled", "rita")
-    again = client.post(f"/runs/{run_id}/force-cancel", headers=as_user("rita", "release_manager"))
+    again = client.post(
+        f"/runs/{run_id}/force-cancel", data={"confirm": "yes"}, headers=as_user("rita", "release_manager")
+    )
     assert again.status_code == 409 and b"already ended" in again.data
 
 
@@ -237,7 +241,8 @@ def test_the_cancel_button_on_attention_stops_a_real_silent_run(
     assert "no output for" in row
     action = re.search(r'<form method="post" action="([^"]+)"', row).group(1)
     fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', row))
-    response = client.post(action, data=fields)
+    assert "data-confirm=" in row  # the button asks first (confirm.js), then sends confirm=yes
+    response = client.post(action, data={**fields, "confirm": "yes"})
     assert response.status_code == 303 and response.headers["Location"].endswith("/attention")
 
     assert wait_for_state(run_id, TERMINAL, timeout=60) == "canceled"

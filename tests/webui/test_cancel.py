@@ -7,6 +7,9 @@ from playdeck.db import session_scope
 from playdeck.runs.queries import get_run
 from tests.conftest import as_user
 
+# The page's confirmation (webui/confirmation.py), as the dialog sends it.
+CONFIRM = {"confirm": "yes"}
+
 
 def test_api_cancel_of_a_queued_run_ends_it_at_once(client, runs):
     run_id = runs.create(client)
@@ -47,7 +50,7 @@ def test_run_page_cancel_button(client, runs):
     run_id = runs.create(client)
     page = client.get(f"/runs/{run_id}")
     assert b"Cancel run" in page.data
-    response = client.post(f"/runs/{run_id}/cancel", headers=as_user("bob"))
+    response = client.post(f"/runs/{run_id}/cancel", data=CONFIRM, headers=as_user("bob"))
     assert response.status_code == 303 and response.headers["Location"].endswith(f"/runs/{run_id}")
     page = client.get(f"/runs/{run_id}")
     assert b"Cancel run" not in page.data and b"canceled by bob before it started" in page.data
@@ -55,14 +58,14 @@ def test_run_page_cancel_button(client, runs):
 
 def test_run_page_cancel_of_an_ended_run_says_so(client, runs):
     run_id = runs.create(client)
-    client.post(f"/runs/{run_id}/cancel")
-    response = client.post(f"/runs/{run_id}/cancel")
+    client.post(f"/runs/{run_id}/cancel", data=CONFIRM)
+    response = client.post(f"/runs/{run_id}/cancel", data=CONFIRM)
     assert response.status_code == 409 and b"already ended: it is canceled" in response.data
 
 
 def test_run_page_cancel_from_another_site_is_refused(client, runs):
     run_id = runs.create(client)
-    response = client.post(f"/runs/{run_id}/cancel", headers={"Origin": "https://evil.example"})
+    response = client.post(f"/runs/{run_id}/cancel", data=CONFIRM, headers={"Origin": "https://evil.example"})
     assert response.status_code == 403
     with session_scope() as session:
         assert get_run(session, run_id).state == "queued"

@@ -159,7 +159,7 @@ def test_a_page_post_needs_the_csrf_token_of_the_session(browser: FlaskClient) -
 
     assert browser.post(f"/runs/{run_id}/cancel").status_code == 403
     assert browser.post(f"/runs/{run_id}/cancel", data={"csrf_token": "0" * 64}).status_code == 403
-    canceled = browser.post(f"/runs/{run_id}/cancel", data={"csrf_token": token})
+    canceled = browser.post(f"/runs/{run_id}/cancel", data={"csrf_token": token, "confirm": "yes"})
     assert canceled.status_code == 303
     assert browser.get(f"/api/v1/runs/{run_id}").json["canceled_by"] == "erin"
 
@@ -185,7 +185,7 @@ def test_the_deploy_form_carries_the_token_and_deploys_as_the_user(browser: Flas
 def test_logout_ends_the_session_on_the_server(app: Flask, browser: FlaskClient) -> None:
     stolen = session_cookie(browser)
     token = csrf_of(browser.get("/").get_data(as_text=True))
-    out = browser.post("/logout", data={"csrf_token": token})
+    out = browser.post("/logout", data={"csrf_token": token, "confirm": "yes"})
     assert out.status_code == 302 and out.headers["Location"] == "/login"
 
     replay = app.test_client()

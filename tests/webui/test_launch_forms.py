@@ -122,14 +122,14 @@ def test_a_refused_value_is_shown_on_its_own_input_and_the_form_kept(client: Fla
     field = re.search(r'<div class="launch-field invalid" data-variable="keep_releases">(.*?)</div>', page, re.S)
     assert field, page
     assert 'aria-invalid="true"' in field.group(1) and 'value="21"' in field.group(1)
-    assert '<p class="field-error" id="error-keep_releases" role="alert">keep_releases: must be between 1 and 20' in (
-        field.group(1)
-    )
+    assert '<p class="field-error" id="error-keep_releases" role="alert">must be between 1 and 20' in field.group(1)
+    # Listed at the top too, named by its input's title.
+    assert "<li>Releases to keep: must be between 1 and 20</li>" in page
     assert 'name="var.sampleapp_fail_health" value="1" checked' in page
     assert run_count() == 0
 
     typo = text(client.post(DEPLOY_URL, data={**form, "var.keep_releases": "three"}))
-    assert 'id="error-keep_releases" role="alert">keep_releases: must be a whole number' in typo
+    assert 'id="error-keep_releases" role="alert">must be a whole number' in typo
 
     accepted = client.post(DEPLOY_URL, data={**form, "var.keep_releases": "20"})
     assert accepted.status_code == 303
@@ -151,7 +151,7 @@ def test_every_type_has_its_input_and_a_secret_is_never_drawn_back(keyed: Flask)
     form = {"environment": "staging", "var.release_name": "Bad Name", "var.db_password": PASSWORD,
             "var.features": ["search", "billing"], "var.notes": "line 1\nline 2"}  # fmt: skip
     refused = admin.post(DEPLOY_URL, data=form)
-    assert refused.status_code == 400 and "release_name: must match the pattern [a-z]+" in text(refused)
+    assert refused.status_code == 400 and "must match the pattern [a-z]+" in text(refused)
     assert PASSWORD not in text(refused)
     assert re.search(r'<option value="billing" selected>', text(refused))
 

@@ -133,7 +133,7 @@ def test_run_page_hides_relaunch_on_failed_hosts_when_none_failed(client, runs):
 def test_run_page_relaunch_on_failed_hosts_opens_the_new_run(client, runs):
     original = finished(client, runs)
 
-    response = client.post(f"/runs/{original}/relaunch", data={"hosts": "failed"})
+    response = client.post(f"/runs/{original}/relaunch", data={"hosts": "failed", "confirm": "yes"})
 
     assert response.status_code == 303
     new_id = int(response.headers["Location"].rsplit("/", 1)[1])
@@ -146,7 +146,7 @@ def test_run_page_relaunch_on_failed_hosts_opens_the_new_run(client, runs):
 
 def test_run_page_relaunch_of_all_hosts(client, runs):
     original = finished(client, runs, limit="web1:web2")
-    response = client.post(f"/runs/{original}/relaunch", data={"hosts": "all"})
+    response = client.post(f"/runs/{original}/relaunch", data={"hosts": "all", "confirm": "yes"})
     assert response.status_code == 303
     new = client.get(f"/api/v1/runs/{response.headers['Location'].rsplit('/', 1)[1]}").json
     assert (new["relaunch_of"], new["limit"]) == (original, "web1:web2")
@@ -154,7 +154,7 @@ def test_run_page_relaunch_of_all_hosts(client, runs):
 
 def test_run_page_relaunch_of_an_active_run_says_so(client, runs):
     run_id = runs.create(client)
-    response = client.post(f"/runs/{run_id}/relaunch", data={"hosts": "all"})
+    response = client.post(f"/runs/{run_id}/relaunch", data={"hosts": "all", "confirm": "yes"})
     assert response.status_code == 409
     assert f"run {run_id} is still queued" in response.get_data(as_text=True)
     assert run_count() == 1
@@ -163,7 +163,7 @@ def test_run_page_relaunch_of_an_active_run_says_so(client, runs):
 def test_run_page_relaunch_from_another_site_is_refused(client, runs):
     run_id = finished(client, runs)
     response = client.post(
-        f"/runs/{run_id}/relaunch", data={"hosts": "all"}, headers={"Origin": "https://evil.example"}
+        f"/runs/{run_id}/relaunch", data={"hosts": "all", "confirm": "yes"}, headers={"Origin": "https://evil.example"}
     )
     assert response.status_code == 403
     assert run_count() == 1

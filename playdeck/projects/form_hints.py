@@ -1,0 +1,142 @@
+"""What the deploy form offers besides free text: an environment's hosts (for Limit) and a playbook's tags.
+
+Both come from Ansible itself (``ansible-inventory --list``, ``ansible-playbook --list-tags``): a second or two
+of a subprocess, so callers read the project in a short session first and call these with no transaction
+open. Answers are cached in this process, keyed by what was read (the inline inventory's text, or the path,
+size and modification time of every file read), so a page load after the first costs a few ``stat`` calls and
+an edited inventory is read again.
+
+Only the YAML, INI and host-list inventory plugins are enabled, with an empty ansible.cfg and a private HOME:
+listing hosts for a form never runs an inventory script or plugin, whatever the inventory dir holds. A git
+project's inventory and playbook live in each run's own checkout: nothing is fetched on a page load, so a git
+project gets hosts from an inline inventory only, and no tag list (the form says so).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playdeck.errors import ValidationError
+from playdeck.paths import resolve_inside
+from playdeck.projects import ansible_cli, inline_inventory
+
+# Files fingerprinted under a playbook's dir (roles, included tasks); past that, the first ones only.
+MAX_FINGERPRINT_FILES = 2000
+MAX_CACHED = 256
+TASK_TAGS_RE = re.compile(r"TASK TAGS: \[(?P<tags>[^\]]*)\]")
+SAFE_PLUGINS = "yaml,ini,host_list"
+
+
+@dataclass(frozen=True)
+class Hints:
+    """Names to offer; ``note`` says why there are none (or why they may be incomplete), "" if all is well."""
+
+    names: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    note: str = ""
+
+
+_cache: dict[str, Hints] = {}
+_lock = threading.Lock()
+
+
+def _cached(key: str, compute: object) -> Hints:
+    with _lock:
+        found = _cache.get(key)
+    if found is not None:
+        return found
+    hints = compute()  # type: ignore[operator]
+    with _lock:
+        if len(_cache) >= MAX_CACHED:
+            _cache.clear()
+        _cache[key] = hints
+    return hints
+
+
+def _fingerprint(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        files = sorted(path.rglob("*"))[:MAX_FINGERPRINT_FILES] if path.is_dir() else [path]
+        for item in [path, *files]:
+            try:
+                stat = item.stat()
+            except OSError:
+                continue
+            digest.update(f"{item}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode(errors="surrogateescape"))
+    return digest.hexdigest()
+
+
+def _list_hosts(source: Path, extra_env: dict[str, str]) -> Hints:
+    with tempfile.TemporaryDirectory(prefix="playdeck-hosts-") as private:
+        try:
+            done = ansible_cli.run(Path(private), ["ansible-inventory", "--list", "-i", str(source)], extra_env)
+            listed = json.loads(done.stdout) if done.returncode == 0 else None
+        except (OSError, subprocess.TimeoutExpired, ValueError):
+            listed = None
+    if not isinstance(listed, dict):
+        return Hints(note="the inventory could not be read to list its hosts; type a host pattern")
+    hosts = sorted(inline_inventory.hosts_of(listed))
+    groups = sorted(name for name, group in listed.items() if name not in ("_meta", "all", "ungrouped")
+                    and isinstance(group, dict))  # fmt: skip
+    return Hints(names=hosts, groups=groups)
+
+
+def environment_hosts(inline: str | None, inventory: str, is_git: bool, inventory_dir: Path) -> Hints:
+    """The hosts and groups of an environment's inventory: its inline text, or (directory projects) its file or
+    directory under ``inventory_dir``."""
+    if inline is not None:
+        key = "inline:" + hashlib.sha256(inline.encode("utf-8", "surrogatepass")).hexdigest()
+
+        def from_text() -> Hints:
+            with tempfile.TemporaryDirectory(prefix="playdeck-inline-") as private:
+                source = Path(private) / inline_inventory.filename(inline)
+                source.write_text(inline)
+                return _list_hosts(source, inline_inventory.ansible_environment(inline))
+
+        return _cached(key, from_text)
+    if is_git:
+        return Hints(note="the inventory is in the project's repository, read by each run's checkout "
+                     "(not fetched to show this page): type a host pattern")  # fmt: skip
+    try:
+        source = resolve_inside(inventory_dir, inventory, "inventory")
+    except ValidationError:
+        return Hints(note="the environment's inventory path is not usable; type a host pattern")
+    if not source.exists():
+        return Hints(note=f"the inventory '{inventory}' is not on this server; type a host pattern")
+    plugins = {"ANSIBLE_INVENTORY_ENABLED": SAFE_PLUGINS}
+    return _cached("file:" + _fingerprint([source]), lambda: _list_hosts(source, plugins))
+
+
+def playbook_tags(playbook: str, is_git: bool, playbook_dir: Path) -> Hints:
+    """The tags a directory project's playbook uses (its roles' and included tasks' too), from
+    ``ansible-playbook --list-tags``."""
+    if is_git:
+        return Hints(note="the playbook is in the project's repository (not fetched to show this page)")
+    try:
+        path = resolve_inside(playbook_dir, playbook, "playbook")
+    except ValidationError:
+        return Hints(note="the playbook path is not usable")
+    if not path.is_file():
+        return Hints(note="the playbook is not on this server")
+    return _cached("tags:" + _fingerprint([path, path.parent]), lambda: _list_tags(path))
+
+
+def _list_tags(path: Path) -> Hints:
+    command = ["ansible-playbook", "--list-tags", "-i", "localhost,", str(path)]
+    with tempfile.TemporaryDirectory(prefix="playdeck-tags-") as private:
+        try:
+            done = ansible_cli.run(Path(private), command, {"ANSIBLE_INVENTORY_ENABLED": SAFE_PLUGINS})
+        except (OSError, subprocess.TimeoutExpired):
+            return Hints(note="the playbook's tags could not be listed")
+    if done.returncode != 0:
+        return Hints(note="the playbook's tags could not be listed")
+    tags = {tag.strip() for found in TASK_TAGS_RE.finditer(done.stdout) for tag in found["tags"].split(",")}
+    # "always" and "never" are Ansible's own: not something to pick.
+    return Hints(names=sorted(tags - {"", "always", "never"}))

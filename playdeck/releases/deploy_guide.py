@@ -1,0 +1,104 @@
+"""What the deploy form shows beside its fields: per environment what runs there now and its hosts (for
+Limit), the versions deployed lately (for Version) and the playbook's tags (for Tags).
+
+The database is read in one short session; the hosts and tags come from Ansible afterwards, outside any
+transaction (``playdeck.projects.form_hints``, cached there).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from playdeck.commit_label import short_sha
+from playdeck.db import session_scope
+from playdeck.models import Run
+from playdeck.projects import form_hints, get_project
+from playdeck.runs.queries import is_real_deploy, is_successful, last_successful_deploy
+from playdeck.settings import get_settings
+
+RECENT_VERSIONS = 10
+# Deploys looked at for the recent versions (several may share a version).
+RECENT_DEPLOYS_READ = 100
+
+
+@dataclass(frozen=True)
+class EnvironmentGuide:
+    name: str
+    protected: bool
+    # What its last successful real deploy shipped ("" if nothing yet): its version, ref and commit.
+    current_version: str = ""
+    current_ref: str = ""
+    current_commit: str = ""
+    current_run: int | None = None
+    hosts: form_hints.Hints = field(default_factory=form_hints.Hints)
+
+    @property
+    def now_running(self) -> str:
+        """ "1.4.2", "main @ 3f2a9c1d0e4b" or "" (nothing deployed yet)."""
+        if self.current_run is None:
+            return ""
+        label = " @ ".join(part for part in (self.current_ref, short_sha(self.current_commit or None) or "") if part)
+        return ", ".join(part for part in (self.current_version, label) if part) or f"run #{self.current_run}"
+
+
+@dataclass(frozen=True)
+class DeployGuide:
+    environments: dict[str, EnvironmentGuide]
+    recent_versions: list[str]
+    tags: form_hints.Hints
+
+
+@dataclass(frozen=True)
+class _Read:
+    """What the short session read: enough to call Ansible afterwards."""
+
+    is_git: bool
+    playbook: str
+    environments: list[dict[str, Any]]
+    recent_versions: list[str]
+
+
+def _read(project_name: str) -> _Read:
+    with session_scope() as session:
+        project = get_project(session, project_name)
+        environments = []
+        for environment in project.environments:
+            current = last_successful_deploy(session, environment.id)
+            run = session.get(Run, current) if current is not None else None
+            environments.append({
+                "name": environment.name, "protected": environment.protected,
+                "inline": environment.inline_inventory, "inventory": environment.inventory,
+                "current_version": run.version if run else "", "current_ref": run.ref if run else "",
+                "current_commit": (run.commit_sha or "") if run else "", "current_run": current,
+            })  # fmt: skip
+        versions = session.scalars(
+            select(Run.version)
+            .where(Run.project_id == project.id, is_real_deploy(), is_successful(), Run.version != "")
+            .order_by(Run.id.desc())
+            .limit(RECENT_DEPLOYS_READ)
+        )
+        recent = list(dict.fromkeys(versions))[:RECENT_VERSIONS]
+        return _Read(project.is_git, project.playbook, environments, recent)
+
+
+def deploy_guide(project_name: str) -> DeployGuide:
+    """Call with no transaction open: it may run Ansible for a few seconds on a first (uncached) read, each
+    environment's inventory and the playbook at the same time."""
+    read = _read(project_name)
+    settings = get_settings()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        tags = pool.submit(form_hints.playbook_tags, read.playbook, read.is_git, settings.playbook_dir)
+        hosts = [
+            pool.submit(form_hints.environment_hosts, env.pop("inline"), env.pop("inventory"), read.is_git,
+                        settings.inventory_dir)
+            for env in read.environments
+        ]  # fmt: skip
+        environments = {
+            env["name"]: EnvironmentGuide(**env, hosts=found.result())
+            for env, found in zip(read.environments, hosts, strict=True)
+        }
+        return DeployGuide(environments, read.recent_versions, tags.result())
