@@ -91,7 +91,7 @@ def _check_others(request: RunRequest) -> None:
 def validate(request: RunRequest) -> None:
     """The request's fields checked as ``request_run`` checks them, without the project: for what is asked for
     now and run later (a schedule)."""
-    _validate(request)
+    raise_all(field_errors(request))
 
 
 def _validate_launched(request: RunRequest) -> None:
