@@ -16,6 +16,10 @@ from sqlalchemy.orm import DeclarativeBase
 Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 # SQLite only auto-increments a column declared exactly INTEGER.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+# Table option for tables whose ids the history or the audit log name: SQLite hands a deleted newest row's id
+# to the next insert unless the table is AUTOINCREMENT, and one record's history would then tell of two.
+# MariaDB's AUTO_INCREMENT never goes back, so the option only changes SQLite's DDL.
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
 # Event payloads and logs can be large; MySQL TEXT stops at 64 KiB.
 LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 

@@ -25,7 +25,7 @@ from playdeck.auth import models as _auth_models  # noqa: F401
 from playdeck.dns import models as _dns_models  # noqa: F401
 
 # Re-exported: the data model's base, column types and clock, as every module has imported them from here.
-from playdeck.model_base import Base, BigId, LongText, Timestamp, utcnow
+from playdeck.model_base import NEVER_REUSE_IDS, Base, BigId, LongText, Timestamp, utcnow
 from playdeck.notifications import models as _notification_models  # noqa: F401
 from playdeck.schedules import models as _schedule_models  # noqa: F401
 
@@ -139,6 +139,7 @@ class Run(Base):
         Index("ix_runs_requested_by", "requested_by"),
         # The run page links a run to the promotions made from it (migration 0022).
         Index("ix_runs_promoted_from_id", "promoted_from_id"),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -395,6 +396,7 @@ class Webhook(Base):
     (``playdeck.webhooks``). Only the HMAC secret's Fernet ciphertext is stored, like the project secrets."""
 
     __tablename__ = "webhooks"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -418,6 +420,7 @@ class FreezeWindow(Base):
     for one environment or (environment_id None) every environment."""
 
     __tablename__ = "freeze_windows"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     environment_id: Mapped[int | None] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"))
@@ -450,6 +453,7 @@ class WebhookDelivery(Base):
         Index("ix_webhook_deliveries_state_next", "state", "next_attempt_at"),
         Index("ix_webhook_deliveries_webhook", "webhook_id", "id"),
         Index("ix_webhook_deliveries_destination", "destination_id", "id"),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

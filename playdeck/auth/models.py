@@ -12,7 +12,7 @@ import datetime as dt
 from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from playdeck.model_base import Base, BigId, Timestamp, utcnow
+from playdeck.model_base import NEVER_REUSE_IDS, Base, BigId, Timestamp, utcnow
 
 NAME_LENGTH = 100
 # hex SHA-256
@@ -61,7 +61,7 @@ class ApiToken(Base):
     """A user's API credential (``Authorization: Bearer …``), shown once when created."""
 
     __tablename__ = "api_tokens"
-    __table_args__ = (UniqueConstraint("token_hash", name="uq_api_tokens_token_hash"),)
+    __table_args__ = (UniqueConstraint("token_hash", name="uq_api_tokens_token_hash"), NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, object_session
 
-from playdeck.model_base import Base, BigId, LongText, Timestamp, utcnow
+from playdeck.model_base import NEVER_REUSE_IDS, Base, BigId, LongText, Timestamp, utcnow
 
 # The longest presentation form of a name we accept (253 octets plus the trailing dot and some slack).
 NAME_LENGTH = 255
@@ -39,7 +39,7 @@ class Zone(Base):
     """One zone we serve. ``change_seq > regenerated_seq`` means BIND does not serve the DB's content yet."""
 
     __tablename__ = "dns_zones"
-    __table_args__ = (UniqueConstraint("name", name="uq_dns_zones_name"),)
+    __table_args__ = (UniqueConstraint("name", name="uq_dns_zones_name"), NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Absolute, lowercase, with the trailing dot: "example.test.", "2.0.192.in-addr.arpa.".
@@ -133,6 +133,7 @@ class Record(Base):
         Index("ix_dns_records_by_ttl", "zone_id", "ttl", "name", "rtype", "id"),
         # "What points at this name?" (MX/SRV/NS need their in-zone target to have an address; PTR cleanup).
         Index("ix_dns_records_target", "zone_id", "target"),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -161,6 +162,7 @@ class ZoneChange(Base):
         Index("ix_dns_changes_zone", "zone_id", "id"),
         Index("ix_dns_changes_zone_name", "zone_name", "id"),
         Index("ix_dns_changes_record", "record_id", "id"),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -12,7 +12,7 @@ import datetime as dt
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from playdeck.model_base import Base, BigId, Timestamp, utcnow
+from playdeck.model_base import NEVER_REUSE_IDS, Base, BigId, Timestamp, utcnow
 
 
 class NotificationDestination(Base):
@@ -20,6 +20,7 @@ class NotificationDestination(Base):
     The URL may hold a credential (Slack's and Teams' do): only admins see destinations."""
 
     __tablename__ = "notification_destinations"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -42,6 +43,7 @@ class NotificationSubscription(Base):
     __table_args__ = (
         Index("ix_notification_subscriptions_destination", "destination_id"),
         Index("ix_notification_subscriptions_project", "project_id"),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

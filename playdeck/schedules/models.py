@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from playdeck.model_base import Base, BigId, Timestamp, utcnow
+from playdeck.model_base import NEVER_REUSE_IDS, Base, BigId, Timestamp, utcnow
 
 
 class Schedule(Base):
@@ -22,6 +22,7 @@ class Schedule(Base):
         # The firing pass: enabled schedules whose next time has come.
         Index("ix_schedules_enabled_next", "enabled", "next_fire_at"),
         Index("ix_schedules_project", "project_id"),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -100,3 +100,35 @@ def test_receivers_answers_recorded_before_0017_keep_only_their_status_line(monk
             "HTTP 500",
             "ConnectionError posting to http://x",
         ]
+
+
+def test_the_sqlite_rebuild_for_never_reused_ids_keeps_every_row(monkeypatch, tmp_path):
+    """0026 rebuilds tables on SQLite; a zone's records (tied by cascading foreign keys) all survive it both
+    ways, and afterwards the id of a deleted newest record is not handed out again."""
+    from sqlalchemy import func, select
+
+    from playdeck.dns import records
+    from playdeck.dns.models import Record, ZoneChange
+    from tests.dns.conftest import ZONE, make_zone
+
+    configure(monkeypatch, data_dir=str(tmp_path / "data"), database_url=f"sqlite:///{tmp_path}/m.db")
+    make_zone()
+    with db.session_scope() as session:
+        newest = records.create_record(session, ZONE, name="www", rtype="A", value="192.0.2.10", who="bob")
+
+    def counts() -> tuple[int, int]:
+        with db.session_scope() as session:
+            return tuple(session.scalar(select(func.count()).select_from(t)) for t in (Record, ZoneChange))
+
+    stored = counts()
+    command.downgrade(migrate.alembic_config(), "0025")
+    db.reset_engine()
+    assert counts() == stored
+    migrate.upgrade()
+    db.reset_engine()
+    assert counts() == stored
+    with db.session_scope() as session:
+        records.delete_record(session, ZONE, newest.id, expected_version=newest.version, who="bob")
+    with db.session_scope() as session:
+        again = records.create_record(session, ZONE, name="web", rtype="A", value="192.0.2.11", who="bob")
+    assert again.id > newest.id

@@ -272,3 +272,19 @@ def assert_db_rules(zone: str) -> None:
         session.add(Record(ttl=300, **row))
     with pytest.raises(IntegrityError), db.session_scope() as session:
         session.add(Record(ttl=600, **(row | {"value": "192.0.2.6", "value_hash": value_hash("192.0.2.6")})))
+
+
+@pytest.mark.parametrize("backend", ["embedded", "production"])
+def test_a_deleted_records_id_never_passes_to_a_new_record_nor_its_history(backend, request):
+    """SQLite used to hand the deleted newest row's id to the next insert: B's history then told A's changes."""
+    request.getfixturevalue(backend)
+    make_zone()
+    first = create("old", "A", "192.0.2.10")
+    first = update(first, comment="changed")
+    delete(first)  # the newest record goes
+    second = create("new", "A", "192.0.2.20")
+    assert second.id != first.id
+    assert [(change.action, change.after.get("name")) for change in changes_of(record_id=second.id)] == [
+        ("create", "new")
+    ]
+    assert [change.action for change in changes_of(record_id=first.id)] == ["delete", "update", "create"]
