@@ -15,7 +15,7 @@ from playdeck.runs.requests import RunRequest, request_run
 from playdeck.runs.states import RunState
 from playdeck.runs.transitions import claim_run, finish_run, record_host_summaries
 from playdeck.settings import get_settings
-from tests.browser.browser_testing import screenshot
+from tests.browser.browser_testing import USER, screenshot
 from tests.browser.conftest import TIMEOUT_MS
 
 RUN_URL = re.compile(r".*/runs/(\d+)$")
@@ -191,13 +191,26 @@ def finished_run_with_hosts(hosts: list[str]) -> int:
     return run_id
 
 
+def every_page(run_id: int) -> list[str]:
+    """Every page a user reaches from the top bar and the pages they link to."""
+    return [
+        "/", "/runs", f"/runs/{run_id}", "/projects/chatty", "/projects/chatty/deploy?environment=prod",
+        "/attention", "/dns", "/dns/example.test.", "/dns/example.test./history", "/audit", "/admin/users",
+        f"/admin/users/{USER}", "/admin/projects", "/admin/projects/chatty", "/projects/chatty/webhooks",
+        "/admin/notifications", "/freeze-windows", "/projects/chatty/schedules", "/account", "/api/docs",
+    ]  # fmt: skip
+
+
 def test_a_phone_sized_screen_needs_no_sideways_scrolling(page: Page) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
     run_id = finished_run_with_hosts(["web-frontend-01.example.internal", "db1"])
-    for path in ("/", "/runs", "/projects/chatty", f"/runs/{run_id}"):
-        page.goto(path)
+    wide = {}
+    for path in every_page(run_id):
+        assert page.goto(path).ok, path
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{path} is {overflow}px wider than a phone screen: {page.evaluate(WIDEST)}"
+        if overflow > 0:
+            wide[path] = f"{overflow}px too wide: {page.evaluate(WIDEST)}"
+    assert wide == {}
     page.goto("/")
     screenshot(page, "dashboard-phone")
 
