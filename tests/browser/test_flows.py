@@ -215,6 +215,68 @@ def test_a_phone_sized_screen_needs_no_sideways_scrolling(page: Page) -> None:
     screenshot(page, "dashboard-phone")
 
 
+# Every visible element's own text whose WCAG contrast with the background it is drawn on is below
+# ``minimum``: each colour as computed, the background the nearest one that is not transparent.
+LOW_CONTRAST = """([scope, minimum]) => {
+  const parse = (text) => {
+    const parts = text.match(/rgba?\\(([^)]*)\\)/)[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number);
+    return {r: parts[0], g: parts[1], b: parts[2], a: parts.length > 3 ? parts[3] : 1};
+  };
+  const channel = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const luminance = (c) => 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b);
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const colour = parse(getComputedStyle(e).backgroundColor);
+      if (colour.a > 0) return colour;
+    }
+    return {r: 255, g: 255, b: 255, a: 1};
+  };
+  const ratio = (a, b) => {
+    const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+    return (hi + 0.05) / (lo + 0.05);
+  };
+  return Array.from(document.querySelectorAll(scope)).filter((el) =>
+    el.getClientRects().length && getComputedStyle(el).visibility === "visible"
+    && !el.closest(".visually-hidden")
+    && Array.from(el.childNodes).some((n) => n.nodeType === 3 && n.textContent.trim())
+  ).map((el) => {
+    const contrast = ratio(parse(getComputedStyle(el).color), background(el));
+    return [el.tagName + "." + el.className + " " + el.textContent.trim().slice(0, 30), contrast];
+  }).filter(([, contrast]) => contrast < minimum).slice(0, 8);
+}"""
+
+
+def test_the_dark_theme_is_dark_and_every_page_readable(page: Page) -> None:
+    page.emulate_media(color_scheme="dark")
+    run_id = finished_run_with_hosts(["web1", "db1"])
+    unreadable = {}
+    for path in every_page(run_id):
+        assert page.goto(path).ok, path
+        body = page.locator("body").evaluate(
+            "(el) => [getComputedStyle(el).backgroundColor, getComputedStyle(el).color]"
+        )
+        assert body == ["rgb(20, 23, 28)", "rgb(228, 231, 236)"], f"{path} is not dark: {body}"
+        low = page.evaluate(LOW_CONTRAST, ["main *, .topbar *", 4.5])
+        if low:
+            unreadable[path] = low
+    assert unreadable == {}
+    page.goto(f"/runs/{run_id}")
+    screenshot(page, "run-dark")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_top_bar_keeps_its_contrast_in_either_theme(page: Page, scheme: str) -> None:
+    page.emulate_media(color_scheme=scheme)
+    page.goto("/runs")
+    expect(page.locator(".topbar .user")).to_be_visible()
+    assert page.evaluate(LOW_CONTRAST, [".topbar *", 4.5]) == []
+    # The state badges too, on the page under the bar.
+    finished_run_with_hosts(["web1"])
+    page.goto("/runs")
+    expect(page.locator(".badge").first).to_be_visible()
+    assert page.evaluate(LOW_CONTRAST, [".badge", 4.5]) == []
+
+
 def test_the_signed_in_users_name_is_readable_on_the_bar(page: Page) -> None:
     page.goto("/runs")
     name = page.locator(".topbar .user")
