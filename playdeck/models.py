@@ -118,8 +118,23 @@ class Environment(Base):
     # succeeded before it is deployed here ("production accepts only what succeeded in staging"); None: no rule.
     # Checked by playdeck.release_control.required_success.
     requires_success_in: Mapped[str | None] = mapped_column(String(100))
+    # Approvals (playdeck.release_control.approvals): 0 for none, else how many people must approve a
+    # deploy before it is queued; who may (roles, user names: JSON lists); how long a request waits.
+    approvals_required: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    approver_roles_json: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+    approver_users_json: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+    approval_timeout_seconds: Mapped[int] = mapped_column(Integer, default=86400, server_default="86400")
+    rollback_skips_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     project: Mapped[Project] = relationship(back_populates="environments")
+
+    @property
+    def approver_roles(self) -> list[str]:
+        return json.loads(self.approver_roles_json or "[]")
+
+    @property
+    def approver_users(self) -> list[str]:
+        return json.loads(self.approver_users_json or "[]")
 
     @property
     def known_hosts_entries(self) -> int:
@@ -139,6 +154,8 @@ class Run(Base):
         Index("ix_runs_requested_by", "requested_by"),
         # The run page links a run to the promotions made from it (migration 0022).
         Index("ix_runs_promoted_from_id", "promoted_from_id"),
+        # The expiry pass and /attention read the runs awaiting approval by their deadline (migration 0021).
+        Index("ix_runs_state_approval_expires_at", "state", "approval_expires_at"),
         NEVER_REUSE_IDS,
     )
 
@@ -160,7 +177,7 @@ class Run(Base):
     requested_by: Mapped[str] = mapped_column(String(100), default="")
     queue: Mapped[str] = mapped_column(String(64), default="deploy")
 
-    state: Mapped[str] = mapped_column(String(16), default="queued")
+    state: Mapped[str] = mapped_column(String(20), default="queued")
     # Why the run ended as it did, in words a person can act on ("worker heartbeat stale", ...).
     reason: Mapped[str] = mapped_column(Text, default="")
     queued_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
@@ -211,6 +228,12 @@ class Run(Base):
     # A run that ended badly: why, per failed host, as JSON (playdeck.runs.failure_summary), written by
     # its worker when it ended; None for a good end or a run its worker did not conclude.
     failure_summary_json: Mapped[str | None] = mapped_column(LongText)
+    # Approvals: how many the run needs (its environment's number when it was requested; 0: none) and has
+    # had; until when it waits for them; when the last one queued it (its wait for a worker starts then).
+    approvals_required: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    approvals_given: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    approval_expires_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    approved_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
 
     project: Mapped[Project] = relationship()
     environment: Mapped[Environment] = relationship()
@@ -231,11 +254,30 @@ class Run(Base):
         return json.loads(self.tags_json or "[]")
 
     @property
+    def in_queue_since(self) -> dt.datetime:
+        """When it entered the queue: when its last approval came, else when it was requested."""
+        return self.approved_at or self.queued_at
+
+    @property
     def duration_seconds(self) -> float | None:
         if self.started_at is None:
             return None
         end = self.finished_at or utcnow()
         return (end - self.started_at).total_seconds()
+
+
+class RunApproval(Base):
+    """One person's decision on a run awaiting approval; each person decides once per run."""
+
+    __tablename__ = "run_approvals"
+    __table_args__ = (UniqueConstraint("run_id", "user_name", name="uq_run_approvals_run_user"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(BigId, ForeignKey("runs.id", ondelete="CASCADE"))
+    user_name: Mapped[str] = mapped_column(String(100))
+    decision: Mapped[str] = mapped_column(String(10))  # approve | reject
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
 
 
 class Worker(Base):

@@ -16,6 +16,9 @@ class RunKind(StrEnum):
 
 
 class RunState(StrEnum):
+    # The environment requires approval: no deploy lock, no worker, no broker message until enough
+    # approvers agree (playdeck.release_control.approvals).
+    AWAITING_APPROVAL = "awaiting_approval"
     QUEUED = "queued"
     RUNNING = "running"
     SUCCESSFUL = "successful"
@@ -24,9 +27,13 @@ class RunState(StrEnum):
     TIMEOUT = "timeout"
     LOST = "lost"
     ERROR = "error"
+    # Ends of a run that never started: an approver said no, or nobody decided in time.
+    REJECTED = "rejected"
+    EXPIRED = "expired"
 
 
-TERMINAL_STATES: frozenset[RunState] = frozenset(
+# How a run that was queued or running can end.
+RUN_ENDINGS: frozenset[RunState] = frozenset(
     {
         RunState.SUCCESSFUL,
         RunState.FAILED,
@@ -37,12 +44,21 @@ TERMINAL_STATES: frozenset[RunState] = frozenset(
     }
 )
 
-ACTIVE_STATES: frozenset[RunState] = frozenset({RunState.QUEUED, RunState.RUNNING})
+TERMINAL_STATES: frozenset[RunState] = RUN_ENDINGS | {RunState.REJECTED, RunState.EXPIRED}
+
+# Yet to end.
+ACTIVE_STATES: frozenset[RunState] = frozenset({RunState.AWAITING_APPROVAL, RunState.QUEUED, RunState.RUNNING})
+# In the workers' hands (sent to the broker, or executing): what worker capacity and stuck runs are about.
+DISPATCHED_STATES: frozenset[RunState] = frozenset({RunState.QUEUED, RunState.RUNNING})
 
 _ALLOWED: dict[RunState, frozenset[RunState]] = {
+    # Enough approvals queue it; one rejection, the timeout or a cancel end it before it was ever sent.
+    RunState.AWAITING_APPROVAL: frozenset(
+        {RunState.QUEUED, RunState.REJECTED, RunState.EXPIRED, RunState.CANCELED}
+    ),
     # A queued run may be canceled before it starts, or found unrunnable (error) or lost by the reaper.
     RunState.QUEUED: frozenset({RunState.RUNNING, RunState.CANCELED, RunState.ERROR, RunState.LOST}),
-    RunState.RUNNING: TERMINAL_STATES,
+    RunState.RUNNING: RUN_ENDINGS,
 }
 
 
