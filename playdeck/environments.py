@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from playdeck import audit, projects
 from playdeck.errors import ValidationError
 from playdeck.models import Environment
+from playdeck.release_control import approval_settings
 from playdeck.release_control.required_success import check_requirement
 
 # A queue is a Redis list named after it; keep it to a plain word.
@@ -80,6 +81,8 @@ class EnvironmentView:
     queue: str | None
     known_hosts_entries: int
     requires_success_in: str | None
+    # approval_settings.view: approvals_required, approver_roles, approver_users, ...
+    approvals: dict
 
     def as_json(self) -> dict:
         return {
@@ -88,12 +91,18 @@ class EnvironmentView:
             "queue": self.queue,
             "known_hosts_entries": self.known_hosts_entries,
             "requires_success_in": self.requires_success_in,
+            **self.approvals,
         }
 
 
 def view(project: str, environment: Environment) -> EnvironmentView:
     return EnvironmentView(
-        project, environment.name, environment.queue, environment.known_hosts_entries, environment.requires_success_in
+        project,
+        environment.name,
+        environment.queue,
+        environment.known_hosts_entries,
+        environment.requires_success_in,
+        approval_settings.view(environment),
     )
 
 
@@ -110,11 +119,15 @@ def set_options(
     queue=UNCHANGED,
     known_hosts=UNCHANGED,
     requires_success_in=UNCHANGED,
+    **approvals: object,
 ) -> EnvironmentView:
     """Route the environment to ``queue`` (None: back to the kind's default queue), replace its known hosts,
-    and/or name the environment where what is deployed here must have succeeded first (None: no such rule;
-    ``playdeck.release_control.required_success``); audited. Runs already queued keep their queue and stay
-    queued."""
+    name the environment where what is deployed here must have succeeded first (None: no such rule;
+    ``playdeck.release_control.required_success``) and/or change its approval settings (``approvals``:
+    ``approval_settings.FIELDS``); audited. Runs already queued keep their queue and stay queued."""
+    unknown = sorted(set(approvals) - set(approval_settings.FIELDS))
+    if unknown:
+        raise ValidationError(unknown[0], "is not a setting of an environment")
     project = projects.get_project(session, project_name)
     environment = projects.get_environment(project, environment_name)
     before: dict = {}
@@ -132,6 +145,10 @@ def set_options(
         before["requires_success_in"] = environment.requires_success_in
         after["requires_success_in"] = check_requirement(project, environment, requires_success_in)
         environment.requires_success_in = after["requires_success_in"]
+    if approvals:
+        was, now = approval_settings.apply(session, environment, approvals)
+        before.update(was)
+        after.update(now)
     if after:
         audit.record(
             session,

@@ -5,8 +5,9 @@ domain in ``DOMAINS`` going (``playdeck.duties``), each on a thread of its own a
 lost runs and forgotten queued messages (``playdeck.runs.recovery``), DNS zones with changes no run covers
 (``playdeck.dns.scheduling``), the purge of old runs (``playdeck.runs.purge``), the webhook notifications
 (``playdeck.webhook_delivery``), the deploys running longer than usual
-(``playdeck.notifications.running_long``) and the schedules whose time has come (``playdeck.schedules.firing``).
-A new duty registers in its own module; its module joins ``DOMAINS``.
+(``playdeck.notifications.running_long``), the schedules whose time has come (``playdeck.schedules.firing``)
+and the expiry of approval requests (``playdeck.release_control.approval_expiry``). A new duty registers in
+its own module; its module joins ``DOMAINS``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from playdeck import duties, webhook_delivery
 from playdeck.dns import scheduling
 from playdeck.notifications import running_long
+from playdeck.release_control import approval_expiry
 from playdeck.runs import purge, recovery
 from playdeck.schedules import firing
 from playdeck.settings import Settings, get_settings
@@ -25,7 +27,7 @@ from playdeck.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 # The modules whose import registers the reaper's duties.
-DOMAINS = (recovery, scheduling, purge, webhook_delivery, running_long, firing)
+DOMAINS = (recovery, scheduling, purge, webhook_delivery, running_long, firing, approval_expiry)
 
 
 @dataclass

@@ -62,6 +62,12 @@ def project_json(project: Project) -> dict[str, Any]:
                 "known_hosts_entries": env.known_hosts_entries,
                 # null, or the environment where a commit must have succeeded before it is deployed here
                 "requires_success_in": env.requires_success_in,
+                # 0: deploys there are queued at once; else how many approvals they wait for, from whom.
+                "approvals_required": env.approvals_required,
+                "approver_roles": env.approver_roles,
+                "approver_users": env.approver_users,
+                "approval_timeout_seconds": env.approval_timeout_seconds,
+                "rollback_skips_approval": env.rollback_skips_approval,
             }
             for env in project.environments
         ],
@@ -112,6 +118,10 @@ def run_json(run: Run, with_summaries: bool = True) -> dict[str, Any]:
         "retry_number": run.retry_number,
         # A release manager's reason for deploying inside a freeze window ("": none).
         "freeze_override": run.freeze_override,
+        "approvals_required": run.approvals_required,
+        "approvals_given": run.approvals_given,
+        "approval_expires_at": iso(run.approval_expires_at),
+        "approved_at": iso(run.approved_at),
     }
     if with_summaries:
         data["host_summaries"] = [{name: getattr(s, name) for name in HOST_SUMMARY_FIELDS} for s in run.host_summaries]
@@ -169,6 +179,10 @@ def run_brief_sql() -> ColumnElement[str]:
             "promoted_from": Run.promoted_from_id,
             "retry_number": Run.retry_number,
             "freeze_override": Run.freeze_override,
+            "approvals_required": Run.approvals_required,
+            "approvals_given": Run.approvals_given,
+            "approval_expires_at": iso_timestamp(Run.approval_expires_at),
+            "approved_at": iso_timestamp(Run.approved_at),
         }
     )
 

@@ -31,13 +31,18 @@ from playdeck.errors import NotFound, ValidationError
 from playdeck.models import Run, Webhook, WebhookDelivery, utcnow
 from playdeck.notifications import rendering, routing
 from playdeck.notifications.events import choose
+from playdeck.notifications.models import NotificationDestination
 from playdeck.notifications.outbox import PENDING, TEST_EVENT, delivery_page, pending, run_facts
 from playdeck.notifications.rendering import slack_escape
 from playdeck.runs.states import RunState
 from playdeck.serializers import iso
 
-# freeze_overridden: a release manager deployed inside a freeze window (playdeck.release_control.freeze_rule).
-EVENTS = ("started", "succeeded", "failed", "canceled", "timeout", "lost", "freeze_overridden")
+# freeze_overridden: a release manager deployed inside a freeze window (playdeck.release_control.freeze_rule);
+# the approval events: playdeck.release_control.approvals.
+EVENTS = (
+    "started", "succeeded", "failed", "canceled", "timeout", "lost", "freeze_overridden",
+    "approval_requested", "approved", "rejected", "expired",
+)  # fmt: skip
 EVENT_OF_STATE = {
     RunState.RUNNING: "started",
     RunState.SUCCESSFUL: "succeeded",
@@ -47,6 +52,8 @@ EVENT_OF_STATE = {
     RunState.CANCELED: "canceled",
     RunState.TIMEOUT: "timeout",
     RunState.LOST: "lost",
+    RunState.REJECTED: "rejected",
+    RunState.EXPIRED: "expired",
 }
 FORMATS = ("json", "slack")
 MAX_URL_CHARS = 2048
@@ -295,6 +302,21 @@ def enqueue(session: Session, run_id: int, state: RunState | str) -> int:
     if event is None:
         return 0
     return enqueue_event(session, run_id, event)
+
+
+def enqueue_many(session: Session, run_ids: list[int], state: RunState | str) -> int:
+    """``enqueue`` for runs changed together (the expiry pass). While no notification destination is active,
+    one query picks the runs whose project has an active webhook, so a thousand runs of projects without one
+    cost one statement; otherwise each run is routed as ``enqueue`` does."""
+    if session.scalar(select(NotificationDestination.id).where(NotificationDestination.active == true()).limit(1)):
+        return sum(enqueue(session, run_id, state) for run_id in run_ids)
+    listening = session.scalars(
+        select(Run.id)
+        .join(Webhook, Webhook.project_id == Run.project_id)
+        .where(Run.id.in_(run_ids), Webhook.active == true())
+        .distinct()
+    )
+    return sum(enqueue(session, run_id, state) for run_id in list(listening))
 
 
 def enqueue_event(session: Session, run_id: int, event: str) -> int:

@@ -15,6 +15,7 @@ from webui import (
     admin_pages,
     api,
     api_docs,
+    approval_pages,
     attention,
     audit_log,
     auth_pages,
@@ -79,6 +80,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(approval_pages.bp)
     app.register_blueprint(attention.bp)
     app.register_blueprint(dns_api.bp)
     app.register_blueprint(dns_pages.bp)

@@ -125,6 +125,29 @@ def _cursor() -> tuple[int, int | None]:
     return after, before
 
 
+@bp.post("/runs/<int:run_id>/approve")
+@access.rule(Action.APPROVE)
+def approve_run(run_id: int) -> Response:
+    """200 with the run: the approval is counted, and the last one needed queues the run. Body (optional)
+    ``{"comment": "..."}``. 403 for the requester or someone the environment does not name, 409 for a run not
+    awaiting approval (ended, canceled, expired) or already decided on by the caller."""
+    return jsonify(_decide(run_id, "approve"))
+
+
+@bp.post("/runs/<int:run_id>/reject")
+@access.rule(Action.APPROVE)
+def reject_run(run_id: int) -> Response:
+    """200 with the run, ended ``rejected``. Body ``{"comment": "why"}`` (required). 403/409 as for approve."""
+    return jsonify(_decide(run_id, "reject"))
+
+
+def _decide(run_id: int, decision: str) -> dict:
+    # A decision can start a deploy: like a relaunch, refuse what a cross-site page can send.
+    require_same_origin("runs can only be approved or rejected from Playdeck's own pages or through the API")
+    body = optional_json_body(("comment",), '{"comment": "..."}')
+    return queries.decide(run_id, access.principal(), decision, body.get("comment", ""))
+
+
 @bp.get("/runs/<int:run_id>/events")
 @access.rule(Action.READ)
 def list_events(run_id: int) -> Response:

@@ -1,8 +1,9 @@
-"""An environment's routing, SSH host keys and what its hosts run now, for admins:
+"""An environment's routing, SSH host keys, release rule, approvals and what its hosts run now, for admins:
 ``/api/v1/projects/<project>/environments/<environment>`` — read, and changed with PATCH (the queue its
 runs go to, ``null`` for the default one; the known_hosts lines its SSH targets must match, replaced
-whole; the environment where what is deployed here must have succeeded first, ``null`` for none). The same
-service as ``playdeck env set``."""
+whole; the environment where what is deployed here must have succeeded first, ``null`` for none;
+``approvals_required``, ``approver_roles``, ``approver_users``, ``approval_timeout_seconds``,
+``rollback_skips_approval``). The same service as ``playdeck env set``."""
 
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ from playdeck import environments, projects
 from playdeck.auth.permissions import Action
 from playdeck.db import session_scope
 from playdeck.errors import ValidationError
+from playdeck.release_control import approval_settings
 from playdeck.releases import host_versions
 from webui import access
 from webui.payloads import json_request_body
 
 bp = Blueprint("environments_api", __name__, url_prefix="/api/v1/projects/<project>/environments/<environment>")
 
-FIELDS = ("queue", "known_hosts", "requires_success_in")
+FIELDS = ("queue", "known_hosts", "requires_success_in", *approval_settings.FIELDS)
 
 
 def environment_json(session: Session, project: str, environment: str) -> dict[str, Any]:
@@ -48,7 +50,7 @@ def get_environment(project: str, environment: str) -> Response:
 def update_environment(project: str, environment: str) -> Response:
     body = json_request_body(allowed=FIELDS)
     if not body:
-        raise ValidationError("body", f"nothing to change: give {' and/or '.join(FIELDS)}")
+        raise ValidationError("body", f"nothing to change: give any of {', '.join(FIELDS)}")
     with session_scope() as session:
         environments.set_options(session, project, environment, **body)
         return jsonify(environment_json(session, project, environment))

@@ -181,17 +181,24 @@ def _promotions(run: queries.JsonDict) -> queries.JsonDict:
     return promotions
 
 
-def _run_page(run_id: int, error: str | None = None) -> str:
+def run_page(run_id: int, error: str | None = None) -> str:
     run, progress = queries.run_with_progress(run_id)
+    approval = queries.approval_panel(run_id, access.principal())
     return render_template(
-        "run.html", run=run, progress=progress, promotions=_promotions(run), log_tail=LOG_TAIL, error=error
+        "run.html",
+        run=run,
+        progress=progress,
+        promotions=_promotions(run),
+        approval=approval,
+        log_tail=LOG_TAIL,
+        error=error,
     )
 
 
 @bp.get("/runs/<int:run_id>")
 @access.rule(Action.READ)
 def run(run_id: int) -> str:
-    return _run_page(run_id)
+    return run_page(run_id)
 
 
 def _ask(run_id: int, question: str, button: str) -> tuple[str, int]:
@@ -225,7 +232,7 @@ def _cancel(run_id: int, force: bool) -> Response | tuple[str, int]:
     try:
         queries.cancel_run(run_id, authorize.actor(), force=force)
     except Conflict as exc:
-        return (page_with_error(exc.message) if from_attention else _run_page(run_id, exc.message)), 409
+        return (page_with_error(exc.message) if from_attention else run_page(run_id, exc.message)), 409
     return redirect(
         url_for("attention.page" if from_attention else "pages.run", run_id=None if from_attention else run_id), 303
     )
@@ -243,7 +250,7 @@ def relaunch(run_id: int) -> Response | tuple[str, int]:
         new_run = queries.relaunch_run(run_id, request.form.get("hosts", "all"), authorize.actor())
     # Still running, nothing failed, or refused by the project as it is now: say so on the run page.
     except (Conflict, ValidationError) as exc:
-        return _run_page(run_id, exc.message), exc.status_code
+        return run_page(run_id, exc.message), exc.status_code
     return redirect(url_for("pages.run", run_id=new_run["id"]), 303)
 
 
@@ -265,7 +272,7 @@ def promote(run_id: int) -> Response | tuple[str, int]:
         new_run = queries.promote_run(run_id, request.form.get("to", ""), authorize.actor(), authorize.deploy_check())
     # Not promotable, or refused by the target's rules (requires success elsewhere): say so on the run page.
     except (Conflict, ValidationError) as exc:
-        return _run_page(run_id, exc.message), exc.status_code
+        return run_page(run_id, exc.message), exc.status_code
     return redirect(url_for("pages.run", run_id=new_run["id"]), 303)
 
 

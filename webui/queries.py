@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from playdeck.auth.permissions import Principal
 from playdeck.db import Executor, connection_scope, session_scope
 from playdeck.delivery_metrics import delivery_metrics
 from playdeck.errors import NotFound
@@ -19,7 +20,7 @@ from playdeck.launch_form import LaunchForm
 from playdeck.launch_inputs import project_form
 from playdeck.models import Environment, Project, Run
 from playdeck.projects import get_environment, get_project, is_built_in, list_projects
-from playdeck.release_control import freeze_windows, promotion
+from playdeck.release_control import approvals, freeze_windows, promotion
 from playdeck.releases import deployments, host_versions, rollback
 from playdeck.runs import failure_summary, queries
 from playdeck.runs.progress import RunFacts, run_progress
@@ -91,8 +92,23 @@ def edit_source(run_id: int, project_name: str) -> JsonDict:
 
 
 def run_detail(run_id: int) -> JsonDict:
+    """The run with its host summaries and its approval decisions (who, when, comment)."""
     with session_scope() as session:
-        return run_json(get_run(session, run_id))
+        return {**run_json(get_run(session, run_id)), "approvals": approvals.decisions(session, run_id)}
+
+
+def approval_panel(run_id: int, principal: Principal) -> JsonDict:
+    """The run page's approvals: the decisions so far, who may decide, and whether the viewer may."""
+    with session_scope() as session:
+        return approvals.panel(session, get_run(session, run_id), principal)
+
+
+def decide(run_id: int, principal: Principal, decision: str, comment: object) -> JsonDict:
+    """Approve or reject a run awaiting approval; the run as the API shows it. An approval that completes the
+    run queues it and sends it to the workers after the commit."""
+    with session_scope() as session:
+        approvals.decide(session, run_id, principal, decision, comment)
+    return run_detail(run_id)
 
 
 def cancel_run(run_id: int, by: str, force: bool = False) -> JsonDict:

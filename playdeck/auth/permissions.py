@@ -30,6 +30,7 @@ class Action(StrEnum):
     CANCEL = "cancel"  # a developer their own runs, a release manager any
     FORCE_CANCEL = "force_cancel"
     RELAUNCH = "relaunch"
+    APPROVE = "approve"  # approve or reject a run awaiting approval: whom its environment names (per object)
     EDIT_RECORDS = "edit_records"  # records of the zones granted (any role can be granted a zone)
     MANAGE_ZONES = "manage_zones"  # create, configure, delete zones
     EDIT_PROJECTS = "edit_projects"  # a project's source, playbook, environments (release managers: those granted)
@@ -45,6 +46,8 @@ LEAST_ROLE = {
     Action.CANCEL: Role.DEVELOPER,
     Action.FORCE_CANCEL: Role.RELEASE_MANAGER,
     Action.RELAUNCH: Role.RELEASE_MANAGER,
+    # An environment may name any user as an approver; playdeck.release_control.approvals decides per run.
+    Action.APPROVE: Role.VIEWER,
     Action.EDIT_RECORDS: Role.VIEWER,
     Action.MANAGE_ZONES: Role.ADMIN,
     Action.EDIT_PROJECTS: Role.RELEASE_MANAGER,

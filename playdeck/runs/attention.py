@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session
 
 from playdeck.db_clock import database_time
 from playdeck.models import DeployLock, Run, RunEvent, utcnow
+from playdeck.release_control.approvals import approvers_text
 from playdeck.runs import locks
-from playdeck.runs.queries import active_runs, is_successful
+from playdeck.runs.queries import active_runs, awaiting_approval, is_successful
 from playdeck.runs.states import RunState
 from playdeck.serializers import run_json
 from playdeck.settings import get_settings
@@ -52,6 +53,8 @@ HISTORY_RUNS = 20
 CANCEL_GRACE_SECONDS = 15
 # More stuck runs than this is one problem (no workers, say), not a list to read; the oldest are shown.
 MAX_ACTIVE_SCANNED = 1000
+# Runs awaiting approval listed, the nearest deadline first: thousands may wait, a person acts on the first.
+MAX_AWAITING_SHOWN = 100
 
 
 class Kind(StrEnum):
@@ -64,6 +67,8 @@ class Kind(StrEnum):
     OVERDUE = "overdue"
     WORKERS_BUSY = "workers_busy"
     WAITING_FOR_LOCK = "waiting_for_lock"
+    # Not stuck: waiting for the people its environment names (who must act is in ``why``).
+    AWAITING_APPROVAL = "awaiting_approval"
 
 
 _PRIORITY = {kind: rank for rank, kind in enumerate(Kind)}
@@ -215,14 +220,14 @@ def _queued_problem(run: Run, facts: _Facts, waited: float) -> tuple[Kind, str]:
 
 
 def _last_sign_of_life(run: Run) -> dt.datetime:
-    return run.heartbeat_at or run.started_at or run.queued_at
+    return run.heartbeat_at or run.started_at or run.in_queue_since
 
 
 def _assess(run: Run, facts: _Facts) -> Attention | None:
     """The most urgent reason this active run needs a person, or None if it is fine."""
     now = facts.now
     if run.state == RunState.QUEUED:
-        waited = _seconds(now, run.queued_at)
+        waited = _seconds(now, run.in_queue_since)
         if waited < QUEUED_GRACE_SECONDS:
             return None
         kind, why = _queued_problem(run, facts, waited)
@@ -255,8 +260,36 @@ def _assess(run: Run, facts: _Facts) -> Attention | None:
     return Attention(run_json(run, with_summaries=False), found[0], found[1], running_for)
 
 
+def _awaiting_text(run: Run, now: dt.datetime) -> str:
+    missing = max(1, run.approvals_required - run.approvals_given)
+    left = _seconds(run.approval_expires_at, now) if run.approval_expires_at else 0
+    return (
+        f"needs {_plural(missing, 'more approval')} from {approvers_text(run.environment)} (not "
+        f"{run.requested_by}, who requested it); expires in {words(left)}"
+    )
+
+
+def awaiting_attention(session: Session, now: dt.datetime | None = None) -> list[Attention]:
+    """Runs awaiting approval, the nearest deadline first (at most ``MAX_AWAITING_SHOWN``), with who must act."""
+    now = now or utcnow()
+    return [
+        Attention(
+            run_json(run, with_summaries=False),
+            Kind.AWAITING_APPROVAL,
+            _awaiting_text(run, now),
+            _seconds(now, run.queued_at),
+        )  # fmt: skip
+        for run in awaiting_approval(session, MAX_AWAITING_SHOWN)
+    ]
+
+
 def needs_attention(session: Session, now: dt.datetime | None = None) -> list[Attention]:
-    """Active runs stuck longer than expected, most urgent kind first, then oldest first."""
+    """Active runs stuck longer than expected, most urgent kind first, then oldest first; then the runs
+    awaiting approval."""
+    return _stuck(session, now) + awaiting_attention(session, now)
+
+
+def _stuck(session: Session, now: dt.datetime | None) -> list[Attention]:
     active = active_runs(session, MAX_ACTIVE_SCANNED)
     if not active:
         return []
@@ -276,6 +309,8 @@ def state_explanation(session: Session, run: Run, now: dt.datetime | None = None
     """Why this run is in its state right now; None once it has ended."""
     facts = _Facts(session, now)
     now = facts.now
+    if run.state == RunState.AWAITING_APPROVAL:
+        return f"awaiting approval ({run.approvals_given} of {run.approvals_required}): {_awaiting_text(run, now)}"
     if run.state == RunState.QUEUED:
         # The earliest it can start; then a lock wait is the answer at any age; otherwise a young run is
         # simply waiting its turn.
@@ -288,7 +323,7 @@ def state_explanation(session: Session, run: Run, now: dt.datetime | None = None
         holder = facts.lock_holder(run)
         if holder is not None:
             return _lock_text(holder, run)
-        waited = _seconds(now, run.queued_at)
+        waited = _seconds(now, run.in_queue_since)
         if waited < QUEUED_GRACE_SECONDS:
             return f"queued for {words(waited)}, waiting for a worker on queue '{run.queue}'"
         return _queued_problem(run, facts, waited)[1]

@@ -17,7 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from playdeck.db import Executor
 from playdeck.errors import NotFound
 from playdeck.models import Environment, Project, Run
-from playdeck.runs.states import ACTIVE_STATES, RunKind, RunState
+from playdeck.runs.states import ACTIVE_STATES, DISPATCHED_STATES, RunKind, RunState
 from playdeck.serializers import run_brief_sql
 
 # Run, or an alias of it (a query comparing two runs).
@@ -28,8 +28,13 @@ RunTable = type[Run] | AliasedClass[Run]
 
 
 def is_active(run: RunTable = Run) -> ColumnElement[bool]:
-    """The run has yet to end: queued or running."""
+    """The run has yet to end: awaiting approval, queued or running."""
     return run.state.in_(sorted(state.value for state in ACTIVE_STATES))
+
+
+def is_dispatched(run: RunTable = Run) -> ColumnElement[bool]:
+    """The run is the workers' business: queued or running (not awaiting approval)."""
+    return run.state.in_(sorted(state.value for state in DISPATCHED_STATES))
 
 
 def is_successful(run: RunTable = Run) -> ColumnElement[bool]:
@@ -90,12 +95,13 @@ def recent_deploy_durations(session: Executor, environment_id: int, limit: int) 
 
 
 def active_runs(session: Session, limit: int) -> list[Run]:
-    """At most ``limit`` queued and running runs, oldest first, with their project and environment."""
+    """At most ``limit`` queued and running runs, oldest first, with their project and environment. Runs
+    awaiting approval are not among them: thousands may wait for people (``awaiting_approval``)."""
     return list(
         session.scalars(
             select(Run)
             .options(joinedload(Run.project), joinedload(Run.environment))
-            .where(is_active())
+            .where(is_dispatched())
             .order_by(Run.id)
             .limit(limit)
         )
@@ -118,6 +124,19 @@ def activity_mark(session: Executor) -> str:
         .limit(MARKED_ACTIVE_RUNS)
     ).all()
     return hashlib.blake2b(repr((newest, [tuple(row) for row in active])).encode(), digest_size=8).hexdigest()
+
+
+def awaiting_approval(session: Session, limit: int) -> list[Run]:
+    """At most ``limit`` runs awaiting approval, the nearest deadline first, with project and environment."""
+    return list(
+        session.scalars(
+            select(Run)
+            .options(joinedload(Run.project), joinedload(Run.environment))
+            .where(Run.state == RunState.AWAITING_APPROVAL.value)
+            .order_by(Run.approval_expires_at, Run.id)
+            .limit(limit)
+        )
+    )
 
 
 def latest_runs(session: Session, environment_ids: list[int]) -> tuple[dict[int, Run], dict[int, Run]]:

@@ -15,7 +15,7 @@ from playdeck.errors import NotFound, ValidationError, collect, raise_all
 from playdeck.inputs import check_user_name
 from playdeck.launch_form import validate_values
 from playdeck.models import Project, Run, utcnow
-from playdeck.release_control import admission, freeze_rule
+from playdeck.release_control import admission, approvals, freeze_rule
 from playdeck.runs import source_refs
 from playdeck.runs.dispatch import dispatch_after_commit
 from playdeck.runs.run_request import RunRequest
@@ -192,12 +192,15 @@ def _audit_request(session: Session, run: Run, request: RunRequest, extra_var_na
             "rollback_of": request.rollback_of,
             "promoted_from": request.promoted_from,
             "freeze_override": request.freeze_override,
+            "approvals_required": run.approvals_required,
         },
     )
 
 
 def request_run(session: Session, request: RunRequest) -> Run:
-    """Validate and record a queued run. The caller commits, then dispatches (never before)."""
+    """Validate and record a run: queued, or awaiting approval where its environment requires approvals
+    (``playdeck.release_control.approvals``). The caller commits, then dispatches a queued one (never before)
+    and never one awaiting approval: the approval that completes it dispatches it."""
     raise_all(_all_errors(session, request))
     project = projects.get_project(session, request.project)
     projects.require_deployable(project)
@@ -206,6 +209,7 @@ def request_run(session: Session, request: RunRequest) -> Run:
     admission.check(session, request, project, environment)
     extra_vars, secret_inputs = _launch_values(request, project)
     now = utcnow()
+    approvals_required = approvals.required_for(request, environment)
     run = Run(
         kind=request.kind,
         project=project,
@@ -222,10 +226,13 @@ def request_run(session: Session, request: RunRequest) -> Run:
         requested_by=request.requested_by,
         # The environment's own queue (the workers that can reach its hosts), else the kind's default.
         queue=environment.queue or QUEUE_FOR_KIND[request.kind],
-        state=RunState.QUEUED,
+        state=RunState.AWAITING_APPROVAL if approvals_required else RunState.QUEUED,
         queued_at=now,
-        # Its message is sent right after this commits (submit_run, or the caller's own dispatch).
-        dispatched_at=now,
+        # Its message is sent right after this commits (submit_run, or the caller's own dispatch); awaiting
+        # approval, when the last approval commits.
+        dispatched_at=None if approvals_required else now,
+        approvals_required=approvals_required,
+        approval_expires_at=approvals.deadline(environment, now) if approvals_required else None,
         timeout_seconds=request.timeout,
         idle_timeout_seconds=request.idle_timeout,
         relaunch_of_id=request.relaunch_of,
@@ -244,7 +251,10 @@ def request_run(session: Session, request: RunRequest) -> Run:
         _audit_request(session, run, request, sorted(extra_vars))
     if run.freeze_override:
         freeze_rule.record_override(session, run)
-    if project.supersede_queued and run.kind == RunKind.DEPLOY:
+    if approvals_required:
+        approvals.requested(session, run.id)
+    elif project.supersede_queued and run.kind == RunKind.DEPLOY:
+        # A run awaiting approval replaces the waiting ones once it is approved (approvals._queue).
         supersede_waiting(session, run)
     return run
 
@@ -264,5 +274,6 @@ def submit_run(session: Session, request: RunRequest) -> Run:
     broker that refuses it is raised to the caller after the commit (``DispatchError``): the run stays queued
     for the reaper."""
     run = request_run(session, request)
-    dispatch_after_commit(session, run.id, run.queue, run.not_before, must_succeed=True)
+    if run.state == RunState.QUEUED:
+        dispatch_after_commit(session, run.id, run.queue, run.not_before, must_succeed=True)
     return run

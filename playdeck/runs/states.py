@@ -53,9 +53,7 @@ DISPATCHED_STATES: frozenset[RunState] = frozenset({RunState.QUEUED, RunState.RU
 
 _ALLOWED: dict[RunState, frozenset[RunState]] = {
     # Enough approvals queue it; one rejection, the timeout or a cancel end it before it was ever sent.
-    RunState.AWAITING_APPROVAL: frozenset(
-        {RunState.QUEUED, RunState.REJECTED, RunState.EXPIRED, RunState.CANCELED}
-    ),
+    RunState.AWAITING_APPROVAL: frozenset({RunState.QUEUED, RunState.REJECTED, RunState.EXPIRED, RunState.CANCELED}),
     # A queued run may be canceled before it starts, or found unrunnable (error) or lost by the reaper.
     RunState.QUEUED: frozenset({RunState.RUNNING, RunState.CANCELED, RunState.ERROR, RunState.LOST}),
     RunState.RUNNING: RUN_ENDINGS,

@@ -4,11 +4,14 @@ racing for the same run never both win: a run is claimed by at most one worker a
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from playdeck import audit, webhooks
 from playdeck.db_clock import database_utcnow
@@ -22,20 +25,27 @@ from playdeck.worker_identity import current_worker_id
 
 QUEUED_ONLY = frozenset({RunState.QUEUED})
 RUNNING_ONLY = frozenset({RunState.RUNNING})
+AWAITING_ONLY = frozenset({RunState.AWAITING_APPROVAL})
+EXPIRED_REASON = "the approval request expired before enough approvers agreed"
 
 
 def transition(
-    session: Session, run_id: int, target: RunState, only_from: frozenset[RunState] | None = None, **values: Any
+    session: Session,
+    run_id: int,
+    target: RunState,
+    only_from: frozenset[RunState] | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
+    **values: Any,
 ) -> bool:
-    """Move the run to ``target`` if its current state allows it (and is in ``only_from``, if given);
-    False if another process got there first."""
+    """Move the run to ``target`` if its current state allows it (and is in ``only_from``, if given, and
+    the run meets the ``where`` conditions); False if another process got there first."""
     sources = sources_of(target) if only_from is None else sources_of(target) & only_from
     if target in TERMINAL_STATES:
         # A launch's secret inputs are kept only for the worker that starts the run.
         values["secret_vars_sealed"] = None
     result = session.execute(
         update(Run)
-        .where(Run.id == run_id, Run.state.in_([s.value for s in sources]))
+        .where(Run.id == run_id, Run.state.in_([s.value for s in sources]), *where)
         .values(state=target.value, **values)
         .execution_options(synchronize_session=False)
     )
@@ -117,7 +127,10 @@ def request_cancel(session: Session, run_id: int, by: str, force: bool = False) 
     now = utcnow()
     stamp = {"cancel_requested_at": now, "canceled_by": by}
     action = "run.force_cancel" if force else "run.cancel"
-    at_once = [(QUEUED_ONLY, RunState.QUEUED, f"canceled by {by} before it started")]
+    at_once = [
+        (AWAITING_ONLY, RunState.AWAITING_APPROVAL, f"canceled by {by} while awaiting approval"),
+        (QUEUED_ONLY, RunState.QUEUED, f"canceled by {by} before it started"),
+    ]
     if force:
         at_once.append(
             (RUNNING_ONLY, RunState.RUNNING, f"force-canceled by {by}: recorded without waiting for the worker")
@@ -126,7 +139,8 @@ def request_cancel(session: Session, run_id: int, by: str, force: bool = False) 
         if transition(session, run_id, RunState.CANCELED, only_from, finished_at=now, reason=reason, **stamp):
             audit.record(session, action, "run", run_id, {"was": was.value}, actor=by)
             run = get_run(session, run_id)
-            locks.dispatch_next_waiting(session, run.project_id, run.environment_id)
+            if was != RunState.AWAITING_APPROVAL:  # a run awaiting approval never held the lock
+                locks.dispatch_next_waiting(session, run.project_id, run.environment_id)
             return run
     flagged = session.execute(
         update(Run)
@@ -166,6 +180,100 @@ def supersede_waiting(session: Session, run: Run) -> None:
             canceled_by=run.requested_by,
             reason=f"superseded by run {run.id}",
         )
+
+
+# --- approvals: each decision is one conditional UPDATE of the run's row, so a decision, the expiry and a
+# cancel racing for the same run are decided by the database, one after the other (the first UPDATE holds
+# the row until its transaction ends).
+
+
+def _still_awaiting(now: dt.datetime) -> tuple[ColumnElement[bool], ...]:
+    # Past its deadline a request takes no decision, even before the reaper's pass records it expired.
+    return (Run.approval_expires_at > now,)
+
+
+def count_approval(session: Session, run_id: int, now: dt.datetime) -> tuple[int, int] | None:
+    """One more approval of a run still awaiting it: (approvals given, approvals required), or None when the
+    run no longer awaits approval or its deadline has passed. The row stays locked until the caller's
+    commit, so the numbers read back are the run's own."""
+    result = session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.state == RunState.AWAITING_APPROVAL.value, *_still_awaiting(now))
+        .values(approvals_given=Run.approvals_given + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return None
+    row = session.execute(select(Run.approvals_given, Run.approvals_required).where(Run.id == run_id)).one()
+    return row.approvals_given, row.approvals_required
+
+
+def queue_approved(session: Session, run_id: int, now: dt.datetime) -> bool:
+    """awaiting_approval → queued once its approvals are complete; the caller dispatches it after commit."""
+    return transition(
+        session,
+        run_id,
+        RunState.QUEUED,
+        AWAITING_ONLY,
+        where=(Run.approvals_given >= Run.approvals_required,),
+        approved_at=now,
+        dispatched_at=now,
+    )
+
+
+def reject(session: Session, run_id: int, now: dt.datetime, reason: str) -> bool:
+    """awaiting_approval → rejected, unless its deadline has passed or another decision came first."""
+    return transition(
+        session, run_id, RunState.REJECTED, AWAITING_ONLY, where=_still_awaiting(now), finished_at=now, reason=reason
+    )
+
+
+def expire_due(session: Session, now: dt.datetime, limit: int) -> list[int]:
+    """awaiting_approval → expired for at most ``limit`` runs whose deadline has passed; the ids expired.
+
+    On MariaDB/MySQL the due rows are locked first (``SKIP LOCKED``: several reapers share the work instead
+    of queueing behind each other); then one UPDATE expires them all. Should fewer rows change than were
+    read (SQLite, which locks no rows: another process was faster), each is expired on its own instead, so
+    the ids returned are exactly the runs this transaction expired."""
+    due = (
+        select(Run.id)
+        .where(Run.state == RunState.AWAITING_APPROVAL.value, Run.approval_expires_at <= now)
+        .order_by(Run.approval_expires_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name != "sqlite":
+        due = due.with_for_update(skip_locked=True)
+    ids = list(session.scalars(due))
+    if not ids:
+        return []
+    values = {"state": RunState.EXPIRED.value, "finished_at": now, "reason": EXPIRED_REASON, "secret_vars_sealed": None}
+    with session.begin_nested() as savepoint:
+        result = session.execute(
+            update(Run)
+            .where(Run.id.in_(ids), Run.state == RunState.AWAITING_APPROVAL.value, Run.approval_expires_at <= now)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != len(ids):
+            savepoint.rollback()
+    if result.rowcount != len(ids):
+        conditions = (Run.approval_expires_at <= now,)
+        return [
+            run_id
+            for run_id in ids
+            if transition(
+                session,
+                run_id,
+                RunState.EXPIRED,
+                AWAITING_ONLY,
+                where=conditions,
+                finished_at=now,
+                reason=EXPIRED_REASON,
+            )  # fmt: skip
+        ]
+    # A run awaiting approval holds no deploy lock: only the notifications of an ending are due.
+    webhooks.enqueue_many(session, ids, RunState.EXPIRED)
+    return ids
 
 
 def set_playbook_pid(session: Session, run_id: int, pid: int) -> None:

@@ -17,6 +17,9 @@ KEY = "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
 LINE = f"10.0.0.5 ssh-ed25519 {KEY}"
 # What its hosts run now: no run recorded any yet.
 NO_HOSTS = {"summary": "", "hosts": []}
+# An environment's approval settings as they are until an admin asks for approvals.
+NO_APPROVALS = {"approvals_required": 0, "approver_roles": [], "approver_users": [],
+                "approval_timeout_seconds": 86400, "rollback_skips_approval": False}  # fmt: skip
 
 
 def test_an_admin_routes_an_environment_and_sets_its_host_keys(client: FlaskClient) -> None:
@@ -24,7 +27,7 @@ def test_an_admin_routes_an_environment_and_sets_its_host_keys(client: FlaskClie
     assert changed.status_code == 200, changed.json
     assert changed.json == {"project": "sampleapp", "environment": "production", "queue": "dc2",
                             "known_hosts_entries": 1, "known_hosts": f"{LINE}\n",
-                            "requires_success_in": None, "hosts": NO_HOSTS}  # fmt: skip
+                            "requires_success_in": None, "hosts": NO_HOSTS, **NO_APPROVALS}  # fmt: skip
     assert client.get(URL).json == changed.json
     # The queue alone; back to the default queue with null.
     assert client.patch(URL, json={"queue": None}).json["queue"] is None
@@ -55,7 +58,7 @@ def test_bad_settings_are_refused_and_nothing_changes(client: FlaskClient, body,
     assert (refused.status_code, refused.json["field"]) == (status, field), refused.json
     assert client.get(URL).json == {"project": "sampleapp", "environment": "production", "queue": None,
                                     "known_hosts_entries": 0, "known_hosts": "",
-                                    "requires_success_in": None, "hosts": NO_HOSTS}  # fmt: skip
+                                    "requires_success_in": None, "hosts": NO_HOSTS, **NO_APPROVALS}  # fmt: skip
 
 
 def test_unknown_environments_and_non_admins_are_refused(client: FlaskClient) -> None:
