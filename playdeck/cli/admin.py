@@ -25,7 +25,28 @@ if TYPE_CHECKING:
 
 @click.group("env")
 def environment_group() -> None:
-    """Environments' queue routing, SSH known hosts and release rules (works on PLAYDECK_DATABASE_URL directly)."""
+    """Environments' queue routing, SSH known hosts, release rules and approvals (works on PLAYDECK_DATABASE_URL directly)."""
+
+
+def _approval_changes(options: dict[str, Any]) -> dict[str, Any]:
+    """The approval settings the options name, as ``environments.set_options`` takes them."""
+    changes: dict[str, Any] = {}
+    if options["approvals"] is not None:
+        changes["approvals_required"] = options["approvals"]
+    if options["approver_roles"] is not None:
+        changes["approver_roles"] = options["approver_roles"]
+    if options["approver_users"] is not None:
+        changes["approver_users"] = options["approver_users"]
+    if options["approval_timeout"] is not None:
+        changes["approval_timeout_seconds"] = options["approval_timeout"]
+    if options["rollback_skips_approval"] is not None:
+        changes["rollback_skips_approval"] = options["rollback_skips_approval"]
+    return changes
+
+
+def _list_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> list[str] | None:
+    # "" (an empty --approver-users '') clears the list; unset leaves it as it is.
+    return None if value is None else split_list(_ctx, _param, value)
 
 
 @environment_group.command("set")
@@ -46,6 +67,13 @@ def environment_group() -> None:
     help="Deploy here only commits (versions) that succeeded in this other environment first.",
 )
 @click.option("--no-requires-success-in", is_flag=True, help="Drop that rule.")
+@click.option("--approvals", type=click.IntRange(0, 3), default=None, help="Approvals a deploy waits for (0: none).")
+@click.option("--approver-roles", callback=_list_option, metavar="ROLE,ROLE", help="release_manager and/or admin.")
+@click.option("--approver-users", callback=_list_option, metavar="USER,USER", help="Users who may approve ('' none).")
+@click.option("--approval-timeout", type=click.IntRange(min=1), default=None, metavar="SECONDS",
+              help="How long a request waits before it expires (default 86400).")  # fmt: skip
+@click.option("--rollback-skips-approval/--rollback-needs-approval", default=None,
+              help="Whether rollbacks are queued without approval.")  # fmt: skip
 def environment_set(
     project_name: str,
     environment: str,
@@ -54,9 +82,10 @@ def environment_set(
     known_hosts_file: Any,
     requires_success_in: str | None,
     no_requires_success_in: bool,
+    **options: Any,
 ) -> None:
-    """Route ENV's runs to a queue, set its SSH known hosts and/or the environment what it deploys must have
-    succeeded in first; prints the environment's settings."""
+    """Route ENV's runs to a queue, set its SSH known hosts, the environment what it deploys must have
+    succeeded in first and/or its approvals; prints the environment's settings."""
     from playdeck import environments
 
     changes: dict[str, Any] = {}
@@ -71,10 +100,11 @@ def environment_set(
             changes[name] = value
     if known_hosts_file is not None:
         changes["known_hosts"] = known_hosts_file.read()
+    changes.update(_approval_changes(options))
     if not changes:
         raise click.UsageError(
-            "nothing to change: give --queue, --default-queue, --known-hosts-file, --requires-success-in or "
-            "--no-requires-success-in"
+            "nothing to change: give --queue, --default-queue, --known-hosts-file, --requires-success-in, "
+            "--no-requires-success-in or --approvals (see --help)"
         )
     with shell_session() as session:
         shown = environments.set_options(session, project_name, environment, **changes)

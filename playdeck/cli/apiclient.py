@@ -189,6 +189,10 @@ class PlaydeckApi:
     def delete_schedule(self, schedule_id: int) -> None:
         self._send("DELETE", f"/api/v1/schedules/{schedule_id}")
 
+    def decide(self, run_id: int, decision: str, comment: str) -> dict[str, Any]:
+        """Approve or reject (``decision``) a run awaiting approval, with a comment."""
+        return self._json("POST", f"/api/v1/runs/{run_id}/{decision}", json={"comment": comment})
+
     def get_run(self, run_id: int) -> dict[str, Any]:
         return self._json("GET", f"/api/v1/runs/{run_id}")
 

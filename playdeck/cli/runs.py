@@ -1,5 +1,7 @@
-"""Runs, through the JSON API: ``deploy``, ``runs``, ``cancel``, ``relaunch``, ``rollback``, ``promote``; with
-``--wait``, the run's live log and a progress line (``playdeck.cli.progress``) until it ends.
+"""Runs, through the JSON API: ``deploy``, ``runs``, ``cancel``, ``relaunch``, ``rollback``, ``promote``,
+``approve`` and ``reject``; with ``--wait``, the run's live log and a progress line (``playdeck.cli.progress``)
+until it ends (a run awaiting approval is waited for too, until it is approved and ends, or is rejected or
+expires).
 
 They go through the API (``playdeck.cli.apiclient``), not the database, so a run started from a terminal
 is validated, recorded and dispatched exactly like one started in the UI, as the token's user.
@@ -161,6 +163,8 @@ def deploy(
 def announce_queued(api: PlaydeckApi, run: dict[str, Any], wait: bool) -> None:
     """Say where the queued run can be watched; with ``wait``, follow it and exit 0 only if it succeeds."""
     click.echo(f"Run {run['id']} {run['state']}: {api.run_page_url(run['id'])}")
+    if run["state"] == "awaiting_approval":
+        click.echo(approval_line(run))
     if not wait:
         return
     try:
@@ -280,6 +284,38 @@ def relaunch(run_id: int, failed: bool, wait: bool) -> None:
     announce_queued(api, run, wait)
 
 
+def approval_line(run: dict[str, Any]) -> str:
+    expires = (run.get("approval_expires_at") or "")[:19].replace("T", " ")
+    return (
+        f"It waits for approval: {run['approvals_given']} of {run['approvals_required']} given, until {expires} UTC "
+        f"(playdeck approve {run['id']} -m COMMENT)"
+    )
+
+
+def _decide(run_id: int, decision: str, message: str) -> None:
+    run = api_client().decide(run_id, decision, message)
+    click.echo(describe_run(run))
+    if run["state"] == "awaiting_approval":
+        click.echo(approval_line(run))
+
+
+@click.command()
+@click.argument("run_id", type=click.IntRange(min=1))
+@click.option("-m", "--message", default="", metavar="COMMENT", help="Why you approve (shown on the run page).")
+def approve(run_id: int, message: str) -> None:
+    """Approve run RUN_ID, awaiting approval; the last approval needed queues it. Exits 2 if refused (your own
+    run, not an approver of its environment, already decided, or the run no longer awaits approval)."""
+    _decide(run_id, "approve", message)
+
+
+@click.command()
+@click.argument("run_id", type=click.IntRange(min=1))
+@click.option("-m", "--message", required=True, metavar="COMMENT", help="Why it is rejected (required).")
+def reject(run_id: int, message: str) -> None:
+    """Reject run RUN_ID, awaiting approval: it ends rejected. Exits 2 if refused."""
+    _decide(run_id, "reject", message)
+
+
 @click.command()
 @click.argument("project")
 @click.option("--env", "environment", required=True, help="The environment to roll back, e.g. production.")
@@ -311,4 +347,4 @@ def promote(run_id: int, environment: str, wait: bool) -> None:
 
 
 # What playdeck.cli adds to the `playdeck` group.
-COMMANDS = (deploy, runs, cancel, relaunch, rollback, promote)
+COMMANDS = (deploy, runs, cancel, relaunch, rollback, promote, approve, reject)
