@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Update, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -29,6 +29,16 @@ AWAITING_ONLY = frozenset({RunState.AWAITING_APPROVAL})
 EXPIRED_REASON = "the approval request expired before enough approvers agreed"
 
 
+def by_primary_key(statement: Update) -> Update:
+    """An UPDATE of runs chosen by id, made to reach them through the primary key. MariaDB otherwise may
+    take ``id = ? AND state IN (...)`` through ix_runs_state (which ends with the id), locking the index
+    entry before the row: two transactions, one of which locked the row first (a decision, the expiry),
+    then wait for each other, a deadlock instead of a winner."""
+    for dialect in ("mysql", "mariadb"):
+        statement = statement.with_hint("FORCE INDEX (PRIMARY)", dialect_name=dialect)
+    return statement
+
+
 def transition(
     session: Session,
     run_id: int,
@@ -44,7 +54,7 @@ def transition(
         # A launch's secret inputs are kept only for the worker that starts the run.
         values["secret_vars_sealed"] = None
     result = session.execute(
-        update(Run)
+        by_primary_key(update(Run))
         .where(Run.id == run_id, Run.state.in_([s.value for s in sources]), *where)
         .values(state=target.value, **values)
         .execution_options(synchronize_session=False)
@@ -197,7 +207,7 @@ def count_approval(session: Session, run_id: int, now: dt.datetime) -> tuple[int
     run no longer awaits approval or its deadline has passed. The row stays locked until the caller's
     commit, so the numbers read back are the run's own."""
     result = session.execute(
-        update(Run)
+        by_primary_key(update(Run))
         .where(Run.id == run_id, Run.state == RunState.AWAITING_APPROVAL.value, *_still_awaiting(now))
         .values(approvals_given=Run.approvals_given + 1)
         .execution_options(synchronize_session=False)
@@ -231,25 +241,29 @@ def reject(session: Session, run_id: int, now: dt.datetime, reason: str) -> bool
 def expire_due(session: Session, now: dt.datetime, limit: int) -> list[int]:
     """awaiting_approval → expired for at most ``limit`` runs whose deadline has passed; the ids expired.
 
-    On MariaDB/MySQL the due rows are locked first (``SKIP LOCKED``: several reapers share the work instead
-    of queueing behind each other); then one UPDATE expires them all. Should fewer rows change than were
-    read (SQLite, which locks no rows: another process was faster), each is expired on its own instead, so
+    The due runs are found without locks, then locked by primary key (``SKIP LOCKED`` on MariaDB/MySQL:
+    several reapers share the work instead of waiting for each other), re-checked and expired in one UPDATE.
+    By primary key like every state change (``by_primary_key``), so both lock a run in the same order
+    (locking through the (state, deadline) index first deadlocked with a rejection). Should fewer rows change than
+    were locked (SQLite locks no rows: another process was faster), each is expired on its own instead, so
     the ids returned are exactly the runs this transaction expired."""
-    due = (
-        select(Run.id)
-        .where(Run.state == RunState.AWAITING_APPROVAL.value, Run.approval_expires_at <= now)
-        .order_by(Run.approval_expires_at)
-        .limit(limit)
+    candidates = list(
+        session.scalars(
+            select(Run.id)
+            .where(Run.state == RunState.AWAITING_APPROVAL.value, Run.approval_expires_at <= now)
+            .order_by(Run.id)
+            .limit(limit)
+        )
     )
-    if session.get_bind().dialect.name != "sqlite":
-        due = due.with_for_update(skip_locked=True)
-    ids = list(session.scalars(due))
+    if not candidates:
+        return []
+    ids = _lock_still_due(session, candidates, now)
     if not ids:
         return []
     values = {"state": RunState.EXPIRED.value, "finished_at": now, "reason": EXPIRED_REASON, "secret_vars_sealed": None}
     with session.begin_nested() as savepoint:
         result = session.execute(
-            update(Run)
+            by_primary_key(update(Run))
             .where(Run.id.in_(ids), Run.state == RunState.AWAITING_APPROVAL.value, Run.approval_expires_at <= now)
             .values(**values)
             .execution_options(synchronize_session=False)
@@ -261,19 +275,25 @@ def expire_due(session: Session, now: dt.datetime, limit: int) -> list[int]:
         return [
             run_id
             for run_id in ids
-            if transition(
-                session,
-                run_id,
-                RunState.EXPIRED,
-                AWAITING_ONLY,
-                where=conditions,
-                finished_at=now,
-                reason=EXPIRED_REASON,
-            )  # fmt: skip
+            if transition(session, run_id, RunState.EXPIRED, AWAITING_ONLY, where=conditions, finished_at=now,
+                          reason=EXPIRED_REASON)  # fmt: skip
         ]
     # A run awaiting approval holds no deploy lock: only the notifications of an ending are due.
     webhooks.enqueue_many(session, ids, RunState.EXPIRED)
     return ids
+
+
+def _lock_still_due(session: Session, candidates: list[int], now: dt.datetime) -> list[int]:
+    """Of ``candidates``, those still awaiting approval past their deadline, locked (MariaDB/MySQL) by primary
+    key alone; those another transaction holds are skipped."""
+    rows = select(Run.id, Run.state, Run.approval_expires_at).where(Run.id.in_(candidates)).order_by(Run.id)
+    if session.get_bind().dialect.name != "sqlite":
+        rows = rows.with_for_update(skip_locked=True)
+    return [
+        row.id
+        for row in session.execute(rows)
+        if row.state == RunState.AWAITING_APPROVAL.value and row.approval_expires_at <= now
+    ]
 
 
 def set_playbook_pid(session: Session, run_id: int, pid: int) -> None:
