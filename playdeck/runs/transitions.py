@@ -275,8 +275,15 @@ def expire_due(session: Session, now: dt.datetime, limit: int) -> list[int]:
         return [
             run_id
             for run_id in ids
-            if transition(session, run_id, RunState.EXPIRED, AWAITING_ONLY, where=conditions, finished_at=now,
-                          reason=EXPIRED_REASON)  # fmt: skip
+            if transition(
+                session,
+                run_id,
+                RunState.EXPIRED,
+                AWAITING_ONLY,
+                where=conditions,
+                finished_at=now,
+                reason=EXPIRED_REASON,
+            )  # fmt: skip
         ]
     # A run awaiting approval holds no deploy lock: only the notifications of an ending are due.
     webhooks.enqueue_many(session, ids, RunState.EXPIRED)

@@ -74,6 +74,31 @@ def approve(run_id: int, who: Principal = RITA, now: dt.datetime | None = None) 
     return decide
 
 
+def reject(run_id: int, now: dt.datetime) -> Callable[[], object]:
+    def decide() -> object:
+        with db.session_scope() as session:
+            return approvals.decide(session, run_id, RITA, "reject", "no", now=now)
+
+    return decide
+
+
+def expiry_pass(settings, now: dt.datetime) -> Callable[[], object]:
+    return lambda: approval_expiry.expire_requests(settings, now)
+
+
+def cancel(run_id: int) -> Callable[[], object]:
+    def cancel_it() -> object:
+        with db.session_scope() as session:
+            return request_cancel(session, run_id, "dev").reason
+
+    return cancel_it
+
+
+def deadline_of(run_id: int) -> dt.datetime:
+    with db.session_scope() as session:
+        return get_run(session, run_id).approval_expires_at
+
+
 def decisions_of(run_id: int) -> int:
     with db.session_scope() as session:
         return session.scalar(select(func.count()).select_from(RunApproval).where(RunApproval.run_id == run_id))
@@ -82,12 +107,11 @@ def decisions_of(run_id: int) -> int:
 def test_an_approval_racing_the_expiry(approvals_on):
     for _ in range(ROUNDS):
         run_id = awaiting_run(deadline_in=5)
-        with db.session_scope() as session:
-            deadline = get_run(session, run_id).approval_expires_at
+        deadline = deadline_of(run_id)
         # Both are entitled: the approver decides before the deadline, the reaper passes after it.
         approved, expired = race(
             approve(run_id, now=deadline - dt.timedelta(seconds=1)),
-            lambda: approval_expiry.expire_requests(approvals_on, deadline + dt.timedelta(seconds=1)),
+            expiry_pass(approvals_on, deadline + dt.timedelta(seconds=1)),
         )
         state = get_state(run_id)
         assert (approved is not None) != (expired == [run_id]), (approved, expired)
@@ -98,15 +122,10 @@ def test_an_approval_racing_the_expiry(approvals_on):
 def test_a_rejection_racing_the_expiry(approvals_on):
     for _ in range(ROUNDS):
         run_id = awaiting_run(deadline_in=5)
-        with db.session_scope() as session:
-            deadline = get_run(session, run_id).approval_expires_at
-
-        def reject() -> object:
-            with db.session_scope() as session:
-                return approvals.decide(session, run_id, RITA, "reject", "no", now=deadline - dt.timedelta(seconds=1))
-
+        deadline = deadline_of(run_id)
         rejected, expired = race(
-            reject, lambda: approval_expiry.expire_requests(approvals_on, deadline + dt.timedelta(seconds=1))
+            reject(run_id, deadline - dt.timedelta(seconds=1)),
+            expiry_pass(approvals_on, deadline + dt.timedelta(seconds=1)),
         )
         assert (rejected is not None) != (expired == [run_id])
         assert get_state(run_id) == ("rejected" if rejected else "expired")
@@ -115,12 +134,7 @@ def test_a_rejection_racing_the_expiry(approvals_on):
 def test_an_approval_racing_a_cancel(approvals_on):
     for _ in range(ROUNDS):
         run_id = awaiting_run()
-
-        def cancel() -> object:
-            with db.session_scope() as session:
-                return request_cancel(session, run_id, "dev").reason
-
-        approved, cancel_reason = race(approve(run_id), cancel)
+        approved, cancel_reason = race(approve(run_id), cancel(run_id))
         with db.session_scope() as session:
             run = get_run(session, run_id)
         # Exactly one of them moved the run on from awaiting approval: the approval queued it (and a cancel
@@ -163,7 +177,7 @@ def test_several_expiry_passes_expire_each_request_once(approvals_on):
         waiting = set(session.scalars(select(Run.id).where(Run.state == "awaiting_approval")))
     assert len(waiting) == 1501
 
-    passes = race(*[lambda: approval_expiry.expire_requests(approvals_on, utcnow()) for _ in range(4)])
+    passes = race(*[expiry_pass(approvals_on, utcnow()) for _ in range(4)])
     expired = [run_id for result in passes for run_id in result]
     assert sorted(expired) == sorted(waiting)  # every one, and none twice
     with db.session_scope() as session:
