@@ -274,6 +274,35 @@ def set_environment_settings(name: str, environment: str) -> PageResult:
     )
 
 
+def _whole_number(field: str, text: str) -> int:
+    if not text.strip().isdigit():
+        raise ValidationError(field, "must be a whole number")
+    return int(text)
+
+
+@bp.post("/projects/<name>/environments/<environment>/approvals")
+@access.rule(Action.ADMIN)
+def set_environment_approvals(name: str, environment: str) -> PageResult:
+    """How many approvals the environment's deploys wait for, from whom, how long; whether rollbacks skip them."""
+    form = request.form
+    typed = {"approvals_environment": environment, "approvals": form.to_dict()}
+    timeout = form.get("approval_timeout_seconds", "")
+
+    def change(session: Session) -> None:
+        environments.set_options(
+            session,
+            name,
+            environment,
+            approvals_required=_whole_number("approvals_required", form.get("approvals_required", "0")),
+            approver_roles=form.getlist("approver_roles"),
+            approver_users=[user.strip() for user in form.get("approver_users", "").split(",") if user.strip()],
+            approval_timeout_seconds=_whole_number("approval_timeout_seconds", timeout),
+            rollback_skips_approval=form.get("rollback_skips_approval") is not None,
+        )
+
+    return _change_project(name, change, typed)
+
+
 def _declaration_text(launch: LaunchForm) -> str:
     """The admins' declaration as YAML for the textarea; empty when the file (or nothing) declares the form."""
     if launch.source != "project":

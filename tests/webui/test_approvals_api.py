@@ -234,3 +234,26 @@ def test_environment_settings_are_checked(any_client, people):
             select(AuditEvent.details_json).where(AuditEvent.action == "environment.update")
         ).all()
     assert any('"approvals_required": 1' in details for details in audited)
+
+
+def test_the_admin_project_page_sets_an_environments_approvals(app):
+    from tests.conftest import make_user
+    from tests.webui.account_testing import browser_as, post_form
+
+    make_user("carol", "viewer")
+    make_user("rita", "release_manager")
+    admin = browser_as(app, "alice", "admin")
+    page = "/admin/projects/sampleapp"
+    action = f"{page}/environments/staging/approvals"
+    form = {"approvals_required": "2", "approver_roles": "admin", "approver_users": "carol, rita",
+            "approval_timeout_seconds": "7200", "rollback_skips_approval": "on"}  # fmt: skip
+    assert post_form(admin, action, form, page=page).status_code == 303
+    shown = admin.get(page).get_data(as_text=True)
+    assert '<td class="approvals">2 from admin, carol, rita</td>' in shown
+    with session_scope() as session:
+        from playdeck.projects import get_environment, get_project
+
+        env = get_environment(get_project(session, "sampleapp"), "staging")
+        assert (env.approvals_required, env.approval_timeout_seconds, env.rollback_skips_approval) == (2, 7200, True)
+    refused = post_form(admin, action, {**form, "approval_timeout_seconds": "soon"}, page=page)
+    assert refused.status_code == 400 and "must be a whole number" in refused.get_data(as_text=True)
