@@ -1,9 +1,9 @@
 """``python -m bench [NAME ...]``: run benchmarks against real services and print one table.
 
 Names: pipeline (issue 2: dispatch latency, overhead ratio), ingest, sse, scale, drain, footprint,
-retention (issue 7), git (issue 22), freeze (issue 24), logs (issue 23: log search over a 100k-event run),
-tabs (issue 23, needs Debian's chromium), schedules (issue 25), dns (issue 5, needs BIND). No name: every one but
-dns (``--dns`` adds it).
+retention (issue 7), git (issue 22), freeze and approvals (issue 24), logs (issue 23: log search over a 100k-event
+run), tabs (issue 23, needs Debian's chromium), schedules (issue 25), dns (issue 5, needs BIND). No name: every
+one but dns (``--dns`` adds it).
 Needs MariaDB on 127.0.0.1:3306 and Redis on 127.0.0.1:6379 (as ``scripts/test`` starts them). Every
 row's note carries the load average it was measured at: numbers from a busy machine are not results.
 
@@ -26,7 +26,7 @@ from bench import dns, pipeline
 from bench.harness import BENCH_DIR, Row, loadavg, machine_speed, print_table
 
 ISSUE_7 = ("ingest", "sse", "scale", "drain", "footprint", "retention")
-NAMES = ("pipeline", *ISSUE_7, "git", "freeze", "logs", "tabs", "schedules", "dns")
+NAMES = ("pipeline", *ISSUE_7, "git", "freeze", "approvals", "logs", "tabs", "schedules", "dns")
 
 
 def main() -> int:
@@ -104,6 +104,10 @@ def run_one(name: str, args: argparse.Namespace) -> list[Row]:
         from bench import schedules
 
         return schedules.run()
+    if name == "approvals":
+        from bench import approvals
+
+        return approvals.run(seconds=args.scale_seconds)
     if name == "retention":
         from bench import retention
 

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from playdeck.errors import ValidationError
@@ -74,6 +74,20 @@ def record(
             details_json=json.dumps(details or {}, sort_keys=True, default=str),
         )
     )
+
+
+def record_many(
+    session: Session, action: str, target_type: str, targets: list[object], details: dict[str, Any], *, actor: str
+) -> None:
+    """``record`` of one action on many targets (the reaper expiring a thousand requests): one multi-row
+    INSERT instead of an ORM object per event."""
+    if not targets:
+        return
+    who = current_actor()
+    text = json.dumps(details, sort_keys=True, default=str)
+    rows = [{"actor": actor, "address": who.address, "action": action, "target_type": target_type,
+             "target": str(target)[:255], "details_json": text} for target in targets]  # fmt: skip
+    session.execute(insert(AuditEvent), rows)
 
 
 @dataclass(frozen=True)

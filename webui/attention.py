@@ -12,7 +12,7 @@ from flask import Blueprint, Response, jsonify, render_template
 
 from playdeck.auth.permissions import Action
 from playdeck.db import session_scope
-from playdeck.runs.attention import needs_attention, silence, state_explanation
+from playdeck.runs.attention import MAX_AWAITING_SHOWN, awaiting_total, needs_attention, silence, state_explanation
 from playdeck.runs.queries import get_run
 from webui import access
 
@@ -50,21 +50,33 @@ def run_silence(run: dict[str, Any]) -> dict[str, Any] | None:
         return {"seconds": quiet.seconds, "notice_after": quiet.notice_after, "idle_timeout": quiet.idle_timeout}
 
 
+def awaiting_approval_total() -> int:
+    with session_scope() as session:
+        return awaiting_total(session)
+
+
 @bp.get("/attention")
 @access.rule(Action.READ)
 def page() -> str:
-    return render_template("attention.html", items=attention_json())
+    return page_with_error(None)
 
 
-def page_with_error(message: str) -> str:
+def page_with_error(message: str | None) -> str:
     """The page again, saying why a button did nothing (the run ended meanwhile, say)."""
-    return render_template("attention.html", items=attention_json(), error=message)
+    return render_template(
+        "attention.html",
+        items=attention_json(),
+        awaiting=awaiting_approval_total(),
+        shown=MAX_AWAITING_SHOWN,
+        error=message,
+    )
 
 
 @bp.get("/api/v1/attention")
 @access.rule(Action.READ)
 def list_json() -> Response:
-    return jsonify(runs=attention_json())
+    """The runs listed, and how many await approval in all (the nearest deadlines are listed)."""
+    return jsonify(runs=attention_json(), awaiting_approval_total=awaiting_approval_total())
 
 
 @bp.get("/api/v1/runs/<int:run_id>/explanation")

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 @click.group("env")
 def environment_group() -> None:
-    """Environments' queue routing, SSH known hosts, release rules and approvals (works on PLAYDECK_DATABASE_URL directly)."""
+    """Environments' queue routing, SSH known hosts, release rules and approvals (on PLAYDECK_DATABASE_URL)."""
 
 
 def _approval_changes(options: dict[str, Any]) -> dict[str, Any]:

@@ -25,9 +25,8 @@ def expire_requests(settings: Settings, now: dt.datetime | None = None) -> list[
     while True:
         with session_scope() as session:
             batch = transitions.expire_due(session, now, BATCH)
-            for run_id in batch:
-                audit.record(session, "run.approval_expired", "run", run_id, {"deadline_passed_at": now},
-                             actor=audit.SYSTEM)  # fmt: skip
+            audit.record_many(session, "run.approval_expired", "run", batch, {"deadline_passed_at": now},
+                              actor=audit.SYSTEM)  # fmt: skip
         expired += batch
         if len(batch) < BATCH:
             return expired

@@ -54,7 +54,7 @@ CANCEL_GRACE_SECONDS = 15
 # More stuck runs than this is one problem (no workers, say), not a list to read; the oldest are shown.
 MAX_ACTIVE_SCANNED = 1000
 # Runs awaiting approval listed, the nearest deadline first: thousands may wait, a person acts on the first.
-MAX_AWAITING_SHOWN = 100
+MAX_AWAITING_SHOWN = 20
 
 
 class Kind(StrEnum):
@@ -281,6 +281,13 @@ def awaiting_attention(session: Session, now: dt.datetime | None = None) -> list
         )  # fmt: skip
         for run in awaiting_approval(session, MAX_AWAITING_SHOWN)
     ]
+
+
+def awaiting_total(session: Session) -> int:
+    """How many runs await approval (``awaiting_attention`` lists the first ``MAX_AWAITING_SHOWN``)."""
+    return (
+        session.scalar(select(func.count()).select_from(Run).where(Run.state == RunState.AWAITING_APPROVAL.value)) or 0
+    )
 
 
 def needs_attention(session: Session, now: dt.datetime | None = None) -> list[Attention]:
