@@ -62,11 +62,11 @@ def queued_runs(session: Session, now: dt.datetime) -> Iterator[Metric]:
     )
     oldest = GaugeMetricFamily(
         "playdeck_queue_oldest_run_age_seconds",
-        "Seconds since the oldest run still queued in each queue was requested.",
+        "Seconds since the oldest run still queued in each queue was requested (or approved, if it awaited approval).",
         labels=["queue"],
     )
     rows = session.execute(
-        select(Run.queue, func.count(), func.min(Run.queued_at))
+        select(Run.queue, func.count(), func.min(func.coalesce(Run.approved_at, Run.queued_at)))
         .where(Run.state == RunState.QUEUED.value)
         .group_by(Run.queue)
     ).all()
