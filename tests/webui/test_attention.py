@@ -89,7 +89,7 @@ def test_the_page_says_when_nothing_needs_attention(client: FlaskClient, runs: R
 
     assert page.status_code == 200
     assert "Nothing needs attention." in page.get_data(as_text=True)
-    assert client.get("/api/v1/attention").json == {"runs": []}
+    assert client.get("/api/v1/attention").json == {"runs": [], "awaiting_approval_total": 0}
 
 
 def test_every_page_links_to_it(client: FlaskClient) -> None:
