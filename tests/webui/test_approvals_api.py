@@ -257,3 +257,26 @@ def test_the_admin_project_page_sets_an_environments_approvals(app):
         assert (env.approvals_required, env.approval_timeout_seconds, env.rollback_skips_approval) == (2, 7200, True)
     refused = post_form(admin, action, {**form, "approval_timeout_seconds": "soon"}, page=page)
     assert refused.status_code == 400 and "must be a whole number" in refused.get_data(as_text=True)
+
+
+def test_each_step_is_notified_to_the_projects_webhooks(any_client, people):
+    from playdeck.models import Project, Webhook, WebhookDelivery
+
+    with session_scope() as session:
+        project_id = session.scalar(select(Project.id).where(Project.name == "sampleapp"))
+        session.add(Webhook(project_id=project_id, url="https://hooks.example.test/x", format="json",
+                            events="approval_requested,approved,rejected,expired", secret_ciphertext=""))  # fmt: skip
+    require_approvals(any_client, approvals_required=1)
+    approved = deploy(any_client, people["mallory"])
+    decide(any_client, approved["id"], people["rita"])
+    rejected = deploy(any_client, people["mallory"])
+    decide(any_client, rejected["id"], people["rita"], "reject", comment="no")
+    expired = deploy(any_client, people["mallory"])
+    approval_expiry.expire_requests(None, dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=2))
+    with session_scope() as session:
+        told = session.execute(select(WebhookDelivery.run_id, WebhookDelivery.event).order_by(WebhookDelivery.id)).all()
+    assert [tuple(row) for row in told] == [
+        (approved["id"], "approval_requested"), (approved["id"], "approved"),
+        (rejected["id"], "approval_requested"), (rejected["id"], "rejected"),
+        (expired["id"], "approval_requested"), (expired["id"], "expired"),
+    ]  # fmt: skip
