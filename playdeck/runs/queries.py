@@ -117,13 +117,19 @@ def activity_mark(session: Executor) -> str:
     changes state, logs more lines or is asked to cancel, or it ends (leaves the active runs). Open
     pages compare it rather than reload on a timer (``webui.live``)."""
     newest = session.scalar(select(func.max(Run.id)))
+    # Queued and running runs one by one; those awaiting approval (thousands may wait) by their number, which
+    # changes as one is approved, rejected, expired or canceled.
     active = session.execute(
         select(Run.id, Run.state, Run.event_count, Run.cancel_requested_at)
-        .where(is_active())
+        .where(is_dispatched())
         .order_by(Run.id)
         .limit(MARKED_ACTIVE_RUNS)
     ).all()
-    return hashlib.blake2b(repr((newest, [tuple(row) for row in active])).encode(), digest_size=8).hexdigest()
+    awaiting = session.scalar(
+        select(func.count()).select_from(Run).where(Run.state == RunState.AWAITING_APPROVAL.value)
+    )
+    marked = (newest, awaiting, [tuple(row) for row in active])
+    return hashlib.blake2b(repr(marked).encode(), digest_size=8).hexdigest()
 
 
 def awaiting_approval(session: Session, limit: int) -> list[Run]:
