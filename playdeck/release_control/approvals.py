@@ -47,8 +47,14 @@ def required_for(request: RunRequest, environment: Environment) -> int:
     return environment.approvals_required
 
 
-def deadline(environment: Environment, now: dt.datetime) -> dt.datetime:
-    return now + dt.timedelta(seconds=environment.approval_timeout_seconds)
+def initial_state(request: RunRequest, environment: Environment, now: dt.datetime) -> dict[str, object]:
+    """A requested run's state and approval columns: queued and dispatched now, or awaiting approval until
+    the environment's timeout, with no message sent."""
+    required = required_for(request, environment)
+    if not required:
+        return {"state": RunState.QUEUED, "dispatched_at": now, "approvals_required": 0}
+    deadline = now + dt.timedelta(seconds=environment.approval_timeout_seconds)
+    return {"state": RunState.AWAITING_APPROVAL, "approvals_required": required, "approval_expires_at": deadline}
 
 
 def requested(session: Session, run_id: int) -> None:

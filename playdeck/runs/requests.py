@@ -209,7 +209,6 @@ def request_run(session: Session, request: RunRequest) -> Run:
     admission.check(session, request, project, environment)
     extra_vars, secret_inputs = _launch_values(request, project)
     now = utcnow()
-    approvals_required = approvals.required_for(request, environment)
     run = Run(
         kind=request.kind,
         project=project,
@@ -226,13 +225,10 @@ def request_run(session: Session, request: RunRequest) -> Run:
         requested_by=request.requested_by,
         # The environment's own queue (the workers that can reach its hosts), else the kind's default.
         queue=environment.queue or QUEUE_FOR_KIND[request.kind],
-        state=RunState.AWAITING_APPROVAL if approvals_required else RunState.QUEUED,
         queued_at=now,
-        # Its message is sent right after this commits (submit_run, or the caller's own dispatch); awaiting
-        # approval, when the last approval commits.
-        dispatched_at=None if approvals_required else now,
-        approvals_required=approvals_required,
-        approval_expires_at=approvals.deadline(environment, now) if approvals_required else None,
+        # Queued, its message sent right after this commits (submit_run, or the caller's own dispatch); or
+        # awaiting approval, sent when the last approval commits.
+        **approvals.initial_state(request, environment, now),
         timeout_seconds=request.timeout,
         idle_timeout_seconds=request.idle_timeout,
         relaunch_of_id=request.relaunch_of,
@@ -251,7 +247,7 @@ def request_run(session: Session, request: RunRequest) -> Run:
         _audit_request(session, run, request, sorted(extra_vars))
     if run.freeze_override:
         freeze_rule.record_override(session, run)
-    if approvals_required:
+    if run.approvals_required:
         approvals.requested(session, run.id)
     elif project.supersede_queued and run.kind == RunKind.DEPLOY:
         # A run awaiting approval replaces the waiting ones once it is approved (approvals._queue).
