@@ -154,7 +154,7 @@ class Run(Base):
         Index("ix_runs_requested_by", "requested_by"),
         # The run page links a run to the promotions made from it (migration 0022).
         Index("ix_runs_promoted_from_id", "promoted_from_id"),
-        # The expiry pass and /attention read the runs awaiting approval by their deadline (migration 0026).
+        # The expiry pass and /attention read the runs awaiting approval by their deadline (migration 0027).
         Index("ix_runs_state_approval_expires_at", "state", "approval_expires_at"),
         NEVER_REUSE_IDS,
     )
