@@ -117,8 +117,11 @@ class _Facts:
         now: dt.datetime | None,
         held: dict[tuple[int, int], int] | None = None,
         running: dict[str, int] | None = None,
+        outputs: dict[int, dt.datetime] | None = None,
     ) -> None:
         self.session = session
+        # Running runs' newest log lines (None: read per run, for a single run).
+        self._outputs = outputs
         self.now = now or utcnow()
         # Heartbeats are written with the database's clock (playdeck.db_clock) and judged with it.
         self.beat_now = now or database_time(session)
@@ -138,6 +141,9 @@ class _Facts:
         else:
             holder = self._held.get((run.project_id, run.environment_id))
         return None if holder == run.id else holder
+
+    def last_output(self, run_id: int) -> dt.datetime | None:
+        return None if self._outputs is None else self._outputs.get(run_id)
 
     def running_on(self, queue: str) -> int:
         if self._lazy_running and queue not in self._running:
@@ -189,20 +195,40 @@ class Silence:
         return f"no output for {words(self.seconds)}{stops}"
 
 
-def silence(session: Session, run: Run, now: dt.datetime | None = None) -> Silence | None:
-    """Since the run's last log line (or its start); None unless it is running. One indexed read: the
-    run's newest event is the last entry of its (run, counter) key."""
+def silence(
+    session: Session, run: Run, now: dt.datetime | None = None, last_output: dt.datetime | None = None
+) -> Silence | None:
+    """Since the run's last log line (or its start); None unless it is running. ``last_output``: the newest
+    line's time when the caller read it already (``newest_outputs``), else one indexed read of it."""
     if run.state != RunState.RUNNING:
         return None
-    last = session.scalar(
-        select(RunEvent.created).where(RunEvent.run_id == run.id).order_by(RunEvent.counter.desc()).limit(1)
-    )
-    since = last or run.started_at or run.queued_at
+    if last_output is None:
+        last_output = newest_outputs(session, [run.id]).get(run.id)
+    since = last_output or run.started_at or run.queued_at
     idle = run.idle_timeout_seconds or run.project.idle_timeout_seconds or None
     notice = get_settings().silence_notice_seconds
     if idle:
         notice = min(notice, idle / 2)
     return Silence(max(0.0, _seconds(now or utcnow(), since)), notice, idle)
+
+
+def newest_outputs(session: Session, run_ids: list[int]) -> dict[int, dt.datetime]:
+    """Each run's newest log line's time, in one statement: a run's newest event is the last entry of its
+    (run, counter) key, found by MAX(counter) per run."""
+    if not run_ids:
+        return {}
+    newest = (
+        select(RunEvent.run_id, func.max(RunEvent.counter).label("counter"))
+        .where(RunEvent.run_id.in_(run_ids))
+        .group_by(RunEvent.run_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(RunEvent.run_id, RunEvent.created).join(
+            newest, (RunEvent.run_id == newest.c.run_id) & (RunEvent.counter == newest.c.counter)
+        )
+    )
+    return dict(rows.all())
 
 
 def _lock_text(holder: int, run: Run) -> str:
@@ -249,7 +275,7 @@ def _assess(run: Run, facts: _Facts) -> Attention | None:
             f"cancel requested {words(_seconds(now, run.cancel_requested_at))} ago and not done yet "
             "(force-cancel records it at once if its worker is gone)",
         )
-    elif (quiet := silence(facts.session, run, now)) is not None and quiet.noticed:
+    elif (quiet := silence(facts.session, run, now, facts.last_output(run.id))) is not None and quiet.noticed:
         found = (Kind.NO_OUTPUT, quiet.text())
     else:
         usual = facts.usual_seconds(run)
@@ -306,7 +332,8 @@ def _stuck(session: Session, now: dt.datetime | None) -> list[Attention]:
             select(Run.queue, func.count()).where(Run.state == RunState.RUNNING.value).group_by(Run.queue)
         ).all()
     )
-    facts = _Facts(session, now, held=held, running=running)
+    outputs = newest_outputs(session, [run.id for run in active if run.state == RunState.RUNNING])
+    facts = _Facts(session, now, held=held, running=running, outputs=outputs)
     found = [attention for run in active if (attention := _assess(run, facts)) is not None]
     found.sort(key=lambda attention: (_PRIORITY[attention.kind], attention.run["id"]))
     return found

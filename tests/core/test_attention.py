@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import event, update
 
 from playdeck import db
-from playdeck.models import Run, utcnow
+from playdeck.models import Run, RunEvent, utcnow
 from playdeck.runs import attention
 from playdeck.runs.attention import Kind, needs_attention, state_explanation
+from playdeck.runs.events import event_row, store_events
 from playdeck.runs.queries import get_run
 from playdeck.runs.requests import RunRequest, request_run
 from playdeck.runs.states import RunState
@@ -53,10 +54,14 @@ def set_times(run_id: int, **values: dt.datetime) -> None:
 
 
 def running_since(now: dt.datetime, seconds: float, environment: str = "staging", host: str = "web-3") -> int:
-    """A running run started ``seconds`` before ``now`` whose worker beat just now."""
+    """A running run started ``seconds`` before ``now`` whose worker beat just now, and which printed a line just
+    now (a run silent for long is listed for that: see the no-output tests)."""
     run_id = queue(environment)
     start(run_id, host)
     set_times(run_id, queued_at=ago(now, seconds + 1), started_at=ago(now, seconds), heartbeat_at=now)
+    with db.session_scope() as session:
+        store_events(session, run_id, [event_row(run_id, {"counter": 1, "event": "verbose", "stdout": "working"})])
+        session.execute(update(RunEvent).where(RunEvent.run_id == run_id).values(created=now))
     return run_id
 
 
@@ -289,7 +294,7 @@ def test_the_queries_do_not_grow_with_the_number_of_stuck_runs(embedded):
         event.remove(engine, "before_cursor_execute", count)
 
     assert len(found) == 14
-    # Active runs, deploy locks, running per queue, then one history query per project environment; the
-    # runs awaiting approval.
-    assert len(statements) == 3 + 2 + 1, statements
+    # Active runs, deploy locks, running per queue, the running runs' newest log lines, then one history
+    # query per project environment; the runs awaiting approval.
+    assert len(statements) == 4 + 2 + 1, statements
     assert attention.HISTORY_RUNS == 20
