@@ -21,7 +21,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Insert, bindparam, select, update
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from playdeck.commit_label import short_sha
@@ -101,22 +103,24 @@ def record(session: Session, run: Run, switched: Mapping[str, tuple[str, str | N
     which hosts it switched to what."""
     now = utcnow()
     for host, (version, commit) in switched.items():
-        session.merge(
-            HostDeployment(
-                environment_id=run.environment_id,
-                host=host,
-                version=version,
-                commit_sha=commit,
-                run_id=run.id,
-                updated_at=now,
-            )
-        )
+        current = {"version": version, "commit_sha": commit, "run_id": run.id, "updated_at": now}
+        session.execute(_upsert(session, {"environment_id": run.environment_id, "host": host, **current}, current))
         session.execute(
             update(RunHostSummary)
             .where(RunHostSummary.run_id == run.id, RunHostSummary.host == host)
             .values(deployed_version=version, deployed_commit=commit)
             .execution_options(synchronize_session=False)
         )
+
+
+def _upsert(session: Session, row: dict[str, object], changes: dict[str, object]) -> Insert:
+    """One statement that inserts the host's row or changes it: two runs of one environment ending together
+    (a project without deploy locks) both write the same host, and a read-then-insert lost that race
+    with a duplicate key that ended the second run in error."""
+    if session.get_bind().dialect.name == "sqlite":
+        statement = sqlite_insert(HostDeployment).values(**row)
+        return statement.on_conflict_do_update(index_elements=["environment_id", "host"], set_=changes)
+    return mysql_insert(HostDeployment).values(**row).on_duplicate_key_update(**changes)
 
 
 # Built once: SQLAlchemy memoizes a statement's cache key on the statement object.
