@@ -2,8 +2,9 @@
 
 Names: pipeline (issue 2: dispatch latency, overhead ratio), ingest, sse, scale, drain, footprint,
 retention (issue 7), git (issue 22), freeze and approvals (issue 24), logs (issue 23: log search over a 100k-event
-run), tabs (issue 23, needs Debian's chromium), schedules (issue 25), dns (issue 5, needs BIND). No name: every
-one but dns (``--dns`` adds it).
+run), watchers (issue 23: live log, 200 browsers' streams), dashboard (issue 23: 50 projects × 5 environments),
+tabs (issue 23, needs Debian's chromium), schedules (issue 25), dns (issue 5, needs BIND). No name: every one
+but dns (``--dns`` adds it).
 Needs MariaDB on 127.0.0.1:3306 and Redis on 127.0.0.1:6379 (as ``scripts/test`` starts them). Every
 row's note carries the load average it was measured at: numbers from a busy machine are not results.
 
@@ -15,6 +16,7 @@ the recorded event stream for ``ingest`` and the 200 MB repository of ``git`` (w
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import math
@@ -26,7 +28,8 @@ from bench import dns, pipeline
 from bench.harness import BENCH_DIR, Row, loadavg, machine_speed, print_table
 
 ISSUE_7 = ("ingest", "sse", "scale", "drain", "footprint", "retention")
-NAMES = ("pipeline", *ISSUE_7, "git", "freeze", "approvals", "logs", "tabs", "schedules", "dns")
+ISSUE_23 = ("logs", "watchers", "dashboard", "tabs")
+NAMES = ("pipeline", *ISSUE_7, "git", "freeze", "approvals", *ISSUE_23, "schedules", "dns")
 
 
 def main() -> int:
@@ -65,16 +68,18 @@ def main() -> int:
     return 0 if all(r.passed for r in rows) else 1
 
 
+# Rows whose module's run() takes no options: the module has the row's name (imported only when asked for).
+PLAIN = ("footprint", "tabs", "schedules", "retention", "freeze", "logs", "watchers", "dashboard", "ingest")
+
+
 def run_one(name: str, args: argparse.Namespace) -> list[Row]:
     # Imported here: each module pulls in what only it needs.
+    if name in PLAIN:
+        return importlib.import_module(f"bench.{name}").run()
     if name == "pipeline":
         return pipeline.run(runs=args.runs, pairs=args.pairs, modes=tuple(args.mode or ("production", "embedded")))
     if name == "dns":
         return dns.run()
-    if name == "ingest":
-        from bench import ingest
-
-        return ingest.run()
     if name == "sse":
         from bench import live
 
@@ -88,38 +93,14 @@ def run_one(name: str, args: argparse.Namespace) -> list[Row]:
         from bench import drain
 
         return drain.run(runs=args.drain_runs)
-    if name == "footprint":
-        from bench import footprint
-
-        return footprint.run()
     if name == "git":
         from bench import git
 
         return git.run(checkouts=args.git_checkouts, pairs=args.git_pairs)
-    if name == "tabs":
-        from bench import tabs
-
-        return tabs.run()
-    if name == "schedules":
-        from bench import schedules
-
-        return schedules.run()
     if name == "approvals":
         from bench import approvals
 
         return approvals.run(seconds=args.scale_seconds)
-    if name == "retention":
-        from bench import retention
-
-        return retention.run()
-    if name == "freeze":
-        from bench import freeze
-
-        return freeze.run()
-    if name == "logs":
-        from bench import logs
-
-        return logs.run()
     raise ValueError(name)
 
 

@@ -5,7 +5,7 @@ with 100,000 runs over 10 projects × 3 environments and 10,000,000 events — o
 others ~98 each — through LOAD DATA LOCAL INFILE. Rows are small (short stdout and event data): this
 measures the queries' plans over many rows, not the transfer of large texts.
 
-Then the real web server (``playdeck web``: gunicorn, 2 processes × 32 threads, one request executing
+Then the real web server (``playdeck web``: gunicorn, 2 processes × 256 threads, one request executing
 at a time in each) serves it, and 20 client processes, each sending its next request as soon as its
 last one was answered (closed loop),
 ask one endpoint for ``seconds``; the p95 of their latencies is reported per endpoint, with the p95 of

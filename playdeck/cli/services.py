@@ -20,7 +20,10 @@ from playdeck.cli.common import EXIT_RUN_FAILED, CommandFailed, database_errors,
 from playdeck.settings import Settings, get_settings
 
 WORKER_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-GUNICORN_THREADS = 32  # threads, not processes: every open SSE stream holds one for as long as it lasts
+# Threads, not processes: every open SSE stream holds one for as long as it lasts, and each browser holds
+# one stream (webui.live). With 32, 200 browsers left 71 streams unserved (bench/watchers.py). gthread
+# starts threads as connections need them, so an idle process does not pay for the count.
+GUNICORN_THREADS = 256
 GUNICORN_WORKERS = 2
 GUNICORN_GRACEFUL_SECONDS = 10  # SSE streams never end by themselves; clients reconnect after a restart
 # The user `playdeck up` creates on a fresh install, and the file its random password is left in.

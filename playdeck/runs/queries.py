@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Integer, Row, Select, and_, bindparam, func, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 from sqlalchemy.orm.util import AliasedClass
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -145,11 +145,29 @@ def awaiting_approval(session: Session, limit: int) -> list[Run]:
     )
 
 
+def _last_successful_deploys(session: Session, environment_ids: list[int]) -> dict[int, int]:
+    """``last_successful_deploy`` of every environment, in one statement: its ``LIMIT 1`` as a subquery per
+    environment. A query per environment cost a round trip each: 250 environments' dashboard took ~1 s on a
+    busy machine (bench/dashboard.py)."""
+    inner = aliased(Run)
+    deployed = (
+        select(inner.id)
+        .where(inner.environment_id == Environment.id, is_successful(inner), is_real_deploy(inner))
+        .order_by(inner.id.desc())
+        .limit(1)
+        .correlate(Environment)
+        .scalar_subquery()
+    )
+    rows = session.execute(select(Environment.id, deployed).where(Environment.id.in_(environment_ids)))
+    return {environment_id: run_id for environment_id, run_id in rows if run_id is not None}
+
+
 def latest_runs(session: Session, environment_ids: list[int]) -> tuple[dict[int, Run], dict[int, Run]]:
     """Per environment: its latest run, and its last successful real deploy (what is deployed there).
 
-    One grouped query over the (environment, state) index for the latest, one ``LIMIT 1`` per environment
-    for the deployed one, one to load those runs: the cost follows the number of environments, not runs.
+    One grouped query over the (environment, state) index for the latest, one with a ``LIMIT 1`` subquery
+    per environment for the deployed one, one to load those runs: the cost follows the number of
+    environments, not runs.
     """
     if not environment_ids:
         return {}, {}
@@ -161,11 +179,7 @@ def latest_runs(session: Session, environment_ids: list[int]) -> tuple[dict[int,
     )
     for environment_id, run_id in session.execute(grouped):
         latest_ids[environment_id] = max(latest_ids.get(environment_id, 0), run_id)
-    deployed_ids = {
-        environment_id: run_id
-        for environment_id in environment_ids
-        if (run_id := last_successful_deploy(session, environment_id)) is not None
-    }
+    deployed_ids = _last_successful_deploys(session, environment_ids)
     wanted = set(latest_ids.values()) | set(deployed_ids.values())
     loaded = {
         run.id: run
