@@ -27,6 +27,7 @@ from playdeck.dns import models as _dns_models  # noqa: F401
 # Re-exported: the data model's base, column types and clock, as every module has imported them from here.
 from playdeck.model_base import NEVER_REUSE_IDS, Base, BigId, LongText, Timestamp, utcnow
 from playdeck.notifications import models as _notification_models  # noqa: F401
+from playdeck.pipelines import models as _pipeline_models  # noqa: F401
 from playdeck.schedules import models as _schedule_models  # noqa: F401
 
 
@@ -156,6 +157,8 @@ class Run(Base):
         Index("ix_runs_promoted_from_id", "promoted_from_id"),
         # The expiry pass and /attention read the runs awaiting approval by their deadline (migration 0027).
         Index("ix_runs_state_approval_expires_at", "state", "approval_expires_at"),
+        # A pipeline run's page lists its steps' runs (migration 0028).
+        Index("ix_runs_pipeline_run_id", "pipeline_run_id"),
         NEVER_REUSE_IDS,
     )
 
@@ -234,6 +237,12 @@ class Run(Base):
     approvals_given: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     approval_expires_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     approved_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    # A step of a pipeline run (playdeck.pipelines): the pipeline run and the step's name; no foreign key, as
+    # for rollback_of_id. None for a run asked for on its own.
+    pipeline_run_id: Mapped[int | None] = mapped_column(BigId)
+    pipeline_step: Mapped[str | None] = mapped_column(String(64))
+    # Another playbook of the project's source than its own (a pipeline's smoke test step); None: the project's.
+    playbook: Mapped[str | None] = mapped_column(String(255))
 
     project: Mapped[Project] = relationship()
     environment: Mapped[Environment] = relationship()

@@ -203,6 +203,9 @@ class Settings:
     # schedule's missed policy decides.
     schedule_interval_seconds: float = 0.5
     schedule_missed_after_seconds: float = 120.0
+    # Pipelines (playdeck.pipelines.engine): the reaper looks for steps whose run has ended every
+    # pipeline_interval_seconds (one indexed query when nothing ended), so the next step starts at most that late.
+    pipeline_interval_seconds: float = 1.0
 
     @property
     def runs_dir(self) -> Path:
@@ -279,8 +282,16 @@ def load_settings() -> Settings:
         ),
         **_source_settings(),
         **_notification_settings(f"http://{web_host}:{web_port}"),
+        **_automation_settings(),
+    )
+
+
+def _automation_settings() -> dict[str, Any]:
+    """What starts runs by itself: schedules and pipelines."""
+    return dict(
         schedule_interval_seconds=_float("SCHEDULE_INTERVAL_SECONDS", 0.5),
         schedule_missed_after_seconds=_float("SCHEDULE_MISSED_AFTER_SECONDS", 120.0),
+        pipeline_interval_seconds=_float("PIPELINE_INTERVAL_SECONDS", 1.0),
     )
 
 

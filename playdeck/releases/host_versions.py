@@ -78,7 +78,8 @@ def switched_hosts(
 ) -> dict[str, tuple[str, str | None]]:
     """Host -> (version, commit) this run left on it (the rules in the module's docstring). ``recap``:
     host -> its recap columns (``failed``, ``unreachable``, ``rescued``)."""
-    if run.kind != RunKind.DEPLOY.value or run.check_mode:
+    # Another playbook than the project's own (a pipeline's smoke test) deploys no version.
+    if run.kind != RunKind.DEPLOY.value or run.check_mode or run.playbook:
         return {}
     if reports:
         return {host: _reported(run, report) for host, report in reports.items()}

@@ -1,0 +1,188 @@
+"""Pipeline runs on MariaDB, their step runs queued and ended as a worker would: the next step along the success
+or failure edge, the commit of the start on every step, cancel, resume, approval steps, and two advancers racing
+for one step's end."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from playdeck import db
+from playdeck.errors import Conflict, ValidationError
+from playdeck.models import Run
+from playdeck.pipelines import engine
+from playdeck.pipelines.models import PipelineStepRun
+from playdeck.runs.states import RunState
+from playdeck.settings import get_settings
+from tests.conftest import configure
+from tests.pipelines.helpers import add_pipeline, end_run, start, state, steps
+
+OK, FAILED = RunState.SUCCESSFUL, RunState.FAILED
+
+
+@pytest.fixture
+def sample(monkeypatch, tmp_path, mariadb_url):
+    configure(monkeypatch, data_dir=str(tmp_path / "data"), database_url=mariadb_url)
+
+
+def advance() -> list[int]:
+    return engine.advance_due(get_settings())
+
+
+def run_row(run_id: int) -> Run:
+    with db.session_scope() as session:
+        run = session.get(Run, run_id)
+        session.expunge(run)
+        return run
+
+
+def test_a_pipeline_goes_step_by_step_and_stops_at_a_failed_smoke_test(sample):
+    pipeline_run = start(add_pipeline(), version="2.0.0")
+    first = steps(pipeline_run)
+    assert [state for state, _ in first.values()] == ["running", "pending", "pending"]
+    staging_run = run_row(first["staging"][1])
+    assert (staging_run.pipeline_run_id, staging_run.pipeline_step, staging_run.version) == (
+        pipeline_run,
+        "staging",
+        "2.0.0",
+    )
+    assert advance() == []  # its run has not ended: nothing to do
+    end_run(staging_run.id, OK)
+    assert len(advance()) == 1
+    smoke_run = run_row(steps(pipeline_run)["smoke"][1])
+    # The smoke playbook, against staging, of the same version.
+    assert (smoke_run.playbook, smoke_run.version) == ("sampleapp/smoke.yml", "2.0.0")
+    assert smoke_run.environment_id == staging_run.environment_id
+    end_run(smoke_run.id, FAILED)
+    advance()
+    assert state(pipeline_run) == "failed"
+    assert [state for state, _ in steps(pipeline_run).values()] == ["succeeded", "failed", "skipped"]
+    assert advance() == []
+
+
+def test_resume_runs_the_failed_step_again_keeps_the_steps_done_and_finishes(sample):
+    pipeline_run = start(add_pipeline(), version="2.0.0")
+    end_run(steps(pipeline_run)["staging"][1], OK)
+    advance()
+    failed_smoke = steps(pipeline_run)["smoke"][1]
+    end_run(failed_smoke, FAILED)
+    advance()
+    with db.session_scope() as session, pytest.raises(ValidationError) as refused:
+        engine.resume(session, pipeline_run, "staging", "admin")
+    assert refused.value.field == "from"
+    with db.session_scope() as session:
+        engine.resume(session, pipeline_run, None, "admin")
+    resumed = steps(pipeline_run)
+    assert resumed["staging"][0] == "succeeded" and resumed["smoke"][0] == "running"
+    assert resumed["smoke"][1] != failed_smoke
+    with db.session_scope() as session, pytest.raises(Conflict, match="only a failed pipeline run is resumed"):
+        engine.resume(session, pipeline_run, None, "admin")
+    end_run(resumed["smoke"][1], OK)
+    advance()
+    end_run(steps(pipeline_run)["production"][1], OK)
+    advance()
+    assert state(pipeline_run) == "succeeded"
+    assert run_row(steps(pipeline_run)["production"][1]).version == "2.0.0"
+
+
+def test_a_failure_edge_leads_on_and_the_pipeline_still_ends_failed(sample):
+    pipeline = add_pipeline(steps=[
+        {"name": "deploy", "kind": "deploy", "environment": "staging", "on_success": None, "on_failure": "undo"},
+        {"name": "undo", "kind": "playbook", "environment": "staging", "playbook": "sampleapp/rollback.yml"},
+    ])  # fmt: skip
+    pipeline_run = start(pipeline)
+    end_run(steps(pipeline_run)["deploy"][1], FAILED)
+    advance()
+    assert steps(pipeline_run)["undo"][0] == "running"
+    end_run(steps(pipeline_run)["undo"][1], OK)
+    advance()
+    assert state(pipeline_run) == "failed"
+
+
+def test_cancel_cancels_the_running_steps_run_and_skips_the_rest(sample):
+    pipeline_run = start(add_pipeline())
+    staging_run = steps(pipeline_run)["staging"][1]
+    with db.session_scope() as session:
+        engine.cancel(session, pipeline_run, "admin")
+    assert state(pipeline_run) == "canceled"
+    assert [state for state, _ in steps(pipeline_run).values()] == ["canceled", "skipped", "skipped"]
+    assert run_row(staging_run).state == "canceled"
+    assert advance() == []
+    with db.session_scope() as session, pytest.raises(Conflict):
+        engine.cancel(session, pipeline_run, "admin")
+
+
+def test_an_approval_step_waits_for_a_decision(sample):
+    pipeline = add_pipeline(steps=[
+        {"name": "staging", "kind": "deploy", "environment": "staging"},
+        {"name": "go", "kind": "approval"},
+        {"name": "production", "kind": "promote", "environment": "production", "from": "staging"},
+    ])  # fmt: skip
+    pipeline_run = start(pipeline, version="3.1.0")
+    staging_run = steps(pipeline_run)["staging"][1]
+    end_run(staging_run, OK)
+    advance()
+    assert steps(pipeline_run)["go"] == ("awaiting_approval", None)
+    with db.session_scope() as session:
+        engine.decide(session, pipeline_run, "go", "boss", approve=True)
+    with db.session_scope() as session, pytest.raises(Conflict):
+        engine.decide(session, pipeline_run, "go", "boss", approve=True)
+    promoted = run_row(steps(pipeline_run)["production"][1])
+    assert (promoted.promoted_from_id, promoted.version) == (staging_run, "3.1.0")
+
+
+def test_a_refused_step_fails_the_pipeline_with_the_reason(sample):
+    pipeline = add_pipeline(steps=[
+        {"name": "staging", "kind": "deploy", "environment": "staging"},
+        {"name": "production", "kind": "promote", "environment": "production", "from": "staging"},
+    ])  # fmt: skip
+    pipeline_run = start(pipeline, version="1.0.0")
+    with db.session_scope() as session:
+        # A check-mode deploy cannot be promoted: the promote step is refused when it comes.
+        session.get(Run, steps(pipeline_run)["staging"][1]).check_mode = True
+    end_run(steps(pipeline_run)["staging"][1], OK)
+    advance()
+    assert state(pipeline_run) == "failed"
+    with db.session_scope() as session:
+        reason = session.scalar(select(PipelineStepRun.reason).where(PipelineStepRun.step == "production"))
+    assert "check-mode" in reason
+
+
+def test_two_advancers_racing_for_one_steps_end_start_the_next_step_once(sample, monkeypatch):
+    pipeline_run = start(add_pipeline(), version="2.0.0")
+    with db.session_scope() as session:
+        staging_step = session.scalar(select(PipelineStepRun.id).where(PipelineStepRun.step == "staging"))
+    end_run(steps(pipeline_run)["staging"][1], OK)
+    both_read = threading.Barrier(2, timeout=30)
+    transition = engine._step_transition
+    waited = threading.local()
+
+    def read_then_wait(*args, **kwargs):
+        if not getattr(waited, "done", False):
+            waited.done = True
+            both_read.wait()  # both have read the ended run before either changes the step
+        return transition(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_step_transition", read_then_wait)
+    results: list[bool] = []
+
+    def advancer() -> None:
+        with db.session_scope() as session:
+            results.append(engine.advance(session, staging_step))
+
+    threads = [threading.Thread(target=advancer) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(results) == [False, True]
+    with db.session_scope() as session:
+        smoke_runs = session.scalar(
+            select(func.count())
+            .select_from(Run)
+            .where(Run.pipeline_run_id == pipeline_run, Run.pipeline_step == "smoke")
+        )
+    assert smoke_runs == 1
+    assert steps(pipeline_run)["smoke"][0] == "running"
