@@ -122,6 +122,10 @@ def run_json(run: Run, with_summaries: bool = True) -> dict[str, Any]:
         "approvals_given": run.approvals_given,
         "approval_expires_at": iso(run.approval_expires_at),
         "approved_at": iso(run.approved_at),
+        # A pipeline's step (playdeck.pipelines), and the playbook it ran instead of the project's (None).
+        "pipeline_run_id": run.pipeline_run_id,
+        "pipeline_step": run.pipeline_step,
+        "playbook": run.playbook,
     }
     if with_summaries:
         data["host_summaries"] = [{name: getattr(s, name) for name in HOST_SUMMARY_FIELDS} for s in run.host_summaries]
@@ -183,6 +187,9 @@ def run_brief_sql() -> ColumnElement[str]:
             "approvals_given": Run.approvals_given,
             "approval_expires_at": iso_timestamp(Run.approval_expires_at),
             "approved_at": iso_timestamp(Run.approved_at),
+            "pipeline_run_id": Run.pipeline_run_id,
+            "pipeline_step": Run.pipeline_step,
+            "playbook": Run.playbook,
         }
     )
 

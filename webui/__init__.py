@@ -32,6 +32,9 @@ from webui import (
     notifications_api,
     openapi,
     pages,
+    pipeline_pages,
+    pipeline_runs_api,
+    pipelines_api,
     project_admin_pages,
     projects_api,
     releases_api,
@@ -93,6 +96,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(releases_api.bp)
     app.register_blueprint(launch_form_api.bp)
     app.register_blueprint(schedules_api.bp)
+    app.register_blueprint(pipelines_api.bp)
+    app.register_blueprint(pipeline_runs_api.bp)
+    app.register_blueprint(pipeline_pages.bp)
     app.register_blueprint(schedule_pages.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(webhooks_api.bp)

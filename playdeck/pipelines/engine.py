@@ -26,14 +26,15 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from playdeck import audit, duties
+from playdeck import audit, duties, projects
 from playdeck.db import session_scope
 from playdeck.errors import Conflict, Forbidden, NotFound, ValidationError
 from playdeck.models import Project, Run, utcnow
 from playdeck.pipelines.models import Pipeline, PipelineRun, PipelineStepRun
 from playdeck.release_control.promotion import promotion_request
+from playdeck.runs import source_refs
 from playdeck.runs.dispatch import dispatch_after_commit
-from playdeck.runs.requests import request_run
+from playdeck.runs.requests import VERSION_RE, request_run
 from playdeck.runs.run_request import RunRequest
 from playdeck.runs.states import (
     STEP_ACTIVE,
@@ -63,6 +64,19 @@ class Source:
     commit_sha: str | None = None
     commit_subject: str = ""
     version: str = ""
+
+
+def resolve_source(project: str, ref: object, version: object) -> Source:
+    """Before the caller's transaction: ``ref`` (a git project's; "" its branch) resolved to its commit, which
+    may fetch the project's mirror; ``version`` checked as a run's is. Every step then uses this."""
+    if not isinstance(version, str) or (version and not VERSION_RE.fullmatch(version)):
+        raise ValidationError(
+            "version", "must be 1-128 characters of letters, digits and . _ + - (a letter or digit first)"
+        )
+    if not isinstance(ref, str):
+        raise ValidationError("ref", "must be a branch, tag or commit name")
+    resolved = source_refs.resolved(RunRequest(project=project, environment="", ref=ref, version=version))
+    return Source(resolved.ref, resolved.commit_sha, resolved.commit_subject, version)
 
 
 def _step_transition(
@@ -115,6 +129,9 @@ def _definition(pipeline_run: PipelineRun, step: str) -> dict[str, Any]:
 def start(session: Session, pipeline: Pipeline, source: Source, requested_by: str) -> PipelineRun:
     """A new run of ``pipeline`` at ``source`` (resolved by the caller before this transaction); its first step
     is requested now, its message sent after the caller's commit. The caller checked who may start it."""
+    project = session.get_one(Project, pipeline.project_id)
+    projects.require_deployable(project)
+    source_refs.check(RunRequest(project.name, "", ref=source.ref, commit_sha=source.commit_sha), project)
     now = utcnow()
     pipeline_run = PipelineRun(
         pipeline_id=pipeline.id, project_id=pipeline.project_id, state=PipelineState.RUNNING.value,
