@@ -23,10 +23,10 @@ import logging
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from playdeck import audit, duties, projects
+from playdeck import audit, duties, projects, webhooks
 from playdeck.db import session_scope
 from playdeck.errors import Conflict, Forbidden, NotFound, ValidationError
 from playdeck.models import Project, Run, utcnow
@@ -46,6 +46,7 @@ from playdeck.runs.states import (
     step_sources_of,
 )
 from playdeck.runs.transitions import request_cancel
+from playdeck.schedules.service import owner_refusal
 from playdeck.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,13 @@ def _pipeline_transition(session: Session, pipeline_run_id: int, target: Pipelin
     return result.rowcount == 1
 
 
+def lock(session: Session, pipeline_run_id: int) -> str | None:
+    """The pipeline run's state, its row locked until the caller's commit (MariaDB; SQLite locks the database):
+    whatever changes a pipeline run's steps (an advance, a cancel, a decision) takes this lock first, so they
+    happen one after the other and each sees what the one before committed."""
+    return session.scalar(select(PipelineRun.state).where(PipelineRun.id == pipeline_run_id).with_for_update())
+
+
 def get_pipeline_run(session: Session, pipeline_run_id: int) -> PipelineRun:
     found = session.get(PipelineRun, pipeline_run_id)
     if found is None:
@@ -157,18 +165,24 @@ def start(session: Session, pipeline: Pipeline, source: Source, requested_by: st
 
 
 def _request(session: Session, pipeline_run: PipelineRun, step: dict[str, Any]) -> RunRequest:
+    """The step's run request, as the pipeline run's starter with their permissions now (as a schedule's runs
+    are its owner's): one who may no longer deploy there, or was deactivated, fails the step (Forbidden)."""
+    project = session.get_one(Project, pipeline_run.project_id)
+    refusal = owner_refusal(
+        session, pipeline_run.requested_by, project, projects.get_environment(project, step["environment"])
+    )
+    if refusal:
+        raise Forbidden(refusal.replace("its owner", "its starter", 1))
     link = {"pipeline_run_id": pipeline_run.id, "pipeline_step": step["name"]}
     if step["kind"] == "promote":
         source_run = _step_row(session, pipeline_run.id, step["from"]).run_id
         if source_run is None:
             raise Conflict(f"step '{step['from']}' has no run to promote")
-        # Who may deploy there was checked when the pipeline run was started (or resumed).
         promoted = promotion_request(session, source_run, step["environment"],
                                      requested_by=pipeline_run.requested_by, may_deploy=lambda *_: None)  # fmt: skip
         return dataclasses.replace(promoted, **link)
-    project = session.get(Project, pipeline_run.project_id)
     return RunRequest(
-        project=project.name if project else "", environment=step["environment"],
+        project=project.name, environment=step["environment"],
         version=pipeline_run.version, ref=pipeline_run.ref, commit_sha=pipeline_run.commit_sha,
         commit_subject=pipeline_run.commit_subject, requested_by=pipeline_run.requested_by,
         playbook=step.get("playbook"), **link,
@@ -224,6 +238,15 @@ def _follow(session: Session, pipeline_run: PipelineRun, step: dict[str, Any], o
     reason = f"step '{failed}' {_step_row(session, pipeline_run.id, failed).state}" if failed else ""
     if _pipeline_transition(session, pipeline_run.id, target, finished_at=utcnow(), reason=reason):
         _skip_pending(session, pipeline_run.id)
+        _notify(session, pipeline_run.id, target)
+
+
+def _notify(session: Session, pipeline_run_id: int, state: PipelineState) -> None:
+    """The pipeline run's end, through the webhook outbox in this transaction: about its latest step run (a
+    webhook's payload is a run's); none when no step got as far as a run."""
+    last_run = session.scalar(select(func.max(Run.id)).where(Run.pipeline_run_id == pipeline_run_id))
+    if last_run is not None:
+        webhooks.enqueue_event(session, last_run, f"pipeline_{state.value}")
 
 
 def _skip_pending(session: Session, pipeline_run_id: int) -> None:
@@ -245,6 +268,7 @@ def advance(session: Session, step_id: int) -> bool:
     ).one_or_none()
     if row is None or row.state not in {state.value for state in TERMINAL_STATES}:
         return False
+    pipeline_state = lock(session, row.pipeline_run_id)
     outcome = OUTCOME_OF_RUN.get(row.state, StepState.FAILED)
     reason = "" if outcome == StepState.SUCCEEDED else f"run {row.run_id} {row.state}: {row.reason}".rstrip(": ")
     won = _step_transition(
@@ -253,8 +277,8 @@ def advance(session: Session, step_id: int) -> bool:
     )  # fmt: skip
     if not won:
         return False
-    pipeline_run = get_pipeline_run(session, row.pipeline_run_id)
-    if pipeline_run.state == PipelineState.RUNNING:
+    if pipeline_state == PipelineState.RUNNING:
+        pipeline_run = get_pipeline_run(session, row.pipeline_run_id)
         _follow(session, pipeline_run, _definition(pipeline_run, row.step), outcome)
     return True
 
@@ -289,16 +313,19 @@ PIPELINES = duties.register("pipelines", advance_due, every=lambda settings: set
 def cancel(session: Session, pipeline_run_id: int, by: str) -> PipelineRun:
     """The pipeline run ends canceled: its running step's run is canceled, the steps not reached are skipped.
     Conflict for one that already ended."""
+    lock(session, pipeline_run_id)
     pipeline_run = get_pipeline_run(session, pipeline_run_id)
     now = utcnow()
     if not _pipeline_transition(session, pipeline_run_id, PipelineState.CANCELED, finished_at=now,
                                 reason=f"canceled by {by}"):  # fmt: skip
         raise Conflict(f"pipeline run {pipeline_run_id} already ended: it is {pipeline_run.state}")
     active = session.execute(
-        select(PipelineStepRun.id, PipelineStepRun.run_id).where(
+        select(PipelineStepRun.id, PipelineStepRun.run_id)
+        .where(
             PipelineStepRun.pipeline_run_id == pipeline_run_id,
             PipelineStepRun.state.in_([state.value for state in STEP_ACTIVE]),
         )
+        .with_for_update()
     ).all()
     for step_id, run_id in active:
         if _step_transition(session, step_id, StepState.CANCELED, STEP_ACTIVE, finished_at=now,
@@ -308,6 +335,7 @@ def cancel(session: Session, pipeline_run_id: int, by: str) -> PipelineRun:
             except Conflict:
                 pass  # its run ended meanwhile
     _skip_pending(session, pipeline_run_id)
+    _notify(session, pipeline_run_id, PipelineState.CANCELED)
     audit.record(session, "pipeline.cancel", "pipeline_run", pipeline_run_id, {}, actor=by)
     session.refresh(pipeline_run)
     return pipeline_run
@@ -337,6 +365,7 @@ def resume(session: Session, pipeline_run_id: int, from_step: str | None, by: st
 def decide(session: Session, pipeline_run_id: int, step: str, by: str, approve: bool) -> PipelineRun:
     """A release manager's decision on an approval step: approved goes on along its success edge, rejected
     along its failure edge. Conflict when the step does not await a decision (any more)."""
+    lock(session, pipeline_run_id)
     pipeline_run = get_pipeline_run(session, pipeline_run_id)
     row = _step_row(session, pipeline_run_id, step)
     outcome = StepState.SUCCEEDED if approve else StepState.FAILED

@@ -4,20 +4,22 @@ for one step's end."""
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
 from sqlalchemy import func, select
 
-from playdeck import db
+from playdeck import db, webhooks
+from playdeck.auth import users
 from playdeck.errors import Conflict, ValidationError
-from playdeck.models import Run
+from playdeck.models import Run, WebhookDelivery
 from playdeck.pipelines import engine
 from playdeck.pipelines.models import PipelineStepRun
 from playdeck.runs.states import RunState
 from playdeck.settings import get_settings
-from tests.conftest import configure
-from tests.pipelines.helpers import add_pipeline, end_run, start, state, steps
+from tests.conftest import configure, make_user
+from tests.pipelines.helpers import RELEASE_STEPS, add_pipeline, end_run, start, state, steps
 
 OK, FAILED = RunState.SUCCESSFUL, RunState.FAILED
 
@@ -156,16 +158,13 @@ def test_two_advancers_racing_for_one_steps_end_start_the_next_step_once(sample,
         staging_step = session.scalar(select(PipelineStepRun.id).where(PipelineStepRun.step == "staging"))
     end_run(steps(pipeline_run)["staging"][1], OK)
     both_read = threading.Barrier(2, timeout=30)
-    transition = engine._step_transition
-    waited = threading.local()
+    lock = engine.lock
 
     def read_then_wait(*args, **kwargs):
-        if not getattr(waited, "done", False):
-            waited.done = True
-            both_read.wait()  # both have read the ended run before either changes the step
-        return transition(*args, **kwargs)
+        both_read.wait()  # both have read the ended run before either takes the pipeline run's lock
+        return lock(*args, **kwargs)
 
-    monkeypatch.setattr(engine, "_step_transition", read_then_wait)
+    monkeypatch.setattr(engine, "lock", read_then_wait)
     results: list[bool] = []
 
     def advancer() -> None:
@@ -186,3 +185,68 @@ def test_two_advancers_racing_for_one_steps_end_start_the_next_step_once(sample,
         )
     assert smoke_runs == 1
     assert steps(pipeline_run)["smoke"][0] == "running"
+
+
+def test_a_pipeline_runs_end_goes_through_the_webhook_outbox(sample):
+    with db.session_scope() as session:
+        webhooks.create_webhook(session, "sampleapp", "https://hooks.example.com/playdeck", events=["pipeline_failed"])
+    pipeline_run = start(add_pipeline(), version="2.0.0")
+    end_run(steps(pipeline_run)["staging"][1], OK)
+    advance()
+    smoke_run = steps(pipeline_run)["smoke"][1]
+    end_run(smoke_run, FAILED)
+    advance()
+    with db.session_scope() as session:
+        [delivery] = session.scalars(select(WebhookDelivery)).all()
+        assert (delivery.event, delivery.run_id) == ("pipeline_failed", smoke_run)
+        payload = json.loads(delivery.payload)
+    assert (payload["run"]["pipeline_run_id"], payload["run"]["pipeline_step"]) == (pipeline_run, "smoke")
+
+
+def test_each_step_runs_with_its_starters_permissions_of_that_moment(sample):
+    make_user("dev", "developer", projects=("sampleapp",))
+    pipeline_run = start(add_pipeline(steps=RELEASE_STEPS[:2]), by="dev", version="2.0.0")
+    with db.session_scope() as session:
+        users.set_role(session, users.get_user(session, "dev"), "viewer")
+    end_run(steps(pipeline_run)["staging"][1], OK)
+    advance()
+    assert state(pipeline_run) == "failed"
+    with db.session_scope() as session:
+        reason = session.scalar(select(PipelineStepRun.reason).where(PipelineStepRun.step == "smoke"))
+    assert reason.startswith("its run was refused: its starter may no longer deploy to sampleapp/staging")
+
+
+def test_a_cancel_racing_the_advance_of_a_step_leaves_no_step_running(sample, monkeypatch):
+    pipeline_run = start(add_pipeline(), version="2.0.0")
+    with db.session_scope() as session:
+        staging_step = session.scalar(select(PipelineStepRun.id).where(PipelineStepRun.step == "staging"))
+    end_run(steps(pipeline_run)["staging"][1], OK)
+    both_ready = threading.Barrier(2, timeout=30)
+    lock = engine.lock
+
+    def wait_then_lock(*args, **kwargs):
+        both_ready.wait()
+        return lock(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "lock", wait_then_lock)
+
+    def advancer() -> None:
+        with db.session_scope() as session:
+            engine.advance(session, staging_step)
+
+    def canceler() -> None:
+        with db.session_scope() as session:
+            engine.cancel(session, pipeline_run, "admin")
+
+    threads = [threading.Thread(target=advancer), threading.Thread(target=canceler)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert state(pipeline_run) == "canceled"
+    assert not {"running", "pending"} & {state for state, _ in steps(pipeline_run).values()}
+    with db.session_scope() as session:
+        active = session.scalars(
+            select(Run.id).where(Run.pipeline_run_id == pipeline_run, Run.state.in_(["queued", "running"]))
+        ).all()
+    assert active == []

@@ -39,3 +39,4 @@ def test_the_strip_shows_each_step_and_the_step_runs_page_links_back(client):
     listing = client.get("/projects/sampleapp/pipelines").get_data(as_text=True)
     assert f'href="/pipeline-runs/{started["id"]}"' in listing and "staging <span" in listing
     assert client.get("/pipeline-runs/999999").status_code == 404
+    assert 'href="/projects/sampleapp/pipelines"' in client.get("/projects/sampleapp").get_data(as_text=True)

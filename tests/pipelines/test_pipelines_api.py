@@ -10,6 +10,7 @@ from playdeck.runs.states import RunState
 from playdeck.settings import get_settings
 from tests.conftest import as_user, web_client
 from tests.pipelines.helpers import RELEASE_STEPS, end_run
+from tests.webui.test_metrics import scrape
 
 PIPELINE = {"project": "sampleapp", "name": "release", "steps": RELEASE_STEPS}
 
@@ -104,3 +105,14 @@ def test_a_developer_may_not_start_a_pipeline_that_reaches_a_protected_environme
         ).status_code
         == 403
     )
+
+
+def test_metrics_count_pipeline_runs_by_state(client):
+    assert client.post("/api/v1/pipelines", json=PIPELINE).status_code == 201
+    start = {"project": "sampleapp", "pipeline": "release", "version": "1.0.0"}
+    first = client.post("/api/v1/pipeline-runs", json=start).json["id"]
+    client.post("/api/v1/pipeline-runs", json=start)
+    client.post(f"/api/v1/pipeline-runs/{first}/cancel")
+    metrics = scrape(client)["playdeck_pipeline_runs"]
+    labels = (("pipeline", "release"), ("project", "sampleapp"))
+    assert metrics == {(*labels, ("state", "canceled")): 1, (*labels, ("state", "running")): 1}
