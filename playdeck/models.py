@@ -75,6 +75,8 @@ class Project(Base):
     git_known_hosts: Mapped[str] = mapped_column(Text, default="", server_default="")
     # Deploy on push (the git hook): branch -> environment, a JSON object; None or {} deploys nothing.
     branch_environments_json: Mapped[str | None] = mapped_column(Text)
+    # Start a pipeline on push (the git hook): branch -> pipeline name, a JSON object; None or {}: none.
+    branch_pipelines_json: Mapped[str | None] = mapped_column(Text)
     # The label the vault password is given to ansible (--vault-id LABEL@file); "" for the default id.
     vault_id: Mapped[str] = mapped_column(String(100), default="", server_default="")
     # Archived: kept with its runs, hidden from lists, never deployed again.
@@ -87,6 +89,10 @@ class Project(Base):
     @property
     def branch_environments(self) -> dict[str, str]:
         return json.loads(self.branch_environments_json or "{}")
+
+    @property
+    def branch_pipelines(self) -> dict[str, str]:
+        return json.loads(self.branch_pipelines_json or "{}")
 
     @property
     def is_git(self) -> bool:

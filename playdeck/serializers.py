@@ -40,6 +40,7 @@ def project_json(project: Project) -> dict[str, Any]:
         "git_submodules": project.git_submodules,
         "git_known_hosts_entries": len((project.git_known_hosts or "").splitlines()),
         "branch_environments": project.branch_environments,
+        "branch_pipelines": project.branch_pipelines,
         "vault_id": project.vault_id,
         "archived_at": iso(project.archived_at),
         "playbook": project.playbook,

@@ -64,13 +64,20 @@ def test_a_pipeline_goes_step_by_step_and_stops_at_a_failed_smoke_test(sample):
     assert advance() == []
 
 
-def test_resume_runs_the_failed_step_again_keeps_the_steps_done_and_finishes(sample):
+def failed_at_smoke() -> tuple[int, int]:
+    """A pipeline run of RELEASE_STEPS (version 2.0.0) whose staging step succeeded and whose smoke test failed;
+    (pipeline run, failed smoke run)."""
     pipeline_run = start(add_pipeline(), version="2.0.0")
     end_run(steps(pipeline_run)["staging"][1], OK)
     advance()
-    failed_smoke = steps(pipeline_run)["smoke"][1]
-    end_run(failed_smoke, FAILED)
+    smoke_run = steps(pipeline_run)["smoke"][1]
+    end_run(smoke_run, FAILED)
     advance()
+    return pipeline_run, smoke_run
+
+
+def test_resume_runs_the_failed_step_again_keeps_the_steps_done_and_finishes(sample):
+    pipeline_run, failed_smoke = failed_at_smoke()
     with db.session_scope() as session, pytest.raises(ValidationError) as refused:
         engine.resume(session, pipeline_run, "staging", "admin")
     assert refused.value.field == "from"
@@ -152,30 +159,43 @@ def test_a_refused_step_fails_the_pipeline_with_the_reason(sample):
     assert "check-mode" in reason
 
 
-def test_two_advancers_racing_for_one_steps_end_start_the_next_step_once(sample, monkeypatch):
-    pipeline_run = start(add_pipeline(), version="2.0.0")
+def staging_ended(pipeline_run: int) -> int:
+    """The staging step's id, once its run ended successfully."""
     with db.session_scope() as session:
         staging_step = session.scalar(select(PipelineStepRun.id).where(PipelineStepRun.step == "staging"))
     end_run(steps(pipeline_run)["staging"][1], OK)
-    both_read = threading.Barrier(2, timeout=30)
+    return staging_step
+
+
+def race_for_the_lock(monkeypatch, *bodies) -> None:
+    """Each of ``bodies`` on a thread of its own, each in its own transaction: all have read what they read
+    before any takes the pipeline run's lock."""
+    ready = threading.Barrier(len(bodies), timeout=30)
     lock = engine.lock
 
-    def read_then_wait(*args, **kwargs):
-        both_read.wait()  # both have read the ended run before either takes the pipeline run's lock
+    def wait_then_lock(*args, **kwargs):
+        ready.wait()
         return lock(*args, **kwargs)
 
-    monkeypatch.setattr(engine, "lock", read_then_wait)
-    results: list[bool] = []
+    monkeypatch.setattr(engine, "lock", wait_then_lock)
 
-    def advancer() -> None:
+    def in_transaction(body) -> None:
         with db.session_scope() as session:
-            results.append(engine.advance(session, staging_step))
+            body(session)
 
-    threads = [threading.Thread(target=advancer) for _ in range(2)]
+    threads = [threading.Thread(target=in_transaction, args=(body,)) for body in bodies]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(60)
+
+
+def test_two_advancers_racing_for_one_steps_end_start_the_next_step_once(sample, monkeypatch):
+    pipeline_run = start(add_pipeline(), version="2.0.0")
+    staging_step = staging_ended(pipeline_run)
+    results: list[bool] = []
+    advancer = lambda session: results.append(engine.advance(session, staging_step))  # noqa: E731
+    race_for_the_lock(monkeypatch, advancer, advancer)
     assert sorted(results) == [False, True]
     with db.session_scope() as session:
         smoke_runs = session.scalar(
@@ -190,12 +210,7 @@ def test_two_advancers_racing_for_one_steps_end_start_the_next_step_once(sample,
 def test_a_pipeline_runs_end_goes_through_the_webhook_outbox(sample):
     with db.session_scope() as session:
         webhooks.create_webhook(session, "sampleapp", "https://hooks.example.com/playdeck", events=["pipeline_failed"])
-    pipeline_run = start(add_pipeline(), version="2.0.0")
-    end_run(steps(pipeline_run)["staging"][1], OK)
-    advance()
-    smoke_run = steps(pipeline_run)["smoke"][1]
-    end_run(smoke_run, FAILED)
-    advance()
+    pipeline_run, smoke_run = failed_at_smoke()
     with db.session_scope() as session:
         [delivery] = session.scalars(select(WebhookDelivery)).all()
         assert (delivery.event, delivery.run_id) == ("pipeline_failed", smoke_run)
@@ -218,31 +233,12 @@ def test_each_step_runs_with_its_starters_permissions_of_that_moment(sample):
 
 def test_a_cancel_racing_the_advance_of_a_step_leaves_no_step_running(sample, monkeypatch):
     pipeline_run = start(add_pipeline(), version="2.0.0")
-    with db.session_scope() as session:
-        staging_step = session.scalar(select(PipelineStepRun.id).where(PipelineStepRun.step == "staging"))
-    end_run(steps(pipeline_run)["staging"][1], OK)
-    both_ready = threading.Barrier(2, timeout=30)
-    lock = engine.lock
-
-    def wait_then_lock(*args, **kwargs):
-        both_ready.wait()
-        return lock(*args, **kwargs)
-
-    monkeypatch.setattr(engine, "lock", wait_then_lock)
-
-    def advancer() -> None:
-        with db.session_scope() as session:
-            engine.advance(session, staging_step)
-
-    def canceler() -> None:
-        with db.session_scope() as session:
-            engine.cancel(session, pipeline_run, "admin")
-
-    threads = [threading.Thread(target=advancer), threading.Thread(target=canceler)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    staging_step = staging_ended(pipeline_run)
+    race_for_the_lock(
+        monkeypatch,
+        lambda session: engine.advance(session, staging_step),
+        lambda session: engine.cancel(session, pipeline_run, "admin"),
+    )
     assert state(pipeline_run) == "canceled"
     assert not {"running", "pending"} & {state for state, _ in steps(pipeline_run).values()}
     with db.session_scope() as session:

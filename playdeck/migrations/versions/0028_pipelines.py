@@ -1,6 +1,7 @@
 """pipelines: a project's chains of steps; pipeline_runs (the commit resolved at the start) and
 pipeline_step_runs (one row per step, its state and current run); runs.pipeline_run_id, pipeline_step (a
-step's run) and playbook (a step that runs another playbook of the project than its own)
+step's run) and playbook (a step that runs another playbook of the project than its own);
+projects.branch_pipelines_json (a push to a branch starts a pipeline)
 
 Existing runs belong to no pipeline and run their project's playbook (NULLs).
 
@@ -95,9 +96,12 @@ def upgrade() -> None:
     op.add_column('runs', sa.Column('pipeline_step', sa.String(length=64), nullable=True))
     op.add_column('runs', sa.Column('playbook', sa.String(length=255), nullable=True))
     op.create_index('ix_runs_pipeline_run_id', 'runs', ['pipeline_run_id'])
+    op.add_column('projects', sa.Column('branch_pipelines_json', sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('projects') as batch:
+        batch.drop_column('branch_pipelines_json')
     op.drop_index('ix_runs_pipeline_run_id', table_name='runs')
     with op.batch_alter_table('runs') as batch:
         batch.drop_column('playbook')
