@@ -42,7 +42,7 @@ def is_successful(run: RunTable = Run) -> ColumnElement[bool]:
 
 
 def is_real_deploy(run: RunTable = Run) -> ColumnElement[bool]:
-    """A deploy that changed its hosts: of kind deploy, not a check-mode (dry) run."""
+    """A deploy that changed its hosts: of kind deploy, not a check-mode (dry) run (``states.real_deploy``)."""
     return and_(run.kind == RunKind.DEPLOY.value, run.check_mode.is_(False))
 
 

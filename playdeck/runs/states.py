@@ -15,6 +15,12 @@ class RunKind(StrEnum):
     DNS = "dns"
 
 
+def real_deploy(kind: str, check_mode: bool) -> bool:
+    """A deploy that changed its hosts: of kind deploy, not a check-mode (dry) run. The same question in SQL
+    is ``playdeck.runs.queries.is_real_deploy``."""
+    return kind == RunKind.DEPLOY and not check_mode
+
+
 class RunState(StrEnum):
     # The environment requires approval: no deploy lock, no worker, no broker message until enough
     # approvers agree (playdeck.release_control.approvals).
