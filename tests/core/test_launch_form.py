@@ -148,10 +148,11 @@ def test_bad_declarations_are_refused_naming_the_field_and_key(fields, field, fr
 def test_safe_repetitions_are_accepted_and_a_long_value_is_checked_quickly():
     fields = parse_fields([{"name": "slug", "type": "string", "pattern": "[a-z]+(-[a-z]+)*"},
                            {"name": "ip", "type": "string", "pattern": r"\d{1,3}(\.\d{1,3}){3}"}])  # fmt: skip
-    started = time.monotonic()
+    # CPU time, not the wall clock: a busy machine's other processes do not count (backtracking would take ages).
+    started = time.process_time()
     with pytest.raises(LaunchValueError):
         validate_values(LaunchForm(fields, "project"), {"slug": "a" * 1000 + "!"})
-    assert time.monotonic() - started < 1
+    assert time.process_time() - started < 1
     assert validate_values(LaunchForm(fields, "project"), {"ip": "10.0.0.1"})["ip"] == "10.0.0.1"
 
 
