@@ -309,13 +309,6 @@ def awaiting_attention(session: Session, now: dt.datetime | None = None) -> list
     ]
 
 
-def awaiting_total(session: Session) -> int:
-    """How many runs await approval (``awaiting_attention`` lists the first ``MAX_AWAITING_SHOWN``)."""
-    return (
-        session.scalar(select(func.count()).select_from(Run).where(Run.state == RunState.AWAITING_APPROVAL.value)) or 0
-    )
-
-
 def needs_attention(session: Session, now: dt.datetime | None = None) -> list[Attention]:
     """Active runs stuck longer than expected, most urgent kind first, then oldest first; then the runs
     awaiting approval."""
