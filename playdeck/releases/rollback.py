@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from playdeck.commit_label import short_sha
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.models import Environment, Project, Run
-from playdeck.runs.queries import get_run, is_real_deploy, is_successful, last_successful_deploy
+from playdeck.runs.conditions import is_real_deploy, is_successful
+from playdeck.runs.queries import get_run, last_successful_deploy
 from playdeck.runs.relaunch import relaunch_request
 from playdeck.runs.requests import RunRequest
 from playdeck.runs.states import RunState, real_deploy

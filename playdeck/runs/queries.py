@@ -1,6 +1,6 @@
 """Reading runs: one by id, pages of the listing, and the recurring questions asked of the runs table
 (which runs are active, which are real deploys, what was last deployed in an environment), each named once:
-the conditions in ``playdeck.runs.conditions`` (imported from here too), the statements here."""
+the conditions in ``playdeck.runs.conditions``, the statements built from them here."""
 
 from __future__ import annotations
 
