@@ -39,6 +39,7 @@ from webui import (
     schedules_api,
     secrets_api,
     sso_api,
+    sso_pages,
     users_api,
     webhook_pages,
     webhooks_api,
@@ -105,6 +106,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_docs.bp)
     app.register_blueprint(users_api.bp)
     app.register_blueprint(sso_api.bp)
+    app.register_blueprint(sso_pages.bp)
     app.register_blueprint(admin_pages.bp)
     app.register_blueprint(project_admin_pages.bp)
     app.register_blueprint(account_pages.bp)
