@@ -206,7 +206,8 @@ class OidcProvider:
             name, password = request.form.get("username", ""), request.form.get("password", "")
             account = self.accounts.get(name)
             if account is not None and secrets.compare_digest(account.password, password):
-                return server.create_authorization_response(grant_user=name)
+                grant = server.get_consent_grant(end_user=name)
+                return server.create_authorization_response(grant=grant, grant_user=name)
             error = "Invalid user name or password."
         query = escape(request.query_string.decode())
         return (
