@@ -87,7 +87,7 @@ def test_a_missing_or_huge_groups_claim_gives_no_access(mapped):
 def test_a_provider_that_refuses_or_is_slow_or_down_gets_a_clear_page(mapped, monkeypatch):
     client = create_app({"TESTING": True}).test_client()
     url = begin(client)
-    denied = come_back(client, f"/login/oidc/callback?error=access_denied&error_description=User+cancelled&state=x")
+    denied = come_back(client, "/login/oidc/callback?error=access_denied&error_description=User+cancelled&state=x")
     assert denied.status == 401 and "the provider refused the login: User cancelled" in denied.text
     mapped.behaviour = Behaviour(token_delay_seconds=4)  # the timeout is 2 s
     slow = come_back(client, at_provider(url, "dana"))
@@ -97,7 +97,8 @@ def test_a_provider_that_refuses_or_is_slow_or_down_gets_a_clear_page(mapped, mo
     configure_oidc(monkeypatch, mapped)  # nothing cached: discovery itself finds the provider down
     down = create_app({"TESTING": True}).test_client().get("/login/oidc")
     assert down.status_code == 503 and "cannot be reached" in down.text
-    assert [event["reason"] for event in refusals()] == ["provider_error", "provider_unavailable", "provider_unavailable"]
+    reasons = [event["reason"] for event in refusals()]
+    assert reasons == ["provider_error", "provider_unavailable", "provider_unavailable"]
     assert sso_users() == 0
 
 
