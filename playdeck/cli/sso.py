@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from playdeck.cli.admin import ROLE_CHOICE
-from playdeck.cli.common import shell_session
+from playdeck.cli.common import EXIT_RUN_FAILED, CommandFailed, shell_session
 from playdeck.cli.output import format_table
 
 SOURCE_CHOICE = click.Choice(["any", "oidc", "ldap"])
@@ -111,6 +111,21 @@ def rule_rm(rule_id: int) -> None:
     with shell_session() as session:
         rules.delete_rule(session, rule_id)
     click.echo(f"Rule {rule_id} removed.")
+
+
+@sso.command("check")
+def sso_check() -> None:
+    """Check the OpenID Connect configuration: settings, the provider's discovery document and keys (reached as
+    the web would), and the group rules. Exit 0 when all is well, 1 otherwise."""
+    from playdeck.auth.sso.check import check
+    from playdeck.settings import get_settings
+
+    with shell_session() as session:
+        findings = check(session, get_settings())
+    for finding in findings:
+        click.echo(f"{'ok' if finding.ok else 'PROBLEM'}: {finding.message}")
+    if not all(finding.ok for finding in findings):
+        raise CommandFailed("the single sign-on configuration has problems (see above)", EXIT_RUN_FAILED)
 
 
 COMMANDS = (sso,)
