@@ -37,7 +37,8 @@ def test_an_admin_tests_the_configuration_without_signing_anyone_in(embedded, pr
         rules.create_rule(session, {"group": "sre", "role": "release_manager", "zones": ["example.test"]})
     admin = web_client()
     page = admin.get("/admin/sso")
-    assert page.status_code == 200 and provider.issuer in page.text and "http://127.0.0.1:8000/login/oidc/callback" in page.text
+    assert page.status_code == 200 and provider.issuer in page.text
+    assert "http://127.0.0.1:8000/login/oidc/callback" in page.text
     started = admin.post("/admin/sso/test", headers={"Origin": "http://localhost"})
     assert started.status_code == 303, started.text
     answer = come_back(admin, at_provider(started.headers["Location"], "sam"))
