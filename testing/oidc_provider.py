@@ -27,7 +27,7 @@ from authlib.oidc.core.grants import OpenIDCode
 from flask import Flask, jsonify, request
 from joserfc import jwt
 from joserfc.jwk import RSAKey
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 CLIENT_ID = "playdeck"
 CLIENT_SECRET = "provider-test-secret"
@@ -105,6 +105,11 @@ class _Code(AuthorizationCodeMixin):
         return self.auth_time
 
 
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass  # a line per request drowns a test's or a benchmark's output
+
+
 def _b64(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
@@ -120,7 +125,7 @@ class OidcProvider:
         self.issued: list[str] = []
         self.client = _Client(redirect_uri)
         self.app = self._app()
-        self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self._server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=_QuietHandler)
         self.issuer = f"http://127.0.0.1:{self._server.server_port}"
         self._thread: threading.Thread | None = None
 
