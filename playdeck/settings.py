@@ -310,8 +310,7 @@ def load_settings() -> Settings:
         ),
         **_source_settings(),
         **_notification_settings(f"http://{web_host}:{web_port}"),
-        schedule_interval_seconds=_float("SCHEDULE_INTERVAL_SECONDS", 0.5),
-        schedule_missed_after_seconds=_float("SCHEDULE_MISSED_AFTER_SECONDS", 120.0),
+        **_schedule_settings(),
         **_sso_settings(),
     )
 
@@ -343,6 +342,13 @@ def _notification_settings(default_url: str) -> dict[str, Any]:
         smtp_ca_file=Path(_env("SMTP_CA_FILE", "")).resolve() if _env("SMTP_CA_FILE", "") else None,
         running_long_factor=_float("RUNNING_LONG_FACTOR", 2.0),
         running_long_runs=_int("RUNNING_LONG_RUNS", 10),
+    )
+
+
+def _schedule_settings() -> dict[str, Any]:
+    return dict(
+        schedule_interval_seconds=_float("SCHEDULE_INTERVAL_SECONDS", 0.5),
+        schedule_missed_after_seconds=_float("SCHEDULE_MISSED_AFTER_SECONDS", 120.0),
     )
 
 
