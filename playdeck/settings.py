@@ -66,13 +66,7 @@ def _secret_from_file(name: str) -> str:
 
 def _secret_key() -> str:
     """PLAYDECK_SECRET_KEY, else the content of the file PLAYDECK_SECRET_KEY_FILE names (whitespace stripped)."""
-    key, path = _env("SECRET_KEY", ""), _env("SECRET_KEY_FILE", "")
-    if key or not path:
-        return key
-    try:
-        return Path(path).read_text().strip()
-    except OSError as exc:
-        raise ValueError(f"PLAYDECK_SECRET_KEY_FILE {path}: {exc.strerror}") from None
+    return _secret_from_file("SECRET_KEY")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-import requests
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from sqlalchemy import delete, select
@@ -27,7 +26,7 @@ from playdeck import audit
 from playdeck.auth.sso import id_token
 from playdeck.auth.sso.identity import ExternalIdentity
 from playdeck.auth.sso.models import OidcLogin
-from playdeck.auth.sso.provider import Provider, ProviderMisconfigured, ProviderUnavailable, provider
+from playdeck.auth.sso.provider import Provider, ProviderMisconfigured, provider, reaching, tls_verify
 from playdeck.errors import PlaydeckError
 from playdeck.models import utcnow
 from playdeck.settings import Settings, get_settings
@@ -102,18 +101,13 @@ def _take_login(session: Session, state: str, browser_secret: str | None) -> Oid
 
 
 def _exchange(settings: Settings, found: Provider, code: str, verifier: str) -> dict[str, Any]:
-    verify: bool | str = str(settings.oidc_ca_file) if settings.oidc_ca_file else True
     client = _client(settings)
-    client.verify = verify
+    client.verify = tls_verify(settings)
+    endpoint = found.metadata().token_endpoint
     try:
-        return dict(client.fetch_token(found.metadata().token_endpoint, code=code, code_verifier=verifier,
-                                       timeout=settings.oidc_timeout_seconds))  # fmt: skip
-    except requests.Timeout:
-        raise ProviderUnavailable(
-            f"the identity provider did not answer within {settings.oidc_timeout_seconds:g} s"
-        ) from None
-    except requests.RequestException as exc:
-        raise ProviderUnavailable(f"the identity provider cannot be reached: {type(exc).__name__}") from None
+        with reaching(settings, endpoint):
+            return dict(client.fetch_token(endpoint, code=code, code_verifier=verifier,
+                                           timeout=settings.oidc_timeout_seconds))  # fmt: skip
     except (OAuth2Error, ValueError) as exc:
         raise id_token.InvalidIdToken("code", f"the provider refused the login code ({exc})") from None
     finally:
