@@ -112,6 +112,9 @@ def sign_in_external(session: Session, identity: ExternalIdentity) -> User:
                 "ask an administrator to add you to a group that does"
             )
         user = _user(session, identity, account, access)
+        account = _account(session, identity)
+        assert account is not None  # linked by _user
+        account.last_login_at = utcnow()
     except SignInRefused as error:
         _audit_refusal(session, identity, error)
         raise
@@ -119,6 +122,27 @@ def sign_in_external(session: Session, identity: ExternalIdentity) -> User:
     with audit.acting_as(user.name, audit.current_actor().address):
         audit.record(session, "sso.login", "user", user.name,
                      {"source": identity.source, "role": user.role, "rules": list(access.rule_ids)})  # fmt: skip
+    return user
+
+
+def resync(session: Session, identity: ExternalIdentity) -> User | None:
+    """An admin's re-sync (LDAP can read anyone's groups): the linked user's role and grants follow their groups
+    now, without a login; one whose groups no longer match is deactivated at once (sessions end, API tokens
+    revoked). None: nobody has signed in with this identity yet."""
+    account = _account(session, identity)
+    if account is None:
+        return None
+    check_identity(identity)
+    access = rules.resolve(rules.list_rules(session), identity.source, identity.groups)
+    if access is None:
+        _withdraw(session, account)
+        user = session.get(User, account.user_id)
+    else:
+        user = _user(session, identity, account, access)
+        apply_access(session, user, access)
+    assert user is not None  # the account's foreign key cascades
+    audit.record(session, "sso.resync", "user", user.name,
+                 {"source": identity.source, "role": user.role if access else None, "active": user.active})  # fmt: skip
     return user
 
 
@@ -144,7 +168,6 @@ def _user(session: Session, identity: ExternalIdentity, account: ExternalAccount
         account.deactivated_by_mapping = False
     account.email, account.display_name = identity.email[:255], identity.display_name[:255]
     account.groups_json = json.dumps(list(identity.groups))
-    account.last_login_at = utcnow()
     return user
 
 
@@ -154,7 +177,7 @@ def apply_access(session: Session, user: User, access: rules.Access) -> None:
     set_role(session, user, access.role)
     held = {member.project_id for member in user.projects}
     names = dict(session.execute(select(Project.id, Project.name).where(
-        Project.name.in_(sorted(access.projects)) | Project.id.in_(held))).tuples().all())  # fmt: skip
+        Project.name.in_(sorted(access.projects)) | Project.id.in_(held))).all())  # fmt: skip
     wanted = {project_id for project_id, name in names.items() if name in access.projects}
     keep = access.keep_manual_grants
     _sync(session, user, user.projects, wanted, keep, "project", names)
