@@ -27,7 +27,7 @@ from playdeck.auth.sso import id_token
 from playdeck.auth.sso.identity import ExternalIdentity
 from playdeck.auth.sso.models import OidcLogin
 from playdeck.auth.sso.provider import Provider, ProviderMisconfigured, provider, reaching, tls_verify
-from playdeck.errors import PlaydeckError
+from playdeck.errors import NotFound, PlaydeckError
 from playdeck.models import utcnow
 from playdeck.settings import Settings, get_settings
 
@@ -35,6 +35,10 @@ SOURCE = "oidc"
 # How long a person may take at the provider's login page.
 LOGIN_LIFETIME = dt.timedelta(minutes=10)
 CALLBACK_PATH = "/login/oidc/callback"
+
+
+class NotConfigured(NotFound):
+    reason = "not_configured"
 
 
 class LoginNotValid(id_token.InvalidIdToken):
@@ -71,7 +75,7 @@ def begin(session: Session, next_url: str, *, test_by: str = "") -> Begun:
     """A login under way; ``test_by``: an admin testing the configuration (no session is opened at the end)."""
     settings = get_settings()
     if not enabled(settings):
-        raise ProviderMisconfigured("single sign-on is not configured (PLAYDECK_OIDC_ISSUER, PLAYDECK_OIDC_CLIENT_ID)")
+        raise NotConfigured("single sign-on is not configured (PLAYDECK_OIDC_ISSUER, PLAYDECK_OIDC_CLIENT_ID)")
     metadata = provider(settings).metadata()
     if metadata.code_challenge_methods and "S256" not in metadata.code_challenge_methods:
         raise ProviderMisconfigured("the provider does not offer PKCE with S256")
