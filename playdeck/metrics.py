@@ -23,7 +23,7 @@ from playdeck.db import session_scope
 from playdeck.db_clock import database_time
 from playdeck.models import Environment, Project, Run, RunEvent, WebhookDelivery, Worker, utcnow
 from playdeck.pipelines.models import Pipeline, PipelineRun
-from playdeck.runs.queries import is_real_deploy, is_successful
+from playdeck.runs.queries import deployed_runs
 from playdeck.runs.states import RunState
 from playdeck.runs.taskqueue import QUEUES
 from playdeck.settings import Settings, get_settings
@@ -224,12 +224,7 @@ def deployed_versions(session: Session) -> GaugeMetricFamily:
         "The last successful deploy of each environment: its version, ref and commit, and when it finished.",
         labels=["project", "environment", "version", "ref", "commit"],
     )
-    last = (
-        select(func.max(Run.id).label("run_id"))
-        .where(is_successful(), is_real_deploy())
-        .group_by(Run.environment_id)
-        .subquery()
-    )
+    last = deployed_runs().subquery()
     rows = session.execute(
         select(Project.name, Environment.name, Run.version, Run.ref, Run.commit_sha, Run.finished_at)
         .join(last, last.c.run_id == Run.id)

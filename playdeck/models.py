@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 # The DNS and account tables live in their own packages; importing them here puts them in Base.metadata
 # (Alembic), beside this module's, for whoever imports the data model.
 from playdeck.auth import models as _auth_models  # noqa: F401
+from playdeck.auth.sso import models as _sso_models  # noqa: F401
 from playdeck.dns import models as _dns_models  # noqa: F401
 
 # Re-exported: the data model's base, column types and clock, as every module has imported them from here.
@@ -163,7 +164,7 @@ class Run(Base):
         Index("ix_runs_promoted_from_id", "promoted_from_id"),
         # The expiry pass and /attention read the runs awaiting approval by their deadline (migration 0027).
         Index("ix_runs_state_approval_expires_at", "state", "approval_expires_at"),
-        # A pipeline run's page lists its steps' runs (migration 0028).
+        # A pipeline run's page lists its steps' runs (migration 0029).
         Index("ix_runs_pipeline_run_id", "pipeline_run_id"),
         NEVER_REUSE_IDS,
     )

@@ -12,7 +12,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from playdeck.db_clock import database_utcnow
 from playdeck.models import Environment, Project, Run, RunEvent
 from playdeck.runs import failure_summary
-from playdeck.runs.states import TERMINAL_STATES, is_terminal
+from playdeck.runs.conditions import is_ended
+from playdeck.runs.states import is_terminal
 from playdeck.sql_json import iso_timestamp, json_bool, json_embedded, json_object, seconds_between
 
 
@@ -163,7 +164,7 @@ def run_brief_sql() -> ColumnElement[str]:
             "requested_by": Run.requested_by,
             "queue": Run.queue,
             "state": Run.state,
-            "terminal": json_bool(Run.state.in_([str(state) for state in TERMINAL_STATES])),
+            "terminal": json_bool(is_ended()),
             "reason": Run.reason,
             "queued_at": iso_timestamp(Run.queued_at),
             "not_before": iso_timestamp(Run.not_before),

@@ -15,6 +15,13 @@ class RunKind(StrEnum):
     DNS = "dns"
 
 
+def real_deploy(kind: str, check_mode: bool, playbook: str | None = None) -> bool:
+    """A deploy that changed its hosts: of kind deploy, not a check-mode (dry) run, and the project's own
+    playbook (not another one a pipeline step runs, such as a smoke test). The same question in SQL is
+    ``playdeck.runs.conditions.is_real_deploy``."""
+    return kind == RunKind.DEPLOY and not check_mode and not playbook
+
+
 class RunState(StrEnum):
     # The environment requires approval: no deploy lock, no worker, no broker message until enough
     # approvers agree (playdeck.release_control.approvals).

@@ -5,8 +5,8 @@ projects.branch_pipelines_json (a push to a branch starts a pipeline)
 
 Existing runs belong to no pipeline and run their project's playbook (NULLs).
 
-Revision ID: 0028
-Revises: 0027
+Revision ID: 0029
+Revises: 0028
 Create Date: 2027-02-03 09:00:00.000000
 """
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-revision = '0028'
-down_revision = '0027'
+revision = '0029'
+down_revision = '0028'
 branch_labels = None
 depends_on = None
 
