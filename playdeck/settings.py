@@ -208,6 +208,10 @@ class Settings:
     # schedule's missed policy decides.
     schedule_interval_seconds: float = 0.5
     schedule_missed_after_seconds: float = 120.0
+    # A rehearsal clock for schedules only (playdeck.schedules.clock): when set, the schedules' "now" is the
+    # instant written in this file plus the real time since the file last changed; runs, heartbeats and
+    # everything else keep the real clock.
+    schedule_clock_file: Path | None = None
     # Pipelines (playdeck.pipelines.engine): the reaper looks for steps whose run has ended every
     # pipeline_interval_seconds (one indexed query when nothing ended), so the next step starts at most that late.
     pipeline_interval_seconds: float = 1.0
@@ -347,6 +351,7 @@ def _schedule_settings() -> dict[str, Any]:
     return dict(
         schedule_interval_seconds=_float("SCHEDULE_INTERVAL_SECONDS", 0.5),
         schedule_missed_after_seconds=_float("SCHEDULE_MISSED_AFTER_SECONDS", 120.0),
+        schedule_clock_file=Path(_env("SCHEDULE_CLOCK_FILE", "")) if _env("SCHEDULE_CLOCK_FILE", "") else None,
         pipeline_interval_seconds=_float("PIPELINE_INTERVAL_SECONDS", 1.0),
     )
 

@@ -27,11 +27,11 @@ from playdeck import audit, duties
 from playdeck.auth.permissions import Principal
 from playdeck.db import session_scope
 from playdeck.errors import PlaydeckError
-from playdeck.models import Environment, Project, utcnow
+from playdeck.models import Environment, Project
 from playdeck.runs import requests
 from playdeck.runs.dispatch import dispatch_after_commit
 from playdeck.runs.run_request import RunRequest
-from playdeck.schedules import service, timing
+from playdeck.schedules import clock, service, timing
 from playdeck.schedules.models import Schedule, ScheduleFire
 from playdeck.settings import Settings
 
@@ -223,7 +223,7 @@ def _fire(plan: _Plan, owners: Owners, now: dt.datetime) -> Fired | None:
 
 def fire_due(settings: Settings, now: dt.datetime | None = None) -> list[Fired]:
     """One pass: every enabled schedule whose time has come (up to ``BATCH``), fired once; what was decided."""
-    now = now or utcnow()
+    now = now or clock.now(settings)
     owners = Owners()
     fired = []
     for plan in _due_plans(settings, now):
