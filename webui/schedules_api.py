@@ -1,5 +1,6 @@
-"""Schedules, ``/api/v1/schedules``: deploys of a project's environment on a cron expression in a time zone, or
-once at a time; the preview of an expression's next five times; each schedule's recent fires."""
+"""Schedules, ``/api/v1/schedules``: deploys of a project's environment (or runs of one of its pipelines) on a
+cron expression in a time zone, or once at a time; the preview of an expression's next five times; each
+schedule's recent fires."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from playdeck.auth.permissions import Action, Role
 from playdeck.db import session_scope
 from playdeck.errors import Forbidden
 from playdeck.models import utcnow
+from playdeck.pipelines import service as pipelines
 from playdeck.schedules import service, timing
 from webui import access, authorize
 from webui.created import created
@@ -17,14 +19,15 @@ from webui.payloads import json_request_body
 bp = Blueprint("schedules_api", __name__, url_prefix="/api/v1/schedules")
 
 # Where a schedule deploys is fixed: another target is another schedule.
-UPDATE_FIELDS = tuple(name for name in service.FIELDS if name not in ("project", "environment"))
+UPDATE_FIELDS = tuple(name for name in service.FIELDS if name not in ("project", "environment", "pipeline"))
 
 
 def require_manager(schedule_id: int) -> None:
     """The caller may deploy where the schedule deploys, and is its owner or a release manager."""
     with session_scope() as session:
-        project, environment, _, owner = service.target_names(session, schedule_id)
-    authorize.require_deploy(project, environment)
+        project, environments, owner = service.target_names(session, schedule_id)
+    for environment in environments:
+        authorize.require_deploy(project, environment)
     caller = access.principal()
     if caller.name != owner and not caller.at_least(Role.RELEASE_MANAGER):
         raise Forbidden(f"schedule {schedule_id} is {owner}'s: a developer changes only their own schedules")
@@ -42,7 +45,14 @@ def list_schedules() -> Response:
 @access.rule(Action.DEPLOY)
 def create_schedule() -> tuple[Response, int]:
     body = json_request_body(service.FIELDS)
-    authorize.require_deploy(body.get("project"), body.get("environment"))
+    if body.get("pipeline") is None:
+        authorize.require_deploy(body.get("project"), body.get("environment"))
+    else:
+        # As for starting the pipeline now: the right to deploy to every environment its steps reach.
+        with session_scope() as session:
+            steps = pipelines.by_name(session, body.get("project"), body["pipeline"]).steps
+        for environment in pipelines.targets(steps):
+            authorize.require_deploy(body.get("project"), environment)
     with session_scope() as session:
         schedule = service.create(session, body, authorize.actor())
         data = service.describe(session, schedule)

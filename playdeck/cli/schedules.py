@@ -17,6 +17,8 @@ def describe(schedule: dict[str, Any]) -> str:
     state = "enabled" if schedule["enabled"] else "paused"
     next_time = schedule["next_fire_at"] or "none"
     target = f"{schedule['project']}/{schedule['environment']}"
+    if schedule.get("pipeline"):
+        target = f"pipeline {schedule['project']}/{schedule['pipeline']}"
     line = f"Schedule {schedule['id']} {state}: {target} {when}; next {next_time}"
     return line + (f" ({schedule['paused_reason']})" if schedule.get("paused_reason") else "")
 
@@ -28,7 +30,8 @@ def schedule() -> None:
 
 @schedule.command("add")
 @click.argument("project")
-@click.option("--env", "environment", required=True, help="Environment of the project, e.g. staging.")
+@click.option("--env", "environment", default=None, help="Environment of the project to deploy, e.g. staging.")
+@click.option("--pipeline", default=None, help="Or: a pipeline of the project to run, e.g. release.")
 @click.option("--cron", default=None, metavar="'M H DOM MON DOW'", help="Cron expression (five fields).")
 @click.option("--timezone", default=None, metavar="ZONE", help="IANA time zone of --cron (default UTC).")
 @click.option("--at", default=None, metavar="ISO8601", help="Once, at this time (with an offset, e.g. +01:00).")
@@ -41,9 +44,10 @@ def schedule() -> None:
 @click.option("--only-new-commits", is_flag=True, help="Skip a fire when the ref has no new commit (git projects).")
 @click.option("--missed", "missed_policy", type=click.Choice(["run_once", "skip"]), default=None,
               help="Fire times missed while no scheduler ran: run once, or skip (default run_once).")  # fmt: skip
-def add(project: str, environment: str, **options: Any) -> None:
-    """Add a schedule for PROJECT's environment, owned by you; prints its next fire time."""
-    body: dict[str, Any] = {"project": project, "environment": environment}
+def add(project: str, **options: Any) -> None:
+    """Add a schedule for PROJECT's environment (--env) or pipeline (--pipeline), owned by you; prints its next
+    fire time."""
+    body: dict[str, Any] = {"project": project}
     for name, value in options.items():
         if value not in (None, False, [], {}):
             body[name] = value
@@ -59,7 +63,7 @@ def list_schedules(project: str | None) -> None:
             item["id"],
             "enabled" if item["enabled"] else "paused",
             item["project"],
-            item["environment"],
+            item["environment"] or f"pipeline {item['pipeline']}",
             item["cron"] or f"at {item['at']}",
             item["timezone"],
             item["next_fire_at"] or "-",
@@ -67,7 +71,7 @@ def list_schedules(project: str | None) -> None:
         ]
         for item in api_client().list_schedules(project)
     ]
-    click.echo(format_table(["ID", "STATE", "PROJECT", "ENV", "WHEN", "ZONE", "NEXT (UTC)", "OWNER"], rows))
+    click.echo(format_table(["ID", "STATE", "PROJECT", "ENV/PIPELINE", "WHEN", "ZONE", "NEXT (UTC)", "OWNER"], rows))
 
 
 @schedule.command("pause")

@@ -30,11 +30,12 @@ from playdeck import audit, duties, projects, webhooks
 from playdeck.db import session_scope
 from playdeck.errors import Conflict, Forbidden, NotFound, ValidationError
 from playdeck.models import Project, Run, utcnow
+from playdeck.pipelines import service as pipelines
 from playdeck.pipelines.models import Pipeline, PipelineRun, PipelineStepRun
 from playdeck.release_control.promotion import promotion_request
 from playdeck.runs import source_refs
 from playdeck.runs.dispatch import dispatch_after_commit
-from playdeck.runs.requests import VERSION_RE, request_run
+from playdeck.runs.requests import request_run
 from playdeck.runs.run_request import RunRequest
 from playdeck.runs.states import (
     STEP_ACTIVE,
@@ -70,14 +71,9 @@ class Source:
 def resolve_source(project: str, ref: object, version: object) -> Source:
     """Before the caller's transaction: ``ref`` (a git project's; "" its branch) resolved to its commit, which
     may fetch the project's mirror; ``version`` checked as a run's is. Every step then uses this."""
-    if not isinstance(version, str) or (version and not VERSION_RE.fullmatch(version)):
-        raise ValidationError(
-            "version", "must be 1-128 characters of letters, digits and . _ + - (a letter or digit first)"
-        )
-    if not isinstance(ref, str):
-        raise ValidationError("ref", "must be a branch, tag or commit name")
-    resolved = source_refs.resolved(RunRequest(project=project, environment="", ref=ref, version=version))
-    return Source(resolved.ref, resolved.commit_sha, resolved.commit_subject, version)
+    pipelines.check_source(ref, version)
+    resolved = source_refs.resolved(RunRequest(project=project, environment="", ref=str(ref), version=str(version)))
+    return Source(resolved.ref, resolved.commit_sha, resolved.commit_subject, str(version))
 
 
 def _step_transition(

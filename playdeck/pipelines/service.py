@@ -19,6 +19,7 @@ from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.models import Project, Run, utcnow
 from playdeck.pipelines import definition
 from playdeck.pipelines.models import Pipeline, PipelineRun, PipelineStepRun
+from playdeck.runs.requests import VERSION_RE
 from playdeck.serializers import iso
 
 FIELDS = ("project", "name", "description", "steps")
@@ -32,6 +33,16 @@ def _description(value: object) -> str:
     if not isinstance(value, str) or len(value) > MAX_DESCRIPTION_CHARS:
         raise ValidationError("description", f"must be text of at most {MAX_DESCRIPTION_CHARS} characters")
     return value
+
+
+def check_source(ref: object, version: object) -> None:
+    """A pipeline start's ref and version, checked as a run's are (without resolving the ref)."""
+    if not isinstance(version, str) or (version and not VERSION_RE.fullmatch(version)):
+        raise ValidationError(
+            "version", "must be 1-128 characters of letters, digits and . _ + - (a letter or digit first)"
+        )
+    if not isinstance(ref, str):
+        raise ValidationError("ref", "must be a branch, tag or commit name")
 
 
 def create(session: Session, given: Mapping[str, Any], by: str) -> Pipeline:

@@ -28,6 +28,8 @@ from playdeck.auth.permissions import Principal
 from playdeck.db import session_scope
 from playdeck.errors import PlaydeckError
 from playdeck.models import Environment, Project
+from playdeck.pipelines import engine
+from playdeck.pipelines import service as pipelines
 from playdeck.runs import requests
 from playdeck.runs.dispatch import dispatch_after_commit
 from playdeck.runs.run_request import RunRequest
@@ -48,6 +50,7 @@ class Fired:
     outcome: str  # run | skipped | refused | paused
     run_id: int | None
     reason: str
+    pipeline_run_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -62,9 +65,13 @@ class _Plan:
     only_new_commits: bool
     last_commit_sha: str | None
     project_id: int
-    environment_protected: bool
+    # Where it deploys: its environment, or every environment its pipeline's steps reach.
+    targets: tuple[service.Target, ...]
     is_git: bool
     request: RunRequest
+    # A pipeline's schedule: the pipeline it starts, at the source resolved before the transaction.
+    pipeline_id: int | None = None
+    source: engine.Source | None = None
     # Why nothing is requested (a ref that does not resolve), found before the transaction.
     refusal: str = ""
 
@@ -79,12 +86,20 @@ def _late_text(due: timing.Due, due_at: dt.datetime, now: dt.datetime) -> str:
     return "; ".join(parts)
 
 
+def _targets(session: Session, schedule: Schedule, environment: str | None, protected: bool) -> tuple:
+    if environment is not None:
+        return ((environment, protected),)
+    # A pipeline's schedule (few): its steps' environments, read with the project's.
+    return service.targets(session, schedule)
+
+
 def _due_plans(settings: Settings, now: dt.datetime) -> list[_Plan]:
-    """The due schedules (up to ``BATCH``, earliest first) with their targets, in one query."""
+    """The due schedules (up to ``BATCH``, earliest first) with their targets, in one query (and one more for
+    each pipeline's schedule)."""
     with session_scope() as session:
         rows = session.execute(
             select(Schedule, Environment.name, Environment.protected, Project.name, Project.source_kind)
-            .join(Environment, Environment.id == Schedule.environment_id)
+            .outerjoin(Environment, Environment.id == Schedule.environment_id)
             .join(Project, Project.id == Schedule.project_id)
             .where(Schedule.enabled.is_(True), Schedule.next_fire_at <= now)
             .order_by(Schedule.next_fire_at)
@@ -100,9 +115,10 @@ def _due_plans(settings: Settings, now: dt.datetime) -> list[_Plan]:
                 only_new_commits=schedule.only_new_commits,
                 last_commit_sha=schedule.last_commit_sha,
                 project_id=schedule.project_id,
-                environment_protected=protected,
+                targets=_targets(session, schedule, environment, protected),
                 is_git=source_kind == "git",
-                request=service.run_request(schedule, project, environment),
+                request=service.run_request(schedule, project, environment or ""),
+                pipeline_id=schedule.pipeline_id,
             )
             for schedule, environment, protected, project, source_kind in rows
         ]
@@ -111,9 +127,12 @@ def _due_plans(settings: Settings, now: dt.datetime) -> list[_Plan]:
 def _resolved(plan: _Plan) -> _Plan:
     """A git project's ref resolved to its commit, outside any transaction (it may fetch the mirror, which takes
     seconds); a ref that does not resolve is that fire's refusal."""
-    if not plan.is_git:
-        return plan
     try:
+        if plan.pipeline_id is not None:
+            source = engine.resolve_source(plan.request.project, plan.request.ref, plan.request.version)
+            return dataclasses.replace(plan, source=source)
+        if not plan.is_git:
+            return plan
         return dataclasses.replace(plan, request=requests.resolve(plan.request))
     except PlaydeckError as error:
         return dataclasses.replace(plan, refusal=error.message)
@@ -132,10 +151,7 @@ class Owners:
         principal = self._known[plan.owner]
         if isinstance(principal, str):
             return principal
-        request = plan.request
-        return service.deploy_refusal(
-            principal, plan.project_id, request.project, request.environment, plan.environment_protected
-        )
+        return service.targets_refusal(principal, plan.project_id, plan.request.project, plan.targets)
 
 
 @dataclass
@@ -143,6 +159,7 @@ class _Decision:
     outcome: str = "run"
     reason: str = ""
     run_id: int | None = None
+    pipeline_run_id: int | None = None
 
 
 def _decide(session: Session, plan: _Plan, owners: Owners, decision: _Decision) -> None:
@@ -161,6 +178,9 @@ def _decide(session: Session, plan: _Plan, owners: Owners, decision: _Decision) 
         return
     if plan.refusal:
         decision.outcome, decision.reason = "refused", plan.refusal
+        return
+    if plan.source is not None:
+        _start_pipeline(session, plan, decision)
         return
     if plan.only_new_commits and plan.request.commit_sha == plan.last_commit_sha:
         decision.outcome = "skipped"
@@ -183,6 +203,17 @@ def _decide(session: Session, plan: _Plan, owners: Owners, decision: _Decision) 
     dispatch_after_commit(session, run.id, run.queue, run.not_before)
 
 
+def _start_pipeline(session: Session, plan: _Plan, decision: _Decision) -> None:
+    """The pipeline run, started as the owner in a savepoint (as the API's start does); a refusal is recorded."""
+    assert plan.source is not None and plan.pipeline_id is not None
+    try:
+        with session.begin_nested(), audit.acting_as(plan.owner, f"schedule {plan.schedule_id}"):
+            pipeline = pipelines.get(session, plan.pipeline_id)
+            decision.pipeline_run_id = engine.start(session, pipeline, plan.source, plan.owner).id
+    except PlaydeckError as error:
+        decision.outcome, decision.reason, decision.pipeline_run_id = "refused", error.message, None
+
+
 def _record(session: Session, plan: _Plan, decision: _Decision, now: dt.datetime) -> None:
     """The fire row: unique per (schedule, fire time), so a second one for the same time fails the commit of
     the transaction it is in, run and all."""
@@ -193,6 +224,7 @@ def _record(session: Session, plan: _Plan, decision: _Decision, now: dt.datetime
             fired_at=now,
             outcome=decision.outcome,
             run_id=decision.run_id,
+            pipeline_run_id=decision.pipeline_run_id,
             reason=decision.reason,
         )
     )
@@ -218,7 +250,8 @@ def _fire(plan: _Plan, owners: Owners, now: dt.datetime) -> Fired | None:
     except IntegrityError:
         log.info("schedule %s at %s was fired by another scheduler", plan.schedule_id, plan.due.fire_time)
         return None
-    return Fired(plan.schedule_id, plan.due.fire_time, decision.outcome, decision.run_id, decision.reason)
+    return Fired(plan.schedule_id, plan.due.fire_time, decision.outcome, decision.run_id, decision.reason,
+                 decision.pipeline_run_id)  # fmt: skip
 
 
 def fire_due(settings: Settings, now: dt.datetime | None = None) -> list[Fired]:

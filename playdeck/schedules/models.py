@@ -14,8 +14,8 @@ from playdeck.model_base import NEVER_REUSE_IDS, Base, BigId, Timestamp, utcnow
 
 
 class Schedule(Base):
-    """A deploy of a project's environment on a cron expression in a time zone, or once at ``at``, requested
-    as its owner with its own parameters."""
+    """A deploy of a project's environment (or a run of one of its pipelines) on a cron expression in a time
+    zone, or once at ``at``, requested as its owner with its own parameters."""
 
     __tablename__ = "schedules"
     __table_args__ = (
@@ -27,7 +27,11 @@ class Schedule(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
-    environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"))
+    # Exactly one of: the environment it deploys, or the pipeline it starts (a pipeline run at its ref/version).
+    environment_id: Mapped[int | None] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"))
+    pipeline_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pipelines.id", ondelete="CASCADE", name="fk_schedules_pipeline_id_pipelines")
+    )
     # The user its runs are requested as, with their permissions when it fires.
     owner: Mapped[str] = mapped_column(String(100))
     # Exactly one of cron (with timezone) and at (naive UTC).
@@ -81,3 +85,5 @@ class ScheduleFire(Base):
         BigId, ForeignKey("runs.id", ondelete="SET NULL", name="fk_schedule_fires_run_id_runs")
     )
     reason: Mapped[str] = mapped_column(Text, default="")
+    # A pipeline's schedule: the pipeline run this fire started.
+    pipeline_run_id: Mapped[int | None] = mapped_column(BigId)

@@ -21,6 +21,8 @@ from playdeck.auth.permissions import Principal
 from playdeck.errors import Conflict, Forbidden, NotFound, ValidationError
 from playdeck.launch_form import validate_values
 from playdeck.models import Environment, Project, utcnow
+from playdeck.pipelines import service as pipelines
+from playdeck.pipelines.models import Pipeline
 from playdeck.runs.requests import RunRequest, validate
 from playdeck.schedules import cron, timing
 from playdeck.schedules.models import Schedule, ScheduleFire
@@ -30,9 +32,15 @@ from playdeck.serializers import iso
 TIMING_FIELDS = ("cron", "timezone", "at")
 RUN_FIELDS = ("version", "ref", "extra_vars", "limit", "tags", "check")
 OPTION_FIELDS = ("only_new_commits", "missed_policy", "enabled")
-FIELDS = ("project", "environment", *TIMING_FIELDS, *RUN_FIELDS, *OPTION_FIELDS)
+FIELDS = ("project", "environment", "pipeline", *TIMING_FIELDS, *RUN_FIELDS, *OPTION_FIELDS)
 MISSED_POLICIES = ("run_once", "skip")
 RECENT_FIRES = 20
+# A pipeline's schedule starts a pipeline run at a ref or version: the deploy-only fields are not its.
+PIPELINE_RUN_FIELDS = ("version", "ref")
+
+
+# An environment the schedule reaches: its name and whether it is protected (who may deploy there).
+Target = tuple[str, bool]
 
 
 def run_request(schedule: Schedule, project: str, environment: str) -> RunRequest:
@@ -91,6 +99,32 @@ def _set_options(schedule: Schedule, given: Mapping[str, Any]) -> None:
         schedule.missed_policy = given["missed_policy"]
 
 
+def _environment_or_pipeline(
+    session: Session, project: Project, given: Mapping[str, Any]
+) -> tuple[Environment | None, Pipeline | None]:
+    """The schedule's target: an environment it deploys, or a pipeline it starts; exactly one."""
+    if (given.get("environment") is None) == (given.get("pipeline") is None):
+        raise ValidationError("environment", 'give either "environment" (a deploy) or "pipeline" (a pipeline run)')
+    if given.get("pipeline") is not None:
+        return None, pipelines.by_name(session, project.name, given["pipeline"])
+    return projects.get_environment(project, _name(given, "environment")), None
+
+
+def _check_fields(
+    schedule: Schedule, project: Project, environment: Environment | None, given: Mapping[str, Any]
+) -> None:
+    """A deploy's fields as a run request's; a pipeline's: its ref or version only, checked as a start's."""
+    if environment is not None:
+        _check_run_fields(schedule, project, environment)
+        return
+    for name in (*RUN_FIELDS, "only_new_commits"):
+        if name not in PIPELINE_RUN_FIELDS and given.get(name) not in (None, False, [], {}, ""):
+            raise ValidationError(name, "a pipeline's schedule takes only ref or version (its steps have the rest)")
+    pipelines.check_source(schedule.ref, schedule.version)
+    if not project.is_git and schedule.ref:
+        raise ValidationError("ref", f"project '{project.name}' deploys from a directory: it has no refs")
+
+
 def _check_run_fields(schedule: Schedule, project: Project, environment: Environment) -> None:
     """What the schedule will ask for, checked now as a run request is (fields, launch form, source)."""
     if not isinstance(schedule.extra_vars, dict):
@@ -120,16 +154,18 @@ def create(session: Session, given: Mapping[str, Any], owner: str, now: dt.datet
     _shape_check(given)
     project = projects.get_project(session, _name(given, "project"))
     projects.require_deployable(project)
-    environment = projects.get_environment(project, _name(given, "environment"))
+    environment, pipeline = _environment_or_pipeline(session, project, given)
     # The columns' defaults, set now: they are checked before the row is inserted.
-    schedule = Schedule(project_id=project.id, environment_id=environment.id, owner=owner, paused_reason="",
+    schedule = Schedule(project_id=project.id, owner=owner, paused_reason="",
+                        environment_id=environment.id if environment else None,
+                        pipeline_id=pipeline.id if pipeline else None,
                         version="", ref="", extra_vars_json="{}", limit="", tags_json="[]", check_mode=False,
                         only_new_commits=False, missed_policy="run_once", enabled=True)  # fmt: skip
     schedule.created_at = schedule.updated_at = now
     _set_timing(schedule, given, now)
     _set_run_fields(schedule, given)
     _set_options(schedule, given)
-    _check_run_fields(schedule, project, environment)
+    _check_fields(schedule, project, environment, given)
     session.add(schedule)
     session.flush()
     audit.record(session, "schedule.create", "schedule", schedule.id, describe_fields(schedule))
@@ -154,7 +190,7 @@ def update(session: Session, schedule_id: int, given: Mapping[str, Any], now: dt
     was_enabled = schedule.enabled
     _set_run_fields(schedule, given)
     _set_options(schedule, given)
-    _check_run_fields(schedule, project, environment)
+    _check_fields(schedule, project, environment, given)
     if schedule.enabled and not was_enabled:
         _resume(session, schedule, now)
     schedule.updated_at = now
@@ -181,17 +217,48 @@ def deploy_refusal(principal: Principal, project_id: int, project: str, environm
     return ""
 
 
+def targets_refusal(principal: Principal, project_id: int, project: str, targets: tuple[Target, ...]) -> str:
+    """Why the owner may not deploy to every one of ``targets`` ("" if they may)."""
+    for environment, protected in targets:
+        refusal = deploy_refusal(principal, project_id, project, environment, protected)
+        if refusal:
+            return refusal
+    return ""
+
+
 def owner_refusal(session: Session, owner: str, project: Project, environment: Environment) -> str:
-    """Why the schedule's owner may not deploy there now ("" if they may): their permissions, not the saver's."""
+    """Why ``owner`` may not deploy there now ("" if they may): their permissions, not the saver's."""
     principal = owner_principal(session, owner)
     if isinstance(principal, str):
         return principal
     return deploy_refusal(principal, project.id, project.name, environment.name, environment.protected)
 
 
-def _resume(session: Session, schedule: Schedule, now: dt.datetime) -> None:
+def schedule_refusal(session: Session, schedule: Schedule) -> str:
+    """Why the schedule's owner may not deploy where it reaches now ("" if they may)."""
+    principal = owner_principal(session, schedule.owner)
+    if isinstance(principal, str):
+        return principal
+    project, _ = _target(session, schedule)
+    return targets_refusal(principal, project.id, project.name, targets(session, schedule))
+
+
+def targets(session: Session, schedule: Schedule) -> tuple[Target, ...]:
+    """Where the schedule deploys: its environment, or every environment its pipeline's steps reach."""
     project, environment = _target(session, schedule)
-    refusal = owner_refusal(session, schedule.owner, project, environment)
+    if environment is not None:
+        return ((environment.name, environment.protected),)
+    return pipeline_targets(project, pipelines.get(session, schedule.pipeline_id or 0))
+
+
+def pipeline_targets(project: Project, pipeline: Pipeline) -> tuple[Target, ...]:
+    protected = {environment.name: environment.protected for environment in project.environments}
+    # An environment missing from the project counts as protected: only a release manager reaches it.
+    return tuple((name, protected.get(name, True)) for name in pipelines.targets(pipeline.steps))
+
+
+def _resume(session: Session, schedule: Schedule, now: dt.datetime) -> None:
+    refusal = schedule_refusal(session, schedule)
     if refusal:
         raise Conflict(f"schedule {schedule.id} cannot resume: {refusal}")
     schedule.paused_reason = ""
@@ -213,17 +280,19 @@ def get(session: Session, schedule_id: int) -> Schedule:
     return schedule
 
 
-def _target(session: Session, schedule: Schedule) -> tuple[Project, Environment]:
-    environment = session.get(Environment, schedule.environment_id)
-    assert environment is not None  # deleted with its environment (cascade)
-    return environment.project, environment
+def _target(session: Session, schedule: Schedule) -> tuple[Project, Environment | None]:
+    """Its project, and the environment it deploys (None: a pipeline's schedule)."""
+    project = session.get_one(Project, schedule.project_id)
+    if schedule.environment_id is None:
+        return project, None
+    return project, session.get_one(Environment, schedule.environment_id)
 
 
-def target_names(session: Session, schedule_id: int) -> tuple[str, str, bool, str]:
-    """Project, environment, whether it is protected, and the owner: for the caller's permission checks."""
+def target_names(session: Session, schedule_id: int) -> tuple[str, list[str], str]:
+    """Project, the environments it reaches, and the owner: for the caller's permission checks."""
     schedule = get(session, schedule_id)
-    project, environment = _target(session, schedule)
-    return project.name, environment.name, environment.protected, schedule.owner
+    project, _ = _target(session, schedule)
+    return project.name, [name for name, _ in targets(session, schedule)], schedule.owner
 
 
 def _name(given: Mapping[str, Any], field: str) -> str:
@@ -267,6 +336,7 @@ def fire_dict(fire: ScheduleFire) -> dict[str, Any]:
         "fired_at": iso(fire.fired_at),
         "outcome": fire.outcome,
         "run_id": fire.run_id,
+        "pipeline_run_id": fire.pipeline_run_id,
         "reason": fire.reason,
     }
 
@@ -274,7 +344,13 @@ def fire_dict(fire: ScheduleFire) -> dict[str, Any]:
 def describe(session: Session, schedule: Schedule, fires: bool = False) -> dict[str, Any]:
     """The schedule as the API shows it, with its last fire; ``fires``: its last ``RECENT_FIRES`` fires too."""
     project, environment = _target(session, schedule)
-    data = {"project": project.name, "environment": environment.name, **describe_fields(schedule)}
+    pipeline = pipelines.get(session, schedule.pipeline_id) if schedule.pipeline_id is not None else None
+    data = {
+        "project": project.name,
+        "environment": environment.name if environment else None,
+        "pipeline": pipeline.name if pipeline else None,
+        **describe_fields(schedule),
+    }
     recent = [
         fire_dict(fire)
         for fire in session.scalars(
@@ -291,14 +367,11 @@ def describe(session: Session, schedule: Schedule, fires: bool = False) -> dict[
 
 
 def describe_list(session: Session, project: str | None = None) -> list[dict[str, Any]]:
-    """``describe`` of every schedule (of ``project``), in three queries however many there are."""
+    """``describe`` of every schedule (of ``project``), in six queries however many there are."""
     schedules = list_schedules(session, project)
-    targets = {
-        environment_id: (project_name, environment_name)
-        for environment_id, project_name, environment_name in session.execute(
-            select(Environment.id, Project.name, Environment.name).join(Project, Project.id == Environment.project_id)
-        )
-    }
+    project_names = {row.id: row.name for row in session.execute(select(Project.id, Project.name))}
+    environment_names = {row.id: row.name for row in session.execute(select(Environment.id, Environment.name))}
+    pipeline_names = {row.id: row.name for row in session.execute(select(Pipeline.id, Pipeline.name))}
     latest = (
         select(ScheduleFire.schedule_id, func.max(ScheduleFire.fire_time).label("fire_time"))
         .group_by(ScheduleFire.schedule_id)
@@ -315,8 +388,9 @@ def describe_list(session: Session, project: str | None = None) -> list[dict[str
     }
     return [
         {
-            "project": targets[schedule.environment_id][0],
-            "environment": targets[schedule.environment_id][1],
+            "project": project_names[schedule.project_id],
+            "environment": environment_names.get(schedule.environment_id or 0),
+            "pipeline": pipeline_names.get(schedule.pipeline_id or 0),
             **describe_fields(schedule),
             "last_fire": last_fires.get(schedule.id),
         }
