@@ -35,6 +35,28 @@ def test_schedule_add_list_pause_resume_rm(web_api):
     assert gone.returncode == 2 and "does not exist" in gone.stderr
 
 
+def test_schedule_add_pipeline(web_api):
+    """``--pipeline`` instead of ``--env``: the schedule starts that pipeline (shown as such)."""
+    import requests
+
+    from tests.conftest import api_headers
+    from tests.pipelines.helpers import RELEASE_STEPS
+
+    pipeline = {"project": "sampleapp", "name": "release", "steps": RELEASE_STEPS}
+    assert requests.post(f"{web_api}/api/v1/pipelines", json=pipeline, headers=api_headers(), timeout=10).ok
+    when = ("--cron", "0 2 * * *", "--timezone", "Europe/Berlin")
+    added = playdeck("schedule", "add", "sampleapp", "--pipeline", "release", *when, "--version", "2.0.0")
+    assert added.returncode == 0, added.stderr
+    assert "enabled: pipeline sampleapp/release cron '0 2 * * *'" in added.stdout
+    schedule_id = re.search(r"Schedule (\d+)", added.stdout).group(1)
+    listed = playdeck("schedule", "list", "--project", "sampleapp")
+    assert re.search(rf"^{schedule_id}\s+enabled\s+sampleapp\s+pipeline release\s+0 2", listed.stdout, re.M)
+    both = playdeck("schedule", "add", "sampleapp", "--pipeline", "release", "--env", "staging", *when)
+    assert both.returncode == 2 and "either" in both.stderr
+    deploy_only = playdeck("schedule", "add", "sampleapp", "--pipeline", "release", "--limit", "web1", *when)
+    assert deploy_only.returncode == 2 and "limit" in deploy_only.stderr
+
+
 def test_bad_schedules_exit_2_with_the_reason(web_api):
     bad_cron = playdeck("schedule", "add", "sampleapp", "--env", "staging", "--cron", "0 25 * * *")
     assert bad_cron.returncode == 2 and "hour: 25 is outside 0-23" in bad_cron.stderr
