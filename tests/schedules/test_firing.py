@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from playdeck.schedules import firing, service
 from playdeck.schedules.models import Schedule, ScheduleFire
 from playdeck.settings import get_settings
 from tests.conftest import configure, make_user
+from tests.schedules.helpers import racing_passes
 
 T0 = dt.datetime(2027, 3, 27, 12, 0)
 
@@ -82,24 +82,7 @@ def test_a_cron_schedule_fires_each_time_once_in_its_zone(monkeypatch, tmp_path,
 def test_three_passes_racing_for_one_fire_time_give_one_run(monkeypatch, tmp_path, mariadb_url):
     setup(monkeypatch, tmp_path, mariadb_url)
     schedule_id = add()
-    planned = firing._due_plans
-    all_planned = threading.Barrier(3, timeout=30)
-
-    def plan_then_wait(settings, now):
-        plans = planned(settings, now)
-        all_planned.wait()  # every pass saw the schedule due before any fires it
-        return plans
-
-    monkeypatch.setattr(firing, "_due_plans", plan_then_wait)
-    results: list[list[firing.Fired]] = []
-    passes = [
-        threading.Thread(target=lambda: results.append(firing.fire_due(get_settings(), dt.datetime(2027, 3, 28, 1))))
-        for _ in range(3)
-    ]
-    for one in passes:
-        one.start()
-    for one in passes:
-        one.join(60)
+    results = racing_passes(monkeypatch, dt.datetime(2027, 3, 28, 1))
     assert sorted(len(result) for result in results) == [0, 0, 1]
     assert [outcome for _, outcome, _, _ in fires(schedule_id)] == ["run"]
     assert run_count() == 1

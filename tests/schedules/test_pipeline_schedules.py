@@ -5,7 +5,6 @@ every environment of the pipeline is refused (API: 403; at fire time: the schedu
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
 from sqlalchemy import func, select
@@ -19,6 +18,7 @@ from playdeck.schedules.models import Schedule, ScheduleFire
 from playdeck.settings import get_settings
 from tests.conftest import as_user, configure, make_user, web_client
 from tests.pipelines.helpers import RELEASE_STEPS, add_pipeline, steps
+from tests.schedules.helpers import racing_passes
 
 T0 = dt.datetime(2027, 3, 27, 12, 0)
 FIRE = dt.datetime(2027, 3, 28, 1, 0)  # 02:00 Berlin does not exist that night: 03:00 CEST
@@ -80,21 +80,7 @@ def test_a_due_pipeline_schedule_starts_one_pipeline_run_however_often_the_duty_
 def test_three_passes_racing_for_a_pipeline_schedules_fire_time_start_one_pipeline_run(sample, monkeypatch):
     add_pipeline()
     schedule_id = add("rm")
-    planned = firing._due_plans
-    all_planned = threading.Barrier(3, timeout=30)
-
-    def plan_then_wait(settings, now):
-        plans = planned(settings, now)
-        all_planned.wait()  # every pass saw the schedule due before any fires it
-        return plans
-
-    monkeypatch.setattr(firing, "_due_plans", plan_then_wait)
-    results: list[list[firing.Fired]] = []
-    passes = [threading.Thread(target=lambda: results.append(firing.fire_due(get_settings(), FIRE))) for _ in range(3)]
-    for one in passes:
-        one.start()
-    for one in passes:
-        one.join(60)
+    results = racing_passes(monkeypatch, FIRE)
     assert sorted(len(result) for result in results) == [0, 0, 1]
     assert len(pipeline_runs()) == 1
     assert [outcome for outcome, _, _ in fire_rows(schedule_id)] == ["run"]
