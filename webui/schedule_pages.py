@@ -13,9 +13,10 @@ from playdeck import projects
 from playdeck.auth.permissions import Action
 from playdeck.db import session_scope
 from playdeck.errors import PlaydeckError, ValidationError
+from playdeck.pipelines import service as pipelines
 from playdeck.schedules import service
 from webui import access, authorize
-from webui.schedules_api import require_manager
+from webui.schedules_api import require_deploy_target, require_manager
 
 bp = Blueprint("schedule_pages", __name__, url_prefix="/projects/<project>/schedules")
 
@@ -23,11 +24,13 @@ bp = Blueprint("schedule_pages", __name__, url_prefix="/projects/<project>/sched
 def _list_page(project: str, error: PlaydeckError | None = None) -> tuple[str, int]:
     with session_scope() as session:
         environments = [env.name for env in projects.get_project(session, project).environments]
+        pipeline_names = [pipeline["name"] for pipeline in pipelines.describe_list(session, project)]
         schedules = service.describe_list(session, project)
     return render_template(
         "schedules.html",
         project=project,
         environments=environments,
+        pipelines=pipeline_names,
         schedules=schedules,
         policies=service.MISSED_POLICIES,
         form=request.form if error is not None else {},
@@ -38,7 +41,10 @@ def _list_page(project: str, error: PlaydeckError | None = None) -> tuple[str, i
 def _from_form(project: str) -> dict[str, Any]:
     """The API's fields from the form: what was left empty is left out."""
     form = request.form
-    given: dict[str, Any] = {"project": project, "environment": form.get("environment", "")}
+    # The target select names an environment, or "pipeline:NAME".
+    target = form.get("environment", "")
+    given: dict[str, Any] = {"project": project}
+    given["pipeline" if target.startswith("pipeline:") else "environment"] = target.removeprefix("pipeline:")
     when = "cron" if form.get("kind", "cron") == "cron" else "at"
     given[when] = form.get(when, "").strip()
     for name in ("timezone", "version", "ref", "limit", "missed_policy"):
@@ -66,7 +72,7 @@ def index(project: str) -> tuple[str, int]:
 def create(project: str) -> Response | tuple[str, int]:
     try:
         given = _from_form(project)
-        authorize.require_deploy(project, given["environment"])
+        require_deploy_target(given)
         with session_scope() as session:
             service.create(session, given, authorize.actor())
     except PlaydeckError as exc:

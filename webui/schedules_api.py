@@ -22,6 +22,18 @@ bp = Blueprint("schedules_api", __name__, url_prefix="/api/v1/schedules")
 UPDATE_FIELDS = tuple(name for name in service.FIELDS if name not in ("project", "environment", "pipeline"))
 
 
+def require_deploy_target(given: dict) -> None:
+    """The caller may deploy where a new schedule deploys: its environment, or every environment its pipeline's
+    steps reach (as for starting that pipeline now)."""
+    if given.get("pipeline") is None:
+        authorize.require_deploy(given.get("project"), given.get("environment"))
+        return
+    with session_scope() as session:
+        steps = pipelines.by_name(session, given.get("project"), given["pipeline"]).steps
+    for environment in pipelines.targets(steps):
+        authorize.require_deploy(given.get("project"), environment)
+
+
 def require_manager(schedule_id: int) -> None:
     """The caller may deploy where the schedule deploys, and is its owner or a release manager."""
     with session_scope() as session:
@@ -45,14 +57,7 @@ def list_schedules() -> Response:
 @access.rule(Action.DEPLOY)
 def create_schedule() -> tuple[Response, int]:
     body = json_request_body(service.FIELDS)
-    if body.get("pipeline") is None:
-        authorize.require_deploy(body.get("project"), body.get("environment"))
-    else:
-        # As for starting the pipeline now: the right to deploy to every environment its steps reach.
-        with session_scope() as session:
-            steps = pipelines.by_name(session, body.get("project"), body["pipeline"]).steps
-        for environment in pipelines.targets(steps):
-            authorize.require_deploy(body.get("project"), environment)
+    require_deploy_target(body)
     with session_scope() as session:
         schedule = service.create(session, body, authorize.actor())
         data = service.describe(session, schedule)

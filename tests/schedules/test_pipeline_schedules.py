@@ -107,7 +107,7 @@ def test_a_developer_owner_is_refused_a_pipeline_reaching_a_protected_environmen
     assert release  # the release pipeline (staging → production) exists but was never started
 
 
-def test_the_api_and_cli_fields_of_a_pipeline_schedule(embedded):
+def test_the_api_and_page_of_a_pipeline_schedule(embedded):
     client = web_client()
     admin: dict[str, str] = {}
     body = {"project": "sampleapp", "name": "release", "steps": RELEASE_STEPS}
@@ -131,5 +131,11 @@ def test_the_api_and_cli_fields_of_a_pipeline_schedule(embedded):
     schedule_id = answer.json["id"]
     assert client.delete(f"/api/v1/schedules/{schedule_id}", headers=developer).status_code == 403
     page = client.get("/projects/sampleapp/schedules").get_data(as_text=True)
-    assert "pipeline <a" in page and ">release</a>" in page
+    assert "pipeline <a" in page and ">release</a>" in page and 'value="pipeline:release"' in page
     assert client.delete(f"/api/v1/schedules/{schedule_id}", headers=admin).status_code == 204
+    # The page's form adds one too (the target select offers the project's pipelines).
+    form = {"environment": "pipeline:release", "kind": "cron", "cron": "0 3 * * *", "timezone": "UTC",
+            "version": "2.0.0"}  # fmt: skip
+    assert client.post("/projects/sampleapp/schedules", data=form).status_code == 303
+    listed = client.get("/api/v1/schedules").json["schedules"]
+    assert [(item["pipeline"], item["cron"]) for item in listed] == [("release", "0 3 * * *")]
