@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from playdeck import db
 from playdeck.auth import users
 from playdeck.auth.models import User
+from playdeck.auth.sso import provider as provider_cache
 from playdeck.auth.sso import rules
 from playdeck.models import AuditEvent
 from testing.oidc_provider import Behaviour
@@ -100,6 +101,16 @@ def test_a_provider_that_refuses_or_is_slow_or_down_gets_a_clear_page(mapped, mo
     reasons = [event["reason"] for event in refusals()]
     assert reasons == ["provider_error", "provider_unavailable", "provider_unavailable"]
     assert sso_users() == 0
+
+
+def test_a_provider_down_after_its_discovery_was_cached_gets_our_page_not_a_dead_login_page(mapped, monkeypatch):
+    assert log_in(create_app({"TESTING": True}).test_client(), "dana").status == 303  # discovery is cached now
+    mapped.stop()
+    # Our copy of the discovery document is older than the recheck spacing (10 s), as it is a while after a login.
+    monkeypatch.setattr(provider_cache, "RECHECK_AFTER", 0.0)
+    down = create_app({"TESTING": True}).test_client().get("/login/oidc")
+    assert down.status_code == 503 and "cannot be reached" in down.text and "log in with their password" in down.text
+    assert [event["reason"] for event in refusals()] == ["provider_unavailable"]
 
 
 def test_password_logins_off_except_break_glass_which_works_while_the_provider_is_down(mapped, monkeypatch):

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from playdeck import audit
 from playdeck.auth.sso import id_token
+from playdeck.auth.sso import provider as provider_module
 from playdeck.auth.sso.identity import ExternalIdentity
 from playdeck.auth.sso.models import OidcLogin
 from playdeck.auth.sso.provider import Provider, ProviderMisconfigured, provider, reaching, tls_verify
@@ -76,7 +77,7 @@ def begin(session: Session, next_url: str, *, test_by: str = "") -> Begun:
     settings = get_settings()
     if not enabled(settings):
         raise NotConfigured("single sign-on is not configured (PLAYDECK_OIDC_ISSUER, PLAYDECK_OIDC_CLIENT_ID)")
-    metadata = provider(settings).metadata()
+    metadata = provider(settings).metadata(max_age=provider_module.RECHECK_AFTER)
     if metadata.code_challenge_methods and "S256" not in metadata.code_challenge_methods:
         raise ProviderMisconfigured("the provider does not offer PKCE with S256")
     state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(64)

@@ -26,6 +26,10 @@ from playdeck.settings import Settings
 ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 DISCOVERY_TTL = 3600.0
 REFRESH_SPACING = 30.0
+# A login start re-reads the discovery document when our copy is older than this: a provider that went down
+# since is then told to the person on our own page instead of their browser being sent to a dead login page.
+# Within this many seconds of the last answer a login start trusts it (one request per this, per web process).
+RECHECK_AFTER = 10.0
 # A discovery document or key set larger than this is not a provider's.
 MAX_DOCUMENT_BYTES = 1024 * 1024
 
@@ -127,9 +131,11 @@ class Provider:
         self._keys: KeySet | None = None
         self._refreshed_at = -REFRESH_SPACING
 
-    def metadata(self) -> Metadata:
+    def metadata(self, max_age: float = DISCOVERY_TTL) -> Metadata:
+        """The discovery document, fetched again when ours is older than ``max_age`` seconds (``RECHECK_AFTER``
+        at a login start: that the provider answers it is the check that the provider is up)."""
         with self._lock:
-            if self._metadata is None or time.monotonic() - self._metadata_at > DISCOVERY_TTL:
+            if self._metadata is None or time.monotonic() - self._metadata_at > max_age:
                 check_url("PLAYDECK_OIDC_ISSUER", self.settings.oidc_issuer)
                 url = self.settings.oidc_issuer + "/.well-known/openid-configuration"
                 self._metadata = _metadata(self.settings, _get_json(self.settings, url))
