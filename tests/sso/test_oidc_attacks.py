@@ -75,14 +75,28 @@ def test_an_id_token_replayed_into_another_login_is_refused_by_its_nonce(mapped)
     assert refusals()[-1]["reason"] == "nonce"
 
 
+def test_userinfo_about_another_account_than_the_id_token_is_refused(mapped):
+    mapped.behaviour = Behaviour(groups_only_in_userinfo=True, userinfo_subject="sub-sam")
+    status, page = refused_login("dana")
+    assert status == 401 and "userinfo is about another account" in page
+    assert sso_users() == 0
+    assert refusals()[-1]["reason"] == "userinfo_subject"
+
+
 def test_a_missing_or_huge_groups_claim_gives_no_access(mapped):
     status, page = refused_login("nora")  # no groups claim at all
     assert status == 403 and "No access to Playdeck" in page and "none of your groups" in page
-    mapped.behaviour = Behaviour(groups=[f"group-{number}" for number in range(5000)] + ["deployers"])
-    status, page = refused_login()
-    assert status == 403 and "more than 1000 groups" in page
+    mapped.behaviour = Behaviour(groups_only_in_userinfo=True)  # nor at the userinfo endpoint
+    status, page = refused_login("nora")
+    assert status == 403 and "No access to Playdeck" in page and "none of your groups" in page
+    huge = [f"group-{number}" for number in range(5000)] + ["deployers"]
+    for only_in_userinfo in (False, True):
+        mapped.behaviour = Behaviour(groups=huge, groups_only_in_userinfo=only_in_userinfo)
+        status, page = refused_login()
+        assert status == 403 and "more than 1000 groups" in page
     assert sso_users() == 0
-    assert [event["reason"] for event in refusals()] == ["no_matching_group", "bad_identity"]
+    reasons = ["no_matching_group", "no_matching_group", "bad_identity", "bad_identity"]
+    assert [event["reason"] for event in refusals()] == reasons
 
 
 def test_a_provider_that_refuses_or_is_slow_or_down_gets_a_clear_page(mapped, monkeypatch):

@@ -27,7 +27,7 @@ from playdeck.auth.sso import id_token
 from playdeck.auth.sso import provider as provider_module
 from playdeck.auth.sso.identity import ExternalIdentity
 from playdeck.auth.sso.models import OidcLogin
-from playdeck.auth.sso.provider import Provider, ProviderMisconfigured, provider, reaching, tls_verify
+from playdeck.auth.sso.provider import Provider, ProviderMisconfigured, get_json, provider, reaching, tls_verify
 from playdeck.errors import NotFound, PlaydeckError
 from playdeck.models import utcnow
 from playdeck.settings import Settings, get_settings
@@ -136,8 +136,25 @@ def finish(session: Session, state: object, code: object, browser_secret: str | 
     settings = get_settings()
     found = provider(settings)
     token = _exchange(settings, found, code, login.code_verifier)
-    claims = id_token.verify(found, token.get("id_token"), login.nonce)
+    claims = _with_userinfo(settings, found, token, id_token.verify(found, token.get("id_token"), login.nonce))
     return Finished(claims, identity_of(settings, claims), login.next_url, login.test_by)
+
+
+def _with_userinfo(settings: Settings, found: Provider, token: dict[str, Any], claims: dict[str, Any]) -> dict[str, Any]:
+    """The ID token's claims, completed from the userinfo endpoint when they lack the groups or the user name
+    (Keycloak, Authentik and others put groups there only). The ID token's own claims win; userinfo about another
+    ``sub`` than the ID token's is refused (it is not this login's person)."""
+    if settings.oidc_groups_claim in claims and _text(claims, settings.oidc_user_name_claim):
+        return claims
+    endpoint, access_token = found.metadata().userinfo_endpoint, token.get("access_token")
+    if not endpoint or not isinstance(access_token, str) or not access_token:
+        return claims
+    info = get_json(settings, endpoint, headers={"Authorization": f"Bearer {access_token}"})
+    if not isinstance(info.get("sub"), str) or info["sub"] != claims.get("sub"):
+        raise id_token.InvalidIdToken(
+            "userinfo_subject", "the provider's userinfo is about another account than its ID token: log in again"
+        )
+    return {**info, **claims}
 
 
 def _text(claims: dict[str, Any], name: str) -> str:

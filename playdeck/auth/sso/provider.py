@@ -54,6 +54,8 @@ class Metadata:
     jwks_uri: str
     algorithms: tuple[str, ...]
     code_challenge_methods: tuple[str, ...]
+    # "": the provider has none (the ID token alone tells who logged in).
+    userinfo_endpoint: str = ""
 
 
 def check_url(name: str, url: str) -> str:
@@ -86,9 +88,11 @@ def reaching(settings: Settings, url: str) -> Iterator[None]:
         raise ProviderUnavailable(f"the identity provider cannot be reached ({url}): {type(exc).__name__}") from None
 
 
-def _get_json(settings: Settings, url: str) -> dict[str, Any]:
+def get_json(settings: Settings, url: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """The JSON object at ``url`` (at most MAX_DOCUMENT_BYTES, within the timeout)."""
     with reaching(settings, url):
-        with requests.get(url, timeout=settings.oidc_timeout_seconds, verify=tls_verify(settings), stream=True) as got:
+        with requests.get(url, headers=headers, timeout=settings.oidc_timeout_seconds, verify=tls_verify(settings),
+                          stream=True) as got:  # fmt: skip
             got.raise_for_status()
             body = got.raw.read(MAX_DOCUMENT_BYTES + 1, decode_content=True)
     if len(body) > MAX_DOCUMENT_BYTES:
@@ -117,6 +121,8 @@ def _metadata(settings: Settings, document: dict[str, Any]) -> Metadata:
     if not algorithms:
         raise ProviderMisconfigured(f"the provider signs ID tokens with none of {', '.join(ALLOWED_ALGORITHMS)}")
     methods = tuple(str(m) for m in document.get("code_challenge_methods_supported") or ())
+    if isinstance(document.get("userinfo_endpoint"), str):
+        endpoints["userinfo_endpoint"] = check_url("userinfo_endpoint", document["userinfo_endpoint"])
     return Metadata(settings.oidc_issuer, algorithms=algorithms, code_challenge_methods=methods, **endpoints)
 
 
@@ -138,12 +144,12 @@ class Provider:
             if self._metadata is None or time.monotonic() - self._metadata_at > max_age:
                 check_url("PLAYDECK_OIDC_ISSUER", self.settings.oidc_issuer)
                 url = self.settings.oidc_issuer + "/.well-known/openid-configuration"
-                self._metadata = _metadata(self.settings, _get_json(self.settings, url))
+                self._metadata = _metadata(self.settings, get_json(self.settings, url))
                 self._metadata_at = time.monotonic()
             return self._metadata
 
     def _fetch_keys(self) -> KeySet:
-        document = _get_json(self.settings, self.metadata().jwks_uri)
+        document = get_json(self.settings, self.metadata().jwks_uri)
         try:
             keys = KeySet.import_key_set(document)  # type: ignore[arg-type]
         except (JoseError, ValueError, TypeError, KeyError) as exc:
