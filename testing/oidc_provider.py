@@ -219,7 +219,8 @@ class OidcProvider:
         return jsonify(
             issuer=self.issuer, authorization_endpoint=f"{self.issuer}/authorize",
             token_endpoint=f"{self.issuer}/token",
-            jwks_uri=f"{self.issuer}/jwks", userinfo_endpoint=f"{self.issuer}/userinfo", response_types_supported=["code"], subject_types_supported=["public"],
+            jwks_uri=f"{self.issuer}/jwks", userinfo_endpoint=f"{self.issuer}/userinfo",
+            response_types_supported=["code"], subject_types_supported=["public"],
             id_token_signing_alg_values_supported=["RS256"], code_challenge_methods_supported=["S256"],
             scopes_supported=["openid", "profile", "email", "groups"],
             token_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post"],

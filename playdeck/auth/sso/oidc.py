@@ -140,7 +140,7 @@ def finish(session: Session, state: object, code: object, browser_secret: str | 
     return Finished(claims, identity_of(settings, claims), login.next_url, login.test_by)
 
 
-def _with_userinfo(settings: Settings, found: Provider, token: dict[str, Any], claims: dict[str, Any]) -> dict[str, Any]:
+def _with_userinfo(settings: Settings, found: Provider, token: dict[str, Any], claims: dict[str, Any]) -> dict:
     """The ID token's claims, completed from the userinfo endpoint when they lack the groups or the user name
     (Keycloak, Authentik and others put groups there only). The ID token's own claims win; userinfo about another
     ``sub`` than the ID token's is refused (it is not this login's person)."""
