@@ -139,14 +139,17 @@ class Provider:
 
     def metadata(self, max_age: float = DISCOVERY_TTL) -> Metadata:
         """The discovery document, fetched again when ours is older than ``max_age`` seconds (``RECHECK_AFTER``
-        at a login start: that the provider answers it is the check that the provider is up)."""
+        at a login start: that the provider answers it is the check that the provider is up). Fetched without
+        holding the lock: logins starting while the provider hangs each wait one timeout, not one after another."""
         with self._lock:
-            if self._metadata is None or time.monotonic() - self._metadata_at > max_age:
-                check_url("PLAYDECK_OIDC_ISSUER", self.settings.oidc_issuer)
-                url = self.settings.oidc_issuer + "/.well-known/openid-configuration"
-                self._metadata = _metadata(self.settings, get_json(self.settings, url))
-                self._metadata_at = time.monotonic()
-            return self._metadata
+            if self._metadata is not None and time.monotonic() - self._metadata_at <= max_age:
+                return self._metadata
+        check_url("PLAYDECK_OIDC_ISSUER", self.settings.oidc_issuer)
+        url = self.settings.oidc_issuer + "/.well-known/openid-configuration"
+        fetched = _metadata(self.settings, get_json(self.settings, url))
+        with self._lock:
+            self._metadata, self._metadata_at = fetched, time.monotonic()
+            return fetched
 
     def _fetch_keys(self) -> KeySet:
         document = get_json(self.settings, self.metadata().jwks_uri)
