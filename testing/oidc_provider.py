@@ -54,6 +54,8 @@ class Behaviour:
     groups_only_in_userinfo: bool = False
     # The userinfo endpoint answers for another account (a provider mixing up its users), when set.
     userinfo_subject: str = ""
+    # The userinfo endpoint refuses every access token (a provider that forgot to allow the scope).
+    userinfo_refused: bool = False
 
 
 @dataclass
@@ -205,7 +207,7 @@ class OidcProvider:
         """The claims of the bearer token's account (OpenID Connect Core 5.3), with its groups."""
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         user = self.access_tokens.get(token) if scheme.lower() == "bearer" else None
-        if user is None:
+        if user is None or self.behaviour.userinfo_refused:
             return jsonify(error="invalid_token"), 401
         info = dict(self.user_info(user, "openid profile email groups"))
         if self.behaviour.userinfo_subject:

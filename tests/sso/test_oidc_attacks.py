@@ -75,12 +75,16 @@ def test_an_id_token_replayed_into_another_login_is_refused_by_its_nonce(mapped)
     assert refusals()[-1]["reason"] == "nonce"
 
 
-def test_userinfo_about_another_account_than_the_id_token_is_refused(mapped):
+def test_userinfo_about_another_account_or_refusing_the_access_token_is_refused(mapped):
     mapped.behaviour = Behaviour(groups_only_in_userinfo=True, userinfo_subject="sub-sam")
     status, page = refused_login("dana")
     assert status == 401 and "userinfo is about another account" in page
     assert sso_users() == 0
     assert refusals()[-1]["reason"] == "userinfo_subject"
+    mapped.behaviour = Behaviour(groups_only_in_userinfo=True, userinfo_refused=True)
+    status, page = refused_login("dana")
+    assert status == 503 and "answered HTTP 401" in page and "/userinfo" in page
+    assert sso_users() == 0
 
 
 def test_a_missing_or_huge_groups_claim_gives_no_access(mapped):

@@ -84,6 +84,9 @@ def reaching(settings: Settings, url: str) -> Iterator[None]:
         raise ProviderUnavailable(
             f"the identity provider did not answer within {settings.oidc_timeout_seconds:g} s ({url})"
         ) from None
+    except requests.HTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else "?"
+        raise ProviderUnavailable(f"the identity provider answered HTTP {status} ({url})") from None
     except requests.RequestException as exc:
         raise ProviderUnavailable(f"the identity provider cannot be reached ({url}): {type(exc).__name__}") from None
 
