@@ -5,7 +5,8 @@ retention (issue 7), git (issue 22), freeze and approvals (issue 24), logs (issu
 run), watchers (issue 23: live log, 200 browsers' streams), dashboard (issue 23: 50 projects × 5 environments),
 tabs (issue 23, needs Debian's chromium), schedules (issue 25), dns (issue 5, needs BIND). No name: every one
 but dns (``--dns`` adds it).
-Needs MariaDB on 127.0.0.1:3306 and Redis on 127.0.0.1:6379 (as ``scripts/test`` starts them). Every
+Needs MariaDB on 127.0.0.1:3306 (as ``scripts/test`` starts it) and the redis-server program: each stack
+starts a Redis of its own, so benchmarks of two checkouts may run at once. Every
 row's note carries the load average it was measured at: numbers from a busy machine are not results.
 
 ``scale`` and ``retention`` seed ``bench_scale`` (100k runs, 10M events) once, ~15 min, and reuse it;

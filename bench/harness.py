@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pymysql
-import redis
 import requests
 
 from playdeck.errors import NotFound
+from testing.servers import ThrowawayRedis
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -236,7 +236,6 @@ class Stack:
         self.env.update(env or {})
         if mode == "production":
             self.env["PLAYDECK_DATABASE_URL"] = f"mysql+pymysql://root@127.0.0.1:3306/{self.db_name}?charset=utf8mb4"
-            self.env["PLAYDECK_BROKER_URL"] = "redis://127.0.0.1:6379/13"
         self.api = f"http://127.0.0.1:{self.port}/api/v1"
         self.http = requests.Session()
 
@@ -246,7 +245,12 @@ class Stack:
             with conn.cursor() as cursor:
                 cursor.execute(f"CREATE DATABASE IF NOT EXISTS {self.db_name} CHARACTER SET utf8mb4")
             conn.close()
-            redis.Redis.from_url(self.env["PLAYDECK_BROKER_URL"]).flushdb()
+            # A broker of this stack's own: with one shared Redis database, two benchmarks at once (two
+            # checkouts on one machine) flushed each other's queues, and each worker took the other's
+            # messages, found no such run in its own database and dropped them: runs never finished.
+            (self.tmp / "redis").mkdir()
+            self.broker = ThrowawayRedis(self.tmp / "redis", free_port()).start()
+            self.env["PLAYDECK_BROKER_URL"] = self.broker.url
         # Configure this process too, so it can read run timestamps with the same services.
         os.environ.clear()
         os.environ.update(self.env)
@@ -282,8 +286,10 @@ class Stack:
         from playdeck import db
 
         db.reset_engine()
-        if self.mode == "production" and not self.keep_database:
-            drop_database(self.db_name)
+        if self.mode == "production":
+            self.broker.stop()
+            if not self.keep_database:
+                drop_database(self.db_name)
         shutil.rmtree(self.tmp, ignore_errors=True)
         os.environ.clear()
         os.environ.update(self._saved_environ)
