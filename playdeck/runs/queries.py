@@ -46,18 +46,28 @@ def is_real_deploy(run: RunTable = Run) -> ColumnElement[bool]:
     return and_(run.kind == RunKind.DEPLOY.value, run.check_mode.is_(False))
 
 
+def _last_successful_deploy_of(*columns: Any) -> Select[Any]:
+    return (
+        select(*columns)
+        .where(Run.environment_id == bindparam("environment_id"), is_successful(), is_real_deploy())
+        .order_by(Run.id.desc())
+        .limit(1)
+    )
+
+
 # Built once, values as parameters: SQLAlchemy memoizes a statement's cache key on the statement object.
-_LAST_SUCCESSFUL_DEPLOY = (
-    select(Run.id)
-    .where(Run.environment_id == bindparam("environment_id"), is_successful(), is_real_deploy())
-    .order_by(Run.id.desc())
-    .limit(1)
-)
+_LAST_SUCCESSFUL_DEPLOY = _last_successful_deploy_of(Run.id)
+_DEPLOYED_RELEASE = _last_successful_deploy_of(Run.id, Run.version, Run.ref, Run.commit_sha)
 
 
 def last_successful_deploy(session: Executor, environment_id: int) -> int | None:
     """The id of the environment's last successful real deploy (what is deployed there), None if none."""
     return session.scalar(_LAST_SUCCESSFUL_DEPLOY, {"environment_id": environment_id})
+
+
+def deployed_release(session: Executor, environment_id: int) -> Row[Any] | None:
+    """``last_successful_deploy`` with what it shipped, in one statement: its id, version, ref and commit."""
+    return session.execute(_DEPLOYED_RELEASE, {"environment_id": environment_id}).one_or_none()
 
 
 # A deploy that ended so leaves its environment broken: the next success "fixes" it.
