@@ -7,7 +7,7 @@ through ``playdeck.projects.registry``, which checks their input (``validation``
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
 from playdeck import audit
@@ -49,8 +49,13 @@ def list_projects(session: Session, include_archived: bool = False) -> list[Proj
     return list(session.scalars(query))
 
 
+# Built once, the name a parameter: SQLAlchemy memoizes a statement's cache key on the statement object, and
+# building this one on every call was a sixth of the deploy form's CPU (issue 24).
+_PROJECT_BY_NAME = select(Project).options(selectinload(Project.environments)).where(Project.name == bindparam("name"))
+
+
 def get_project(session: Session, name: str) -> Project:
-    project = session.scalar(select(Project).options(selectinload(Project.environments)).where(Project.name == name))
+    project = session.scalar(_PROJECT_BY_NAME, {"name": name})
     if project is None:
         raise NotFound(f"project '{name}' does not exist")
     return project
