@@ -18,18 +18,18 @@ from playdeck.delivery_metrics import delivery_metrics
 from playdeck.errors import NotFound
 from playdeck.launch_form import LaunchForm
 from playdeck.launch_inputs import project_form
-from playdeck.models import Environment, Project, Run
-from playdeck.projects import get_environment, get_project, is_built_in, list_projects
+from playdeck.models import Environment, Project
+from playdeck.projects import get_environment, get_project, is_built_in, list_projects, project_environments
 from playdeck.release_control import approvals, freeze_windows, promotion
 from playdeck.releases import deployments, host_versions, rollback
 from playdeck.runs import failure_summary, queries
-from playdeck.runs.progress import RunFacts, run_progress
+from playdeck.runs.progress import RunFacts, run_progress, runs_progress
 from playdeck.runs.queries import RunFilters, RunPage, get_run, list_runs
 from playdeck.runs.relaunch import relaunch_request
 from playdeck.runs.requests import RunRequest, resolve, submit_run
 from playdeck.runs.states import RunKind
 from playdeck.runs.transitions import request_cancel
-from playdeck.serializers import project_json, run_json
+from playdeck.serializers import iso, project_json, run_json
 from webui.params import parse_filters, parse_page
 
 JsonDict = dict[str, Any]
@@ -193,39 +193,63 @@ def run_page(args: Mapping[str, str], per_page: int) -> JsonDict:
 
 
 def dashboard() -> list[JsonDict]:
-    """Every project with, per environment, its latest run and its deployed run (``None`` if none), and where it
-    stands with freeze windows. Not the built-in dns project: nobody deploys it, its zones' regenerations are on
-    the DNS pages."""
-    with session_scope() as session:
-        projects = [project for project in list_projects(session) if not is_built_in(project.name)]
-        environment_ids = [env.id for project in projects for env in project.environments]
-        latest, deployed = queries.latest_runs(session, environment_ids)
-        freezes = freeze_windows.statuses_json(session, environment_ids)
-        hosts = host_versions.environment_hosts(session, environment_ids)
+    """Every project with, per environment, its latest run and its deployed run (``None`` if none), what its
+    hosts run now and where it stands with freeze windows. Not the built-in dns project: nobody deploys it,
+    its zones' regenerations are on the DNS pages. Only what the page shows, as columns: one statement per
+    kind of cell, whatever the number of environments."""
+    with connection_scope() as connection:
+        listed = [row for row in project_environments(connection) if not is_built_in(row.project)]
+        environment_ids = [row.environment_id for row in listed if row.environment_id is not None]
+        latest, deployed = queries.latest_runs(connection, environment_ids)
+        freezes = freeze_windows.statuses_json(connection, environment_ids)
+        hosts = host_versions.environment_hosts(connection, environment_ids)
+    rows: dict[int, JsonDict] = {}
+    for listing in listed:
+        row = rows.get(listing.project_id) or rows.setdefault(listing.project_id, _dashboard_row(listing))
+        if listing.environment_id is None:
+            continue
+        environment_id, name = listing.environment_id, listing.environment
+        row["project"]["environments"].append({"name": name, "protected": listing.protected})
+        row["latest"][name] = _latest_json(latest.get(environment_id))
+        row["deployed"][name] = _deployed_json(deployed.get(environment_id))
+        row["freeze"][name] = freezes[environment_id]
+        # What each host runs now; an environment no run recorded hosts for shows its deployed run.
+        row["hosts"][name] = host_versions.environment_json(hosts[environment_id])
+    return list(rows.values())
 
-        def brief(run: Run | None) -> JsonDict | None:
-            return None if run is None else run_json(run, with_summaries=False)
 
-        return [
-            {
-                "project": _with_id(project),
-                "latest": {env.name: brief(latest.get(env.id)) for env in project.environments},
-                "deployed": {env.name: brief(deployed.get(env.id)) for env in project.environments},
-                "freeze": {env.name: freezes[env.id] for env in project.environments},
-                # What each host runs now; an environment no run recorded hosts for shows its deployed run.
-                "hosts": {env.name: host_versions.environment_json(hosts[env.id]) for env in project.environments},
-            }
-            for project in projects
-        ]
+def _dashboard_row(listing: Any) -> JsonDict:
+    project = {"id": listing.project_id, "name": listing.project, "description": listing.description}
+    return {"project": {**project, "environments": []}, "latest": {}, "deployed": {}, "freeze": {}, "hosts": {}}
+
+
+def _latest_json(run: Any) -> JsonDict | None:
+    """The latest run's cell: ``run_json``'s keys for ``queries.LATEST_RUN_COLUMNS``."""
+    if run is None:
+        return None
+    return {"id": run.id, "state": run.state, "version": run.version, "queued_at": iso(run.queued_at)}
+
+
+def _deployed_json(run: Any) -> JsonDict | None:
+    """The deployed run's cell: ``run_json``'s keys for ``queries.DEPLOYED_RUN_COLUMNS``."""
+    if run is None:
+        return None
+    return {"id": run.id, "version": run.version, "ref": run.ref, "commit": run.commit_sha,
+            "commit_subject": run.commit_subject, "finished_at": iso(run.finished_at)}  # fmt: skip
 
 
 def active_runs(limit: int = ACTIVE_RUNS_SHOWN) -> list[JsonDict]:
-    """Queued and running runs, oldest first, each with its progress (see ``playdeck.runs.progress``)."""
-    with session_scope() as session:
-        return [
-            {**run_json(run, with_summaries=False), "progress": run_progress(session, run)}
-            for run in queries.active_runs(session, limit)
-        ]
+    """Queued and running runs, oldest first: id, project, environment, state, who asked, and its progress
+    (see ``playdeck.runs.progress``), all of them in three statements."""
+    with connection_scope() as connection:
+        rows = queries.active_run_rows(connection, limit)
+        facts = [RunFacts(*row[5:], host_summaries=()) for row in rows]
+        found = runs_progress(connection, facts) if facts else []
+    keys = ("id", "project", "environment", "state", "requested_by")
+    return [
+        {**dict(zip(keys, row[:5], strict=False)), "progress": progress}
+        for row, progress in zip(rows, found, strict=True)
+    ]
 
 
 def progress(run_id: int) -> JsonDict:

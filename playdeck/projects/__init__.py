@@ -7,10 +7,13 @@ through ``playdeck.projects.registry``, which checks their input (``validation``
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session, selectinload
 
 from playdeck import audit
+from playdeck.db import Executor
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.models import Environment, Project
 from playdeck.paths import resolve_inside
@@ -47,6 +50,29 @@ def list_projects(session: Session, include_archived: bool = False) -> list[Proj
     if not include_archived:
         query = query.where(Project.archived_at.is_(None))
     return list(session.scalars(query))
+
+
+# Each unarchived project's environments as a few columns (a project without any: one row, environment
+# columns None), by project then environment name: what the dashboard lists, without loading entities.
+_PROJECT_ENVIRONMENTS = (
+    select(
+        Project.id.label("project_id"),
+        Project.name.label("project"),
+        Project.description,
+        Environment.id.label("environment_id"),
+        Environment.name.label("environment"),
+        Environment.protected,
+    )
+    .outerjoin(Environment, Environment.project_id == Project.id)
+    .where(Project.archived_at.is_(None))
+    .order_by(Project.name, Environment.name)
+)
+
+
+def project_environments(session: Executor) -> list[Row[Any]]:
+    """Rows of ``project_id``, ``project``, ``description``, ``environment_id``, ``environment``,
+    ``protected``: every unarchived project's environments, ordered as ``list_projects`` lists them."""
+    return list(session.execute(_PROJECT_ENVIRONMENTS))
 
 
 def get_project(session: Session, name: str) -> Project:

@@ -17,6 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from playdeck import audit, projects
+from playdeck.db import Executor
 from playdeck.errors import NotFound, ValidationError
 from playdeck.inputs import check_text
 from playdeck.models import Environment, FreezeWindow, utcnow
@@ -218,7 +219,7 @@ def list_windows(session: Session, project: str | None = None, environment: str 
     return list(session.scalars(query))
 
 
-def calendar_at(session: Session, at: dt.datetime, environment_ids: Iterable[int] | None = None) -> Calendar:
+def calendar_at(session: Executor, at: dt.datetime, environment_ids: Iterable[int] | None = None) -> Calendar:
     """The windows that apply to ``environment_ids`` (None: all), ad hoc ones already over left out, ready to
     evaluate at ``at`` (aware)."""
     query = select(*_EVALUATED).where(
@@ -293,7 +294,7 @@ def status_json(status: FreezeStatus) -> dict[str, Any]:
     }
 
 
-def statuses_json(session: Session, environment_ids: Iterable[int], at: dt.datetime | None = None) -> dict[int, Any]:
+def statuses_json(session: Executor, environment_ids: Iterable[int], at: dt.datetime | None = None) -> dict[int, Any]:
     """Each environment's ``status_json`` at ``at`` (default now), the windows read once."""
     ids = list(environment_ids)
     found = calendar_at(session, at or dt.datetime.now(dt.UTC), ids)

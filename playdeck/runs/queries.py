@@ -24,6 +24,10 @@ from playdeck.serializers import run_brief_sql
 RunTable = type[Run] | AliasedClass[Run]
 
 
+# What a run's progress is worked out from (``progress.RunFacts``, but its recap), as columns.
+RUN_FACTS_COLUMNS = (Run.id, Run.environment_id, Run.state, Run.event_count, Run.queued_at, Run.started_at,
+                     Run.limit, Run.tags_json, Run.check_mode)  # fmt: skip
+
 # --- the recurring questions, named once -----------------------------------------------------------
 
 
@@ -108,6 +112,23 @@ def active_runs(session: Session, limit: int) -> list[Run]:
     )
 
 
+# The dashboard's runs in progress: what its table shows (id, project, environment, state, who asked), then
+# the columns their progress is worked out from (``RUN_FACTS_COLUMNS``).
+_ACTIVE_RUN_ROWS = (
+    select(Run.id, Project.name, Environment.name, Run.state, Run.requested_by, *RUN_FACTS_COLUMNS)
+    .join(Project, Run.project_id == Project.id)
+    .join(Environment, Run.environment_id == Environment.id)
+    .where(is_dispatched())
+    .order_by(Run.id)
+    .limit(bindparam("limit", type_=Integer))
+)
+
+
+def active_run_rows(session: Executor, limit: int) -> list[Row[Any]]:
+    """``active_runs`` as the columns of ``_ACTIVE_RUN_ROWS``, not entities."""
+    return list(session.execute(_ACTIVE_RUN_ROWS, {"limit": limit}))
+
+
 # Active runs a mark looks at; past this many, the mark still moves with the newest run.
 MARKED_ACTIVE_RUNS = 1000
 
@@ -145,10 +166,29 @@ def awaiting_approval(session: Session, limit: int) -> list[Run]:
     )
 
 
-def _last_successful_deploys(session: Session, environment_ids: list[int]) -> dict[int, int]:
-    """``last_successful_deploy`` of every environment, in one statement: its ``LIMIT 1`` as a subquery per
-    environment. A query per environment cost a round trip each: 250 environments' dashboard took ~1 s on a
-    busy machine (bench/dashboard.py)."""
+# What the dashboard shows of an environment's latest run and of its deployed run (its last successful real
+# deploy): a few columns, not entities (loading 500 runs as entities with their project and environment was
+# half the dashboard's time, bench/dashboard.py).
+LATEST_RUN_COLUMNS = (Run.id, Run.state, Run.version, Run.queued_at)
+DEPLOYED_RUN_COLUMNS = (Run.id, Run.version, Run.ref, Run.commit_sha, Run.commit_subject, Run.finished_at)
+
+
+def _latest_runs_query() -> Select[Any]:
+    # Grouped by (environment, state) first: MariaDB reads the (environment_id, state) index one group at a
+    # time to find each group's max(id), where a grouping by environment alone reads every run of it.
+    by_state = (
+        select(Run.environment_id, func.max(Run.id).label("id"))
+        .where(Run.environment_id.in_(bindparam("environment_ids", expanding=True)))
+        .group_by(Run.environment_id, Run.state)
+        .subquery()
+    )
+    latest = select(func.max(by_state.c.id).label("id")).group_by(by_state.c.environment_id).subquery()
+    return select(Run.environment_id, *LATEST_RUN_COLUMNS).join(latest, Run.id == latest.c.id)
+
+
+def _deployed_runs_query() -> Select[Any]:
+    # ``last_successful_deploy`` of every environment, its ``LIMIT 1`` as a subquery per environment: a
+    # statement per environment cost a round trip each (250 environments: ~1 s on a busy machine).
     inner = aliased(Run)
     deployed = (
         select(inner.id)
@@ -158,38 +198,28 @@ def _last_successful_deploys(session: Session, environment_ids: list[int]) -> di
         .correlate(Environment)
         .scalar_subquery()
     )
-    rows = session.execute(select(Environment.id, deployed).where(Environment.id.in_(environment_ids)))
-    return {environment_id: run_id for environment_id, run_id in rows if run_id is not None}
+    return (
+        select(Environment.id.label("environment_id"), *DEPLOYED_RUN_COLUMNS)
+        .join(Run, Run.id == deployed)
+        .where(Environment.id.in_(bindparam("environment_ids", expanding=True)))
+    )
 
 
-def latest_runs(session: Session, environment_ids: list[int]) -> tuple[dict[int, Run], dict[int, Run]]:
-    """Per environment: its latest run, and its last successful real deploy (what is deployed there).
+# Built once: SQLAlchemy memoizes a statement's cache key on the statement object.
+_LATEST_RUNS = _latest_runs_query()
+_DEPLOYED_RUNS = _deployed_runs_query()
 
-    One grouped query over the (environment, state) index for the latest, one with a ``LIMIT 1`` subquery
-    per environment for the deployed one, one to load those runs: the cost follows the number of
-    environments, not runs.
-    """
+
+def latest_runs(session: Executor, environment_ids: list[int]) -> tuple[dict[int, Row[Any]], dict[int, Row[Any]]]:
+    """Per environment: its latest run (``LATEST_RUN_COLUMNS``), and its last successful real deploy, what
+    is deployed there (``DEPLOYED_RUN_COLUMNS``); an environment without one is left out. One statement
+    each, whose cost follows the number of environments, not runs."""
     if not environment_ids:
         return {}, {}
-    latest_ids: dict[int, int] = {}
-    grouped = (
-        select(Run.environment_id, func.max(Run.id))
-        .where(Run.environment_id.in_(environment_ids))
-        .group_by(Run.environment_id, Run.state)
-    )
-    for environment_id, run_id in session.execute(grouped):
-        latest_ids[environment_id] = max(latest_ids.get(environment_id, 0), run_id)
-    deployed_ids = _last_successful_deploys(session, environment_ids)
-    wanted = set(latest_ids.values()) | set(deployed_ids.values())
-    loaded = {
-        run.id: run
-        for run in session.scalars(
-            select(Run).options(joinedload(Run.project), joinedload(Run.environment)).where(Run.id.in_(wanted))
-        )
-    }
+    values = {"environment_ids": environment_ids}
     return (
-        {env: loaded[run_id] for env, run_id in latest_ids.items()},
-        {env: loaded[run_id] for env, run_id in deployed_ids.items()},
+        {row[0]: row for row in session.execute(_LATEST_RUNS, values)},
+        {row[0]: row for row in session.execute(_DEPLOYED_RUNS, values)},
     )
 
 
@@ -293,18 +323,7 @@ def list_runs(session: Executor, filters: RunFilters, page: int = 1, per_page: i
 # The run page's run, without loading an entity (the run, its project, its environment and its recap
 # as entities were half the page's CPU, issue 7): its JSON rendered by the database, and beside it the
 # columns its progress is worked out from (progress.RunFacts), then its stored failure summary.
-_RUN_PAGE_ROW = select_run_briefs(
-    Run.id,
-    Run.environment_id,
-    Run.state,
-    Run.event_count,
-    Run.queued_at,
-    Run.started_at,
-    Run.limit,
-    Run.tags_json,
-    Run.check_mode,
-    Run.failure_summary_json,
-).where(Run.id == bindparam("run_id"))
+_RUN_PAGE_ROW = select_run_briefs(*RUN_FACTS_COLUMNS, Run.failure_summary_json).where(Run.id == bindparam("run_id"))
 
 
 def run_page_row(session: Executor, run_id: int) -> Row[Any]:
