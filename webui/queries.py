@@ -214,8 +214,20 @@ def dashboard() -> list[JsonDict]:
         row["deployed"][name] = _deployed_json(deployed.get(environment_id))
         row["freeze"][name] = freezes[environment_id]
         # What each host runs now; an environment no run recorded hosts for shows its deployed run.
-        row["hosts"][name] = host_versions.environment_json(hosts[environment_id])
+        row["hosts"][name] = _hosts_cell(hosts[environment_id])
     return list(rows.values())
+
+
+def _hosts_cell(hosts: list[host_versions.HostVersion]) -> JsonDict:
+    """What the pages draw of an environment's hosts (``_host_versions.html``): ``environment_json``, whether
+    they run different versions (``mixed``: each host is listed) and else the host the newest run switched
+    (the last one of that run: its link)."""
+    shown = host_versions.environment_json(hosts)
+    newest = None
+    for host in shown["hosts"]:
+        if newest is None or host["run"] >= newest["run"]:
+            newest = host
+    return {**shown, "mixed": len({host["label"] for host in shown["hosts"]}) > 1, "newest": newest}
 
 
 def _dashboard_row(listing: Any) -> JsonDict:
@@ -303,10 +315,7 @@ def project_page(name: str, days: int, environment: str | None, per_page: int) -
                 ]
                 for item in shown
             },
-            "hosts": {
-                item.name: host_versions.environment_json(found)
-                for item, found in zip(shown, _hosts_of(session, shown), strict=True)
-            },
+            "hosts": {item.name: _hosts_cell(found) for item, found in zip(shown, _hosts_of(session, shown), strict=True)},
             "metrics": metrics,
             "runs": history.runs,  # JSON texts, for webui.run_rows
             "more_runs": history.has_next,

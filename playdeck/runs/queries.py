@@ -116,8 +116,10 @@ def active_runs(session: Session, limit: int) -> list[Run]:
 # the columns their progress is worked out from (``RUN_FACTS_COLUMNS``).
 _ACTIVE_RUN_ROWS = (
     select(Run.id, Project.name, Environment.name, Run.state, Run.requested_by, *RUN_FACTS_COLUMNS)
-    .join(Project, Run.project_id == Project.id)
-    .join(Environment, Run.environment_id == Environment.id)
+    .select_from(Run)
+    # Outer joins keep runs the first table of the plan (see select_run_briefs).
+    .outerjoin(Project, Run.project_id == Project.id)
+    .outerjoin(Environment, Run.environment_id == Environment.id)
     .where(is_dispatched())
     .order_by(Run.id)
     .limit(bindparam("limit", type_=Integer))
