@@ -1,7 +1,7 @@
 """``python -m bench [NAME ...]``: run benchmarks against real services and print one table.
 
 Names: pipeline (issue 2: dispatch latency, overhead ratio), ingest, sse, scale, drain, footprint,
-retention (issue 7), git (issue 22), freeze and approvals (issue 24), logs (issue 23: log search over a 100k-event
+retention (issue 7), git (issue 22), freeze and approvals (issue 24), logs (issue 23: log search over a 200k-event
 run), watchers (issue 23: live log, 200 browsers' streams), dashboard (issue 23: 50 projects × 5 environments),
 tabs (issue 23, needs Debian's chromium), schedules (issue 25), dns (issue 5, needs BIND). No name: every one
 but dns (``--dns`` adds it).
