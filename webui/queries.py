@@ -315,7 +315,9 @@ def project_page(name: str, days: int, environment: str | None, per_page: int) -
                 ]
                 for item in shown
             },
-            "hosts": {item.name: _hosts_cell(found) for item, found in zip(shown, _hosts_of(session, shown), strict=True)},
+            "hosts": {
+                item.name: _hosts_cell(found) for item, found in zip(shown, _hosts_of(session, shown), strict=True)
+            },
             "metrics": metrics,
             "runs": history.runs,  # JSON texts, for webui.run_rows
             "more_runs": history.has_next,
