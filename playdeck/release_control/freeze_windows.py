@@ -298,4 +298,14 @@ def statuses_json(session: Executor, environment_ids: Iterable[int], at: dt.date
     """Each environment's ``status_json`` at ``at`` (default now), the windows read once."""
     ids = list(environment_ids)
     found = calendar_at(session, at or dt.datetime.now(dt.UTC), ids)
-    return {environment_id: status_json(found.status(environment_id)) for environment_id in ids}
+    # Environments with no window of their own share the global windows' status: worked out once (the
+    # dashboard asks for every environment).
+    shared = None
+    statuses = {}
+    for environment_id in ids:
+        if found.has_own(environment_id):
+            statuses[environment_id] = status_json(found.status(environment_id))
+        else:
+            shared = shared or status_json(found.status(None))
+            statuses[environment_id] = shared
+    return statuses
