@@ -1,0 +1,45 @@
+"""``authenticate(name, password)``: who the directory says this is, or why not.
+
+The service account finds the person's entry by the name (people), the person's own password binds as that
+entry (connection: the directory checks it, Playdeck never sees a hash), the service account reads their
+groups (groups). An empty password is refused before anything is sent; an unknown name and a wrong password
+get the same answer, so the login form does not tell which names exist.
+"""
+
+from __future__ import annotations
+
+from playdeck.auth.ldap import groups, people
+from playdeck.auth.ldap.connection import WrongPassword, bind, close, service_connection
+from playdeck.auth.sso.identity import ExternalIdentity
+from playdeck.errors import DirectoryUnavailable
+from playdeck.settings import Settings, get_settings
+
+SOURCE = "ldap"
+REFUSED = "wrong user name or password"
+
+
+def configured(settings: Settings | None = None) -> bool:
+    return bool((settings or get_settings()).ldap_urls)
+
+
+def authenticate(name: str, password: str, settings: Settings | None = None) -> ExternalIdentity:
+    """WrongPassword (an Unauthenticated) for a wrong name or password, DirectoryUnavailable when the directory
+    cannot be used, TooManyGroups (a Forbidden) for a person in too many groups."""
+    settings = settings or get_settings()
+    if not configured(settings):
+        raise DirectoryUnavailable("logging in with the company directory (LDAP) is not configured")
+    if not password:
+        raise WrongPassword(REFUSED)
+    service = service_connection(settings)
+    try:
+        person = people.find(service, settings, name)
+        if person is None:
+            raise WrongPassword(REFUSED)
+        close(bind(settings, person.dn, password))
+        found = groups.groups_of(service, settings, person)
+    finally:
+        close(service)
+    return ExternalIdentity(
+        source=SOURCE, subject=person.dn, user_name=person.name, email=person.email,
+        display_name=person.display_name, groups=found,
+    )  # fmt: skip
