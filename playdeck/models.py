@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 # The DNS and account tables live in their own packages; importing them here puts them in Base.metadata
 # (Alembic), beside this module's, for whoever imports the data model.
 from playdeck.auth import models as _auth_models  # noqa: F401
+from playdeck.auth.sso import models as _sso_models  # noqa: F401
 from playdeck.dns import models as _dns_models  # noqa: F401
 
 # Re-exported: the data model's base, column types and clock, as every module has imported them from here.
