@@ -312,9 +312,15 @@ def load_settings() -> Settings:
         ),
         **_source_settings(),
         **_notification_settings(f"http://{web_host}:{web_port}"),
+        **_schedule_settings(),
+        **_ldap_settings(),
+    )
+
+
+def _schedule_settings() -> dict[str, Any]:
+    return dict(
         schedule_interval_seconds=_float("SCHEDULE_INTERVAL_SECONDS", 0.5),
         schedule_missed_after_seconds=_float("SCHEDULE_MISSED_AFTER_SECONDS", 120.0),
-        **_ldap_settings(),
     )
 
 

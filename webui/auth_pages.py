@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request, url_for
 
-from playdeck.auth import credentials, login_form
+from playdeck.auth import credentials, login_form, password_login
 from playdeck.auth.permissions import Action
 from playdeck.db import session_scope
-from playdeck.errors import TooManyAttempts, Unauthenticated
+from playdeck.errors import DirectoryUnavailable, Forbidden, TooManyAttempts, Unauthenticated
 from playdeck.settings import get_settings
 from webui import access, origin
 
@@ -73,17 +73,15 @@ def login() -> Response:
     name = request.form.get("name", "").strip()
     password = request.form.get("password", "")
     try:
-        with session_scope() as session:
-            try:
-                opened = credentials.log_in(session, name, password, _address())
-            except Unauthenticated as exc:
-                # The failure is recorded in this transaction (the throttle counts it): commit it.
-                session.commit()
-                return _form(target, 401, error=exc.message, name=name)
+        opened = password_login.log_in(name, password, _address())
     except TooManyAttempts as exc:
         page = _form(target, 429, error=exc.message, name=name)
         page.headers["Retry-After"] = str(exc.retry_after)
         return page
+    except (Unauthenticated, Forbidden, DirectoryUnavailable) as exc:
+        # Wrong password (401); known to the directory, no access here (403); the directory down (503):
+        # local accounts still log in.
+        return _form(target, exc.status_code, error=exc.message, name=name)
     response = redirect(target)
     _set_session_cookie(response, opened.session_token)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")

@@ -4,6 +4,8 @@ settings that point Playdeck at it."""
 from __future__ import annotations
 
 import dataclasses
+import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,3 +67,27 @@ def other_ca(tmp_path: Path) -> Path:
     from testing.certificates import ca_signed
 
     return ca_signed(tmp_path, "127.0.0.1")[0]
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts connections and never says a word (a hung directory)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    done = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not done.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    done.set()
+    thread.join()
+    for connection in [*accepted, listener]:
+        connection.close()

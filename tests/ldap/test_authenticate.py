@@ -4,10 +4,7 @@ too), and every way it must be refused — as a person or an attacker would try 
 from __future__ import annotations
 
 import dataclasses
-import socket
-import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -129,30 +126,6 @@ def test_a_server_that_is_down_is_a_clear_error_at_once(slapd):
     with pytest.raises(DirectoryUnavailable, match="cannot be reached"):
         login.authenticate("alice", "alice-pw", settings)
     assert time.monotonic() - started < 2
-
-
-@pytest.fixture
-def silent_port() -> Iterator[int]:
-    """A port that accepts connections and never says a word (a hung directory)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    accepted: list[socket.socket] = []
-    done = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not done.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    done.set()
-    thread.join()
-    for connection in [*accepted, listener]:
-        connection.close()
 
 
 def test_a_server_that_never_answers_gives_up_after_the_timeout(slapd, silent_port):
