@@ -22,20 +22,18 @@ def configured(settings: Settings | None = None) -> bool:
     return bool((settings or get_settings()).ldap_urls)
 
 
-def authenticate(name: str, password: str, settings: Settings | None = None) -> ExternalIdentity:
-    """WrongPassword (an Unauthenticated) for a wrong name or password, DirectoryUnavailable when the directory
-    cannot be used, TooManyGroups (a Forbidden) for a person in too many groups."""
-    settings = settings or get_settings()
+def _identity(settings: Settings, name: str, password: str | None) -> ExternalIdentity | None:
+    """The person called ``name`` with their groups, None if there is none; with ``password``, only if it is
+    theirs (WrongPassword otherwise)."""
     if not configured(settings):
         raise DirectoryUnavailable("logging in with the company directory (LDAP) is not configured")
-    if not password:
-        raise WrongPassword(REFUSED)
     service = service_connection(settings)
     try:
         person = people.find(service, settings, name)
         if person is None:
-            raise WrongPassword(REFUSED)
-        close(bind(settings, person.dn, password))
+            return None
+        if password is not None:
+            close(bind(settings, person.dn, password))
         found = groups.groups_of(service, settings, person)
     finally:
         close(service)
@@ -43,3 +41,19 @@ def authenticate(name: str, password: str, settings: Settings | None = None) -> 
         source=SOURCE, subject=person.dn, user_name=person.name, email=person.email,
         display_name=person.display_name, groups=found,
     )  # fmt: skip
+
+
+def authenticate(name: str, password: str, settings: Settings | None = None) -> ExternalIdentity:
+    """WrongPassword (an Unauthenticated) for a wrong name or password, DirectoryUnavailable when the directory
+    cannot be used, TooManyGroups (a Forbidden) for a person in too many groups."""
+    if not password:
+        raise WrongPassword(REFUSED)
+    identity = _identity(settings or get_settings(), name, password)
+    if identity is None:
+        raise WrongPassword(REFUSED)
+    return identity
+
+
+def look_up(name: str, settings: Settings | None = None) -> ExternalIdentity | None:
+    """Who ``name`` is in the directory and their groups, without their password (``playdeck ldap check``)."""
+    return _identity(settings or get_settings(), name, None)
