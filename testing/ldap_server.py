@@ -4,11 +4,13 @@ and a small directory of people and (nested) groups loaded with ``ldapadd``."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import socket
 import subprocess
 from pathlib import Path
 
+from playdeck.settings import Settings, load_settings
 from testing.certificates import ca_signed
 from testing.servers import ThrowawayServer
 
@@ -114,6 +116,26 @@ overlay memberof
 access to attrs=userPassword by anonymous auth by * none
 access to * by dn.exact="{SERVICE_DN}" read by self read by * none
 """
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        """PLAYDECK_LDAP_* for this directory over LDAPS with nested groups; ``overrides`` replace (or add)
+        names without the prefix (``URL=...``)."""
+        env = {
+            "URL": self.ldaps_url, "CA_FILE": str(self.ca_file), "BIND_DN": SERVICE_DN,
+            "BIND_PASSWORD": SERVICE_PASSWORD, "USER_BASE": PEOPLE, "GROUP_BASE": GROUPS, "NESTED_GROUPS": "1",
+            "CONNECT_TIMEOUT_SECONDS": "2", "RECEIVE_TIMEOUT_SECONDS": "2",
+        } | overrides  # fmt: skip
+        return {f"PLAYDECK_LDAP_{name}": value for name, value in env.items()}
+
+    def settings(self, **overrides: object) -> Settings:
+        """The settings of this process with this directory (as ``env``), the environment untouched;
+        ``overrides`` are Settings fields."""
+        directory = dataclasses.replace(
+            load_settings(), ldap_urls=(self.ldaps_url,), ldap_ca_file=self.ca_file, ldap_bind_dn=SERVICE_DN,
+            ldap_bind_password=SERVICE_PASSWORD, ldap_user_base=PEOPLE, ldap_group_base=GROUPS,
+            ldap_nested_groups=True, ldap_connect_timeout_seconds=2.0, ldap_receive_timeout_seconds=2.0,
+        )  # fmt: skip
+        return dataclasses.replace(directory, **overrides)
 
     def answers(self) -> bool:
         try:
