@@ -226,6 +226,8 @@ class Settings:
     ldap_ca_file: Path | None = None
     ldap_bind_dn: str = ""
     ldap_bind_password: str = field(default="", repr=False)
+    # The file it was read from (PLAYDECK_LDAP_BIND_PASSWORD_FILE), hidden from sandboxed runs like the key file.
+    ldap_bind_password_file: Path | None = None
     ldap_user_base: str = ""
     ldap_user_attribute: str = "uid"
     ldap_user_filter: str = "(objectClass=person)"
@@ -364,6 +366,9 @@ def _ldap_urls() -> tuple[str, ...]:
             raise ValueError(f"PLAYDECK_LDAP_URL: {url!r} is not an ldaps:// or ldap:// URL")
         if scheme == "ldap" and not _flag("LDAP_STARTTLS", False):
             raise ValueError(f"PLAYDECK_LDAP_URL: {url!r} would send passwords in clear; use ldaps:// or StartTLS")
+    user_filter = _env("LDAP_USER_FILTER", "(objectClass=person)")
+    if not (user_filter.startswith("(") and user_filter.endswith(")")):
+        raise ValueError(f"PLAYDECK_LDAP_USER_FILTER must be one filter in parentheses (got {user_filter!r})")
     if urls and not (_env("LDAP_BIND_DN", "") and _secret("LDAP_BIND_PASSWORD")):
         raise ValueError("PLAYDECK_LDAP_URL needs the service account: PLAYDECK_LDAP_BIND_DN and its password")
     return urls
@@ -378,6 +383,7 @@ def _ldap_settings() -> dict[str, Any]:
         ldap_ca_file=_optional_path("LDAP_CA_FILE"),
         ldap_bind_dn=_env("LDAP_BIND_DN", ""),
         ldap_bind_password=_secret("LDAP_BIND_PASSWORD"),
+        ldap_bind_password_file=_optional_path("LDAP_BIND_PASSWORD_FILE"),
         ldap_user_base=_env("LDAP_USER_BASE", ""),
         ldap_user_attribute=_env("LDAP_USER_ATTRIBUTE", "sAMAccountName" if active_directory else "uid"),
         ldap_user_filter=_env("LDAP_USER_FILTER", "(objectClass=person)"),

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from playdeck.auth.ldap import login
+from playdeck.auth.ldap import groups, login
 from playdeck.auth.ldap.connection import WrongPassword
 from playdeck.auth.ldap.groups import TooManyGroups
 from playdeck.errors import DirectoryUnavailable
@@ -165,3 +165,24 @@ def test_a_person_in_too_many_groups_is_refused(slapd):
     assert login.authenticate("dave", "dave-pw", slapd.settings()).groups == tuple(
         sorted(group_dn(f"big{n:03d}") for n in range(30))
     )
+
+
+def test_a_real_name_with_filter_characters_matches_exactly_its_person(slapd):
+    # Escaped, "(", ")" and "*" are plain characters: o(x)* logs in, with the groups naming that DN.
+    slapd.add(f"{person_entry('o(x)*', 'ox-pw')}\n\n{group_entry('parens', [user_dn('o(x)*')])}\n")
+
+    identity = login.authenticate("o(x)*", "ox-pw", slapd.settings())
+
+    assert identity.subject == user_dn("o(x)*") and identity.groups == (group_dn("parens"),)
+    with pytest.raises(WrongPassword):
+        login.authenticate("o(x)", "ox-pw", slapd.settings())
+
+
+def test_active_directory_resolves_the_nesting_with_its_matching_rule_the_dn_escaped(slapd):
+    # slapd does not know AD's rule: the filter is what AD gets.
+    settings = slapd.settings(ldap_active_directory=True)
+    rule = f":{groups.IN_CHAIN}:"
+
+    built = groups._members_filter(settings, ["CN=Ann (ops)*,OU=People"], rule)
+
+    assert built == r"(&(objectClass=group)(|(member:1.2.840.113556.1.4.1941:=CN=Ann \28ops\29\2a,OU=People)))"

@@ -61,3 +61,24 @@ def test_active_directory_looks_people_up_by_their_account_name(monkeypatch):
     monkeypatch.setenv("PLAYDECK_LDAP_ACTIVE_DIRECTORY", "1")
 
     assert load_settings().ldap_user_attribute == "sAMAccountName"
+
+
+def test_the_service_password_file_is_hidden_from_sandboxed_runs_and_the_password_from_their_environment(
+    monkeypatch, tmp_path
+):
+    from runners import playbook_run, sandbox
+
+    secret = tmp_path / "ldap-password"
+    secret.write_text("from-the-file\n")
+    configure(monkeypatch, PLAYDECK_LDAP_URL="ldaps://dc.example.test", PLAYDECK_LDAP_BIND_DN="cn=svc",
+              PLAYDECK_LDAP_BIND_PASSWORD_FILE=str(secret))  # fmt: skip
+
+    assert secret.resolve() in sandbox._hidden_files(load_settings())
+    assert "PLAYDECK_LDAP_BIND_PASSWORD" in playbook_run.HIDDEN_ENV
+
+
+def test_a_user_filter_that_is_not_one_filter_is_refused(monkeypatch):
+    monkeypatch.setenv("PLAYDECK_LDAP_USER_FILTER", "objectClass=person")
+
+    with pytest.raises(ValueError, match="PLAYDECK_LDAP_USER_FILTER"):
+        load_settings()
