@@ -53,12 +53,12 @@ def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
 RUN_SANDBOXES = ("auto", "bwrap", "none")
 
 
-def _secret(name: str) -> str:
+def _secret_from_file(name: str) -> str:
     """PLAYDECK_<name>, else the content of the file PLAYDECK_<name>_FILE names (whitespace stripped): a secret
     kept in a file is in no process's environment."""
-    key, path = _env(name, ""), _env(f"{name}_FILE", "")
-    if key or not path:
-        return key
+    value, path = _env(name, ""), _env(f"{name}_FILE", "")
+    if value or not path:
+        return value
     try:
         return Path(path).read_text().strip()
     except OSError as exc:
@@ -212,6 +212,26 @@ class Settings:
     # schedule's missed policy decides.
     schedule_interval_seconds: float = 0.5
     schedule_missed_after_seconds: float = 120.0
+    # OpenID Connect login (playdeck.auth.sso.oidc); off while oidc_issuer is "". The provider is found from its
+    # issuer URL (discovery); oidc_client_secret comes from PLAYDECK_OIDC_CLIENT_SECRET or the file
+    # PLAYDECK_OIDC_CLIENT_SECRET_FILE names. The user name and the groups are read from the ID token's claims
+    # oidc_user_name_claim and oidc_groups_claim; the login page's button says "Log in with <oidc_display_name>".
+    # Each request to the provider gets oidc_timeout_seconds; ID token times may be off by oidc_clock_skew_seconds
+    # (at most 300). oidc_ca_file: a CA bundle the provider is checked against instead of the system's.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = field(default="", repr=False)
+    oidc_scopes: tuple[str, ...] = ("openid", "profile", "email")
+    oidc_user_name_claim: str = "preferred_username"
+    oidc_groups_claim: str = "groups"
+    oidc_display_name: str = "single sign-on"
+    oidc_timeout_seconds: float = 5.0
+    oidc_clock_skew_seconds: int = 60
+    oidc_ca_file: Path | None = None
+    # Password logins: off once single sign-on works, except for the break-glass users named (a local admin to
+    # get in while the provider is down).
+    local_logins: bool = True
+    break_glass_users: tuple[str, ...] = ()
     # Logging in with the company's directory (playdeck.auth.ldap), off while ldap_urls is empty. Users without a
     # local password are looked up under ldap_user_base by ldap_user_attribute (and ldap_user_filter) with the
     # service account ldap_bind_dn, then bound to as themselves; the connection is LDAPS (ldaps://) or StartTLS
@@ -306,7 +326,7 @@ def load_settings() -> Settings:
         trusted_proxies=_int("TRUSTED_PROXIES", 0),
         api_token=_env("TOKEN", ""),
         runs_per_page=_int("RUNS_PER_PAGE", 50),
-        secret_key=_secret("SECRET_KEY"),
+        secret_key=_secret_from_file("SECRET_KEY"),
         secret_key_file=Path(_env("SECRET_KEY_FILE", "")).resolve() if _env("SECRET_KEY_FILE", "") else None,
         run_sandbox=_choice("RUN_SANDBOX", "auto", RUN_SANDBOXES),
         run_writable_paths=tuple(
@@ -315,14 +335,8 @@ def load_settings() -> Settings:
         **_source_settings(),
         **_notification_settings(f"http://{web_host}:{web_port}"),
         **_schedule_settings(),
+        **_sso_settings(),
         **_ldap_settings(),
-    )
-
-
-def _schedule_settings() -> dict[str, Any]:
-    return dict(
-        schedule_interval_seconds=_float("SCHEDULE_INTERVAL_SECONDS", 0.5),
-        schedule_missed_after_seconds=_float("SCHEDULE_MISSED_AFTER_SECONDS", 120.0),
     )
 
 
@@ -356,6 +370,37 @@ def _notification_settings(default_url: str) -> dict[str, Any]:
     )
 
 
+def _schedule_settings() -> dict[str, Any]:
+    return dict(
+        schedule_interval_seconds=_float("SCHEDULE_INTERVAL_SECONDS", 0.5),
+        schedule_missed_after_seconds=_float("SCHEDULE_MISSED_AFTER_SECONDS", 120.0),
+    )
+
+
+MAX_CLOCK_SKEW_SECONDS = 300
+
+
+def _sso_settings() -> dict[str, Any]:
+    """OpenID Connect, and whether password logins stay open."""
+    skew = _int("OIDC_CLOCK_SKEW_SECONDS", 60)
+    if not 0 <= skew <= MAX_CLOCK_SKEW_SECONDS:
+        raise ValueError(f"PLAYDECK_OIDC_CLOCK_SKEW_SECONDS must be 0..{MAX_CLOCK_SKEW_SECONDS} (got {skew})")
+    return dict(
+        oidc_issuer=_env("OIDC_ISSUER", "").rstrip("/"),
+        oidc_client_id=_env("OIDC_CLIENT_ID", ""),
+        oidc_client_secret=_secret_from_file("OIDC_CLIENT_SECRET"),
+        oidc_scopes=tuple(_env("OIDC_SCOPES", "openid profile email").replace(",", " ").split()),
+        oidc_user_name_claim=_env("OIDC_USER_NAME_CLAIM", "preferred_username"),
+        oidc_groups_claim=_env("OIDC_GROUPS_CLAIM", "groups"),
+        oidc_display_name=_env("OIDC_DISPLAY_NAME", "single sign-on"),
+        oidc_timeout_seconds=_float("OIDC_TIMEOUT_SECONDS", 5.0),
+        oidc_clock_skew_seconds=skew,
+        oidc_ca_file=Path(_env("OIDC_CA_FILE", "")).resolve() if _env("OIDC_CA_FILE", "") else None,
+        local_logins=_env("LOCAL_LOGINS", "1").lower() in ("1", "true", "yes", "on"),
+        break_glass_users=tuple(name.strip() for name in _env("BREAK_GLASS_USERS", "").split(",") if name.strip()),
+    )
+
+
 def _ldap_urls() -> tuple[str, ...]:
     """PLAYDECK_LDAP_URL: one or more (comma-separated, tried in order) ldaps:// or ldap:// URLs. Passwords never
     cross the network in clear: ldap:// only with StartTLS."""
@@ -369,7 +414,7 @@ def _ldap_urls() -> tuple[str, ...]:
     user_filter = _env("LDAP_USER_FILTER", "(objectClass=person)")
     if not (user_filter.startswith("(") and user_filter.endswith(")")):
         raise ValueError(f"PLAYDECK_LDAP_USER_FILTER must be one filter in parentheses (got {user_filter!r})")
-    if urls and not (_env("LDAP_BIND_DN", "") and _secret("LDAP_BIND_PASSWORD")):
+    if urls and not (_env("LDAP_BIND_DN", "") and _secret_from_file("LDAP_BIND_PASSWORD")):
         raise ValueError("PLAYDECK_LDAP_URL needs the service account: PLAYDECK_LDAP_BIND_DN and its password")
     return urls
 
@@ -382,7 +427,7 @@ def _ldap_settings() -> dict[str, Any]:
         ldap_starttls=_flag("LDAP_STARTTLS", False),
         ldap_ca_file=_optional_path("LDAP_CA_FILE"),
         ldap_bind_dn=_env("LDAP_BIND_DN", ""),
-        ldap_bind_password=_secret("LDAP_BIND_PASSWORD"),
+        ldap_bind_password=_secret_from_file("LDAP_BIND_PASSWORD"),
         ldap_bind_password_file=_optional_path("LDAP_BIND_PASSWORD_FILE"),
         ldap_user_base=_env("LDAP_USER_BASE", ""),
         ldap_user_attribute=_env("LDAP_USER_ATTRIBUTE", "sAMAccountName" if active_directory else "uid"),

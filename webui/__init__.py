@@ -38,6 +38,8 @@ from webui import (
     schedule_pages,
     schedules_api,
     secrets_api,
+    sso_api,
+    sso_pages,
     users_api,
     webhook_pages,
     webhooks_api,
@@ -103,6 +105,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(notification_pages.bp)
     app.register_blueprint(api_docs.bp)
     app.register_blueprint(users_api.bp)
+    app.register_blueprint(sso_api.bp)
+    app.register_blueprint(sso_pages.bp)
     app.register_blueprint(admin_pages.bp)
     app.register_blueprint(project_admin_pages.bp)
     app.register_blueprint(account_pages.bp)

@@ -48,7 +48,8 @@ def _recorded(*kept: type[Exception]) -> Iterator[Session]:
 
 
 def _local(name: str, password: str, address: str) -> Login:
-    with _recorded(Unauthenticated) as session:
+    # Forbidden: password logins are off for all but the break-glass users (credentials.check_local_login_allowed).
+    with _recorded(Unauthenticated, Forbidden) as session:
         return credentials.log_in(session, name, password, address)
 
 
@@ -68,4 +69,4 @@ def _directory(name: str, password: str, address: str) -> Login:
     with _recorded(mapping.SignInRefused) as session:
         # A refusal is audited by the mapping in this transaction.
         user = mapping.sign_in_external(session, identity)
-        return credentials.open_session(session, user, name, address, details)
+        return credentials.logged_in(session, user, name, address, details)
