@@ -335,8 +335,7 @@ def load_settings() -> Settings:
         **_source_settings(),
         **_notification_settings(f"http://{web_host}:{web_port}"),
         **_schedule_settings(),
-        **_sso_settings(),
-        **_ldap_settings(),
+        **_login_settings(),
     )
 
 
@@ -378,6 +377,11 @@ def _schedule_settings() -> dict[str, Any]:
 
 
 MAX_CLOCK_SKEW_SECONDS = 300
+
+
+def _login_settings() -> dict[str, Any]:
+    """How people log in besides local passwords: OpenID Connect, the company directory."""
+    return _sso_settings() | _ldap_settings()
 
 
 def _sso_settings() -> dict[str, Any]:

@@ -146,8 +146,15 @@ access to * by dn.exact="{SERVICE_DN}" read by self read by * none
 
     def add(self, ldif: str) -> None:
         """Add entries (LDIF) as the directory's root, online, so the memberof overlay sees them."""
+        self._as_root("ldapadd", ldif)
+
+    def modify(self, ldif: str) -> None:
+        """Change entries (LDIF with changetype: modify, delete, ...) as the directory's root."""
+        self._as_root("ldapmodify", ldif)
+
+    def _as_root(self, program: str, ldif: str) -> None:
         subprocess.run(
-            [ldap_program("ldapadd"), "-x", "-H", self.ldap_url, "-D", ROOT_DN, "-w", ROOT_PASSWORD],
+            [ldap_program(program), "-x", "-H", self.ldap_url, "-D", ROOT_DN, "-w", ROOT_PASSWORD],
             input=ldif, text=True, check=True, capture_output=True, timeout=60,
         )  # fmt: skip
 

@@ -1,12 +1,22 @@
 """``playdeck ldap check [NAME]``: try the directory configuration (PLAYDECK_LDAP_*) before people depend on
 it: connect over TLS, bind as the service account, look NAME up, list their groups and what the group mapping
-rules would give them. Reads only; exit 1 when the directory cannot be used, 2 when NAME is not found."""
+rules would give them. Reads only; exit 1 when the directory cannot be used, 2 when NAME is not found.
+
+``playdeck ldap sync``: re-apply the group mapping to every directory user now (``playdeck.auth.ldap.sync``),
+audited as the login name of whoever runs it."""
 
 from __future__ import annotations
 
 import click
 
-from playdeck.cli.common import EXIT_REFUSED, EXIT_RUN_FAILED, CommandFailed, shell_session
+from playdeck.cli.common import (
+    EXIT_REFUSED,
+    EXIT_RUN_FAILED,
+    CommandFailed,
+    database_errors,
+    default_user,
+    shell_session,
+)
 from playdeck.settings import get_settings
 
 
@@ -57,6 +67,27 @@ def ldap_check(name: str | None) -> None:
     for group in identity.groups:
         click.echo(f"  {group}")
     click.echo(_access_line(identity.groups))
+
+
+@ldap.command("sync")
+@click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+def ldap_sync(dry_run: bool) -> None:
+    """Give every directory user what their groups give now: roles and grants updated, users whose groups map
+    to nothing (or who left the directory) deactivated, their sessions ended and tokens revoked."""
+    from playdeck import audit
+    from playdeck.auth.ldap import sync
+    from playdeck.errors import DirectoryUnavailable
+
+    if not get_settings().ldap_urls:
+        raise CommandFailed("no directory is configured: set PLAYDECK_LDAP_URL (README: settings)", EXIT_REFUSED)
+    try:
+        with database_errors(), audit.acting_as(default_user(), "cli"):
+            outcomes = sync.sync_all(dry_run=dry_run)
+    except DirectoryUnavailable as exc:
+        raise CommandFailed(f"{exc.message}: {exc.detail}; nothing changed", EXIT_RUN_FAILED) from None
+    for outcome in outcomes:
+        click.echo(f"{outcome.user}: {outcome.result}")
+    click.echo(f"{len(outcomes)} directory user(s){' (dry run: nothing changed)' if dry_run else ''}.")
 
 
 COMMANDS = (ldap,)

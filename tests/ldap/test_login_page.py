@@ -130,3 +130,19 @@ def test_a_local_account_is_checked_locally_even_if_the_directory_has_the_name(a
     assert log_in(app.test_client(), "alice", "alice-pw").status_code == 401
     assert log_in(app.test_client(), "alice", ADMIN_PASSWORD).status_code == 302
     assert user("alice")["role"] == "viewer"
+
+
+def test_with_local_logins_off_directory_people_still_log_in_and_only_break_glass_locals_do(
+    embedded, slapd, monkeypatch
+):
+    with db.session_scope() as session:
+        rules.create_rule(session, {"source": "ldap", "group": group_dn("deployers"), "role": "developer"})
+    make_user("root", "admin", password=ADMIN_PASSWORD)
+    make_user("erin", "developer", password=ADMIN_PASSWORD)
+    monkeypatch.setenv("PLAYDECK_LOCAL_LOGINS", "0")
+    monkeypatch.setenv("PLAYDECK_BREAK_GLASS_USERS", "root")
+    app = _app(monkeypatch, slapd)
+
+    assert log_in(app.test_client(), "alice", "alice-pw").status_code == 302
+    assert log_in(app.test_client(), "erin", ADMIN_PASSWORD).status_code == 403
+    assert log_in(app.test_client(), "root", ADMIN_PASSWORD).status_code == 302

@@ -12,7 +12,7 @@ import socket
 import ssl
 from urllib.parse import urlsplit
 
-from ldap3 import NONE, SIMPLE, Connection, Server, Tls
+from ldap3 import BASE, NONE, SIMPLE, SUBTREE, Connection, Server, Tls
 from ldap3.core.exceptions import LDAPException
 
 from playdeck.errors import DirectoryUnavailable, Unauthenticated
@@ -114,13 +114,16 @@ def service_connection(settings: Settings) -> Connection:
         raise DirectoryUnavailable(UNAVAILABLE, detail) from None
 
 
-def search(connection: Connection, base: str, query: str, attributes: list[str], limit: int) -> list[dict]:
-    """The entries (dn, attributes) of a subtree search, at most ``limit`` (the server stops there). A base
-    that does not exist, a server error or a timeout is the configuration's or the directory's problem:
-    DirectoryUnavailable, with the reason for administrators."""
+def search(
+    connection: Connection, base: str, query: str, attributes: list[str], limit: int, *, entry_only: bool = False
+) -> list[dict]:
+    """The entries (dn, attributes) of a subtree search, at most ``limit`` (the server stops there); with
+    ``entry_only``, of the entry ``base`` alone (none if it does not exist). A base that does not exist, a server
+    error or a timeout is the configuration's or the directory's problem: DirectoryUnavailable, with the reason
+    for administrators."""
     try:
         connection.search(
-            base, query, attributes=attributes, size_limit=limit,
+            base, query, search_scope=BASE if entry_only else SUBTREE, attributes=attributes, size_limit=limit,
             time_limit=max(1, math.ceil(connection.receive_timeout or 1)),
         )  # fmt: skip
     except LDAPException as exc:
@@ -128,6 +131,8 @@ def search(connection: Connection, base: str, query: str, attributes: list[str],
         log.warning("directory unavailable: %s", detail)
         raise DirectoryUnavailable(UNAVAILABLE, detail) from None
     result = connection.result or {}
+    if entry_only and result.get("description") == "noSuchObject":
+        return []
     if result.get("description") not in ("success", "sizeLimitExceeded"):
         detail = f"searching {base} for {query}: {result.get('description')} {result.get('message', '')}".strip()
         log.warning("directory unavailable: %s", detail)

@@ -51,7 +51,18 @@ def find(connection: Connection, settings: Settings, name: str) -> Person | None
         if found:
             log.warning("%d directory entries have the login name %r: none may log in with it", len(found), name)
         return None
-    entry = found[0]
+    return _person(settings, found[0], name)
+
+
+def at(connection: Connection, settings: Settings, dn: str) -> Person | None:
+    """The person whose entry is ``dn``, if it still exists and still matches the user filter (in Active
+    Directory, e.g., not disabled)."""
+    attributes = [settings.ldap_user_attribute, *ATTRIBUTES]
+    found = search(connection, dn, settings.ldap_user_filter, attributes, limit=1, entry_only=True)
+    return _person(settings, found[0], "") if found else None
+
+
+def _person(settings: Settings, entry: dict, name: str) -> Person:
     values = entry.get("attributes", {})
     return Person(
         dn=entry["dn"],

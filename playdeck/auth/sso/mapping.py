@@ -82,9 +82,9 @@ def _account(session: Session, identity: ExternalIdentity) -> ExternalAccount | 
     return session.scalar(query)
 
 
-def _withdraw(session: Session, account: ExternalAccount | None) -> None:
+def withdraw(session: Session, account: ExternalAccount | None) -> None:
     """A known user none of whose groups matches any more: deactivated, so their sessions end and their API
-    tokens are revoked now (``users.set_active``), not at some later login."""
+    tokens are revoked now (``users.set_active``), not at some later login. An LDAP re-sync calls it too."""
     if account is None:
         return
     user = session.get(User, account.user_id)
@@ -107,7 +107,7 @@ def sign_in_external(session: Session, identity: ExternalIdentity) -> User:
         access = rules.resolve(rules.list_rules(session), identity.source, identity.groups)
         account = _account(session, identity)
         if access is None:
-            _withdraw(session, account)
+            withdraw(session, account)
             raise NoMatchingGroup(
                 f"you are signed in as {identity.user_name}, but none of your groups gives access to Playdeck: "
                 "ask an administrator to add you to a group that does"
