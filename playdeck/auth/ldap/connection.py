@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 # What a person is told when the directory cannot be used; local accounts do not depend on it.
 UNAVAILABLE = "the company directory (LDAP) cannot be reached just now; local accounts can still log in"
+# A wrong password and a name nobody has are told apart to nobody.
+REFUSED = "wrong user name or password"
 
 
 class WrongPassword(Unauthenticated):
@@ -70,7 +72,7 @@ def _open(settings: Settings, url: str, dn: str, password: str) -> Connection:
         result = connection.result or {}
         close(connection)
         if result.get("description") == "invalidCredentials":
-            raise WrongPassword("wrong user name or password")
+            raise WrongPassword(REFUSED)
         reason = f"{url} refused the bind as {dn}: {result.get('description')} {result.get('message', '')}"
         raise DirectoryUnavailable(UNAVAILABLE, reason.strip())
     return connection
@@ -89,7 +91,7 @@ def bind(settings: Settings, dn: str, password: str) -> Connection:
     """A connection bound as ``dn``, to the first configured server that answers over TLS. WrongPassword if the
     directory refuses the password; DirectoryUnavailable if no server could be used (the reasons logged)."""
     if not dn or not password:
-        raise WrongPassword("wrong user name or password")
+        raise WrongPassword(REFUSED)
     reasons = []
     for url in settings.ldap_urls:
         try:

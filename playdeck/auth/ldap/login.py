@@ -9,13 +9,12 @@ get the same answer, so the login form does not tell which names exist.
 from __future__ import annotations
 
 from playdeck.auth.ldap import groups, people
-from playdeck.auth.ldap.connection import WrongPassword, bind, close, service_connection
+from playdeck.auth.ldap.connection import REFUSED, WrongPassword, bind, close, service_connection
 from playdeck.auth.sso.identity import ExternalIdentity
 from playdeck.errors import DirectoryUnavailable
 from playdeck.settings import Settings, get_settings
 
 SOURCE = "ldap"
-REFUSED = "wrong user name or password"
 
 
 def configured(settings: Settings | None = None) -> bool:
