@@ -54,6 +54,8 @@ def _begin(next_url: str, test_by: str = "") -> Response | tuple[str, int]:
     with session_scope() as session:
         try:
             begun = oidc.begin(session, next_url, test_by=test_by)
+        except oidc.NotConfigured as exc:
+            return _refused(exc)
         except (ProviderUnavailable, ProviderMisconfigured) as exc:
             session.rollback()
             oidc.audit_refusal(session, exc)

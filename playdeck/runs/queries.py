@@ -212,6 +212,16 @@ def get_run(session: Session, run_id: int) -> Run:
     return run
 
 
+def lock_run(session: Session, run_id: int) -> None:
+    """Take the run's row lock, exclusive, before writing rows that point at the run and then the run itself.
+
+    Inserting such a row (an event, a host summary) takes a shared lock on the run through the foreign key;
+    changing the run afterwards upgrades it. A cancel asking for the row in between queues before that upgrade,
+    and InnoDB breaks the cycle by failing one side with a deadlock: the cancel (a 500) or the worker's write
+    (events or a run's end lost). Exclusive from the start, the other side simply waits its turn."""
+    session.execute(select(Run.id).where(Run.id == run_id).with_for_update())
+
+
 def run_state(session: Executor, run_id: int) -> str:
     """Just the run's state (one indexed column, no entity): what a log reader checks before its page."""
     state = session.scalar(_STATE_BY_ID, {"run_id": run_id})

@@ -97,7 +97,7 @@ def test_a_person_gone_from_the_directory_is_deactivated(slapd, people):
     assert not token_works(tokens[gone])
     with db.session_scope() as session:
         audited = session.scalars(select(AuditEvent.action).where(AuditEvent.target == gone)).all()
-    assert "user.deactivate" in audited and "ldap.sync" in audited
+    assert "user.deactivate" in audited and "sso.resync" in audited
 
 
 def test_a_dry_run_changes_nothing(slapd, people):

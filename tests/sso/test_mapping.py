@@ -133,3 +133,43 @@ def test_rules_are_checked_and_audited(services):
             rules.create_rule(session, {"group": "X", "role": "admin"})
         rules.delete_rule(session, rule.id)
     assert actions(str(rule.id)) == ["sso.rule_create", "sso.rule_delete"]
+
+
+def test_the_admin_page_shows_grants_by_hand_apart_from_the_mappings(embedded):
+    from tests.conftest import web_client
+
+    add_rule(group="deployers", role="developer", projects=["sampleapp"])
+    sign_in(identity("deployers"))
+    with db.session_scope() as session:
+        editors.grant_zone(session, users.get_user(session, "dana"), "manual.test")
+    admin = web_client()
+    shown = admin.get("/api/v1/users/dana").json
+    assert shown["sso"]["groups"] == ["deployers"] and shown["sso"]["source"] == "oidc"
+    assert shown["granted_by_sso"] == {"projects": ["sampleapp"], "zones": []}
+    page = admin.get("/admin/users/dana").text
+    assert "by the group mapping" in page and "by hand" in page and "Signs in with single sign-on" in page
+    assert admin.get("/api/v1/users").json["users"][1]["last_login_at"] is not None
+
+
+def test_a_resync_applies_the_groups_at_once_to_sessions_and_tokens(services):
+    from playdeck.auth.sso.mapping import resync
+
+    add_rule(group="sre", role="release_manager")
+    add_rule(group="deployers", role="developer")
+    assert resync_of(resync, identity("sre")) is None  # never signed in: nothing to re-sync
+    sign_in(identity("sre"))
+    with db.session_scope() as session:
+        token = credentials.create_token(session, "dana").token
+    resync_of(resync, identity("deployers"))
+    with db.session_scope() as session:
+        assert credentials.token_principal(session, token).role.value == "developer"  # the token's role, at once
+    resync_of(resync, identity("visitors"))
+    with db.session_scope() as session:
+        assert credentials.token_principal(session, token) is None
+    assert "sso.resync" in actions("dana")
+
+
+def resync_of(resync, who: ExternalIdentity):
+    with db.session_scope() as session:
+        user = resync(session, who)
+        return None if user is None else user.name

@@ -66,3 +66,18 @@ def test_keys_are_cached_and_fetched_again_when_the_provider_rotates_them(embedd
     client = create_app({"TESTING": True}).test_client()
     answer = log_in(client, "dana")
     assert answer.status == 303, answer.text
+
+
+def test_a_login_left_too_long_at_the_provider_is_refused(embedded, provider):
+    from sqlalchemy import update
+
+    from playdeck.auth.sso.models import OidcLogin
+    from playdeck.models import utcnow
+
+    add_rule(group="deployers", role="developer")
+    client = create_app({"TESTING": True}).test_client()
+    back = at_provider(begin(client), "dana")
+    with db.session_scope() as session:
+        session.execute(update(OidcLogin).values(expires_at=utcnow()))
+    answer = come_back(client, back)
+    assert answer.status == 401 and "took too long" in answer.text and answer.session_cookie is None

@@ -19,13 +19,12 @@ from playdeck.auth.models import ProjectMember, User, ZoneEditor
 from playdeck.auth.sso import rules
 from playdeck.auth.sso.identity import ExternalIdentity
 from playdeck.auth.sso.models import ExternalAccount
-from playdeck.auth.users import NAME_RE, create_user, set_active, set_role
+from playdeck.auth.users import NAME_RE, SSO_GRANT, create_user, set_active, set_role
 from playdeck.errors import Conflict, Forbidden
 from playdeck.models import Project, utcnow
 
 log = logging.getLogger(__name__)
 
-SSO = "sso"
 # A login that claims more groups than this is refused: no directory gives a person that many, and
 # matching them costs memory and time an attacker could choose.
 MAX_GROUPS = 1000
@@ -82,9 +81,9 @@ def _account(session: Session, identity: ExternalIdentity) -> ExternalAccount | 
     return session.scalar(query)
 
 
-def withdraw(session: Session, account: ExternalAccount | None) -> None:
+def _withdraw(session: Session, account: ExternalAccount | None) -> None:
     """A known user none of whose groups matches any more: deactivated, so their sessions end and their API
-    tokens are revoked now (``users.set_active``), not at some later login. An LDAP re-sync calls it too."""
+    tokens are revoked now (``users.set_active``), not at some later login."""
     if account is None:
         return
     user = session.get(User, account.user_id)
@@ -107,12 +106,15 @@ def sign_in_external(session: Session, identity: ExternalIdentity) -> User:
         access = rules.resolve(rules.list_rules(session), identity.source, identity.groups)
         account = _account(session, identity)
         if access is None:
-            withdraw(session, account)
+            _withdraw(session, account)
             raise NoMatchingGroup(
                 f"you are signed in as {identity.user_name}, but none of your groups gives access to Playdeck: "
                 "ask an administrator to add you to a group that does"
             )
         user = _user(session, identity, account, access)
+        account = _account(session, identity)
+        assert account is not None  # linked by _user
+        account.last_login_at = utcnow()
     except SignInRefused as error:
         _audit_refusal(session, identity, error)
         raise
@@ -120,6 +122,27 @@ def sign_in_external(session: Session, identity: ExternalIdentity) -> User:
     with audit.acting_as(user.name, audit.current_actor().address):
         audit.record(session, "sso.login", "user", user.name,
                      {"source": identity.source, "role": user.role, "rules": list(access.rule_ids)})  # fmt: skip
+    return user
+
+
+def resync(session: Session, identity: ExternalIdentity) -> User | None:
+    """An admin's re-sync (LDAP can read anyone's groups): the linked user's role and grants follow their groups
+    now, without a login; one whose groups no longer match is deactivated at once (sessions end, API tokens
+    revoked). None: nobody has signed in with this identity yet."""
+    account = _account(session, identity)
+    if account is None:
+        return None
+    check_identity(identity)
+    access = rules.resolve(rules.list_rules(session), identity.source, identity.groups)
+    if access is None:
+        _withdraw(session, account)
+        user = session.get(User, account.user_id)
+    else:
+        user = _user(session, identity, account, access)
+        apply_access(session, user, access)
+    assert user is not None  # the account's foreign key cascades
+    audit.record(session, "sso.resync", "user", user.name,
+                 {"source": identity.source, "role": user.role if access else None, "active": user.active})  # fmt: skip
     return user
 
 
@@ -145,7 +168,6 @@ def _user(session: Session, identity: ExternalIdentity, account: ExternalAccount
         account.deactivated_by_mapping = False
     account.email, account.display_name = identity.email[:255], identity.display_name[:255]
     account.groups_json = json.dumps(list(identity.groups))
-    account.last_login_at = utcnow()
     return user
 
 
@@ -153,30 +175,35 @@ def apply_access(session: Session, user: User, access: rules.Access) -> None:
     """Give ``user`` the role and exactly the mapped grants of ``access``; hand-given grants stay unless a
     matching rule says otherwise. Each change is audited (as the users module does for an admin's)."""
     set_role(session, user, access.role)
-    wanted = {project_id for (project_id,) in session.execute(
-        select(Project.id).where(Project.name.in_(sorted(access.projects)))
-    )} if access.projects else set()  # fmt: skip
-    names = dict(session.execute(select(Project.id, Project.name).where(Project.id.in_(
-        wanted | {member.project_id for member in user.projects}))).all())  # fmt: skip
-    _sync(session, user, user.projects, wanted, access.keep_manual_grants, "project",
-          lambda key: ProjectMember(project_id=key, source=SSO), lambda member: member.project_id, names)  # fmt: skip
-    _sync(session, user, user.zones, set(access.zones), access.keep_manual_grants, "zone",
-          lambda key: ZoneEditor(zone=key, source=SSO), lambda grant: grant.zone, {})  # fmt: skip
+    held = {member.project_id for member in user.projects}
+    names = dict(session.execute(select(Project.id, Project.name).where(
+        Project.name.in_(sorted(access.projects)) | Project.id.in_(held))).all())  # fmt: skip
+    wanted = {project_id for project_id, name in names.items() if name in access.projects}
+    keep = access.keep_manual_grants
+    _sync(session, user, user.projects, wanted, keep, "project", names)
+    _sync(session, user, user.zones, set(access.zones), keep, "zone", {})
 
 
-def _sync(session, user, grants, wanted, keep_manual, kind, make, key_of, names) -> None:  # noqa: ANN001
+def _new_grant(kind: str, key: object) -> ProjectMember | ZoneEditor:
+    if kind == "project":
+        return ProjectMember(project_id=key, source=SSO_GRANT)
+    return ZoneEditor(zone=key, source=SSO_GRANT)
+
+
+def _sync(session: Session, user: User, grants: list, wanted: set, keep_manual: bool, kind: str,
+          names: dict[int, str]) -> None:  # fmt: skip
     """Make ``grants`` (a user's project or zone grants) hold ``wanted`` as mapped grants: mapped ones no
     longer wanted go; hand-given ones stay, unless ``keep_manual`` is off (then the mapping alone decides)."""
-    held = {key_of(grant): grant for grant in grants}
+    held = {grant.project_id if kind == "project" else grant.zone: grant for grant in grants}
     for key, grant in held.items():
         if key in wanted:
-            if grant.source != SSO and not keep_manual:
-                grant.source = SSO  # now the mapping's: it goes when the group does
+            if grant.source != SSO_GRANT and not keep_manual:
+                grant.source = SSO_GRANT  # now the mapping's: it goes when the group does
             continue
-        if grant.source == SSO or not keep_manual:
+        if grant.source == SSO_GRANT or not keep_manual:
             grants.remove(grant)
             audit.record(session, f"user.revoke_{kind}", "user", user.name,
-                         {kind: names.get(key, key), "by": "sso", "manual": grant.source != SSO})  # fmt: skip
+                         {kind: names.get(key, key), "by": "sso", "manual": grant.source != SSO_GRANT})  # fmt: skip
     for key in sorted(wanted - held.keys()):
-        grants.append(make(key))
+        grants.append(_new_grant(kind, key))
         audit.record(session, f"user.grant_{kind}", "user", user.name, {kind: names.get(key, key), "by": "sso"})

@@ -17,7 +17,6 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-import requests
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from sqlalchemy import delete, select
@@ -27,8 +26,8 @@ from playdeck import audit
 from playdeck.auth.sso import id_token
 from playdeck.auth.sso.identity import ExternalIdentity
 from playdeck.auth.sso.models import OidcLogin
-from playdeck.auth.sso.provider import Provider, ProviderMisconfigured, ProviderUnavailable, provider
-from playdeck.errors import PlaydeckError
+from playdeck.auth.sso.provider import Provider, ProviderMisconfigured, provider, reaching, tls_verify
+from playdeck.errors import NotFound, PlaydeckError
 from playdeck.models import utcnow
 from playdeck.settings import Settings, get_settings
 
@@ -36,6 +35,10 @@ SOURCE = "oidc"
 # How long a person may take at the provider's login page.
 LOGIN_LIFETIME = dt.timedelta(minutes=10)
 CALLBACK_PATH = "/login/oidc/callback"
+
+
+class NotConfigured(NotFound):
+    reason = "not_configured"
 
 
 class LoginNotValid(id_token.InvalidIdToken):
@@ -72,7 +75,7 @@ def begin(session: Session, next_url: str, *, test_by: str = "") -> Begun:
     """A login under way; ``test_by``: an admin testing the configuration (no session is opened at the end)."""
     settings = get_settings()
     if not enabled(settings):
-        raise ProviderMisconfigured("single sign-on is not configured (PLAYDECK_OIDC_ISSUER, PLAYDECK_OIDC_CLIENT_ID)")
+        raise NotConfigured("single sign-on is not configured (PLAYDECK_OIDC_ISSUER, PLAYDECK_OIDC_CLIENT_ID)")
     metadata = provider(settings).metadata()
     if metadata.code_challenge_methods and "S256" not in metadata.code_challenge_methods:
         raise ProviderMisconfigured("the provider does not offer PKCE with S256")
@@ -102,18 +105,13 @@ def _take_login(session: Session, state: str, browser_secret: str | None) -> Oid
 
 
 def _exchange(settings: Settings, found: Provider, code: str, verifier: str) -> dict[str, Any]:
-    verify: bool | str = str(settings.oidc_ca_file) if settings.oidc_ca_file else True
     client = _client(settings)
-    client.verify = verify
+    client.verify = tls_verify(settings)
+    endpoint = found.metadata().token_endpoint
     try:
-        return dict(client.fetch_token(found.metadata().token_endpoint, code=code, code_verifier=verifier,
-                                       timeout=settings.oidc_timeout_seconds))  # fmt: skip
-    except requests.Timeout:
-        raise ProviderUnavailable(
-            f"the identity provider did not answer within {settings.oidc_timeout_seconds:g} s"
-        ) from None
-    except requests.RequestException as exc:
-        raise ProviderUnavailable(f"the identity provider cannot be reached: {type(exc).__name__}") from None
+        with reaching(settings, endpoint):
+            return dict(client.fetch_token(endpoint, code=code, code_verifier=verifier,
+                                           timeout=settings.oidc_timeout_seconds))  # fmt: skip
     except (OAuth2Error, ValueError) as exc:
         raise id_token.InvalidIdToken("code", f"the provider refused the login code ({exc})") from None
     finally:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -63,18 +65,28 @@ def check_url(name: str, url: str) -> str:
     return url
 
 
-def _get_json(settings: Settings, url: str) -> dict[str, Any]:
-    verify: bool | str = str(settings.oidc_ca_file) if settings.oidc_ca_file else True
+def tls_verify(settings: Settings) -> bool | str:
+    return str(settings.oidc_ca_file) if settings.oidc_ca_file else True
+
+
+@contextmanager
+def reaching(settings: Settings, url: str) -> Iterator[None]:
+    """A request to the provider that fails to connect or times out is ``ProviderUnavailable``."""
     try:
-        with requests.get(url, timeout=settings.oidc_timeout_seconds, verify=verify, stream=True) as response:
-            response.raise_for_status()
-            body = response.raw.read(MAX_DOCUMENT_BYTES + 1, decode_content=True)
+        yield
     except requests.Timeout:
         raise ProviderUnavailable(
             f"the identity provider did not answer within {settings.oidc_timeout_seconds:g} s ({url})"
         ) from None
     except requests.RequestException as exc:
         raise ProviderUnavailable(f"the identity provider cannot be reached ({url}): {type(exc).__name__}") from None
+
+
+def _get_json(settings: Settings, url: str) -> dict[str, Any]:
+    with reaching(settings, url):
+        with requests.get(url, timeout=settings.oidc_timeout_seconds, verify=tls_verify(settings), stream=True) as got:
+            got.raise_for_status()
+            body = got.raw.read(MAX_DOCUMENT_BYTES + 1, decode_content=True)
     if len(body) > MAX_DOCUMENT_BYTES:
         raise ProviderMisconfigured(f"{url} answered more than {MAX_DOCUMENT_BYTES} bytes")
     try:
