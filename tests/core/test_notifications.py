@@ -9,6 +9,7 @@ import json
 import time
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from playdeck import db, projects, webhook_delivery, webhooks
@@ -43,6 +44,8 @@ def setup(monkeypatch, tmp_path, smtp_port: int, cert: str = "", **extra: str) -
         smtp_from="playdeck@example.test",
         smtp_timeout_seconds="5",
         base_url=BASE_URL,
+        # JSON destinations sign their deliveries with a secret kept under this key.
+        secret_key=Fernet.generate_key().decode(),
         **extra,
     )
     with db.session_scope() as session:
