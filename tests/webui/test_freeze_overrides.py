@@ -107,3 +107,30 @@ def test_a_developers_override_of_a_promotion_is_a_403(rita: FlaskClient) -> Non
                         headers=developer)  # fmt: skip
     assert refused.status_code == 403 and "dev is developer" in refused.json["error"]
     assert run_count() == before and audit_actions("run.freeze") == []
+
+
+def test_the_pages_roll_back_and_promote_into_a_window_with_a_release_managers_reason(rita: FlaskClient) -> None:
+    deployed("sampleapp", "staging", None, version="1.0.0")
+    staging = deployed("sampleapp", "staging", None, version="2.0.0")
+    incident(rita)
+    incident(rita, name="Launch week", environment="production")
+    project = rita.get("/projects/sampleapp").get_data(as_text=True)
+    assert 'aria-label="Freeze override reason for rolling back staging"' in project
+
+    refused = rita.post("/projects/sampleapp/environments/staging/rollback")
+    assert refused.status_code == 409 and "frozen by" in refused.get_data(as_text=True)
+    rolled = rita.post("/projects/sampleapp/environments/staging/rollback", data={"freeze_override": "bad release"})
+    assert rolled.status_code == 303
+    assert rita.get(rolled.headers["Location"]).get_data(as_text=True).count("bad release") >= 1
+
+    assert 'aria-label="Freeze override reason"' in rita.get(f"/runs/{staging}").get_data(as_text=True)
+    held = rita.post(f"/runs/{staging}/promote", data={"to": "production"})
+    assert held.status_code == 409 and "frozen by" in held.get_data(as_text=True)
+    promoted = rita.post(f"/runs/{staging}/promote", data={"to": "production", "freeze_override": "launch fix"})
+    assert promoted.status_code == 303
+    assert audit_actions("run.freeze") == [("rita", "run.freeze_override")] * 2
+
+    developer = web_client("dev", "developer", projects=("sampleapp",))
+    assert "Freeze override reason" not in developer.get("/projects/sampleapp").get_data(as_text=True)
+    forbidden = developer.post("/projects/sampleapp/environments/staging/rollback", data={"freeze_override": "me"})
+    assert forbidden.status_code == 403
