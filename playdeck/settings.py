@@ -53,15 +53,20 @@ def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
 RUN_SANDBOXES = ("auto", "bwrap", "none")
 
 
-def _secret_key() -> str:
-    """PLAYDECK_SECRET_KEY, else the content of the file PLAYDECK_SECRET_KEY_FILE names (whitespace stripped)."""
-    key, path = _env("SECRET_KEY", ""), _env("SECRET_KEY_FILE", "")
-    if key or not path:
-        return key
+def _secret_from_file(name: str) -> str:
+    """PLAYDECK_<name>, else the content of the file PLAYDECK_<name>_FILE names (whitespace stripped)."""
+    value, path = _env(name, ""), _env(f"{name}_FILE", "")
+    if value or not path:
+        return value
     try:
         return Path(path).read_text().strip()
     except OSError as exc:
-        raise ValueError(f"PLAYDECK_SECRET_KEY_FILE {path}: {exc.strerror}") from None
+        raise ValueError(f"PLAYDECK_{name}_FILE {path}: {exc.strerror}") from None
+
+
+def _secret_key() -> str:
+    """PLAYDECK_SECRET_KEY, else the content of the file PLAYDECK_SECRET_KEY_FILE names (whitespace stripped)."""
+    return _secret_from_file("SECRET_KEY")
 
 
 @dataclass(frozen=True)
@@ -203,6 +208,29 @@ class Settings:
     # schedule's missed policy decides.
     schedule_interval_seconds: float = 0.5
     schedule_missed_after_seconds: float = 120.0
+    # Pipelines (playdeck.pipelines.engine): the reaper looks for steps whose run has ended every
+    # pipeline_interval_seconds (one indexed query when nothing ended), so the next step starts at most that late.
+    pipeline_interval_seconds: float = 1.0
+    # OpenID Connect login (playdeck.auth.sso.oidc); off while oidc_issuer is "". The provider is found from its
+    # issuer URL (discovery); oidc_client_secret comes from PLAYDECK_OIDC_CLIENT_SECRET or the file
+    # PLAYDECK_OIDC_CLIENT_SECRET_FILE names. The user name and the groups are read from the ID token's claims
+    # oidc_user_name_claim and oidc_groups_claim; the login page's button says "Log in with <oidc_display_name>".
+    # Each request to the provider gets oidc_timeout_seconds; ID token times may be off by oidc_clock_skew_seconds
+    # (at most 300). oidc_ca_file: a CA bundle the provider is checked against instead of the system's.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = field(default="", repr=False)
+    oidc_scopes: tuple[str, ...] = ("openid", "profile", "email")
+    oidc_user_name_claim: str = "preferred_username"
+    oidc_groups_claim: str = "groups"
+    oidc_display_name: str = "single sign-on"
+    oidc_timeout_seconds: float = 5.0
+    oidc_clock_skew_seconds: int = 60
+    oidc_ca_file: Path | None = None
+    # Password logins: off once single sign-on works, except for the break-glass users named (a local admin to
+    # get in while the provider is down).
+    local_logins: bool = True
+    break_glass_users: tuple[str, ...] = ()
 
     @property
     def runs_dir(self) -> Path:
@@ -279,8 +307,8 @@ def load_settings() -> Settings:
         ),
         **_source_settings(),
         **_notification_settings(f"http://{web_host}:{web_port}"),
-        schedule_interval_seconds=_float("SCHEDULE_INTERVAL_SECONDS", 0.5),
-        schedule_missed_after_seconds=_float("SCHEDULE_MISSED_AFTER_SECONDS", 120.0),
+        **_schedule_settings(),
+        **_sso_settings(),
     )
 
 
@@ -311,6 +339,39 @@ def _notification_settings(default_url: str) -> dict[str, Any]:
         smtp_ca_file=Path(_env("SMTP_CA_FILE", "")).resolve() if _env("SMTP_CA_FILE", "") else None,
         running_long_factor=_float("RUNNING_LONG_FACTOR", 2.0),
         running_long_runs=_int("RUNNING_LONG_RUNS", 10),
+    )
+
+
+def _schedule_settings() -> dict[str, Any]:
+    """What starts runs by itself: schedules and pipelines."""
+    return dict(
+        schedule_interval_seconds=_float("SCHEDULE_INTERVAL_SECONDS", 0.5),
+        schedule_missed_after_seconds=_float("SCHEDULE_MISSED_AFTER_SECONDS", 120.0),
+        pipeline_interval_seconds=_float("PIPELINE_INTERVAL_SECONDS", 1.0),
+    )
+
+
+MAX_CLOCK_SKEW_SECONDS = 300
+
+
+def _sso_settings() -> dict[str, Any]:
+    """OpenID Connect, and whether password logins stay open."""
+    skew = _int("OIDC_CLOCK_SKEW_SECONDS", 60)
+    if not 0 <= skew <= MAX_CLOCK_SKEW_SECONDS:
+        raise ValueError(f"PLAYDECK_OIDC_CLOCK_SKEW_SECONDS must be 0..{MAX_CLOCK_SKEW_SECONDS} (got {skew})")
+    return dict(
+        oidc_issuer=_env("OIDC_ISSUER", "").rstrip("/"),
+        oidc_client_id=_env("OIDC_CLIENT_ID", ""),
+        oidc_client_secret=_secret_from_file("OIDC_CLIENT_SECRET"),
+        oidc_scopes=tuple(_env("OIDC_SCOPES", "openid profile email").replace(",", " ").split()),
+        oidc_user_name_claim=_env("OIDC_USER_NAME_CLAIM", "preferred_username"),
+        oidc_groups_claim=_env("OIDC_GROUPS_CLAIM", "groups"),
+        oidc_display_name=_env("OIDC_DISPLAY_NAME", "single sign-on"),
+        oidc_timeout_seconds=_float("OIDC_TIMEOUT_SECONDS", 5.0),
+        oidc_clock_skew_seconds=skew,
+        oidc_ca_file=Path(_env("OIDC_CA_FILE", "")).resolve() if _env("OIDC_CA_FILE", "") else None,
+        local_logins=_env("LOCAL_LOGINS", "1").lower() in ("1", "true", "yes", "on"),
+        break_glass_users=tuple(name.strip() for name in _env("BREAK_GLASS_USERS", "").split(",") if name.strip()),
     )
 
 

@@ -37,10 +37,12 @@ from playdeck.runs.states import RunState
 from playdeck.serializers import iso
 
 # freeze_overridden: a release manager deployed inside a freeze window (playdeck.release_control.freeze_rule);
-# the approval events: playdeck.release_control.approvals.
+# the approval events: playdeck.release_control.approvals; the pipeline events, about the last step's run of a
+# pipeline run that ended: playdeck.pipelines.engine.
 EVENTS = (
     "started", "succeeded", "failed", "canceled", "timeout", "lost", "freeze_overridden",
     "approval_requested", "approved", "rejected", "expired",
+    "pipeline_succeeded", "pipeline_failed", "pipeline_canceled",
 )  # fmt: skip
 EVENT_OF_STATE = {
     RunState.RUNNING: "started",

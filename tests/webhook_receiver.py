@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 
 from playdeck.settings import get_settings
+from tests.cli.cli_support import wait_for_items
 
 # What tests allow PLAYDECK_WEBHOOK_ALLOWED_NETWORKS to reach: this machine only.
 LOOPBACK = "127.0.0.0/8,::1/128"
@@ -50,13 +50,7 @@ class Receiver:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def wait_for(self, count: int, timeout: float = 60) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if len(self.received) >= count:
-                    return list(self.received)
-            time.sleep(0.05)
-        raise TimeoutError(f"the receiver got {len(self.received)} requests, not {count}, in {timeout} s")
+        return wait_for_items(self.received, self.lock, count, timeout, "requests at the receiver")
 
 
 @contextmanager

@@ -27,7 +27,7 @@ from playdeck.runs.progress import RunFacts, run_progress
 from playdeck.runs.queries import RunFilters, RunPage, get_run, list_runs
 from playdeck.runs.relaunch import relaunch_request
 from playdeck.runs.requests import RunRequest, resolve, submit_run
-from playdeck.runs.states import RunKind
+from playdeck.runs.states import real_deploy
 from playdeck.runs.transitions import request_cancel
 from playdeck.serializers import project_json, run_json
 from webui.params import parse_filters, parse_page
@@ -266,7 +266,7 @@ def _outcome(
     """An ended run's ``failure_summary`` and, for a real deploy, what it did to its hosts (``host_changes``,
     see ``host_versions.run_changes``)."""
     changes = None
-    if run["kind"] == RunKind.DEPLOY.value and not run["check"]:
+    if real_deploy(run["kind"], run["check"], run.get("playbook")):
         changes = host_versions.run_changes(connection, summaries, environment_id)
     return {
         "failure_summary": failure_summary.for_run(run["state"], run["reason"], stored_summary),

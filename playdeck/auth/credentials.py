@@ -24,6 +24,7 @@ from playdeck.db import Executor
 from playdeck.errors import Forbidden, NotFound, Unauthenticated, ValidationError
 from playdeck.models import utcnow
 from playdeck.serializers import iso
+from playdeck.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ class Login:
 def log_in(session: Session, name: str, password: str, address: str) -> Login:
     """Check the password (after the throttle let the attempt through) and open a session. A failure is
     recorded in the caller's transaction — commit it even though this raises."""
+    check_local_login_allowed(session, name, address)
     throttle.check(session, name, address)
     user = session.scalar(select(User).options(*_with_grants()).where(User.name == name))
     valid = check_password_hash(user.password_hash if user and user.password_hash else _DUMMY_HASH, password)
@@ -107,11 +109,19 @@ def log_in(session: Session, name: str, password: str, address: str) -> Login:
         log.warning("failed login for %r from %s", name, address)
         raise Unauthenticated(LOGIN_REFUSED)
     throttle.forget(session, name, address)
+    token = open_session(session, user.id, address)
+    _audit_login(session, "login.success", name, address)
+    log.info("%s logged in from %s", name, address)
+    return Login(principal(user), token)
+
+
+def open_session(session: Session, user_id: int, address: str) -> str:
+    """A new login session of the user (a password login, or a single sign-on); its cookie value."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
     session.add(
         LoginSession(
-            user_id=user.id,
+            user_id=user_id,
             token_hash=_hash(token),
             created_at=now,
             last_seen_at=now,
@@ -119,9 +129,16 @@ def log_in(session: Session, name: str, password: str, address: str) -> Login:
             address=address[:64],
         )
     )
-    _audit_login(session, "login.success", name, address)
-    log.info("%s logged in from %s", name, address)
-    return Login(principal(user), token)
+    return token
+
+
+def check_local_login_allowed(session: Session, name: str, address: str) -> None:
+    """With password logins turned off (single sign-on in use), only the break-glass users log in with one."""
+    settings = get_settings()
+    if settings.local_logins or name in settings.break_glass_users:
+        return
+    _audit_login(session, "login.failure", name, address)
+    raise Forbidden(f"password logins are turned off: log in with {settings.oidc_display_name}")
 
 
 def _audit_login(session: Session, action: str, name: str, address: str) -> None:

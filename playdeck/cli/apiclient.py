@@ -193,6 +193,26 @@ class PlaydeckApi:
     def delete_schedule(self, schedule_id: int) -> None:
         self._send("DELETE", f"/api/v1/schedules/{schedule_id}")
 
+    def pipeline_run_page_url(self, pipeline_run_id: int) -> str:
+        return f"{self.base_url}/pipeline-runs/{pipeline_run_id}"
+
+    def list_pipelines(self, project: str | None = None) -> list[dict[str, Any]]:
+        params = {"project": project} if project else None
+        return self._json("GET", "/api/v1/pipelines", params=params)["pipelines"]
+
+    def start_pipeline(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._json("POST", "/api/v1/pipeline-runs", json=body)
+
+    def list_pipeline_runs(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return self._json("GET", "/api/v1/pipeline-runs", params=params)["pipeline_runs"]
+
+    def get_pipeline_run(self, pipeline_run_id: int) -> dict[str, Any]:
+        return self._json("GET", f"/api/v1/pipeline-runs/{pipeline_run_id}")
+
+    def pipeline_run_action(self, pipeline_run_id: int, action: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``action``: cancel, resume ({"from"}) or decide ({"step", "approve"})."""
+        return self._json("POST", f"/api/v1/pipeline-runs/{pipeline_run_id}/{action}", json=body)
+
     def decide(self, run_id: int, decision: str, comment: str) -> dict[str, Any]:
         """Approve or reject (``decision``) a run awaiting approval, with a comment."""
         return self._json("POST", f"/api/v1/runs/{run_id}/{decision}", json={"comment": comment})

@@ -1,16 +1,16 @@
 """signed JSON notification destinations: notification_destinations.secret_ciphertext (the sealed secret
 each delivery is signed with; "" for unsigned ones, as every destination made before)
 
-Revision ID: 0028
-Revises: 0027
+Revision ID: 0030
+Revises: 0029
 Create Date: 2026-12-07 09:00:00.000000
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0028'
-down_revision = '0027'
+revision = '0030'
+down_revision = '0029'
 branch_labels = None
 depends_on = None
 
