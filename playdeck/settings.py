@@ -212,6 +212,9 @@ class Settings:
     # schedule's missed policy decides.
     schedule_interval_seconds: float = 0.5
     schedule_missed_after_seconds: float = 120.0
+    # Pipelines (playdeck.pipelines.engine): the reaper looks for steps whose run has ended every
+    # pipeline_interval_seconds (one indexed query when nothing ended), so the next step starts at most that late.
+    pipeline_interval_seconds: float = 1.0
     # OpenID Connect login (playdeck.auth.sso.oidc); off while oidc_issuer is "". The provider is found from its
     # issuer URL (discovery); oidc_client_secret comes from PLAYDECK_OIDC_CLIENT_SECRET or the file
     # PLAYDECK_OIDC_CLIENT_SECRET_FILE names. The user name and the groups are read from the ID token's claims
@@ -370,9 +373,11 @@ def _notification_settings(default_url: str) -> dict[str, Any]:
 
 
 def _schedule_settings() -> dict[str, Any]:
+    """What starts runs by itself: schedules and pipelines."""
     return dict(
         schedule_interval_seconds=_float("SCHEDULE_INTERVAL_SECONDS", 0.5),
         schedule_missed_after_seconds=_float("SCHEDULE_MISSED_AFTER_SECONDS", 120.0),
+        pipeline_interval_seconds=_float("PIPELINE_INTERVAL_SECONDS", 1.0),
     )
 
 

@@ -10,9 +10,9 @@ they are for whoever administers the server (has its configuration). Exit codes:
 refused by the API, 3 API unreachable, 4 API error.
 
 The commands live beside the code only they use: ``runs`` (with ``apiclient`` and the ``progress`` line),
-``freezes``, ``schedules``, ``admin``, ``notify``, ``sso``, ``ldap``, ``projects``, ``workers`` and ``services``
-(with the ``supervisor`` set-up of ``up``); ``common`` and ``output`` are what they share. This module is the group,
-its error handling, and ``main``.
+``freezes``, ``schedules``, ``pipelines``, ``admin``, ``notify``, ``sso``, ``ldap``, ``projects``, ``workers`` and
+``services`` (with the ``supervisor`` set-up of ``up``); ``common`` and ``output`` are what they share. This module
+is the group, its error handling, and ``main``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 import click
 
 from playdeck import private_files
-from playdeck.cli import admin, freezes, ldap, notify, projects, runs, schedules, services, sso, workers
+from playdeck.cli import admin, freezes, ldap, notify, pipelines, projects, runs, schedules, services, sso, workers
 from playdeck.cli.apiclient import ApiError, ApiUnreachable
 from playdeck.cli.common import EXIT_REFUSED, EXIT_RUN_FAILED, EXIT_SERVER_ERROR, EXIT_UNREACHABLE, CommandFailed
 from playdeck.errors import PlaydeckError
@@ -59,7 +59,7 @@ def cli() -> None:
     private_files.restrict_umask()
 
 
-for command_module in (runs, freezes, schedules, admin, notify, projects, workers, services, sso, ldap):
+for command_module in (runs, freezes, schedules, pipelines, admin, notify, projects, workers, services, sso, ldap):
     for command in command_module.COMMANDS:
         cli.add_command(command)
 
