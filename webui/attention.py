@@ -12,8 +12,8 @@ from flask import Blueprint, Response, jsonify, render_template
 
 from playdeck.auth.permissions import Action
 from playdeck.db import session_scope
-from playdeck.runs.attention import MAX_AWAITING_SHOWN, awaiting_total, needs_attention, silence, state_explanation
-from playdeck.runs.queries import get_run
+from playdeck.runs.attention import MAX_AWAITING_SHOWN, needs_attention, silence, state_explanation
+from playdeck.runs.queries import awaiting_count, get_run
 from webui import access
 
 bp = Blueprint("attention", __name__)
@@ -52,7 +52,7 @@ def run_silence(run: dict[str, Any]) -> dict[str, Any] | None:
 
 def awaiting_approval_total() -> int:
     with session_scope() as session:
-        return awaiting_total(session)
+        return awaiting_count(session)
 
 
 @bp.get("/attention")

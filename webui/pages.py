@@ -147,7 +147,10 @@ def rollback(name: str, environment: str) -> Response:
     _require_same_origin()
     authorize.refuse_actor_fields(request.form, "requested_by")
     authorize.require_deploy(name, environment)
-    run = queries.roll_back(name, environment, authorize.actor())
+    # Inside a freeze window: refused (409, naming it) unless a release manager gave a reason to override it.
+    run = queries.roll_back(
+        name, environment, authorize.actor(), freeze_override=request.form.get("freeze_override", "")
+    )
     return redirect(url_for("pages.run", run_id=run["id"]), 303)
 
 
@@ -272,8 +275,10 @@ def promote(run_id: int) -> Response | tuple[str, int]:
     _require_same_origin()
     authorize.refuse_actor_fields(request.form, "requested_by")
     try:
-        new_run = queries.promote_run(run_id, request.form.get("to", ""), authorize.actor(), authorize.deploy_check())
-    # Not promotable, or refused by the target's rules (requires success elsewhere): say so on the run page.
+        new_run = queries.promote_run(run_id, request.form.get("to", ""), authorize.actor(), authorize.deploy_check(),
+                                      request.form.get("freeze_override", ""))  # fmt: skip
+    # Not promotable, or refused by the target's rules (requires success elsewhere, a freeze window): say so
+    # on the run page.
     except (Conflict, ValidationError) as exc:
         return run_page(run_id, exc.message), exc.status_code
     return redirect(url_for("pages.run", run_id=new_run["id"]), 303)

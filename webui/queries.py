@@ -20,14 +20,14 @@ from playdeck.launch_form import LaunchForm
 from playdeck.launch_inputs import project_form
 from playdeck.models import Environment, Project
 from playdeck.projects import get_environment, get_project, is_built_in, list_projects, project_environments
-from playdeck.release_control import approvals, freeze_windows, promotion
+from playdeck.release_control import approvals, freeze_rule, freeze_windows, promotion
 from playdeck.releases import deployments, host_versions, rollback
 from playdeck.runs import failure_summary, queries
 from playdeck.runs.progress import RunFacts, run_progress, runs_progress
 from playdeck.runs.queries import RunFilters, RunPage, get_run, list_runs
 from playdeck.runs.relaunch import relaunch_request
 from playdeck.runs.requests import RunRequest, resolve, submit_run
-from playdeck.runs.states import RunKind
+from playdeck.runs.states import real_deploy
 from playdeck.runs.transitions import request_cancel
 from playdeck.serializers import iso, project_json, run_json
 from webui.params import parse_filters, parse_page
@@ -127,14 +127,24 @@ def submit(request: RunRequest) -> JsonDict:
     return run_detail(run_id)
 
 
-def roll_back(project_name: str, environment_name: str, by: str, to_run: object = None) -> JsonDict:
-    """Roll the environment back (``playdeck.releases.rollback``): queued like any deploy. The caller has checked
-    that ``by`` may deploy there."""
+def roll_back(
+    project_name: str, environment_name: str, by: str, to_run: object = None, freeze_override: object = ""
+) -> JsonDict:
+    """Roll the environment back (``playdeck.releases.rollback``): queued like any deploy, held to the freeze
+    rule like one (``freeze_override``: a release manager's reason to roll back inside a window). The caller
+    has checked that ``by`` may deploy there."""
     with session_scope() as session:
         project = get_project(session, project_name)
         environment = get_environment(project, environment_name)
         request = rollback.rollback_request(session, project, environment, requested_by=by, to_run=to_run)
-    return submit(request)
+    return submit(_overriding(request, freeze_override))
+
+
+def _overriding(request: RunRequest, freeze_override: object) -> RunRequest:
+    """The request with a freeze override's reason, checked (role, a window in effect) by the freeze rule
+    when the run is requested, as a deploy's is."""
+    request.freeze_override = freeze_rule.override_reason(freeze_override)
+    return request
 
 
 def relaunch_run(run_id: int, hosts: str, by: str) -> JsonDict:
@@ -145,12 +155,14 @@ def relaunch_run(run_id: int, hosts: str, by: str) -> JsonDict:
     return submit(request)
 
 
-def promote_run(run_id: int, to: object, by: str, may_deploy: promotion.DeployCheck) -> JsonDict:
+def promote_run(
+    run_id: int, to: object, by: str, may_deploy: promotion.DeployCheck, freeze_override: object = ""
+) -> JsonDict:
     """Queue a deploy of a successful run's commit and parameters to environment ``to`` of its project, once
-    ``may_deploy`` has let ``by`` deploy there."""
+    ``may_deploy`` has let ``by`` deploy there (``freeze_override``: as for ``roll_back``)."""
     with session_scope() as session:
         request = promotion.promotion_request(session, run_id, to, requested_by=by, may_deploy=may_deploy)
-    return submit(request)
+    return submit(_overriding(request, freeze_override))
 
 
 def run_promotions(run: JsonDict) -> JsonDict:
@@ -290,7 +302,7 @@ def _outcome(
     """An ended run's ``failure_summary`` and, for a real deploy, what it did to its hosts (``host_changes``,
     see ``host_versions.run_changes``)."""
     changes = None
-    if run["kind"] == RunKind.DEPLOY.value and not run["check"]:
+    if real_deploy(run["kind"], run["check"], run.get("playbook")):
         changes = host_versions.run_changes(connection, summaries, environment_id)
     return {
         "failure_summary": failure_summary.for_run(run["state"], run["reason"], stored_summary),

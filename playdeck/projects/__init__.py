@@ -17,6 +17,7 @@ from playdeck.db import Executor
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.models import Environment, Project
 from playdeck.paths import resolve_inside
+from playdeck.projects import validation
 from playdeck.settings import get_settings
 
 SAMPLE_PROJECT = "sampleapp"
@@ -130,19 +131,15 @@ def check_options(options: dict[str, int | bool]) -> dict[str, int | bool]:
     if unknown:
         raise ValidationError("options", f"unknown project options: {', '.join(sorted(unknown))}")
     for limit in ("run_timeout_seconds", "idle_timeout_seconds"):
-        value = options.get(limit)
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SECONDS
-        ):
-            raise ValidationError(limit, "must be a whole number of seconds (0 turns the idle timeout off)")
-    retries = options.get("retry_lost_runs")
-    if retries is not None and (
-        isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRY_LOST_RUNS
-    ):
-        raise ValidationError("retry_lost_runs", f"must be a whole number from 0 (off) to {MAX_RETRY_LOST_RUNS}")
+        if options.get(limit) is not None:
+            seconds = "must be a whole number of seconds (0 turns the idle timeout off)"
+            validation.check_whole_number(options[limit], limit, MAX_SECONDS, seconds)
+    if options.get("retry_lost_runs") is not None:
+        retries = f"must be a whole number from 0 (off) to {MAX_RETRY_LOST_RUNS}"
+        validation.check_whole_number(options["retry_lost_runs"], "retry_lost_runs", MAX_RETRY_LOST_RUNS, retries)
     for flag in ("lock_deploys", "supersede_queued", "allow_free_extra_vars"):
-        if options.get(flag) is not None and not isinstance(options[flag], bool):
-            raise ValidationError(flag, "must be true or false")
+        if options.get(flag) is not None:
+            validation.check_flag(options[flag], flag)
     if options.get("run_timeout_seconds") == 0:
         raise ValidationError("run_timeout_seconds", "must be at least 1 second")
     return options

@@ -17,7 +17,8 @@ from playdeck.commit_label import short_sha
 from playdeck.db import session_scope
 from playdeck.models import Run
 from playdeck.projects import form_hints, get_project
-from playdeck.runs.queries import is_real_deploy, is_successful, last_successful_deploy
+from playdeck.runs.conditions import is_real_deploy, is_successful
+from playdeck.runs.queries import last_successful_deploy
 from playdeck.settings import get_settings
 
 RECENT_VERSIONS = 10

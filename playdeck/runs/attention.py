@@ -25,7 +25,8 @@ from playdeck.db_clock import database_time
 from playdeck.models import DeployLock, Run, RunEvent, utcnow
 from playdeck.release_control.approvals import approvers_text
 from playdeck.runs import locks
-from playdeck.runs.queries import active_runs, awaiting_approval, is_successful
+from playdeck.runs.conditions import is_successful
+from playdeck.runs.queries import active_runs, awaiting_approval
 from playdeck.runs.states import RunState
 from playdeck.serializers import run_json
 from playdeck.settings import get_settings
@@ -307,13 +308,6 @@ def awaiting_attention(session: Session, now: dt.datetime | None = None) -> list
         )  # fmt: skip
         for run in awaiting_approval(session, MAX_AWAITING_SHOWN)
     ]
-
-
-def awaiting_total(session: Session) -> int:
-    """How many runs await approval (``awaiting_attention`` lists the first ``MAX_AWAITING_SHOWN``)."""
-    return (
-        session.scalar(select(func.count()).select_from(Run).where(Run.state == RunState.AWAITING_APPROVAL.value)) or 0
-    )
 
 
 def needs_attention(session: Session, now: dt.datetime | None = None) -> list[Attention]:

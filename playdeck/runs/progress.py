@@ -27,7 +27,7 @@ from sqlalchemy.orm import aliased
 
 from playdeck.db import Executor
 from playdeck.models import Run, RunEvent, RunHostSummary
-from playdeck.runs.queries import is_successful
+from playdeck.runs.conditions import is_successful
 from playdeck.runs.states import RunState, is_terminal
 from playdeck.serializers import HOST_SUMMARY_FIELDS
 

@@ -1,5 +1,6 @@
 """Reading runs: one by id, pages of the listing, and the recurring questions asked of the runs table
-(which runs are active, which are real deploys, what was last deployed in an environment), each named once."""
+(which runs are active, which are real deploys, what was last deployed in an environment), each named once:
+the conditions in ``playdeck.runs.conditions``, the statements built from them here."""
 
 from __future__ import annotations
 
@@ -9,54 +10,40 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, Row, Select, and_, bindparam, func, select
+from sqlalchemy import Integer, Row, Select, bindparam, func, select
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
-from sqlalchemy.orm.util import AliasedClass
 from sqlalchemy.sql.elements import ColumnElement
 
 from playdeck.db import Executor
 from playdeck.errors import NotFound
 from playdeck.models import Environment, Project, Run
-from playdeck.runs.states import ACTIVE_STATES, DISPATCHED_STATES, RunKind, RunState
+from playdeck.runs.conditions import (
+    RunTable,
+    is_active,
+    is_awaiting_approval,
+    is_dispatched,
+    is_real_deploy,
+    is_successful,
+)
+from playdeck.runs.states import RunState
 from playdeck.serializers import run_brief_sql
-
-# Run, or an alias of it (a query comparing two runs).
-RunTable = type[Run] | AliasedClass[Run]
-
 
 # What a run's progress is worked out from (``progress.RunFacts``, but its recap), as columns.
 RUN_FACTS_COLUMNS = (Run.id, Run.environment_id, Run.state, Run.event_count, Run.queued_at, Run.started_at,
                      Run.limit, Run.tags_json, Run.check_mode)  # fmt: skip
 
-# --- the recurring questions, named once -----------------------------------------------------------
 
-
-def is_active(run: RunTable = Run) -> ColumnElement[bool]:
-    """The run has yet to end: awaiting approval, queued or running."""
-    return run.state.in_(sorted(state.value for state in ACTIVE_STATES))
-
-
-def is_dispatched(run: RunTable = Run) -> ColumnElement[bool]:
-    """The run is the workers' business: queued or running (not awaiting approval)."""
-    return run.state.in_(sorted(state.value for state in DISPATCHED_STATES))
-
-
-def is_successful(run: RunTable = Run) -> ColumnElement[bool]:
-    return run.state == RunState.SUCCESSFUL.value
-
-
-def is_real_deploy(run: RunTable = Run) -> ColumnElement[bool]:
-    """A deploy that changed its hosts: of kind deploy, not a check-mode (dry) run."""
-    return and_(run.kind == RunKind.DEPLOY.value, run.check_mode.is_(False))
+def _successful_deploys(environment_id: ColumnElement[int], *columns: Any, run: RunTable = Run) -> Select[Any]:
+    """``columns`` of the environment's successful real deploys, newest first: the first is what is deployed."""
+    return (
+        select(*columns)
+        .where(run.environment_id == environment_id, is_successful(run), is_real_deploy(run))
+        .order_by(run.id.desc())
+    )
 
 
 # Built once, values as parameters: SQLAlchemy memoizes a statement's cache key on the statement object.
-_LAST_SUCCESSFUL_DEPLOY = (
-    select(Run.id)
-    .where(Run.environment_id == bindparam("environment_id"), is_successful(), is_real_deploy())
-    .order_by(Run.id.desc())
-    .limit(1)
-)
+_LAST_SUCCESSFUL_DEPLOY = _successful_deploys(bindparam("environment_id"), Run.id).limit(1)
 
 
 def last_successful_deploy(session: Executor, environment_id: int) -> int | None:
@@ -77,11 +64,8 @@ _PREVIOUS_ENDED_DEPLOY = (
     .order_by(Run.id.desc())
     .limit(1)
 )
-_RECENT_SUCCESSFUL_DEPLOYS = (
-    select(Run.started_at, Run.finished_at)
-    .where(Run.environment_id == bindparam("environment_id"), is_successful(), is_real_deploy())
-    .order_by(Run.id.desc())
-    .limit(bindparam("limit"))
+_RECENT_SUCCESSFUL_DEPLOYS = _successful_deploys(bindparam("environment_id"), Run.started_at, Run.finished_at).limit(
+    bindparam("limit")
 )
 
 
@@ -148,11 +132,13 @@ def activity_mark(session: Executor) -> str:
         .order_by(Run.id)
         .limit(MARKED_ACTIVE_RUNS)
     ).all()
-    awaiting = session.scalar(
-        select(func.count()).select_from(Run).where(Run.state == RunState.AWAITING_APPROVAL.value)
-    )
-    marked = (newest, awaiting, [tuple(row) for row in active])
+    marked = (newest, awaiting_count(session), [tuple(row) for row in active])
     return hashlib.blake2b(repr(marked).encode(), digest_size=8).hexdigest()
+
+
+def awaiting_count(session: Executor) -> int:
+    """How many runs await approval."""
+    return session.scalar(select(func.count()).select_from(Run).where(is_awaiting_approval())) or 0
 
 
 def awaiting_approval(session: Session, limit: int) -> list[Run]:
@@ -161,11 +147,19 @@ def awaiting_approval(session: Session, limit: int) -> list[Run]:
         session.scalars(
             select(Run)
             .options(joinedload(Run.project), joinedload(Run.environment))
-            .where(Run.state == RunState.AWAITING_APPROVAL.value)
+            .where(is_awaiting_approval())
             .order_by(Run.approval_expires_at, Run.id)
             .limit(limit)
         )
     )
+
+
+def deployed_runs() -> Select[tuple[int, int | None]]:
+    """Each environment's id and ``last_successful_deploy`` (its run id, NULL before the first), in one
+    statement: that ``LIMIT 1`` as a subquery per environment."""
+    inner = aliased(Run)
+    deployed = _successful_deploys(Environment.id, inner.id, run=inner).limit(1).correlate(Environment)
+    return select(Environment.id.label("environment_id"), deployed.scalar_subquery().label("run_id"))
 
 
 # What the dashboard shows of an environment's latest run and of its deployed run (its last successful real
@@ -189,20 +183,12 @@ def _latest_runs_query() -> Select[Any]:
 
 
 def _deployed_runs_query() -> Select[Any]:
-    # ``last_successful_deploy`` of every environment, its ``LIMIT 1`` as a subquery per environment: a
-    # statement per environment cost a round trip each (250 environments: ~1 s on a busy machine).
+    """``DEPLOYED_RUN_COLUMNS`` of each environment's ``last_successful_deploy``, in one statement."""
     inner = aliased(Run)
-    deployed = (
-        select(inner.id)
-        .where(inner.environment_id == Environment.id, is_successful(inner), is_real_deploy(inner))
-        .order_by(inner.id.desc())
-        .limit(1)
-        .correlate(Environment)
-        .scalar_subquery()
-    )
+    deployed = _successful_deploys(Environment.id, inner.id, run=inner).limit(1).correlate(Environment)
     return (
         select(Environment.id.label("environment_id"), *DEPLOYED_RUN_COLUMNS)
-        .join(Run, Run.id == deployed)
+        .join(Run, Run.id == deployed.scalar_subquery())
         .where(Environment.id.in_(bindparam("environment_ids", expanding=True)))
     )
 
@@ -242,6 +228,16 @@ def get_run(session: Session, run_id: int) -> Run:
     if run is None:
         raise NotFound(f"run {run_id} does not exist")
     return run
+
+
+def lock_run(session: Session, run_id: int) -> None:
+    """Take the run's row lock, exclusive, before writing rows that point at the run and then the run itself.
+
+    Inserting such a row (an event, a host summary) takes a shared lock on the run through the foreign key;
+    changing the run afterwards upgrades it. A cancel asking for the row in between queues before that upgrade,
+    and InnoDB breaks the cycle by failing one side with a deadlock: the cancel (a 500) or the worker's write
+    (events or a run's end lost). Exclusive from the start, the other side simply waits its turn."""
+    session.execute(select(Run.id).where(Run.id == run_id).with_for_update())
 
 
 def run_state(session: Executor, run_id: int) -> str:
