@@ -4,9 +4,10 @@
   /api/v1/runs/<id>/approve`` by a release manager) and the worker records it ``running``; the median of
   that, from the approver's send, against a plain deploy's send → running measured alternately in the same
   stack (project ``trivial`` vs ``gated``, the same playbook). Target: at most 50 ms beyond it.
-- 10,000 runs awaiting approval (inserted in bulk): ``/attention`` and the deploy form of the gated project,
-  p95 under 20 closed-loop clients as ``bench.scale`` measures pages (target 100 ms), one client alone beside,
-  and the CPU each request cost the web processes, MariaDB and the clients.
+- 10,000 runs awaiting approval (inserted in bulk) and 1,000 freeze windows (``bench.freeze``'s mix: 300
+  global, 700 on the gated environment, none in effect now): ``/attention`` and the deploy form of the gated
+  project, p95 under 20 closed-loop clients as ``bench.scale`` measures pages (target 100 ms), one client
+  alone beside, and the CPU each request cost the web processes, MariaDB and the clients.
 - The expiry pass (``approval_expiry.expire_requests``, in this process) over them: once with none due, then
   with all 10,000 past their deadline (target 1 s for that pass).
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+from bench.freeze import GLOBAL_WINDOWS, OWN_WINDOWS, add_windows
 from bench.harness import Row, Stack, loadavg, median, percentile, utcnow
 from bench.scale import CLIENTS, hammer, observed_hammer
 
@@ -103,7 +105,7 @@ def page_rows(stack: Stack, seconds: float) -> list[Row]:
         latencies, errors, cpu, _ = observed_hammer(stack, url, token, seconds, CLIENTS)
         rows.append(
             Row(
-                f"approvals p95, {AWAITING} awaiting: {name}",
+                f"approvals p95, {AWAITING} awaiting, {GLOBAL_WINDOWS + OWN_WINDOWS} windows: {name}",
                 percentile(latencies, 0.95),
                 "ms",
                 100,
@@ -147,6 +149,8 @@ def run(runs: int = 20, seconds: float = 10.0) -> list[Row]:
                 note=f"medians {median(approved):.0f} - {median(plain):.0f} ms; load {loadavg()}"),
         ]  # fmt: skip
         _insert_awaiting(AWAITING, utcnow() + dt.timedelta(days=1))
+        # After the latency runs: windows in effect now would refuse their deploys (the mix starts in an hour).
+        add_windows("gated", "local")
         rows += page_rows(stack, seconds)
         rows += expiry_rows()
     return rows

@@ -5,6 +5,7 @@ for; what runs with nobody bound (workers, the reaper) is recorded as ``system``
 from __future__ import annotations
 
 import contextvars
+import datetime as dt
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from playdeck.errors import ValidationError
 from playdeck.models import AuditEvent
+from playdeck.serializers import iso
 
 SYSTEM = "system"
 MAX_PAGE = 200
@@ -53,6 +55,15 @@ def current_actor() -> Actor:
     return _actor.get() or Actor(SYSTEM)
 
 
+def _plain(value: object) -> object:
+    # Timestamps as every JSON answer writes them (``serializers.iso``), not ``str``'s "2026-01-01 10:00:00".
+    return iso(value) if isinstance(value, dt.datetime) else str(value)
+
+
+def _details_json(details: dict[str, Any]) -> str:
+    return json.dumps(details, sort_keys=True, default=_plain)
+
+
 def record(
     session: Session,
     action: str,
@@ -71,7 +82,7 @@ def record(
             action=action,
             target_type=target_type,
             target=str(target)[:255],
-            details_json=json.dumps(details or {}, sort_keys=True, default=str),
+            details_json=_details_json(details or {}),
         )
     )
 
@@ -84,7 +95,7 @@ def record_many(
     if not targets:
         return
     who = current_actor()
-    text = json.dumps(details, sort_keys=True, default=str)
+    text = _details_json(details)
     rows = [{"actor": actor, "address": who.address, "action": action, "target_type": target_type,
              "target": str(target)[:255], "details_json": text} for target in targets]  # fmt: skip
     session.execute(insert(AuditEvent), rows)

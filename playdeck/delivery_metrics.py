@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, aliased
 
 from playdeck.errors import ValidationError
 from playdeck.models import Environment, Project, Run, utcnow
-from playdeck.runs.queries import RunTable, is_real_deploy, is_successful
+from playdeck.runs.conditions import RunTable, is_real_deploy, is_successful
 from playdeck.runs.states import RunState
 from playdeck.serializers import iso
 

@@ -22,7 +22,8 @@ from playdeck.commit_label import short_sha
 from playdeck.db import session_scope
 from playdeck.db_clock import database_time
 from playdeck.models import Environment, Project, Run, RunEvent, WebhookDelivery, Worker, utcnow
-from playdeck.runs.queries import is_real_deploy, is_successful
+from playdeck.pipelines.models import Pipeline, PipelineRun
+from playdeck.runs.queries import deployed_runs
 from playdeck.runs.states import RunState
 from playdeck.runs.taskqueue import QUEUES
 from playdeck.settings import Settings, get_settings
@@ -51,6 +52,20 @@ def runs_by_state(session: Session) -> GaugeMetricFamily:
     rows = session.execute(select(Run.kind, Run.state, func.count()).group_by(Run.kind, Run.state)).all()
     for kind, state, count in rows:
         metric.add_metric([kind, state], count)
+    return metric
+
+
+def pipeline_runs_by_state(session: Session) -> GaugeMetricFamily:
+    labels = ["project", "pipeline", "state"]
+    metric = GaugeMetricFamily("playdeck_pipeline_runs", "Pipeline runs by project, pipeline, state.", labels=labels)
+    rows = session.execute(
+        select(Project.name, Pipeline.name, PipelineRun.state, func.count())
+        .join(Pipeline, Pipeline.id == PipelineRun.pipeline_id)
+        .join(Project, Project.id == PipelineRun.project_id)
+        .group_by(Project.name, Pipeline.name, PipelineRun.state)
+    ).all()
+    for project, pipeline, state, count in rows:
+        metric.add_metric([project, pipeline, state], count)
     return metric
 
 
@@ -209,12 +224,7 @@ def deployed_versions(session: Session) -> GaugeMetricFamily:
         "The last successful deploy of each environment: its version, ref and commit, and when it finished.",
         labels=["project", "environment", "version", "ref", "commit"],
     )
-    last = (
-        select(func.max(Run.id).label("run_id"))
-        .where(is_successful(), is_real_deploy())
-        .group_by(Run.environment_id)
-        .subquery()
-    )
+    last = deployed_runs().subquery()
     rows = session.execute(
         select(Project.name, Environment.name, Run.version, Run.ref, Run.commit_sha, Run.finished_at)
         .join(last, last.c.run_id == Run.id)
@@ -245,6 +255,7 @@ class PlaydeckCollector:
             families += workers_online(session)
             families.append(webhook_deliveries(session))
             families.append(deployed_versions(session))
+            families.append(pipeline_runs_by_state(session))
         queues = sorted({sample.labels["queue"] for sample in families[1].samples})
         families += broker_messages(self.settings, queues)
         yield from families

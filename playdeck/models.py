@@ -22,11 +22,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 # The DNS and account tables live in their own packages; importing them here puts them in Base.metadata
 # (Alembic), beside this module's, for whoever imports the data model.
 from playdeck.auth import models as _auth_models  # noqa: F401
+from playdeck.auth.sso import models as _sso_models  # noqa: F401
 from playdeck.dns import models as _dns_models  # noqa: F401
 
 # Re-exported: the data model's base, column types and clock, as every module has imported them from here.
 from playdeck.model_base import NEVER_REUSE_IDS, Base, BigId, LongText, Timestamp, utcnow
 from playdeck.notifications import models as _notification_models  # noqa: F401
+from playdeck.pipelines import models as _pipeline_models  # noqa: F401
 from playdeck.schedules import models as _schedule_models  # noqa: F401
 
 
@@ -74,6 +76,8 @@ class Project(Base):
     git_known_hosts: Mapped[str] = mapped_column(Text, default="", server_default="")
     # Deploy on push (the git hook): branch -> environment, a JSON object; None or {} deploys nothing.
     branch_environments_json: Mapped[str | None] = mapped_column(Text)
+    # Start a pipeline on push (the git hook): branch -> pipeline name, a JSON object; None or {}: none.
+    branch_pipelines_json: Mapped[str | None] = mapped_column(Text)
     # The label the vault password is given to ansible (--vault-id LABEL@file); "" for the default id.
     vault_id: Mapped[str] = mapped_column(String(100), default="", server_default="")
     # Archived: kept with its runs, hidden from lists, never deployed again.
@@ -86,6 +90,10 @@ class Project(Base):
     @property
     def branch_environments(self) -> dict[str, str]:
         return json.loads(self.branch_environments_json or "{}")
+
+    @property
+    def branch_pipelines(self) -> dict[str, str]:
+        return json.loads(self.branch_pipelines_json or "{}")
 
     @property
     def is_git(self) -> bool:
@@ -156,6 +164,8 @@ class Run(Base):
         Index("ix_runs_promoted_from_id", "promoted_from_id"),
         # The expiry pass and /attention read the runs awaiting approval by their deadline (migration 0027).
         Index("ix_runs_state_approval_expires_at", "state", "approval_expires_at"),
+        # A pipeline run's page lists its steps' runs (migration 0029).
+        Index("ix_runs_pipeline_run_id", "pipeline_run_id"),
         NEVER_REUSE_IDS,
     )
 
@@ -234,6 +244,12 @@ class Run(Base):
     approvals_given: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     approval_expires_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     approved_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    # A step of a pipeline run (playdeck.pipelines): the pipeline run and the step's name; no foreign key, as
+    # for rollback_of_id. None for a run asked for on its own.
+    pipeline_run_id: Mapped[int | None] = mapped_column(BigId)
+    pipeline_step: Mapped[str | None] = mapped_column(String(64))
+    # Another playbook of the project's source than its own (a pipeline's smoke test step); None: the project's.
+    playbook: Mapped[str | None] = mapped_column(String(255))
 
     project: Mapped[Project] = relationship()
     environment: Mapped[Environment] = relationship()

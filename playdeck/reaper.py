@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from playdeck import duties, webhook_delivery
 from playdeck.dns import scheduling
 from playdeck.notifications import running_long
+from playdeck.pipelines import engine as pipelines
 from playdeck.release_control import approval_expiry
 from playdeck.runs import purge, recovery
 from playdeck.schedules import firing
@@ -27,7 +28,7 @@ from playdeck.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 # The modules whose import registers the reaper's duties.
-DOMAINS = (recovery, scheduling, purge, webhook_delivery, running_long, firing, approval_expiry)
+DOMAINS = (recovery, scheduling, purge, webhook_delivery, running_long, firing, approval_expiry, pipelines)
 
 
 @dataclass

@@ -12,7 +12,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from playdeck.db_clock import database_utcnow
 from playdeck.models import Environment, Project, Run, RunEvent
 from playdeck.runs import failure_summary
-from playdeck.runs.states import TERMINAL_STATES, is_terminal
+from playdeck.runs.conditions import is_ended
+from playdeck.runs.states import is_terminal
 from playdeck.sql_json import iso_timestamp, json_bool, json_embedded, json_object, seconds_between
 
 
@@ -40,6 +41,7 @@ def project_json(project: Project) -> dict[str, Any]:
         "git_submodules": project.git_submodules,
         "git_known_hosts_entries": len((project.git_known_hosts or "").splitlines()),
         "branch_environments": project.branch_environments,
+        "branch_pipelines": project.branch_pipelines,
         "vault_id": project.vault_id,
         "archived_at": iso(project.archived_at),
         "playbook": project.playbook,
@@ -122,6 +124,10 @@ def run_json(run: Run, with_summaries: bool = True) -> dict[str, Any]:
         "approvals_given": run.approvals_given,
         "approval_expires_at": iso(run.approval_expires_at),
         "approved_at": iso(run.approved_at),
+        # A pipeline's step (playdeck.pipelines), and the playbook it ran instead of the project's (None).
+        "pipeline_run_id": run.pipeline_run_id,
+        "pipeline_step": run.pipeline_step,
+        "playbook": run.playbook,
     }
     if with_summaries:
         data["host_summaries"] = [{name: getattr(s, name) for name in HOST_SUMMARY_FIELDS} for s in run.host_summaries]
@@ -158,7 +164,7 @@ def run_brief_sql() -> ColumnElement[str]:
             "requested_by": Run.requested_by,
             "queue": Run.queue,
             "state": Run.state,
-            "terminal": json_bool(Run.state.in_([str(state) for state in TERMINAL_STATES])),
+            "terminal": json_bool(is_ended()),
             "reason": Run.reason,
             "queued_at": iso_timestamp(Run.queued_at),
             "not_before": iso_timestamp(Run.not_before),
@@ -183,6 +189,9 @@ def run_brief_sql() -> ColumnElement[str]:
             "approvals_given": Run.approvals_given,
             "approval_expires_at": iso_timestamp(Run.approval_expires_at),
             "approved_at": iso_timestamp(Run.approved_at),
+            "pipeline_run_id": Run.pipeline_run_id,
+            "pipeline_step": Run.pipeline_step,
+            "playbook": Run.playbook,
         }
     )
 

@@ -12,6 +12,7 @@ from playdeck.db import retry_while_unavailable, session_scope
 from playdeck.models import Run
 from playdeck.releases import host_versions
 from playdeck.runs import failure_summary, lost
+from playdeck.runs.queries import lock_run
 from playdeck.runs.states import RunState
 from playdeck.runs.transitions import finish_run, record_host_summaries
 from playdeck.settings import Settings
@@ -85,6 +86,7 @@ def _record_outcomes(session: Session, run_id: int, state: RunState, reason: str
     """Before the terminal state (its webhooks carry the summary): the host recap, from the playbook's own
     or, when it was stopped before it, from the events; what the hosts run now; why it ended badly."""
     outcomes = pump.outcomes
+    lock_run(session, run_id)
     recap = record_host_summaries(session, run_id, pump.stats if pump.stats is not None else outcomes.stats())
     run = session.get(Run, run_id)
     if run is None:

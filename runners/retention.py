@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from playdeck.db import session_scope
 from playdeck.models import Run
-from playdeck.runs.queries import is_active
+from playdeck.runs.conditions import is_active
 from playdeck.settings import Settings
 from runners import secret_files
 

@@ -85,7 +85,7 @@ def read(session: Session, run_id: int, settings: Settings) -> RunSpec:
         environment_id=run.environment_id,
         project=run.project.name,
         environment=run.environment.name,
-        playbook=run.project.playbook,
+        playbook=run.playbook or run.project.playbook,
         inventory=run.environment.inventory,
         version=run.version,
         extra_vars=run.extra_vars,

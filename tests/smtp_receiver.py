@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ssl
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
+from tests.cli.cli_support import wait_for_items
 from tests.conftest import free_port
 from tests.tls_certs import self_signed
 
@@ -39,13 +39,7 @@ class SmtpReceiver:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def wait_for(self, count: int, timeout: float = 30) -> list[Mail]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if len(self.mails) >= count:
-                    return list(self.mails)
-            time.sleep(0.05)
-        raise TimeoutError(f"the SMTP server got {len(self.mails)} mails, not {count}, in {timeout} s")
+        return wait_for_items(self.mails, self.lock, count, timeout, "mails at the SMTP server")
 
 
 class _Handler:

@@ -32,12 +32,17 @@ from webui import (
     notifications_api,
     openapi,
     pages,
+    pipeline_pages,
+    pipeline_runs_api,
+    pipelines_api,
     project_admin_pages,
     projects_api,
     releases_api,
     schedule_pages,
     schedules_api,
     secrets_api,
+    sso_api,
+    sso_pages,
     users_api,
     webhook_pages,
     webhooks_api,
@@ -52,6 +57,45 @@ class _Id(IntegerConverter):
 
     def __init__(self, url_map: Map, fixed_digits: int = 0, min: int | None = None, max: int | None = None) -> None:
         super().__init__(url_map, fixed_digits, min, MAX_ID if max is None else max)
+
+
+# Every blueprint, in registration order (a route's first registration wins).
+BLUEPRINT_MODULES = (
+    api,
+    health,
+    pages,
+    approval_pages,
+    attention,
+    dns_api,
+    dns_pages,
+    auth_pages,
+    audit_log,
+    openapi,
+    projects_api,
+    secrets_api,
+    environments_api,
+    releases_api,
+    launch_form_api,
+    schedules_api,
+    pipelines_api,
+    pipeline_runs_api,
+    pipeline_pages,
+    schedule_pages,
+    metrics,
+    webhooks_api,
+    freeze_api,
+    freeze_pages,
+    webhook_pages,
+    notifications_api,
+    notification_pages,
+    api_docs,
+    users_api,
+    sso_api,
+    sso_pages,
+    admin_pages,
+    project_admin_pages,
+    account_pages,
+)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -77,35 +121,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # the Nth X-Forwarded-For entry from the right; entries further left are whatever the client sent.
         # Only the address: the scheme and host stay the connection's.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=0, x_host=0, x_port=0, x_prefix=0)  # type: ignore[method-assign]
-    app.register_blueprint(api.bp)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(approval_pages.bp)
-    app.register_blueprint(attention.bp)
-    app.register_blueprint(dns_api.bp)
-    app.register_blueprint(dns_pages.bp)
-    app.register_blueprint(auth_pages.bp)
-    app.register_blueprint(audit_log.bp)
-    app.register_blueprint(openapi.bp)
-    app.register_blueprint(projects_api.bp)
-    app.register_blueprint(secrets_api.bp)
-    app.register_blueprint(environments_api.bp)
-    app.register_blueprint(releases_api.bp)
-    app.register_blueprint(launch_form_api.bp)
-    app.register_blueprint(schedules_api.bp)
-    app.register_blueprint(schedule_pages.bp)
-    app.register_blueprint(metrics.bp)
-    app.register_blueprint(webhooks_api.bp)
-    app.register_blueprint(freeze_api.bp)
-    app.register_blueprint(freeze_pages.bp)
-    app.register_blueprint(webhook_pages.bp)
-    app.register_blueprint(notifications_api.bp)
-    app.register_blueprint(notification_pages.bp)
-    app.register_blueprint(api_docs.bp)
-    app.register_blueprint(users_api.bp)
-    app.register_blueprint(admin_pages.bp)
-    app.register_blueprint(project_admin_pages.bp)
-    app.register_blueprint(account_pages.bp)
+    for module in BLUEPRINT_MODULES:
+        app.register_blueprint(module.bp)
     errors.register(app)
     # Last: it checks that every route registered above declares who may call it.
     access.register(app)

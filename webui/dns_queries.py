@@ -24,7 +24,7 @@ from playdeck.dns.scheduling import DNS_PROJECT, environment_name, writing
 from playdeck.dns.validation import FORWARD, FORWARD_TYPES, REVERSE_TYPES
 from playdeck.errors import NotFound, ValidationError
 from playdeck.models import Environment, Project, Run
-from playdeck.runs.queries import is_active
+from playdeck.runs.conditions import is_active
 from playdeck.serializers import iso
 
 log = logging.getLogger(__name__)

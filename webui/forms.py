@@ -9,8 +9,9 @@ import yaml
 from werkzeug.datastructures import MultiDict
 
 from playdeck.errors import ValidationError, collect, raise_all
-from playdeck.launch_form import LaunchField, LaunchForm, LaunchValueError, load_yaml, validate_values, values_from_form
+from playdeck.launch_form import LaunchField, LaunchForm, LaunchValueError, load_yaml, validate_values
 from playdeck.runs.requests import MAX_EXTRA_VARS_BYTES, RunRequest, field_errors
+from webui.form_values import values_from_form
 
 # The launch form's inputs are named var.<variable>: apart from the form's own fields, whatever the names.
 INPUT_PREFIX = "var."

@@ -19,6 +19,7 @@ from webui.charts import delivery_charts
 from webui.form_errors import FormErrors, form_errors
 from webui.formatting import FILTERS
 from webui.forms import DeployForm, run_version_label
+from webui.links import run_href
 from webui.origin import require_same_origin
 from webui.run_rows import run_rows
 from webui.runlog import log_text
@@ -29,6 +30,7 @@ for _name, _filter in FILTERS.items():
 for _name, _global in authorize.TEMPLATE_GLOBALS.items():
     bp.add_app_template_global(_global, _name)
 bp.add_app_template_global(run_rows)
+bp.add_app_template_global(run_href)
 bp.add_app_template_global(run_version_label)
 # Playdeck starts a built-in project's runs itself: no page offers to deploy or relaunch them.
 bp.add_app_template_global(is_built_in, "built_in_project")
@@ -144,7 +146,10 @@ def rollback(name: str, environment: str) -> Response:
     _require_same_origin()
     authorize.refuse_actor_fields(request.form, "requested_by")
     authorize.require_deploy(name, environment)
-    run = queries.roll_back(name, environment, authorize.actor())
+    # Inside a freeze window: refused (409, naming it) unless a release manager gave a reason to override it.
+    run = queries.roll_back(
+        name, environment, authorize.actor(), freeze_override=request.form.get("freeze_override", "")
+    )
     return redirect(url_for("pages.run", run_id=run["id"]), 303)
 
 
@@ -269,8 +274,10 @@ def promote(run_id: int) -> Response | tuple[str, int]:
     _require_same_origin()
     authorize.refuse_actor_fields(request.form, "requested_by")
     try:
-        new_run = queries.promote_run(run_id, request.form.get("to", ""), authorize.actor(), authorize.deploy_check())
-    # Not promotable, or refused by the target's rules (requires success elsewhere): say so on the run page.
+        new_run = queries.promote_run(run_id, request.form.get("to", ""), authorize.actor(), authorize.deploy_check(),
+                                      request.form.get("freeze_override", ""))  # fmt: skip
+    # Not promotable, or refused by the target's rules (requires success elsewhere, a freeze window): say so
+    # on the run page.
     except (Conflict, ValidationError) as exc:
         return run_page(run_id, exc.message), exc.status_code
     return redirect(url_for("pages.run", run_id=new_run["id"]), 303)

@@ -89,6 +89,8 @@ class ProjectMember(Base):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    # "" granted by hand; "sso": by the group mapping (playdeck.auth.sso.mapping), which takes it back.
+    source: Mapped[str] = mapped_column(String(10), default="", server_default="")
 
 
 class ZoneEditor(Base):
@@ -99,6 +101,8 @@ class ZoneEditor(Base):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     zone: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # "" granted by hand; "sso": by the group mapping (playdeck.auth.sso.mapping), which takes it back.
+    source: Mapped[str] = mapped_column(String(10), default="", server_default="")
 
 
 class LoginFailure(Base):

@@ -4,6 +4,7 @@ zones, describe them; in the caller's transaction."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import secrets
 from typing import Any
@@ -15,6 +16,7 @@ from werkzeug.security import generate_password_hash
 from playdeck import audit
 from playdeck.auth.models import ApiToken, LoginSession, ProjectMember, User
 from playdeck.auth.permissions import Principal, Role
+from playdeck.auth.sso.models import ExternalAccount
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.models import AuditEvent, Project, utcnow
 from playdeck.serializers import iso
@@ -22,6 +24,8 @@ from playdeck.serializers import iso
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}")
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
+# ProjectMember.source / ZoneEditor.source of a grant the single sign-on group mapping made.
+SSO_GRANT = "sso"
 # Werkzeug's scrypt (n=2**15, r=8, p=1): memory-hard, in the standard library.
 PASSWORD_METHOD = "scrypt"
 
@@ -171,11 +175,11 @@ def list_users(session: Session) -> list[User]:
 
 
 def last_logins(session: Session, names: list[str] | None = None) -> dict[str, dt.datetime]:
-    """When each user last logged in with their password, from the audit log (the one record that a
+    """When each user last logged in (with their password or single sign-on), from the audit log (the one record that a
     logout or a password change does not remove)."""
     query = (
         select(AuditEvent.target, func.max(AuditEvent.at))
-        .where(AuditEvent.action == "login.success", AuditEvent.target_type == "user")
+        .where(AuditEvent.action.in_(("login.success", "sso.login")), AuditEvent.target_type == "user")
         .group_by(AuditEvent.target)
     )
     if names is not None:
@@ -187,8 +191,18 @@ def _project_names(session: Session) -> dict[int, str]:
     return {project_id: name for project_id, name in session.execute(select(Project.id, Project.name))}
 
 
-def describe(user: User, last_login: dt.datetime | None, project_names: dict[int, str]) -> dict[str, Any]:
-    """What the API and the admin pages show of a user: never the password hash."""
+def _accounts(session: Session, user_ids: list[int] | None = None) -> dict[int, ExternalAccount]:
+    query = select(ExternalAccount)
+    if user_ids is not None:
+        query = query.where(ExternalAccount.user_id.in_(user_ids))
+    return {account.user_id: account for account in session.scalars(query)}
+
+
+def describe(
+    user: User, last_login: dt.datetime | None, project_names: dict[int, str], account: ExternalAccount | None = None
+) -> dict[str, Any]:
+    """What the API and the admin pages show of a user: never the password hash. A single sign-on user's grants
+    made by the group mapping are listed apart (``granted_by_sso``): the others were given by hand."""
     return {
         "name": user.name,
         "role": user.role,
@@ -199,16 +213,25 @@ def describe(user: User, last_login: dt.datetime | None, project_names: dict[int
         "last_login_at": iso(last_login),
         "projects": sorted(project_names.get(member.project_id, "?") for member in user.projects),
         "zones": sorted(grant.zone for grant in user.zones),
-    }
+        "sso": None if account is None else {
+            "source": account.source, "groups": json.loads(account.groups_json)[:100],
+            "last_login_at": iso(account.last_login_at),
+        },
+        "granted_by_sso": {
+            "projects": sorted(project_names.get(m.project_id, "?") for m in user.projects if m.source == SSO_GRANT),
+            "zones": sorted(grant.zone for grant in user.zones if grant.source == SSO_GRANT),
+        },
+    }  # fmt: skip
 
 
 def describe_one(session: Session, user: User) -> dict[str, Any]:
-    return describe(user, last_logins(session, [user.name]).get(user.name), _project_names(session))
+    last_login = last_logins(session, [user.name]).get(user.name)
+    return describe(user, last_login, _project_names(session), _accounts(session, [user.id]).get(user.id))
 
 
 def describe_all(session: Session) -> list[dict[str, Any]]:
-    logins, names = last_logins(session), _project_names(session)
-    return [describe(user, logins.get(user.name), names) for user in list_users(session)]
+    logins, names, accounts = last_logins(session), _project_names(session), _accounts(session)
+    return [describe(user, logins.get(user.name), names, accounts.get(user.id)) for user in list_users(session)]
 
 
 def principal(user: User) -> Principal:

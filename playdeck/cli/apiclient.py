@@ -157,14 +157,18 @@ class PlaydeckApi:
         """A new run with the parameters of ``run_id``; ``hosts`` "all", or "failed" for only those."""
         return self._json("POST", f"/api/v1/runs/{run_id}/relaunch", json={"hosts": hosts})
 
-    def promote_run(self, run_id: int, to: str) -> dict[str, Any]:
+    def promote_run(self, run_id: int, to: str, freeze_override: str = "") -> dict[str, Any]:
         """A deploy of successful run ``run_id``'s commit and parameters to environment ``to``."""
-        return self._json("POST", f"/api/v1/runs/{run_id}/promote", json={"to": to})
+        body = {"to": to, **({"freeze_override": freeze_override} if freeze_override else {})}
+        return self._json("POST", f"/api/v1/runs/{run_id}/promote", json=body)
 
-    def rollback(self, project: str, environment: str, to_run: int | None = None) -> dict[str, Any]:
+    def rollback(
+        self, project: str, environment: str, to_run: int | None = None, freeze_override: str = ""
+    ) -> dict[str, Any]:
         """A deploy of the commit before the current one in ``environment`` (or of run ``to_run``'s)."""
         path = f"/api/v1/projects/{quote(project, safe='')}/environments/{quote(environment, safe='')}/rollback"
-        return self._json("POST", path, json={"to_run": to_run} if to_run is not None else {})
+        body = {name: value for name, value in (("to_run", to_run), ("freeze_override", freeze_override)) if value}
+        return self._json("POST", path, json=body)
 
     def list_freeze_windows(self, project: str | None = None, environment: str | None = None) -> dict[str, Any]:
         params = {name: value for name, value in (("project", project), ("environment", environment)) if value}
@@ -188,6 +192,26 @@ class PlaydeckApi:
 
     def delete_schedule(self, schedule_id: int) -> None:
         self._send("DELETE", f"/api/v1/schedules/{schedule_id}")
+
+    def pipeline_run_page_url(self, pipeline_run_id: int) -> str:
+        return f"{self.base_url}/pipeline-runs/{pipeline_run_id}"
+
+    def list_pipelines(self, project: str | None = None) -> list[dict[str, Any]]:
+        params = {"project": project} if project else None
+        return self._json("GET", "/api/v1/pipelines", params=params)["pipelines"]
+
+    def start_pipeline(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._json("POST", "/api/v1/pipeline-runs", json=body)
+
+    def list_pipeline_runs(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return self._json("GET", "/api/v1/pipeline-runs", params=params)["pipeline_runs"]
+
+    def get_pipeline_run(self, pipeline_run_id: int) -> dict[str, Any]:
+        return self._json("GET", f"/api/v1/pipeline-runs/{pipeline_run_id}")
+
+    def pipeline_run_action(self, pipeline_run_id: int, action: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``action``: cancel, resume ({"from"}) or decide ({"step", "approve"})."""
+        return self._json("POST", f"/api/v1/pipeline-runs/{pipeline_run_id}/{action}", json=body)
 
     def decide(self, run_id: int, decision: str, comment: str) -> dict[str, Any]:
         """Approve or reject (``decision``) a run awaiting approval, with a comment."""

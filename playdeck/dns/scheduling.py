@@ -41,8 +41,8 @@ from playdeck.errors import PlaydeckError
 from playdeck.models import Environment, Project, Run, utcnow
 from playdeck.projects import DNS_PROJECT, add_project
 from playdeck.runs import locks
+from playdeck.runs.conditions import is_active
 from playdeck.runs.dispatch import dispatch_after_commit
-from playdeck.runs.queries import is_active
 from playdeck.runs.requests import RunRequest, request_run
 from playdeck.runs.states import RunState
 from playdeck.settings import get_settings

@@ -26,9 +26,12 @@ EVENTS = (
     "expired",
     "freeze_overridden",
     "running_long",
+    "pipeline_succeeded",
+    "pipeline_failed",
+    "pipeline_canceled",
 )
 # What a failure-only subscription hears, and what quiet hours never hold back: a deploy that ended badly.
-FAILURE_EVENTS = frozenset({"failed", "timeout", "lost"})
+FAILURE_EVENTS = frozenset({"failed", "timeout", "lost", "pipeline_failed"})
 # How each event reads after "run N" in a message.
 PHRASES = {
     "started": "started",
@@ -44,6 +47,10 @@ PHRASES = {
     "expired": "expired waiting for approval",
     "freeze_overridden": "deploys during a freeze (overridden)",
     "running_long": "is running longer than usual",
+    # About the run of a pipeline run's last step, once the pipeline run ended.
+    "pipeline_succeeded": "ended its pipeline run, which succeeded",
+    "pipeline_failed": "ended its pipeline run, which failed",
+    "pipeline_canceled": "ended its pipeline run, which was canceled",
     "test": "test notification",
 }
 

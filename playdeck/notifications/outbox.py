@@ -52,6 +52,9 @@ def run_facts(session: Session, run_id: int) -> dict[str, Any]:
         "requested_by": run.requested_by,
         # A release manager's reason for deploying inside a freeze window ("": none).
         "freeze_override": run.freeze_override,
+        # A pipeline's step: its pipeline run and step (None otherwise).
+        "pipeline_run_id": run.pipeline_run_id,
+        "pipeline_step": run.pipeline_step,
         "check": run.check_mode,
         "queued_at": iso(run.queued_at),
         "started_at": iso(run.started_at),

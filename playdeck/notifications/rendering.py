@@ -30,13 +30,17 @@ _SLACK_MARK = {
     "expired": ":hourglass:",
     "freeze_overridden": ":snowflake:",
     "running_long": ":turtle:",
+    "pipeline_succeeded": ":white_check_mark:",
+    "pipeline_failed": ":x:",
+    "pipeline_canceled": ":black_square_for_stop:",
     "test": ":bell:",
 }
 # The project webhooks' events read as their names, as they always have.
 _WEBHOOK_EVENTS = frozenset({"started", "succeeded", "failed", "canceled", "timeout", "lost"})
 # A chat message or a mail names this many failed hosts; the JSON format and the run page have them all.
 SUMMARY_LINES = 5
-_TEAMS_COLOR = {"failed": "attention", "timeout": "attention", "lost": "attention", "rejected": "attention"}
+_TEAMS_COLOR = {"failed": "attention", "timeout": "attention", "lost": "attention", "rejected": "attention",
+               "pipeline_failed": "attention"}  # fmt: skip
 
 
 def slack_escape(text: str) -> str:

@@ -19,7 +19,8 @@ from playdeck import duties, webhooks
 from playdeck.db import session_scope
 from playdeck.models import Run, utcnow
 from playdeck.notifications.models import RunNotice
-from playdeck.runs.queries import is_real_deploy, recent_deploy_durations
+from playdeck.runs.conditions import is_real_deploy
+from playdeck.runs.queries import recent_deploy_durations
 from playdeck.runs.states import RunState
 from playdeck.settings import Settings
 

@@ -7,13 +7,17 @@ through ``playdeck.projects.registry``, which checks their input (``validation``
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+from typing import Any
+
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
 from playdeck import audit
+from playdeck.db import Executor
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.models import Environment, Project
 from playdeck.paths import resolve_inside
+from playdeck.projects import validation
 from playdeck.settings import get_settings
 
 SAMPLE_PROJECT = "sampleapp"
@@ -52,6 +56,29 @@ def list_projects(session: Session, include_archived: bool = False) -> list[Proj
 # Built once, the name a parameter: SQLAlchemy memoizes a statement's cache key on the statement object, and
 # building this one on every call was a sixth of the deploy form's CPU (issue 24).
 _PROJECT_BY_NAME = select(Project).options(selectinload(Project.environments)).where(Project.name == bindparam("name"))
+
+
+# Each unarchived project's environments as a few columns (a project without any: one row, environment
+# columns None), by project then environment name: what the dashboard lists, without loading entities.
+_PROJECT_ENVIRONMENTS = (
+    select(
+        Project.id.label("project_id"),
+        Project.name.label("project"),
+        Project.description,
+        Environment.id.label("environment_id"),
+        Environment.name.label("environment"),
+        Environment.protected,
+    )
+    .outerjoin(Environment, Environment.project_id == Project.id)
+    .where(Project.archived_at.is_(None))
+    .order_by(Project.name, Environment.name)
+)
+
+
+def project_environments(session: Executor) -> list[Row[Any]]:
+    """Rows of ``project_id``, ``project``, ``description``, ``environment_id``, ``environment``,
+    ``protected``: every unarchived project's environments, ordered as ``list_projects`` lists them."""
+    return list(session.execute(_PROJECT_ENVIRONMENTS))
 
 
 def get_project(session: Session, name: str) -> Project:
@@ -109,19 +136,15 @@ def check_options(options: dict[str, int | bool]) -> dict[str, int | bool]:
     if unknown:
         raise ValidationError("options", f"unknown project options: {', '.join(sorted(unknown))}")
     for limit in ("run_timeout_seconds", "idle_timeout_seconds"):
-        value = options.get(limit)
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SECONDS
-        ):
-            raise ValidationError(limit, "must be a whole number of seconds (0 turns the idle timeout off)")
-    retries = options.get("retry_lost_runs")
-    if retries is not None and (
-        isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRY_LOST_RUNS
-    ):
-        raise ValidationError("retry_lost_runs", f"must be a whole number from 0 (off) to {MAX_RETRY_LOST_RUNS}")
+        if options.get(limit) is not None:
+            seconds = "must be a whole number of seconds (0 turns the idle timeout off)"
+            validation.check_whole_number(options[limit], limit, MAX_SECONDS, seconds)
+    if options.get("retry_lost_runs") is not None:
+        retries = f"must be a whole number from 0 (off) to {MAX_RETRY_LOST_RUNS}"
+        validation.check_whole_number(options["retry_lost_runs"], "retry_lost_runs", MAX_RETRY_LOST_RUNS, retries)
     for flag in ("lock_deploys", "supersede_queued", "allow_free_extra_vars"):
-        if options.get(flag) is not None and not isinstance(options[flag], bool):
-            raise ValidationError(flag, "must be true or false")
+        if options.get(flag) is not None:
+            validation.check_flag(options[flag], flag)
     if options.get("run_timeout_seconds") == 0:
         raise ValidationError("run_timeout_seconds", "must be at least 1 second")
     return options

@@ -60,7 +60,8 @@ PROJECT_FIELDS: dict[str, Callable[[Any, str], Any]] = {
     "playbook": validation.check_relative_path,
     "vault_id": validation.check_vault_id,
 }
-ALLOWED = (*PROJECT_FIELDS, "git_url", "branch_environments", "environments", *SECRET_FIELDS, *sorted(PROJECT_OPTIONS))
+ALLOWED = (*PROJECT_FIELDS, "git_url", "branch_environments", "branch_pipelines", "environments", *SECRET_FIELDS,
+           *sorted(PROJECT_OPTIONS))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,9 @@ def parse_changes(body: Mapping[str, Any], *, allow_file_urls: bool) -> ProjectC
     if "git_url" in body:
         url = body["git_url"]
         fields["git_url"] = None if url is None else validation.check_git_url(url, allow_file=allow_file_urls)
-    if "branch_environments" in body:
-        fields["branch_environments_json"] = _branch_environments(body["branch_environments"])
+    for mapping in ("branch_environments", "branch_pipelines"):
+        if mapping in body:
+            fields[f"{mapping}_json"] = _branch_mapping(body[mapping], mapping)
     options = {name: body[name] for name in PROJECT_OPTIONS if name in body}
     fields.update(check_options(options))
     secrets = {kind: _secret(body[kind], kind) for kind in SECRET_FIELDS if kind in body}
@@ -105,18 +107,18 @@ def _secret(value: Any, kind: str) -> str | None:
         return secret_value(kind, value)
 
 
-def _branch_environments(value: Any) -> str | None:
-    """{branch: environment}; the environments are checked against the project's in the registry."""
+def _branch_mapping(value: Any, field: str) -> str | None:
+    """{branch: environment} (deploy on push) or {branch: pipeline} (start a pipeline on push); the environments
+    are checked against the project's in the registry, a pipeline when a push names it."""
     if value is None:
         return None
+    target = "environment" if field == "branch_environments" else "pipeline"
     if not isinstance(value, Mapping) or len(value) > MAX_BRANCH_ENVIRONMENTS:
-        raise ValidationError(
-            "branch_environments", f"must be an object of at most {MAX_BRANCH_ENVIRONMENTS} branch: environment pairs"
-        )
+        raise ValidationError(field, f"must be an object of at most {MAX_BRANCH_ENVIRONMENTS} branch: {target} pairs")
     mapping = {}
-    for branch, environment in value.items():
-        checked = validation.check_branch(branch, "branch_environments")
-        mapping[checked] = validation.check_name(environment, f"branch_environments.{checked}")
+    for branch, name in value.items():
+        checked = validation.check_branch(branch, field)
+        mapping[checked] = validation.check_name(name, f"{field}.{checked}")
     return json.dumps(mapping, sort_keys=True) if mapping else None
 
 

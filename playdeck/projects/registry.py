@@ -35,8 +35,8 @@ from playdeck.settings import get_settings
 # Setting one git credential replaces the other: a project fetches with one.
 OTHER_GIT_CREDENTIAL = {GIT_SSH_KEY: GIT_PASSWORD, GIT_PASSWORD: GIT_SSH_KEY}
 AUDITED_COLUMNS = ("description", "source_kind", "git_url", "git_branch", "git_username", "git_cache_seconds",
-                   "git_submodules", "branch_environments_json", "vault_id", "playbook", "run_timeout_seconds",
-                   "idle_timeout_seconds", "lock_deploys", "supersede_queued", "retry_lost_runs",
+                   "git_submodules", "branch_environments_json", "branch_pipelines_json", "vault_id", "playbook",
+                   "run_timeout_seconds", "idle_timeout_seconds", "lock_deploys", "supersede_queued", "retry_lost_runs",
                    "allow_free_extra_vars")  # fmt: skip
 
 

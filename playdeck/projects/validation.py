@@ -99,12 +99,16 @@ def check_branch(value: Any, field: str = "git_branch") -> str:
         return check_ref(name)
 
 
-def check_cache_seconds(value: Any, field: str = "git_cache_seconds") -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_CACHE_SECONDS:
-        raise ValidationError(
-            field, f"must be a whole number of seconds from 0 (fetch every run) to {MAX_CACHE_SECONDS}"
-        )
+def check_whole_number(value: Any, field: str, most: int, message: str) -> int:
+    """A whole number from 0 to ``most`` (true and false are not numbers here), else ``message``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most:
+        raise ValidationError(field, message)
     return value
+
+
+def check_cache_seconds(value: Any, field: str = "git_cache_seconds") -> int:
+    message = f"must be a whole number of seconds from 0 (fetch every run) to {MAX_CACHE_SECONDS}"
+    return check_whole_number(value, field, MAX_CACHE_SECONDS, message)
 
 
 def check_flag(value: Any, field: str) -> bool:

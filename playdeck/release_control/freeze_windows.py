@@ -17,6 +17,7 @@ from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from playdeck import audit, projects
+from playdeck.db import Executor
 from playdeck.errors import NotFound, ValidationError
 from playdeck.inputs import check_text
 from playdeck.models import Environment, FreezeWindow, utcnow
@@ -229,7 +230,7 @@ def _windows_query(of_environments: bool) -> Select[Any]:
     return query
 
 
-def calendar_at(session: Session, at: dt.datetime, environment_ids: Iterable[int] | None = None) -> Calendar:
+def calendar_at(session: Executor, at: dt.datetime, environment_ids: Iterable[int] | None = None) -> Calendar:
     """The windows that apply to ``environment_ids`` (None: all), ad hoc ones already over left out, ready to
     evaluate at ``at`` (aware)."""
     values: dict[str, Any] = {"at": at.astimezone(dt.UTC).replace(tzinfo=None)}
@@ -302,8 +303,18 @@ def status_json(status: FreezeStatus) -> dict[str, Any]:
     }
 
 
-def statuses_json(session: Session, environment_ids: Iterable[int], at: dt.datetime | None = None) -> dict[int, Any]:
+def statuses_json(session: Executor, environment_ids: Iterable[int], at: dt.datetime | None = None) -> dict[int, Any]:
     """Each environment's ``status_json`` at ``at`` (default now), the windows read once."""
     ids = list(environment_ids)
     found = calendar_at(session, at or dt.datetime.now(dt.UTC), ids)
-    return {environment_id: status_json(found.status(environment_id)) for environment_id in ids}
+    # Environments with no window of their own share the global windows' status: worked out once (the
+    # dashboard asks for every environment).
+    shared = None
+    statuses = {}
+    for environment_id in ids:
+        if found.has_own(environment_id):
+            statuses[environment_id] = status_json(found.status(environment_id))
+        else:
+            shared = shared or status_json(found.status(None))
+            statuses[environment_id] = shared
+    return statuses

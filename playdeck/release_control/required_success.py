@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from playdeck.commit_label import short_sha
 from playdeck.errors import Conflict, ValidationError
 from playdeck.models import Environment, Project, Run
-from playdeck.runs.queries import is_real_deploy, is_successful
+from playdeck.runs.conditions import is_real_deploy, is_successful
 from playdeck.runs.run_request import RunRequest
 
 FIELD = "requires_success_in"

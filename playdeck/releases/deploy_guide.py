@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from playdeck.commit_label import short_sha
 from playdeck.models import Project, Run
 from playdeck.projects import form_hints
-from playdeck.runs.queries import deployed_release, is_real_deploy, is_successful
+from playdeck.runs.conditions import is_real_deploy, is_successful
+from playdeck.runs.queries import deployed_release
 from playdeck.settings import get_settings
 
 RECENT_VERSIONS = 10

@@ -19,7 +19,8 @@ from playdeck.errors import ValidationError
 from playdeck.models import Environment, Run
 from playdeck.projects import get_environment, get_project
 from playdeck.releases import host_versions
-from playdeck.runs.queries import is_real_deploy, last_successful_deploy
+from playdeck.runs.conditions import is_real_deploy
+from playdeck.runs.queries import last_successful_deploy
 from playdeck.serializers import iso
 
 DEFAULT_PAGE = 20

@@ -30,7 +30,7 @@ from playdeck.commit_label import short_sha
 from playdeck.db import Executor
 from playdeck.models import HostDeployment, Run, RunHostSummary, utcnow
 from playdeck.runs.host_outcomes import Report
-from playdeck.runs.states import RunKind, RunState
+from playdeck.runs.states import RunState, real_deploy
 from playdeck.serializers import HOST_SUMMARY_FIELDS, iso
 
 
@@ -78,7 +78,7 @@ def switched_hosts(
 ) -> dict[str, tuple[str, str | None]]:
     """Host -> (version, commit) this run left on it (the rules in the module's docstring). ``recap``:
     host -> its recap columns (``failed``, ``unreachable``, ``rescued``)."""
-    if run.kind != RunKind.DEPLOY.value or run.check_mode:
+    if not real_deploy(run.kind, run.check_mode, run.playbook):
         return {}
     if reports:
         return {host: _reported(run, report) for host, report in reports.items()}

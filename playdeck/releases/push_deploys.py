@@ -1,6 +1,7 @@
 """Deploy on push: a git server's push hook, verified with the project's webhook secret, refreshes the project's
 mirror and, where the project maps the pushed branch to an environment (``main → staging``), queues a deploy
-of the pushed commit.
+of the pushed commit; where it maps the branch to a pipeline (``branch_pipelines``), starts that pipeline at the
+pushed commit (which then takes precedence over a deploy of the same branch).
 
 The deploy is requested as the hook user (``settings.git_hook_user``, "git-hook" by default): a real account, so
 it passes the same checks as a person's deploy (a developer granted the project deploys to unprotected
@@ -28,6 +29,8 @@ from playdeck.db import session_scope
 from playdeck.errors import Forbidden, NotFound, Unauthenticated
 from playdeck.git import Mirror
 from playdeck.models import Project
+from playdeck.pipelines import engine
+from playdeck.pipelines import service as pipeline_service
 from playdeck.projects.git_source import GitSource
 from playdeck.releases import push_payloads
 from playdeck.runs.requests import RunRequest, resolve, submit_run
@@ -43,9 +46,11 @@ class HookAnswer:
     message: str
     run_id: int | None = None
     environment: str | None = None
+    pipeline_run_id: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"message": self.message, "run": self.run_id, "environment": self.environment}
+        answer = {"message": self.message, "run": self.run_id, "environment": self.environment}
+        return answer | ({"pipeline_run": self.pipeline_run_id} if self.pipeline_run_id is not None else {})
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class _Project:
     secret: str | None
     mirror: Mirror | None
     branch_environments: dict[str, str]
+    branch_pipelines: dict[str, str]
     protected: frozenset[str]
 
 
@@ -68,6 +74,7 @@ def _read_project(session: Session, name: str) -> _Project | None:
         secret=secrets.project_secret(session, project.id, secrets.WEBHOOK_SECRET),
         mirror=GitSource.read(session, project).mirror() if project.is_git else None,
         branch_environments=project.branch_environments,
+        branch_pipelines=project.branch_pipelines,
         protected=frozenset(env.name for env in project.environments if env.protected),
     )
 
@@ -131,6 +138,20 @@ def _queue(name: str, project: _Project, mirror: Mirror, environment: str, push:
             return submit_run(session, request).id
 
 
+def _start_pipeline(name: str, project: _Project, mirror: Mirror, pipeline: str, push: push_payloads.Push) -> int:
+    """The pipeline started at the pushed commit (on a branch of the refreshed mirror), as the hook user, who
+    must be allowed to deploy to every environment its steps reach."""
+    with session_scope() as session:
+        principal = hook_principal(session)
+        steps = pipeline_service.by_name(session, name, pipeline).steps
+    for environment in pipeline_service.targets(steps):
+        permissions.require_deploy(principal, project.id, name, environment, environment in project.protected)
+    commit = mirror.resolve(push.after)
+    source = engine.Source(ref=push.branch or "", commit_sha=commit.sha, commit_subject=commit.subject)
+    with audit.acting_as(principal.name, audit.current_actor().address), session_scope() as session:
+        return engine.start(session, pipeline_service.by_name(session, name, pipeline), source, principal.name).id
+
+
 def handle_push(name: str, headers: Mapping[str, str], body: bytes) -> HookAnswer:
     """Verify, then act on one push hook request of project ``name``. Unauthenticated (401) for a bad signature,
     ValidationError (400) for a payload that is not a push, Forbidden (403) when the hook user may not deploy."""
@@ -142,9 +163,15 @@ def handle_push(name: str, headers: Mapping[str, str], body: bytes) -> HookAnswe
         return HookAnswer(200, f"project '{name}' deploys from a directory on the server: nothing to deploy")
     project.mirror.fetch(0)  # the push changed the repository: the cache time does not apply
     environment = project.branch_environments.get(push.branch or "") if push.deploys else None
+    pipeline = project.branch_pipelines.get(push.branch or "") if push.deploys else None
     with session_scope() as session:
-        details = {"service": signed.service, "ref": push.ref, "after": push.after, "environment": environment}
+        details = {"service": signed.service, "ref": push.ref, "after": push.after, "environment": environment,
+                   "pipeline": pipeline}  # fmt: skip
         audit.record(session, "git_hook.push", AUDIT_TARGET, name, details)
+    if pipeline is not None:
+        started = _start_pipeline(name, project, project.mirror, pipeline, push)
+        return HookAnswer(202, f"{push.ref} starts pipeline {pipeline} at {short_sha(push.after)}",
+                          pipeline_run_id=started)  # fmt: skip
     if environment is None:
         return HookAnswer(200, f"{push.ref} is mapped to no environment: nothing to deploy")
     run_id = _queue(name, project, project.mirror, environment, push)

@@ -19,10 +19,11 @@ from sqlalchemy.orm import Session
 from playdeck.commit_label import short_sha
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.models import Environment, Project, Run
-from playdeck.runs.queries import get_run, is_real_deploy, is_successful, last_successful_deploy
+from playdeck.runs.conditions import is_real_deploy, is_successful
+from playdeck.runs.queries import get_run, last_successful_deploy
 from playdeck.runs.relaunch import relaunch_request
 from playdeck.runs.requests import RunRequest
-from playdeck.runs.states import RunState
+from playdeck.runs.states import RunState, real_deploy
 
 
 def describe(run: Run) -> str:
@@ -57,7 +58,7 @@ def _chosen(session: Session, environment: Environment, current: Run, run_id: ob
         raise ValidationError("to_run", f"run {run_id} does not exist") from None
     if chosen.environment_id != environment.id:
         raise ValidationError("to_run", f"run {run_id} did not deploy to {environment.name}")
-    if chosen.state != RunState.SUCCESSFUL.value or chosen.check_mode or chosen.kind != "deploy":
+    if chosen.state != RunState.SUCCESSFUL or not real_deploy(chosen.kind, chosen.check_mode, chosen.playbook):
         raise ValidationError("to_run", f"run {run_id} is not a successful deploy ({chosen.state})")
     if chosen.commit_sha == current.commit_sha and chosen.version == current.version:
         raise Conflict(f"run {run_id} deployed {describe(chosen)}, which is what {environment.name} runs now")

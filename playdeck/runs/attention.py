@@ -26,7 +26,8 @@ from playdeck.db_clock import database_time
 from playdeck.models import DeployLock, Run, RunEvent, utcnow
 from playdeck.release_control.approvals import approvers_text, approvers_words
 from playdeck.runs import locks
-from playdeck.runs.queries import active_runs, awaiting_approval, is_successful
+from playdeck.runs.conditions import is_successful
+from playdeck.runs.queries import active_runs, awaiting_approval
 from playdeck.runs.states import RunState
 from playdeck.serializers import run_json
 from playdeck.settings import get_settings

@@ -26,6 +26,7 @@ from playdeck.db import Executor
 from playdeck.models import Run, RunEvent
 from playdeck.runs import log_filters
 from playdeck.runs.log_filters import NO_FILTER, FilterShape, LogFilter
+from playdeck.runs.queries import lock_run
 
 MAX_EVENTS_PER_PAGE = 1000
 # A page of the log as the API serves it unless asked for more, and as the run page first shows it: a
@@ -112,6 +113,7 @@ def store_events(session: Session, run_id: int, rows: Sequence[dict[str, Any]]) 
     """Insert a batch, skipping counters already stored; returns how many rows were new."""
     if not rows:
         return 0
+    lock_run(session, run_id)
     dialect = session.get_bind().dialect.name
     inserted = _insert_mysql(session, rows) if dialect in ("mysql", "mariadb") else None
     if inserted is None:

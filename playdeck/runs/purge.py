@@ -19,7 +19,7 @@ from sqlalchemy import delete, select
 from playdeck import duties
 from playdeck.db import session_scope
 from playdeck.models import Run, RunEvent, RunHostSummary, utcnow
-from playdeck.runs.states import TERMINAL_STATES
+from playdeck.runs.conditions import is_ended
 from playdeck.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,13 +52,12 @@ def purge_runs(
     Small runs go several to a transaction (as many as ``batch_rows`` events hold); a large run's events
     are deleted ``batch_rows`` at a time before its row."""
     report = PurgeReport()
-    terminal = [state.value for state in TERMINAL_STATES]
     after = 0
     while True:
         with session_scope() as session:
             candidates = session.execute(
                 select(Run.id, Run.event_count)
-                .where(Run.queued_at < queued_before, Run.state.in_(terminal), Run.id > after)
+                .where(Run.queued_at < queued_before, is_ended(), Run.id > after)
                 .order_by(Run.id)
                 .limit(PURGE_RUNS_PER_PASS)
             ).all()

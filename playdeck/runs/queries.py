@@ -1,5 +1,6 @@
 """Reading runs: one by id, pages of the listing, and the recurring questions asked of the runs table
-(which runs are active, which are real deploys, what was last deployed in an environment), each named once."""
+(which runs are active, which are real deploys, what was last deployed in an environment), each named once:
+the conditions in ``playdeck.runs.conditions``, the statements built from them here."""
 
 from __future__ import annotations
 
@@ -9,55 +10,43 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, Row, Select, and_, bindparam, func, select
+from sqlalchemy import Integer, Row, Select, bindparam, func, select
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
-from sqlalchemy.orm.util import AliasedClass
 from sqlalchemy.sql.elements import ColumnElement
 
 from playdeck.db import Executor
 from playdeck.errors import NotFound
 from playdeck.models import Environment, Project, Run
-from playdeck.runs.states import ACTIVE_STATES, DISPATCHED_STATES, RunKind, RunState
+from playdeck.runs.conditions import (
+    RunTable,
+    is_active,
+    is_awaiting_approval,
+    is_dispatched,
+    is_real_deploy,
+    is_successful,
+)
+from playdeck.runs.states import RunState
 from playdeck.serializers import run_brief_sql
 
-# Run, or an alias of it (a query comparing two runs).
-RunTable = type[Run] | AliasedClass[Run]
+# What a run's progress is worked out from (``progress.RunFacts``, but its recap), as columns.
+RUN_FACTS_COLUMNS = (Run.id, Run.environment_id, Run.state, Run.event_count, Run.queued_at, Run.started_at,
+                     Run.limit, Run.tags_json, Run.check_mode)  # fmt: skip
 
 
-# --- the recurring questions, named once -----------------------------------------------------------
-
-
-def is_active(run: RunTable = Run) -> ColumnElement[bool]:
-    """The run has yet to end: awaiting approval, queued or running."""
-    return run.state.in_(sorted(state.value for state in ACTIVE_STATES))
-
-
-def is_dispatched(run: RunTable = Run) -> ColumnElement[bool]:
-    """The run is the workers' business: queued or running (not awaiting approval)."""
-    return run.state.in_(sorted(state.value for state in DISPATCHED_STATES))
-
-
-def is_successful(run: RunTable = Run) -> ColumnElement[bool]:
-    return run.state == RunState.SUCCESSFUL.value
-
-
-def is_real_deploy(run: RunTable = Run) -> ColumnElement[bool]:
-    """A deploy that changed its hosts: of kind deploy, not a check-mode (dry) run."""
-    return and_(run.kind == RunKind.DEPLOY.value, run.check_mode.is_(False))
-
-
-def _last_successful_deploy_of(*columns: Any) -> Select[Any]:
+def _successful_deploys(environment_id: ColumnElement[int], *columns: Any, run: RunTable = Run) -> Select[Any]:
+    """``columns`` of the environment's successful real deploys, newest first: the first is what is deployed."""
     return (
         select(*columns)
-        .where(Run.environment_id == bindparam("environment_id"), is_successful(), is_real_deploy())
-        .order_by(Run.id.desc())
-        .limit(1)
+        .where(run.environment_id == environment_id, is_successful(run), is_real_deploy(run))
+        .order_by(run.id.desc())
     )
 
 
 # Built once, values as parameters: SQLAlchemy memoizes a statement's cache key on the statement object.
-_LAST_SUCCESSFUL_DEPLOY = _last_successful_deploy_of(Run.id)
-_DEPLOYED_RELEASE = _last_successful_deploy_of(Run.id, Run.version, Run.ref, Run.commit_sha)
+_LAST_SUCCESSFUL_DEPLOY = _successful_deploys(bindparam("environment_id"), Run.id).limit(1)
+_DEPLOYED_RELEASE = _successful_deploys(
+    bindparam("environment_id"), Run.id, Run.version, Run.ref, Run.commit_sha
+).limit(1)
 
 
 def last_successful_deploy(session: Executor, environment_id: int) -> int | None:
@@ -83,11 +72,8 @@ _PREVIOUS_ENDED_DEPLOY = (
     .order_by(Run.id.desc())
     .limit(1)
 )
-_RECENT_SUCCESSFUL_DEPLOYS = (
-    select(Run.started_at, Run.finished_at)
-    .where(Run.environment_id == bindparam("environment_id"), is_successful(), is_real_deploy())
-    .order_by(Run.id.desc())
-    .limit(bindparam("limit"))
+_RECENT_SUCCESSFUL_DEPLOYS = _successful_deploys(bindparam("environment_id"), Run.started_at, Run.finished_at).limit(
+    bindparam("limit")
 )
 
 
@@ -127,6 +113,25 @@ def active_runs(session: Session, limit: int) -> list[Run]:
     )
 
 
+# The dashboard's runs in progress: what its table shows (id, project, environment, state, who asked), then
+# the columns their progress is worked out from (``RUN_FACTS_COLUMNS``).
+_ACTIVE_RUN_ROWS = (
+    select(Run.id, Project.name, Environment.name, Run.state, Run.requested_by, *RUN_FACTS_COLUMNS)
+    .select_from(Run)
+    # Outer joins keep runs the first table of the plan (see select_run_briefs).
+    .outerjoin(Project, Run.project_id == Project.id)
+    .outerjoin(Environment, Run.environment_id == Environment.id)
+    .where(is_dispatched())
+    .order_by(Run.id)
+    .limit(bindparam("limit", type_=Integer))
+)
+
+
+def active_run_rows(session: Executor, limit: int) -> list[Row[Any]]:
+    """``active_runs`` as the columns of ``_ACTIVE_RUN_ROWS``, not entities."""
+    return list(session.execute(_ACTIVE_RUN_ROWS, {"limit": limit}))
+
+
 # Active runs a mark looks at; past this many, the mark still moves with the newest run.
 MARKED_ACTIVE_RUNS = 1000
 
@@ -144,11 +149,13 @@ def activity_mark(session: Executor) -> str:
         .order_by(Run.id)
         .limit(MARKED_ACTIVE_RUNS)
     ).all()
-    awaiting = session.scalar(
-        select(func.count()).select_from(Run).where(Run.state == RunState.AWAITING_APPROVAL.value)
-    )
-    marked = (newest, awaiting, [tuple(row) for row in active])
+    marked = (newest, awaiting_count(session), [tuple(row) for row in active])
     return hashlib.blake2b(repr(marked).encode(), digest_size=8).hexdigest()
+
+
+def awaiting_count(session: Executor) -> int:
+    """How many runs await approval."""
+    return session.scalar(select(func.count()).select_from(Run).where(is_awaiting_approval())) or 0
 
 
 @functools.cache
@@ -157,7 +164,7 @@ def _awaiting_query() -> Select[Any]:
     the first rows in order, no sort of the thousands that may wait. The count is a subquery of no outer
     column, evaluated once, so list and count are one round trip."""
     awaiting = aliased(Run)
-    total = select(func.count()).where(awaiting.state == RunState.AWAITING_APPROVAL.value).scalar_subquery()
+    total = select(func.count()).where(is_awaiting_approval(awaiting)).scalar_subquery()
     return (
         select_run_briefs(
             Run.requested_by,
@@ -169,7 +176,7 @@ def _awaiting_query() -> Select[Any]:
             Environment.approver_users_json,
             total.label("awaiting_total"),
         )
-        .where(Run.state == RunState.AWAITING_APPROVAL.value)
+        .where(is_awaiting_approval())
         .order_by(Run.approval_expires_at, Run.id)
         .limit(bindparam("limit", type_=Integer))
     )
@@ -184,51 +191,60 @@ def awaiting_approval(session: Executor, limit: int) -> list[Row[Any]]:
     return list(session.execute(_awaiting_query(), {"limit": limit}))
 
 
-def _last_successful_deploys(session: Session, environment_ids: list[int]) -> dict[int, int]:
-    """``last_successful_deploy`` of every environment, in one statement: its ``LIMIT 1`` as a subquery per
-    environment. A query per environment cost a round trip each: 250 environments' dashboard took ~1 s on a
-    busy machine (bench/dashboard.py)."""
+def deployed_runs() -> Select[tuple[int, int | None]]:
+    """Each environment's id and ``last_successful_deploy`` (its run id, NULL before the first), in one
+    statement: that ``LIMIT 1`` as a subquery per environment."""
     inner = aliased(Run)
-    deployed = (
-        select(inner.id)
-        .where(inner.environment_id == Environment.id, is_successful(inner), is_real_deploy(inner))
-        .order_by(inner.id.desc())
-        .limit(1)
-        .correlate(Environment)
-        .scalar_subquery()
+    deployed = _successful_deploys(Environment.id, inner.id, run=inner).limit(1).correlate(Environment)
+    return select(Environment.id.label("environment_id"), deployed.scalar_subquery().label("run_id"))
+
+
+# What the dashboard shows of an environment's latest run and of its deployed run (its last successful real
+# deploy): a few columns, not entities (loading 500 runs as entities with their project and environment was
+# half the dashboard's time, bench/dashboard.py).
+LATEST_RUN_COLUMNS = (Run.id, Run.state, Run.version, Run.queued_at)
+DEPLOYED_RUN_COLUMNS = (Run.id, Run.version, Run.ref, Run.commit_sha, Run.commit_subject, Run.finished_at)
+
+
+def _latest_runs_query() -> Select[Any]:
+    # Grouped by (environment, state) first: MariaDB reads the (environment_id, state) index one group at a
+    # time to find each group's max(id), where a grouping by environment alone reads every run of it.
+    by_state = (
+        select(Run.environment_id, func.max(Run.id).label("id"))
+        .where(Run.environment_id.in_(bindparam("environment_ids", expanding=True)))
+        .group_by(Run.environment_id, Run.state)
+        .subquery()
     )
-    rows = session.execute(select(Environment.id, deployed).where(Environment.id.in_(environment_ids)))
-    return {environment_id: run_id for environment_id, run_id in rows if run_id is not None}
+    latest = select(func.max(by_state.c.id).label("id")).group_by(by_state.c.environment_id).subquery()
+    return select(Run.environment_id, *LATEST_RUN_COLUMNS).join(latest, Run.id == latest.c.id)
 
 
-def latest_runs(session: Session, environment_ids: list[int]) -> tuple[dict[int, Run], dict[int, Run]]:
-    """Per environment: its latest run, and its last successful real deploy (what is deployed there).
+def _deployed_runs_query() -> Select[Any]:
+    """``DEPLOYED_RUN_COLUMNS`` of each environment's ``last_successful_deploy``, in one statement."""
+    inner = aliased(Run)
+    deployed = _successful_deploys(Environment.id, inner.id, run=inner).limit(1).correlate(Environment)
+    return (
+        select(Environment.id.label("environment_id"), *DEPLOYED_RUN_COLUMNS)
+        .join(Run, Run.id == deployed.scalar_subquery())
+        .where(Environment.id.in_(bindparam("environment_ids", expanding=True)))
+    )
 
-    One grouped query over the (environment, state) index for the latest, one with a ``LIMIT 1`` subquery
-    per environment for the deployed one, one to load those runs: the cost follows the number of
-    environments, not runs.
-    """
+
+# Built once: SQLAlchemy memoizes a statement's cache key on the statement object.
+_LATEST_RUNS = _latest_runs_query()
+_DEPLOYED_RUNS = _deployed_runs_query()
+
+
+def latest_runs(session: Executor, environment_ids: list[int]) -> tuple[dict[int, Row[Any]], dict[int, Row[Any]]]:
+    """Per environment: its latest run (``LATEST_RUN_COLUMNS``), and its last successful real deploy, what
+    is deployed there (``DEPLOYED_RUN_COLUMNS``); an environment without one is left out. One statement
+    each, whose cost follows the number of environments, not runs."""
     if not environment_ids:
         return {}, {}
-    latest_ids: dict[int, int] = {}
-    grouped = (
-        select(Run.environment_id, func.max(Run.id))
-        .where(Run.environment_id.in_(environment_ids))
-        .group_by(Run.environment_id, Run.state)
-    )
-    for environment_id, run_id in session.execute(grouped):
-        latest_ids[environment_id] = max(latest_ids.get(environment_id, 0), run_id)
-    deployed_ids = _last_successful_deploys(session, environment_ids)
-    wanted = set(latest_ids.values()) | set(deployed_ids.values())
-    loaded = {
-        run.id: run
-        for run in session.scalars(
-            select(Run).options(joinedload(Run.project), joinedload(Run.environment)).where(Run.id.in_(wanted))
-        )
-    }
+    values = {"environment_ids": environment_ids}
     return (
-        {env: loaded[run_id] for env, run_id in latest_ids.items()},
-        {env: loaded[run_id] for env, run_id in deployed_ids.items()},
+        {row[0]: row for row in session.execute(_LATEST_RUNS, values)},
+        {row[0]: row for row in session.execute(_DEPLOYED_RUNS, values)},
     )
 
 
@@ -249,6 +265,16 @@ def get_run(session: Session, run_id: int) -> Run:
     if run is None:
         raise NotFound(f"run {run_id} does not exist")
     return run
+
+
+def lock_run(session: Session, run_id: int) -> None:
+    """Take the run's row lock, exclusive, before writing rows that point at the run and then the run itself.
+
+    Inserting such a row (an event, a host summary) takes a shared lock on the run through the foreign key;
+    changing the run afterwards upgrades it. A cancel asking for the row in between queues before that upgrade,
+    and InnoDB breaks the cycle by failing one side with a deadlock: the cancel (a 500) or the worker's write
+    (events or a run's end lost). Exclusive from the start, the other side simply waits its turn."""
+    session.execute(select(Run.id).where(Run.id == run_id).with_for_update())
 
 
 def run_state(session: Executor, run_id: int) -> str:
@@ -332,18 +358,7 @@ def list_runs(session: Executor, filters: RunFilters, page: int = 1, per_page: i
 # The run page's run, without loading an entity (the run, its project, its environment and its recap
 # as entities were half the page's CPU, issue 7): its JSON rendered by the database, and beside it the
 # columns its progress is worked out from (progress.RunFacts), then its stored failure summary.
-_RUN_PAGE_ROW = select_run_briefs(
-    Run.id,
-    Run.environment_id,
-    Run.state,
-    Run.event_count,
-    Run.queued_at,
-    Run.started_at,
-    Run.limit,
-    Run.tags_json,
-    Run.check_mode,
-    Run.failure_summary_json,
-).where(Run.id == bindparam("run_id"))
+_RUN_PAGE_ROW = select_run_briefs(*RUN_FACTS_COLUMNS, Run.failure_summary_json).where(Run.id == bindparam("run_id"))
 
 
 def run_page_row(session: Executor, run_id: int) -> Row[Any]:

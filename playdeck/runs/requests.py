@@ -236,6 +236,9 @@ def request_run(session: Session, request: RunRequest) -> Run:
         promoted_from_id=request.promoted_from,
         not_before=request.not_before,
         freeze_override=request.freeze_override,
+        pipeline_run_id=request.pipeline_run_id,
+        pipeline_step=request.pipeline_step,
+        playbook=request.playbook,
     )
     session.add(run)
     session.flush()

@@ -41,3 +41,8 @@ class RunRequest:
     freeze_override: str = ""
     # A promotion: the successful run whose commit and parameters this deploy takes to another environment.
     promoted_from: int | None = None
+    # A pipeline's step (playdeck.pipelines.engine): its pipeline run and step, and the playbook of the
+    # project's source it runs instead of the project's own (None: the project's). Set by the engine only.
+    pipeline_run_id: int | None = None
+    pipeline_step: str | None = None
+    playbook: str | None = None

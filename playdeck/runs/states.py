@@ -15,6 +15,13 @@ class RunKind(StrEnum):
     DNS = "dns"
 
 
+def real_deploy(kind: str, check_mode: bool, playbook: str | None = None) -> bool:
+    """A deploy that changed its hosts: of kind deploy, not a check-mode (dry) run, and the project's own
+    playbook (not another one a pipeline step runs, such as a smoke test). The same question in SQL is
+    ``playdeck.runs.conditions.is_real_deploy``."""
+    return kind == RunKind.DEPLOY and not check_mode and not playbook
+
+
 class RunState(StrEnum):
     # The environment requires approval: no deploy lock, no worker, no broker message until enough
     # approvers agree (playdeck.release_control.approvals).
@@ -77,3 +84,56 @@ def sources_of(target: RunState | str) -> frozenset[RunState]:
 
 def is_terminal(state: RunState | str) -> bool:
     return RunState(state) in TERMINAL_STATES
+
+
+# --- pipelines (playdeck.pipelines): a pipeline run and each of its steps move through states of their own,
+# changed like a run's by conditional UPDATEs (playdeck.pipelines.engine), so two advancers of the same step
+# (two reapers, a redelivered end) never both win.
+
+
+class PipelineState(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+class StepState(StrEnum):
+    PENDING = "pending"
+    # Its run is asked for and not ended (queued, awaiting its environment's approval, or running).
+    RUNNING = "running"
+    # An approval step waits for a release manager's decision; no run.
+    AWAITING_APPROVAL = "awaiting_approval"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    # Not reached: the pipeline run was canceled, or ended on another path.
+    SKIPPED = "skipped"
+
+
+_PIPELINE_ALLOWED: dict[PipelineState, frozenset[PipelineState]] = {
+    PipelineState.RUNNING: frozenset({PipelineState.SUCCEEDED, PipelineState.FAILED, PipelineState.CANCELED}),
+    # A resume goes on from the failed step (or a later one), with the same commit.
+    PipelineState.FAILED: frozenset({PipelineState.RUNNING}),
+}
+STEP_ACTIVE: frozenset[StepState] = frozenset({StepState.RUNNING, StepState.AWAITING_APPROVAL})
+# A step is started again by a resume: whatever it ended as before.
+_STEP_RESTARTABLE = frozenset(
+    {StepState.PENDING, StepState.FAILED, StepState.CANCELED, StepState.SKIPPED, StepState.SUCCEEDED}
+)
+_STEP_ENDINGS = frozenset({StepState.SUCCEEDED, StepState.FAILED, StepState.CANCELED})
+_STEP_ALLOWED: dict[StepState, frozenset[StepState]] = {
+    **{state: frozenset(STEP_ACTIVE | {StepState.FAILED, StepState.SKIPPED}) for state in _STEP_RESTARTABLE},
+    StepState.RUNNING: _STEP_ENDINGS,
+    StepState.AWAITING_APPROVAL: _STEP_ENDINGS,
+}
+
+
+def pipeline_sources_of(target: PipelineState | str) -> frozenset[PipelineState]:
+    target = PipelineState(target)
+    return frozenset(state for state, allowed in _PIPELINE_ALLOWED.items() if target in allowed)
+
+
+def step_sources_of(target: StepState | str) -> frozenset[StepState]:
+    target = StepState(target)
+    return frozenset(state for state, allowed in _STEP_ALLOWED.items() if target in allowed and state != target)

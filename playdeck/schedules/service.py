@@ -24,6 +24,7 @@ from playdeck.models import Environment, Project, utcnow
 from playdeck.runs.requests import RunRequest, validate
 from playdeck.schedules import cron, timing
 from playdeck.schedules.models import Schedule, ScheduleFire
+from playdeck.serializers import iso
 
 # The fields a schedule is made of, besides its project and environment.
 TIMING_FIELDS = ("cron", "timezone", "at")
@@ -144,7 +145,7 @@ def update(session: Session, schedule_id: int, given: Mapping[str, Any], now: dt
     project, environment = _target(session, schedule)
     if any(name in given for name in TIMING_FIELDS):
         timing_now = {name: getattr(schedule, name) for name in ("cron", "timezone")}
-        timing_now["at"] = schedule.at.replace(tzinfo=dt.UTC).isoformat() if schedule.at else None
+        timing_now["at"] = iso(schedule.at)
         if "cron" in given:
             timing_now["at"] = None
         if "at" in given:
@@ -239,17 +240,13 @@ def list_schedules(session: Session, project: str | None = None) -> list[Schedul
     return list(session.scalars(query))
 
 
-def _iso(instant: dt.datetime | None) -> str | None:
-    return instant.replace(tzinfo=dt.UTC).isoformat() if instant is not None else None
-
-
 def describe_fields(schedule: Schedule) -> dict[str, Any]:
     return {
         "id": schedule.id,
         "owner": schedule.owner,
         "cron": schedule.cron,
         "timezone": schedule.timezone,
-        "at": _iso(schedule.at),
+        "at": iso(schedule.at),
         "version": schedule.version,
         "ref": schedule.ref,
         "extra_vars": schedule.extra_vars,
@@ -260,14 +257,14 @@ def describe_fields(schedule: Schedule) -> dict[str, Any]:
         "missed_policy": schedule.missed_policy,
         "enabled": schedule.enabled,
         "paused_reason": schedule.paused_reason,
-        "next_fire_at": _iso(schedule.next_fire_at),
+        "next_fire_at": iso(schedule.next_fire_at),
     }
 
 
 def fire_dict(fire: ScheduleFire) -> dict[str, Any]:
     return {
-        "fire_time": _iso(fire.fire_time),
-        "fired_at": _iso(fire.fired_at),
+        "fire_time": iso(fire.fire_time),
+        "fired_at": iso(fire.fired_at),
         "outcome": fire.outcome,
         "run_id": fire.run_id,
         "reason": fire.reason,

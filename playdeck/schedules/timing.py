@@ -9,6 +9,7 @@ from typing import Protocol
 
 from playdeck.errors import ValidationError
 from playdeck.schedules import cron
+from playdeck.serializers import iso
 
 PREVIEW_COUNT = 5
 # Counting missed times stops here: an every-minute schedule whose schedulers were down for weeks is reported
@@ -53,8 +54,7 @@ def preview(expression: object, timezone: object, now: dt.datetime, count: int =
     tz = cron.zone(timezone if timezone not in (None, "") else "UTC")
     times = cron.next_times(cron.parse(expression), tz, now, count)
     return [
-        {"local": instant.replace(tzinfo=dt.UTC).astimezone(tz).isoformat(), "utc": instant.isoformat() + "Z"}
-        for instant in times
+        {"local": instant.replace(tzinfo=dt.UTC).astimezone(tz).isoformat(), "utc": iso(instant)} for instant in times
     ]
 
 

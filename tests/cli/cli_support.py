@@ -11,11 +11,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import xmlrpc.client
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import psutil
 import pytest
@@ -24,6 +26,7 @@ from supervisor.xmlrpc import SupervisorTransport
 
 from playdeck.cli.supervisor import PROGRAMS, SupervisorLayout
 
+T = TypeVar("T")
 PLAYDECK = Path(sys.executable).parent / "playdeck"
 WEB_START_SECONDS = 60
 SUPERVISED_START_SECONDS = 90
@@ -60,6 +63,16 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str, inter
             return value
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def wait_for_items(items: list[T], lock: threading.Lock, count: int, timeout: float, what: str) -> list[T]:
+    """A copy of ``items`` (appended to by a server's thread under ``lock``) once it holds ``count``."""
+
+    def enough() -> list[T]:
+        with lock:
+            return list(items) if len(items) >= count else []
+
+    return wait_until(enough, timeout, f"{count} {what}")  # type: ignore[return-value]
 
 
 def answers(url: str) -> bool:

@@ -3,6 +3,7 @@ that rolls back leaves none. (Through the web, with the caller's address: tests/
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 import pytest
@@ -13,6 +14,7 @@ from playdeck.dns import editors, records, zones
 from playdeck.errors import Conflict, Unauthenticated
 from playdeck.runs.requests import RunRequest, request_run
 from playdeck.runs.transitions import request_cancel
+from playdeck.serializers import iso
 from tests.conftest import free_extra_vars
 
 
@@ -94,6 +96,16 @@ def test_dns_changes_users_and_tokens_are_audited(services, events: Events):
         ("dana", "dns.records", "example.test."),
     ]
     assert dns_events[-1][4]["added"] == 1
+
+
+def test_a_timestamp_in_an_events_details_is_written_as_every_json_answer_writes_it(embedded, events: Events):
+    """ISO 8601 with its offset (``serializers.iso``), as in the token's own JSON, not "2027-01-02 03:04:05"."""
+    expires = dt.datetime(2099, 1, 2, 3, 4, 5)
+    with db.session_scope() as session:
+        users.create_user(session, "dana", "viewer", None)
+        credentials.create_token(session, "dana", name="laptop", expires_at=expires)
+    (created,) = events(action="token.create")
+    assert created[4]["expires_at"] == iso(expires) == "2099-01-02T03:04:05+00:00"
 
 
 def test_logins_are_audited_even_when_they_fail(services, events: Events):

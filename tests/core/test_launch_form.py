@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 import pytest
-from werkzeug.datastructures import MultiDict
 
 from playdeck.errors import ValidationError
 from playdeck.launch_form import (
@@ -17,7 +16,6 @@ from playdeck.launch_form import (
     parse_document,
     parse_fields,
     validate_values,
-    values_from_form,
 )
 
 FIELDS: list[dict[str, Any]] = [
@@ -150,10 +148,11 @@ def test_bad_declarations_are_refused_naming_the_field_and_key(fields, field, fr
 def test_safe_repetitions_are_accepted_and_a_long_value_is_checked_quickly():
     fields = parse_fields([{"name": "slug", "type": "string", "pattern": "[a-z]+(-[a-z]+)*"},
                            {"name": "ip", "type": "string", "pattern": r"\d{1,3}(\.\d{1,3}){3}"}])  # fmt: skip
-    started = time.monotonic()
+    # CPU time, not the wall clock: a busy machine's other processes do not count (backtracking would take ages).
+    started = time.process_time()
     with pytest.raises(LaunchValueError):
         validate_values(LaunchForm(fields, "project"), {"slug": "a" * 1000 + "!"})
-    assert time.monotonic() - started < 1
+    assert time.process_time() - started < 1
     assert validate_values(LaunchForm(fields, "project"), {"ip": "10.0.0.1"})["ip"] == "10.0.0.1"
 
 
@@ -164,13 +163,3 @@ def test_a_declaration_document_is_yaml_with_fields_and_no_aliases():
         parse_document("fields: &x [*x]\n")
     with pytest.raises(ValidationError, match="one key, fields"):
         parse_document("- {name: n, type: integer}\n")
-
-
-def test_html_form_inputs_become_typed_values():
-    data = MultiDict([("var.keep_releases", " 7 "), ("var.fail_health", "1"), ("var.features", "a"),
-                      ("var.features", "b"), ("var.region", ""), ("var.notes", "")])  # fmt: skip
-    assert values_from_form(form(), data) == {"keep_releases": 7, "fail_health": True, "features": ["a", "b"]}
-    assert values_from_form(form(), MultiDict())["fail_health"] is False
-    with pytest.raises(LaunchValueError) as caught:
-        values_from_form(form(), MultiDict([("var.keep_releases", "seven")]))
-    assert caught.value.variable == "keep_releases" and caught.value.field == "extra_vars"

@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 
 import pytest
-from sqlalchemy import select
+from cryptography.fernet import Fernet
 
-from playdeck import db, projects, webhook_delivery, webhooks
-from playdeck.models import Run, WebhookDelivery
+from playdeck import db, projects, webhooks
+from playdeck.models import Run
 from playdeck.notifications import destinations, routing, subscriptions
 from playdeck.runs.requests import RunRequest, request_run
 from playdeck.runs.states import RunState
 from playdeck.runs.transitions import claim_run, finish_run
 from tests.conftest import configure, free_port
+from tests.core.test_webhooks import deliver_until_settled, deliveries
 from tests.smtp_receiver import smtp_server
 from tests.webhook_receiver import LOOPBACK, receiver
 
@@ -43,6 +43,8 @@ def setup(monkeypatch, tmp_path, smtp_port: int, cert: str = "", **extra: str) -
         smtp_from="playdeck@example.test",
         smtp_timeout_seconds="5",
         base_url=BASE_URL,
+        # JSON destinations sign their deliveries with a secret kept under this key.
+        secret_key=Fernet.generate_key().decode(),
         **extra,
     )
     with db.session_scope() as session:
@@ -88,29 +90,11 @@ def event(run_id: int, name: str) -> int:
         return webhooks.enqueue_event(session, run_id, name)
 
 
-def deliveries() -> list[WebhookDelivery]:
-    with db.session_scope() as session:
-        found = list(session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)))
-        session.expunge_all()
-        return found
-
-
 def told(name: str) -> list[tuple[int | None, str]]:
     """(run, event) of every delivery to destination ``name``."""
     with db.session_scope() as session:
         destination_id = destinations.get(session, name).id
     return [(d.run_id, d.event) for d in deliveries() if d.destination_id == destination_id]
-
-
-def deliver_until_settled(timeout: float = 30) -> list[WebhookDelivery]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        webhook_delivery.deliver_due()
-        found = deliveries()
-        if all(d.state != "pending" for d in found):
-            return found
-        time.sleep(0.02)
-    raise TimeoutError("deliveries still pending")
 
 
 # --- e-mail over a real SMTP server -------------------------------------------------------------------

@@ -15,6 +15,7 @@ from playdeck.models import Run
 from playdeck.runs.queries import get_run
 from playdeck.runs.requests import RunRequest
 from testing.git_servers import RepoBuilder
+from tests.cli.cli_support import wait_until
 from tests.conftest import TERMINAL, queue_run, wait_for_state
 from tests.git.projects import add_git_project
 
@@ -105,7 +106,7 @@ def test_two_commits_run_side_by_side_each_in_its_own_checkout(shop, repo, start
     first = queue("v1", out_dir=str(out), release_file=str(go))
     second = queue("v2", out_dir=str(out), release_file=str(go))
     # Both have checked out their commit and started before either goes on.
-    _wait_for(lambda: all((out / f"started-{run.id}").exists() for run in (first, second)))
+    wait_until(lambda: all((out / f"started-{run.id}").exists() for run in (first, second)), 120, "both runs started")
     go.touch()
     assert wait_for_state(first.id, TERMINAL) == "successful", reason(first.id)
     assert wait_for_state(second.id, TERMINAL) == "successful", reason(second.id)
@@ -204,16 +205,6 @@ def test_a_galaxy_server_that_is_down_fails_the_run_with_that_reason(shop, repo,
     start_worker()
     assert wait_for_state(run.id, TERMINAL, timeout=180) == "error"
     assert "installing roles/requirements.yml with ansible-galaxy failed" in reason(run.id)
-
-
-def _wait_for(condition, timeout: float = 120) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met")
-        time.sleep(0.1)
 
 
 def test_a_worker_with_an_empty_mirror_fetches_the_commit_it_has_never_seen(

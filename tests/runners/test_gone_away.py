@@ -15,9 +15,28 @@ from sqlalchemy.exc import OperationalError
 from playdeck import db, projects
 from playdeck.runs.requests import RunRequest
 from testing import fault_report
+from tests.cli.cli_support import wait_until
 from tests.conftest import configure_test_playbooks, queue_run, wait_for_state
 
 WAIT_TIMEOUT = 3
+
+
+CONNECTION_ID = text("SELECT CONNECTION_ID()")
+
+
+def closed_by_the_server(url: str, ids: set[int]) -> None:
+    """Wait until the server has closed the connections ``ids`` (idle past its wait_timeout), as its process
+    list shows: on a busy machine its timer may fire later than a fixed sleep would allow."""
+    watcher = db.make_engine(url)
+
+    def gone() -> bool:
+        with watcher.connect() as conn:
+            return not ids & set(conn.scalars(text("SELECT ID FROM information_schema.PROCESSLIST")))
+
+    try:
+        wait_until(gone, 60, f"the server to close the idle connections {sorted(ids)}")
+    finally:
+        watcher.dispose()
 
 
 @pytest.fixture
@@ -52,12 +71,12 @@ def test_only_closed_sessions_with_pre_ping_survive_the_idle_gap(short_lived_mar
     playdeck_engine = db.make_engine(short_lived_mariadb.url)  # pre-ping on, as in production
 
     held = held_engine.connect()
-    held.execute(text("SELECT 1"))
+    idle = {held.execute(CONNECTION_ID).scalar()}
     for engine in (no_ping_engine, playdeck_engine):
         with engine.connect() as conn:  # used, then returned to the pool
-            conn.execute(text("SELECT 1"))
+            idle.add(conn.execute(CONNECTION_ID).scalar())
 
-    time.sleep(WAIT_TIMEOUT + 2)
+    closed_by_the_server(short_lived_mariadb.url, idle)
 
     with pytest.raises(OperationalError, match="gone away|Lost connection"):
         held.execute(text("SELECT 1"))  # a session held across the gap

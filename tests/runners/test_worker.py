@@ -10,6 +10,7 @@ from playdeck.runs.queries import get_run
 from playdeck.runs.requests import RunRequest
 from playdeck.runs.taskqueue import EXECUTE_RUN_TASK, producer
 from testing import fault_report
+from tests.cli.cli_support import wait_until
 from tests.conftest import queue_run, wait_for_state
 
 
@@ -67,7 +68,7 @@ def test_duplicate_delivery_executes_the_run_once(test_projects, start_worker, t
         producer().send_task(EXECUTE_RUN_TASK, args=[run_id], queue="deploy", routing_key="deploy")
 
     assert wait_for_state(run_id, {"successful", "failed", "error"}) == "successful"
-    _wait_until(lambda: worker.output().count("not executing it again") == 2)
+    wait_until(lambda: worker.output().count("not executing it again") == 2, 30, "both redeliveries refused")
     with db.session_scope() as session:
         assert get_run(session, run_id).attempt == 1
     # One line per host: the playbook ran once.
@@ -86,17 +87,6 @@ def test_check_mode_limit_and_tags_reach_ansible(test_projects, start_worker, tm
         assert [s.host for s in run.host_summaries] == ["host2"]
     # --check: the shell task is skipped, so nothing was appended.
     assert not marker.exists()
-
-
-def _wait_until(predicate, timeout: float = 30) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not reached in time")
 
 
 def test_missing_playbook_ends_in_error_not_running(test_projects, start_worker):

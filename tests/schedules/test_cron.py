@@ -122,7 +122,7 @@ def test_unknown_zones_are_refused(zone):
 
 def test_preview_gives_local_and_utc():
     rows = timing.preview("0 2 * * *", "Europe/Berlin", dt.datetime(2027, 3, 27, 12))
-    assert rows[0] == {"local": "2027-03-28T03:00:00+02:00", "utc": "2027-03-28T01:00:00Z"}
+    assert rows[0] == {"local": "2027-03-28T03:00:00+02:00", "utc": "2027-03-28T01:00:00+00:00"}
     assert len(rows) == 5
 
 

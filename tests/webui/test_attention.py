@@ -236,8 +236,8 @@ def test_the_cancel_button_on_attention_stops_a_real_silent_run(
         found = re.search(rf'<tr class="run" data-run-id="{run_id}" data-kind="no_output">.*?</tr>', page, re.S)
         return found.group(0) if found else None
 
-    wait_until(lambda: silent_row() is not None, 60, "the run listed with no output")
-    row = silent_row()
+    # The row as it was found: a second look could miss it (a late line of output resets the silence).
+    row = wait_until(silent_row, 60, "the run listed with no output")
     assert "no output for" in row
     action = re.search(r'<form method="post" action="([^"]+)"', row).group(1)
     fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', row))

@@ -14,8 +14,10 @@ from sqlalchemy import select
 
 from playdeck import db, secrets
 from playdeck.models import AuditEvent, Run
+from playdeck.pipelines import service as pipeline_service
+from playdeck.pipelines.models import PipelineRun
 from testing.git_servers import RepoBuilder
-from tests.conftest import make_user, use_key
+from tests.conftest import make_user, use_key, web_client
 from tests.git.projects import add_staged_project
 
 SECRET = "a-long-push-hook-secret-0123456789"
@@ -187,3 +189,38 @@ def test_the_hook_user_needs_the_same_rights_as_a_person(app, shop) -> None:
     protected = post(app, release, github(release))
     assert protected.status_code == 403 and "protected" in protected.get_json()["error"]
     assert post(app, body, github(body)).status_code == 202
+
+
+PIPELINE_STEPS = [{"name": "staging", "kind": "deploy", "environment": "staging"}]
+
+
+def map_main_to(pipeline: str, steps: list[dict]) -> None:
+    """Pipeline ``pipeline`` of shop, started by pushes to main (set through the project API)."""
+    with db.session_scope() as session:
+        pipeline_service.create(session, {"project": "shop", "name": pipeline, "steps": steps}, "admin")
+    answer = web_client().patch("/api/v1/projects/shop", json={"branch_pipelines": {"main": pipeline}})
+    assert answer.status_code == 200, answer.json
+    assert answer.json["branch_pipelines"] == {"main": pipeline}
+
+
+def test_a_push_to_a_branch_mapped_to_a_pipeline_starts_it_at_the_pushed_commit(app, shop) -> None:
+    make_user("git-hook", "developer", projects=("shop",))
+    map_main_to("ship", PIPELINE_STEPS)
+    pushed = shop.commit("second", {"VERSION": "2\n"})
+    body = payload(shop)
+    answer = post(app, body, github(body))
+    assert answer.status_code == 202, answer.get_json()
+    with db.session_scope() as session:
+        pipeline_run = session.get(PipelineRun, answer.get_json()["pipeline_run"])
+        assert (pipeline_run.commit_sha, pipeline_run.ref, pipeline_run.requested_by) == (pushed, "main", "git-hook")
+        assert [step.state for step in pipeline_run.step_runs] == ["running"]
+
+
+def test_the_hook_user_may_not_start_a_pipeline_reaching_a_protected_environment(app, shop) -> None:
+    make_user("git-hook", "developer", projects=("shop",))
+    map_main_to("release", [*PIPELINE_STEPS, {"name": "production", "kind": "deploy", "environment": "production"}])
+    body = payload(shop)
+    answer = post(app, body, github(body))
+    assert answer.status_code == 403 and "production" in answer.get_json()["error"]
+    with db.session_scope() as session:
+        assert session.scalars(select(PipelineRun.id)).all() == []

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 from flask.testing import FlaskClient
 
 from tests.statements import recorded_statements
-from tests.webui.webui_testing import RunDriver, event_counters, read_stream, sse_messages
+from tests.webui.webui_testing import RunDriver, SseMessage, event_counters, read_stream, sse_messages
 from webui import run_feed, stream
 
 # More than one page of events, so the stream must read several pages back to back.
@@ -155,16 +156,27 @@ def test_a_bad_last_event_id_is_a_400(client: FlaskClient, runs: RunDriver) -> N
 
 
 def test_viewers_of_one_run_share_one_db_poll(client: FlaskClient, runs: RunDriver) -> None:
-    """Ten people watching a deploy cost the DB what one does: the events are read once per process."""
+    """Ten people watching a deploy cost the DB what one does: the events are read once per process. The run
+    moves on once every viewer has seen the step before (not after a sleep), whatever the machine's load."""
     run_id = runs.create(client)
     runs.start(run_id)
     viewers = 10
     received: list[list[int]] = [[] for _ in range(viewers)]
     connected = threading.Barrier(viewers + 1)
+    progressed = threading.Condition()
 
     def watch(index: int) -> None:
-        messages = read_stream_with(client, f"/api/v1/runs/{run_id}/stream", connected)
-        received[index] = event_counters(messages)
+        def note(message: SseMessage) -> None:
+            with progressed:
+                received[index] = [*received[index], *event_counters([message])]
+                progressed.notify_all()
+
+        read_stream_with(client, f"/api/v1/runs/{run_id}/stream", connected, note)
+
+    def all_have_seen(counter: int) -> None:
+        with progressed:
+            seen = progressed.wait_for(lambda: all(got[-1:] == [counter] for got in received), timeout=20)
+            assert seen, f"not every viewer saw event {counter}: {received}"
 
     threads = [threading.Thread(target=watch, args=(i,)) for i in range(viewers)]
     with recorded_statements() as statements:
@@ -174,9 +186,8 @@ def test_viewers_of_one_run_share_one_db_poll(client: FlaskClient, runs: RunDriv
             thread.start()
         connected.wait(timeout=20)
         for chunk in (range(1, 6), range(6, 11)):
-            time.sleep(0.5)
             runs.emit(run_id, chunk)
-        time.sleep(0.5)
+            all_have_seen(chunk[-1])
         runs.finish(run_id)
         for thread in threads:
             thread.join(timeout=20)
@@ -188,20 +199,24 @@ def test_viewers_of_one_run_share_one_db_poll(client: FlaskClient, runs: RunDriv
     assert 0 < len(event_reads) <= watched / run_feed.POLL_SECONDS + 3
 
 
-def read_stream_with(client: FlaskClient, url: str, connected: threading.Barrier) -> list:
-    """``read_stream``, meeting the other viewers at ``connected`` once the stream has started."""
+def read_stream_with(
+    client: FlaskClient, url: str, connected: threading.Barrier, note: Callable[[SseMessage], None]
+) -> None:
+    """``read_stream``, meeting the other viewers at ``connected`` once the stream has started, each message
+    handed to ``note`` as it arrives."""
     response = client.get(url, buffered=False)
-    received = []
+    started = False
     try:
         for message in sse_messages(response.response):
-            if not received:
+            if not started:
                 connected.wait(timeout=20)
-            received.append(message)
+                started = True
+            note(message)
             if message.event == "end":
-                return received
+                return
     finally:
         response.close()
-    raise AssertionError(f"stream closed without end: {received[-5:]}")
+    raise AssertionError("stream closed without end")
 
 
 def test_a_viewer_far_behind_the_shared_window_reads_its_backlog_without_a_gap(
