@@ -1,8 +1,8 @@
 """sso_client_secrets: the OpenID Connect client secret an admin stored in Playdeck (Fernet ciphertext under
 PLAYDECK_SECRET_KEY), used when neither PLAYDECK_OIDC_CLIENT_SECRET nor its _FILE is set
 
-Revision ID: 0030
-Revises: 0029
+Revision ID: 0031
+Revises: 0030
 Create Date: 2026-12-07 10:00:00.000000
 """
 
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-revision = '0030'
-down_revision = '0029'
+revision = '0031'
+down_revision = '0030'
 branch_labels = None
 depends_on = None
 
