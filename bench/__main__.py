@@ -1,11 +1,13 @@
 """``python -m bench [NAME ...]``: run benchmarks against real services and print one table.
 
 Names: pipeline (issue 2: dispatch latency, overhead ratio), ingest, sse, scale, drain, footprint,
-retention (issue 7), git (issue 22), freeze and approvals (issue 24), logs (issue 23: log search over a 100k-event
+retention (issue 7), git (issue 22), freeze and approvals (issue 24), logs (issue 23: log search over a 200k-event
 run), watchers (issue 23: live log, 200 browsers' streams), dashboard (issue 23: 50 projects × 5 environments),
-tabs (issue 23, needs Debian's chromium), schedules (issue 25), sso (issue 26: the OpenID Connect callback),
-dns (issue 5, needs BIND). No name: every one but dns (``--dns`` adds it).
-Needs MariaDB on 127.0.0.1:3306 and Redis on 127.0.0.1:6379 (as ``scripts/test`` starts them). Every
+tabs (issue 23, needs Debian's chromium), schedules (issue 25), sso (issue 26: the OpenID Connect callback), ldap
+(issue 26: a directory login, needs Debian's slapd), dns (issue 5, needs BIND). No name: every one but dns (``--dns``
+adds it).
+Needs MariaDB on 127.0.0.1:3306 (as ``scripts/test`` starts it) and the redis-server program: each stack
+starts a Redis of its own, so benchmarks of two checkouts may run at once. Every
 row's note carries the load average it was measured at: numbers from a busy machine are not results.
 
 ``scale`` and ``retention`` seed ``bench_scale`` (100k runs, 10M events) once, ~15 min, and reuse it;
@@ -29,7 +31,7 @@ from bench.harness import BENCH_DIR, Row, loadavg, machine_speed, print_table
 
 ISSUE_7 = ("ingest", "sse", "scale", "drain", "footprint", "retention")
 ISSUE_23 = ("logs", "watchers", "dashboard", "tabs")
-NAMES = ("pipeline", *ISSUE_7, "git", "freeze", "approvals", *ISSUE_23, "schedules", "sso", "dns")
+NAMES = ("pipeline", *ISSUE_7, "git", "freeze", "approvals", *ISSUE_23, "schedules", "sso", "ldap", "dns")
 
 
 def main() -> int:
@@ -69,7 +71,19 @@ def main() -> int:
 
 
 # Rows whose module's run() takes no options: the module has the row's name (imported only when asked for).
-PLAIN = ("footprint", "tabs", "schedules", "retention", "freeze", "logs", "watchers", "dashboard", "ingest", "sso")
+PLAIN = (
+    "footprint",
+    "tabs",
+    "schedules",
+    "retention",
+    "freeze",
+    "logs",
+    "watchers",
+    "dashboard",
+    "ingest",
+    "sso",
+    "ldap",
+)
 
 
 def run_one(name: str, args: argparse.Namespace) -> list[Row]:

@@ -4,8 +4,10 @@
   /api/v1/runs/<id>/approve`` by a release manager) and the worker records it ``running``; the median of
   that, from the approver's send, against a plain deploy's send → running measured alternately in the same
   stack (project ``trivial`` vs ``gated``, the same playbook). Target: at most 50 ms beyond it.
-- 10,000 runs awaiting approval (inserted in bulk): ``/attention`` and the deploy form of the gated project,
-  p95 under 20 closed-loop clients as ``bench.scale`` measures pages (target 100 ms), one client alone beside.
+- 10,000 runs awaiting approval (inserted in bulk) and 1,000 freeze windows (``bench.freeze``'s mix: 300
+  global, 700 on the gated environment, none in effect now): ``/attention`` and the deploy form of the gated
+  project, p95 under 20 closed-loop clients as ``bench.scale`` measures pages (target 100 ms), one client
+  alone beside, and the CPU each request cost the web processes, MariaDB and the clients.
 - The expiry pass (``approval_expiry.expire_requests``, in this process) over them: once with none due, then
   with all 10,000 past their deadline (target 1 s for that pass).
 """
@@ -15,8 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+from bench.freeze import GLOBAL_WINDOWS, OWN_WINDOWS, add_windows
 from bench.harness import Row, Stack, loadavg, median, percentile, utcnow
-from bench.scale import CLIENTS, hammer
+from bench.scale import CLIENTS, hammer, observed_hammer
 
 AWAITING = 10_000
 APPROVER = "bench-approver"
@@ -99,16 +102,16 @@ def page_rows(stack: Stack, seconds: float) -> list[Row]:
     for name, url in {"GET /attention": f"{base}/attention", "GET /api/v1/attention": f"{base}/api/v1/attention",
                       "GET /projects/gated/deploy (deploy form)": f"{base}/projects/gated/deploy"}.items():  # fmt: skip
         alone, _, _ = hammer(url, token, 3.0, clients=1)
-        latencies, errors, _ = hammer(url, token, seconds)
+        latencies, errors, cpu, _ = observed_hammer(stack, url, token, seconds, CLIENTS)
         rows.append(
             Row(
-                f"approvals p95, {AWAITING} awaiting: {name}",
+                f"approvals p95, {AWAITING} awaiting, {GLOBAL_WINDOWS + OWN_WINDOWS} windows: {name}",
                 percentile(latencies, 0.95),
                 "ms",
                 100,
                 note=f"{CLIENTS} clients closed loop {seconds:g} s, n={len(latencies)}, median "
                 f"{percentile(latencies, 0.5):.0f} ms, errors {errors}; 1 client alone: p95 "
-                f"{percentile(alone, 0.95):.0f} ms; load {loadavg()}",
+                f"{percentile(alone, 0.95):.0f} ms; CPU ms/request: {cpu}; load {loadavg()}",
             )
         )
     return rows
@@ -146,6 +149,8 @@ def run(runs: int = 20, seconds: float = 10.0) -> list[Row]:
                 note=f"medians {median(approved):.0f} - {median(plain):.0f} ms; load {loadavg()}"),
         ]  # fmt: skip
         _insert_awaiting(AWAITING, utcnow() + dt.timedelta(days=1))
+        # After the latency runs: windows in effect now would refuse their deploys (the mix starts in an hour).
+        add_windows("gated", "local")
         rows += page_rows(stack, seconds)
         rows += expiry_rows()
     return rows

@@ -50,19 +50,24 @@ def window_fields(number: int, rng: random.Random, now: dt.datetime) -> dict[str
             "reason": "bench"}  # fmt: skip
 
 
-def seed(stack: Stack) -> None:
+def add_windows(project: str, environment: str) -> None:
+    """The 1,000 windows of the mix: ``GLOBAL_WINDOWS`` global ones, ``OWN_WINDOWS`` on one environment."""
     from playdeck import db
     from playdeck.release_control import freeze_windows
 
-    for number in range(APPS):
-        stack.register_project(f"app{number}", "trivial.yml", {env: "local1.ini" for env in ENVIRONMENTS})
     rng, now = random.Random(24), dt.datetime.now(dt.UTC)
     with db.session_scope() as session:
         for number in range(GLOBAL_WINDOWS + OWN_WINDOWS):
             fields = window_fields(number, rng, now)
             if number >= GLOBAL_WINDOWS:
-                fields |= {"project": "trivial", "environment": "local"}
+                fields |= {"project": project, "environment": environment}
             freeze_windows.create_window(session, fields, who="bench")
+
+
+def seed(stack: Stack) -> None:
+    for number in range(APPS):
+        stack.register_project(f"app{number}", "trivial.yml", {env: "local1.ini" for env in ENVIRONMENTS})
+    add_windows("trivial", "local")
 
 
 def page_latencies(stack: Stack, path: str) -> list[float]:

@@ -6,7 +6,6 @@ Processes are started through the same ``playdeck web`` / ``playdeck worker`` co
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import os
 import shutil
 import signal
@@ -21,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pymysql
-import redis
 import requests
 
 from playdeck.errors import NotFound
+from testing.servers import ThrowawayRedis
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -194,30 +193,6 @@ def print_table(rows: list[Row]) -> None:
         print(f"{row.name:<52} {row.measured:>9.3f} {row.unit:<2} {target} {result:<6}  {row.note}")
 
 
-@dataclass
-class BrokerDatabase:
-    """A Redis database held by one stack: two benchmarks at once (two worktrees) used to share db 13, and each
-    stack's FLUSHDB and worker took the other's run messages (a run that "did not finish")."""
-
-    database: int
-    lock_file: object
-
-    def release(self) -> None:
-        self.lock_file.close()
-
-
-def _claim_broker_database() -> BrokerDatabase:
-    for database in range(8, 16):
-        lock_file = open(f"/tmp/playdeck-bench-redis-{database}.lock", "w")  # noqa: SIM115 - held until release
-        try:
-            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock_file.close()
-            continue
-        return BrokerDatabase(database, lock_file)
-    raise RuntimeError("Redis databases 8-15 are all held by other benchmark stacks")
-
-
 class Stack:
     """``with Stack("production") as stack:`` — MariaDB + Redis; ``Stack("embedded")`` — SQLite + filesystem.
 
@@ -261,8 +236,6 @@ class Stack:
         self.env.update(env or {})
         if mode == "production":
             self.env["PLAYDECK_DATABASE_URL"] = f"mysql+pymysql://root@127.0.0.1:3306/{self.db_name}?charset=utf8mb4"
-            self._broker_lock = _claim_broker_database()
-            self.env["PLAYDECK_BROKER_URL"] = f"redis://127.0.0.1:6379/{self._broker_lock.database}"
         self.api = f"http://127.0.0.1:{self.port}/api/v1"
         self.http = requests.Session()
 
@@ -272,7 +245,12 @@ class Stack:
             with conn.cursor() as cursor:
                 cursor.execute(f"CREATE DATABASE IF NOT EXISTS {self.db_name} CHARACTER SET utf8mb4")
             conn.close()
-            redis.Redis.from_url(self.env["PLAYDECK_BROKER_URL"]).flushdb()
+            # A broker of this stack's own: with one shared Redis database, two benchmarks at once (two
+            # checkouts on one machine) flushed each other's queues, and each worker took the other's
+            # messages, found no such run in its own database and dropped them: runs never finished.
+            (self.tmp / "redis").mkdir()
+            self.broker = ThrowawayRedis(self.tmp / "redis", free_port()).start()
+            self.env["PLAYDECK_BROKER_URL"] = self.broker.url
         # Configure this process too, so it can read run timestamps with the same services.
         os.environ.clear()
         os.environ.update(self.env)
@@ -308,11 +286,11 @@ class Stack:
         from playdeck import db
 
         db.reset_engine()
-        if self.mode == "production" and not self.keep_database:
-            drop_database(self.db_name)
-        shutil.rmtree(self.tmp, ignore_errors=True)
         if self.mode == "production":
-            self._broker_lock.release()
+            self.broker.stop()
+            if not self.keep_database:
+                drop_database(self.db_name)
+        shutil.rmtree(self.tmp, ignore_errors=True)
         os.environ.clear()
         os.environ.update(self._saved_environ)
 

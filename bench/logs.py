@@ -1,11 +1,15 @@
 """Log search and filters over a long run (issue 23, item 5): the p95 of one client's requests to the real
-web server (``playdeck web``) on MariaDB, for a run of 100,000 events.
+web server (``playdeck web``) on MariaDB, for a run of 200,000 events (the issue's size).
 
 The events look like a real run's (~900 bytes a row: a coloured line of output and ansible's result data),
 over 10 hosts, with a failure near the end. A search whose text is rare is the worst case: every row of
 the run is read to count the matches. A common text fills its page quickly but is still counted over the
 whole run. The host and status filters read until their page is full (the status one: the whole run,
 since its only failure is near the end).
+
+Targets: a search over the whole run, p95 ≤ 300 ms (issue 23's number: "whole-run log search over a
+200,000-event run"); a page of the log read through ``/events`` (one host's page, the first failure),
+p95 ≤ 100 ms, the rule of issue 7 for a page of a 200,000-event run's log.
 """
 
 from __future__ import annotations
@@ -16,15 +20,16 @@ from urllib.parse import urlencode
 
 from bench.harness import Row, Stack, loadavg, percentile
 
-EVENTS = 100_000
+EVENTS = 200_000
 HOSTS = 10
 BATCH = 2_000
 RARE = "needle-in-the-haystack"
-RARE_AT = (17, 50_000, 99_000)
+RARE_AT = (17, 100_000, 198_000)
 FAILURE_AT = EVENTS - 500
 WARMUP = 3
 REQUESTS = 40
-TARGET_MS = 100
+SEARCH_TARGET_MS = 300
+PAGE_TARGET_MS = 100
 
 
 def _event(n: int) -> dict:
@@ -61,12 +66,16 @@ def queries(run_id: int) -> dict[str, tuple[str, dict[str, object], int | None]]
     """Name → (path, parameters, target in ms or None for information only)."""
     search, events = f"/runs/{run_id}/events/search", f"/runs/{run_id}/events"
     return {
-        "search, rare text (3 hits; whole run read)": (search, {"q": RARE}, TARGET_MS),
-        "search, common text (1,000+ hits)": (search, {"q": "[web3]"}, TARGET_MS),
-        "search, next page of a common text": (search, {"q": "[web3]", "after": 60_000}, TARGET_MS),
-        "search, text + host filter": (search, {"q": "changed", "host": "web7"}, TARGET_MS),
-        "events, one host (a page of 200)": (events, {"host": "web4", "before": 2**31 - 1}, TARGET_MS),
-        "events, first failure (status, limit=1)": (events, {"status": "failed,unreachable", "limit": 1}, TARGET_MS),
+        "search, rare text (3 hits; whole run read)": (search, {"q": RARE}, SEARCH_TARGET_MS),
+        "search, common text (1,000+ hits)": (search, {"q": "[web3]"}, SEARCH_TARGET_MS),
+        "search, next page of a common text": (search, {"q": "[web3]", "after": 60_000}, SEARCH_TARGET_MS),
+        "search, text + host filter": (search, {"q": "changed", "host": "web7"}, SEARCH_TARGET_MS),
+        "events, one host (a page of 200)": (events, {"host": "web4", "before": 2**31 - 1}, PAGE_TARGET_MS),
+        "events, first failure (status, limit=1)": (
+            events,
+            {"status": "failed,unreachable", "limit": 1},
+            PAGE_TARGET_MS,
+        ),
         "events, changed only (a page of 1,000)": (events, {"status": "changed", "limit": 1000}, None),
     }
 

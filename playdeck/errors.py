@@ -100,3 +100,15 @@ def raise_all(errors: list[ValidationError]) -> None:
         raise errors[0]
     if errors:
         raise FieldErrors(errors)
+
+
+class DirectoryUnavailable(PlaydeckError):
+    """The company's directory (LDAP) did not answer, or not over a connection we trust: nobody can log in
+    with it just now (local accounts still can). ``detail`` says why, for administrators (logs, ``playdeck ldap
+    check``): not for the login page."""
+
+    status_code = 503
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail

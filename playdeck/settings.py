@@ -54,7 +54,8 @@ RUN_SANDBOXES = ("auto", "bwrap", "none")
 
 
 def _secret_from_file(name: str) -> str:
-    """PLAYDECK_<name>, else the content of the file PLAYDECK_<name>_FILE names (whitespace stripped)."""
+    """PLAYDECK_<name>, else the content of the file PLAYDECK_<name>_FILE names (whitespace stripped): a secret
+    kept in a file is in no process's environment."""
     value, path = _env(name, ""), _env(f"{name}_FILE", "")
     if value or not path:
         return value
@@ -64,9 +65,12 @@ def _secret_from_file(name: str) -> str:
         raise ValueError(f"PLAYDECK_{name}_FILE {path}: {exc.strerror}") from None
 
 
-def _secret_key() -> str:
-    """PLAYDECK_SECRET_KEY, else the content of the file PLAYDECK_SECRET_KEY_FILE names (whitespace stripped)."""
-    return _secret_from_file("SECRET_KEY")
+def _flag(name: str, default: bool) -> bool:
+    return _env(name, "1" if default else "0").lower() in ("1", "true", "yes", "on")
+
+
+def _optional_path(name: str) -> Path | None:
+    return Path(_env(name, "")).resolve() if _env(name, "") else None
 
 
 @dataclass(frozen=True)
@@ -235,6 +239,32 @@ class Settings:
     # get in while the provider is down).
     local_logins: bool = True
     break_glass_users: tuple[str, ...] = ()
+    # Logging in with the company's directory (playdeck.auth.ldap), off while ldap_urls is empty. Users without a
+    # local password are looked up under ldap_user_base by ldap_user_attribute (and ldap_user_filter) with the
+    # service account ldap_bind_dn, then bound to as themselves; the connection is LDAPS (ldaps://) or StartTLS
+    # (ldap://, which needs ldap_starttls), the server's certificate checked against the system's CAs or
+    # ldap_ca_file. Groups: the groupOfNames (AD: group) entries under ldap_group_base naming the user as a
+    # member, or without a group base the user's memberOf; nested ones too with ldap_nested_groups (AD: the
+    # server resolves them, ldap_active_directory; others: a walk at most ldap_nesting_depth levels deep). A user
+    # in more than ldap_max_groups groups is refused. Every connection attempt gives up after
+    # ldap_connect_timeout_seconds, every answer after ldap_receive_timeout_seconds.
+    ldap_urls: tuple[str, ...] = ()
+    ldap_starttls: bool = False
+    ldap_ca_file: Path | None = None
+    ldap_bind_dn: str = ""
+    ldap_bind_password: str = field(default="", repr=False)
+    # The file it was read from (PLAYDECK_LDAP_BIND_PASSWORD_FILE), hidden from sandboxed runs like the key file.
+    ldap_bind_password_file: Path | None = None
+    ldap_user_base: str = ""
+    ldap_user_attribute: str = "uid"
+    ldap_user_filter: str = "(objectClass=person)"
+    ldap_group_base: str = ""
+    ldap_nested_groups: bool = False
+    ldap_active_directory: bool = False
+    ldap_nesting_depth: int = 8
+    ldap_max_groups: int = 500
+    ldap_connect_timeout_seconds: float = 3.0
+    ldap_receive_timeout_seconds: float = 5.0
 
     @property
     def runs_dir(self) -> Path:
@@ -303,7 +333,7 @@ def load_settings() -> Settings:
         trusted_proxies=_int("TRUSTED_PROXIES", 0),
         api_token=_env("TOKEN", ""),
         runs_per_page=_int("RUNS_PER_PAGE", 50),
-        secret_key=_secret_key(),
+        secret_key=_secret_from_file("SECRET_KEY"),
         secret_key_file=Path(_env("SECRET_KEY_FILE", "")).resolve() if _env("SECRET_KEY_FILE", "") else None,
         run_sandbox=_choice("RUN_SANDBOX", "auto", RUN_SANDBOXES),
         run_writable_paths=tuple(
@@ -312,7 +342,7 @@ def load_settings() -> Settings:
         **_source_settings(),
         **_notification_settings(f"http://{web_host}:{web_port}"),
         **_schedule_settings(),
-        **_sso_settings(),
+        **_login_settings(),
     )
 
 
@@ -359,6 +389,11 @@ def _schedule_settings() -> dict[str, Any]:
 MAX_CLOCK_SKEW_SECONDS = 300
 
 
+def _login_settings() -> dict[str, Any]:
+    """How people log in besides local passwords: OpenID Connect, the company directory."""
+    return _sso_settings() | _ldap_settings()
+
+
 def _sso_settings() -> dict[str, Any]:
     """OpenID Connect, and whether password logins stay open."""
     skew = _int("OIDC_CLOCK_SKEW_SECONDS", 60)
@@ -377,6 +412,47 @@ def _sso_settings() -> dict[str, Any]:
         oidc_ca_file=Path(_env("OIDC_CA_FILE", "")).resolve() if _env("OIDC_CA_FILE", "") else None,
         local_logins=_env("LOCAL_LOGINS", "1").lower() in ("1", "true", "yes", "on"),
         break_glass_users=tuple(name.strip() for name in _env("BREAK_GLASS_USERS", "").split(",") if name.strip()),
+    )
+
+
+def _ldap_urls() -> tuple[str, ...]:
+    """PLAYDECK_LDAP_URL: one or more (comma-separated, tried in order) ldaps:// or ldap:// URLs. Passwords never
+    cross the network in clear: ldap:// only with StartTLS."""
+    urls = tuple(url.strip() for url in _env("LDAP_URL", "").split(",") if url.strip())
+    for url in urls:
+        scheme = url.partition("://")[0].lower()
+        if scheme not in ("ldap", "ldaps"):
+            raise ValueError(f"PLAYDECK_LDAP_URL: {url!r} is not an ldaps:// or ldap:// URL")
+        if scheme == "ldap" and not _flag("LDAP_STARTTLS", False):
+            raise ValueError(f"PLAYDECK_LDAP_URL: {url!r} would send passwords in clear; use ldaps:// or StartTLS")
+    user_filter = _env("LDAP_USER_FILTER", "(objectClass=person)")
+    if not (user_filter.startswith("(") and user_filter.endswith(")")):
+        raise ValueError(f"PLAYDECK_LDAP_USER_FILTER must be one filter in parentheses (got {user_filter!r})")
+    if urls and not (_env("LDAP_BIND_DN", "") and _secret_from_file("LDAP_BIND_PASSWORD")):
+        raise ValueError("PLAYDECK_LDAP_URL needs the service account: PLAYDECK_LDAP_BIND_DN and its password")
+    return urls
+
+
+def _ldap_settings() -> dict[str, Any]:
+    """Logging in with the company's directory (LDAP, Active Directory)."""
+    active_directory = _flag("LDAP_ACTIVE_DIRECTORY", False)
+    return dict(
+        ldap_urls=_ldap_urls(),
+        ldap_starttls=_flag("LDAP_STARTTLS", False),
+        ldap_ca_file=_optional_path("LDAP_CA_FILE"),
+        ldap_bind_dn=_env("LDAP_BIND_DN", ""),
+        ldap_bind_password=_secret_from_file("LDAP_BIND_PASSWORD"),
+        ldap_bind_password_file=_optional_path("LDAP_BIND_PASSWORD_FILE"),
+        ldap_user_base=_env("LDAP_USER_BASE", ""),
+        ldap_user_attribute=_env("LDAP_USER_ATTRIBUTE", "sAMAccountName" if active_directory else "uid"),
+        ldap_user_filter=_env("LDAP_USER_FILTER", "(objectClass=person)"),
+        ldap_group_base=_env("LDAP_GROUP_BASE", ""),
+        ldap_nested_groups=_flag("LDAP_NESTED_GROUPS", False),
+        ldap_active_directory=active_directory,
+        ldap_nesting_depth=_int("LDAP_NESTING_DEPTH", 8),
+        ldap_max_groups=_int("LDAP_MAX_GROUPS", 500),
+        ldap_connect_timeout_seconds=_float("LDAP_CONNECT_TIMEOUT_SECONDS", 3.0),
+        ldap_receive_timeout_seconds=_float("LDAP_RECEIVE_TIMEOUT_SECONDS", 5.0),
     )
 
 

@@ -20,10 +20,9 @@ Only the answer's status line is kept, never its body.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import json
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -32,7 +31,7 @@ import urllib3
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from playdeck import duties, webhook_targets
+from playdeck import duties, signing, webhook_targets
 from playdeck.db import session_scope
 from playdeck.errors import PlaydeckError
 from playdeck.models import Webhook, WebhookDelivery, utcnow
@@ -41,7 +40,7 @@ from playdeck.notifications.models import NotificationDestination
 from playdeck.notifications.outbox import DELIVERED, FAILED, PENDING, TEST_EVENT
 from playdeck.serializers import iso
 from playdeck.settings import Settings, get_settings
-from playdeck.webhooks import signing_secret, url_host
+from playdeck.webhooks import url_host
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +75,24 @@ class Attempt:
         """What logs name it by."""
         return f"webhook {self.webhook_id}" if self.webhook_id is not None else f"destination {self.destination_id}"
 
+    def signing_secret(self) -> str:
+        """The secret its owner signs with ("": unsigned); SecretKeyError when it cannot be decrypted."""
+        if self.webhook_id is not None:
+            return signing.unseal("webhook", self.webhook_id, self.secret_ciphertext)
+        return signing.unseal("destination", self.destination_id or 0, self.secret_ciphertext)
+
+    def signature_headers(self, secret: str, body: bytes) -> dict[str, str]:
+        """A webhook signs the body alone (as its receivers verify); a destination signs it with the time of
+        this attempt, which it sends, so a receiver can refuse a delivery recorded and played again."""
+        if self.webhook_id is not None:
+            return {signing.SIGNATURE_HEADER: signing.signature(secret, body)}
+        now = int(time.time())
+        return {signing.TIMESTAMP_HEADER: str(now), signing.SIGNATURE_HEADER: signing.signature(secret, body, now)}
+
 
 def backoff_seconds(settings: Settings, attempts: int) -> float:
     """The wait after the ``attempts``-th failed attempt."""
     return min(settings.webhook_retry_seconds * 2 ** (attempts - 1), MAX_BACKOFF_SECONDS)
-
-
-def signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def _claim(delivery_id: int, settings: Settings) -> Attempt | None:
@@ -119,7 +128,8 @@ def _attempt(session: Session, delivery_id: int) -> Attempt:
         return Attempt(webhook_id=hook.id, destination_id=None, kind="webhook", url=hook.url, recipients="",
                        secret_ciphertext=hook.secret_ciphertext, active=hook.active, **common)  # fmt: skip
     return Attempt(webhook_id=None, destination_id=destination.id, kind=destination.kind, url=destination.url,
-                   recipients=destination.recipients, secret_ciphertext="", active=destination.active,
+                   recipients=destination.recipients, secret_ciphertext=destination.secret_ciphertext,
+                   active=destination.active,
                    **common)  # fmt: skip
 
 
@@ -136,7 +146,7 @@ def _post(attempt: Attempt, settings: Settings) -> tuple[int | None, str, bool]:
     """The receiver's status code (None: no answer), what went wrong ("" if nothing), and whether that is
     final (no retry can help: the address is refused, a 4xx)."""
     try:
-        secret = signing_secret(attempt.webhook_id or 0, attempt.secret_ciphertext)
+        secret = attempt.signing_secret()
     except PlaydeckError as exc:
         return None, exc.message, False
     try:
@@ -154,7 +164,7 @@ def _post(attempt: Attempt, settings: Settings) -> tuple[int | None, str, bool]:
         "X-Playdeck-Delivery": str(attempt.delivery_id),
     }
     if secret:
-        headers["X-Playdeck-Signature"] = signature(secret, body)
+        headers |= attempt.signature_headers(secret, body)
     try:
         answer = webhook_targets.send(attempt.url, address, body, headers, settings.webhook_timeout_seconds)
     except urllib3.exceptions.HTTPError as exc:

@@ -8,7 +8,7 @@ later, with retries, and records each attempt on the delivery (the delivery log)
 
 Formats: ``json`` (the run as an object) or ``slack`` (``{"text": ...}``, what Slack's and Mattermost's
 incoming webhooks take). With a secret, each POST carries ``X-Playdeck-Signature: sha256=<hex>``, the
-HMAC-SHA256 of the body; the secret is stored Fernet-encrypted (PLAYDECK_SECRET_KEY), like project secrets.
+HMAC-SHA256 of the body (``playdeck.signing``); the secret is stored Fernet-encrypted (PLAYDECK_SECRET_KEY).
 
 A webhook's URL can hold a credential (Slack's do): only admins see webhooks, and the audit log records
 the URL's host, never the URL.
@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from cryptography.fernet import InvalidToken
 from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
-from playdeck import audit, projects, webhook_targets
+from playdeck import audit, projects, signing, webhook_targets
 from playdeck.errors import NotFound, ValidationError
 from playdeck.models import Run, Webhook, WebhookDelivery, utcnow
 from playdeck.notifications import rendering, routing
@@ -59,7 +58,6 @@ EVENT_OF_STATE = {
 }
 FORMATS = ("json", "slack")
 MAX_URL_CHARS = 2048
-MAX_SECRET_CHARS = 1024
 MAX_DELIVERIES_PAGE = 200
 
 
@@ -161,44 +159,10 @@ def _validate_format(value: Any) -> str:
     return value
 
 
-def _validate_secret(value: Any) -> str:
-    if not isinstance(value, str) or len(value) > MAX_SECRET_CHARS:
-        raise ValidationError("secret", f"must be text of at most {MAX_SECRET_CHARS} characters ('' for none)")
-    return value
-
-
 def url_host(url: str) -> str:
     """What may be shown of a URL outside the admin's webhook list (audit, logs): its scheme and host."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-
-
-# --- the secret -------------------------------------------------------------------------------------
-
-
-def _seal(hook: Webhook, secret: str) -> str:
-    # Imported here: playdeck.secrets is only needed by signed webhooks.
-    from playdeck.secrets import cipher
-
-    envelope = {"webhook_id": hook.id, "value": secret}
-    return cipher().encrypt(json.dumps(envelope).encode()).decode("ascii")
-
-
-def signing_secret(webhook_id: int, ciphertext: str) -> str:
-    """The secret to sign with ("": unsigned); SecretKeyError when it cannot be decrypted."""
-    if not ciphertext:
-        return ""
-    from playdeck.secrets import SecretKeyError, cipher
-
-    try:
-        envelope = json.loads(cipher().decrypt(ciphertext.encode("ascii")))
-    except (InvalidToken, ValueError):
-        raise SecretKeyError(
-            f"webhook {webhook_id}'s secret cannot be decrypted: PLAYDECK_SECRET_KEY is not the key it was set with"
-        ) from None
-    if envelope.get("webhook_id") != webhook_id:
-        raise SecretKeyError(f"webhook {webhook_id}'s secret was encrypted for another webhook")
-    return envelope["value"]
 
 
 # --- management (admins) ----------------------------------------------------------------------------
@@ -220,7 +184,7 @@ def create_webhook(
         checked_url(url),
         _validate_format(format),
         validate_events(events),
-        _validate_secret(secret),
+        signing.checked_secret(secret, required=False),
     )
     if not isinstance(active, bool):
         raise ValidationError("active", "must be true or false")
@@ -237,7 +201,7 @@ def create_webhook(
     session.add(hook)
     session.flush()
     if secret:
-        hook.secret_ciphertext = _seal(hook, secret)
+        hook.secret_ciphertext = signing.seal("webhook", hook.id, secret)
     audit.record(
         session,
         "webhook.create",

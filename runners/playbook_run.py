@@ -24,8 +24,15 @@ from runners.spec import RunSpec
 ARTIFACT_IDENT = "artifacts"
 # Set to "" in the playbook's environment: ansible-runner copies the worker's whole environment into the
 # processes of the run and into artifacts/<ident>/command, and a playbook has no business with Playdeck's
-# own credentials (the secrets key, a password in the DB or broker URL, the CLI's API token).
-HIDDEN_ENV = ("PLAYDECK_SECRET_KEY", "PLAYDECK_DATABASE_URL", "PLAYDECK_BROKER_URL", "PLAYDECK_TOKEN")
+# own credentials (the secrets key, a password in the DB or broker URL, the CLI's API token, the directory's
+# service account).
+HIDDEN_ENV = (
+    "PLAYDECK_SECRET_KEY",
+    "PLAYDECK_DATABASE_URL",
+    "PLAYDECK_BROKER_URL",
+    "PLAYDECK_TOKEN",
+    "PLAYDECK_LDAP_BIND_PASSWORD",
+)
 
 LIBRARY_WARNINGS_IGNORED = "ignore:DSA is deprecated"
 

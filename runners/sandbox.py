@@ -8,8 +8,8 @@ through ``/proc/<pid>/environ``, every secret a platform process got from its en
 - the whole file system is read-only (``--ro-bind / /``), so a run writes only where it is given a place: its
   own private data dir, the apps dir, the DNS zone dir and ``PLAYDECK_RUN_WRITABLE_PATHS``;
 - the data dir is an empty tmpfs (DB, logs, broker, supervisord's socket, other runs are gone) with just those
-  writable dirs bound back; a SQLite DB kept elsewhere and the ``PLAYDECK_SECRET_KEY_FILE`` are covered by
-  /dev/null;
+  writable dirs bound back; a SQLite DB kept elsewhere, the ``PLAYDECK_SECRET_KEY_FILE`` and the
+  ``PLAYDECK_LDAP_BIND_PASSWORD_FILE`` are covered by /dev/null;
 - a PID namespace with its own ``/proc`` shows the run's own processes only, so no other process's environment
   can be read; they stay descendants of the pool process (``runners.processes`` still stops them after a
   cancel) and keep ``PLAYDECK_RUN`` (``runners.orphans`` still finds them from outside);
@@ -189,8 +189,8 @@ def _ansible_tmp() -> Path | None:
 
 
 def _hidden_files(settings: Settings) -> list[Path]:
-    key_file = settings.secret_key_file
-    return [*_database_files(settings), *([key_file] if key_file is not None and key_file.is_file() else [])]
+    secrets = [settings.secret_key_file, settings.ldap_bind_password_file]
+    return [*_database_files(settings), *(path for path in secrets if path is not None and path.is_file())]
 
 
 def _database_files(settings: Settings) -> list[Path]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import datetime
 import hmac
-import ipaddress
 import os
 import shutil
 import socket
@@ -27,11 +26,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
+from testing.certificates import ca_signed
 from testing.netns import Network, SshTarget, write_accounts
 
 GIT = shutil.which("git") or "/usr/bin/git"
@@ -153,33 +148,6 @@ class RepoBuilder:
         self.publish()
 
 
-def _certificate(directory: Path, address: str) -> tuple[Path, Path, Path]:
-    """A CA and a certificate for the IP ``address`` signed by it: (ca file, certificate, key)."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Playdeck test CA")])
-    ca = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(ca_key, hashes.SHA256())
-    )  # fmt: skip
-    leaf = (
-        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, address)]))
-        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(address))]), False)
-        .sign(ca_key, hashes.SHA256())
-    )  # fmt: skip
-    paths = directory / "ca.pem", directory / "server.pem", directory / "server.key"
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return paths
-
-
 class _GitHandler(BaseHTTPRequestHandler):
     server: _GitHttpServer
     protocol_version = "HTTP/1.1"
@@ -270,7 +238,7 @@ class HttpsGitServer:
         self.root = root
         self.address = address
         self.certs = Path(tempfile.mkdtemp(prefix="pd-git-tls-"))
-        self.ca_file, certificate, key = _certificate(self.certs, address)
+        self.ca_file, certificate, key = ca_signed(self.certs, address)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(certificate, key)
         self.server = _GitHttpServer((address, 0), _GitHandler)

@@ -50,6 +50,12 @@ class Behaviour:
     attack: str = ""
     groups: list[str] | None = None  # replaces the account's groups when set
     token_delay_seconds: float = 0.0
+    # Like Keycloak or Authentik set up so: the groups only at the userinfo endpoint, not in the ID token.
+    groups_only_in_userinfo: bool = False
+    # The userinfo endpoint answers for another account (a provider mixing up its users), when set.
+    userinfo_subject: str = ""
+    # The userinfo endpoint refuses every access token (a provider that forgot to allow the scope).
+    userinfo_refused: bool = False
 
 
 @dataclass
@@ -123,6 +129,8 @@ class OidcProvider:
         self.key = RSAKey.generate_key(2048, parameters={"kid": "key-1", "use": "sig", "alg": "RS256"})
         self.codes: dict[str, _Code] = {}
         self.issued: list[str] = []
+        # Access token -> the account it was issued to (the userinfo endpoint's bearer tokens).
+        self.access_tokens: dict[str, str] = {}
         self.client = _Client(redirect_uri)
         self.app = self._app()
         self._server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=_QuietHandler)
@@ -183,13 +191,28 @@ class OidcProvider:
 
     def _app(self) -> Flask:
         app = Flask("oidc_provider")
-        server = AuthorizationServer(app, query_client=self._query_client, save_token=lambda token, req: None)
+        server = AuthorizationServer(app, query_client=self._query_client, save_token=self._save_token)
         server.register_grant(_grant(self), [_openid(self)(require_nonce=True), CodeChallenge(required=True)])
         app.add_url_rule("/.well-known/openid-configuration", "discovery", self._discovery)
         app.add_url_rule("/jwks", "jwks", lambda: jsonify(keys=[self.key.as_dict(private=False)]))
         app.add_url_rule("/authorize", "authorize", lambda: self._authorize(server), methods=["GET", "POST"])
         app.add_url_rule("/token", "token", lambda: self._token(server), methods=["POST"])
+        app.add_url_rule("/userinfo", "userinfo", self._userinfo)
         return app
+
+    def _save_token(self, token: dict[str, Any], req: Any) -> None:
+        self.access_tokens[token["access_token"]] = req.user
+
+    def _userinfo(self):  # noqa: ANN202
+        """The claims of the bearer token's account (OpenID Connect Core 5.3), with its groups."""
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        user = self.access_tokens.get(token) if scheme.lower() == "bearer" else None
+        if user is None or self.behaviour.userinfo_refused:
+            return jsonify(error="invalid_token"), 401
+        info = dict(self.user_info(user, "openid profile email groups"))
+        if self.behaviour.userinfo_subject:
+            info["sub"] = self.behaviour.userinfo_subject
+        return jsonify(info)
 
     def _query_client(self, client_id: str) -> _Client | None:
         return self.client if client_id == CLIENT_ID else None
@@ -198,7 +221,8 @@ class OidcProvider:
         return jsonify(
             issuer=self.issuer, authorization_endpoint=f"{self.issuer}/authorize",
             token_endpoint=f"{self.issuer}/token",
-            jwks_uri=f"{self.issuer}/jwks", response_types_supported=["code"], subject_types_supported=["public"],
+            jwks_uri=f"{self.issuer}/jwks", userinfo_endpoint=f"{self.issuer}/userinfo",
+            response_types_supported=["code"], subject_types_supported=["public"],
             id_token_signing_alg_values_supported=["RS256"], code_challenge_methods_supported=["S256"],
             scopes_supported=["openid", "profile", "email", "groups"],
             token_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post"],
@@ -276,6 +300,8 @@ def _openid(provider: OidcProvider) -> type[OpenIDCode]:
             if req.authorization_code:
                 claims.update(self.get_authorization_code_claims(req.authorization_code))
             claims.update(self.generate_user_info(req.user, token["scope"]))
+            if provider.behaviour.groups_only_in_userinfo:
+                claims.pop("groups", None)
             return provider.sign(claims)
 
     return OpenID

@@ -1,5 +1,6 @@
 """A real HTTP receiver for webhook tests: ``http.server`` on a free local port, in a thread, recording
-every POST and answering with the status codes it is told to (then 200).
+every POST and answering with the status codes it is told to (then 200), or with what ``answer`` decides for
+each request (a receiver that verifies signatures).
 
 It listens on 127.0.0.1, which webhooks may not reach unless allowed: tests that use it allow loopback
 (``allow_loopback``, or ``LOOPBACK`` as ``webhook_allowed_networks`` for ``tests.conftest.configure``)."""
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -53,15 +54,18 @@ class Receiver:
 
 
 @contextmanager
-def receiver(statuses: list[int] | None = None) -> Iterator[Receiver]:
+def receiver(statuses: list[int] | None = None, answer: Callable[[Received], int] | None = None) -> Iterator[Receiver]:
     state = Receiver(url="", statuses=list(statuses or []))
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            got = Received(self.path, dict(self.headers.items()), body)
             with state.lock:
-                state.received.append(Received(self.path, dict(self.headers.items()), body))
+                state.received.append(got)
                 status = state.statuses.pop(0) if state.statuses else 200
+            if answer is not None:
+                status = answer(got)
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")
             self.end_headers()

@@ -102,12 +102,14 @@ def relaunch_run(run_id: int) -> tuple[Response, int]:
 @access.rule(Action.DEPLOY)
 def promote_run(run_id: int) -> tuple[Response, int]:
     """201 with a deploy of a successful run's commit and parameters to another environment of its project;
-    body ``{"to": "production"}``. 409 for a run that is not a successful real deploy, or when the target
-    requires success elsewhere first; 403 for a caller who may not deploy to the target."""
+    body ``{"to": "production", "freeze_override": "reason"}`` (the override optional). 409 for a run that is
+    not a successful real deploy, when the target requires success elsewhere first, or inside a freeze window
+    without an override; 403 for a caller who may not deploy to the target (or override a freeze)."""
     # A promotion starts a deploy: refuse what a cross-site page can send (as for a relaunch).
     require_same_origin("runs can only be promoted from Playdeck's own pages or through the API")
-    to = optional_json_body(("to",), '{"to": "ENVIRONMENT"}').get("to")
-    run = queries.promote_run(run_id, to, authorize.actor(), authorize.deploy_check())
+    body = optional_json_body(("to", "freeze_override"), '{"to": "ENVIRONMENT", "freeze_override": "REASON"}')
+    override = body.get("freeze_override", "")
+    run = queries.promote_run(run_id, body.get("to"), authorize.actor(), authorize.deploy_check(), override)
     return created(run, "api.get_run_json", run_id=run["id"])
 
 

@@ -12,16 +12,22 @@ from flask import Blueprint, Response, jsonify, render_template
 
 from playdeck.auth.permissions import Action
 from playdeck.db import session_scope
-from playdeck.runs.attention import MAX_AWAITING_SHOWN, needs_attention, silence, state_explanation
-from playdeck.runs.queries import awaiting_count, get_run
+from playdeck.runs.attention import MAX_AWAITING_SHOWN, attention_overview, silence, state_explanation
+from playdeck.runs.queries import get_run
 from webui import access
 
 bp = Blueprint("attention", __name__)
 
 
 def attention_json() -> list[dict[str, Any]]:
+    return attention_with_total()[0]
+
+
+def attention_with_total() -> tuple[list[dict[str, Any]], int]:
+    """The runs listed, and how many await approval in all: one short session."""
     with session_scope() as session:
-        return [attention.to_json() for attention in needs_attention(session)]
+        found, awaiting = attention_overview(session)
+        return [attention.to_json() for attention in found], awaiting
 
 
 def explanation(run_id: int) -> dict[str, Any]:
@@ -50,11 +56,6 @@ def run_silence(run: dict[str, Any]) -> dict[str, Any] | None:
         return {"seconds": quiet.seconds, "notice_after": quiet.notice_after, "idle_timeout": quiet.idle_timeout}
 
 
-def awaiting_approval_total() -> int:
-    with session_scope() as session:
-        return awaiting_count(session)
-
-
 @bp.get("/attention")
 @access.rule(Action.READ)
 def page() -> str:
@@ -63,20 +64,16 @@ def page() -> str:
 
 def page_with_error(message: str | None) -> str:
     """The page again, saying why a button did nothing (the run ended meanwhile, say)."""
-    return render_template(
-        "attention.html",
-        items=attention_json(),
-        awaiting=awaiting_approval_total(),
-        shown=MAX_AWAITING_SHOWN,
-        error=message,
-    )
+    items, awaiting = attention_with_total()
+    return render_template("attention.html", items=items, awaiting=awaiting, shown=MAX_AWAITING_SHOWN, error=message)
 
 
 @bp.get("/api/v1/attention")
 @access.rule(Action.READ)
 def list_json() -> Response:
     """The runs listed, and how many await approval in all (the nearest deadlines are listed)."""
-    return jsonify(runs=attention_json(), awaiting_approval_total=awaiting_approval_total())
+    items, awaiting = attention_with_total()
+    return jsonify(runs=items, awaiting_approval_total=awaiting)
 
 
 @bp.get("/api/v1/runs/<int:run_id>/explanation")

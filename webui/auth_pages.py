@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request, url_for
 
-from playdeck.auth import credentials, login_form
+from playdeck.auth import credentials, login_form, password_login
 from playdeck.auth.permissions import Action
 from playdeck.auth.sso import oidc
 from playdeck.db import session_scope
-from playdeck.errors import Forbidden, TooManyAttempts, Unauthenticated
+from playdeck.errors import DirectoryUnavailable, Forbidden, TooManyAttempts, Unauthenticated
 from playdeck.settings import get_settings
 from webui import access, origin
 
@@ -38,7 +38,8 @@ def _form(target: str, status: int = 200, **context: object) -> Response:
     settings = get_settings()
     sso = settings.oidc_display_name if oidc.enabled(settings) else None
     page = make_response(render_template("login.html", next=target, login_csrf=issued.token, sso=sso,
-                                         local_logins=settings.local_logins, **context), status)  # fmt: skip
+                                         local_logins=settings.local_logins, directory=bool(settings.ldap_urls),
+                                         **context), status)  # fmt: skip
     page.set_cookie(
         LOGIN_CSRF_COOKIE, issued.cookie, max_age=LOGIN_FORM_SECONDS, httponly=True, samesite="Strict",
         path="/login", secure=request.is_secure or get_settings().secure_cookies,
@@ -77,17 +78,15 @@ def login() -> Response:
     name = request.form.get("name", "").strip()
     password = request.form.get("password", "")
     try:
-        with session_scope() as session:
-            try:
-                opened = credentials.log_in(session, name, password, _address())
-            except (Unauthenticated, Forbidden) as exc:
-                # The failure is recorded in this transaction (the throttle counts it): commit it.
-                session.commit()
-                return _form(target, exc.status_code, error=exc.message, name=name)
+        opened = password_login.log_in(name, password, _address())
     except TooManyAttempts as exc:
         page = _form(target, 429, error=exc.message, name=name)
         page.headers["Retry-After"] = str(exc.retry_after)
         return page
+    except (Unauthenticated, Forbidden, DirectoryUnavailable) as exc:
+        # Wrong password (401); known to the directory, no access here (403); the directory down (503):
+        # local accounts still log in.
+        return _form(target, exc.status_code, error=exc.message, name=name)
     response = redirect(target)
     set_session_cookie(response, opened.session_token)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from playdeck.auth.permissions import Action
 from playdeck.db import session_scope
-from playdeck.errors import ValidationError
+from playdeck.errors import PlaydeckError, ValidationError
 from playdeck.models import Project
 from playdeck.notifications import destinations, subscriptions
 from playdeck.notifications.events import EVENTS, FAILURE_EVENTS, PHRASES
@@ -23,25 +23,27 @@ from webui.notifications_api import deliveries_page
 bp = Blueprint("notification_pages", __name__, url_prefix="/admin/notifications")
 
 
-def _form_context(error: ValidationError | None) -> dict[str, Any]:
+def _form_context(error: PlaydeckError | None) -> dict[str, Any]:
     return {
         "form": request.form if error is not None else {},
         "error": error.message if error else None,
-        "error_field": error.field if error else None,
+        "error_field": getattr(error, "field", None),
         "events": EVENTS,
         "phrases": PHRASES,
         "failure_events": sorted(FAILURE_EVENTS),
     }
 
 
-def _list_page(error: ValidationError | None = None, status: int = 200) -> tuple[str, int]:
+def _list_page(error: PlaydeckError | None = None, status: int = 200) -> tuple[str, int]:
     with session_scope() as session:
         found = destinations.list_all(session)
     return render_template("notifications.html", destinations=found, kinds=destinations.KINDS,
                            **_form_context(error)), status  # fmt: skip
 
 
-def _destination_page(name: str, error: ValidationError | None = None, status: int = 200) -> tuple[str, int]:
+def _destination_page(
+    name: str, error: ValidationError | None = None, status: int = 200, new_secret: str | None = None
+) -> tuple[str, int]:
     with session_scope() as session:
         destination = destinations.view(destinations.get(session, name))
         subs = subscriptions.list_for(session, name)
@@ -50,7 +52,7 @@ def _destination_page(name: str, error: ValidationError | None = None, status: i
     rows, next_before = deliveries_page(name)
     return render_template(
         "notification_destination.html", destination=destination, subscriptions=subs, deliveries=rows,
-        next_before=next_before, projects=project_names, environments=environment_names,
+        next_before=next_before, projects=project_names, environments=environment_names, new_secret=new_secret,
         **_form_context(error),
     ), status  # fmt: skip
 
@@ -71,11 +73,17 @@ def create() -> Response | tuple[str, int]:
             made = destinations.create(
                 session, request.form.get("name", "").strip(), kind,
                 url=None if kind == "email" else target, recipients=target if kind == "email" else None,
-                active=request.form.get("active") == "1", who=authorize.actor(),
+                active=request.form.get("active") == "1", secret=request.form.get("secret") or None,
+                who=authorize.actor(),
             )  # fmt: skip
-    except ValidationError as exc:
-        return _list_page(exc, 400)
-    return redirect(url_for("notification_pages.destination", name=made.name), 303)
+    # A taken name, no secrets key for a signed destination: the reason above the form again.
+    except PlaydeckError as exc:
+        return _list_page(exc, exc.status_code)
+    if made.secret is None:
+        return redirect(url_for("notification_pages.destination", name=made.name), 303)
+    # The new signing secret, shown this once: in this answer only, which no cache keeps.
+    page, status = _destination_page(made.name, new_secret=made.secret)
+    return Response(page, status, headers={"Cache-Control": "no-store"})
 
 
 @bp.get("/<name>")

@@ -16,8 +16,8 @@ from webui.payloads import json_request_body
 
 bp = Blueprint("notifications_api", __name__, url_prefix="/api/v1/notification-destinations")
 
-DESTINATION_FIELDS = ("name", "kind", "url", "recipients", "active")
-CHANGEABLE_FIELDS = ("url", "recipients", "active")
+DESTINATION_FIELDS = ("name", "kind", "url", "recipients", "active", "secret")
+CHANGEABLE_FIELDS = ("url", "recipients", "active", "secret")
 SUBSCRIPTION_FIELDS = ("project", "environment", "events", "failure_only", *subscriptions.QUIET_FIELDS)
 
 
@@ -38,9 +38,12 @@ def create_destination() -> tuple[Response, int]:
     with session_scope() as session:
         view = destinations.create(
             session, body["name"], body["kind"], url=body.get("url"), recipients=body.get("recipients"),
-            active=body.get("active", True), who=authorize.actor(),
+            active=body.get("active", True), secret=body.get("secret"), who=authorize.actor(),
         )  # fmt: skip
     response = jsonify(view.to_dict())
+    if view.secret is not None:
+        # The new secret is in this answer: no cache keeps a copy of it.
+        response.headers["Cache-Control"] = "no-store"
     response.headers["Location"] = url_for("notifications_api.get_destination", name=view.name)
     return response, 201
 

@@ -7,7 +7,6 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from playdeck.auth.permissions import Action
 from playdeck.delivery_metrics import WINDOWS_DAYS, parse_days
 from playdeck.errors import Conflict, NotFound, ValidationError
-from playdeck.launch_form import LaunchForm
 from playdeck.projects import is_built_in
 from playdeck.releases.deploy_guide import deploy_guide
 from playdeck.runs.events import EVENTS_PER_PAGE
@@ -20,6 +19,7 @@ from webui.charts import delivery_charts
 from webui.form_errors import FormErrors, form_errors
 from webui.formatting import FILTERS
 from webui.forms import DeployForm, run_version_label
+from webui.links import run_href
 from webui.origin import require_same_origin
 from webui.run_rows import run_rows
 from webui.runlog import log_text
@@ -30,6 +30,7 @@ for _name, _filter in FILTERS.items():
 for _name, _global in authorize.TEMPLATE_GLOBALS.items():
     bp.add_app_template_global(_global, _name)
 bp.add_app_template_global(run_rows)
+bp.add_app_template_global(run_href)
 bp.add_app_template_global(run_version_label)
 # Playdeck starts a built-in project's runs itself: no page offers to deploy or relaunch them.
 bp.add_app_template_global(is_built_in, "built_in_project")
@@ -81,16 +82,16 @@ def project(name: str) -> str:
 
 
 def _deploy_page(
-    project: queries.JsonDict, form: DeployForm, launch: LaunchForm, errors: FormErrors | None = None, **context: object
+    facts: queries.DeployFormFacts, form: DeployForm, errors: FormErrors | None = None, **context: object
 ) -> str:
+    project = facts.project
     # Only the environments the caller may deploy to are offered (the submission is checked anyway).
     environments = [env for env in project["environments"] if authorize.may_deploy(project["id"], env)]
     errors = errors or FormErrors()
-    freeze = queries.freeze_statuses(project["name"])
     return render_template(
-        "deploy.html", project=project, environments=environments, form=form, launch=launch,
-        guide=deploy_guide(project["name"]), errors=errors, error_field=errors.first_field,
-        error_variable=None, freeze=freeze, **context,
+        "deploy.html", project=project, environments=environments, form=form, launch=facts.launch,
+        guide=deploy_guide(facts.guide), errors=errors, error_field=errors.first_field,
+        error_variable=None, freeze=facts.freeze, **context,
     )  # fmt: skip
 
 
@@ -99,13 +100,13 @@ def _deploy_page(
 @access.rule(Action.READ)
 def deploy(name: str) -> str:
     """``?environment=``: preselected; ``?from_run=ID``: "Edit and relaunch", the form filled in from that run."""
-    project, launch = queries.project_detail(name), queries.launch_form(name)
+    facts = queries.deploy_form(name)
     from_run = request.args.get("from_run", "")
     if from_run.isdigit():
-        form = DeployForm.from_run(queries.edit_source(int(from_run), name), launch)
+        form = DeployForm.from_run(queries.edit_source(int(from_run), name), facts.launch)
     else:
         form = DeployForm(environment=request.args.get("environment", ""))
-    return _deploy_page(project, form, launch, edited_run=int(from_run) if from_run.isdigit() else None)
+    return _deploy_page(facts, form, edited_run=int(from_run) if from_run.isdigit() else None)
 
 
 def _needs_confirmation(project: queries.JsonDict, form: DeployForm) -> bool:
@@ -116,7 +117,7 @@ def _needs_confirmation(project: queries.JsonDict, form: DeployForm) -> bool:
 @bp.post("/projects/<name>/deploy")
 @access.rule(Action.DEPLOY)
 def submit_deploy(name: str) -> Response | tuple[str, int]:
-    project, launch = queries.project_detail(name), queries.launch_form(name)
+    project, launch = queries.deploy_target(name)
     _require_same_origin()
     form = DeployForm.from_form(request.form)
     try:
@@ -130,11 +131,11 @@ def submit_deploy(name: str) -> Response | tuple[str, int]:
     # The project exists (it was loaded above), so NotFound here means the environment.
     except (ValidationError, NotFound) as exc:
         errors = form_errors(exc, {field.name: field.title for field in launch.fields}, "environment")
-        return _deploy_page(project, form, launch, errors, ask_confirm="confirm" in errors.by_field), 400
+        return _deploy_page(queries.deploy_form(name), form, errors, ask_confirm="confirm" in errors.by_field), 400
     # Frozen (a freeze window, an override with none in effect), archived: the reason, and the form again.
     except Conflict as exc:
         errors = form_errors(exc, {}, "freeze_override")
-        return _deploy_page(project, form, launch, errors), 409
+        return _deploy_page(queries.deploy_form(name), form, errors), 409
     return redirect(url_for("pages.run", run_id=run["id"]), 303)
 
 
@@ -145,7 +146,10 @@ def rollback(name: str, environment: str) -> Response:
     _require_same_origin()
     authorize.refuse_actor_fields(request.form, "requested_by")
     authorize.require_deploy(name, environment)
-    run = queries.roll_back(name, environment, authorize.actor())
+    # Inside a freeze window: refused (409, naming it) unless a release manager gave a reason to override it.
+    run = queries.roll_back(
+        name, environment, authorize.actor(), freeze_override=request.form.get("freeze_override", "")
+    )
     return redirect(url_for("pages.run", run_id=run["id"]), 303)
 
 
@@ -270,8 +274,10 @@ def promote(run_id: int) -> Response | tuple[str, int]:
     _require_same_origin()
     authorize.refuse_actor_fields(request.form, "requested_by")
     try:
-        new_run = queries.promote_run(run_id, request.form.get("to", ""), authorize.actor(), authorize.deploy_check())
-    # Not promotable, or refused by the target's rules (requires success elsewhere): say so on the run page.
+        new_run = queries.promote_run(run_id, request.form.get("to", ""), authorize.actor(), authorize.deploy_check(),
+                                      request.form.get("freeze_override", ""))  # fmt: skip
+    # Not promotable, or refused by the target's rules (requires success elsewhere, a freeze window): say so
+    # on the run page.
     except (Conflict, ValidationError) as exc:
         return run_page(run_id, exc.message), exc.status_code
     return redirect(url_for("pages.run", run_id=new_run["id"]), 303)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -17,19 +18,20 @@ from playdeck.db import Executor, connection_scope, session_scope
 from playdeck.delivery_metrics import delivery_metrics
 from playdeck.errors import NotFound
 from playdeck.launch_form import LaunchForm
-from playdeck.launch_inputs import project_form
-from playdeck.models import Environment, Project, Run
-from playdeck.projects import get_environment, get_project, is_built_in, list_projects
-from playdeck.release_control import approvals, freeze_windows, promotion
+from playdeck.launch_inputs import form_for
+from playdeck.models import Environment, Project
+from playdeck.projects import get_environment, get_project, is_built_in, list_projects, project_environments
+from playdeck.release_control import approvals, freeze_rule, freeze_windows, promotion
 from playdeck.releases import deployments, host_versions, rollback
+from playdeck.releases.deploy_guide import GuideFacts, read_facts
 from playdeck.runs import failure_summary, queries
-from playdeck.runs.progress import RunFacts, run_progress
+from playdeck.runs.progress import RunFacts, run_progress, runs_progress
 from playdeck.runs.queries import RunFilters, RunPage, get_run, list_runs
 from playdeck.runs.relaunch import relaunch_request
 from playdeck.runs.requests import RunRequest, resolve, submit_run
 from playdeck.runs.states import real_deploy
 from playdeck.runs.transitions import request_cancel
-from playdeck.serializers import project_json, run_json
+from playdeck.serializers import iso, project_json, run_json
 from webui.params import parse_filters, parse_page
 
 JsonDict = dict[str, Any]
@@ -62,23 +64,32 @@ def _with_id(project: Project) -> JsonDict:
     return {**project_json(project), "id": project.id}
 
 
-def project_detail(name: str) -> JsonDict:
+def deploy_target(name: str) -> tuple[JsonDict, LaunchForm]:
+    """The project and its launch form, as a deploy's submission is checked against: one short session."""
     with session_scope() as session:
-        return _with_id(get_project(session, name))
+        project = get_project(session, name)
+        return _with_id(project), form_for(project)
 
 
-def freeze_statuses(name: str) -> dict[str, JsonDict]:
-    """Where each of the project's environments stands with freeze windows now (current and next window)."""
+@dataclass(frozen=True)
+class DeployFormFacts:
+    """What the deploy form shows from the database: the project, its launch form, where each environment
+    stands with freeze windows now (current and next window), and what its guide reads."""
+
+    project: JsonDict
+    launch: LaunchForm
+    freeze: dict[str, JsonDict]
+    guide: GuideFacts
+
+
+def deploy_form(name: str) -> DeployFormFacts:
+    """All in one short session, the project loaded once: four sessions each loading it were two thirds of
+    the form's CPU (issue 24)."""
     with session_scope() as session:
         project = get_project(session, name)
         found = freeze_windows.statuses_json(session, [env.id for env in project.environments])
-        return {env.name: found[env.id] for env in project.environments}
-
-
-def launch_form(name: str) -> LaunchForm:
-    """The project's launch form, as the deploy form renders it and its submission is checked against."""
-    with session_scope() as session:
-        return project_form(session, name)
+        freeze = {env.name: found[env.id] for env in project.environments}
+        return DeployFormFacts(_with_id(project), form_for(project), freeze, read_facts(session, project))
 
 
 def edit_source(run_id: int, project_name: str) -> JsonDict:
@@ -127,14 +138,24 @@ def submit(request: RunRequest) -> JsonDict:
     return run_detail(run_id)
 
 
-def roll_back(project_name: str, environment_name: str, by: str, to_run: object = None) -> JsonDict:
-    """Roll the environment back (``playdeck.releases.rollback``): queued like any deploy. The caller has checked
-    that ``by`` may deploy there."""
+def roll_back(
+    project_name: str, environment_name: str, by: str, to_run: object = None, freeze_override: object = ""
+) -> JsonDict:
+    """Roll the environment back (``playdeck.releases.rollback``): queued like any deploy, held to the freeze
+    rule like one (``freeze_override``: a release manager's reason to roll back inside a window). The caller
+    has checked that ``by`` may deploy there."""
     with session_scope() as session:
         project = get_project(session, project_name)
         environment = get_environment(project, environment_name)
         request = rollback.rollback_request(session, project, environment, requested_by=by, to_run=to_run)
-    return submit(request)
+    return submit(_overriding(request, freeze_override))
+
+
+def _overriding(request: RunRequest, freeze_override: object) -> RunRequest:
+    """The request with a freeze override's reason, checked (role, a window in effect) by the freeze rule
+    when the run is requested, as a deploy's is."""
+    request.freeze_override = freeze_rule.override_reason(freeze_override)
+    return request
 
 
 def relaunch_run(run_id: int, hosts: str, by: str) -> JsonDict:
@@ -145,12 +166,14 @@ def relaunch_run(run_id: int, hosts: str, by: str) -> JsonDict:
     return submit(request)
 
 
-def promote_run(run_id: int, to: object, by: str, may_deploy: promotion.DeployCheck) -> JsonDict:
+def promote_run(
+    run_id: int, to: object, by: str, may_deploy: promotion.DeployCheck, freeze_override: object = ""
+) -> JsonDict:
     """Queue a deploy of a successful run's commit and parameters to environment ``to`` of its project, once
-    ``may_deploy`` has let ``by`` deploy there."""
+    ``may_deploy`` has let ``by`` deploy there (``freeze_override``: as for ``roll_back``)."""
     with session_scope() as session:
         request = promotion.promotion_request(session, run_id, to, requested_by=by, may_deploy=may_deploy)
-    return submit(request)
+    return submit(_overriding(request, freeze_override))
 
 
 def run_promotions(run: JsonDict) -> JsonDict:
@@ -193,39 +216,75 @@ def run_page(args: Mapping[str, str], per_page: int) -> JsonDict:
 
 
 def dashboard() -> list[JsonDict]:
-    """Every project with, per environment, its latest run and its deployed run (``None`` if none), and where it
-    stands with freeze windows. Not the built-in dns project: nobody deploys it, its zones' regenerations are on
-    the DNS pages."""
-    with session_scope() as session:
-        projects = [project for project in list_projects(session) if not is_built_in(project.name)]
-        environment_ids = [env.id for project in projects for env in project.environments]
-        latest, deployed = queries.latest_runs(session, environment_ids)
-        freezes = freeze_windows.statuses_json(session, environment_ids)
-        hosts = host_versions.environment_hosts(session, environment_ids)
+    """Every project with, per environment, its latest run and its deployed run (``None`` if none), what its
+    hosts run now and where it stands with freeze windows. Not the built-in dns project: nobody deploys it,
+    its zones' regenerations are on the DNS pages. Only what the page shows, as columns: one statement per
+    kind of cell, whatever the number of environments."""
+    with connection_scope() as connection:
+        listed = [row for row in project_environments(connection) if not is_built_in(row.project)]
+        environment_ids = [row.environment_id for row in listed if row.environment_id is not None]
+        latest, deployed = queries.latest_runs(connection, environment_ids)
+        freezes = freeze_windows.statuses_json(connection, environment_ids)
+        hosts = host_versions.environment_hosts(connection, environment_ids)
+    rows: dict[int, JsonDict] = {}
+    for listing in listed:
+        row = rows.get(listing.project_id) or rows.setdefault(listing.project_id, _dashboard_row(listing))
+        if listing.environment_id is None:
+            continue
+        environment_id, name = listing.environment_id, listing.environment
+        row["project"]["environments"].append({"name": name, "protected": listing.protected})
+        row["latest"][name] = _latest_json(latest.get(environment_id))
+        row["deployed"][name] = _deployed_json(deployed.get(environment_id))
+        row["freeze"][name] = freezes[environment_id]
+        # What each host runs now; an environment no run recorded hosts for shows its deployed run.
+        row["hosts"][name] = _hosts_cell(hosts[environment_id])
+    return list(rows.values())
 
-        def brief(run: Run | None) -> JsonDict | None:
-            return None if run is None else run_json(run, with_summaries=False)
 
-        return [
-            {
-                "project": _with_id(project),
-                "latest": {env.name: brief(latest.get(env.id)) for env in project.environments},
-                "deployed": {env.name: brief(deployed.get(env.id)) for env in project.environments},
-                "freeze": {env.name: freezes[env.id] for env in project.environments},
-                # What each host runs now; an environment no run recorded hosts for shows its deployed run.
-                "hosts": {env.name: host_versions.environment_json(hosts[env.id]) for env in project.environments},
-            }
-            for project in projects
-        ]
+def _hosts_cell(hosts: list[host_versions.HostVersion]) -> JsonDict:
+    """What the pages draw of an environment's hosts (``_host_versions.html``): ``environment_json``, whether
+    they run different versions (``mixed``: each host is listed) and else the host the newest run switched
+    (the last one of that run: its link)."""
+    shown = host_versions.environment_json(hosts)
+    newest = None
+    for host in shown["hosts"]:
+        if newest is None or host["run"] >= newest["run"]:
+            newest = host
+    return {**shown, "mixed": len({host["label"] for host in shown["hosts"]}) > 1, "newest": newest}
+
+
+def _dashboard_row(listing: Any) -> JsonDict:
+    project = {"id": listing.project_id, "name": listing.project, "description": listing.description}
+    return {"project": {**project, "environments": []}, "latest": {}, "deployed": {}, "freeze": {}, "hosts": {}}
+
+
+def _latest_json(run: Any) -> JsonDict | None:
+    """The latest run's cell: ``run_json``'s keys for ``queries.LATEST_RUN_COLUMNS``."""
+    if run is None:
+        return None
+    return {"id": run.id, "state": run.state, "version": run.version, "queued_at": iso(run.queued_at)}
+
+
+def _deployed_json(run: Any) -> JsonDict | None:
+    """The deployed run's cell: ``run_json``'s keys for ``queries.DEPLOYED_RUN_COLUMNS``."""
+    if run is None:
+        return None
+    return {"id": run.id, "version": run.version, "ref": run.ref, "commit": run.commit_sha,
+            "commit_subject": run.commit_subject, "finished_at": iso(run.finished_at)}  # fmt: skip
 
 
 def active_runs(limit: int = ACTIVE_RUNS_SHOWN) -> list[JsonDict]:
-    """Queued and running runs, oldest first, each with its progress (see ``playdeck.runs.progress``)."""
-    with session_scope() as session:
-        return [
-            {**run_json(run, with_summaries=False), "progress": run_progress(session, run)}
-            for run in queries.active_runs(session, limit)
-        ]
+    """Queued and running runs, oldest first: id, project, environment, state, who asked, and its progress
+    (see ``playdeck.runs.progress``), all of them in three statements."""
+    with connection_scope() as connection:
+        rows = queries.active_run_rows(connection, limit)
+        facts = [RunFacts(*row[5:], host_summaries=()) for row in rows]
+        found = runs_progress(connection, facts) if facts else []
+    keys = ("id", "project", "environment", "state", "requested_by")
+    return [
+        {**dict(zip(keys, row[:5], strict=False)), "progress": progress}
+        for row, progress in zip(rows, found, strict=True)
+    ]
 
 
 def progress(run_id: int) -> JsonDict:
@@ -280,8 +339,7 @@ def project_page(name: str, days: int, environment: str | None, per_page: int) -
                 for item in shown
             },
             "hosts": {
-                item.name: host_versions.environment_json(found)
-                for item, found in zip(shown, _hosts_of(session, shown), strict=True)
+                item.name: _hosts_cell(found) for item, found in zip(shown, _hosts_of(session, shown), strict=True)
             },
             "metrics": metrics,
             "runs": history.runs,  # JSON texts, for webui.run_rows

@@ -60,12 +60,14 @@ def list_deployments(project: str, environment: str) -> Response:
 @bp.post(f"{ENVIRONMENT}/rollback")
 @access.rule(Action.DEPLOY)
 def roll_back(project: str, environment: str) -> tuple[Response, int]:
-    """201 with the rollback run; body (optional) ``{"to_run": id}``. 409 when there is nothing to roll back to."""
+    """201 with the rollback run; body (optional) ``{"to_run": id, "freeze_override": "reason"}``. 409 when there
+    is nothing to roll back to, or inside a freeze window without an override (403 for one from a developer)."""
     # A rollback starts a deploy: refuse what a cross-site page can send (as for a relaunch).
     require_same_origin("rollbacks can only be started from Playdeck's own pages or through the API")
-    body = optional_json_body(("to_run",), '{"to_run": RUN_ID}')
+    body = optional_json_body(("to_run", "freeze_override"), '{"to_run": RUN_ID, "freeze_override": "REASON"}')
     authorize.require_deploy(project, environment)
-    run = queries.roll_back(project, environment, authorize.actor(), body.get("to_run"))
+    override = body.get("freeze_override", "")
+    run = queries.roll_back(project, environment, authorize.actor(), body.get("to_run"), override)
     return created(run, "api.get_run_json", run_id=run["id"])
 
 

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from playdeck import audit
 from playdeck.auth import credentials
 from playdeck.auth.permissions import Action
-from playdeck.auth.sso import mapping, oidc, rules
+from playdeck.auth.sso import client_secret, mapping, oidc, rules
 from playdeck.auth.sso.id_token import InvalidIdToken
 from playdeck.auth.sso.provider import ProviderMisconfigured, ProviderUnavailable
 from playdeck.db import session_scope
@@ -119,8 +119,9 @@ def admin_page() -> str:
     settings = get_settings()
     with session_scope() as session:
         listed = [rules.describe(rule) for rule in rules.list_rules(session)]
+        secret_source = client_secret.describe(session, settings)["source"]
     return render_template("admin_sso.html", settings=settings, enabled=oidc.enabled(settings), rules=listed,
-                           redirect_uri=oidc.redirect_uri(settings))  # fmt: skip
+                           redirect_uri=oidc.redirect_uri(settings), client_secret_source=secret_source)  # fmt: skip
 
 
 @bp.post("/admin/sso/test")

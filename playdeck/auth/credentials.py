@@ -9,7 +9,7 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Integer, String, bindparam, delete, literal, select, union_all, update
 from sqlalchemy.orm import Session, selectinload
@@ -104,13 +104,30 @@ def log_in(session: Session, name: str, password: str, address: str) -> Login:
     user = session.scalar(select(User).options(*_with_grants()).where(User.name == name))
     valid = check_password_hash(user.password_hash if user and user.password_hash else _DUMMY_HASH, password)
     if user is None or not user.active or not valid:
-        throttle.record_failure(session, name, address)
-        _audit_login(session, "login.failure", name, address)
-        log.warning("failed login for %r from %s", name, address)
-        raise Unauthenticated(LOGIN_REFUSED)
+        refuse(session, name, address)
+    return logged_in(session, user, name, address)
+
+
+def has_password(session: Session, name: str) -> bool:
+    """Whether ``name`` is a local account (logs in with a password Playdeck keeps), whatever its state."""
+    return bool(session.scalar(select(User.password_hash).where(User.name == name)))
+
+
+def refuse(session: Session, name: str, address: str, details: dict[str, Any] | None = None) -> NoReturn:
+    """A wrong name or password: counted by the throttle and audited (in the caller's transaction), then
+    Unauthenticated, whoever said it was wrong."""
+    throttle.record_failure(session, name, address)
+    audit_login(session, "login.failure", name, address, details)
+    log.warning("failed login for %r from %s", name, address)
+    raise Unauthenticated(LOGIN_REFUSED)
+
+
+def logged_in(session: Session, user: User, name: str, address: str, details: dict[str, Any] | None = None) -> Login:
+    """The login of ``user``, who just proved their password from ``address`` under ``name`` (as typed: what
+    the throttle counted): the throttle forgets that pair's failures, a session opens, it is audited."""
     throttle.forget(session, name, address)
     token = open_session(session, user.id, address)
-    _audit_login(session, "login.success", name, address)
+    audit_login(session, "login.success", name, address, details)
     log.info("%s logged in from %s", name, address)
     return Login(principal(user), token)
 
@@ -137,14 +154,14 @@ def check_local_login_allowed(session: Session, name: str, address: str) -> None
     settings = get_settings()
     if settings.local_logins or name in settings.break_glass_users:
         return
-    _audit_login(session, "login.failure", name, address)
+    audit_login(session, "login.failure", name, address)
     raise Forbidden(f"password logins are turned off: log in with {settings.oidc_display_name}")
 
 
-def _audit_login(session: Session, action: str, name: str, address: str) -> None:
+def audit_login(session: Session, action: str, name: str, address: str, details: dict[str, Any] | None = None) -> None:
     # Who tried, from where, whatever the request's bound caller (nobody yet).
     with audit.acting_as(name[:100], address):
-        audit.record(session, action, "user", name)
+        audit.record(session, action, "user", name, details)
 
 
 def log_out(session: Session, session_token: str) -> None:

@@ -3,15 +3,16 @@
 ``deploy``, ``relaunch``, ``cancel``, ``runs``, ``freeze`` and ``schedule`` talk to the JSON API (PLAYDECK_URL) with
 an API token (PLAYDECK_TOKEN), so a run started from a terminal is validated, recorded and dispatched exactly like one
 started in the UI, as the token's user. ``db``, ``worker``, ``web`` and ``up`` run the local services;
-``project``, ``env``, ``workers``, ``drain``, ``user``, ``token``, ``notify`` and ``sso`` work on the database directly:
+``project``, ``env``, ``workers``, ``drain``, ``user``, ``token``, ``notify`` and ``sso`` work on the database directly
+(``ldap check`` reads the directory and the group mapping rules):
 they are for whoever administers the server (has its configuration). Exit codes: 0 done (for ``deploy --wait`` and
 ``relaunch --wait``: the run succeeded), 1 the run did not succeed or a local failure, 2 bad input or
 refused by the API, 3 API unreachable, 4 API error.
 
 The commands live beside the code only they use: ``runs`` (with ``apiclient`` and the ``progress`` line),
-``freezes``, ``schedules``, ``pipelines``, ``admin``, ``notify``, ``projects``, ``workers`` and ``services`` (with the
-``supervisor`` set-up of ``up``); ``common`` and ``output`` are what they share. This module is the group, its error
-handling, and ``main``.
+``freezes``, ``schedules``, ``pipelines``, ``admin``, ``notify``, ``sso``, ``ldap``, ``projects``, ``workers`` and
+``services`` (with the ``supervisor`` set-up of ``up``); ``common`` and ``output`` are what they share. This module
+is the group, its error handling, and ``main``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 import click
 
 from playdeck import private_files
-from playdeck.cli import admin, freezes, notify, pipelines, projects, runs, schedules, services, sso, workers
+from playdeck.cli import admin, freezes, ldap, notify, pipelines, projects, runs, schedules, services, sso, workers
 from playdeck.cli.apiclient import ApiError, ApiUnreachable
 from playdeck.cli.common import EXIT_REFUSED, EXIT_RUN_FAILED, EXIT_SERVER_ERROR, EXIT_UNREACHABLE, CommandFailed
 from playdeck.errors import PlaydeckError
@@ -58,7 +59,7 @@ def cli() -> None:
     private_files.restrict_umask()
 
 
-for command_module in (runs, freezes, schedules, pipelines, admin, notify, projects, workers, services, sso):
+for command_module in (runs, freezes, schedules, pipelines, admin, notify, projects, workers, services, sso, ldap):
     for command in command_module.COMMANDS:
         cli.add_command(command)
 

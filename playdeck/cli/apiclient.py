@@ -157,14 +157,18 @@ class PlaydeckApi:
         """A new run with the parameters of ``run_id``; ``hosts`` "all", or "failed" for only those."""
         return self._json("POST", f"/api/v1/runs/{run_id}/relaunch", json={"hosts": hosts})
 
-    def promote_run(self, run_id: int, to: str) -> dict[str, Any]:
+    def promote_run(self, run_id: int, to: str, freeze_override: str = "") -> dict[str, Any]:
         """A deploy of successful run ``run_id``'s commit and parameters to environment ``to``."""
-        return self._json("POST", f"/api/v1/runs/{run_id}/promote", json={"to": to})
+        body = {"to": to, **({"freeze_override": freeze_override} if freeze_override else {})}
+        return self._json("POST", f"/api/v1/runs/{run_id}/promote", json=body)
 
-    def rollback(self, project: str, environment: str, to_run: int | None = None) -> dict[str, Any]:
+    def rollback(
+        self, project: str, environment: str, to_run: int | None = None, freeze_override: str = ""
+    ) -> dict[str, Any]:
         """A deploy of the commit before the current one in ``environment`` (or of run ``to_run``'s)."""
         path = f"/api/v1/projects/{quote(project, safe='')}/environments/{quote(environment, safe='')}/rollback"
-        return self._json("POST", path, json={"to_run": to_run} if to_run is not None else {})
+        body = {name: value for name, value in (("to_run", to_run), ("freeze_override", freeze_override)) if value}
+        return self._json("POST", path, json=body)
 
     def list_freeze_windows(self, project: str | None = None, environment: str | None = None) -> dict[str, Any]:
         params = {name: value for name, value in (("project", project), ("environment", environment)) if value}

@@ -20,15 +20,28 @@ def notify() -> None:
 @click.option("--kind", type=click.Choice(["slack", "teams", "json", "email"]), required=True)
 @click.option("--url", default=None, help="The webhook URL (slack, teams, json).")
 @click.option("--to", "recipients", callback=split_list, metavar="A,B", help="E-mail addresses (email).")
+@click.option("--secret-stdin", is_flag=True, help="json: sign with the secret read from stdin (default: a new one).")
+@click.option("--unsigned", is_flag=True, help="json: send deliveries unsigned.")
 @click.option("--inactive", is_flag=True, help="Add it paused.")
-def notify_add(name: str, kind: str, url: str | None, recipients: list[str], inactive: bool) -> None:
-    """Add a destination; `playdeck notify add ops --kind email --to ops@example.com,lead@example.com`."""
+def notify_add(
+    name: str, kind: str, url: str | None, recipients: list[str], secret_stdin: bool, unsigned: bool, inactive: bool
+) -> None:
+    """Add a destination; `playdeck notify add ops --kind email --to ops@example.com,lead@example.com`. A json
+    destination signs its deliveries: the new secret is printed this once (or give yours with --secret-stdin)."""
+    from playdeck.cli.admin import secret_input
     from playdeck.notifications import destinations
 
+    if secret_stdin and unsigned:
+        raise CommandFailed("give --secret-stdin or --unsigned, not both", EXIT_REFUSED)
+    secret = secret_input("signing secret: ").strip() if secret_stdin else ("" if unsigned else None)
+    if secret_stdin and not secret:
+        raise CommandFailed("--secret-stdin needs a secret on stdin", EXIT_REFUSED)
     with shell_session() as session:
         view = destinations.create(session, name, kind, url=url, recipients=recipients or None,
-                                   active=not inactive, who=default_user())  # fmt: skip
+                                   active=not inactive, secret=secret, who=default_user())  # fmt: skip
     click.echo(f"Destination {view.name} added ({view.kind}); subscribe it: playdeck notify subscribe {view.name}")
+    if view.secret is not None:
+        click.echo(f"Signing secret (shown only this once): {view.secret}")
 
 
 @notify.command("list")

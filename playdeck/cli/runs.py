@@ -68,6 +68,16 @@ def retired_user_option(command: Command) -> Command:
     return click.option("--user", hidden=True, expose_value=False, callback=refuse)(command)
 
 
+# deploy, rollback and promote alike: the freeze rule holds every deploy a person asks for.
+override_freeze_option = click.option(
+    "--override-freeze",
+    "freeze_override",
+    default="",
+    metavar="REASON",
+    help="Deploy inside a freeze window anyway, for this reason (release managers; recorded and notified).",
+)
+
+
 def describe_run(run: dict[str, Any]) -> str:
     parts = [f"rc {run['rc']}" if run.get("rc") is not None else "", duration(run.get("duration_seconds"))]
     details = ", ".join(part for part in parts if part)
@@ -121,13 +131,7 @@ def api_client() -> PlaydeckApi:
 @click.option("--limit", default="", metavar="PATTERN", help="Only these hosts (Ansible host pattern).")
 @click.option("--tags", callback=split_list, metavar="A,B", help="Only tasks with these tags.")
 @click.option("--check", is_flag=True, help="Dry run: Ansible check mode, nothing is changed.")
-@click.option(
-    "--override-freeze",
-    "freeze_override",
-    default="",
-    metavar="REASON",
-    help="Deploy inside a freeze window anyway, for this reason (release managers; recorded and notified).",
-)
+@override_freeze_option
 @retired_user_option
 @click.option("--wait", is_flag=True, help="Follow the log; exit 0 only if the run succeeds.")
 def deploy(
@@ -322,12 +326,14 @@ def reject(run_id: int, message: str) -> None:
 @click.option(
     "--to", "to_run", type=click.IntRange(min=1), default=None, metavar="RUN", help="Deploy what run RUN deployed."
 )
+@override_freeze_option
 @click.option("--wait", is_flag=True, help="Follow the log; exit 0 only if the rollback succeeds.")
-def rollback(project: str, environment: str, to_run: int | None, wait: bool) -> None:
+def rollback(project: str, environment: str, to_run: int | None, freeze_override: str, wait: bool) -> None:
     """Roll PROJECT's environment back: deploy the last successful commit before the current one (or run RUN's),
-    with that run's parameters, as a rollback of the current run. Exits 2 when there is nothing to roll back to."""
+    with that run's parameters, as a rollback of the current run. Exits 2 when there is nothing to roll back to,
+    or inside a freeze window (without --override-freeze)."""
     api = api_client()
-    run = api.rollback(project, environment, to_run)
+    run = api.rollback(project, environment, to_run, freeze_override)
     click.echo(f"Rollback of run {run['rollback_of']} in {environment}")
     announce_queued(api, run, wait)
 
@@ -335,13 +341,15 @@ def rollback(project: str, environment: str, to_run: int | None, wait: bool) -> 
 @click.command()
 @click.argument("run_id", type=click.IntRange(min=1))
 @click.option("--to", "environment", required=True, help="The environment to promote to, e.g. production.")
+@override_freeze_option
 @click.option("--wait", is_flag=True, help="Follow the log; exit 0 only if the promoted deploy succeeds.")
-def promote(run_id: int, environment: str, wait: bool) -> None:
+def promote(run_id: int, environment: str, freeze_override: str, wait: bool) -> None:
     """Deploy what successful run RUN_ID deployed (its commit or version, and its parameters) to another
     environment of its project, linked to it. Exits 2 when refused: a run that did not succeed, a check-mode
-    run, or a target that accepts only what succeeded elsewhere first."""
+    run, a target that accepts only what succeeded elsewhere first, or one inside a freeze window (without
+    --override-freeze)."""
     api = api_client()
-    run = api.promote_run(run_id, environment)
+    run = api.promote_run(run_id, environment, freeze_override)
     click.echo(f"Promotion of run {run_id} to {environment}")
     announce_queued(api, run, wait)
 

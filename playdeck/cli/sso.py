@@ -1,5 +1,6 @@
 """``playdeck sso``: the group mapping rules of single sign-on (``rule add|list|set|rm``, on the database
-directly, for whoever administers the server) and ``check``, which tries the configured provider."""
+directly, for whoever administers the server), the stored client secret (``secret set|show|rm``) and ``check``,
+which tries the configured provider."""
 
 from __future__ import annotations
 
@@ -111,6 +112,50 @@ def rule_rm(rule_id: int) -> None:
     with shell_session() as session:
         rules.delete_rule(session, rule_id)
     click.echo(f"Rule {rule_id} removed.")
+
+
+@sso.group("secret")
+def secret() -> None:
+    """The OpenID Connect client secret stored in Playdeck (encrypted), used when neither
+    PLAYDECK_OIDC_CLIENT_SECRET nor PLAYDECK_OIDC_CLIENT_SECRET_FILE is set."""
+
+
+@secret.command("set")
+def secret_set() -> None:
+    """Store the client secret, read from stdin (`playdeck sso secret set < secret.txt`) or typed without echo;
+    never from the command line (shell history, ps)."""
+    from playdeck.auth.sso import client_secret
+    from playdeck.cli.admin import secret_input
+    from playdeck.cli.common import default_user
+
+    value = secret_input("client secret: ").removesuffix("\n").removesuffix("\r")
+    with shell_session() as session:
+        shown = client_secret.set_secret(session, value, who=default_user())
+    used = "it is used" if shown["source"] == "store" else "PLAYDECK_OIDC_CLIENT_SECRET(_FILE) is set and wins"
+    click.echo(f"Client secret stored; {used}.")
+
+
+@secret.command("show")
+def secret_show() -> None:
+    """Where the client secret comes from (never its value)."""
+    from playdeck.auth.sso import client_secret
+
+    with shell_session() as session:
+        shown = client_secret.describe(session)
+    stored = shown["stored"]
+    click.echo(f"source: {shown['source']}")
+    click.echo(f"stored: {stored['updated_at']} by {stored['updated_by']}" if stored else "stored: none")
+
+
+@secret.command("rm")
+def secret_rm() -> None:
+    """Remove the stored client secret."""
+    from playdeck.auth.sso import client_secret
+    from playdeck.cli.common import default_user
+
+    with shell_session() as session:
+        client_secret.delete_secret(session, who=default_user())
+    click.echo("Stored client secret removed.")
 
 
 @sso.command("check")

@@ -5,6 +5,12 @@ A destination is a Slack-style incoming webhook (``slack``), a Microsoft Teams w
 of the settings). URLs are checked like the project webhooks' (``playdeck.webhook_targets``: no loopback or
 private address unless allowed). A URL can hold a credential, so only admins see destinations and the
 audit log records the URL's host, never the URL.
+
+A ``json`` destination signs its deliveries (``playdeck.signing``: ``X-Playdeck-Timestamp`` and
+``X-Playdeck-Signature``, an HMAC-SHA256 of ``<timestamp>.<body>``) with a secret of its own: one is made when
+the destination is (answered that once, like a token, never shown again) unless the admin gives one, or ""
+for an unsigned destination. Slack and Teams do not verify signatures (their URL is the credential): they
+take no secret.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from playdeck import audit, webhooks
+from playdeck import audit, signing, webhooks
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.models import WebhookDelivery, utcnow
 from playdeck.notifications import rendering
@@ -44,12 +50,18 @@ class DestinationView:
     active: bool
     created_at: dt.datetime
     created_by: str
+    signed: bool
+    # The signing secret, only in the answer that made or set it: never stored readable, never shown again.
+    secret: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "created_at": iso(self.created_at)}
+        shown = {**asdict(self), "created_at": iso(self.created_at)}
+        if self.secret is None:
+            del shown["secret"]
+        return shown
 
 
-def view(destination: NotificationDestination) -> DestinationView:
+def view(destination: NotificationDestination, secret: str | None = None) -> DestinationView:
     recipients = [address for address in destination.recipients.split(",") if address]
     return DestinationView(
         destination.id,
@@ -60,6 +72,8 @@ def view(destination: NotificationDestination) -> DestinationView:
         destination.active,
         destination.created_at,
         destination.created_by,
+        bool(destination.secret_ciphertext),
+        secret,
     )
 
 
@@ -103,9 +117,30 @@ def _target(kind: str, url: Any, recipients: Any) -> tuple[str, str]:
     return webhooks.checked_url(url), ""
 
 
+def _checked_secret(kind: str, secret: Any) -> str | None:
+    """The secret a destination of ``kind`` is given: None to make one (json), "" for none, or the text."""
+    if kind != "json":
+        if secret not in (None, ""):
+            raise ValidationError("secret", f"only json destinations are signed: a {kind} URL is its own credential")
+        return ""
+    return None if secret is None else signing.checked_secret(secret, required=False)
+
+
+def _set_secret(destination: NotificationDestination, secret: str | None) -> str | None:
+    """Seal the secret (None: a new one) onto the flushed destination; a new one, to show this once."""
+    if secret == "":
+        destination.secret_ciphertext = ""
+        return None
+    chosen = signing.new_secret() if secret is None else secret
+    destination.secret_ciphertext = signing.seal("destination", destination.id, chosen)
+    # One the admin gave is theirs already: never echoed.
+    return chosen if secret is None else None
+
+
 def _audit_details(destination: NotificationDestination) -> dict[str, Any]:
     target = webhooks.url_host(destination.url) if destination.url else destination.recipients
-    return {"name": destination.name, "kind": destination.kind, "target": target, "active": destination.active}
+    return {"name": destination.name, "kind": destination.kind, "target": target, "active": destination.active,
+            "signed": bool(destination.secret_ciphertext)}  # fmt: skip
 
 
 # --- management -------------------------------------------------------------------------------------
@@ -113,10 +148,12 @@ def _audit_details(destination: NotificationDestination) -> dict[str, Any]:
 
 def create(
     session: Session, name: Any, kind: Any, *, url: Any = None, recipients: Any = None, active: Any = True,
-    who: str | None = None,
+    secret: Any = None, who: str | None = None,
 ) -> DestinationView:  # fmt: skip
+    """The new destination; a json one's signing secret in the view this once (``secret``: None makes one)."""
     name, kind = validate_name(name), validate_kind(kind)
     target_url, target_recipients = _target(kind, url, recipients)
+    given_secret = _checked_secret(kind, secret)
     if not isinstance(active, bool):
         raise ValidationError("active", "must be true or false")
     if session.scalar(select(NotificationDestination.id).where(NotificationDestination.name == name)) is not None:
@@ -131,9 +168,10 @@ def create(
             session.flush()
     except IntegrityError:  # made by someone else meanwhile
         raise Conflict(f"a notification destination named {name} exists already") from None
+    shown = _set_secret(destination, given_secret) if kind == "json" else None
     audit.record(session, "notification.destination.create", "notification_destination", destination.id,
                  _audit_details(destination), actor=who)  # fmt: skip
-    return view(destination)
+    return view(destination, shown)
 
 
 def get(session: Session, name: str) -> NotificationDestination:
@@ -148,8 +186,14 @@ def list_all(session: Session) -> list[DestinationView]:
 
 
 def update(session: Session, name: str, changes: dict[str, Any], who: str | None = None) -> DestinationView:
-    """Change a destination's ``active``, ``url`` or ``recipients`` (its name and kind stay)."""
+    """Change a destination's ``active``, ``url``, ``recipients`` or (json) signing ``secret`` (the new text,
+    or "" for unsigned deliveries); its name and kind stay."""
     destination = get(session, name)
+    if "secret" in changes:
+        new_secret = _checked_secret(destination.kind, changes["secret"])
+        if new_secret is None:
+            raise ValidationError("secret", "give the new secret's text, or '' for unsigned deliveries")
+        _set_secret(destination, new_secret)
     if "active" in changes:
         if not isinstance(changes["active"], bool):
             raise ValidationError("active", "must be true or false")

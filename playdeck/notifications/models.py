@@ -30,6 +30,8 @@ class NotificationDestination(Base):
     url: Mapped[str] = mapped_column(String(2048), default="")
     # E-mail: the recipients' addresses, comma-separated ("" for the http kinds).
     recipients: Mapped[str] = mapped_column(Text, default="")
+    # A json destination's signing secret, sealed (``playdeck.signing``; "": unsigned).
+    secret_ciphertext: Mapped[str] = mapped_column(Text, default="", server_default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100), default="")

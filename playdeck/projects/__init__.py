@@ -7,10 +7,13 @@ through ``playdeck.projects.registry``, which checks their input (``validation``
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
 from playdeck import audit
+from playdeck.db import Executor
 from playdeck.errors import Conflict, NotFound, ValidationError
 from playdeck.models import Environment, Project
 from playdeck.paths import resolve_inside
@@ -50,8 +53,36 @@ def list_projects(session: Session, include_archived: bool = False) -> list[Proj
     return list(session.scalars(query))
 
 
+# Built once, the name a parameter: SQLAlchemy memoizes a statement's cache key on the statement object, and
+# building this one on every call was a sixth of the deploy form's CPU (issue 24).
+_PROJECT_BY_NAME = select(Project).options(selectinload(Project.environments)).where(Project.name == bindparam("name"))
+
+
+# Each unarchived project's environments as a few columns (a project without any: one row, environment
+# columns None), by project then environment name: what the dashboard lists, without loading entities.
+_PROJECT_ENVIRONMENTS = (
+    select(
+        Project.id.label("project_id"),
+        Project.name.label("project"),
+        Project.description,
+        Environment.id.label("environment_id"),
+        Environment.name.label("environment"),
+        Environment.protected,
+    )
+    .outerjoin(Environment, Environment.project_id == Project.id)
+    .where(Project.archived_at.is_(None))
+    .order_by(Project.name, Environment.name)
+)
+
+
+def project_environments(session: Executor) -> list[Row[Any]]:
+    """Rows of ``project_id``, ``project``, ``description``, ``environment_id``, ``environment``,
+    ``protected``: every unarchived project's environments, ordered as ``list_projects`` lists them."""
+    return list(session.execute(_PROJECT_ENVIRONMENTS))
+
+
 def get_project(session: Session, name: str) -> Project:
-    project = session.scalar(select(Project).options(selectinload(Project.environments)).where(Project.name == name))
+    project = session.scalar(_PROJECT_BY_NAME, {"name": name})
     if project is None:
         raise NotFound(f"project '{name}' does not exist")
     return project

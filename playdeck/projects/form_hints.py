@@ -20,6 +20,8 @@ import re
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,19 +46,38 @@ class Hints:
 
 
 _cache: dict[str, Hints] = {}
+# Keys being computed, each by the first request that missed it.
+_pending: dict[str, Future[Hints]] = {}
 _lock = threading.Lock()
 
 
-def _cached(key: str, compute: object) -> Hints:
+def _cached(key: str, compute: Callable[[], Hints]) -> Hints:
+    """The hints of ``key``, computed once however many requests ask at the same time: the others wait for
+    the first. Each computing them too was a stampede: 20 deploy forms opened at once on a process whose
+    cache was cold started 20 Ansible processes at a time, each slower for the others, for many seconds
+    (bench approvals: p95 18 s)."""
     with _lock:
         found = _cache.get(key)
-    if found is not None:
-        return found
-    hints = compute()  # type: ignore[operator]
+        if found is not None:
+            return found
+        pending = _pending.get(key)
+        if pending is None:
+            _pending[key] = computing = Future[Hints]()
+    if pending is not None:
+        return pending.result()
+    try:
+        hints = compute()
+    except BaseException as exc:
+        with _lock:
+            del _pending[key]
+        computing.set_exception(exc)
+        raise
     with _lock:
         if len(_cache) >= MAX_CACHED:
             _cache.clear()
         _cache[key] = hints
+        del _pending[key]
+    computing.set_result(hints)
     return hints
 
 

@@ -64,11 +64,16 @@ def requested(session: Session, run_id: int) -> None:
 
 def approvers_text(environment: Environment) -> str:
     """Who may approve, in words: "a release_manager or admin, or alice or bob"."""
+    return approvers_words(environment.approver_roles, environment.approver_users)
+
+
+def approvers_words(roles: list[str], users: list[str]) -> str:
+    """``approvers_text`` of an environment's approver roles and users as read from their columns."""
     parts = []
-    if environment.approver_roles:
-        parts.append("a " + " or ".join(environment.approver_roles))
-    if environment.approver_users:
-        parts.append(" or ".join(environment.approver_users))
+    if roles:
+        parts.append("a " + " or ".join(roles))
+    if users:
+        parts.append(" or ".join(users))
     return ", or ".join(parts) or "nobody (set approver roles or users)"
 
 

@@ -293,6 +293,10 @@ class Calendar:
         own = self._by_scope.get(environment_id, []) if environment_id is not None else []
         return self._by_scope.get(None, []) + own
 
+    def has_own(self, environment_id: int) -> bool:
+        """Whether windows of that environment's own apply (else its status is the global windows')."""
+        return environment_id in self._by_scope
+
     def _scope(self, scope: int | None) -> tuple[list[Occurrence], list[Upcoming]]:
         if scope not in self._evaluated:
             current, upcoming = [], []

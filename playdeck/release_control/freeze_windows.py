@@ -13,10 +13,11 @@ import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from playdeck import audit, projects
+from playdeck.db import Executor
 from playdeck.errors import NotFound, ValidationError
 from playdeck.inputs import check_text
 from playdeck.models import Environment, FreezeWindow, utcnow
@@ -218,16 +219,25 @@ def list_windows(session: Session, project: str | None = None, environment: str 
     return list(session.scalars(query))
 
 
-def calendar_at(session: Session, at: dt.datetime, environment_ids: Iterable[int] | None = None) -> Calendar:
+@functools.cache
+def _windows_query(of_environments: bool) -> Select[Any]:
+    """Built once per shape, values as parameters: SQLAlchemy memoizes a statement's cache key on the
+    statement object (the deploy form asks on every load)."""
+    query = select(*_EVALUATED).where(or_(FreezeWindow.kind != ADHOC, FreezeWindow.ends_at > bindparam("at")))
+    if of_environments:
+        ids = bindparam("ids", expanding=True)
+        query = query.where(or_(FreezeWindow.environment_id.is_(None), FreezeWindow.environment_id.in_(ids)))
+    return query
+
+
+def calendar_at(session: Executor, at: dt.datetime, environment_ids: Iterable[int] | None = None) -> Calendar:
     """The windows that apply to ``environment_ids`` (None: all), ad hoc ones already over left out, ready to
     evaluate at ``at`` (aware)."""
-    query = select(*_EVALUATED).where(
-        or_(FreezeWindow.kind != ADHOC, FreezeWindow.ends_at > at.astimezone(dt.UTC).replace(tzinfo=None))
-    )
+    values: dict[str, Any] = {"at": at.astimezone(dt.UTC).replace(tzinfo=None)}
     if environment_ids is not None:
-        ids = list(environment_ids)
-        query = query.where(or_(FreezeWindow.environment_id.is_(None), FreezeWindow.environment_id.in_(ids)))
-    return Calendar([_parsed(tuple(row)) for row in session.execute(query)], at)
+        values["ids"] = list(environment_ids)
+    rows = session.execute(_windows_query(environment_ids is not None), values)
+    return Calendar([_parsed(tuple(row)) for row in rows], at)
 
 
 def status_at(session: Session, environment_id: int, at: dt.datetime | None = None) -> FreezeStatus:
@@ -293,8 +303,18 @@ def status_json(status: FreezeStatus) -> dict[str, Any]:
     }
 
 
-def statuses_json(session: Session, environment_ids: Iterable[int], at: dt.datetime | None = None) -> dict[int, Any]:
+def statuses_json(session: Executor, environment_ids: Iterable[int], at: dt.datetime | None = None) -> dict[int, Any]:
     """Each environment's ``status_json`` at ``at`` (default now), the windows read once."""
     ids = list(environment_ids)
     found = calendar_at(session, at or dt.datetime.now(dt.UTC), ids)
-    return {environment_id: status_json(found.status(environment_id)) for environment_id in ids}
+    # Environments with no window of their own share the global windows' status: worked out once (the
+    # dashboard asks for every environment).
+    shared = None
+    statuses = {}
+    for environment_id in ids:
+        if found.has_own(environment_id):
+            statuses[environment_id] = status_json(found.status(environment_id))
+        else:
+            shared = shared or status_json(found.status(None))
+            statuses[environment_id] = shared
+    return statuses

@@ -1,8 +1,9 @@
 """What the deploy form shows beside its fields: per environment what runs there now and its hosts (for
 Limit), the versions deployed lately (for Version) and the playbook's tags (for Tags).
 
-The database is read in one short session; the hosts and tags come from Ansible afterwards, outside any
-transaction (``playdeck.projects.form_hints``, cached there).
+The database is read in the caller's short session (``read_facts``, beside what else the form reads); the
+hosts and tags come from Ansible afterwards, outside any transaction (``deploy_guide``, with
+``playdeck.projects.form_hints`` caching them).
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
 from playdeck.commit_label import short_sha
-from playdeck.db import session_scope
-from playdeck.models import Run
-from playdeck.projects import form_hints, get_project
+from playdeck.models import Project, Run
+from playdeck.projects import form_hints
 from playdeck.runs.conditions import is_real_deploy, is_successful
-from playdeck.runs.queries import last_successful_deploy
+from playdeck.runs.queries import deployed_release
 from playdeck.settings import get_settings
 
 RECENT_VERSIONS = 10
@@ -54,8 +55,8 @@ class DeployGuide:
 
 
 @dataclass(frozen=True)
-class _Read:
-    """What the short session read: enough to call Ansible afterwards."""
+class GuideFacts:
+    """What the guide reads from the database: enough to call Ansible afterwards."""
 
     is_git: bool
     playbook: str
@@ -63,33 +64,36 @@ class _Read:
     recent_versions: list[str]
 
 
-def _read(project_name: str) -> _Read:
-    with session_scope() as session:
-        project = get_project(session, project_name)
-        environments = []
-        for environment in project.environments:
-            current = last_successful_deploy(session, environment.id)
-            run = session.get(Run, current) if current is not None else None
-            environments.append({
-                "name": environment.name, "protected": environment.protected,
-                "inline": environment.inline_inventory, "inventory": environment.inventory,
-                "current_version": run.version if run else "", "current_ref": run.ref if run else "",
-                "current_commit": (run.commit_sha or "") if run else "", "current_run": current,
-            })  # fmt: skip
-        versions = session.scalars(
-            select(Run.version)
-            .where(Run.project_id == project.id, is_real_deploy(), is_successful(), Run.version != "")
-            .order_by(Run.id.desc())
-            .limit(RECENT_DEPLOYS_READ)
-        )
-        recent = list(dict.fromkeys(versions))[:RECENT_VERSIONS]
-        return _Read(project.is_git, project.playbook, environments, recent)
+# Built once, values as parameters (see playdeck.runs.queries._runs_query).
+_RECENT_VERSIONS = (
+    select(Run.version)
+    .where(Run.project_id == bindparam("project_id"), is_real_deploy(), is_successful(), Run.version != "")
+    .order_by(Run.id.desc())
+    .limit(RECENT_DEPLOYS_READ)
+)
 
 
-def deploy_guide(project_name: str) -> DeployGuide:
+def read_facts(session: Session, project: Project) -> GuideFacts:
+    """The project's environments (with what each runs now) and its recent versions; ``project`` as loaded
+    by ``get_project``, in the session the caller reads the rest of the form with."""
+    environments = []
+    for environment in project.environments:
+        # Its four columns in one statement, not its id and then the run as an entity (45 columns).
+        run = deployed_release(session, environment.id)
+        environments.append({
+            "name": environment.name, "protected": environment.protected,
+            "inline": environment.inline_inventory, "inventory": environment.inventory,
+            "current_version": run.version if run else "", "current_ref": run.ref if run else "",
+            "current_commit": (run.commit_sha or "") if run else "", "current_run": run.id if run else None,
+        })  # fmt: skip
+    versions = session.scalars(_RECENT_VERSIONS, {"project_id": project.id})
+    recent = list(dict.fromkeys(versions))[:RECENT_VERSIONS]
+    return GuideFacts(project.is_git, project.playbook, environments, recent)
+
+
+def deploy_guide(read: GuideFacts) -> DeployGuide:
     """Call with no transaction open: it may run Ansible for a few seconds on a first (uncached) read, each
     environment's inventory and the playbook at the same time."""
-    read = _read(project_name)
     settings = get_settings()
     with ThreadPoolExecutor(max_workers=4) as pool:
         tags = pool.submit(form_hints.playbook_tags, read.playbook, read.is_git, settings.playbook_dir)

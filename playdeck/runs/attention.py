@@ -12,6 +12,7 @@ query per project environment of at most ``HISTORY_RUNS`` past runs.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import statistics
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from playdeck.db_clock import database_time
 from playdeck.models import DeployLock, Run, RunEvent, utcnow
-from playdeck.release_control.approvals import approvers_text
+from playdeck.release_control.approvals import approvers_text, approvers_words
 from playdeck.runs import locks
 from playdeck.runs.conditions import is_successful
 from playdeck.runs.queries import active_runs, awaiting_approval
@@ -287,33 +288,46 @@ def _assess(run: Run, facts: _Facts) -> Attention | None:
     return Attention(run_json(run, with_summaries=False), found[0], found[1], running_for)
 
 
-def _awaiting_text(run: Run, now: dt.datetime) -> str:
-    missing = max(1, run.approvals_required - run.approvals_given)
-    left = _seconds(run.approval_expires_at, now) if run.approval_expires_at else 0
+def _awaiting_text(
+    required: int, given: int, expires_at: dt.datetime | None, requested_by: str, approvers: str, now: dt.datetime
+) -> str:
+    missing = max(1, required - given)
+    left = _seconds(expires_at, now) if expires_at else 0
     return (
-        f"needs {_plural(missing, 'more approval')} from {approvers_text(run.environment)} (not "
-        f"{run.requested_by}, who requested it); expires in {words(left)}"
+        f"needs {_plural(missing, 'more approval')} from {approvers} (not {requested_by}, who requested it); "
+        f"expires in {words(left)}"
     )
 
 
-def awaiting_attention(session: Session, now: dt.datetime | None = None) -> list[Attention]:
-    """Runs awaiting approval, the nearest deadline first (at most ``MAX_AWAITING_SHOWN``), with who must act."""
+def awaiting_attention(session: Session, now: dt.datetime | None = None) -> tuple[list[Attention], int]:
+    """Runs awaiting approval, the nearest deadline first (at most ``MAX_AWAITING_SHOWN``), with who must act;
+    and how many await approval in all."""
     now = now or utcnow()
-    return [
-        Attention(
-            run_json(run, with_summaries=False),
-            Kind.AWAITING_APPROVAL,
-            _awaiting_text(run, now),
-            _seconds(now, run.queued_at),
-        )  # fmt: skip
-        for run in awaiting_approval(session, MAX_AWAITING_SHOWN)
-    ]
+    rows = awaiting_approval(session, MAX_AWAITING_SHOWN)
+    # Most rows share an environment: its approvers are worded once.
+    approvers: dict[tuple[str, str], str] = {}
+    found = []
+    for row in rows:
+        key = (row.approver_roles_json or "[]", row.approver_users_json or "[]")
+        if key not in approvers:
+            approvers[key] = approvers_words(json.loads(key[0]), json.loads(key[1]))
+        why = _awaiting_text(
+            row.approvals_required, row.approvals_given, row.approval_expires_at, row.requested_by, approvers[key], now
+        )
+        found.append(Attention(json.loads(row[0]), Kind.AWAITING_APPROVAL, why, _seconds(now, row.queued_at)))
+    return found, rows[0].awaiting_total if rows else 0
+
+
+def attention_overview(session: Session, now: dt.datetime | None = None) -> tuple[list[Attention], int]:
+    """``needs_attention``, and how many runs await approval in all (it lists the first ``MAX_AWAITING_SHOWN``)."""
+    awaiting, total = awaiting_attention(session, now)
+    return _stuck(session, now) + awaiting, total
 
 
 def needs_attention(session: Session, now: dt.datetime | None = None) -> list[Attention]:
     """Active runs stuck longer than expected, most urgent kind first, then oldest first; then the runs
     awaiting approval."""
-    return _stuck(session, now) + awaiting_attention(session, now)
+    return attention_overview(session, now)[0]
 
 
 def _stuck(session: Session, now: dt.datetime | None) -> list[Attention]:
@@ -338,7 +352,11 @@ def state_explanation(session: Session, run: Run, now: dt.datetime | None = None
     facts = _Facts(session, now)
     now = facts.now
     if run.state == RunState.AWAITING_APPROVAL:
-        return f"awaiting approval ({run.approvals_given} of {run.approvals_required}): {_awaiting_text(run, now)}"
+        why = _awaiting_text(
+            run.approvals_required, run.approvals_given, run.approval_expires_at, run.requested_by,
+            approvers_text(run.environment), now,
+        )  # fmt: skip
+        return f"awaiting approval ({run.approvals_given} of {run.approvals_required}): {why}"
     if run.state == RunState.QUEUED:
         # The earliest it can start; then a lock wait is the answer at any age; otherwise a young run is
         # simply waiting its turn.

@@ -28,6 +28,10 @@ from playdeck.runs.conditions import (
 from playdeck.runs.states import RunState
 from playdeck.serializers import run_brief_sql
 
+# What a run's progress is worked out from (``progress.RunFacts``, but its recap), as columns.
+RUN_FACTS_COLUMNS = (Run.id, Run.environment_id, Run.state, Run.event_count, Run.queued_at, Run.started_at,
+                     Run.limit, Run.tags_json, Run.check_mode)  # fmt: skip
+
 
 def _successful_deploys(environment_id: ColumnElement[int], *columns: Any, run: RunTable = Run) -> Select[Any]:
     """``columns`` of the environment's successful real deploys, newest first: the first is what is deployed."""
@@ -40,11 +44,19 @@ def _successful_deploys(environment_id: ColumnElement[int], *columns: Any, run: 
 
 # Built once, values as parameters: SQLAlchemy memoizes a statement's cache key on the statement object.
 _LAST_SUCCESSFUL_DEPLOY = _successful_deploys(bindparam("environment_id"), Run.id).limit(1)
+_DEPLOYED_RELEASE = _successful_deploys(
+    bindparam("environment_id"), Run.id, Run.version, Run.ref, Run.commit_sha
+).limit(1)
 
 
 def last_successful_deploy(session: Executor, environment_id: int) -> int | None:
     """The id of the environment's last successful real deploy (what is deployed there), None if none."""
     return session.scalar(_LAST_SUCCESSFUL_DEPLOY, {"environment_id": environment_id})
+
+
+def deployed_release(session: Executor, environment_id: int) -> Row[Any] | None:
+    """``last_successful_deploy`` with what it shipped, in one statement: its id, version, ref and commit."""
+    return session.execute(_DEPLOYED_RELEASE, {"environment_id": environment_id}).one_or_none()
 
 
 # A deploy that ended so leaves its environment broken: the next success "fixes" it.
@@ -78,18 +90,46 @@ def recent_deploy_durations(session: Executor, environment_id: int, limit: int) 
     return [(finished - started).total_seconds() for started, finished in rows if started and finished]
 
 
+# Built once, the limit a parameter (see _runs_query): along ix_runs_state, which holds the id too.
+_ACTIVE_IDS = select(Run.id).where(is_dispatched()).order_by(Run.id).limit(bindparam("limit", type_=Integer))
+
+
 def active_runs(session: Session, limit: int) -> list[Run]:
     """At most ``limit`` queued and running runs, oldest first, with their project and environment. Runs
     awaiting approval are not among them: thousands may wait for people (``awaiting_approval``)."""
+    # Their ids first: most of the time none is active, and a statement of the runs with their projects
+    # and environments (~80 columns) costs PyMySQL the parsing of every column's description even when
+    # it finds no row: 40% of the CPU of /attention (issue 24), which asks on every request.
+    ids = list(session.scalars(_ACTIVE_IDS, {"limit": limit}))
+    if not ids:
+        return []
     return list(
         session.scalars(
             select(Run)
             .options(joinedload(Run.project), joinedload(Run.environment))
-            .where(is_dispatched())
+            .where(Run.id.in_(ids))
             .order_by(Run.id)
-            .limit(limit)
         )
     )
+
+
+# The dashboard's runs in progress: what its table shows (id, project, environment, state, who asked), then
+# the columns their progress is worked out from (``RUN_FACTS_COLUMNS``).
+_ACTIVE_RUN_ROWS = (
+    select(Run.id, Project.name, Environment.name, Run.state, Run.requested_by, *RUN_FACTS_COLUMNS)
+    .select_from(Run)
+    # Outer joins keep runs the first table of the plan (see select_run_briefs).
+    .outerjoin(Project, Run.project_id == Project.id)
+    .outerjoin(Environment, Run.environment_id == Environment.id)
+    .where(is_dispatched())
+    .order_by(Run.id)
+    .limit(bindparam("limit", type_=Integer))
+)
+
+
+def active_run_rows(session: Executor, limit: int) -> list[Row[Any]]:
+    """``active_runs`` as the columns of ``_ACTIVE_RUN_ROWS``, not entities."""
+    return list(session.execute(_ACTIVE_RUN_ROWS, {"limit": limit}))
 
 
 # Active runs a mark looks at; past this many, the mark still moves with the newest run.
@@ -118,17 +158,37 @@ def awaiting_count(session: Executor) -> int:
     return session.scalar(select(func.count()).select_from(Run).where(is_awaiting_approval())) or 0
 
 
-def awaiting_approval(session: Session, limit: int) -> list[Run]:
-    """At most ``limit`` runs awaiting approval, the nearest deadline first, with project and environment."""
-    return list(
-        session.scalars(
-            select(Run)
-            .options(joinedload(Run.project), joinedload(Run.environment))
-            .where(is_awaiting_approval())
-            .order_by(Run.approval_expires_at, Run.id)
-            .limit(limit)
+@functools.cache
+def _awaiting_query() -> Select[Any]:
+    """Built once (see ``_runs_query``). Along ``ix_runs_state_approval_expires_at``, which holds the id too:
+    the first rows in order, no sort of the thousands that may wait. The count is a subquery of no outer
+    column, evaluated once, so list and count are one round trip."""
+    awaiting = aliased(Run)
+    total = select(func.count()).where(is_awaiting_approval(awaiting)).scalar_subquery()
+    return (
+        select_run_briefs(
+            Run.requested_by,
+            Run.queued_at,
+            Run.approvals_required,
+            Run.approvals_given,
+            Run.approval_expires_at,
+            Environment.approver_roles_json,
+            Environment.approver_users_json,
+            total.label("awaiting_total"),
         )
+        .where(is_awaiting_approval())
+        .order_by(Run.approval_expires_at, Run.id)
+        .limit(bindparam("limit", type_=Integer))
     )
+
+
+def awaiting_approval(session: Executor, limit: int) -> list[Row[Any]]:
+    """At most ``limit`` runs awaiting approval, the nearest deadline first: each run's JSON text
+    (``run_brief_sql``), who requested it and when, its approvals needed, given and deadline, its
+    environment's approver roles and users (JSON texts), and how many runs await approval in all. Only
+    these columns: the runs, projects and environments as entities, ~80 columns a row, were most of
+    the CPU of /attention with 10,000 runs awaiting (issue 24)."""
+    return list(session.execute(_awaiting_query(), {"limit": limit}))
 
 
 def deployed_runs() -> Select[tuple[int, int | None]]:
@@ -139,41 +199,52 @@ def deployed_runs() -> Select[tuple[int, int | None]]:
     return select(Environment.id.label("environment_id"), deployed.scalar_subquery().label("run_id"))
 
 
-def _last_successful_deploys(session: Session, environment_ids: list[int]) -> dict[int, int]:
-    """``last_successful_deploy`` of the environments. In one statement: a query per environment cost a round
-    trip each, 250 environments' dashboard took ~1 s on a busy machine (bench/dashboard.py)."""
-    rows = session.execute(deployed_runs().where(Environment.id.in_(environment_ids)))
-    return {environment_id: run_id for environment_id, run_id in rows if run_id is not None}
+# What the dashboard shows of an environment's latest run and of its deployed run (its last successful real
+# deploy): a few columns, not entities (loading 500 runs as entities with their project and environment was
+# half the dashboard's time, bench/dashboard.py).
+LATEST_RUN_COLUMNS = (Run.id, Run.state, Run.version, Run.queued_at)
+DEPLOYED_RUN_COLUMNS = (Run.id, Run.version, Run.ref, Run.commit_sha, Run.commit_subject, Run.finished_at)
 
 
-def latest_runs(session: Session, environment_ids: list[int]) -> tuple[dict[int, Run], dict[int, Run]]:
-    """Per environment: its latest run, and its last successful real deploy (what is deployed there).
+def _latest_runs_query() -> Select[Any]:
+    # Grouped by (environment, state) first: MariaDB reads the (environment_id, state) index one group at a
+    # time to find each group's max(id), where a grouping by environment alone reads every run of it.
+    by_state = (
+        select(Run.environment_id, func.max(Run.id).label("id"))
+        .where(Run.environment_id.in_(bindparam("environment_ids", expanding=True)))
+        .group_by(Run.environment_id, Run.state)
+        .subquery()
+    )
+    latest = select(func.max(by_state.c.id).label("id")).group_by(by_state.c.environment_id).subquery()
+    return select(Run.environment_id, *LATEST_RUN_COLUMNS).join(latest, Run.id == latest.c.id)
 
-    One grouped query over the (environment, state) index for the latest, one with a ``LIMIT 1`` subquery
-    per environment for the deployed one, one to load those runs: the cost follows the number of
-    environments, not runs.
-    """
+
+def _deployed_runs_query() -> Select[Any]:
+    """``DEPLOYED_RUN_COLUMNS`` of each environment's ``last_successful_deploy``, in one statement."""
+    inner = aliased(Run)
+    deployed = _successful_deploys(Environment.id, inner.id, run=inner).limit(1).correlate(Environment)
+    return (
+        select(Environment.id.label("environment_id"), *DEPLOYED_RUN_COLUMNS)
+        .join(Run, Run.id == deployed.scalar_subquery())
+        .where(Environment.id.in_(bindparam("environment_ids", expanding=True)))
+    )
+
+
+# Built once: SQLAlchemy memoizes a statement's cache key on the statement object.
+_LATEST_RUNS = _latest_runs_query()
+_DEPLOYED_RUNS = _deployed_runs_query()
+
+
+def latest_runs(session: Executor, environment_ids: list[int]) -> tuple[dict[int, Row[Any]], dict[int, Row[Any]]]:
+    """Per environment: its latest run (``LATEST_RUN_COLUMNS``), and its last successful real deploy, what
+    is deployed there (``DEPLOYED_RUN_COLUMNS``); an environment without one is left out. One statement
+    each, whose cost follows the number of environments, not runs."""
     if not environment_ids:
         return {}, {}
-    latest_ids: dict[int, int] = {}
-    grouped = (
-        select(Run.environment_id, func.max(Run.id))
-        .where(Run.environment_id.in_(environment_ids))
-        .group_by(Run.environment_id, Run.state)
-    )
-    for environment_id, run_id in session.execute(grouped):
-        latest_ids[environment_id] = max(latest_ids.get(environment_id, 0), run_id)
-    deployed_ids = _last_successful_deploys(session, environment_ids)
-    wanted = set(latest_ids.values()) | set(deployed_ids.values())
-    loaded = {
-        run.id: run
-        for run in session.scalars(
-            select(Run).options(joinedload(Run.project), joinedload(Run.environment)).where(Run.id.in_(wanted))
-        )
-    }
+    values = {"environment_ids": environment_ids}
     return (
-        {env: loaded[run_id] for env, run_id in latest_ids.items()},
-        {env: loaded[run_id] for env, run_id in deployed_ids.items()},
+        {row[0]: row for row in session.execute(_LATEST_RUNS, values)},
+        {row[0]: row for row in session.execute(_DEPLOYED_RUNS, values)},
     )
 
 
@@ -287,18 +358,7 @@ def list_runs(session: Executor, filters: RunFilters, page: int = 1, per_page: i
 # The run page's run, without loading an entity (the run, its project, its environment and its recap
 # as entities were half the page's CPU, issue 7): its JSON rendered by the database, and beside it the
 # columns its progress is worked out from (progress.RunFacts), then its stored failure summary.
-_RUN_PAGE_ROW = select_run_briefs(
-    Run.id,
-    Run.environment_id,
-    Run.state,
-    Run.event_count,
-    Run.queued_at,
-    Run.started_at,
-    Run.limit,
-    Run.tags_json,
-    Run.check_mode,
-    Run.failure_summary_json,
-).where(Run.id == bindparam("run_id"))
+_RUN_PAGE_ROW = select_run_briefs(*RUN_FACTS_COLUMNS, Run.failure_summary_json).where(Run.id == bindparam("run_id"))
 
 
 def run_page_row(session: Executor, run_id: int) -> Row[Any]:

@@ -1,6 +1,6 @@
-"""`playdeck freeze add|list|rm` and `playdeck deploy --override-freeze` through the real web (gunicorn): a deploy
-inside a window exits 2 with the window's name and end, a developer's override exits 2 with why, a release
-manager's is recorded on the run."""
+"""`playdeck freeze add|list|rm` and `playdeck deploy|rollback|promote --override-freeze` through the real web
+(gunicorn): a deploy inside a window exits 2 with the window's name and end, a developer's override exits 2
+with why, a release manager's is recorded on the run."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import requests
 
 from playdeck.settings import get_settings
 from tests.cli.cli_support import playdeck
+from tests.cli.test_cli_rollback import deployed
 from tests.conftest import api_headers, make_user
 
 
@@ -65,3 +66,34 @@ def test_bad_windows_exit_2_with_the_reason(web_api: str) -> None:
     both = playdeck("freeze", "add", "Two", "--weekly", "Fri 16:00", "Mon 08:00", "--yearly", "Dec 20", "Jan 3")
     assert both.returncode == 2 and "exactly one of --weekly, --yearly or --adhoc" in both.stderr
     assert "No freeze windows." in playdeck("freeze", "list").stdout
+
+
+def test_rollback_and_promote_inside_a_window_exit_2_naming_it_until_a_release_manager_overrides(
+    web_api: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    as_cli_user(monkeypatch, "rita", "release_manager")
+    deployed("1.0.0")
+    staging = deployed("2.0.0")
+    start, end = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1), dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)
+    window = ("--adhoc", f"{start:%Y-%m-%d %H:%M}", f"{end:%Y-%m-%d %H:%M}", "--reason", "audit week")
+    for environment in ("staging", "production"):
+        added = playdeck("freeze", "add", "Audit", "--project", "sampleapp", "--env", environment, *window)
+        assert added.returncode == 0, added.stderr
+
+    refused = playdeck("rollback", "sampleapp", "--env", "staging")
+    assert refused.returncode == 2 and "409: deploys to sampleapp/staging are frozen by 'Audit'" in refused.stderr
+    refused = playdeck("promote", str(staging), "--to", "production")
+    assert refused.returncode == 2 and "409: deploys to sampleapp/production are frozen by 'Audit'" in refused.stderr
+
+    rolled = playdeck("rollback", "sampleapp", "--env", "staging", "--override-freeze", "2.0.0 broke logins")
+    assert rolled.returncode == 0, rolled.stderr
+    promoted = playdeck("promote", str(staging), "--to", "production", "--override-freeze", "auditors need 2.0.0")
+    assert promoted.returncode == 0, promoted.stderr
+    for output, reason in ((rolled.stdout, "2.0.0 broke logins"), (promoted.stdout, "auditors need 2.0.0")):
+        run_id = int(re.search(r"Run (\d+) ", output).group(1))
+        run = requests.get(f"{web_api}/api/v1/runs/{run_id}", headers=api_headers(), timeout=10).json()
+        assert (run["requested_by"], run["freeze_override"]) == ("rita", reason)
+
+    as_cli_user(monkeypatch, "dev", "developer", projects=("sampleapp",))
+    forbidden = playdeck("rollback", "sampleapp", "--env", "staging", "--override-freeze", "me too")
+    assert forbidden.returncode == 2 and "403: overriding a freeze window needs the release_manager" in forbidden.stderr

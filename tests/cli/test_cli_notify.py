@@ -3,10 +3,14 @@ refused with exit 2 and the message, nothing stored."""
 
 from __future__ import annotations
 
+import re
+
+from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from playdeck import db
 from playdeck.models import AuditEvent
+from playdeck.notifications import destinations
 from tests.cli.cli_support import playdeck
 
 
@@ -56,3 +60,23 @@ def test_bad_input_exits_2_with_the_reason(embedded):
     assert "subscribed to nothing" in playdeck("notify", "subscriptions", "chat").stdout
     missing = playdeck("notify", "subscribe", "nosuch")
     assert missing.returncode == 2 and "no notification destination named nosuch" in missing.stderr
+
+
+def test_a_json_destination_prints_its_new_secret_once_or_takes_one_from_stdin(embedded, monkeypatch):
+    monkeypatch.setenv("PLAYDECK_SECRET_KEY", Fernet.generate_key().decode())
+    made = playdeck("notify", "add", "bus", "--kind", "json", "--url", "https://hooks.example.test/bus")
+    assert made.returncode == 0, made.stderr
+    secret = re.search(r"Signing secret \(shown only this once\): (\S+)", made.stdout).group(1)
+    assert len(secret) >= 40 and secret not in playdeck("notify", "list").stdout
+    given = playdeck("notify", "add", "mine", "--kind", "json", "--url", "https://hooks.example.test/mine",
+                     "--secret-stdin", input="ours\n")  # fmt: skip
+    assert given.returncode == 0 and "Signing secret" not in given.stdout
+    with db.session_scope() as session:
+        signed = {d.name: d.signed for d in destinations.list_all(session)}
+    assert signed == {"bus": True, "mine": True}
+    both = playdeck("notify", "add", "x", "--kind", "json", "--url", "https://h.example.test/", "--unsigned",
+                    "--secret-stdin", input="s\n")  # fmt: skip
+    assert both.returncode == 2 and "not both" in both.stderr
+    slack = playdeck("notify", "add", "chat", "--kind", "slack", "--url", "https://h.example.test/", "--secret-stdin",
+                     input="s\n")  # fmt: skip
+    assert slack.returncode == 2 and "only json destinations are signed" in slack.stderr

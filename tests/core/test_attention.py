@@ -294,7 +294,7 @@ def test_the_queries_do_not_grow_with_the_number_of_stuck_runs(embedded):
         event.remove(engine, "before_cursor_execute", count)
 
     assert len(found) == 14
-    # Active runs, deploy locks, running per queue, the running runs' newest log lines, then one history
-    # query per project environment; the runs awaiting approval.
-    assert len(statements) == 4 + 2 + 1, statements
+    # Active runs (their ids, then those runs), deploy locks, running per queue, the running runs' newest log
+    # lines, then one history query per project environment; the runs awaiting approval (with their count).
+    assert len(statements) == 5 + 2 + 1, statements
     assert attention.HISTORY_RUNS == 20

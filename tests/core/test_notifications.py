@@ -8,6 +8,7 @@ import datetime as dt
 import json
 
 import pytest
+from cryptography.fernet import Fernet
 
 from playdeck import db, projects, webhooks
 from playdeck.models import Run
@@ -42,6 +43,8 @@ def setup(monkeypatch, tmp_path, smtp_port: int, cert: str = "", **extra: str) -
         smtp_from="playdeck@example.test",
         smtp_timeout_seconds="5",
         base_url=BASE_URL,
+        # JSON destinations sign their deliveries with a secret kept under this key.
+        secret_key=Fernet.generate_key().decode(),
         **extra,
     )
     with db.session_scope() as session:

@@ -52,7 +52,7 @@ def test_a_deploy_past_the_usual_is_noticed_once_under_two_concurrent_passes(mon
     with db.session_scope() as session:
         # Two deploys of an environment running side by side: one slow, one not yet.
         session.execute(update(Project).where(Project.name == "sampleapp").values(lock_deploys=False))
-        destinations.create(session, "ops", "json", url="https://hooks.example.test/x", who="tests")
+        destinations.create(session, "ops", "json", url="https://hooks.example.test/x", secret="", who="tests")
         subscriptions.create(session, "ops", {"events": ["running_long"]}, who="tests")
     # Usual: the median of the last 3 successful deploys (an older slow one and a failure do not count).
     for seconds, state in ((900, RunState.SUCCESSFUL), (50, RunState.SUCCESSFUL), (60, RunState.SUCCESSFUL),

@@ -10,6 +10,7 @@ from playdeck import db
 from playdeck.auth import credentials
 from playdeck.auth.sso import rules
 from playdeck.models import AuditEvent
+from testing.oidc_provider import Behaviour
 from tests.sso.conftest import at_provider, begin, come_back, log_in
 from webui import create_app
 
@@ -37,6 +38,16 @@ def test_a_user_in_a_mapped_group_logs_in_and_gets_the_mapped_role(embedded, pro
     assert (who.name, who.role.value) == ("sam", "release_manager")
     assert client.get("/api/v1/runs").status_code == 200  # the session works
     assert audit_actions().count("sso.login") == 1
+
+
+def test_groups_only_at_the_userinfo_endpoint_are_fetched_with_the_access_token(embedded, provider):
+    add_rule(group="sre", role="release_manager")
+    provider.behaviour = Behaviour(groups_only_in_userinfo=True)  # Keycloak, Authentik: not in the ID token
+    answer = log_in(create_app({"TESTING": True}).test_client(), "sam")
+    assert answer.status == 303, answer.text
+    with db.session_scope() as session:
+        who = credentials.session_principal(session, answer.session_cookie)
+    assert (who.name, who.role.value) == ("sam", "release_manager")
 
 
 def test_the_state_is_single_use_and_bound_to_the_browser(embedded, provider):

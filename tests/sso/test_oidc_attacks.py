@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from playdeck import db
 from playdeck.auth import users
 from playdeck.auth.models import User
+from playdeck.auth.sso import provider as provider_cache
 from playdeck.auth.sso import rules
 from playdeck.models import AuditEvent
 from testing.oidc_provider import Behaviour
@@ -74,14 +75,32 @@ def test_an_id_token_replayed_into_another_login_is_refused_by_its_nonce(mapped)
     assert refusals()[-1]["reason"] == "nonce"
 
 
+def test_userinfo_about_another_account_or_refusing_the_access_token_is_refused(mapped):
+    mapped.behaviour = Behaviour(groups_only_in_userinfo=True, userinfo_subject="sub-sam")
+    status, page = refused_login("dana")
+    assert status == 401 and "userinfo is about another account" in page
+    assert sso_users() == 0
+    assert refusals()[-1]["reason"] == "userinfo_subject"
+    mapped.behaviour = Behaviour(groups_only_in_userinfo=True, userinfo_refused=True)
+    status, page = refused_login("dana")
+    assert status == 503 and "answered HTTP 401" in page and "/userinfo" in page
+    assert sso_users() == 0
+
+
 def test_a_missing_or_huge_groups_claim_gives_no_access(mapped):
     status, page = refused_login("nora")  # no groups claim at all
     assert status == 403 and "No access to Playdeck" in page and "none of your groups" in page
-    mapped.behaviour = Behaviour(groups=[f"group-{number}" for number in range(5000)] + ["deployers"])
-    status, page = refused_login()
-    assert status == 403 and "more than 1000 groups" in page
+    mapped.behaviour = Behaviour(groups_only_in_userinfo=True)  # nor at the userinfo endpoint
+    status, page = refused_login("nora")
+    assert status == 403 and "No access to Playdeck" in page and "none of your groups" in page
+    huge = [f"group-{number}" for number in range(5000)] + ["deployers"]
+    for only_in_userinfo in (False, True):
+        mapped.behaviour = Behaviour(groups=huge, groups_only_in_userinfo=only_in_userinfo)
+        status, page = refused_login()
+        assert status == 403 and "more than 1000 groups" in page
     assert sso_users() == 0
-    assert [event["reason"] for event in refusals()] == ["no_matching_group", "bad_identity"]
+    reasons = ["no_matching_group", "no_matching_group", "bad_identity", "bad_identity"]
+    assert [event["reason"] for event in refusals()] == reasons
 
 
 def test_a_provider_that_refuses_or_is_slow_or_down_gets_a_clear_page(mapped, monkeypatch):
@@ -100,6 +119,16 @@ def test_a_provider_that_refuses_or_is_slow_or_down_gets_a_clear_page(mapped, mo
     reasons = [event["reason"] for event in refusals()]
     assert reasons == ["provider_error", "provider_unavailable", "provider_unavailable"]
     assert sso_users() == 0
+
+
+def test_a_provider_down_after_its_discovery_was_cached_gets_our_page_not_a_dead_login_page(mapped, monkeypatch):
+    assert log_in(create_app({"TESTING": True}).test_client(), "dana").status == 303  # discovery is cached now
+    mapped.stop()
+    # Our copy of the discovery document is older than the recheck spacing (10 s), as it is a while after a login.
+    monkeypatch.setattr(provider_cache, "RECHECK_AFTER", 0.0)
+    down = create_app({"TESTING": True}).test_client().get("/login/oidc")
+    assert down.status_code == 503 and "cannot be reached" in down.text and "log in with their password" in down.text
+    assert [event["reason"] for event in refusals()] == ["provider_unavailable"]
 
 
 def test_password_logins_off_except_break_glass_which_works_while_the_provider_is_down(mapped, monkeypatch):

@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 
 from flask.testing import FlaskClient
+from sqlalchemy import update
 
+from playdeck import db
+from playdeck.models import Run
+from playdeck.runs.states import RunState
 from tests.webui.webui_testing import RunDriver
 
 
@@ -28,3 +32,21 @@ def test_runs_in_progress_show_their_progress(client: FlaskClient, runs: RunDriv
 
     partial = _text(client.get("/dashboard/active"))
     assert "<html" not in partial and 'id="active-runs-title"' in partial
+
+
+def test_a_git_deploy_shows_its_ref_commit_and_subject(client: FlaskClient, runs: RunDriver) -> None:
+    run_id = runs.create(client, environment="staging", version="1.1")
+    runs.start(run_id)
+    runs.finish(run_id, RunState.SUCCESSFUL, rc=0)
+    # As a git project's deploy records them when queued (tests/git cover the resolving itself).
+    with db.session_scope() as session:
+        session.execute(
+            update(Run)
+            .where(Run.id == run_id)
+            .values(ref="v1.1", commit_sha="3f2a9c1d0e4b" + "0" * 28, commit_subject="Fix the checkout page")
+        )
+
+    page = _text(client.get("/"))
+
+    assert "v1.1 @ <code>3f2a9c1d0e4b</code> · 1.1" in page
+    assert "Fix the checkout page" in page

@@ -255,3 +255,51 @@ def test_the_freeze_page_lists_windows_and_takes_new_ones(manager: FlaskClient) 
     bad = manager.post("/freeze-windows", data={"name": "X", "kind": "weekly", "timezone": "Nowhere/Land",
                                                  "start": "Fri 16:00", "end": "Mon 08:00"})  # fmt: skip
     assert bad.status_code == 400 and "unknown time zone" in bad.get_data(as_text=True)
+
+
+def test_the_freeze_page_changes_a_window_with_the_apis_checks(manager: FlaskClient) -> None:
+    window = incident(manager, name="Failover")
+    edit = f"/freeze-windows/{window['id']}"
+    listed = manager.get("/freeze-windows").get_data(as_text=True)
+    assert f'href="{edit}"' in listed
+    form = manager.get(edit).get_data(as_text=True)
+    assert 'value="Failover"' in form and 'value="database failover in progress"' in form
+    assert 'id="freeze-scope-fixed">sampleapp/staging<' in form
+
+    fields = {"name": "Failover", "kind": "adhoc", "timezone": "Europe/Berlin", "start": window["start"],
+              "end": window["start"], "reason": "database failover in progress"}  # fmt: skip
+    bad = manager.post(edit, data=fields)
+    page = bad.get_data(as_text=True)
+    assert bad.status_code == 400 and "is before the start" in page
+    assert re.search(r'<label for="freeze-end" class="invalid"', page) and 'value="Europe/Berlin"' in page
+    unknown = manager.post(edit, data={**fields, "timezone": "Nowhere/Land"})
+    assert unknown.status_code == 400 and "unknown time zone" in unknown.get_data(as_text=True)
+    assert manager.post(edit, data={**fields, "kind": "monthly"}).status_code == 400
+    assert manager.get(WINDOWS + f"/{window['id']}").json["end"] == window["end"]  # nothing changed
+
+    changed = manager.post(edit, data={**fields, "name": "Failover, longer", "kind": "weekly",
+                                       "start": "Fri 16:00", "end": "Mon 08:00", "reason": ""})  # fmt: skip
+    assert changed.status_code == 303
+    now_is = manager.get(WINDOWS + f"/{window['id']}").json
+    assert (now_is["name"], now_is["label"], now_is["scope"]) == (
+        "Failover, longer", "Fri 16:00 – Mon 08:00 Europe/Berlin", "sampleapp/staging"
+    )  # fmt: skip
+    assert audit_actions("freeze.") == [("rita", "freeze.create"), ("rita", "freeze.update")]
+    assert manager.get("/freeze-windows/999999").status_code == 404
+    assert manager.post("/freeze-windows/999999", data=fields).status_code == 404
+
+
+def test_a_developer_session_cannot_change_or_delete_windows_from_the_page(manager: FlaskClient) -> None:
+    window = incident(manager)
+    developer = web_client("dev", "developer", projects=("sampleapp",))
+    listed = developer.get("/freeze-windows")
+    assert listed.status_code == 200 and "Incident 42" in listed.get_data(as_text=True)
+    assert "Add a freeze window" not in listed.get_data(as_text=True)
+    edit = f"/freeze-windows/{window['id']}"
+    assert developer.get(edit).status_code == 403
+    fields = {"name": "Mine", "kind": "weekly", "timezone": "UTC", "start": "Fri 16:00", "end": "Mon 08:00"}
+    assert developer.post(edit, data=fields).status_code == 403
+    assert developer.post(f"{edit}/delete").status_code == 403
+    assert developer.post("/freeze-windows", data=fields).status_code == 403
+    assert [w["name"] for w in manager.get(WINDOWS).json["windows"]] == ["Incident 42"]
+    assert audit_actions("freeze.") == [("rita", "freeze.create")]

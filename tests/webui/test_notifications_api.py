@@ -4,16 +4,29 @@ shown in the destination's delivery log."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
+import time
+
 import pytest
+from cryptography.fernet import Fernet
 from flask.testing import FlaskClient
 
 from playdeck import webhook_delivery
+from playdeck.settings import get_settings
 from tests.conftest import as_user
-from tests.webhook_receiver import allow_loopback, receiver
+from tests.webhook_receiver import Received, allow_loopback, receiver
 
 API = "/api/v1/notification-destinations"
 PAGES = "/admin/notifications"
 SECRET_URL = "https://hooks.example.test/services/T000/B000/s3cr3t-token"
+
+
+@pytest.fixture(autouse=True)
+def _secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """JSON destinations sign their deliveries with a secret kept under this key."""
+    monkeypatch.setenv("PLAYDECK_SECRET_KEY", Fernet.generate_key().decode())
 
 
 def make(client: FlaskClient, **fields) -> dict:
@@ -159,3 +172,102 @@ def test_an_admin_works_with_destinations_on_the_pages(client: FlaskClient):
     assert bad.status_code == 400 and "http:// or https://" in bad.get_data(as_text=True)
     assert client.post(f"{PAGES}/oncall/delete").status_code == 303
     assert "No destinations yet" in client.get(PAGES).get_data(as_text=True)
+
+
+# --- signed JSON destinations ---------------------------------------------------------------------------
+
+# How long a receiver accepts a delivery after it was signed (what README suggests).
+TOLERANCE_SECONDS = 300
+
+
+def verified(secret: str, got: Received, now: float | None = None) -> bool:
+    """What a receiver does, as README tells it: a recent timestamp, and the signature of
+    ``<timestamp>.<body>`` under the destination's secret, compared in constant time."""
+    timestamp = got.headers.get("X-Playdeck-Timestamp", "")
+    if not timestamp.isdigit() or abs((now or time.time()) - int(timestamp)) > TOLERANCE_SECONDS:
+        return False
+    expected = "sha256=" + hmac.new(secret.encode(), f"{timestamp}.".encode() + got.body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, got.headers.get("X-Playdeck-Signature", ""))
+
+
+def test_a_json_destination_signs_what_a_verifying_receiver_accepts(client: FlaskClient, monkeypatch):
+    allow_loopback(monkeypatch)
+    secrets = {"now": ""}
+    with receiver(answer=lambda got: 200 if verified(secrets["now"], got) else 401) as bus:
+        made = client.post(API, json={"name": "bus", "kind": "json", "url": bus.url})
+        assert made.status_code == 201 and made.headers["Cache-Control"] == "no-store"
+        secrets["now"] = made.json["secret"]
+        assert made.json["signed"] and len(secrets["now"]) >= 40
+        # Shown that once: never in a read, a list or the audit log.
+        assert "secret" not in client.get(f"{API}/bus").json and client.get(f"{API}/bus").json["signed"]
+        assert secrets["now"] not in client.get(API).get_data(as_text=True)
+        audited = client.get("/api/v1/audit").get_data(as_text=True)
+        assert "notification.destination.create" in audited and secrets["now"] not in audited
+
+        assert client.post(f"{API}/bus/test").status_code == 202
+        webhook_delivery.deliver_due()
+        (first,) = bus.wait_for(1)
+        log = client.get(f"{API}/bus/deliveries").json["deliveries"]
+        assert [(entry["state"], entry["last_status_code"]) for entry in log] == [("delivered", 200)]
+
+        # A recorded delivery played again later is refused; so is one whose timestamp was changed.
+        assert not verified(secrets["now"], first, now=int(first.headers["X-Playdeck-Timestamp"]) + 3600)
+        moved = Received(first.path, {**first.headers, "X-Playdeck-Timestamp": str(int(time.time()) + 1)}, first.body)
+        assert not verified(secrets["now"], moved)
+        assert not verified(secrets["now"], Received(first.path, first.headers, first.body + b" "))
+
+        # The admin sets the secret: deliveries are signed with it from then on; the old one no longer verifies.
+        old = secrets["now"]
+        changed = client.patch(f"{API}/bus", json={"secret": "rotated-by-the-admin"})
+        assert changed.status_code == 200 and "secret" not in changed.json
+        secrets["now"] = "rotated-by-the-admin"
+        client.post(f"{API}/bus/test")
+        webhook_delivery.deliver_due()
+        second = bus.wait_for(2)[1]
+    assert verified("rotated-by-the-admin", second) and not verified(old, second)
+    assert [entry["state"] for entry in client.get(f"{API}/bus/deliveries").json["deliveries"]] == ["delivered"] * 2
+
+
+def test_a_json_destination_given_a_secret_or_none_and_secrets_refused_elsewhere(client: FlaskClient, monkeypatch):
+    allow_loopback(monkeypatch)
+    with receiver() as plain:
+        given = client.post(API, json={"name": "mine", "kind": "json", "url": plain.url, "secret": "ours"})
+        assert given.status_code == 201 and given.json["signed"] and "secret" not in given.json
+        unsigned = make(client, name="open", kind="json", url=plain.url, secret="")
+        assert not unsigned["signed"] and "secret" not in unsigned
+        client.post(f"{API}/open/test")
+        webhook_delivery.deliver_due()
+        (got,) = plain.wait_for(1)
+    assert "X-Playdeck-Signature" not in got.headers and "X-Playdeck-Timestamp" not in got.headers
+    for fields, words in (
+        ({"kind": "slack", "secret": "x"}, "only json destinations are signed"),
+        ({"kind": "json", "secret": 5}, "must be text"),
+        ({"kind": "json", "secret": "x" * 1025}, "at most 1024"),
+    ):
+        refused = client.post(API, json={"name": "bad", "url": "https://example.test/hook", **fields})
+        assert refused.status_code == 400 and refused.json["field"] == "secret" and words in refused.json["error"]
+    assert client.patch(f"{API}/mine", json={"secret": None}).status_code == 400
+    assert not client.patch(f"{API}/mine", json={"secret": ""}).json["signed"]
+
+
+def test_without_a_secrets_key_a_signed_destination_is_refused_with_what_to_do(client: FlaskClient, monkeypatch):
+    monkeypatch.delenv("PLAYDECK_SECRET_KEY")
+    get_settings.cache_clear()
+    refused = client.post(API, json={"name": "bus", "kind": "json", "url": "https://example.test/hook"})
+    assert refused.status_code == 503 and "PLAYDECK_SECRET_KEY is not set" in refused.json["error"]
+    assert client.get(f"{API}/bus").status_code == 404
+    assert make(client, name="bus", kind="json", url="https://example.test/hook", secret="")["signed"] is False
+
+
+def test_the_page_shows_a_new_json_destinations_secret_once(client: FlaskClient):
+    fields = {"name": "bus", "kind": "json", "target": "https://example.test/hook", "active": "1"}
+    added = client.post(PAGES, data=fields)
+    page = added.get_data(as_text=True)
+    assert added.status_code == 200 and added.headers["Cache-Control"] == "no-store"
+    secret = re.search(r'<code id="new-secret-value">([^<]+)</code>', page).group(1)
+    assert "shown only this once" in page and "Signed: X-Playdeck-Timestamp" in page
+    again = client.get(f"{PAGES}/bus").get_data(as_text=True)
+    assert secret not in again and "Signed: X-Playdeck-Timestamp" in again
+    assert client.get(f"{API}/bus").json["signed"]
+    taken = client.post(PAGES, data=fields)
+    assert taken.status_code == 409 and "exists already" in taken.get_data(as_text=True)

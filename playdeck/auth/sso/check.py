@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from playdeck.auth.sso import oidc, rules
+from playdeck.auth.sso import client_secret, oidc, rules
 from playdeck.auth.sso.provider import Provider, ProviderMisconfigured, ProviderUnavailable, check_url
 from playdeck.settings import Settings
 
@@ -22,8 +22,6 @@ def _settings_findings(settings: Settings) -> list[Finding]:
     found = [
         Finding(bool(settings.oidc_client_id), "client id set" if settings.oidc_client_id
                 else "PLAYDECK_OIDC_CLIENT_ID is not set"),
-        Finding(bool(settings.oidc_client_secret), "client secret set" if settings.oidc_client_secret
-                else "no client secret (PLAYDECK_OIDC_CLIENT_SECRET or PLAYDECK_OIDC_CLIENT_SECRET_FILE)"),
         Finding("openid" in settings.oidc_scopes, f"scopes: {' '.join(settings.oidc_scopes)}"
                 + ("" if "openid" in settings.oidc_scopes else " (openid is missing)")),
         Finding(True, f"register this redirect URI at the provider: {oidc.redirect_uri(settings)}"),
@@ -55,7 +53,16 @@ def _provider_findings(settings: Settings) -> list[Finding]:
 def check(session: Session, settings: Settings) -> list[Finding]:
     if not settings.oidc_issuer:
         return [Finding(False, "OpenID Connect is off: PLAYDECK_OIDC_ISSUER is not set")]
-    found = _settings_findings(settings) + _provider_findings(settings)
+    source = client_secret.describe(session, settings)["source"]
+    found = [
+        Finding(
+            source != "none",
+            f"client secret set (from the {source})"
+            if source != "none"
+            else "no client secret (PLAYDECK_OIDC_CLIENT_SECRET, its _FILE, or playdeck sso secret set)",
+        )
+    ]
+    found += _settings_findings(settings) + _provider_findings(settings)
     usable = [rule for rule in rules.list_rules(session) if rule.source in ("", oidc.SOURCE)]
     found.append(Finding(bool(usable), f"{len(usable)} group rule(s) apply to OpenID Connect logins" if usable
                          else "no group rule applies to OpenID Connect logins: nobody would get access "

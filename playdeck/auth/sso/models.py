@@ -1,6 +1,7 @@
 """Tables of single sign-on: the rules that map a provider's groups to a role and grants
 (``sso_group_rules``), the link of a Playdeck user to their account at a provider (``sso_accounts``), and the
-OpenID Connect logins under way (``oidc_logins``: a login's state, nonce and PKCE verifier, used once)."""
+OpenID Connect logins under way (``oidc_logins``: a login's state, nonce and PKCE verifier, used once), and the
+client secret an admin stored (``sso_client_secrets``, encrypted)."""
 
 from __future__ import annotations
 
@@ -85,3 +86,17 @@ class OidcLogin(Base):
     test_by: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+
+
+class ClientSecret(Base):
+    """A provider's client secret an admin stored in Playdeck (``client_secret``): only its ciphertext, under
+    PLAYDECK_SECRET_KEY, like a project's secrets. One per source."""
+
+    __tablename__ = "sso_client_secrets"
+    __table_args__ = (UniqueConstraint("source", name="uq_sso_client_secrets_source"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(10))
+    ciphertext: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(100), default="")

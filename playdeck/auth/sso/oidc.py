@@ -17,16 +17,17 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.requests_client import OAuth2Session
-from authlib.oauth2.rfc6749.errors import OAuth2Error
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from playdeck import audit
-from playdeck.auth.sso import id_token
+from playdeck.auth.sso import client_secret, id_token
+from playdeck.auth.sso import provider as provider_module
 from playdeck.auth.sso.identity import ExternalIdentity
 from playdeck.auth.sso.models import OidcLogin
-from playdeck.auth.sso.provider import Provider, ProviderMisconfigured, provider, reaching, tls_verify
+from playdeck.auth.sso.provider import Provider, ProviderMisconfigured, get_json, provider, reaching, tls_verify
 from playdeck.errors import NotFound, PlaydeckError
 from playdeck.models import utcnow
 from playdeck.settings import Settings, get_settings
@@ -58,9 +59,10 @@ def redirect_uri(settings: Settings) -> str:
     return settings.base_url + CALLBACK_PATH
 
 
-def _client(settings: Settings, **values: Any) -> OAuth2Session:
+def _client(settings: Settings, secret: str = "", **values: Any) -> OAuth2Session:
+    """A client of the provider; ``secret`` only where the client authenticates (the code exchange)."""
     return OAuth2Session(
-        settings.oidc_client_id, settings.oidc_client_secret, scope=" ".join(settings.oidc_scopes),
+        settings.oidc_client_id, secret or None, scope=" ".join(settings.oidc_scopes),
         redirect_uri=redirect_uri(settings), code_challenge_method="S256", **values,
     )  # fmt: skip
 
@@ -76,7 +78,7 @@ def begin(session: Session, next_url: str, *, test_by: str = "") -> Begun:
     settings = get_settings()
     if not enabled(settings):
         raise NotConfigured("single sign-on is not configured (PLAYDECK_OIDC_ISSUER, PLAYDECK_OIDC_CLIENT_ID)")
-    metadata = provider(settings).metadata()
+    metadata = provider(settings).metadata(max_age=provider_module.RECHECK_AFTER)
     if metadata.code_challenge_methods and "S256" not in metadata.code_challenge_methods:
         raise ProviderMisconfigured("the provider does not offer PKCE with S256")
     state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(64)
@@ -104,15 +106,18 @@ def _take_login(session: Session, state: str, browser_secret: str | None) -> Oid
     return login
 
 
-def _exchange(settings: Settings, found: Provider, code: str, verifier: str) -> dict[str, Any]:
-    client = _client(settings)
+def _exchange(settings: Settings, found: Provider, code: str, verifier: str, secret: str) -> dict[str, Any]:
+    client = _client(settings, secret)
     client.verify = tls_verify(settings)
     endpoint = found.metadata().token_endpoint
     try:
         with reaching(settings, endpoint):
             return dict(client.fetch_token(endpoint, code=code, code_verifier=verifier,
                                            timeout=settings.oidc_timeout_seconds))  # fmt: skip
-    except (OAuth2Error, ValueError) as exc:
+    except (AuthlibBaseError, ValueError) as exc:
+        # invalid_client: our client id or secret is wrong, which no new login by the person mends.
+        if getattr(exc, "error", "") == "invalid_client":
+            raise ProviderMisconfigured("the provider does not accept Playdeck's client id and secret") from None
         raise id_token.InvalidIdToken("code", f"the provider refused the login code ({exc})") from None
     finally:
         client.close()
@@ -134,9 +139,26 @@ def finish(session: Session, state: object, code: object, browser_secret: str | 
     login = _take_login(session, state, browser_secret)
     settings = get_settings()
     found = provider(settings)
-    token = _exchange(settings, found, code, login.code_verifier)
-    claims = id_token.verify(found, token.get("id_token"), login.nonce)
+    token = _exchange(settings, found, code, login.code_verifier, client_secret.client_secret(session, settings))
+    claims = _with_userinfo(settings, found, token, id_token.verify(found, token.get("id_token"), login.nonce))
     return Finished(claims, identity_of(settings, claims), login.next_url, login.test_by)
+
+
+def _with_userinfo(settings: Settings, found: Provider, token: dict[str, Any], claims: dict[str, Any]) -> dict:
+    """The ID token's claims, completed from the userinfo endpoint when they lack the groups or the user name
+    (Keycloak, Authentik and others put groups there only). The ID token's own claims win; userinfo about another
+    ``sub`` than the ID token's is refused (it is not this login's person)."""
+    if settings.oidc_groups_claim in claims and _text(claims, settings.oidc_user_name_claim):
+        return claims
+    endpoint, access_token = found.metadata().userinfo_endpoint, token.get("access_token")
+    if not endpoint or not isinstance(access_token, str) or not access_token:
+        return claims
+    info = get_json(settings, endpoint, headers={"Authorization": f"Bearer {access_token}"})
+    if not isinstance(info.get("sub"), str) or info["sub"] != claims.get("sub"):
+        raise id_token.InvalidIdToken(
+            "userinfo_subject", "the provider's userinfo is about another account than its ID token: log in again"
+        )
+    return {**info, **claims}
 
 
 def _text(claims: dict[str, Any], name: str) -> str:

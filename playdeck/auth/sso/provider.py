@@ -26,6 +26,10 @@ from playdeck.settings import Settings
 ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 DISCOVERY_TTL = 3600.0
 REFRESH_SPACING = 30.0
+# A login start re-reads the discovery document when our copy is older than this: a provider that went down
+# since is then told to the person on our own page instead of their browser being sent to a dead login page.
+# Within this many seconds of the last answer a login start trusts it (one request per this, per web process).
+RECHECK_AFTER = 10.0
 # A discovery document or key set larger than this is not a provider's.
 MAX_DOCUMENT_BYTES = 1024 * 1024
 
@@ -50,6 +54,8 @@ class Metadata:
     jwks_uri: str
     algorithms: tuple[str, ...]
     code_challenge_methods: tuple[str, ...]
+    # "": the provider has none (the ID token alone tells who logged in).
+    userinfo_endpoint: str = ""
 
 
 def check_url(name: str, url: str) -> str:
@@ -78,13 +84,18 @@ def reaching(settings: Settings, url: str) -> Iterator[None]:
         raise ProviderUnavailable(
             f"the identity provider did not answer within {settings.oidc_timeout_seconds:g} s ({url})"
         ) from None
+    except requests.HTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else "?"
+        raise ProviderUnavailable(f"the identity provider answered HTTP {status} ({url})") from None
     except requests.RequestException as exc:
         raise ProviderUnavailable(f"the identity provider cannot be reached ({url}): {type(exc).__name__}") from None
 
 
-def _get_json(settings: Settings, url: str) -> dict[str, Any]:
+def get_json(settings: Settings, url: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """The JSON object at ``url`` (at most MAX_DOCUMENT_BYTES, within the timeout)."""
     with reaching(settings, url):
-        with requests.get(url, timeout=settings.oidc_timeout_seconds, verify=tls_verify(settings), stream=True) as got:
+        with requests.get(url, headers=headers, timeout=settings.oidc_timeout_seconds, verify=tls_verify(settings),
+                          stream=True) as got:  # fmt: skip
             got.raise_for_status()
             body = got.raw.read(MAX_DOCUMENT_BYTES + 1, decode_content=True)
     if len(body) > MAX_DOCUMENT_BYTES:
@@ -113,6 +124,8 @@ def _metadata(settings: Settings, document: dict[str, Any]) -> Metadata:
     if not algorithms:
         raise ProviderMisconfigured(f"the provider signs ID tokens with none of {', '.join(ALLOWED_ALGORITHMS)}")
     methods = tuple(str(m) for m in document.get("code_challenge_methods_supported") or ())
+    if isinstance(document.get("userinfo_endpoint"), str):
+        endpoints["userinfo_endpoint"] = check_url("userinfo_endpoint", document["userinfo_endpoint"])
     return Metadata(settings.oidc_issuer, algorithms=algorithms, code_challenge_methods=methods, **endpoints)
 
 
@@ -127,17 +140,22 @@ class Provider:
         self._keys: KeySet | None = None
         self._refreshed_at = -REFRESH_SPACING
 
-    def metadata(self) -> Metadata:
+    def metadata(self, max_age: float = DISCOVERY_TTL) -> Metadata:
+        """The discovery document, fetched again when ours is older than ``max_age`` seconds (``RECHECK_AFTER``
+        at a login start: that the provider answers it is the check that the provider is up). Fetched without
+        holding the lock: logins starting while the provider hangs each wait one timeout, not one after another."""
         with self._lock:
-            if self._metadata is None or time.monotonic() - self._metadata_at > DISCOVERY_TTL:
-                check_url("PLAYDECK_OIDC_ISSUER", self.settings.oidc_issuer)
-                url = self.settings.oidc_issuer + "/.well-known/openid-configuration"
-                self._metadata = _metadata(self.settings, _get_json(self.settings, url))
-                self._metadata_at = time.monotonic()
-            return self._metadata
+            if self._metadata is not None and time.monotonic() - self._metadata_at <= max_age:
+                return self._metadata
+        check_url("PLAYDECK_OIDC_ISSUER", self.settings.oidc_issuer)
+        url = self.settings.oidc_issuer + "/.well-known/openid-configuration"
+        fetched = _metadata(self.settings, get_json(self.settings, url))
+        with self._lock:
+            self._metadata, self._metadata_at = fetched, time.monotonic()
+            return fetched
 
     def _fetch_keys(self) -> KeySet:
-        document = _get_json(self.settings, self.metadata().jwks_uri)
+        document = get_json(self.settings, self.metadata().jwks_uri)
         try:
             keys = KeySet.import_key_set(document)  # type: ignore[arg-type]
         except (JoseError, ValueError, TypeError, KeyError) as exc:
