@@ -3,16 +3,16 @@ environment; then environment_id is NULL) and schedule_fires.pipeline_run_id (th
 
 Existing schedules deploy their environment (pipeline_id NULL).
 
-Revision ID: 0030
-Revises: 0029
+Revision ID: 0032
+Revises: 0031
 Create Date: 2027-02-10 09:00:00.000000
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0030'
-down_revision = '0029'
+revision = '0032'
+down_revision = '0031'
 branch_labels = None
 depends_on = None
 
