@@ -416,6 +416,8 @@
   let query = "";
   let results = null; // the last page of hits
   let current = -1; // index in results.hits of the hit shown
+  let searchesAsked = 0; // searches sent so far: the last one's answer is the one shown
+  let resultsQuery = ""; // the text the hits shown were found for
 
   function markSearched(line) {
     line.classList.toggle("search-hit", query !== "" && line.textContent.toLowerCase().includes(query));
@@ -472,7 +474,16 @@
     }
     searchCount.textContent = "Searching the whole log…";
     const params = filterParams(Object.assign({ q: searchInput.value.trim() }, cursor));
-    return getJson(searchUrl, params).then(showHits, function (error) {
+    // Only the newest search shows its answer: an older one (the typing's, sent a moment before a click)
+    // may answer last on a busy server and would put its page of hits back over the newer one.
+    const asked = ++searchesAsked;
+    const text = query;
+    return getJson(searchUrl, params).then(function (page) {
+      if (asked !== searchesAsked) return null;
+      resultsQuery = text;
+      return showHits(page);
+    }, function (error) {
+      if (asked !== searchesAsked) return null;
       clearHits();
       searchCount.textContent = error.message;
       return null;
@@ -505,10 +516,12 @@
   nextHitButton.addEventListener("click", function () { step(true); });
   previousHitButton.addEventListener("click", function () { step(false); });
 
+  let searchTimer = null; // the search typing asks for, once it pauses
   searchForm.addEventListener("submit", function (event) {
     event.preventDefault();
+    clearTimeout(searchTimer); // the typing's search is this one
     // Enter searches; Enter again on the same text goes to the next hit.
-    if (results && searchInput.value.trim().toLowerCase() === query) {
+    if (results && searchInput.value.trim().toLowerCase() === resultsQuery) {
       step(true);
     } else {
       search({}).then(function (page) {
@@ -516,7 +529,6 @@
       });
     }
   });
-  let searchTimer = null;
   searchInput.addEventListener("input", function () {
     clearTimeout(searchTimer);
     searchTimer = setTimeout(function () { search({}); }, 400);
