@@ -14,15 +14,7 @@ from playdeck.models import HostDeployment, Run
 from playdeck.releases import host_versions
 from playdeck.runs.requests import RunRequest, request_run
 from playdeck.settings import Settings
-
-
-def _waiting_for_a_lock(connection_id: int) -> bool:
-    with db.session_scope() as session:
-        state = session.scalar(
-            text("SELECT trx_state FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = :id"),
-            {"id": connection_id},
-        )
-    return state == "LOCK WAIT"
+from tests.core.lock_waits import waiting_for_a_lock
 
 
 def test_two_runs_ending_together_both_record_the_same_host(production: Settings) -> None:
@@ -46,7 +38,7 @@ def test_two_runs_ending_together_both_record_the_same_host(production: Settings
         other.start()
         deadline = time.monotonic() + 60
         # The second run's write waits on the first's uncommitted row: the moment the race is about.
-        while not (second_connection and _waiting_for_a_lock(second_connection[0])):
+        while not (second_connection and waiting_for_a_lock(second_connection[0])):
             assert other.is_alive() and time.monotonic() < deadline, f"the second write never waited: {failures}"
             time.sleep(0.05)
     other.join(timeout=60)

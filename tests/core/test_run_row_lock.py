@@ -17,19 +17,11 @@ from playdeck.runs.events import event_row, store_events
 from playdeck.runs.requests import RunRequest, request_run
 from playdeck.runs.transitions import claim_run, request_cancel
 from playdeck.settings import Settings
+from tests.core.lock_waits import waiting_for_a_lock
 
 
 def _connection_id(session: Any) -> int:
     return session.scalar(text("SELECT CONNECTION_ID()"))
-
-
-def _waiting_for_a_lock(connection_id: int) -> bool:
-    with db.session_scope() as session:
-        state = session.scalar(
-            text("SELECT trx_state FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = :id"),
-            {"id": connection_id},
-        )
-    return state == "LOCK WAIT"
 
 
 def _events(count: int) -> list[dict[str, Any]]:
@@ -63,7 +55,7 @@ def test_a_cancel_during_an_event_batch_waits_for_it(production: Settings) -> No
             return
         other.start()
         deadline = time.monotonic() + 60
-        while not (canceler and _waiting_for_a_lock(canceler[0])):
+        while not (canceler and waiting_for_a_lock(canceler[0])):
             assert other.is_alive() and time.monotonic() < deadline, f"the cancel never waited: {failures}"
             time.sleep(0.05)
 
