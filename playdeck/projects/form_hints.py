@@ -3,8 +3,9 @@
 Both come from Ansible itself (``ansible-inventory --list``, ``ansible-playbook --list-tags``): a second or two
 of a subprocess, so callers read the project in a short session first and call these with no transaction
 open. Answers are cached in this process, keyed by what was read (the inline inventory's text, or the path,
-size and modification time of every file read), so a page load after the first costs a few ``stat`` calls and
-an edited inventory is read again.
+size and modification time of the files read), so an edited inventory or playbook is read again: a file
+named directly (the playbook, an inventory file) is looked at on every page load, the files under a directory
+(the playbook's roles and included tasks, an inventory directory) at most every ``TREE_RECHECK_SECONDS``.
 
 Only the YAML, INI and host-list inventory plugins are enabled, with an empty ansible.cfg and a private HOME:
 listing hosts for a form never runs an inventory script or plugin, whatever the inventory dir holds. A git
@@ -20,6 +21,7 @@ import re
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -32,6 +34,9 @@ from playdeck.projects import ansible_cli, inline_inventory
 # Files fingerprinted under a playbook's dir (roles, included tasks); past that, the first ones only.
 MAX_FINGERPRINT_FILES = 2000
 MAX_CACHED = 256
+# How old a directory's fingerprint may be: a stat of every file under the playbook's dir on every load was
+# most of the deploy form's CPU (up to 2,000 files: 25 ms; issue 24). An edit there shows within this time.
+TREE_RECHECK_SECONDS = 5.0
 TASK_TAGS_RE = re.compile(r"TASK TAGS: \[(?P<tags>[^\]]*)\]")
 SAFE_PLUGINS = "yaml,ini,host_list"
 
@@ -81,17 +86,53 @@ def _cached(key: str, compute: Callable[[], Hints]) -> Hints:
     return hints
 
 
-def _fingerprint(paths: list[Path]) -> str:
+def _fingerprint(path: Path) -> str:
+    """The path, size and modification time of ``path`` and (a directory) of the files under it."""
     digest = hashlib.sha256()
-    for path in paths:
-        files = sorted(path.rglob("*"))[:MAX_FINGERPRINT_FILES] if path.is_dir() else [path]
-        for item in [path, *files]:
-            try:
-                stat = item.stat()
-            except OSError:
-                continue
-            digest.update(f"{item}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode(errors="surrogateescape"))
+    files = sorted(path.rglob("*"))[:MAX_FINGERPRINT_FILES] if path.is_dir() else []
+    for item in [path, *files]:
+        try:
+            stat = item.stat()
+        except OSError:
+            continue
+        digest.update(f"{item}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode(errors="surrogateescape"))
     return digest.hexdigest()
+
+
+class TreeStamps:
+    """Directories' fingerprints, each taken again once older than ``recheck`` seconds of ``clock`` (tests
+    give a clock of their own)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, recheck: float = TREE_RECHECK_SECONDS) -> None:
+        self.clock = clock
+        self.recheck = recheck
+        self._taken: dict[Path, tuple[float, str]] = {}
+        self._lock = threading.Lock()
+
+    def stamp(self, directory: Path) -> str:
+        now = self.clock()
+        with self._lock:
+            known = self._taken.get(directory)
+            if known is not None and now - known[0] < self.recheck:
+                return known[1]
+            if known is not None:
+                # One request takes it again; those arriving meanwhile keep the last one.
+                self._taken[directory] = (now, known[1])
+        fingerprint = _fingerprint(directory)
+        with self._lock:
+            if len(self._taken) >= MAX_CACHED:
+                self._taken.clear()
+            self._taken[directory] = (now, fingerprint)
+        return fingerprint
+
+
+tree_stamps = TreeStamps()
+
+
+def _stamp(path: Path) -> str:
+    """What ``path`` is now: a file's own stat (one call, so an edit shows at once), a directory's recent
+    fingerprint (``tree_stamps``)."""
+    return tree_stamps.stamp(path) if path.is_dir() else _fingerprint(path)
 
 
 def _list_hosts(source: Path, extra_env: dict[str, str]) -> Hints:
@@ -132,7 +173,7 @@ def environment_hosts(inline: str | None, inventory: str, is_git: bool, inventor
     if not source.exists():
         return Hints(note=f"the inventory '{inventory}' is not on this server; type a host pattern")
     plugins = {"ANSIBLE_INVENTORY_ENABLED": SAFE_PLUGINS}
-    return _cached("file:" + _fingerprint([source]), lambda: _list_hosts(source, plugins))
+    return _cached("file:" + _stamp(source), lambda: _list_hosts(source, plugins))
 
 
 def playbook_tags(playbook: str, is_git: bool, playbook_dir: Path) -> Hints:
@@ -146,7 +187,8 @@ def playbook_tags(playbook: str, is_git: bool, playbook_dir: Path) -> Hints:
         return Hints(note="the playbook path is not usable")
     if not path.is_file():
         return Hints(note="the playbook is not on this server")
-    return _cached("tags:" + _fingerprint([path, path.parent]), lambda: _list_tags(path))
+    # The playbook itself at once, the roles and tasks files beside it within TREE_RECHECK_SECONDS.
+    return _cached(f"tags:{_stamp(path)}:{_stamp(path.parent)}", lambda: _list_tags(path))
 
 
 def _list_tags(path: Path) -> Hints:

@@ -4,10 +4,13 @@ every error at once in plain words (page and API), confirmations, and "Edit and 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+import pytest
 from flask.testing import FlaskClient
 from markupsafe import escape
 
+from playdeck.projects import form_hints
 from playdeck.settings import get_settings
 from tests.conftest import free_extra_vars
 from tests.webui.webui_testing import RunDriver, run_count
@@ -47,6 +50,38 @@ def test_an_edited_inventory_is_listed_again(client: FlaskClient, tmp_path) -> N
         assert 'data-hosts="web1,web2,web9"' in _option(_text(client.get(DEPLOY_URL)), "staging")
     finally:
         inventory.write_text(original)
+
+
+def _tagged_tasks(tag: str) -> str:
+    return f"- name: a task\n  ansible.builtin.debug:\n    msg: hi\n  tags: [{tag}]\n"
+
+
+def test_an_edited_playbook_is_listed_again_its_roles_within_the_recheck_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The playbook file is looked at on every load; the files under its directory (a role's tasks) at most
+    every TREE_RECHECK_SECONDS of the clock, which this test moves itself."""
+    now = [1000.0]
+    monkeypatch.setattr(form_hints, "tree_stamps", form_hints.TreeStamps(clock=lambda: now[0]))
+    playbook = tmp_path / "site.yml"
+    playbook.write_text("- hosts: all\n  gather_facts: false\n  roles: [app]\n")
+    role_tasks = tmp_path / "roles" / "app" / "tasks" / "main.yml"
+    role_tasks.parent.mkdir(parents=True)
+    role_tasks.write_text(_tagged_tasks("one"))
+
+    def tags() -> list[str]:
+        return form_hints.playbook_tags("site.yml", False, tmp_path).names
+
+    assert tags() == ["one"]
+    role_tasks.write_text(_tagged_tasks("renamed"))
+    # Within the recheck time the role's directory is not looked at again: the cached tags.
+    now[0] += form_hints.TREE_RECHECK_SECONDS - 0.5
+    assert tags() == ["one"]
+    now[0] += 0.5
+    assert tags() == ["renamed"]
+    # An edit of the playbook itself shows at once.
+    playbook.write_text(playbook.read_text() + "  tags: [play]\n")
+    assert tags() == ["play", "renamed"]
 
 
 def test_tags_and_placeholders_come_from_the_project(client: FlaskClient) -> None:
