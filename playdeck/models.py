@@ -500,6 +500,16 @@ class FreezeWindow(Base):
     environment: Mapped[Environment | None] = relationship()
 
 
+class FreezeRevision(Base):
+    """One row (id 1): a number every change of the freeze windows raises in its own transaction, so a process
+    keeps the windows it read until the number it reads has moved (``playdeck.release_control.freeze_revision``)."""
+
+    __tablename__ = "freeze_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class WebhookDelivery(Base):
     """One notification of one run event to one webhook or notification destination: recorded in the
     transaction of the run's state change (an outbox), then sent, and re-sent with backoff, by

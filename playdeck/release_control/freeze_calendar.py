@@ -236,18 +236,23 @@ MAX_ANSWERS = 20_000
 _NEVER = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
-def around(window: Window, at: dt.datetime) -> tuple[Occurrence | None, Occurrence | None]:
-    """The window's occurrence holding ``at`` (None: none) and its next to start after ``at``."""
+def _answer(window: Window, at: dt.datetime) -> tuple[dt.datetime, dt.datetime, Occurrence | None, Occurrence | None]:
+    """``around``'s answer and the instants it holds for: from (at most ``at``) until (after ``at``)."""
     known = _ANSWERS.get(window)
     if known is not None and known[0] <= at < known[1]:
-        return known[2], known[3]
+        return known
     holding, upcoming = _evaluate(window, at)
     # The same answer holds until the held occurrence ends or the next one starts.
     boundaries = [moment for moment in (holding and holding.end, upcoming and upcoming.start) if moment]
     if len(_ANSWERS) >= MAX_ANSWERS:
         _ANSWERS.clear()
-    _ANSWERS[window] = (at, min(boundaries, default=_NEVER), holding, upcoming)
-    return holding, upcoming
+    answer = _ANSWERS[window] = (at, min(boundaries, default=_NEVER), holding, upcoming)
+    return answer
+
+
+def around(window: Window, at: dt.datetime) -> tuple[Occurrence | None, Occurrence | None]:
+    """The window's occurrence holding ``at`` (None: none) and its next to start after ``at``."""
+    return _answer(window, at)[2:]
 
 
 @dataclass(frozen=True)
@@ -273,46 +278,79 @@ class FreezeStatus:
 Upcoming = tuple[dt.datetime, int, Occurrence]
 
 
+class WindowGroup:
+    """The windows of one scope (an environment's own, or the global ones), and their last evaluation: the
+    occurrences holding an instant and each window's next one, kept for the instants it holds for (until
+    any of them starts or ends). A group kept between requests (``freeze_revision``) is evaluated again only
+    when that happens, not per request over every window."""
+
+    def __init__(self, windows: Iterable[Window]) -> None:
+        self.windows = tuple(windows)
+        self._last: tuple[dt.datetime, dt.datetime, tuple[Occurrence, ...], tuple[Upcoming, ...]] | None = None
+
+    def evaluate(self, at: dt.datetime) -> tuple[tuple[Occurrence, ...], tuple[Upcoming, ...]]:
+        last = self._last
+        if last is not None and last[0] <= at < last[1]:
+            return last[2], last[3]
+        current, upcoming, until = [], [], _NEVER
+        for window in self.windows:
+            _, holds_until, held, soon = _answer(window, at)
+            until = min(until, holds_until)
+            if held:
+                current.append(held)
+            if soon:
+                upcoming.append((soon.start, window.id, soon))
+        # One tuple replaced at once: threads of a web process share the group.
+        self._last = (at, until, tuple(current), tuple(upcoming))
+        return self._last[2], self._last[3]
+
+
+def by_scope(windows: Iterable[Window]) -> dict[int | None, WindowGroup]:
+    """Windows grouped by the environment they freeze (None: the global ones)."""
+    scopes: dict[int | None, list[Window]] = {}
+    for window in windows:
+        scopes.setdefault(window.environment_id, []).append(window)
+    return {scope: WindowGroup(found) for scope, found in scopes.items()}
+
+
+_NO_GROUP = WindowGroup(())
+
+
 @dataclass
 class Calendar:
-    """Windows evaluated at one instant for any number of environments (the dashboard asks for every one)."""
+    """Windows evaluated at one instant for any number of environments (the dashboard asks for every one):
+    ``Calendar(windows, at)``, or ``Calendar.of_groups`` with groups kept between calls."""
 
     windows: Iterable[Window]
     at: dt.datetime
-    _by_scope: dict[int | None, list[Window]] = field(default_factory=dict, init=False)
-    # Per scope (an environment id, None for the global windows): the occurrences holding ``at`` and each
-    # window's next one, computed once however many environments share the global windows.
-    _evaluated: dict[int | None, tuple[list[Occurrence], list[Upcoming]]] = field(default_factory=dict, init=False)
+    _by_scope: dict[int | None, WindowGroup] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
-        for window in self.windows:
-            self._by_scope.setdefault(window.environment_id, []).append(window)
+        self._by_scope = by_scope(self.windows)
+
+    @classmethod
+    def of_groups(cls, groups: dict[int | None, WindowGroup], at: dt.datetime) -> Calendar:
+        calendar = cls((), at)
+        calendar._by_scope = groups
+        return calendar
 
     def applicable(self, environment_id: int | None) -> list[Window]:
         """The global windows, and the environment's own."""
-        own = self._by_scope.get(environment_id, []) if environment_id is not None else []
-        return self._by_scope.get(None, []) + own
+        own = self._group(environment_id).windows if environment_id is not None else ()
+        return [*self._group(None).windows, *own]
 
     def has_own(self, environment_id: int) -> bool:
         """Whether windows of that environment's own apply (else its status is the global windows')."""
         return environment_id in self._by_scope
 
-    def _scope(self, scope: int | None) -> tuple[list[Occurrence], list[Upcoming]]:
-        if scope not in self._evaluated:
-            current, upcoming = [], []
-            for window in self._by_scope.get(scope, []):
-                held, soon = around(window, self.at)
-                if held:
-                    current.append(held)
-                if soon:
-                    upcoming.append((soon.start, window.id, soon))
-            self._evaluated[scope] = current, upcoming
-        return self._evaluated[scope]
+    def _group(self, scope: int | None) -> WindowGroup:
+        return self._by_scope.get(scope, _NO_GROUP)
 
     def status(self, environment_id: int | None) -> FreezeStatus:
-        shared_current, shared_upcoming = self._scope(None)
-        own_current, own_upcoming = self._scope(environment_id) if environment_id is not None else ([], [])
-        current, upcoming = shared_current + own_current, shared_upcoming + own_upcoming
+        shared_current, shared_upcoming = self._group(None).evaluate(self.at)
+        own = self._group(environment_id) if environment_id is not None else _NO_GROUP
+        own_current, own_upcoming = own.evaluate(self.at)
+        current, upcoming = [*shared_current, *own_current], [*shared_upcoming, *own_upcoming]
         heapq.heapify(upcoming)
         if not current:
             return FreezeStatus(self.at, next=upcoming[0][2] if upcoming else None)

@@ -9,11 +9,10 @@ Windows may overlap (a global New Year freeze over a team's weekend freeze): eva
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from playdeck import audit, projects
@@ -22,6 +21,7 @@ from playdeck.errors import NotFound, ValidationError
 from playdeck.inputs import check_text
 from playdeck.models import Environment, FreezeWindow, utcnow
 from playdeck.release_control import freeze_calendar as calendar
+from playdeck.release_control import freeze_revision
 from playdeck.release_control.freeze_calendar import ADHOC, KINDS, WEEKLY, YEARLY, Calendar, FreezeStatus, Occurrence
 from playdeck.serializers import iso
 
@@ -119,6 +119,7 @@ def create_window(session: Session, given: Mapping[str, Any], who: str | None = 
     )
     session.add(window)
     session.flush()
+    freeze_revision.changed(session)
     audit.record(session, "freeze.create", "freeze_window", window.id, _audited(window, environment), actor=who)
     return window
 
@@ -142,6 +143,7 @@ def update_window(session: Session, window_id: int, given: Mapping[str, Any], wh
     columns = _columns({**stored, **given})
     for name, value in columns.items():
         setattr(window, name, value)
+    freeze_revision.changed(session)
     audit.record(session, "freeze.update", "freeze_window", window.id, _audited(window, window.environment), actor=who)
     return window
 
@@ -150,6 +152,7 @@ def delete_window(session: Session, window_id: int, who: str | None = None) -> N
     window = get_window(session, window_id)
     details = _audited(window, window.environment)
     session.delete(window)
+    freeze_revision.changed(session)
     audit.record(session, "freeze.delete", "freeze_window", window_id, details, actor=who)
 
 
@@ -172,40 +175,6 @@ def _scope_name(environment: Environment | None) -> str:
 # --- reading ------------------------------------------------------------------------------------------------
 
 
-# The columns a window is evaluated from, read as plain rows: no ORM object per window on every page.
-_EVALUATED = (
-    FreezeWindow.id,
-    FreezeWindow.name,
-    FreezeWindow.kind,
-    FreezeWindow.timezone,
-    FreezeWindow.start_spec,
-    FreezeWindow.end_spec,
-    FreezeWindow.starts_at,
-    FreezeWindow.ends_at,
-    FreezeWindow.environment_id,
-    FreezeWindow.reason,
-)
-
-
-def parsed(window: FreezeWindow) -> calendar.Window:
-    """A stored window as ``freeze_calendar`` evaluates it."""
-    return _parsed(tuple(getattr(window, column.key) for column in _EVALUATED))
-
-
-@functools.lru_cache(maxsize=20_000)
-def _parsed(row: tuple[Any, ...]) -> calendar.Window:
-    # Keyed by every column it reads: a changed window is a new key. Stored values were checked when saved.
-    window_id, name, kind, timezone, start_spec, end_spec, starts_at, ends_at, environment_id, reason = row
-    where = calendar.zone(timezone)
-    if kind == WEEKLY:
-        start, end = calendar.parse_weekly(start_spec, "start"), calendar.parse_weekly(end_spec, "end")
-    elif kind == YEARLY:
-        start, end = calendar.parse_yearly(start_spec, "start"), calendar.parse_yearly(end_spec, "end")
-    else:
-        start, end = starts_at.replace(tzinfo=dt.UTC), ends_at.replace(tzinfo=dt.UTC)
-    return calendar.Window(window_id, name, kind, where, start, end, environment_id, reason)
-
-
 def list_windows(session: Session, project: str | None = None, environment: str | None = None) -> list[FreezeWindow]:
     """Every window (global ones first), or those that apply to one environment (its own and the global ones)."""
     query = (
@@ -219,30 +188,15 @@ def list_windows(session: Session, project: str | None = None, environment: str 
     return list(session.scalars(query))
 
 
-@functools.cache
-def _windows_query(of_environments: bool) -> Select[Any]:
-    """Built once per shape, values as parameters: SQLAlchemy memoizes a statement's cache key on the
-    statement object (the deploy form asks on every load)."""
-    query = select(*_EVALUATED).where(or_(FreezeWindow.kind != ADHOC, FreezeWindow.ends_at > bindparam("at")))
-    if of_environments:
-        ids = bindparam("ids", expanding=True)
-        query = query.where(or_(FreezeWindow.environment_id.is_(None), FreezeWindow.environment_id.in_(ids)))
-    return query
-
-
-def calendar_at(session: Executor, at: dt.datetime, environment_ids: Iterable[int] | None = None) -> Calendar:
-    """The windows that apply to ``environment_ids`` (None: all), ad hoc ones already over left out, ready to
-    evaluate at ``at`` (aware)."""
-    values: dict[str, Any] = {"at": at.astimezone(dt.UTC).replace(tzinfo=None)}
-    if environment_ids is not None:
-        values["ids"] = list(environment_ids)
-    rows = session.execute(_windows_query(environment_ids is not None), values)
-    return Calendar([_parsed(tuple(row)) for row in rows], at)
+def calendar_at(session: Executor, at: dt.datetime) -> Calendar:
+    """Every window, ready to evaluate at ``at`` (aware), as of the caller's transaction: kept between calls
+    until a window changes (``freeze_revision``)."""
+    return Calendar.of_groups(freeze_revision.groups(session), at)
 
 
 def status_at(session: Session, environment_id: int, at: dt.datetime | None = None) -> FreezeStatus:
     moment = at or dt.datetime.now(dt.UTC)
-    return calendar_at(session, moment, [environment_id]).status(environment_id)
+    return calendar_at(session, moment).status(environment_id)
 
 
 # --- JSON ----------------------------------------------------------------------------------------------------
@@ -262,7 +216,7 @@ def window_json(window: FreezeWindow) -> dict[str, Any]:
         "end": window.end_spec,
         "starts_at": iso(window.starts_at),
         "ends_at": iso(window.ends_at),
-        "label": parsed(window).label,
+        "label": freeze_revision.parsed(window).label,
         "reason": window.reason,
         "created_by": window.created_by,
         "created_at": iso(window.created_at),
@@ -306,7 +260,7 @@ def status_json(status: FreezeStatus) -> dict[str, Any]:
 def statuses_json(session: Executor, environment_ids: Iterable[int], at: dt.datetime | None = None) -> dict[int, Any]:
     """Each environment's ``status_json`` at ``at`` (default now), the windows read once."""
     ids = list(environment_ids)
-    found = calendar_at(session, at or dt.datetime.now(dt.UTC), ids)
+    found = calendar_at(session, at or dt.datetime.now(dt.UTC))
     # Environments with no window of their own share the global windows' status: worked out once (the
     # dashboard asks for every environment).
     shared = None

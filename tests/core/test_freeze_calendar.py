@@ -181,6 +181,27 @@ def test_windows_that_never_leave_a_gap_are_reported_past_the_horizon() -> None:
     assert found.until - utc("2026-12-02T12:00") > fc.CHAIN_HORIZON
 
 
+def test_kept_groups_answer_as_a_fresh_calendar_at_every_instant_forward_and_back() -> None:
+    """A group's evaluation is reused only while it holds (until one of its windows starts or ends): hour by
+    hour over six weeks across the Berlin clock change, then back, it answers as windows evaluated afresh."""
+    windows = [
+        weekly("Fri 16:00", "Mon 08:00", window_id=1),
+        weekly("Wed 02:00", "Wed 03:00", where=NEW_YORK, window_id=2, name="Night", env=7),
+        yearly("Mar 27", "Mar 29", window_id=3),
+        adhoc("2027-03-30T10:00", "2027-04-02T10:00", window_id=4, env=7),
+        adhoc("2027-04-01T00:00", "2027-04-01T06:00", window_id=5, name="Overlap"),
+    ]
+    groups = fc.by_scope(windows)
+    start = utc("2027-03-15T00:30")
+    instants = [start + dt.timedelta(hours=hours) for hours in range(6 * 7 * 24)]
+    for at in instants + instants[::-7]:
+        kept = Calendar.of_groups(groups, at)
+        fc._ANSWERS.clear()  # the fresh calendar evaluates every window at ``at``
+        fresh = Calendar(windows, at)
+        for environment_id in (None, 7, 8):
+            assert kept.status(environment_id) == fresh.status(environment_id), (at, environment_id)
+
+
 # --- bad specs -------------------------------------------------------------------------------------------------
 
 

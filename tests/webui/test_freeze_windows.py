@@ -13,10 +13,12 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from playdeck import db, webhook_delivery
+from playdeck import db, projects, webhook_delivery
 from playdeck.models import AuditEvent, FreezeWindow, Run
+from playdeck.release_control import freeze_windows
 from playdeck.settings import Settings
 from tests.conftest import as_user, web_client
+from tests.statements import recorded_statements
 from tests.webhook_receiver import allow_loopback, receiver
 from tests.webui.webui_testing import RUN, run_count
 
@@ -89,6 +91,32 @@ def test_release_managers_manage_windows_and_everyone_reads_them(manager: FlaskC
     assert manager.delete(f"{WINDOWS}/{window['id']}").status_code == 204
     assert manager.get(f"{WINDOWS}/{window['id']}").status_code == 404
     assert audit_actions("freeze.") == [("rita", "freeze.create"), ("rita", "freeze.update"), ("rita", "freeze.delete")]
+
+
+def staging_status() -> dict:
+    """sampleapp/staging's freeze status as the deploy form and the dashboard read it."""
+    with db.session_scope() as session:
+        environment_id = projects.get_environment(projects.get_project(session, "sampleapp"), "staging").id
+        return freeze_windows.statuses_json(session, [environment_id])[environment_id]
+
+
+def test_the_windows_kept_between_reads_give_way_to_every_change(manager: FlaskClient) -> None:
+    """The windows are read once per change of them (``freeze_revision``), not on every request; a create,
+    a change and a delete each show in the very next read."""
+    assert staging_status()["next"] is None
+    window = incident(manager)
+    assert staging_status()["frozen"]
+    with recorded_statements() as statements:
+        assert staging_status()["frozen"]
+    read = " ".join(statement for statement, _ in statements)
+    assert "freeze_revision" in read and "freeze_windows" not in read
+
+    later = {"start": local(now() + dt.timedelta(hours=3)), "end": local(now() + dt.timedelta(hours=4))}
+    assert manager.patch(f"{WINDOWS}/{window['id']}", json=later).status_code == 200
+    moved = staging_status()
+    assert not moved["frozen"] and moved["next"]["starts_at"].startswith(later["start"].replace(" ", "T"))
+    assert manager.delete(f"{WINDOWS}/{window['id']}").status_code == 204
+    assert staging_status()["next"] is None
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,28 @@
+"""freeze revision: freeze_revision, one row whose number every change of the freeze windows raises, so the
+processes that read the windows keep them until it moves
+
+Revision ID: 0033
+Revises: 0032
+Create Date: 2027-02-14 09:00:00.000000
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0033'
+down_revision = '0032'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    table = op.create_table('freeze_revision',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('revision', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    op.bulk_insert(table, [{'id': 1, 'revision': 0}])
+
+
+def downgrade() -> None:
+    op.drop_table('freeze_revision')
