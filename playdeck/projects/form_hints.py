@@ -150,7 +150,28 @@ def _list_hosts(source: Path, extra_env: dict[str, str]) -> Hints:
     return Hints(names=hosts, groups=groups)
 
 
-def environment_hosts(inline: str | None, inventory: str, is_git: bool, inventory_dir: Path) -> Hints:
+@dataclass(frozen=True)
+class Lookup:
+    """Hints known at once (``ready``: nothing to ask Ansible), or the key they are cached under and how to
+    compute them. The key is worked out in the caller's thread (a few ``stat`` calls): a deploy form whose
+    hints are all cached starts no thread (``known``)."""
+
+    ready: Hints | None = None
+    key: str = ""
+    compute: Callable[[], Hints] | None = None
+
+    def known(self) -> Hints | None:
+        """The hints if they need no Ansible now (ready, or cached), else None."""
+        return self.ready if self.ready is not None else _cache.get(self.key)
+
+    def hints(self) -> Hints:
+        if self.ready is not None:
+            return self.ready
+        assert self.compute is not None  # a Lookup is either ready or computable
+        return _cached(self.key, self.compute)
+
+
+def hosts_lookup(inline: str | None, inventory: str, is_git: bool, inventory_dir: Path) -> Lookup:
     """The hosts and groups of an environment's inventory: its inline text, or (directory projects) its file or
     directory under ``inventory_dir``."""
     if inline is not None:
@@ -162,33 +183,33 @@ def environment_hosts(inline: str | None, inventory: str, is_git: bool, inventor
                 source.write_text(inline)
                 return _list_hosts(source, inline_inventory.ansible_environment(inline))
 
-        return _cached(key, from_text)
+        return Lookup(key=key, compute=from_text)
     if is_git:
-        return Hints(note="the inventory is in the project's repository, read by each run's checkout "
-                     "(not fetched to show this page): type a host pattern")  # fmt: skip
+        return Lookup(Hints(note="the inventory is in the project's repository, read by each run's checkout "
+                            "(not fetched to show this page): type a host pattern"))  # fmt: skip
     try:
         source = resolve_inside(inventory_dir, inventory, "inventory")
     except ValidationError:
-        return Hints(note="the environment's inventory path is not usable; type a host pattern")
+        return Lookup(Hints(note="the environment's inventory path is not usable; type a host pattern"))
     if not source.exists():
-        return Hints(note=f"the inventory '{inventory}' is not on this server; type a host pattern")
+        return Lookup(Hints(note=f"the inventory '{inventory}' is not on this server; type a host pattern"))
     plugins = {"ANSIBLE_INVENTORY_ENABLED": SAFE_PLUGINS}
-    return _cached("file:" + _stamp(source), lambda: _list_hosts(source, plugins))
+    return Lookup(key="file:" + _stamp(source), compute=lambda: _list_hosts(source, plugins))
 
 
-def playbook_tags(playbook: str, is_git: bool, playbook_dir: Path) -> Hints:
+def tags_lookup(playbook: str, is_git: bool, playbook_dir: Path) -> Lookup:
     """The tags a directory project's playbook uses (its roles' and included tasks' too), from
     ``ansible-playbook --list-tags``."""
     if is_git:
-        return Hints(note="the playbook is in the project's repository (not fetched to show this page)")
+        return Lookup(Hints(note="the playbook is in the project's repository (not fetched to show this page)"))
     try:
         path = resolve_inside(playbook_dir, playbook, "playbook")
     except ValidationError:
-        return Hints(note="the playbook path is not usable")
+        return Lookup(Hints(note="the playbook path is not usable"))
     if not path.is_file():
-        return Hints(note="the playbook is not on this server")
+        return Lookup(Hints(note="the playbook is not on this server"))
     # The playbook itself at once, the roles and tasks files beside it within TREE_RECHECK_SECONDS.
-    return _cached(f"tags:{_stamp(path)}:{_stamp(path.parent)}", lambda: _list_tags(path))
+    return Lookup(key=f"tags:{_stamp(path)}:{_stamp(path.parent)}", compute=lambda: _list_tags(path))
 
 
 def _list_tags(path: Path) -> Hints:

@@ -91,19 +91,29 @@ def read_facts(session: Session, project: Project) -> GuideFacts:
     return GuideFacts(project.is_git, project.playbook, environments, recent)
 
 
+def _all_hints(lookups: list[form_hints.Lookup]) -> list[form_hints.Hints]:
+    """Each lookup's hints: read in this thread when every one is cached (a pool started on every load was a
+    tenth of the page's time; issue 24), else computed at the same time in a pool."""
+    known = [hints for lookup in lookups if (hints := lookup.known()) is not None]
+    if len(known) == len(lookups):
+        return known
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        computing = [pool.submit(lookup.hints) for lookup in lookups]
+        return [future.result() for future in computing]
+
+
 def deploy_guide(read: GuideFacts) -> DeployGuide:
     """Call with no transaction open: it may run Ansible for a few seconds on a first (uncached) read, each
     environment's inventory and the playbook at the same time."""
     settings = get_settings()
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        tags = pool.submit(form_hints.playbook_tags, read.playbook, read.is_git, settings.playbook_dir)
-        hosts = [
-            pool.submit(form_hints.environment_hosts, env.pop("inline"), env.pop("inventory"), read.is_git,
-                        settings.inventory_dir)
+    tags, *hosts = _all_hints(
+        [form_hints.tags_lookup(read.playbook, read.is_git, settings.playbook_dir)]
+        + [
+            form_hints.hosts_lookup(env.pop("inline"), env.pop("inventory"), read.is_git, settings.inventory_dir)
             for env in read.environments
-        ]  # fmt: skip
-        environments = {
-            env["name"]: EnvironmentGuide(**env, hosts=found.result())
-            for env, found in zip(read.environments, hosts, strict=True)
-        }
-        return DeployGuide(environments, read.recent_versions, tags.result())
+        ]
+    )
+    environments = {
+        env["name"]: EnvironmentGuide(**env, hosts=found) for env, found in zip(read.environments, hosts, strict=True)
+    }
+    return DeployGuide(environments, read.recent_versions, tags)

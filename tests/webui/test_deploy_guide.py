@@ -70,7 +70,7 @@ def test_an_edited_playbook_is_listed_again_its_roles_within_the_recheck_time(
     role_tasks.write_text(_tagged_tasks("one"))
 
     def tags() -> list[str]:
-        return form_hints.playbook_tags("site.yml", False, tmp_path).names
+        return form_hints.tags_lookup("site.yml", False, tmp_path).hints().names
 
     assert tags() == ["one"]
     role_tasks.write_text(_tagged_tasks("renamed"))
