@@ -15,6 +15,8 @@ import datetime as dt
 import json
 import math
 import statistics
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -27,7 +29,7 @@ from playdeck.models import DeployLock, Run, RunEvent, utcnow
 from playdeck.release_control.approvals import approvers_text, approvers_words
 from playdeck.runs import locks
 from playdeck.runs.conditions import is_successful
-from playdeck.runs.queries import active_runs, awaiting_approval
+from playdeck.runs.queries import active_runs, awaiting_approval, awaiting_count
 from playdeck.runs.states import RunState
 from playdeck.serializers import run_json
 from playdeck.settings import get_settings
@@ -57,6 +59,11 @@ CANCEL_GRACE_SECONDS = 15
 MAX_ACTIVE_SCANNED = 1000
 # Runs awaiting approval listed, the nearest deadline first: thousands may wait, a person acts on the first.
 MAX_AWAITING_SHOWN = 20
+# How many await approval in all is counted exactly, on every request, up to this many (a count reads an index
+# entry per run); past it the exact number is counted at most every AWAITING_RECOUNT_SECONDS in a process, the
+# period the pages' live mark is read at (webui.live): "10,412 runs await approval" may be 2 s old.
+AWAITING_COUNTED = 1000
+AWAITING_RECOUNT_SECONDS = 2.0
 
 
 class Kind(StrEnum):
@@ -299,11 +306,33 @@ def _awaiting_text(
     )
 
 
+class AwaitingTotal:
+    """How many runs await approval in all, once more than ``AWAITING_COUNTED`` do: counted again when the
+    last count is ``recount`` seconds old by ``clock`` (tests give a clock of their own)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, recount: float = AWAITING_RECOUNT_SECONDS) -> None:
+        self.clock = clock
+        self.recount = recount
+        # (database, when counted, count): one tuple replaced at once, threads of a process share it.
+        self._last: tuple[str, float, int] | None = None
+
+    def __call__(self, session: Session) -> int:
+        database, now, last = get_settings().database_url, self.clock(), self._last
+        if last is not None and last[0] == database and now - last[1] < self.recount:
+            return last[2]
+        count = awaiting_count(session)
+        self._last = (database, now, count)
+        return count
+
+
+awaiting_total = AwaitingTotal()
+
+
 def awaiting_attention(session: Session, now: dt.datetime | None = None) -> tuple[list[Attention], int]:
     """Runs awaiting approval, the nearest deadline first (at most ``MAX_AWAITING_SHOWN``), with who must act;
-    and how many await approval in all."""
+    and how many await approval in all (``AWAITING_COUNTED``)."""
     now = now or utcnow()
-    rows = awaiting_approval(session, MAX_AWAITING_SHOWN)
+    rows = awaiting_approval(session, MAX_AWAITING_SHOWN, AWAITING_COUNTED)
     # Most rows share an environment: its approvers are worded once.
     approvers: dict[tuple[str, str], str] = {}
     found = []
@@ -315,7 +344,8 @@ def awaiting_attention(session: Session, now: dt.datetime | None = None) -> tupl
             row.approvals_required, row.approvals_given, row.approval_expires_at, row.requested_by, approvers[key], now
         )
         found.append(Attention(json.loads(row[0]), Kind.AWAITING_APPROVAL, why, _seconds(now, row.queued_at)))
-    return found, rows[0].awaiting_total if rows else 0
+    counted = rows[0].awaiting_total if rows else 0
+    return found, awaiting_total(session) if counted >= AWAITING_COUNTED else counted
 
 
 def attention_overview(session: Session, now: dt.datetime | None = None) -> tuple[list[Attention], int]:

@@ -162,9 +162,11 @@ def awaiting_count(session: Executor) -> int:
 def _awaiting_query() -> Select[Any]:
     """Built once (see ``_runs_query``). Along ``ix_runs_state_approval_expires_at``, which holds the id too:
     the first rows in order, no sort of the thousands that may wait. The count is a subquery of no outer
-    column, evaluated once, so list and count are one round trip."""
+    column, evaluated once, so list and count are one round trip; it stops at ``counted`` runs (a count reads
+    an index entry per run: 10,000 were most of the database's time of /attention, issue 24)."""
     awaiting = aliased(Run)
-    total = select(func.count()).where(is_awaiting_approval(awaiting)).scalar_subquery()
+    counted = select(awaiting.id).where(is_awaiting_approval(awaiting)).limit(bindparam("counted", type_=Integer))
+    total = select(func.count()).select_from(counted.subquery()).scalar_subquery()
     return (
         select_run_briefs(
             Run.requested_by,
@@ -182,13 +184,13 @@ def _awaiting_query() -> Select[Any]:
     )
 
 
-def awaiting_approval(session: Executor, limit: int) -> list[Row[Any]]:
+def awaiting_approval(session: Executor, limit: int, counted: int) -> list[Row[Any]]:
     """At most ``limit`` runs awaiting approval, the nearest deadline first: each run's JSON text
     (``run_brief_sql``), who requested it and when, its approvals needed, given and deadline, its
-    environment's approver roles and users (JSON texts), and how many runs await approval in all. Only
-    these columns: the runs, projects and environments as entities, ~80 columns a row, were most of
-    the CPU of /attention with 10,000 runs awaiting (issue 24)."""
-    return list(session.execute(_awaiting_query(), {"limit": limit}))
+    environment's approver roles and users (JSON texts), and how many runs await approval in all, counted
+    up to ``counted`` (``awaiting_total``). Only these columns: the runs, projects and environments as
+    entities, ~80 columns a row, were most of the CPU of /attention with 10,000 runs awaiting (issue 24)."""
+    return list(session.execute(_awaiting_query(), {"limit": limit, "counted": counted}))
 
 
 def deployed_runs() -> Select[tuple[int, int | None]]:

@@ -11,7 +11,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import event, update
 
-from playdeck import db
+from playdeck import db, environments
 from playdeck.models import Run, RunEvent, utcnow
 from playdeck.runs import attention
 from playdeck.runs.attention import Kind, needs_attention, state_explanation
@@ -298,3 +298,37 @@ def test_the_queries_do_not_grow_with_the_number_of_stuck_runs(embedded):
     # lines, then one history query per project environment; the runs awaiting approval (with their count).
     assert len(statements) == 5 + 2 + 1, statements
     assert attention.HISTORY_RUNS == 20
+
+
+# --- awaiting approval ----------------------------------------------------------------------------
+
+
+def awaiting_total(now: dt.datetime) -> int:
+    with db.session_scope() as session:
+        return attention.attention_overview(session, now=now)[1]
+
+
+def test_the_awaiting_total_is_exact_up_to_the_counted_cap_and_recounted_on_the_clock_past_it(
+    services, monkeypatch
+) -> None:
+    """Up to AWAITING_COUNTED waiting runs the total is counted on every request; past it, at most every
+    AWAITING_RECOUNT_SECONDS of the clock (which this test moves itself)."""
+    clock = [100.0]
+    monkeypatch.setattr(attention, "AWAITING_COUNTED", 3)
+    monkeypatch.setattr(attention, "awaiting_total", attention.AwaitingTotal(clock=lambda: clock[0]))
+    with db.session_scope() as session:
+        environments.set_options(session, "sampleapp", "staging", approvals_required=1)
+    now = utcnow()
+    waiting = [queue() for _ in range(2)]
+    assert awaiting_total(now) == 2
+    waiting.append(queue())
+    assert awaiting_total(now) == 3  # at the cap: counted in full
+    waiting.append(queue())
+    assert awaiting_total(now) == 3  # past it: the last count, until the clock moves on
+    clock[0] += attention.AWAITING_RECOUNT_SECONDS
+    assert awaiting_total(now) == 4
+    with db.session_scope() as session:
+        for run_id in waiting[:3]:
+            request_cancel(session, run_id, "admin")
+    # Below the cap again: exact at once, whatever the clock.
+    assert awaiting_total(now) == 1
