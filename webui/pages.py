@@ -19,7 +19,7 @@ from webui.charts import delivery_charts
 from webui.form_errors import FormErrors, form_errors
 from webui.formatting import FILTERS
 from webui.forms import DeployForm, run_version_label
-from webui.links import run_href
+from webui.links import run_href, run_link
 from webui.origin import require_same_origin
 from webui.run_rows import run_rows
 from webui.runlog import log_text
@@ -31,6 +31,7 @@ for _name, _global in authorize.TEMPLATE_GLOBALS.items():
     bp.add_app_template_global(_global, _name)
 bp.add_app_template_global(run_rows)
 bp.add_app_template_global(run_href)
+bp.add_app_template_global(run_link)
 bp.add_app_template_global(run_version_label)
 # Playdeck starts a built-in project's runs itself: no page offers to deploy or relaunch them.
 bp.add_app_template_global(is_built_in, "built_in_project")
