@@ -11,17 +11,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, Float, String, case, func, literal
+from sqlalchemy import Boolean, Float, String, case, func, literal, literal_column
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
+
+
+def _text(value: str) -> ColumnElement[str]:
+    """A constant string written into the statement, not a bound parameter: a run's JSON object had 90
+    parameters, each escaped and put into the SQL text by PyMySQL on every execution (issue 24). Only our own
+    constants: no quote to escape (SQLAlchemy doubles a ``%`` for PyMySQL's paramstyle)."""
+    if "'" in value or "\\" in value:
+        raise ValueError(f"not a plain constant: {value!r}")
+    return literal_column(f"'{value}'", String)
 
 
 def json_object(fields: dict[str, ColumnElement[Any]]) -> ColumnElement[str]:
     """``{"key": value, ...}`` in the order given; strings, numbers and NULL are rendered as JSON."""
     pairs: list[Any] = []
     for key, value in fields.items():
-        pairs += [literal(key, String), value]
+        pairs += [_text(key), value]
     return func.json_object(*pairs, type_=String)
 
 
@@ -37,9 +46,8 @@ class iso_timestamp(FunctionElement):  # noqa: N801 - reads as the SQL function 
 @compiles(iso_timestamp, "mariadb")
 def _iso_mysql(element, compiler, **kw) -> str:
     (column,) = element.clauses
-    # The formats are bound parameters: a literal % would need escaping for PyMySQL's paramstyle.
-    pattern = case((func.microsecond(column) == 0, literal("%Y-%m-%dT%H:%i:%s")), else_=literal("%Y-%m-%dT%H:%i:%s.%f"))
-    return compiler.process(func.concat(func.date_format(column, pattern), literal("+00:00")), **kw)
+    pattern = case((func.microsecond(column) == 0, _text("%Y-%m-%dT%H:%i:%s")), else_=_text("%Y-%m-%dT%H:%i:%s.%f"))
+    return compiler.process(func.concat(func.date_format(column, pattern), _text("+00:00")), **kw)
 
 
 @compiles(iso_timestamp, "sqlite")
