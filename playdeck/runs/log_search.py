@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, select
 
 from playdeck.db import Executor
 from playdeck.models import RunEvent
-from playdeck.runs.events import events_after, events_before, matching_counters
+from playdeck.runs.events import matching_counters
 from playdeck.runs.log_filters import LogFilter
 
 HITS_PER_PAGE = 50
@@ -74,19 +74,17 @@ def _page_counters(
     after, before = cursor
     exact = len(counted) <= COUNTED_HITS
     counted = counted[:COUNTED_HITS]
-    columns = (RunEvent.counter,)
     if before is None:
         start = bisect.bisect_right(counted, after)
         if start + limit <= len(counted) or exact:
             return counted[start : start + limit], start
         # The page runs past what was counted: read it from the cursor.
-        rows = events_after(session, run_id, after, limit, columns, log_filter)
+        page = matching_counters(session, run_id, log_filter, limit, after=after)
     else:
         end = bisect.bisect_left(counted, before)
         if end < len(counted) or exact:
             return counted[max(0, end - limit) : end], max(0, end - limit)
-        rows = events_before(session, run_id, before, limit, columns, log_filter)
-    page = [row.counter for row in rows]
+        page = matching_counters(session, run_id, log_filter, limit, before=before)
     return page, bisect.bisect_left(counted, page[0]) if page and page[0] <= counted[-1] else None
 
 
