@@ -50,7 +50,8 @@ Source = type[RunEvent] | Lines
 
 def changed(event_data: Any) -> bool:
     """Whether ansible's result says the task changed the host (what ``RunEventLine.changed`` holds): its
-    ``res.changed`` is JSON's ``true``, as ``json_true(event_data_json, "$.res.changed")`` reads it."""
+    ``res.changed`` is JSON's ``true``. (Read from the JSON text by the database before migration 0033,
+    MariaDB also took the string "true" for it; SQLite did not.)"""
     result = event_data.get("res") if isinstance(event_data, dict) else None
     return isinstance(result, dict) and result.get("changed") is True
 

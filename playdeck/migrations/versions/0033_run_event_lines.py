@@ -4,7 +4,8 @@ A search for a rare text, and the status filter behind "jump to the first failur
 run. A run_events row carries ~900 bytes of ansible's event data, so a 200,000-event run (~157 MB) did not
 fit MariaDB's default buffer pool (128 MB) and each search read it from disk (bench/logs.py). These tables
 hold what the filters read, ~150 bytes a row; run_event_failures only the failed and unreachable events,
-few in any run. ``changed`` is what ``json_true(event_data_json, '$.res.changed')`` said.
+few in any run. ``changed``: the event data's ``res.changed`` is JSON's true (as ingestion now writes it,
+``playdeck.runs.log_filters.changed``).
 
 Existing events are copied here, ``BACKFILL_COUNTERS`` counters of one run per statement, each statement its
 own transaction (millions of events are not one transaction). Upgrade while no run is going, as always:
@@ -29,9 +30,10 @@ LONG_TEXT = sa.Text().with_variant(mysql.LONGTEXT(), 'mariadb').with_variant(mys
 TABLES = ('run_event_lines', 'run_event_failures')
 BACKFILL_COUNTERS = 20_000
 FAILURE_EVENTS = "'runner_on_failed', 'runner_item_on_failed', 'runner_on_unreachable'"
-# playdeck.sql_json.json_true, as the filters read it before this migration.
+# MariaDB compares JSON scalars unquoted and by the collation: the string "TRUE" equals true without the type.
 CHANGED = {
-    'mysql': "IFNULL(JSON_EXTRACT(event_data_json, '$.res.changed') = JSON_EXTRACT('true', '$'), 0)",
+    'mysql': "IFNULL(JSON_TYPE(JSON_EXTRACT(event_data_json, '$.res.changed')) = 'BOOLEAN' "
+             "AND JSON_EXTRACT(event_data_json, '$.res.changed') = JSON_EXTRACT('true', '$'), 0)",
     'sqlite': "IFNULL(json_type(event_data_json, '$.res.changed') = 'true', 0)",
 }
 COPY = (
