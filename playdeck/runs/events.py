@@ -100,14 +100,23 @@ def _mysql_literal(value: Any) -> str:
     return str(int(value))
 
 
+# Where the narrow copy's values are among a run_events row's (its "changed" is not one).
+_LINE_AT = tuple(COLUMNS.index(column) for column in ("run_id", "counter", "host", "event"))
+_STDOUT_AT = COLUMNS.index("stdout")
+
+
 def _mysql_values(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[str]]:
-    """Each row's VALUES tuple for run_events and for the narrow tables."""
+    """Each row's VALUES tuple for run_events and for the narrow tables (``LINE_COLUMNS``)."""
     events, lines = [], []
+    run_id, counter, host, event = _LINE_AT
     for row in rows:
-        literals = {column: _mysql_literal(row[column]) for column in COLUMNS}
-        literals["changed"] = "1" if _changed(row) else "0"
-        events.append("(" + ",".join([literals[column] for column in COLUMNS]) + ")")
-        lines.append("(" + ",".join([literals[column] for column in LINE_COLUMNS]) + ")")
+        literals = [_mysql_literal(row[column]) for column in COLUMNS]
+        events.append("(" + ",".join(literals) + ")")
+        changed = "1" if _changed(row) else "0"
+        lines.append(
+            f"({literals[run_id]},{literals[counter]},{literals[host]},{literals[event]},{changed},"
+            f"{literals[_STDOUT_AT]})"
+        )
     return events, lines
 
 
