@@ -3,9 +3,10 @@
 One scan of the run's range finds the counters of every matching line, up to ``COUNTED_HITS`` (the total
 and where the page starts come from it); the page's lines are then read by their keys. Matches past
 ``COUNTED_HITS`` are still reachable page by page (each page a range read from its cursor), their total is
-just not counted: "1,000+ matches". The cost of a search is one read of the run's rows until that many
-matches (the whole run for a rare text): counting a common text further cost more than the page
-(bench/logs.py: ~250 ms for 10,000 hits in a 100,000-event run, against ~40 ms for 1,000).
+just not counted: "1,000+ matches". The cost of a search is one read of the run's narrow rows
+(``run_event_lines``) until that many matches (the whole run for a rare text: ~110 ms for 200,000 events,
+bench/logs.py): counting a common text further cost more than the page (~250 ms for 10,000 hits in a
+100,000-event run, against ~40 ms for 1,000, when the wide rows were read).
 """
 
 from __future__ import annotations
