@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 
 from playdeck import db
 from playdeck.models import Environment, Project, Run, RunEvent, RunEventFailure, RunEventLine
@@ -24,7 +24,9 @@ def services(request: pytest.FixtureRequest) -> Settings:
 
 def new_run() -> int:
     with db.session_scope() as session:
-        project = Project(name="p", playbook="x.yml", environments=[Environment(name="e", inventory="i.ini")])
+        project = session.scalar(select(Project).where(Project.name == "p")) or Project(
+            name="p", playbook="x.yml", environments=[Environment(name="e", inventory="i.ini")]
+        )
         run = Run(project=project, environment=project.environments[0], state="running")
         session.add(run)
         session.flush()
@@ -133,3 +135,17 @@ def test_a_filtered_page_is_the_events_rows(services: Settings) -> None:
         (n, f"line {n}", "web1", "t") for n in (4, 6, 8)
     ]
     assert [json.loads(row.event_data_json)["res"] for row in tail] == [{"changed": True}] * 5
+
+
+def test_a_deleted_runs_narrow_rows_go_with_it(services: Settings) -> None:
+    """The foreign keys cascade, as run_events' do (purge deletes them explicitly, batch by batch)."""
+    run_id, other = new_run(), new_run()
+    for run in (run_id, other):
+        rows = [event_row(run, event(1, "runner_on_failed")), event_row(run, event(2, "runner_on_ok"))]
+        with db.session_scope() as session:
+            store_events(session, run, rows)
+    with db.session_scope() as session:
+        session.execute(delete(Run).where(Run.id == run_id))
+    with db.session_scope() as session:
+        for table in (RunEvent, RunEventLine, RunEventFailure):
+            assert set(session.scalars(select(table.run_id))) == {other}, table
