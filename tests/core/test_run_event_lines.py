@@ -4,7 +4,9 @@ says of an event is what the event's row says. On SQLite and on MariaDB."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import random
 from typing import Any
 
 import pytest
@@ -12,8 +14,8 @@ from sqlalchemy import delete, select, text
 
 from playdeck import db
 from playdeck.models import Environment, Project, Run, RunEvent, RunEventFailure, RunEventLine
-from playdeck.runs.events import event_row, events_after, store_events
-from playdeck.runs.log_filters import LogFilter
+from playdeck.runs.events import event_row, events_after, events_before, matching_counters, store_events
+from playdeck.runs.log_filters import STATUS_EVENTS, LogFilter
 from playdeck.settings import Settings
 
 
@@ -149,3 +151,54 @@ def test_a_deleted_runs_narrow_rows_go_with_it(services: Settings) -> None:
     with db.session_scope() as session:
         for table in (RunEvent, RunEventLine, RunEventFailure):
             assert set(session.scalars(select(table.run_id))) == {other}, table
+
+
+KINDS = ["runner_on_ok", "runner_item_on_ok", "runner_on_failed", "runner_item_on_failed", "runner_on_unreachable",
+         "runner_on_skipped", "verbose"]  # fmt: skip
+WORDS = ["deploy", "NEEDLE", "needle", "50%", "a_b", "axb", "plain"]
+
+
+def kept(line: tuple, log_filter: LogFilter) -> bool:
+    """What a filter keeps, said in Python: the reference the SQL is held to."""
+    counter, host, kind, changed, stdout = line
+    if log_filter.host and host != log_filter.host:
+        return False
+    if log_filter.statuses and not any(
+        kind in STATUS_EVENTS[status] and (status not in ("changed", "ok") or changed == (status == "changed"))
+        for status in log_filter.statuses
+    ):
+        return False
+    return not log_filter.text or log_filter.text.lower() in stdout.lower()
+
+
+def stored_lines(run_id: int, count: int) -> list[tuple]:
+    """``count`` events of mixed hosts, outcomes and texts (fixed by a seed), stored; their narrow values."""
+    chance = random.Random(23)
+    events = [
+        event(n, chance.choice(KINDS), host=f"web{chance.randint(1, 3)}", res={"changed": chance.random() < 0.4},
+              stdout=" ".join(chance.choices(WORDS, k=2)) + f" {n}")
+        for n in range(1, count + 1)
+    ]  # fmt: skip
+    rows = [event_row(run_id, e) for e in events]
+    with db.session_scope() as session:
+        store_events(session, run_id, rows)
+    return [(row["counter"], row["host"], row["event"], row["changed"], row["stdout"]) for row in rows]
+
+
+def test_filters_keep_what_they_say_they_keep(services: Settings) -> None:
+    """Every combination of host, statuses and text, paged forwards, backwards and counted, against the
+    filters' meaning said in Python (``kept``)."""
+    run_id = new_run()
+    lines = stored_lines(run_id, 400)
+    statuses = [(), ("failed",), ("failed", "unreachable"), ("unreachable",), ("changed",), ("ok", "skipped")]
+    texts = [None, "needle", "50%", "a_b", "%", "nowhere"]
+    with db.session_scope() as session:
+        for log_filter in itertools.starmap(LogFilter, itertools.product([None, "web2"], statuses, texts)):
+            expected = [line[0] for line in lines if kept(line, log_filter)]
+            after = events_after(session, run_id, 0, 1000, log_filter=log_filter)
+            before = events_before(session, run_id, 2**31 - 1, 7, log_filter=log_filter)
+            start = expected[2] if len(expected) > 2 else 0
+            counted = matching_counters(session, run_id, log_filter, 5, after=start)
+            assert [row.counter for row in after] == expected, log_filter
+            assert [row.counter for row in before] == expected[-7:], log_filter
+            assert counted == [counter for counter in expected if counter > start][:5], log_filter
