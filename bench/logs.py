@@ -2,10 +2,10 @@
 web server (``playdeck web``) on MariaDB, for a run of 200,000 events (the issue's size).
 
 The events look like a real run's (~900 bytes a row: a coloured line of output and ansible's result data),
-over 10 hosts, with a failure near the end. A search whose text is rare is the worst case: every row of
-the run is read to count the matches. A common text fills its page quickly but is still counted over the
-whole run. The host and status filters read until their page is full (the status one: the whole run,
-since its only failure is near the end).
+over 10 hosts, with a failure near the end. A search whose text is rare is the worst case: every line of
+the run is read to count the matches (in ``run_event_lines``, ~160 bytes a row). A common text fills its
+page quickly but is still counted up to 1,000. The host filter reads until its page is full; the status
+filter "failed,unreachable" reads the run's failures only (``run_event_failures``).
 
 Targets: a search over the whole run, p95 ≤ 300 ms (issue 23's number: "whole-run log search over a
 200,000-event run"); a page of the log read through ``/events`` (one host's page, the first failure),

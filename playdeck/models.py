@@ -361,6 +361,41 @@ class RunEvent(Base):
         return json.loads(self.event_data_json or "{}")
 
 
+class _LogLineColumns:
+    """What the log's filters and search read of an event, and nothing else: its keys, host, outcome,
+    whether it changed the host, and its output (migration 0033)."""
+
+    # Small rows in key order, as InnoDB keeps them (SQLite: no rowid and second index to read through).
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    run_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    counter: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    host: Mapped[str] = mapped_column(String(255), default="")
+    event: Mapped[str] = mapped_column(String(64), default="")
+    # ansible's ``res.changed`` is true (the run_events row's data says it; read there, a filter on it
+    # parsed every row's JSON).
+    changed: Mapped[bool] = mapped_column(Boolean, default=False)
+    stdout: Mapped[str] = mapped_column(LongText, default="")
+
+
+class RunEventLine(_LogLineColumns, Base):
+    """Every event of ``run_events`` again, narrow (~150 bytes, not ~1 KB with its data): a search or a
+    filter reads a run's lines here. A whole 200,000-event run fits MariaDB's buffer pool this way, where
+    the wide rows were read from disk at each search (bench/logs.py). Written with the event, in its
+    transaction (``playdeck.runs.events.store_events``); keyed like it, so a batch is appended."""
+
+    __tablename__ = "run_event_lines"
+
+
+class RunEventFailure(_LogLineColumns, Base):
+    """The events that are a failure (failed, unreachable), a third time: few in any run, so "the first
+    failure" and the failure filters read these rows only, whatever the run's length."""
+
+    __tablename__ = "run_event_failures"
+
+
 class RunHostSummary(Base):
     __tablename__ = "run_host_summaries"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, Float, String, case, func, literal, literal_column
+from sqlalchemy import Float, String, case, func, literal_column
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
@@ -86,34 +86,6 @@ _renders(
     mysql="JSON_EXTRACT(IF({}, 'true', 'false'), '$')",
     sqlite="json(CASE WHEN {} THEN 'true' ELSE 'false' END)",
 )
-
-
-class json_true(FunctionElement):  # noqa: N801
-    """``json_true(column, "$.a.b")``: whether the JSON text in ``column`` holds ``true`` at that path, as a
-    condition that is never NULL (false when the path is missing), so ``NOT`` of it is exact too."""
-
-    type = Boolean()
-    inherit_cache = True
-
-    def __init__(self, column: ColumnElement[Any], path: str) -> None:
-        super().__init__(column, literal(path, String))
-
-
-def _json_true_template(template: str):
-    def render(element, compiler, **kw) -> str:
-        column, path = (compiler.process(clause, **kw) for clause in element.clauses)
-        return template.format(column=column, path=path)
-
-    return render
-
-
-# MariaDB's JSON_EXTRACT gives JSON text ('true'); comparing it with JSON's own true also holds on MySQL,
-# whose JSON type would not equal the string.
-for _dialect in ("mysql", "mariadb"):
-    compiles(json_true, _dialect)(
-        _json_true_template("IFNULL(JSON_EXTRACT({column}, {path}) = JSON_EXTRACT('true', '$'), 0)")
-    )
-compiles(json_true, "sqlite")(_json_true_template("IFNULL(json_type({column}, {path}) = 'true', 0)"))
 
 
 class json_embedded(FunctionElement):  # noqa: N801

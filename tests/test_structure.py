@@ -177,3 +177,48 @@ def test_accounts_do_not_import_dns():
         if target.startswith("playdeck.dns")
     )
     assert not offenders, "\n".join(offenders)
+
+
+# The core modules that open transactions of their own (``session_scope``), and why each must. Everywhere else
+# the caller (a view, a CLI command, the worker, a reaper duty) owns the transaction and passes its session in.
+# A new entry needs a reason of this kind: work between transactions that must not hold one (a git fetch, a
+# directory or SMTP server, a playbook), or a reaper pass split into short transactions so it locks little.
+TRANSACTION_OWNERS = {
+    "playdeck.db": "defines session_scope",
+    "playdeck.unit_of_work": "the unit of work: commits, then sends the messages it recorded",
+    "playdeck.runs.requests": "resolves a git ref (a mirror fetch) before the run's own transaction",
+    "playdeck.runs.source_refs": "reads the project, closes the session, then fetches its mirror",
+    "playdeck.runs.dispatch": "the reaper's re-dispatch: reads and stamps a run around a broker send",
+    "playdeck.runs.recovery": "reaper pass: each lost run recorded in a transaction of its own",
+    "playdeck.runs.purge": "reaper pass: a run's events deleted a batch per transaction, pausing between",
+    "playdeck.dns.scheduling": "the DNS change transaction that commits with its regeneration run (writing())",
+    "playdeck.release_control.approval_expiry": "reaper pass: requests expired a batch per transaction",
+    "playdeck.notifications.running_long": "reaper pass: each notice recorded in a transaction of its own",
+    "playdeck.schedules.firing": "reaper pass: each fire in a transaction of its own (a loser stops alone)",
+    "playdeck.pipelines.engine": "reaper pass: each step advanced in a transaction of its own",
+    "playdeck.webhook_delivery": "claims a delivery, sends it over the network, records the outcome",
+    "playdeck.releases.push_deploys": "a push hook: reads the project, fetches the mirror, then queues",
+    "playdeck.releases.ref_listing": "fetches the mirror (per its cache time) with no transaction open",
+    "playdeck.releases.shipping": "reads the deployed commit, then reads the mirror with no transaction open",
+    "playdeck.auth.ldap.sync": "reads the whole directory first, then applies the changes in one transaction",
+    "playdeck.auth.password_login": "asks the directory with no transaction open, records the outcome after",
+    "playdeck.auth.login_form": "the signing key made on first use: the first of racing web processes wins",
+    "playdeck.metrics": "a Prometheus scrape: collect() is called by the client library, not by a view",
+}
+
+
+def test_core_services_leave_the_transaction_to_their_caller():
+    opened = set()
+    for path in (ROOT / "playdeck").rglob("*.py"):
+        module = _module_name(path)
+        if module.startswith(("playdeck.cli", "playdeck.migrations")) or module in ("playdeck.reaper",):
+            continue  # the CLI and the reaper's loop are callers
+        if "session_scope" in path.read_text():
+            opened.add(module)
+    unexplained = sorted(opened - set(TRANSACTION_OWNERS))
+    assert not unexplained, (
+        "open no transaction here (take the caller's session), or say why in TRANSACTION_OWNERS: "
+        + ", ".join(unexplained)
+    )
+    gone = sorted(set(TRANSACTION_OWNERS) - opened)
+    assert not gone, "no longer open transactions (drop them from TRANSACTION_OWNERS): " + ", ".join(gone)

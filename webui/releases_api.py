@@ -12,6 +12,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from playdeck import audit
 from playdeck.auth.permissions import Action
+from playdeck.db import session_scope
 from playdeck.errors import ValidationError
 from playdeck.releases import deployments, push_deploys, ref_listing, shipping
 from webui import access, authorize, queries
@@ -54,7 +55,9 @@ def list_deployments(project: str, environment: str) -> Response:
     limit = int_param("limit", request.args.get("limit"), deployments.DEFAULT_PAGE, 1, deployments.MAX_PAGE)
     before = request.args.get("before")
     before_id = int_param("before", before, 0, 1, MAX_RUN_ID) if before else None
-    return jsonify(deployments.environment_history(project, environment, limit, before_id))
+    with session_scope() as session:
+        history = deployments.environment_history(session, project, environment, limit, before_id)
+    return jsonify(history)
 
 
 @bp.post(f"{ENVIRONMENT}/rollback")

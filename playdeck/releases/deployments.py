@@ -14,7 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from playdeck.commit_label import short_sha
-from playdeck.db import session_scope
 from playdeck.errors import ValidationError
 from playdeck.models import Environment, Run
 from playdeck.projects import get_environment, get_project
@@ -99,13 +98,12 @@ def history(
 
 
 def environment_history(
-    project_name: str, environment_name: str, limit: int | None = None, before: int | None = None
+    session: Session, project_name: str, environment_name: str, limit: int | None = None, before: int | None = None
 ) -> dict[str, Any]:
-    """``history`` of a project's environment in its own session, as the API answers it."""
-    with session_scope() as session:
-        environment = get_environment(get_project(session, project_name), environment_name)
-        rows, more = history(session, environment, limit, before)
-        hosts = host_versions.environment_hosts(session, [environment.id])[environment.id]
+    """``history`` of a project's environment, with what each of its hosts runs now, as the API answers it."""
+    environment = get_environment(get_project(session, project_name), environment_name)
+    rows, more = history(session, environment, limit, before)
+    hosts = host_versions.environment_hosts(session, [environment.id])[environment.id]
     return {
         "project": project_name,
         "environment": environment_name,

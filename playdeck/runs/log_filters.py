@@ -1,9 +1,12 @@
 """Which of a run's log lines to read: one host's, those of some task outcomes, those holding a text.
 
-A filter becomes conditions on the run's (run_id, counter) range, so a filtered page is the same range read
-as an unfiltered one that skips what does not match: its cost is the rows read until the page is full
-(all of a run's rows when few match: ~40 ms per 100,000 events on MariaDB, see bench/logs.py). There is
-no index on host, event or text to keep up at ingestion (migration 0013 dropped the last one on purpose).
+A filter becomes conditions on the run's (run_id, counter) range of a narrow copy of its events (``source``):
+``run_event_lines``, or ``run_event_failures`` when only failures are asked for. A filtered page is that
+range read until the page is full, skipping what does not match: all of a run's rows when few match, so
+those rows are kept small (~150 bytes, against ~1 KB with the event's data): a 200,000-event run's lines
+stay in MariaDB's buffer pool (bench/logs.py). Failures are few in any run, so "the first failure" reads
+only them. There is no index on host, event or text to keep up at ingestion (migration 0013 dropped the
+last one on purpose); the narrow rows cost one more append per event (bench/ingest.py).
 
 Text is matched literally: the user's ``%``, ``_`` and the escape character itself are escaped, and the
 pattern is a bound value, never SQL. Case is ignored as the column's collation ignores it (MariaDB's
@@ -20,8 +23,7 @@ from sqlalchemy import and_, bindparam, not_, or_
 from sqlalchemy.sql.elements import ColumnElement
 
 from playdeck.errors import ValidationError
-from playdeck.models import RunEvent
-from playdeck.sql_json import json_true
+from playdeck.models import RunEvent, RunEventFailure, RunEventLine
 
 # A task's outcome on a host, as ansible-runner names its events (per task, and per loop item).
 OK_EVENTS = ("runner_on_ok", "runner_item_on_ok")
@@ -34,16 +36,24 @@ STATUS_EVENTS = {
 }
 STATUSES = tuple(STATUS_EVENTS)
 FAILURE_STATUSES = ("failed", "unreachable")
+# What ``run_event_failures`` holds (playdeck.runs.events.store_events).
+FAILURE_EVENTS = frozenset(event for status in FAILURE_STATUSES for event in STATUS_EVENTS[status])
 MAX_TEXT_CHARS = 200
 MAX_HOST_CHARS = 255  # the column's width
 LIKE_ESCAPE = "/"
 # What a filter's SQL depends on: a host given, the statuses, a text given.
 FilterShape = tuple[bool, tuple[str, ...], bool]
+# The tables a filter reads: the events themselves (no filter: a page of the log) or a narrow copy.
+Lines = type[RunEventLine] | type[RunEventFailure]
+Source = type[RunEvent] | Lines
 
 
-def _changed() -> ColumnElement[bool]:
-    # ansible's result says whether the task changed the host; "ok" is an ok event that did not.
-    return json_true(RunEvent.event_data_json, "$.res.changed")
+def changed(event_data: Any) -> bool:
+    """Whether ansible's result says the task changed the host (what ``RunEventLine.changed`` holds): its
+    ``res.changed`` is JSON's ``true``. (Read from the JSON text by the database before migration 0033,
+    MariaDB also took the string "true" for it; SQLite did not.)"""
+    result = event_data.get("res") if isinstance(event_data, dict) else None
+    return isinstance(result, dict) and result.get("changed") is True
 
 
 @dataclass(frozen=True)
@@ -79,26 +89,38 @@ def like_literal(text: str) -> str:
     return text
 
 
-def _status_condition(status: str) -> ColumnElement[bool]:
-    outcome = RunEvent.event.in_(STATUS_EVENTS[status])
+def source(shape: FilterShape) -> Source:
+    """The table a filter of this shape reads: failures only when it asks for nothing else."""
+    _, statuses, _ = shape
+    if shape == NO_FILTER.shape:
+        return RunEvent
+    if statuses and set(statuses) <= set(FAILURE_STATUSES):
+        return RunEventFailure
+    return RunEventLine
+
+
+def _status_condition(table: Lines, status: str) -> ColumnElement[bool]:
+    outcome = table.event.in_(STATUS_EVENTS[status])
     if status == "changed":
-        return and_(outcome, _changed())
+        return and_(outcome, table.changed)
     if status == "ok":
-        return and_(outcome, not_(_changed()))
+        # An ok event that did not change the host.
+        return and_(outcome, not_(table.changed))
     return outcome
 
 
 @functools.cache
-def conditions(shape: FilterShape) -> tuple[ColumnElement[bool], ...]:
-    """The WHERE conditions of a filter of this shape (values as bind parameters ``host``, ``pattern``)."""
+def conditions(shape: FilterShape, table: Lines) -> tuple[ColumnElement[bool], ...]:
+    """The WHERE conditions on ``table`` of a filter of this shape (values as bind parameters ``host``,
+    ``pattern``)."""
     has_host, statuses, has_text = shape
     found: list[ColumnElement[bool]] = []
     if has_host:
-        found.append(RunEvent.host == bindparam("host"))
+        found.append(table.host == bindparam("host"))
     if statuses:
-        found.append(or_(*[_status_condition(status) for status in statuses]))
+        found.append(or_(*[_status_condition(table, status) for status in statuses]))
     if has_text:
-        found.append(RunEvent.stdout.like(bindparam("pattern"), escape=LIKE_ESCAPE))
+        found.append(table.stdout.like(bindparam("pattern"), escape=LIKE_ESCAPE))
     return tuple(found)
 
 

@@ -3,9 +3,10 @@
 One scan of the run's range finds the counters of every matching line, up to ``COUNTED_HITS`` (the total
 and where the page starts come from it); the page's lines are then read by their keys. Matches past
 ``COUNTED_HITS`` are still reachable page by page (each page a range read from its cursor), their total is
-just not counted: "1,000+ matches". The cost of a search is one read of the run's rows until that many
-matches (the whole run for a rare text): counting a common text further cost more than the page
-(bench/logs.py: ~250 ms for 10,000 hits in a 100,000-event run, against ~40 ms for 1,000).
+just not counted: "1,000+ matches". The cost of a search is one read of the run's narrow rows
+(``run_event_lines``) until that many matches (the whole run for a rare text: ~110 ms for 200,000 events,
+bench/logs.py): counting a common text further cost more than the page (~250 ms for 10,000 hits in a
+100,000-event run, against ~40 ms for 1,000, when the wide rows were read).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy import bindparam, select
 
 from playdeck.db import Executor
 from playdeck.models import RunEvent
-from playdeck.runs.events import events_after, events_before, matching_counters
+from playdeck.runs.events import matching_counters
 from playdeck.runs.log_filters import LogFilter
 
 HITS_PER_PAGE = 50
@@ -74,19 +75,17 @@ def _page_counters(
     after, before = cursor
     exact = len(counted) <= COUNTED_HITS
     counted = counted[:COUNTED_HITS]
-    columns = (RunEvent.counter,)
     if before is None:
         start = bisect.bisect_right(counted, after)
         if start + limit <= len(counted) or exact:
             return counted[start : start + limit], start
         # The page runs past what was counted: read it from the cursor.
-        rows = events_after(session, run_id, after, limit, columns, log_filter)
+        page = matching_counters(session, run_id, log_filter, limit, after=after)
     else:
         end = bisect.bisect_left(counted, before)
         if end < len(counted) or exact:
             return counted[max(0, end - limit) : end], max(0, end - limit)
-        rows = events_before(session, run_id, before, limit, columns, log_filter)
-    page = [row.counter for row in rows]
+        page = matching_counters(session, run_id, log_filter, limit, before=before)
     return page, bisect.bisect_left(counted, page[0]) if page and page[0] <= counted[-1] else None
 
 

@@ -1,10 +1,10 @@
 """Old runs leave the DB with their events and host summaries (``PLAYDECK_RUN_RETENTION_DAYS``: the
 reaper purges once an hour; ``playdeck runs purge`` on demand).
 
-Purging deletes a run's events a few thousand at a time, each batch its own short transaction over
-one range of the (run_id, counter) index: a worker writing a live run's events, or a page reading
-one, never waits behind a long DELETE (measured by ``python -m bench retention``). Queued and running
-runs are never touched.
+Purging deletes a run's events (and their narrow copies, ``run_event_lines`` and ``run_event_failures``)
+a few thousand at a time, each batch its own short transaction over one range of the (run_id, counter)
+keys: a worker writing a live run's events, or a page reading one, never waits behind a long DELETE
+(measured by ``python -m bench retention``). Queued and running runs are never touched.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 
 from playdeck import duties
 from playdeck.db import session_scope
-from playdeck.models import Run, RunEvent, RunHostSummary, utcnow
+from playdeck.models import Run, RunEvent, RunEventFailure, RunEventLine, RunHostSummary, utcnow
 from playdeck.runs.conditions import is_ended
 from playdeck.settings import Settings
 
@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 PURGE_BATCH_ROWS = 5000
 PURGE_RUNS_PER_PASS = 100
 PURGE_EVERY_SECONDS = 3600
+# What an event is stored as: the narrow copies go with it, deleted explicitly rather than left to the
+# foreign keys' cascade, so each batch stays one range of each table.
+EVENT_TABLES = (RunEventLine, RunEventFailure)
 
 
 @dataclass
@@ -95,8 +98,9 @@ def _delete_events_in_batches(run_id: int, batch_rows: int, pause_seconds: float
                 .offset(batch_rows - 1)
                 .limit(1)
             )
-            condition = [RunEvent.run_id == run_id] + ([] if upper is None else [RunEvent.counter <= upper])
-            report.events += session.execute(delete(RunEvent).where(*condition)).rowcount
+            for table in EVENT_TABLES:
+                session.execute(delete(table).where(*_up_to(table, run_id, upper)))
+            report.events += session.execute(delete(RunEvent).where(*_up_to(RunEvent, run_id, upper))).rowcount
         report.timed(started)
         if pause_seconds:
             time.sleep(pause_seconds)
@@ -104,10 +108,17 @@ def _delete_events_in_batches(run_id: int, batch_rows: int, pause_seconds: float
             return
 
 
+def _up_to(table: type[RunEvent] | type[RunEventLine] | type[RunEventFailure], run_id: int, upper: int | None):
+    """The run's rows of ``table`` up to counter ``upper`` (all of them: None)."""
+    return [table.run_id == run_id] + ([] if upper is None else [table.counter <= upper])
+
+
 def _delete_runs(run_ids: list[int], report: PurgeReport, pause_seconds: float) -> None:
     """The runs, their (remaining) events and host summaries, in one transaction."""
     started = time.perf_counter()
     with session_scope() as session:
+        for table in EVENT_TABLES:
+            session.execute(delete(table).where(table.run_id.in_(run_ids)))
         report.events += session.execute(delete(RunEvent).where(RunEvent.run_id.in_(run_ids))).rowcount
         session.execute(delete(RunHostSummary).where(RunHostSummary.run_id.in_(run_ids)))
         report.runs += session.execute(delete(Run).where(Run.id.in_(run_ids))).rowcount

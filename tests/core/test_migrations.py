@@ -69,6 +69,71 @@ def test_events_stored_before_the_rekeying_of_run_events_survive_it(backend, mon
         assert [row.counter for row in events_after(session, 1)] == [1, 2, 3, 4]
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
+def test_events_stored_before_0033_are_copied_to_the_narrow_tables(backend, monkeypatch, tmp_path, request):
+    """0033 fills run_event_lines (and run_event_failures with the failures) from run_events, a window of
+    counters at a time: every event once, ``changed`` as ingestion writes it; old runs are then searched and
+    filtered as new ones."""
+    from sqlalchemy import select, text
+
+    from playdeck.models import RunEventFailure, RunEventLine
+    from playdeck.runs.events import events_after
+    from playdeck.runs.log_filters import LogFilter, changed
+    from playdeck.runs.log_search import search
+
+    url = request.getfixturevalue("mariadb_url") if backend == "mariadb" else f"sqlite:///{tmp_path}/m.db"
+    configure(monkeypatch, seed_sample=False, data_dir=str(tmp_path / "data"), database_url=url)
+    command.downgrade(migrate.alembic_config(), "0032")
+    results = [{"changed": True}, {"changed": False}, {"changed": "TRUE"}, {"changed": 1}, {}, [True], "x", None]
+    # Counters beyond one window (20,000) and far apart, as a long run's are.
+    events = [(1, n, "runner_on_ok", {"host": "web1", "res": res}) for n, res in enumerate(results, start=1)]
+    events += [(1, 20_001, "runner_on_failed", {"host": "web2"}), (1, 45_000, "runner_on_unreachable", {}),
+               (1, 45_001, "runner_item_on_failed", {"host": "web2"}), (2, 7, "verbose", {})]  # fmt: skip
+    with db.get_engine().begin() as connection:
+        connection.execute(
+            text("INSERT INTO projects (id, name, description, playbook, created_at, run_timeout_seconds, "
+                 "idle_timeout_seconds, lock_deploys, supersede_queued, retry_lost_runs, allow_free_extra_vars) "
+                 "VALUES (1, 'app', '', 'site.yml', '2026-01-01', 60, 60, 1, 0, 0, 0)")
+        )  # fmt: skip
+        connection.execute(text("INSERT INTO environments (id, project_id, name, inventory, protected) "
+                                "VALUES (1, 1, 'prod', 'hosts.ini', 0)"))  # fmt: skip
+        for run_id in (1, 2):
+            connection.execute(
+                text("INSERT INTO runs (id, kind, project_id, environment_id, version, extra_vars_json, host_limit, "
+                     "tags_json, check_mode, requested_by, queue, state, reason, queued_at, attempt, event_count, "
+                     "retry_number) VALUES (:id, 'deploy', 1, 1, '', '{}', '', '[]', 0, 'ann', 'deploy', 'failed', '', "
+                     "'2026-01-01', 1, 0, 0)"),
+                {"id": run_id},
+            )  # fmt: skip
+        for run_id, counter, event, data in events:
+            connection.execute(
+                text("INSERT INTO run_events (run_id, counter, uuid, event, host, task, play, stdout, start_line, "
+                     "end_line, event_data_json) VALUES (:run_id, :counter, '', :event, :host, '', '', :stdout, 0, 1, "
+                     ":data)"),
+                {"run_id": run_id, "counter": counter, "event": event, "host": data.get("host", ""),
+                 "stdout": f"run {run_id} line {counter}", "data": json.dumps(data)},
+            )  # fmt: skip
+    db.reset_engine()
+    migrate.upgrade()
+
+    with db.session_scope() as session:
+        lines = session.execute(
+            select(RunEventLine.run_id, RunEventLine.counter, RunEventLine.host, RunEventLine.event,
+                   RunEventLine.changed, RunEventLine.stdout).order_by(RunEventLine.run_id, RunEventLine.counter)
+        ).all()  # fmt: skip
+        failures = session.execute(select(RunEventFailure.run_id, RunEventFailure.counter)).all()
+        hits = search(session, 1, LogFilter(text="LINE 45"))
+        first_failure = events_after(session, 1, 0, 1, log_filter=LogFilter(host="web2", statuses=("failed",)))
+    assert [tuple(line) for line in lines] == [
+        (run_id, counter, data.get("host", ""), event, changed(data), f"run {run_id} line {counter}")
+        for run_id, counter, event, data in events
+    ]
+    assert [line.counter for line in lines if line.changed] == [1]
+    assert sorted(tuple(failure) for failure in failures) == [(1, 20_001), (1, 45_000), (1, 45_001)]
+    assert [hit["counter"] for hit in hits.hits] == [45_000, 45_001]
+    assert [row.counter for row in first_failure] == [20_001]
+
+
 def test_receivers_answers_recorded_before_0017_keep_only_their_status_line(monkeypatch, tmp_path):
     from sqlalchemy import text
 

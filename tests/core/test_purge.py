@@ -1,5 +1,6 @@
 """Purging old runs from the DB (playdeck.runs.purge.purge_runs): only ended runs older than the cutoff
-go, each with its events and host summaries, whatever the batch size; everything else stays whole."""
+go, each with its events (and their narrow copies) and host summaries, whatever the batch size; everything
+else stays whole."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ import pytest
 from sqlalchemy import func, select
 
 from playdeck import db
-from playdeck.models import Environment, Project, Run, RunEvent, RunHostSummary, utcnow
+from playdeck.models import Environment, Project, Run, RunEvent, RunEventFailure, RunEventLine, RunHostSummary, utcnow
 from playdeck.runs.events import event_row, store_events
 from playdeck.runs.purge import purge_expired, purge_runs
 from playdeck.settings import Settings
 from tests.cli.cli_support import playdeck
+from tests.statements import recorded_statements
 
 CUTOFF = dt.datetime(2026, 6, 1)
 OLD, NEW = CUTOFF - dt.timedelta(days=1), CUTOFF + dt.timedelta(days=1)
@@ -33,9 +35,22 @@ def add_run(project: Project, queued_at: dt.datetime, state: str, events: int) -
         session.flush()
         run_id = run.id
         session.add(RunHostSummary(run_id=run_id, host="h1", ok=1))
+    # Every odd event a failure: run_event_failures holds them too.
+    rows = [event_row(run_id, {"counter": n, "stdout": "x", "event": ("runner_on_ok", "runner_on_failed")[n % 2]})
+            for n in range(1, events + 1)]  # fmt: skip
     with db.session_scope() as session:
-        store_events(session, run_id, [event_row(run_id, {"counter": n, "stdout": "x"}) for n in range(1, events + 1)])
+        store_events(session, run_id, rows)
     return run_id
+
+
+def narrow_rows() -> dict[int, tuple[int, int]]:
+    """Run id → (run_event_lines, run_event_failures) rows, of the runs that have any."""
+    with db.session_scope() as session:
+        lines, failures = (
+            dict(session.execute(select(table.run_id, func.count()).group_by(table.run_id)).all())
+            for table in (RunEventLine, RunEventFailure)
+        )
+    return {run_id: (lines.get(run_id, 0), failures.get(run_id, 0)) for run_id in lines | failures}
 
 
 def remaining() -> dict[int, tuple[int, int]]:
@@ -58,9 +73,23 @@ def test_only_old_ended_runs_are_purged_with_their_rows(services: Settings, batc
         add_run(project, OLD, "queued", 0): (0, 1),
         add_run(project, NEW, "successful", 6): (6, 1),
     }
+    assert set(narrow_rows()) == {run_id for run_id, (events, _) in remaining().items() if events}
     report = purge_runs(CUTOFF, batch_rows=batch_rows)
     assert remaining() == kept
     assert (report.runs, report.events) == (len(purged), 15)
+    assert narrow_rows() == {run_id: (events, (events + 1) // 2) for run_id, (events, _) in kept.items() if events}
+
+
+def test_a_large_runs_narrow_rows_go_in_batches_too(services: Settings) -> None:
+    """A large run's narrow copies are deleted batch by batch with its events, not all at once by the
+    foreign keys' cascade when its row goes."""
+    add_run(new_project(), OLD, "successful", 10)
+    with recorded_statements() as statements:
+        purge_runs(CUTOFF, batch_rows=4)
+    for table, rows in (("run_event_lines", 10), ("run_event_failures", 5)):
+        deleted = [count for statement, count in statements if statement.startswith(f"DELETE FROM {table} ")]
+        assert sum(deleted) == rows and max(deleted) <= 4, (table, deleted)
+    assert narrow_rows() == {}
 
 
 def new_project() -> Project:

@@ -28,6 +28,8 @@ URLS = [
     "/api/v1/runs/{run}",
     "/api/v1/runs/{run}/events",
     "/api/v1/runs/{run}/events?after=5",
+    "/api/v1/runs/{run}/events?host=web1&before=2147483647",
+    "/api/v1/runs/{run}/events?status=failed,unreachable&limit=1",
 ]
 
 

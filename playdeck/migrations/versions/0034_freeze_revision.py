@@ -1,16 +1,16 @@
 """freeze revision: freeze_revision, one row whose number every change of the freeze windows raises, so the
 processes that read the windows keep them until it moves
 
-Revision ID: 0033
-Revises: 0032
-Create Date: 2027-02-14 09:00:00.000000
+Revision ID: 0034
+Revises: 0033
+Create Date: 2027-02-15 09:00:00.000000
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0033'
-down_revision = '0032'
+revision = '0034'
+down_revision = '0033'
 branch_labels = None
 depends_on = None
 
