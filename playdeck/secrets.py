@@ -413,22 +413,3 @@ def _names(session: Session, project_id: int, environment_id: int) -> tuple[str,
     project = session.get(Project, project_id)
     environment = session.get(Environment, environment_id)
     return (project.name if project else str(project_id), environment.name if environment else str(environment_id))
-
-
-def reencrypt_all(session: Session) -> int:
-    """After adding a new key in front of PLAYDECK_SECRET_KEY ("new,old"): encrypt every secret with the new
-    key, so the old one can be dropped. Returns how many secrets were rewritten."""
-    fernet = cipher()
-    count = 0
-    for secret in session.scalars(select(Secret).order_by(Secret.id)):
-        try:
-            secret.ciphertext = fernet.rotate(secret.ciphertext.encode("ascii")).decode("ascii")
-        except InvalidToken:
-            raise SecretKeyError(
-                f"secret {secret.id} ({secret.kind}) cannot be decrypted with any key in PLAYDECK_SECRET_KEY"
-            ) from None
-        count += 1
-    session.flush()
-    if count:
-        audit.record(session, "secret.reencrypt", "secrets", "all", {"count": count})
-    return count

@@ -159,7 +159,8 @@ class Settings:
     # The Fernet key(s) the project secrets (SSH keys, become and vault passwords) are encrypted with; from
     # the environment only, never stored in the DB. 32 url-safe base64 bytes, made with
     #   python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"
-    # To rotate: "new,old" (the first encrypts, all decrypt), `playdeck.secrets.reencrypt_all`, then "new".
+    # To rotate: "new,old" (the first encrypts, all decrypt), `playdeck secret reencrypt` (playdeck.key_rotation),
+    # then "new".
     # Empty: no secret can be set or used (runs of projects without secrets need none). Kept out of repr().
     secret_key: str = field(repr=False)
     # Where a run's playbook executes (runners.sandbox): "bwrap" in a bubblewrap sandbox that shows it nothing of

@@ -376,6 +376,19 @@ def secret_delete(project_name: str, kind: str, environment: str | None) -> None
     click.echo(f"{kind} of {project_name} ({environment or 'every environment'}) deleted.")
 
 
+@secret.command("reencrypt")
+def secret_reencrypt() -> None:
+    """After putting a new key in front of PLAYDECK_SECRET_KEY ("new,old"): encrypt everything sealed with the old
+    one again with the new one (project secrets, signing secrets, the OpenID Connect client secret, queued runs'
+    secret inputs); then the old key can be dropped. Nothing changes if any value cannot be opened."""
+    from playdeck import key_rotation
+
+    with shell_session() as session:
+        counts = key_rotation.reencrypt_all(session)
+    details = ", ".join(f"{name} {count}" for name, count in counts.items())
+    click.echo(f"{sum(counts.values())} values re-encrypted with the first key ({details}).")
+
+
 @click.group()
 def webhook() -> None:
     """A project's webhooks: a POST to a URL when a run starts or ends (directly on the database)."""

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from sqlalchemy import select, text
 
-from playdeck import audit, db, projects, secrets
+from playdeck import audit, db, key_rotation, projects, secrets
 from playdeck.errors import NotFound, ValidationError
 from playdeck.models import Environment, Project, Secret
 from playdeck.secrets import BECOME_PASSWORD, SSH_KEY, VAULT_PASSWORD, RunSecrets, SecretKeyError
@@ -267,7 +267,7 @@ def test_a_wrong_key_is_a_clear_error_and_rotation_works(keyed, monkeypatch):
     use_key(monkeypatch, f"{new},{keyed}")
     assert for_run().vault_password == VAULT
     with db.session_scope() as session:
-        assert secrets.reencrypt_all(session) == 1
+        assert key_rotation.reencrypt_all(session)["project secrets"] == 1
     use_key(monkeypatch, new)
     assert for_run().vault_password == VAULT
 
