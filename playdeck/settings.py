@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -248,7 +249,9 @@ class Settings:
     # member, or without a group base the user's memberOf; nested ones too with ldap_nested_groups (AD: the
     # server resolves them, ldap_active_directory; others: a walk at most ldap_nesting_depth levels deep). A user
     # in more than ldap_max_groups groups is refused. Every connection attempt gives up after
-    # ldap_connect_timeout_seconds, every answer after ldap_receive_timeout_seconds.
+    # ldap_connect_timeout_seconds, every answer after ldap_receive_timeout_seconds. A person is linked to their
+    # Playdeck user by the first of ldap_id_attributes their entry has (a stable id that a rename or a move to
+    # another OU keeps; binary objectGUID as a GUID string), by the DN when it has none (playdeck.auth.ldap.entry_id).
     ldap_urls: tuple[str, ...] = ()
     ldap_starttls: bool = False
     ldap_ca_file: Path | None = None
@@ -266,6 +269,7 @@ class Settings:
     ldap_max_groups: int = 500
     ldap_connect_timeout_seconds: float = 3.0
     ldap_receive_timeout_seconds: float = 5.0
+    ldap_id_attributes: tuple[str, ...] = ("entryUUID", "objectGUID")
 
     @property
     def runs_dir(self) -> Path:
@@ -388,6 +392,8 @@ def _schedule_settings() -> dict[str, Any]:
 
 
 MAX_CLOCK_SKEW_SECONDS = 300
+# An LDAP attribute's name (RFC 4512 descr; not an OID: the server answers with the name).
+LDAP_ATTRIBUTE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,63}")
 
 
 def _login_settings() -> dict[str, Any]:
@@ -434,6 +440,16 @@ def _ldap_urls() -> tuple[str, ...]:
     return urls
 
 
+def _ldap_id_attributes() -> tuple[str, ...]:
+    """PLAYDECK_LDAP_ID_ATTRIBUTE: the entry's stable id attribute(s), comma-separated, the first an entry has
+    wins. Names only: they go into search filters as they are."""
+    names = tuple(name.strip() for name in _env("LDAP_ID_ATTRIBUTE", "entryUUID,objectGUID").split(",") if name.strip())
+    for name in names:
+        if not LDAP_ATTRIBUTE_NAME.fullmatch(name):
+            raise ValueError(f"PLAYDECK_LDAP_ID_ATTRIBUTE: {name[:100]!r} is not an attribute name")
+    return names
+
+
 def _ldap_settings() -> dict[str, Any]:
     """Logging in with the company's directory (LDAP, Active Directory)."""
     active_directory = _flag("LDAP_ACTIVE_DIRECTORY", False)
@@ -454,6 +470,7 @@ def _ldap_settings() -> dict[str, Any]:
         ldap_max_groups=_int("LDAP_MAX_GROUPS", 500),
         ldap_connect_timeout_seconds=_float("LDAP_CONNECT_TIMEOUT_SECONDS", 3.0),
         ldap_receive_timeout_seconds=_float("LDAP_RECEIVE_TIMEOUT_SECONDS", 5.0),
+        ldap_id_attributes=_ldap_id_attributes(),
     )
 
 

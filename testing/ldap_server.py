@@ -1,5 +1,6 @@
 """A throwaway OpenLDAP ``slapd`` for directory login tests and the ``ldap`` benchmark: loopback, two high ports
-(plain LDAP for StartTLS, LDAPS), TLS with a certificate of a CA the test makes, the ``memberof`` overlay,
+(plain LDAP for StartTLS, LDAPS), TLS with a certificate of a CA the test makes, the ``memberof`` and ``refint``
+overlays (a renamed or moved entry stays in its groups),
 and a small directory of people and (nested) groups loaded with ``ldapadd``."""
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ class ThrowawaySlapd(ThrowawayServer):
 modulepath /usr/lib/ldap
 moduleload back_mdb
 moduleload memberof
+moduleload refint
 pidfile {self.base}/slapd.pid
 argsfile {self.base}/slapd.args
 TLSCACertificateFile {self.base / "ca.pem"}
@@ -113,6 +115,11 @@ rootdn "{ROOT_DN}"
 rootpw {ROOT_PASSWORD}
 directory {self.data}
 overlay memberof
+memberof-refint TRUE
+# Renames, moves and deletions update the groups naming the entry, as Active Directory does.
+overlay refint
+refint_attributes member
+refint_nothing "{ROOT_DN}"
 access to attrs=userPassword by anonymous auth by * none
 access to * by dn.exact="{SERVICE_DN}" read by self read by * none
 """

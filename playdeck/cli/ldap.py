@@ -61,7 +61,13 @@ def ldap_check(name: str | None) -> None:
         raise CommandFailed(
             f"no single entry under {settings.ldap_user_base} has the login name {name!r}", EXIT_REFUSED
         )
-    click.echo(f"{identity.user_name}: {identity.subject}")
+    # login: the DN is the former subject of an identity keyed by the entry's id.
+    dn = (*identity.former_subjects, identity.subject)[0]
+    click.echo(f"{identity.user_name}: {dn}")
+    if dn == identity.subject:
+        click.echo(f"  linked by its DN: the entry has none of {', '.join(settings.ldap_id_attributes)}")
+    else:
+        click.echo(f"  linked by {identity.subject} (a rename or move keeps it)")
     click.echo(f"  e-mail {identity.email or '-'}, display name {identity.display_name or '-'}")
     click.echo(f"Groups ({len(identity.groups)}):")
     for group in identity.groups:

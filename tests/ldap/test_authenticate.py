@@ -4,6 +4,7 @@ too), and every way it must be refused — as a person or an attacker would try 
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 
 import pytest
@@ -20,7 +21,9 @@ def test_a_good_login_is_the_person_with_their_groups_nested_ones_too(slapd):
     identity = login.authenticate("bob", "bob-pw", slapd.settings())
 
     assert identity.source == "ldap"
-    assert identity.subject == user_dn("bob")
+    # Linked by the entry's entryUUID (a rename keeps it); the DN, which links made by earlier versions used, too.
+    assert re.fullmatch(r"entryuuid:[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", identity.subject)
+    assert identity.former_subjects == (user_dn("bob"),)
     assert (identity.user_name, identity.email, identity.display_name) == ("bob", "bob@example.test", "Bob Example")
     # bob is in oncall; oncall is in sre; sre is in ops.
     assert identity.groups == tuple(sorted(group_dn(name) for name in ("oncall", "sre", "ops")))
@@ -173,7 +176,7 @@ def test_a_real_name_with_filter_characters_matches_exactly_its_person(slapd):
 
     identity = login.authenticate("o(x)*", "ox-pw", slapd.settings())
 
-    assert identity.subject == user_dn("o(x)*") and identity.groups == (group_dn("parens"),)
+    assert identity.former_subjects == (user_dn("o(x)*"),) and identity.groups == (group_dn("parens"),)
     with pytest.raises(WrongPassword):
         login.authenticate("o(x)", "ox-pw", slapd.settings())
 

@@ -27,7 +27,7 @@ def test_check_shows_who_a_name_is_their_nested_groups_and_what_they_would_get(c
 
     assert result.returncode == 0, result.stderr
     assert f"bound as {SERVICE_DN} over TLS" in result.stdout
-    assert f"bob: {user_dn('bob')}" in result.stdout
+    assert f"bob: {user_dn('bob')}\n  linked by entryuuid:" in result.stdout
     assert "Groups (3):" in result.stdout and group_dn("ops") in result.stdout
     assert "Would get: release_manager" in result.stdout
 

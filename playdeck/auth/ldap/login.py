@@ -37,8 +37,10 @@ def _identity(settings: Settings, name: str, password: str | None) -> ExternalId
     finally:
         close(service)
     return ExternalIdentity(
-        source=SOURCE, subject=person.dn, user_name=person.name, email=person.email,
+        source=SOURCE, subject=person.subject, user_name=person.name, email=person.email,
         display_name=person.display_name, groups=found,
+        # Links were keyed by the DN before they followed the entry's id.
+        former_subjects=(person.dn,) if person.subject != person.dn else (),
     )  # fmt: skip
 
 

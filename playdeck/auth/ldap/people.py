@@ -1,5 +1,7 @@
-"""A person's entry, found by their login name. The name is what someone typed into the login form: it goes
-into the filter escaped (RFC 4515), so ``*)(uid=*`` is a name nobody has, not a filter that matches everyone."""
+"""A person's entry, found by their login name, or by the subject their Playdeck user is linked with (their
+entry's stable id, ``entry_id``, or for an old link their DN). The name is what someone typed into the login form:
+it goes into the filter escaped (RFC 4515), so ``*)(uid=*`` is a name nobody has, not a filter that matches
+everyone."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from dataclasses import dataclass
 from ldap3 import Connection
 from ldap3.utils.conv import escape_filter_chars
 
+from playdeck.auth.ldap import entry_id
 from playdeck.auth.ldap.connection import search
 from playdeck.settings import Settings
 
@@ -22,6 +25,8 @@ ATTRIBUTES = ["mail", "displayName", "cn", "memberOf"]
 @dataclass(frozen=True)
 class Person:
     dn: str
+    # What links them to their Playdeck user: the entry's stable id (``entry_id``), its DN if it has none.
+    subject: str
     # The login name as the directory spells it (a login as "Alice" is alice's).
     name: str
     email: str
@@ -32,6 +37,11 @@ class Person:
 
 def user_filter(settings: Settings, name: str) -> str:
     return f"(&{settings.ldap_user_filter}({settings.ldap_user_attribute}={escape_filter_chars(name)}))"
+
+
+def _attributes(settings: Settings) -> list[str]:
+    # The id attributes by name: entryUUID is operational, sent only when asked for.
+    return [settings.ldap_user_attribute, *ATTRIBUTES, *settings.ldap_id_attributes]
 
 
 def _first(attributes: dict, name: str) -> str:
@@ -45,8 +55,7 @@ def find(connection: Connection, settings: Settings, name: str) -> Person | None
     """The one entry with that login name; None if there is none, or several (a name must say who)."""
     if not name or len(name) > MAX_NAME or any(ord(char) < 32 for char in name):
         return None
-    attributes = [settings.ldap_user_attribute, *ATTRIBUTES]
-    found = search(connection, settings.ldap_user_base, user_filter(settings, name), attributes, limit=2)
+    found = search(connection, settings.ldap_user_base, user_filter(settings, name), _attributes(settings), limit=2)
     if len(found) != 1:
         if found:
             log.warning("%d directory entries have the login name %r: none may log in with it", len(found), name)
@@ -57,15 +66,32 @@ def find(connection: Connection, settings: Settings, name: str) -> Person | None
 def at(connection: Connection, settings: Settings, dn: str) -> Person | None:
     """The person whose entry is ``dn``, if it still exists and still matches the user filter (in Active
     Directory, e.g., not disabled)."""
-    attributes = [settings.ldap_user_attribute, *ATTRIBUTES]
-    found = search(connection, dn, settings.ldap_user_filter, attributes, limit=1, entry_only=True)
+    found = search(connection, dn, settings.ldap_user_filter, _attributes(settings), limit=1, entry_only=True)
     return _person(settings, found[0], "") if found else None
+
+
+def linked(connection: Connection, settings: Settings, subject: str) -> Person | None:
+    """The person a Playdeck user is linked to by ``subject``, wherever their entry is now under the user base
+    (renamed, moved to another OU), if it still matches the user filter; a link keyed by a DN (``at``) finds
+    the entry at that DN only."""
+    keyed = entry_id.parse(subject)
+    if keyed is None:
+        return at(connection, settings, subject)
+    query = entry_id.id_filter(*keyed)
+    if query is None:
+        return None
+    found = search(connection, settings.ldap_user_base, f"(&{settings.ldap_user_filter}{query})",
+                   _attributes(settings), limit=2)  # fmt: skip
+    if len(found) != 1:  # an id is unique; two entries with one are no one to sign in as
+        return None
+    return _person(settings, found[0], "")
 
 
 def _person(settings: Settings, entry: dict, name: str) -> Person:
     values = entry.get("attributes", {})
     return Person(
         dn=entry["dn"],
+        subject=entry_id.subject_of(settings, entry),
         name=_first(values, settings.ldap_user_attribute) or name,
         email=_first(values, "mail"),
         display_name=_first(values, "displayName") or _first(values, "cn"),

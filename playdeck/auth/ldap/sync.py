@@ -1,7 +1,8 @@
 """Re-sync (``playdeck ldap sync``): every Playdeck user linked to a directory account gets, now, what their
 groups give them (``mapping.resync``): a person removed from a group loses its role and grants at once, not at
 their next login; one whose groups map to nothing any more, or whose entry is gone (or, in Active Directory,
-disabled by the user filter), is deactivated (sessions end, tokens are revoked).
+disabled by the user filter), is deactivated (sessions end, tokens are revoked). People are found by their
+entry's stable id (``entry_id``), so a renamed or moved entry is the same person, not one who left.
 
 The directory is read first, with no transaction open; if it cannot be read completely nothing changes (a
 directory that is down must not look like everyone having left). Then one transaction applies every change,
@@ -34,15 +35,23 @@ class Outcome:
 
 
 def _directory(settings: Settings, subjects: list[str]) -> dict[str, ExternalIdentity | None]:
-    """Each DN's person and groups now; None for an entry that is gone (or no longer a person by the filter)."""
+    """Each linked subject's person and groups now, found by their entry's id wherever the entry is now (a link
+    still keyed by a DN: at that DN, and re-keyed to the id by the mapping); None for an entry that is gone
+    (or no longer a person by the filter)."""
     found: dict[str, ExternalIdentity | None] = {}
+    linked = set(subjects)
     service = service_connection(settings)
     try:
-        for dn in subjects:
-            person = people.at(service, settings, dn)
-            found[dn] = None if person is None else ExternalIdentity(
-                source=SOURCE, subject=dn, user_name=person.name, email=person.email,
+        for subject in subjects:
+            person = people.linked(service, settings, subject)
+            # A DN-keyed link to a person another link already has by their id: that one is who they sign in as.
+            if person is None or (person.subject != subject and person.subject in linked):
+                found[subject] = None
+                continue
+            found[subject] = ExternalIdentity(
+                source=SOURCE, subject=person.subject, user_name=person.name, email=person.email,
                 display_name=person.display_name, groups=groups.groups_of(service, settings, person),
+                former_subjects=(subject,) if person.subject != subject else (),
             )  # fmt: skip
     finally:
         close(service)

@@ -3,7 +3,9 @@
 it gave at their next login (``apply_access``, which an LDAP re-sync calls too).
 
 A provider account is linked to its Playdeck user by the provider's stable id (``ExternalAccount``),
-never by name: an account that takes the name of a local user is refused, not merged into them.
+never by name: an account that takes the name of a local user is refused, not merged into them. A link keyed
+by one of the identity's former subjects (an LDAP DN, from before links followed the entry's id) is re-keyed
+to its subject at the login or re-sync that finds it (``_rekey``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 # matching them costs memory and time an attacker could choose.
 MAX_GROUPS = 1000
 MAX_GROUP_LENGTH = 1024
+# The subject and the former ones an identity may still be linked by.
+MAX_SUBJECTS = 4
 
 
 class SignInRefused(Forbidden):
@@ -60,7 +64,8 @@ def check_identity(identity: ExternalIdentity) -> None:
             f"the provider's user name {identity.user_name[:100]!r} is not a valid Playdeck user name "
             "(1-100 letters, digits and . _ @ -)"
         )
-    if not identity.subject or len(identity.subject) > 512:
+    subjects = (identity.subject, *identity.former_subjects)
+    if len(subjects) > MAX_SUBJECTS or not all(subjects) or any(len(subject) > 512 for subject in subjects):
         raise BadIdentity("the provider gave no usable subject (stable id) for this account")
     if len(identity.groups) > MAX_GROUPS or any(len(group) > MAX_GROUP_LENGTH for group in identity.groups):
         raise BadIdentity(f"the provider listed more than {MAX_GROUPS} groups (or one too long) for this account")
@@ -79,6 +84,28 @@ def _account(session: Session, identity: ExternalIdentity) -> ExternalAccount | 
         ExternalAccount.source == identity.source, ExternalAccount.subject == identity.subject
     )
     return session.scalar(query)
+
+
+def _rekey(session: Session, identity: ExternalIdentity) -> str | None:
+    """A link keyed by one of ``identity``'s former subjects now keyed by its subject (unless a link has that
+    subject already: it is the one to sign in as); the former subject, or None."""
+    if not identity.former_subjects or _account(session, identity) is not None:
+        return None
+    account = session.scalar(
+        select(ExternalAccount).where(ExternalAccount.source == identity.source,
+                                      ExternalAccount.subject.in_(identity.former_subjects))
+        .order_by(ExternalAccount.id).limit(1)
+    )  # fmt: skip
+    if account is None:
+        return None
+    former, account.subject = account.subject, identity.subject
+    log.info("%s link of user %s re-keyed from %r to %r", identity.source, account.user_id, former, identity.subject)
+    return former
+
+
+def _rekeyed(former: str | None) -> dict[str, str]:
+    """For the audit record of the login or re-sync that re-keyed the link."""
+    return {} if former is None else {"rekeyed_from": former[:200]}
 
 
 def _withdraw(session: Session, account: ExternalAccount | None) -> None:
@@ -103,6 +130,7 @@ def sign_in_external(session: Session, identity: ExternalIdentity) -> User:
     account = None
     try:
         check_identity(identity)
+        former = _rekey(session, identity)
         access = rules.resolve(rules.list_rules(session), identity.source, identity.groups)
         account = _account(session, identity)
         if access is None:
@@ -121,7 +149,8 @@ def sign_in_external(session: Session, identity: ExternalIdentity) -> User:
     apply_access(session, user, access)
     with audit.acting_as(user.name, audit.current_actor().address):
         audit.record(session, "sso.login", "user", user.name,
-                     {"source": identity.source, "role": user.role, "rules": list(access.rule_ids)})  # fmt: skip
+                     {"source": identity.source, "role": user.role, "rules": list(access.rule_ids)}
+                     | _rekeyed(former))  # fmt: skip
     return user
 
 
@@ -129,10 +158,11 @@ def resync(session: Session, identity: ExternalIdentity) -> User | None:
     """An admin's re-sync (LDAP can read anyone's groups): the linked user's role and grants follow their groups
     now, without a login; one whose groups no longer match is deactivated at once (sessions end, API tokens
     revoked). None: nobody has signed in with this identity yet."""
+    check_identity(identity)
+    former = _rekey(session, identity)
     account = _account(session, identity)
     if account is None:
         return None
-    check_identity(identity)
     access = rules.resolve(rules.list_rules(session), identity.source, identity.groups)
     if access is None:
         _withdraw(session, account)
@@ -142,7 +172,8 @@ def resync(session: Session, identity: ExternalIdentity) -> User | None:
         apply_access(session, user, access)
     assert user is not None  # the account's foreign key cascades
     audit.record(session, "sso.resync", "user", user.name,
-                 {"source": identity.source, "role": user.role if access else None, "active": user.active})  # fmt: skip
+                 {"source": identity.source, "role": user.role if access else None, "active": user.active}
+                 | _rekeyed(former))  # fmt: skip
     return user
 
 
