@@ -82,7 +82,9 @@ def linked(connection: Connection, settings: Settings, subject: str) -> Person |
         return None
     found = search(connection, settings.ldap_user_base, f"(&{settings.ldap_user_filter}{query})",
                    _attributes(settings), limit=2)  # fmt: skip
-    if len(found) != 1:  # an id is unique; two entries with one are no one to sign in as
+    if len(found) != 1:
+        if found:  # an id is unique: two entries with one are no one to sign in as
+            log.warning("%d directory entries have the id %r: neither is linked", len(found), subject)
         return None
     return _person(settings, found[0], "")
 
