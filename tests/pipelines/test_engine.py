@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from playdeck import db, webhooks
 from playdeck.auth import users
-from playdeck.errors import Conflict, ValidationError
+from playdeck.errors import Conflict, Forbidden, ValidationError
 from playdeck.models import Run, WebhookDelivery
 from playdeck.pipelines import engine
 from playdeck.pipelines.models import PipelineStepRun
@@ -133,6 +133,11 @@ def test_an_approval_step_waits_for_a_decision(sample):
     staging_run = steps(pipeline_run)["staging"][1]
     end_run(staging_run, OK)
     advance()
+    assert steps(pipeline_run)["go"] == ("awaiting_approval", None)
+    # Four eyes: whoever started the pipeline run does not decide its approval, either way.
+    for approve in (True, False):
+        with db.session_scope() as session, pytest.raises(Forbidden, match="its starter never decides"):
+            engine.decide(session, pipeline_run, "go", "admin", approve=approve)
     assert steps(pipeline_run)["go"] == ("awaiting_approval", None)
     with db.session_scope() as session:
         engine.decide(session, pipeline_run, "go", "boss", approve=True)
