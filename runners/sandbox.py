@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -147,10 +148,9 @@ def prepare(
     args += _binds([*inside, private_dir])
     for path in read_only:
         args += ["--ro-bind", str(path), str(path)]
-    ansible_tmp = _ansible_tmp()
-    if ansible_tmp is not None:
-        scratch = private_dir / SCRATCH_DIR
-        scratch.mkdir(mode=0o700, exist_ok=True)
+    scratch = private_dir / SCRATCH_DIR
+    scratch.mkdir(mode=0o700, exist_ok=True)
+    for ansible_tmp in _ansible_tmp_dirs():
         args += ["--bind", str(scratch), str(ansible_tmp)]
     args += ["--chdir", str(project_dir), "--"]
     return Sandbox(binary="/bin/sh", args=["-c", WRAPPER, "playdeck-sandbox", executable, *args])
@@ -177,15 +177,26 @@ def _binds(paths) -> list[str]:
     return args
 
 
-def _ansible_tmp() -> Path | None:
-    """Ansible's default remote_tmp and local_tmp (``~/.ansible/tmp``), made to exist as a mount point; None
-    if the home dir cannot have one (Ansible would fail there without a sandbox too)."""
-    path = Path(os.path.expanduser("~")) / ".ansible" / "tmp"
+def _ansible_tmp_dirs() -> list[Path]:
+    """Ansible's default remote_tmp and local_tmp (``~/.ansible/tmp``), made to exist as mount points, in each
+    home Ansible may take ``~`` for: $HOME's, and the user's home in the password database (a local connection
+    expands ``~`` of the user it runs as: under a service manager whose HOME is elsewhere the two differ, and
+    a run wrote to the read-only one and failed). A home that cannot have one is left out (Ansible would fail
+    there without a sandbox too)."""
+    homes = [Path(os.path.expanduser("~"))]
     try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return path
+        homes.append(Path(pwd.getpwuid(os.getuid()).pw_dir))
+    except KeyError:  # a uid with no entry: only $HOME
+        pass
+    found = []
+    for home in dict.fromkeys(homes):
+        path = home / ".ansible" / "tmp"
+        try:
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError:
+            continue
+        found.append(path)
+    return found
 
 
 def _hidden_files(settings: Settings) -> list[Path]:

@@ -360,9 +360,13 @@ def resume(session: Session, pipeline_run_id: int, from_step: str | None, by: st
 
 def decide(session: Session, pipeline_run_id: int, step: str, by: str, approve: bool) -> PipelineRun:
     """A release manager's decision on an approval step: approved goes on along its success edge, rejected
-    along its failure edge. Conflict when the step does not await a decision (any more)."""
+    along its failure edge. Conflict when the step does not await a decision (any more); Forbidden for the person
+    who started the pipeline run (four eyes, as for a run awaiting approval)."""
     lock(session, pipeline_run_id)
     pipeline_run = get_pipeline_run(session, pipeline_run_id)
+    if pipeline_run.requested_by == by:
+        raise Forbidden(f"{by} started pipeline run {pipeline_run_id}: its starter never decides its approval steps "
+                        "(cancel it instead)")  # fmt: skip
     row = _step_row(session, pipeline_run_id, step)
     outcome = StepState.SUCCEEDED if approve else StepState.FAILED
     verb = "approved" if approve else "rejected"

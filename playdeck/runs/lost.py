@@ -20,12 +20,13 @@ from sqlalchemy.orm import Session
 
 from playdeck.errors import PlaydeckError
 from playdeck.models import Project, Run
+from playdeck.pipelines.models import PipelineStepRun
 from playdeck.runs import locks
 from playdeck.runs.dispatch import dispatch_after_commit
 from playdeck.runs.queries import get_run
 from playdeck.runs.relaunch import relaunch_request
 from playdeck.runs.requests import request_run
-from playdeck.runs.states import RunState
+from playdeck.runs.states import RunState, StepState
 from playdeck.runs.transitions import finish_run
 from playdeck.unit_of_work import send_after_commit
 
@@ -61,10 +62,13 @@ def record_lost(session: Session, run_id: int, reason: str) -> LostRun | None:
             # must not undo the lost state recorded above.
             with session.begin_nested():
                 request = relaunch_request(session, run_id, "all", requested_by=RETRY_REQUESTER)
-                # The platform's own decision (a DNS run's retry too), with the lost run's already checked values.
-                new = request_run(session, replace(request, platform=True))
+                # The platform's own decision (a DNS run's retry too), with the lost run's already checked values;
+                # a pipeline step's retry is that step's run from now on.
+                step = {"pipeline_run_id": run.pipeline_run_id, "pipeline_step": run.pipeline_step}
+                new = request_run(session, replace(request, platform=True, **step))
                 new.retry_number = run.retry_number + 1
                 session.flush()
+                _step_follows_retry(session, run, new.id)
         except PlaydeckError as exc:
             note = f"; not retried automatically: {exc.message}"
         else:
@@ -73,6 +77,24 @@ def record_lost(session: Session, run_id: int, reason: str) -> LostRun | None:
         session.execute(update(Run).where(Run.id == run_id).values(reason=Run.reason + note))
     _send_after_commit(session, run, retry)
     return LostRun(run_id, run.project_id, run.environment_id, retry)
+
+
+def _step_follows_retry(session: Session, lost: Run, retry_id: int) -> None:
+    """A pipeline step whose run was lost and retried waits for the retry: it stays running, on the new run (the
+    pipeline would otherwise fail on the lost run while its retry deploys). Only while the step still waits for
+    the lost run (a canceled pipeline run's step does not)."""
+    if lost.pipeline_run_id is None:
+        return
+    session.execute(
+        update(PipelineStepRun)
+        .where(
+            PipelineStepRun.pipeline_run_id == lost.pipeline_run_id,
+            PipelineStepRun.step == lost.pipeline_step,
+            PipelineStepRun.run_id == lost.id,
+            PipelineStepRun.state == StepState.RUNNING.value,
+        )
+        .values(run_id=retry_id)
+    )
 
 
 def _send_after_commit(session: Session, run: Run, retry: tuple[int, str] | None) -> None:

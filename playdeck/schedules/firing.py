@@ -179,14 +179,14 @@ def _decide(session: Session, plan: _Plan, owners: Owners, decision: _Decision) 
     if plan.refusal:
         decision.outcome, decision.reason = "refused", plan.refusal
         return
+    commit_sha = plan.source.commit_sha if plan.source is not None else plan.request.commit_sha
+    if plan.only_new_commits and commit_sha == plan.last_commit_sha:
+        what = "pipeline run" if plan.source is not None else "deploy"
+        decision.outcome = "skipped"
+        decision.reason = f"no new commit on {plan.request.ref} since the last scheduled {what} ({commit_sha})"
+        return
     if plan.source is not None:
         _start_pipeline(session, plan, decision)
-        return
-    if plan.only_new_commits and plan.request.commit_sha == plan.last_commit_sha:
-        decision.outcome = "skipped"
-        decision.reason = (
-            f"no new commit on {plan.request.ref} since the last scheduled deploy ({plan.last_commit_sha})"
-        )
         return
     try:
         # Audited as the owner's request, from this schedule (the address column says where a request came from).
@@ -196,11 +196,14 @@ def _decide(session: Session, plan: _Plan, owners: Owners, decision: _Decision) 
         decision.outcome, decision.reason = "refused", error.message
         return
     decision.run_id = run.id
-    if plan.request.commit_sha is not None:
-        session.execute(
-            update(Schedule).where(Schedule.id == plan.schedule_id).values(last_commit_sha=plan.request.commit_sha)
-        )
+    _remember_commit(session, plan.schedule_id, plan.request.commit_sha)
     dispatch_after_commit(session, run.id, run.queue, run.not_before)
+
+
+def _remember_commit(session: Session, schedule_id: int, commit_sha: str | None) -> None:
+    """The commit this fire asked for: ``only_new_commits`` compares the next fire's with it."""
+    if commit_sha is not None:
+        session.execute(update(Schedule).where(Schedule.id == schedule_id).values(last_commit_sha=commit_sha))
 
 
 def _start_pipeline(session: Session, plan: _Plan, decision: _Decision) -> None:
@@ -212,6 +215,8 @@ def _start_pipeline(session: Session, plan: _Plan, decision: _Decision) -> None:
             decision.pipeline_run_id = engine.start(session, pipeline, plan.source, plan.owner).id
     except PlaydeckError as error:
         decision.outcome, decision.reason, decision.pipeline_run_id = "refused", error.message, None
+        return
+    _remember_commit(session, plan.schedule_id, plan.source.commit_sha)
 
 
 def _record(session: Session, plan: _Plan, decision: _Decision, now: dt.datetime) -> None:

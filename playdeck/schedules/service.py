@@ -117,12 +117,11 @@ def _check_fields(
     if environment is not None:
         _check_run_fields(schedule, project, environment)
         return
-    for name in (*RUN_FIELDS, "only_new_commits"):
+    for name in RUN_FIELDS:
         if name not in PIPELINE_RUN_FIELDS and given.get(name) not in (None, False, [], {}, ""):
             raise ValidationError(name, "a pipeline's schedule takes only ref or version (its steps have the rest)")
     pipelines.check_source(schedule.ref, schedule.version)
-    if not project.is_git and schedule.ref:
-        raise ValidationError("ref", f"project '{project.name}' deploys from a directory: it has no refs")
+    _check_source_kind(schedule, project)
 
 
 def _check_run_fields(schedule: Schedule, project: Project, environment: Environment) -> None:
@@ -132,11 +131,17 @@ def _check_run_fields(schedule: Schedule, project: Project, environment: Environ
     request = run_request(schedule, project.name, environment.name)
     validate(request)
     validate_values(launch_inputs.form_for(project), request.extra_vars)
-    if not project.is_git:
-        if schedule.ref:
-            raise ValidationError("ref", f"project '{project.name}' deploys from a directory: it has no refs")
-        if schedule.only_new_commits:
-            raise ValidationError("only_new_commits", f"project '{project.name}' has no commits to compare")
+    _check_source_kind(schedule, project)
+
+
+def _check_source_kind(schedule: Schedule, project: Project) -> None:
+    """A directory project has no refs to follow nor commits to compare."""
+    if project.is_git:
+        return
+    if schedule.ref:
+        raise ValidationError("ref", f"project '{project.name}' deploys from a directory: it has no refs")
+    if schedule.only_new_commits:
+        raise ValidationError("only_new_commits", f"project '{project.name}' has no commits to compare")
 
 
 def _shape_check(given: Mapping[str, Any]) -> None:

@@ -12,11 +12,13 @@ from sqlalchemy import func, select
 
 from playdeck import db, webhooks
 from playdeck.auth import users
-from playdeck.errors import Conflict, ValidationError
-from playdeck.models import Run, WebhookDelivery
+from playdeck.errors import Conflict, Forbidden, ValidationError
+from playdeck.models import Project, Run, WebhookDelivery
 from playdeck.pipelines import engine
 from playdeck.pipelines.models import PipelineStepRun
+from playdeck.runs import lost
 from playdeck.runs.states import RunState
+from playdeck.runs.transitions import claim_run
 from playdeck.settings import get_settings
 from tests.conftest import configure, make_user
 from tests.pipelines.helpers import RELEASE_STEPS, add_pipeline, end_run, start, state, steps
@@ -134,6 +136,11 @@ def test_an_approval_step_waits_for_a_decision(sample):
     end_run(staging_run, OK)
     advance()
     assert steps(pipeline_run)["go"] == ("awaiting_approval", None)
+    # Four eyes: whoever started the pipeline run does not decide its approval, either way.
+    for approve in (True, False):
+        with db.session_scope() as session, pytest.raises(Forbidden, match="its starter never decides"):
+            engine.decide(session, pipeline_run, "go", "admin", approve=approve)
+    assert steps(pipeline_run)["go"] == ("awaiting_approval", None)
     with db.session_scope() as session:
         engine.decide(session, pipeline_run, "go", "boss", approve=True)
     with db.session_scope() as session, pytest.raises(Conflict):
@@ -246,3 +253,25 @@ def test_a_cancel_racing_the_advance_of_a_step_leaves_no_step_running(sample, mo
             select(Run.id).where(Run.pipeline_run_id == pipeline_run, Run.state.in_(["queued", "running"]))
         ).all()
     assert active == []
+
+
+def test_a_lost_step_run_that_is_retried_keeps_the_pipeline_going_on_its_retry(sample):
+    # Without it, the pipeline failed on the lost run while its automatic retry deployed unlinked.
+    with db.session_scope() as session:
+        session.scalar(select(Project).where(Project.name == "sampleapp")).retry_lost_runs = 1
+    pipeline_run = start(add_pipeline(), version="2.0.0")
+    lost_run = steps(pipeline_run)["staging"][1]
+    with db.session_scope() as session:
+        assert claim_run(session, lost_run, "test-host", 1)
+    with db.session_scope() as session:
+        retry = lost.record_lost(session, lost_run, "its worker died").retry
+    assert retry is not None
+    retry_run = run_row(retry[0])
+    assert (retry_run.pipeline_run_id, retry_run.pipeline_step) == (pipeline_run, "staging")
+    assert advance() == []  # the step waits for the retry
+    assert steps(pipeline_run)["staging"] == ("running", retry_run.id)
+    end_run(retry_run.id, OK)
+    assert len(advance()) == 1
+    assert steps(pipeline_run)["staging"] == ("succeeded", retry_run.id)
+    assert steps(pipeline_run)["smoke"][0] == "running"
+    assert state(pipeline_run) == "running"

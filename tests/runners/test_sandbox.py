@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -203,3 +204,20 @@ def test_playbooks_and_inventories_kept_under_tmp_are_readable_and_read_only(mon
     assert done.returncode == 0, done.stderr
     assert done.stdout == "- hosts: all\nhost1\n"
     assert not (playbooks / "new.yml").exists()
+
+
+def test_ansible_tmp_is_the_runs_own_in_home_and_in_the_users_home(monkeypatch, tmp_path):
+    # A local connection expands ``~`` of the user it runs as (the password database's home), not $HOME: under a
+    # service manager whose HOME was elsewhere, the sample deploy failed ("Failed to create temporary directory
+    # ... /root/.ansible/tmp", read-only in the sandbox).
+    service_home = tmp_path / "service-home"
+    monkeypatch.setenv("HOME", str(service_home))
+    users_home = Path(pwd.getpwuid(os.getuid()).pw_dir)
+    assert users_home != service_home
+    name = f"probe-{uuid.uuid4().hex}"
+    script = 'touch "$0/.ansible/tmp/$2-home" "$1/.ansible/tmp/$2-user"'
+    done = in_sandbox(monkeypatch, REPO_ROOT / "tests" / "playbooks", script, service_home, users_home, name)
+    assert done.returncode == 0, done.stderr
+    scratch = load_settings().runs_dir / "1" / "attempt-1" / sandbox.SCRATCH_DIR
+    assert sorted(path.name for path in scratch.iterdir()) == [f"{name}-home", f"{name}-user"]
+    assert not (users_home / ".ansible" / "tmp" / f"{name}-user").exists()

@@ -139,3 +139,27 @@ def test_the_api_and_page_of_a_pipeline_schedule(embedded):
     assert client.post("/projects/sampleapp/schedules", data=form).status_code == 303
     listed = client.get("/api/v1/schedules").json["schedules"]
     assert [(item["pipeline"], item["cron"]) for item in listed] == [("release", "0 3 * * *")]
+
+
+def test_only_new_commits_starts_a_pipeline_only_when_its_branch_has_moved(sample, tmp_path):
+    from testing.git_servers import RepoBuilder
+    from tests.git.projects import add_staged_project
+
+    repo = RepoBuilder(tmp_path / "repos", "shop")
+    repo.commit("one", {"deploy/site.yml": "- hosts: all\n  tasks: []\n", "deploy/inventory.ini": "web1\n"})
+    with db.session_scope() as session:
+        add_staged_project(session, "shop", repo.url, git_cache_seconds=0)
+    add_pipeline(project="shop", steps=RELEASE_STEPS[:1])
+    schedule_id = add("admin", project="shop", version="", ref="main", only_new_commits=True, cron="0 * * * *",
+                      timezone="UTC")  # fmt: skip
+    first = firing.fire_due(get_settings(), dt.datetime(2027, 3, 27, 13, 0, 1))
+    second = firing.fire_due(get_settings(), dt.datetime(2027, 3, 27, 14, 0, 1))
+    assert [f.outcome for f in (*first, *second)] == ["run", "skipped"]
+    assert second[0].reason.startswith("no new commit on main since the last scheduled pipeline run")
+    repo.commit("two", {"app.txt": "two\n"})
+    third = firing.fire_due(get_settings(), dt.datetime(2027, 3, 27, 15, 0, 1))
+    assert [f.outcome for f in third] == ["run"]
+    with db.session_scope() as session:
+        commits = [session.get(PipelineRun, f.pipeline_run_id).commit_sha for f in (*first, *third)]
+        assert commits[0] != commits[1]
+        assert session.get(Schedule, schedule_id).last_commit_sha == commits[1]
