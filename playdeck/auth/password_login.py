@@ -58,6 +58,7 @@ def _directory(name: str, password: str, address: str) -> Login:
     try:
         identity = ldap_login.authenticate(name, password)
     except Unauthenticated:
+        credentials.spend_a_password_check(password)
         with _recorded(Unauthenticated) as session:
             credentials.refuse(session, name, address, details)
     except (DirectoryUnavailable, Forbidden) as exc:

@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from playdeck import db
-from playdeck.auth import throttle, users
+from playdeck.auth import credentials, throttle, users
 from playdeck.auth.sso import rules
 from playdeck.models import AuditEvent
 from testing.ldap_server import group_dn
@@ -146,3 +146,15 @@ def test_with_local_logins_off_directory_people_still_log_in_and_only_break_glas
     assert log_in(app.test_client(), "alice", "alice-pw").status_code == 302
     assert log_in(app.test_client(), "erin", ADMIN_PASSWORD).status_code == 403
     assert log_in(app.test_client(), "root", ADMIN_PASSWORD).status_code == 302
+
+
+def test_a_directory_refusal_takes_as_long_as_a_local_one(app, monkeypatch):
+    # A local account's wrong password costs a password hash check; a directory refusal answered in a few ms
+    # would tell which names are local accounts (the break-glass admins). Both spend exactly one check.
+    checks = []
+    real = credentials.check_password_hash
+    monkeypatch.setattr(credentials, "check_password_hash", lambda *args: checks.append(args) or real(*args))
+    for name in ("root", "alice", "mallory"):
+        checks.clear()
+        assert log_in(app.test_client(), name, "not the password").status_code == 401
+        assert len(checks) == 1, name
