@@ -36,12 +36,8 @@ def _identity(settings: Settings, name: str, password: str | None) -> ExternalId
         found = groups.groups_of(service, settings, person)
     finally:
         close(service)
-    return ExternalIdentity(
-        source=SOURCE, subject=person.subject, user_name=person.name, email=person.email,
-        display_name=person.display_name, groups=found,
-        # Links were keyed by the DN before they followed the entry's id.
-        former_subjects=(person.dn,) if person.subject != person.dn else (),
-    )  # fmt: skip
+    # Links were keyed by the DN before they followed the entry's id.
+    return person.identity(SOURCE, found, linked_as=person.dn)
 
 
 def authenticate(name: str, password: str, settings: Settings | None = None) -> ExternalIdentity:

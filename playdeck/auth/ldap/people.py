@@ -13,6 +13,7 @@ from ldap3.utils.conv import escape_filter_chars
 
 from playdeck.auth.ldap import entry_id
 from playdeck.auth.ldap.connection import search
+from playdeck.auth.sso.identity import ExternalIdentity
 from playdeck.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,15 @@ class Person:
     display_name: str
     # The groups the entry says it is in (memberOf: Active Directory, OpenLDAP's memberof overlay).
     member_of: tuple[str, ...]
+
+    def identity(self, source: str, groups: tuple[str, ...], linked_as: str) -> ExternalIdentity:
+        """Who they are to the group mapping; ``linked_as``: the subject a link made earlier may still have (a
+        DN, from before links followed the entry's id), re-keyed by the mapping when it is not their subject."""
+        return ExternalIdentity(
+            source=source, subject=self.subject, user_name=self.name, email=self.email,
+            display_name=self.display_name, groups=groups,
+            former_subjects=(linked_as,) if linked_as != self.subject else (),
+        )  # fmt: skip
 
 
 def user_filter(settings: Settings, name: str) -> str:

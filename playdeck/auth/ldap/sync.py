@@ -48,11 +48,7 @@ def _directory(settings: Settings, subjects: list[str]) -> dict[str, ExternalIde
             if person is None or (person.subject != subject and person.subject in linked):
                 found[subject] = None
                 continue
-            found[subject] = ExternalIdentity(
-                source=SOURCE, subject=person.subject, user_name=person.name, email=person.email,
-                display_name=person.display_name, groups=groups.groups_of(service, settings, person),
-                former_subjects=(subject,) if person.subject != subject else (),
-            )  # fmt: skip
+            found[subject] = person.identity(SOURCE, groups.groups_of(service, settings, person), linked_as=subject)
     finally:
         close(service)
     return found
