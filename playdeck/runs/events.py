@@ -207,14 +207,22 @@ def _counters_query(newer: bool, shape: FilterShape) -> Select[Any]:
     """The counters a filter of this shape keeps, after (``newer``) or before a counter, read from the table
     it reads (``log_filters.source``): a narrow one, unless there is no filter."""
     table = log_filters.source(shape)
-    run_id, counter, limit = bindparam("run_id"), bindparam("counter"), bindparam("limit", type_=Integer)
     conditions = () if table is RunEvent else log_filters.conditions(shape, table)
+    return _range_read(select(table.counter), table, newer, conditions)
+
+
+def _range_read(
+    statement: Select[Any], table: log_filters.Source, newer: bool, conditions: Sequence[ColumnElement[bool]] = ()
+) -> Select[Any]:
+    """``statement`` over the run's rows of ``table`` after (``newer``) or before a counter, in that order, up to
+    a limit (bind parameters ``run_id``, ``counter``, ``limit``)."""
+    run_id, counter, limit = bindparam("run_id"), bindparam("counter"), bindparam("limit", type_=Integer)
     return (
-        select(table.counter)
-        .where(table.run_id == run_id, table.counter > counter if newer else table.counter < counter, *conditions)
+        statement.where(table.run_id == run_id, table.counter > counter if newer else table.counter < counter,
+                        *conditions)
         .order_by(table.counter if newer else table.counter.desc())
         .limit(limit)
-    )
+    )  # fmt: skip
 
 
 @functools.cache
@@ -226,21 +234,14 @@ def _page_query(
 
     Filtered, the page's counters come from the narrow table first (a derived table of at most ``limit``
     rows), then their events by key: the wide rows read are the page's only."""
-    order = RunEvent.counter if newer else RunEvent.counter.desc()
-    run_id, counter, limit = bindparam("run_id"), bindparam("counter"), bindparam("limit", type_=Integer)
     if log_filters.source(shape) is RunEvent:
-        return (
-            select(*columns)
-            .where(RunEvent.run_id == run_id, RunEvent.counter > counter if newer else RunEvent.counter < counter)
-            .order_by(order)
-            .limit(limit)
-        )
+        return _range_read(select(*columns), RunEvent, newer)
     page = _counters_query(newer, shape).subquery("page")
     return (
         select(*columns)
         .select_from(page)
-        .join(RunEvent, and_(RunEvent.run_id == run_id, RunEvent.counter == page.c.counter))
-        .order_by(order)
+        .join(RunEvent, and_(RunEvent.run_id == bindparam("run_id"), RunEvent.counter == page.c.counter))
+        .order_by(RunEvent.counter if newer else RunEvent.counter.desc())
         # The page first, whatever the statistics say: without any (a new table), MariaDB read all the
         # run's events and looked each up in the page.
         .prefix_with("STRAIGHT_JOIN", dialect="mysql")
